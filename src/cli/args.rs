@@ -1,0 +1,254 @@
+//! The command line, as clap sees it: dmctl's global flags and names, plus `resolve-position` and
+//! `list-units` for diagnostics. Nothing here decides anything; `cli::run` dispatches.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const ABOUT: &str = "Find the binlog location to start MySQL/MariaDB replication from, so that \
+                     nothing committed since a given time is missed; start DM tasks from it.";
+
+const AFTER_HELP: &str = "Global flags are dmctl's. There is no DM-master: the work a master and its \
+                          workers would do runs in this process.\n\
+                          State (source configs, embedded checkpoints) lives in --state-dir, else \
+                          $STARTPOINT_HOME, else $XDG_STATE_HOME/startpoint, else ~/.local/state/startpoint.";
+
+#[derive(Debug, Parser)]
+#[command(name = "startpoint", version, about = ABOUT, after_help = AFTER_HELP)]
+#[command(disable_version_flag = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// dmctl's global flags (same names, same defaults), plus `--state-dir`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
+pub struct GlobalArgs {
+    /// Path to a dmctl-style config file.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// DM-master address. Not used: startpoint has no master and does its work locally.
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub master_addr: Option<String>,
+
+    /// Deadline for each source's work (connecting, prechecks, resolution), in Go duration
+    /// syntax such as 10m, 90s, 1h30m.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "10m",
+          value_parser = parse_duration)]
+    pub rpc_timeout: Duration,
+
+    /// MySQL source ID (repeatable): restrict the command to these sources.
+    #[arg(short = 's', long = "source", global = true, value_name = "ID")]
+    pub sources: Vec<String>,
+
+    /// File of trusted CA certificates (PEM) for MySQL connections whose config has no
+    /// `security` section.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ssl_ca: Option<PathBuf>,
+
+    /// Client certificate (PEM) for MySQL connections.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ssl_cert: Option<PathBuf>,
+
+    /// Client private key (PEM) for MySQL connections.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ssl_key: Option<PathBuf>,
+
+    /// Directory for startpoint's state (source configs, embedded checkpoint store).
+    #[arg(long, global = true, value_name = "DIR", env = "STARTPOINT_HOME")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Print the version and exit.
+    #[arg(short = 'V', long, action = clap::ArgAction::Version)]
+    pub version: Option<bool>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Resolve a start time to a binlog file, position and GTID set (diagnostic).
+    ResolvePosition(ResolvePositionArgs),
+    /// List the transaction units of binlog files, one line each (diagnostic).
+    ListUnits(ListUnitsArgs),
+    /// Start a DM task from a start time, its checkpoint or its meta, writing DM's checkpoint.
+    StartTask(StartTaskArgs),
+    /// Create, show or stop DM source configs kept in the state directory.
+    #[command(subcommand)]
+    OperateSource(OperateSourceCommand),
+    /// Show a task's stored checkpoint and safe-mode exit point per source.
+    QueryStatus(QueryStatusArgs),
+}
+
+/// Output formats of the diagnostic commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// For people: one screen, the answer first.
+    Text,
+    /// Stable JSON for scripts.
+    Json,
+}
+
+/// Which clock a transaction unit is dated by (SEMANTICS.md §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TimeBasis {
+    /// The commit time: MySQL 8's immediate_commit_timestamp, else the last event's header time.
+    Commit,
+    /// The header time of the unit's first event, as TiDB DM uses.
+    Begin,
+}
+
+/// Whether to compute the GTID set at the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GtidMode {
+    /// Compute it when the binlog carries GTIDs.
+    Auto,
+    /// Compute it; fail when the binlog has none.
+    On,
+    /// Leave it empty and skip the work.
+    Off,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("from").required(true)
+    .args(["binlog_dir", "relay_dir", "url", "source_config"])))]
+pub struct ResolvePositionArgs {
+    /// Directory of binlog files (ordered by its .index when present).
+    #[arg(long, value_name = "DIR")]
+    pub binlog_dir: Option<PathBuf>,
+
+    /// DM relay directory (server-uuid.index and its <uuid>.<seq> sub-directories).
+    #[arg(long, value_name = "DIR")]
+    pub relay_dir: Option<PathBuf>,
+
+    /// Live server, mysql://USER@HOST:PORT (password better in MYSQL_PWD).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+
+    /// DM source file describing the live server.
+    #[arg(long, value_name = "FILE")]
+    pub source_config: Option<PathBuf>,
+
+    /// The start time: '2006-01-02 15:04:05', optionally with up to 6 fractional digits and
+    /// Z, +hh:mm or +hhmm; 'T' may replace the space.
+    #[arg(long, value_name = "TIME")]
+    pub start_time: String,
+
+    /// Time zone of a start time without offset (IANA name or ±hh:mm); default: this machine's.
+    #[arg(long, value_name = "TZ")]
+    pub timezone: Option<String>,
+
+    /// The clock transactions are dated by.
+    #[arg(long, value_enum, default_value_t = TimeBasis::Commit)]
+    pub time_basis: TimeBasis,
+
+    /// Whether to compute the GTID set at the answer.
+    #[arg(long, value_enum, default_value_t = GtidMode::Auto)]
+    pub gtid: GtidMode,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// Also say how the answer was reached (files opened, bytes read, probes).
+    #[arg(long)]
+    pub explain: bool,
+
+    /// Use protocol compression with a live server.
+    #[arg(long)]
+    pub compress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListUnitsArgs {
+    /// Binlog files or directories of them.
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub paths: Vec<PathBuf>,
+
+    /// Output format (json: one object per line).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+/// Where start-task keeps checkpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MetaStore {
+    /// DM's checkpoint table in a SQLite file in the state directory.
+    Embedded,
+    /// DM's checkpoint table in the task's target-database.
+    Downstream,
+}
+
+#[derive(Debug, Args)]
+pub struct StartTaskArgs {
+    /// The DM task file.
+    #[arg(value_name = "TASK.yaml")]
+    pub task_file: PathBuf,
+
+    /// Remove the task's previous meta data (checkpoints, exit point) first.
+    #[arg(long)]
+    pub remove_meta: bool,
+
+    /// Start replication from this time, e.g. '2021-10-21 00:01:00' or 2021-10-21T00:01:00+08:00.
+    #[arg(long, value_name = "TIME")]
+    pub start_time: Option<String>,
+
+    /// Where the checkpoint is kept.
+    #[arg(long, value_enum, default_value_t = MetaStore::Embedded)]
+    pub meta_store: MetaStore,
+
+    /// Do everything but the write; print what would be written.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperateSourceCommand {
+    /// Store a DM source config in the state directory.
+    Create {
+        #[arg(value_name = "SOURCE.yaml")]
+        source_file: PathBuf,
+    },
+    /// Show stored source configs (passwords are never shown); -s selects some.
+    Show,
+    /// Remove a stored source config.
+    Stop {
+        #[arg(value_name = "ID")]
+        source_id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct QueryStatusArgs {
+    /// Task name.
+    #[arg(value_name = "TASK")]
+    pub task: String,
+}
+
+/// `--rpc-timeout` in the Go duration syntax dmctl users write (`10m`, `90s`, `1h30m`).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 10m, 90s, 1h30m)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn rpc_timeout_accepts_dmctl_durations() {
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("ten minutes").is_err());
+    }
+}
