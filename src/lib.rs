@@ -8,4 +8,8 @@
 //! [`testkit`] holds the test support (a private MariaDB server, the fixture workload and the
 //! oracles derived from the server's own tools); the command-line tool never uses it.
 
+pub mod binlog;
+pub mod gtid;
+pub mod source;
 pub mod testkit;
+pub mod unit;

@@ -2,6 +2,7 @@
 
 mod support;
 
+use startpoint::testkit::fixtures;
 use support::startpoint;
 
 #[test]
@@ -67,7 +68,7 @@ fn version_flag_prints_the_version() {
 
 #[test]
 fn commands_not_built_yet_say_so_and_fail() {
-    let cases: [&[&str]; 5] = [
+    let cases: [&[&str]; 4] = [
         &[
             "resolve-position",
             "--binlog-dir",
@@ -75,7 +76,6 @@ fn commands_not_built_yet_say_so_and_fail() {
             "--start-time",
             "2030-03-31 00:00:00",
         ],
-        &["list-units", "testdata/mariadb/binlog"],
         &["start-task", "task.yaml"],
         &["operate-source", "show"],
         &["query-status", "test"],
@@ -113,4 +113,105 @@ fn usage_errors_name_the_flag() {
     let out = startpoint(&["resolve-position", "--start-time", "2030-03-31 00:00:00"]);
     assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("--binlog-dir"), "{}", out.stderr);
+}
+
+#[test]
+fn list_units_json_matches_the_fixture_ground_truth() {
+    let expected = fixtures::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/mariadb"
+    )))
+    .unwrap();
+    let out = startpoint(&["list-units", "--output", "json", "testdata/mariadb/binlog"]);
+    out.assert_success();
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+    let keys = [
+        "file",
+        "pos",
+        "end_pos",
+        "begin_ts",
+        "commit_ts_us",
+        "gtid",
+        "gtid_before",
+        "kind",
+    ];
+    for text in out.stdout.lines() {
+        let at: Vec<usize> = keys
+            .iter()
+            .map(|k| text.find(&format!("\"{k}\":")).unwrap())
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "key order in {text}");
+    }
+    let lines: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), expected.units.len());
+    for (line, want) in lines.iter().zip(&expected.units) {
+        assert_eq!(line.as_object().unwrap().len(), keys.len());
+        assert_eq!(line["file"], want.unit.file.as_str());
+        assert_eq!(line["pos"], want.unit.pos);
+        assert_eq!(line["end_pos"], want.unit.end_pos);
+        assert_eq!(line["begin_ts"], want.unit.begin_ts);
+        assert_eq!(line["commit_ts_us"], want.unit.commit_ts * 1_000_000);
+        assert_eq!(line["gtid"].as_str(), want.unit.gtid.as_deref());
+        assert_eq!(line["gtid_before"], want.gtid_before.as_str());
+        assert_eq!(line["kind"], want.unit.end.as_str());
+    }
+}
+
+#[test]
+fn list_units_text_is_a_table() {
+    let out = startpoint(&["list-units", "testdata/mariadb/binlog/mysql-bin.000002"]);
+    out.assert_success();
+    let mut lines = out.stdout.lines();
+    assert!(lines.next().unwrap().starts_with("FILE"));
+    let first: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(&first[..3], ["mysql-bin.000002", "371", "500"]);
+    assert_eq!(first[first.len() - 3..], ["statement", "0-1-1", "-"]);
+}
+
+#[test]
+fn list_units_reports_bad_input_by_name() {
+    let out = startpoint(&[
+        "list-units",
+        "../shared/testdata/public/apecloud/non-binlog",
+    ]);
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr.contains("non-binlog is not a binlog file"),
+        "{}",
+        out.stderr
+    );
+
+    let out = startpoint(&["list-units", "no/such/file.000001"]);
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("no/such/file.000001"), "{}", out.stderr);
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        "testdata/mariadb/binlog/mysql-bin.000004",
+        dir.path().join("mysql-bin.000004"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("README"), "not a binlog").unwrap();
+    let out = startpoint(&["list-units", dir.path().to_str().unwrap()]);
+    out.assert_success();
+    assert!(
+        out.stderr.contains("README left out (not a binlog file)"),
+        "{}",
+        out.stderr
+    );
+
+    let cut = dir.path().join("cut.000001");
+    let bytes = std::fs::read("testdata/mariadb/binlog/mysql-bin.000002").unwrap();
+    std::fs::write(&cut, &bytes[..1000]).unwrap();
+    let out = startpoint(&["list-units", cut.to_str().unwrap()]);
+    out.assert_success();
+    assert!(
+        out.stderr.contains("ends inside an event at offset"),
+        "{}",
+        out.stderr
+    );
 }

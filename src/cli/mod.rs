@@ -1,6 +1,7 @@
 //! The thin command layer: parse with clap, call the library, print, choose the exit status.
 
 mod args;
+mod list_units;
 
 use std::process::ExitCode;
 
@@ -15,6 +16,8 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),
+        // A reader that went away (`… | head`) is not a failure.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("startpoint: {err:#}");
             ExitCode::from(EXIT_FAILED)
@@ -30,8 +33,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         );
     }
     let (name, issue) = match cli.command {
+        Command::ListUnits(args) => return list_units::run(&args),
         Command::ResolvePosition(_) => ("resolve-position", 4),
-        Command::ListUnits(_) => ("list-units", 3),
         Command::StartTask(_) => ("start-task", 6),
         Command::OperateSource(_) => ("operate-source", 6),
         Command::QueryStatus(_) => ("query-status", 6),
@@ -41,4 +44,19 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
          nothing was read or written."
     );
     Ok(EXIT_FAILED)
+}
+
+/// A time in µs since the epoch as `2030-03-31 00:59:59.000000` (UTC), for text output.
+fn format_us(us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(us)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S%.6f").to_string())
+        .unwrap_or_else(|| format!("{us} µs"))
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

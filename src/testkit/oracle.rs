@@ -24,10 +24,12 @@ pub enum EventKind {
     FormatDescription,
     GtidList,
     BinlogCheckpoint,
-    /// MariaDB GTID event; `standalone` when no transaction follows (mariadb-binlog then prints
-    /// neither `START TRANSACTION` nor `XA START`).
+    /// A GTID-family event. MariaDB's carry their GTID and `standalone` (no transaction follows:
+    /// mariadb-binlog then prints neither `START TRANSACTION` nor `XA START`); MySQL's, which
+    /// mariadb-binlog shows only as "Ignorable event type 33/34/42", carry no value and never
+    /// imply BEGIN.
     Gtid {
-        gtid: String,
+        gtid: Option<String>,
         standalone: bool,
     },
     Query {
@@ -66,7 +68,8 @@ pub struct OracleUnit {
     pub begin_ts: i64,
     /// Header seconds of the unit's last event (the `commit` basis on MariaDB).
     pub commit_ts: i64,
-    /// `domain-server-seq`, or `None` without a GTID event.
+    /// MariaDB `domain-server-seq`; `None` without a GTID event and for MySQL GTIDs, whose
+    /// value mariadb-binlog does not print.
     pub gtid: Option<String>,
     /// What ends the unit: `xid`, `xa-prepare`, `commit`, `rollback`, `xa-commit`,
     /// `xa-rollback`, `statement`, `rows`.
@@ -107,20 +110,34 @@ pub fn read_events(path: &Path) -> Result<Vec<OracleEvent>, OracleError> {
             file: file.clone(),
             stderr: e.to_string(),
         })?;
-    if !output.status.success() {
+    // mariadb-binlog exits 0 after "ERROR: … incompatible MySQL 8.0 … event" and stops there.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() || stderr.contains("ERROR:") {
         return Err(OracleError::Tool {
             file,
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         });
     }
-    parse_events(&file, &String::from_utf8_lossy(&output.stdout))
+    let len = std::fs::metadata(path)
+        .map_err(|e| OracleError::Tool {
+            file: file.clone(),
+            stderr: e.to_string(),
+        })?
+        .len();
+    parse_events(&file, &String::from_utf8_lossy(&output.stdout), len)
 }
 
-/// Parses `mariadb-binlog` text. An event is a header line
+/// Parses `mariadb-binlog` text. An event is a `# at <offset>` line and a header line
 /// `#yymmdd hh:mm:ss server id N  end_log_pos P [CRC32 0x…] \t<description>` followed by body
-/// lines up to the next `# at` line. Events are contiguous, so an event starts where the previous
-/// one ended (the first at 4).
-pub fn parse_events(file: &str, text: &str) -> Result<Vec<OracleEvent>, OracleError> {
+/// lines. Offsets come from the `# at` lines (in relay logs `end_log_pos` is the source server's),
+/// paired in order with the header lines (mariadb-binlog prints ANNOTATE_ROWS's and the next
+/// event's `# at` lines together); an event ends where the next starts, the last one at
+/// `file_len`.
+pub fn parse_events(
+    file: &str,
+    text: &str,
+    file_len: u64,
+) -> Result<Vec<OracleEvent>, OracleError> {
     let parse_error = |line_no: usize, line: &str, why| OracleError::Parse {
         file: file.to_owned(),
         line_no: line_no + 1,
@@ -128,38 +145,44 @@ pub fn parse_events(file: &str, text: &str) -> Result<Vec<OracleEvent>, OracleEr
         why,
     };
     let mut events: Vec<OracleEvent> = Vec::new();
+    let mut offsets: Vec<u64> = Vec::new();
     let mut body: Vec<&str> = Vec::new();
-    let mut next_pos = 4;
-    let lines: Vec<&str> = text.lines().collect();
-    for (line_no, line) in lines.iter().enumerate() {
+    for (line_no, line) in text.lines().enumerate() {
+        if let Some(at) = line.strip_prefix("# at ") {
+            offsets.push(
+                at.trim()
+                    .parse()
+                    .map_err(|_| parse_error(line_no, line, "bad offset"))?,
+            );
+            continue;
+        }
         let Some(header) = parse_header(line) else {
-            if !line.starts_with("# at ") {
-                body.push(line);
-            }
+            body.push(line);
             continue;
         };
-        let (timestamp, server_id, end_pos, description) =
+        let (timestamp, server_id, _end_log_pos, description) =
             header.map_err(|why| parse_error(line_no, line, why))?;
         if let Some(previous) = events.last_mut() {
             refine_kind(&mut previous.kind, &body);
         }
         body.clear();
         let kind = classify(description).map_err(|why| parse_error(line_no, line, why))?;
-        if end_pos <= next_pos {
-            return Err(parse_error(
-                line_no,
-                line,
-                "end_log_pos does not move forward",
-            ));
+        let pos = *offsets
+            .get(events.len())
+            .ok_or_else(|| parse_error(line_no, line, "an event without a `# at` line"))?;
+        if let Some(previous) = events.last_mut() {
+            if pos <= previous.pos {
+                return Err(parse_error(line_no, line, "offsets do not move forward"));
+            }
+            previous.end_pos = pos;
         }
         events.push(OracleEvent {
-            pos: next_pos,
-            end_pos,
+            pos,
+            end_pos: file_len,
             timestamp,
             server_id,
             kind,
         });
-        next_pos = end_pos;
     }
     if let Some(previous) = events.last_mut() {
         refine_kind(&mut previous.kind, &body);
@@ -218,11 +241,11 @@ fn classify(description: &str) -> Result<EventKind, &'static str> {
     } else if let Some(rest) = description.strip_prefix("GTID ") {
         let gtid = rest.split_whitespace().next().ok_or("GTID without value")?;
         EventKind::Gtid {
-            gtid: gtid.to_owned(),
+            gtid: Some(gtid.to_owned()),
             // Refined from the body: a transaction prints START TRANSACTION / XA START.
             standalone: true,
         }
-    } else if description.starts_with("Query") {
+    } else if description.starts_with("Query") || description.starts_with("Execute_load_query") {
         EventKind::Query {
             statement: String::new(),
         }
@@ -262,6 +285,40 @@ fn refine_kind(kind: &mut EventKind, body: &[&str]) {
             chunks.pop();
             *statement = chunks.pop().unwrap_or("").trim().to_owned();
         }
+        // LOAD DATA's file blocks print their name in the body: "#Begin_load_query: file_id: 2".
+        EventKind::Other(description)
+            if description.is_empty()
+                && body.first().is_some_and(|line| {
+                    [
+                        "#Begin_load_query:",
+                        "#Append_block:",
+                        "#Create_file:",
+                        "#Delete_file:",
+                    ]
+                    .iter()
+                    .any(|p| line.starts_with(p))
+                }) =>
+        {
+            *kind = EventKind::StatementContext;
+        }
+        EventKind::Other(description) if description.starts_with("Ignorable") => {
+            // "# Ignorable event type 34 (MySQL Anonymous_Gtid)"
+            let code = body.iter().find_map(|line| {
+                line.strip_prefix("# Ignorable event type ")
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .and_then(|n| n.parse::<u8>().ok())
+            });
+            match code {
+                Some(33 | 34 | 42) => {
+                    *kind = EventKind::Gtid {
+                        gtid: None,
+                        standalone: true,
+                    }
+                }
+                Some(29) => *kind = EventKind::StatementContext,
+                _ => {}
+            }
+        }
         EventKind::Gtid { standalone, .. } => {
             *standalone = !body.iter().any(|line| {
                 let line = line.trim_start();
@@ -299,7 +356,8 @@ pub fn group_units(
         };
         let end: Option<&str> = match &event.kind {
             EventKind::Gtid { gtid, standalone } => {
-                start_unit(&mut open, Some(gtid.clone()));
+                open = None;
+                start_unit(&mut open, gtid.clone());
                 in_transaction = !standalone;
                 None
             }
@@ -488,7 +546,7 @@ COMMIT/*!*/;
 
     #[test]
     fn parses_headers_positions_and_bodies() {
-        let events = parse_events("f", SAMPLE).unwrap();
+        let events = parse_events("f", SAMPLE, 660).unwrap();
         let positions: Vec<(u64, u64)> = events.iter().map(|e| (e.pos, e.end_pos)).collect();
         assert_eq!(
             positions,
@@ -516,7 +574,7 @@ COMMIT/*!*/;
         assert_eq!(
             events[4].kind,
             EventKind::Gtid {
-                gtid: "0-1-2".into(),
+                gtid: Some("0-1-2".into()),
                 standalone: false
             }
         );
@@ -525,7 +583,7 @@ COMMIT/*!*/;
 
     #[test]
     fn groups_ddl_and_transactions_into_units() {
-        let events = parse_events("f", SAMPLE).unwrap();
+        let events = parse_events("f", SAMPLE, 660).unwrap();
         let units = group_units("f", &events, false).unwrap();
         assert_eq!(units.len(), 2);
         assert_eq!((units[0].pos, units[0].end_pos), (285, 408));
@@ -538,7 +596,7 @@ COMMIT/*!*/;
 
     #[test]
     fn an_open_unit_at_the_end_is_dropped_only_in_the_newest_file() {
-        let events = parse_events("f", SAMPLE).unwrap();
+        let events = parse_events("f", SAMPLE, 660).unwrap();
         let cut = &events[..6];
         assert_eq!(group_units("f", cut, true).unwrap().len(), 1);
         assert!(matches!(
@@ -572,7 +630,7 @@ COMMIT/*!*/;
 
     #[test]
     fn answers_follow_the_contract() {
-        let events = parse_events("f", SAMPLE).unwrap();
+        let events = parse_events("f", SAMPLE, 660).unwrap();
         let units = group_units("f", &events, false).unwrap();
         let fde = 1_901_142_000;
         let at = |s: i64| answer("f", fde, &units, Basis::Commit, s * 1_000_000);

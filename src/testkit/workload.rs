@@ -15,7 +15,8 @@
 //! (header times going backwards); `XA … PREPARE` then `XA COMMIT`, `XA ROLLBACK`, and
 //! `XA COMMIT … ONE PHASE`; MyISAM writes alone and inside transactions that are rolled back,
 //! wholly or to a savepoint (in ROW and in STATEMENT format);
-//! writes in GTID domain 1 from server_id 2 interleaved with domain 0; `FLUSH BINARY LOGS`, twice
+//! writes in GTID domain 1 from server_id 2 interleaved with domain 0, and in domain 0 from a
+//! second server_id just before a rotation; `FLUSH BINARY LOGS`, twice
 //! in a row (a file without transactions); a transaction larger than `max_binlog_size`; and a
 //! few hundred small transactions over several hours that rotate files by size and span the
 //! 2030-03-31 01:00 UTC daylight-saving change of the European time zones.
@@ -322,6 +323,17 @@ pub async fn run_fixture_workload(server: &MariaDb) -> mysql_async::Result<()> {
         ],
     )
     .await?;
+
+    // Domain 0 from another server_id just before a rotation: the next files' GTID_LIST holds
+    // two entries for domain 0, and which one is the domain's last matters.
+    let mut e = Session::open(server).await?;
+    e.run(&["SET SESSION server_id = 3"]).await?;
+    e.run_at(
+        1020,
+        &["INSERT INTO shop.orders (id, customer, amount) VALUES (43, 'srv3', 1.00)"],
+    )
+    .await?;
+    e.close().await?;
 
     // Two rotations in a row: the file between them holds no transaction.
     a.run_at(1100, &["FLUSH BINARY LOGS"]).await?;

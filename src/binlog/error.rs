@@ -1,0 +1,101 @@
+//! Errors of the binlog layer. Every one names the file (or stream) and, past the magic, the byte
+//! offset of the event concerned, and says what a user can do.
+
+use std::io;
+
+/// Why a binlog could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BinlogError {
+    #[error("{file}: cannot read it: {source}")]
+    Io { file: String, source: io::Error },
+
+    #[error(
+        "{file} is not a binlog file (it does not start with the binlog magic fe 62 69 6e); \
+         remove it from the binlog directory or its index"
+    )]
+    NotABinlog { file: String },
+
+    #[error(
+        "{file}: unsupported binlog version ({what}); only binlog format v4 (MySQL 5.0 and \
+         later, MariaDB) can be read"
+    )]
+    UnsupportedVersion { file: String, what: String },
+
+    #[error("{file} at offset {offset}: {what}")]
+    Corrupt {
+        file: String,
+        offset: u64,
+        what: String,
+    },
+
+    #[error(
+        "{file} at offset {offset}: CRC32 mismatch in {event} (stored {stored:#010x}, computed \
+         {computed:#010x}); the file is damaged there"
+    )]
+    Checksum {
+        file: String,
+        offset: u64,
+        event: String,
+        stored: u32,
+        computed: u32,
+    },
+
+    #[error(
+        "{file} ends inside an event at offset {offset} ({available} of {size} bytes present); \
+         only the newest binlog file of a source may end mid-event, so this file was cut short \
+         or damaged"
+    )]
+    Truncated {
+        file: String,
+        offset: u64,
+        size: u64,
+        available: u64,
+    },
+
+    #[error(
+        "{file} at offset {offset}: the binlog is encrypted (START_ENCRYPTION_EVENT) and cannot \
+         be read without the server's key; resolve against the live server instead"
+    )]
+    Encrypted { file: String, offset: u64 },
+}
+
+impl BinlogError {
+    pub(crate) fn corrupt(file: &str, offset: u64, what: impl Into<String>) -> BinlogError {
+        BinlogError::Corrupt {
+            file: file.to_owned(),
+            offset,
+            what: what.into(),
+        }
+    }
+
+    /// The file or stream name the error is about.
+    pub fn file(&self) -> &str {
+        match self {
+            BinlogError::Io { file, .. }
+            | BinlogError::NotABinlog { file }
+            | BinlogError::UnsupportedVersion { file, .. }
+            | BinlogError::Corrupt { file, .. }
+            | BinlogError::Checksum { file, .. }
+            | BinlogError::Truncated { file, .. }
+            | BinlogError::Encrypted { file, .. } => file,
+        }
+    }
+}
+
+/// A problem that does not stop reading but that a user should hear about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinlogWarning {
+    pub file: String,
+    pub offset: u64,
+    pub message: String,
+}
+
+impl std::fmt::Display for BinlogWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} at offset {}: {}",
+            self.file, self.offset, self.message
+        )
+    }
+}

@@ -1,0 +1,150 @@
+//! `startpoint list-units FILE|DIR…`: every transaction unit, one line each.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use startpoint::binlog::{FileEventSource, ReadOptions};
+use startpoint::source::local::{BinlogDir, BinlogFileEntry};
+use startpoint::unit::{TransactionUnit, UnitReader};
+
+use super::args::{ListUnitsArgs, OutputFormat};
+use super::format_us;
+
+/// One line of `--output json`.
+#[derive(Serialize)]
+struct UnitLine<'a> {
+    file: &'a str,
+    pos: u64,
+    end_pos: u64,
+    begin_ts: u32,
+    commit_ts_us: i64,
+    gtid: Option<String>,
+    gtid_before: String,
+    kind: &'static str,
+}
+
+/// The files to read, in order: a directory's binlogs in sequence order, a file as given.
+fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<BinlogFileEntry>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let listing = BinlogDir::open(path)?;
+            for left in &listing.left_out {
+                eprintln!(
+                    "note: {}: {} left out ({})",
+                    path.display(),
+                    left.name,
+                    left.why
+                );
+            }
+            for (_, name) in &listing.purged {
+                eprintln!(
+                    "note: {}: {name} is listed in the index but missing (purged)",
+                    path.display()
+                );
+            }
+            files.extend(listing.files);
+        } else {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string());
+            files.push(BinlogFileEntry {
+                name,
+                path: path.clone(),
+            });
+        }
+    }
+    Ok(files)
+}
+
+pub fn run(args: &ListUnitsArgs) -> anyhow::Result<u8> {
+    let files = expand(&args.paths)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if args.output == OutputFormat::Text {
+        writeln!(
+            out,
+            "{:<18} {:>10} {:>10}  {:<19}  {:<26}  {:<11}  {:<24}  GTIDS BEFORE",
+            "FILE", "POS", "END_POS", "BEGIN (UTC)", "COMMIT (UTC)", "KIND", "GTID"
+        )?;
+    }
+    for (i, entry) in files.iter().enumerate() {
+        let options = ReadOptions {
+            newest: i + 1 == files.len(),
+            ..ReadOptions::default()
+        };
+        let source = FileEventSource::open(&entry.path, options)?;
+        let mut units = UnitReader::new(source, true);
+        let result: anyhow::Result<()> = (|| {
+            while let Some(unit) = units.next_unit()? {
+                let before = units.executed().to_string();
+                print_unit(&mut out, args.output, &entry.name, &unit, before)?;
+            }
+            Ok(())
+        })();
+        out.flush()?;
+        for warning in units.warnings() {
+            eprintln!("warning: {warning}");
+        }
+        if let Some(offset) = units.source().cut_at() {
+            eprintln!(
+                "note: {} ends inside an event at offset {offset}: it is still being written (or \
+                 was cut short); what follows is not there yet",
+                entry.path.display()
+            );
+        }
+        result.with_context(|| format!("reading {}", entry.path.display()))?;
+    }
+    Ok(0)
+}
+
+fn print_unit(
+    out: &mut impl Write,
+    output: OutputFormat,
+    file: &str,
+    unit: &TransactionUnit,
+    gtid_before: String,
+) -> anyhow::Result<()> {
+    match output {
+        OutputFormat::Json => {
+            let line = UnitLine {
+                file,
+                pos: unit.pos,
+                end_pos: unit.end_pos,
+                begin_ts: unit.begin_ts,
+                commit_ts_us: unit.commit_us(),
+                gtid: unit.gtid.as_ref().map(ToString::to_string),
+                gtid_before,
+                kind: unit.end.as_str(),
+            };
+            serde_json::to_writer(&mut *out, &line)?;
+            writeln!(out)?;
+        }
+        OutputFormat::Text => {
+            let begin = format_us(unit.begin_us());
+            writeln!(
+                out,
+                "{:<18} {:>10} {:>10}  {:<19}  {:<26}  {:<11}  {:<24}  {}",
+                file,
+                unit.pos,
+                unit.end_pos,
+                &begin[..19.min(begin.len())],
+                format_us(unit.commit_us()),
+                unit.end.as_str(),
+                unit.gtid
+                    .as_ref()
+                    .map_or("-".to_owned(), ToString::to_string),
+                if gtid_before.is_empty() {
+                    "-"
+                } else {
+                    &gtid_before
+                },
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,188 @@
+//! MariaDB GTID positions: per replication domain, the last GTID `domain-server-seq`, as
+//! `@@gtid_binlog_pos`, `BINLOG_GTID_POS()` and `@@gtid_slave_pos` hold them.
+//!
+//! Canonical text: `domain-server-seq` entries in ascending domain order, joined by `,`
+//! (the server prints domains in its own order; SEMANTICS.md §5 fixes ascending).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// Why a MariaDB GTID position text was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid MariaDB GTID position {text:?}: {why} (expected e.g. 0-1-100,1-2-5)")]
+pub struct MariaGtidParseError {
+    pub text: String,
+    pub why: String,
+}
+
+/// One MariaDB GTID.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct MariaGtid {
+    pub domain: u32,
+    pub server: u32,
+    pub seq: u64,
+}
+
+impl fmt::Display for MariaGtid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}-{}", self.domain, self.server, self.seq)
+    }
+}
+
+impl FromStr for MariaGtid {
+    type Err = MariaGtidParseError;
+
+    fn from_str(text: &str) -> Result<MariaGtid, MariaGtidParseError> {
+        let error = |why: &str| MariaGtidParseError {
+            text: text.to_owned(),
+            why: why.to_owned(),
+        };
+        let mut parts = text.trim().split('-');
+        let mut next = |what: &str| {
+            parts
+                .next()
+                .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or_else(|| error(&format!("missing or non-numeric {what}")))
+        };
+        let domain = next("domain")?;
+        let server = next("server_id")?;
+        let seq = next("sequence number")?;
+        if parts.next().is_some() {
+            return Err(error("more than three parts"));
+        }
+        Ok(MariaGtid {
+            domain: domain.parse().map_err(|_| error("domain out of range"))?,
+            server: server
+                .parse()
+                .map_err(|_| error("server_id out of range"))?,
+            seq: seq
+                .parse()
+                .map_err(|_| error("sequence number out of range"))?,
+        })
+    }
+}
+
+/// The last GTID of each replication domain.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub struct MariaGtidPos {
+    domains: BTreeMap<u32, MariaGtid>,
+}
+
+impl MariaGtidPos {
+    pub fn new() -> MariaGtidPos {
+        MariaGtidPos::default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.domains.is_empty()
+    }
+
+    /// Records `gtid` as its domain's last GTID.
+    pub fn update(&mut self, gtid: MariaGtid) {
+        self.domains.insert(gtid.domain, gtid);
+    }
+
+    pub fn get(&self, domain: u32) -> Option<MariaGtid> {
+        self.domains.get(&domain).copied()
+    }
+
+    /// The entries in ascending domain order.
+    pub fn iter(&self) -> impl Iterator<Item = MariaGtid> + '_ {
+        self.domains.values().copied()
+    }
+}
+
+impl fmt::Display for MariaGtidPos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, gtid) in self.domains.values().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{gtid}")?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for MariaGtidPos {
+    type Err = MariaGtidParseError;
+
+    /// Accepts entries separated by `,` with optional whitespace; the empty string is the empty
+    /// position. A domain given twice is rejected, as the server does.
+    fn from_str(text: &str) -> Result<MariaGtidPos, MariaGtidParseError> {
+        let mut pos = MariaGtidPos::new();
+        if text.trim().is_empty() {
+            return Ok(pos);
+        }
+        for entry in text.split(',') {
+            let gtid: MariaGtid =
+                entry
+                    .parse()
+                    .map_err(|e: MariaGtidParseError| MariaGtidParseError {
+                        text: text.to_owned(),
+                        why: format!("{:?}: {}", entry.trim(), e.why),
+                    })?;
+            if pos.domains.insert(gtid.domain, gtid).is_some() {
+                return Err(MariaGtidParseError {
+                    text: text.to_owned(),
+                    why: format!("domain {} appears twice", gtid.domain),
+                });
+            }
+        }
+        Ok(pos)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn prints_domains_ascending() {
+        let pos: MariaGtidPos = "10-1-5, 2-1-9,0-3-1".parse().unwrap();
+        assert_eq!(pos.to_string(), "0-3-1,2-1-9,10-1-5");
+        assert_eq!("".parse::<MariaGtidPos>().unwrap().to_string(), "");
+    }
+
+    #[test]
+    fn rejects_malformed_text() {
+        for bad in [
+            "0-1",
+            "0-1-2-3",
+            "a-1-2",
+            "0-1-2,0-2-3",
+            "0--2",
+            "4294967296-1-1",
+            "0-1-2,",
+        ] {
+            assert!(bad.parse::<MariaGtidPos>().is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn update_replaces_the_domain() {
+        let mut pos: MariaGtidPos = "0-1-5,1-2-3".parse().unwrap();
+        pos.update(MariaGtid {
+            domain: 0,
+            server: 3,
+            seq: 6,
+        });
+        assert_eq!(pos.to_string(), "0-3-6,1-2-3");
+    }
+
+    proptest! {
+        #[test]
+        fn print_then_parse_is_identity(entries in prop::collection::vec((0u32..50, any::<u32>(), any::<u64>()), 0..8)) {
+            let mut pos = MariaGtidPos::new();
+            for (domain, server, seq) in entries {
+                pos.update(MariaGtid { domain, server, seq });
+            }
+            let text = pos.to_string();
+            let back: MariaGtidPos = text.parse().unwrap();
+            prop_assert_eq!(&back, &pos);
+            prop_assert_eq!(back.to_string(), text);
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! A directory of binlog files, in the order a server wrote them (SEMANTICS.md §2).
+//!
+//! - With an index (`<base>.index`, one file name per line, as servers and DM write them): the
+//!   files it lists, in its order. Entries name a file by path; only the file name counts, and
+//!   the file must be in the directory. A listed file that is missing was purged. A listed file
+//!   that is not a binlog is left out with a note.
+//! - Without an index: every file that starts with the binlog magic, ordered by base name and
+//!   numeric suffix (`mysql-bin.000009` before `mysql-bin.000010`, and `.999999` before
+//!   `.1000000`). Files of two different base names are two sequences: an error.
+//! - Anything else in the directory (other files, sub-directories) is left out with a note.
+//!
+//! Costs: one directory listing and a 4-byte read per candidate file.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::binlog::reader::BINLOG_MAGIC;
+
+/// Why a directory could not be used as a binlog source.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalSourceError {
+    #[error("{}: cannot read the directory: {source}", dir.display())]
+    Io {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: cannot read {}: {source}", dir.display(), index.display())]
+    Index {
+        dir: PathBuf,
+        index: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{}: it holds several binlog indexes ({}); point at a directory with one binlog \
+         sequence",
+        dir.display(),
+        names.join(", ")
+    )]
+    SeveralIndexes { dir: PathBuf, names: Vec<String> },
+    #[error(
+        "{}: it holds binlog files of several sequences ({}) and no index to order them; \
+         point at a directory with one sequence",
+        dir.display(),
+        bases.join(", ")
+    )]
+    SeveralSequences { dir: PathBuf, bases: Vec<String> },
+    #[error("{}: no binlog files in it{}", dir.display(), hint)]
+    Empty { dir: PathBuf, hint: String },
+}
+
+/// One binlog file of the sequence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinlogFileEntry {
+    /// The file name, as `SHOW BINARY LOGS` and checkpoints name it.
+    pub name: String,
+    pub path: PathBuf,
+}
+
+/// A note about something in the directory that was left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOut {
+    pub name: String,
+    pub why: String,
+}
+
+/// The binlog files of a directory, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinlogDir {
+    pub dir: PathBuf,
+    /// The index used, if any.
+    pub index: Option<PathBuf>,
+    /// Present binlog files, oldest first.
+    pub files: Vec<BinlogFileEntry>,
+    /// Files the index lists that are not in the directory (purged), with the position in
+    /// `files` they would have had.
+    pub purged: Vec<(usize, String)>,
+    pub left_out: Vec<LeftOut>,
+}
+
+impl BinlogDir {
+    /// Lists `dir` as described in the module documentation.
+    pub fn open(dir: &Path) -> Result<BinlogDir, LocalSourceError> {
+        let io = |source| LocalSourceError::Io {
+            dir: dir.to_path_buf(),
+            source,
+        };
+        let mut names: Vec<String> = Vec::new();
+        let mut left_out = Vec::new();
+        for entry in fs::read_dir(dir).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type().map_err(io)?.is_dir() {
+                left_out.push(LeftOut {
+                    name,
+                    why: "a directory".to_owned(),
+                });
+            } else {
+                names.push(name);
+            }
+        }
+        names.sort();
+        let indexes: Vec<String> = names
+            .iter()
+            .filter(|n| n.ends_with(".index"))
+            .cloned()
+            .collect();
+        let index = match indexes.as_slice() {
+            [] => None,
+            [one] => Some(one.clone()),
+            several => {
+                let not_relay: Vec<&String> =
+                    several.iter().filter(|n| !n.contains("relay")).collect();
+                match not_relay.as_slice() {
+                    [one] => Some((*one).clone()),
+                    _ => {
+                        return Err(LocalSourceError::SeveralIndexes {
+                            dir: dir.to_path_buf(),
+                            names: several.to_vec(),
+                        });
+                    }
+                }
+            }
+        };
+        let mut listing = BinlogDir {
+            dir: dir.to_path_buf(),
+            index: index.as_ref().map(|i| dir.join(i)),
+            files: Vec::new(),
+            purged: Vec::new(),
+            left_out,
+        };
+        match index {
+            Some(index) => listing.fill_from_index(&index, &names)?,
+            None => listing.fill_by_name(&names)?,
+        }
+        if listing.files.is_empty() && listing.purged.is_empty() {
+            let hint = if listing.left_out.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({} other entries left out: {})",
+                    listing.left_out.len(),
+                    listing
+                        .left_out
+                        .iter()
+                        .map(|l| l.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            return Err(LocalSourceError::Empty {
+                dir: dir.to_path_buf(),
+                hint,
+            });
+        }
+        Ok(listing)
+    }
+
+    fn fill_from_index(&mut self, index: &str, names: &[String]) -> Result<(), LocalSourceError> {
+        let index_path = self.dir.join(index);
+        let text = fs::read_to_string(&index_path).map_err(|source| LocalSourceError::Index {
+            dir: self.dir.clone(),
+            index: index_path.clone(),
+            source,
+        })?;
+        let mut listed = Vec::new();
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let name = Path::new(line)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| line.to_owned());
+            let path = self.dir.join(&name);
+            listed.push(name.clone());
+            if !path.is_file() {
+                self.purged.push((self.files.len(), name));
+            } else if !has_magic(&path) {
+                self.left_out.push(LeftOut {
+                    name,
+                    why: format!("listed in {index} but not a binlog file"),
+                });
+            } else {
+                self.files.push(BinlogFileEntry { name, path });
+            }
+        }
+        for name in names {
+            if name != index && !listed.contains(name) {
+                self.left_out.push(LeftOut {
+                    name: name.clone(),
+                    why: format!("not listed in {index}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn fill_by_name(&mut self, names: &[String]) -> Result<(), LocalSourceError> {
+        let mut binlogs = Vec::new();
+        for name in names {
+            let path = self.dir.join(name);
+            if has_magic(&path) {
+                binlogs.push(name.clone());
+            } else {
+                self.left_out.push(LeftOut {
+                    name: name.clone(),
+                    why: "not a binlog file".to_owned(),
+                });
+            }
+        }
+        binlogs.sort_by_key(|name| sequence_key(name));
+        let mut bases: Vec<String> = binlogs.iter().map(|n| sequence_key(n).0).collect();
+        bases.dedup();
+        if bases.len() > 1 {
+            return Err(LocalSourceError::SeveralSequences {
+                dir: self.dir.clone(),
+                bases,
+            });
+        }
+        self.files = binlogs
+            .into_iter()
+            .map(|name| BinlogFileEntry {
+                path: self.dir.join(&name),
+                name,
+            })
+            .collect();
+        Ok(())
+    }
+}
+
+/// (base name, numeric suffix, name): `mysql-bin.000010` → ("mysql-bin", 10, …).
+pub fn sequence_key(name: &str) -> (String, u64, String) {
+    match name.rsplit_once('.') {
+        Some((base, suffix))
+            if !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            (
+                base.to_owned(),
+                suffix.parse().unwrap_or(u64::MAX),
+                name.to_owned(),
+            )
+        }
+        _ => (name.to_owned(), 0, name.to_owned()),
+    }
+}
+
+/// True when the file starts with the binlog magic.
+pub fn has_magic(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok_and(|()| magic == BINLOG_MAGIC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, bytes: &[u8]) {
+        fs::write(dir.join(name), bytes).unwrap();
+    }
+
+    fn names(listing: &BinlogDir) -> Vec<&str> {
+        listing.files.iter().map(|f| f.name.as_str()).collect()
+    }
+
+    #[test]
+    fn orders_by_numeric_suffix_without_an_index() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["b.000010", "b.000009", "b.1000000", "b.999999"] {
+            write(dir.path(), name, &BINLOG_MAGIC);
+        }
+        write(dir.path(), "notes.txt", b"hello");
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        let listing = BinlogDir::open(dir.path()).unwrap();
+        assert_eq!(
+            names(&listing),
+            ["b.000009", "b.000010", "b.999999", "b.1000000"]
+        );
+        let left: Vec<&str> = listing.left_out.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(left, ["sub", "notes.txt"]);
+    }
+
+    #[test]
+    fn follows_the_index_and_reports_purged_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["m.000003", "m.000002", "m.000005"] {
+            write(dir.path(), name, &BINLOG_MAGIC);
+        }
+        write(dir.path(), "m.000004", b"junk");
+        write(
+            dir.path(),
+            "m.index",
+            b"./m.000001\n/var/lib/mysql/m.000002\nm.000003\nm.000004\n./m.000005\n\n",
+        );
+        let listing = BinlogDir::open(dir.path()).unwrap();
+        assert_eq!(names(&listing), ["m.000002", "m.000003", "m.000005"]);
+        assert_eq!(listing.purged, [(0, "m.000001".to_owned())]);
+        assert!(listing.left_out.iter().any(|l| l.name == "m.000004"));
+    }
+
+    #[test]
+    fn refuses_ambiguous_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a.000001", &BINLOG_MAGIC);
+        write(dir.path(), "b.000001", &BINLOG_MAGIC);
+        assert!(matches!(
+            BinlogDir::open(dir.path()),
+            Err(LocalSourceError::SeveralSequences { .. })
+        ));
+        let empty = tempfile::tempdir().unwrap();
+        write(empty.path(), "x", b"no");
+        let err = BinlogDir::open(empty.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("no binlog files") && err.contains("x"),
+            "{err}"
+        );
+    }
+}

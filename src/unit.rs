@@ -1,0 +1,458 @@
+//! Events → transaction units (SEMANTICS.md §3) with their times (§4) and the executed GTIDs
+//! before each (§5).
+//!
+//! A unit starts at a GTID-family event or, when none is open, at the first event of a statement
+//! (QUERY, INTVAR/RAND/USER_VAR, TABLE_MAP, ROWS_QUERY, ANNOTATE_ROWS, a rows event). It ends at
+//! XID, XA_PREPARE, TRANSACTION_PAYLOAD, a QUERY `COMMIT`/`ROLLBACK`/`XA COMMIT`/`XA ROLLBACK`, a
+//! statement outside a transaction, or a rows event with STMT_END_F outside a transaction. A
+//! transaction is opened by `BEGIN`, `XA START` and a MariaDB GTID without the standalone flag.
+//!
+//! Only the bodies that decide boundaries are decoded: GTID events, QUERY events, rows events
+//! outside a transaction, and PREVIOUS_GTIDS / GTID_LIST when GTIDs are tracked.
+//!
+//! Tolerance, each with a warning: an unknown event type is skipped (silently when marked
+//! ignorable); a transaction that never ends (a new GTID arrives, or a file other than the newest
+//! ends) is dropped, since it never committed. A transaction open at the end of the newest file
+//! is being written and is dropped without a warning.
+
+use std::fmt;
+
+use crate::binlog::events::{self, QueryKind, ROWS_STMT_END};
+use crate::binlog::{BinlogError, BinlogWarning, EventRef, EventSource, EventType, UnitRole};
+use crate::gtid::{ExecutedGtids, UnitGtid};
+
+/// Which clock dates a unit (SEMANTICS.md §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimeBasis {
+    /// The commit time: MySQL 8's `immediate_commit_timestamp` (µs), else the header time of the
+    /// unit's last event.
+    Commit,
+    /// The header time of the unit's first event, as TiDB DM uses.
+    Begin,
+}
+
+impl fmt::Display for TimeBasis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TimeBasis::Commit => "commit",
+            TimeBasis::Begin => "begin",
+        })
+    }
+}
+
+/// What ended a unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnitEnd {
+    Xid,
+    XaPrepare,
+    Commit,
+    Rollback,
+    XaCommit,
+    XaRollback,
+    /// A statement outside a transaction (DDL, statement-based DML, LOAD DATA).
+    Statement,
+    /// A rows event with STMT_END_F outside a transaction.
+    Rows,
+    /// TRANSACTION_PAYLOAD (a compressed transaction).
+    Payload,
+}
+
+impl UnitEnd {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnitEnd::Xid => "xid",
+            UnitEnd::XaPrepare => "xa-prepare",
+            UnitEnd::Commit => "commit",
+            UnitEnd::Rollback => "rollback",
+            UnitEnd::XaCommit => "xa-commit",
+            UnitEnd::XaRollback => "xa-rollback",
+            UnitEnd::Statement => "statement",
+            UnitEnd::Rows => "rows",
+            UnitEnd::Payload => "payload",
+        }
+    }
+}
+
+impl fmt::Display for UnitEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One transaction unit of a binlog file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransactionUnit {
+    /// Offset of the unit's first event: where a replica starts to replay it.
+    pub pos: u64,
+    /// Offset just past the unit's last event.
+    pub end_pos: u64,
+    /// Header seconds of the first event.
+    pub begin_ts: u32,
+    /// Header seconds of the last event.
+    pub end_ts: u32,
+    /// `immediate_commit_timestamp` in µs, where the binlog records it (MySQL ≥ 8.0.1).
+    pub recorded_commit_us: Option<u64>,
+    /// The unit's GTID; `None` for anonymous transactions and binlogs without GTIDs.
+    pub gtid: Option<UnitGtid>,
+    pub end: UnitEnd,
+    /// `transaction_length` from a MySQL 8 GTID event.
+    pub transaction_length: Option<u64>,
+}
+
+impl TransactionUnit {
+    /// The `commit` basis time in µs.
+    pub fn commit_us(&self) -> i64 {
+        self.recorded_commit_us
+            .and_then(|us| i64::try_from(us).ok())
+            .unwrap_or(i64::from(self.end_ts) * 1_000_000)
+    }
+
+    /// The `begin` basis time in µs.
+    pub fn begin_us(&self) -> i64 {
+        i64::from(self.begin_ts) * 1_000_000
+    }
+
+    pub fn time_us(&self, basis: TimeBasis) -> i64 {
+        match basis {
+            TimeBasis::Commit => self.commit_us(),
+            TimeBasis::Begin => self.begin_us(),
+        }
+    }
+}
+
+/// Reads transaction units from an [`EventSource`].
+pub struct UnitReader<S> {
+    source: S,
+    track_gtids: bool,
+    /// Executed GTIDs before the unit last returned (its own GTID is `pending`).
+    executed: ExecutedGtids,
+    /// The GTID of the unit last returned, added to `executed` when reading resumes, so that
+    /// asking for the GTIDs before a unit costs nothing.
+    pending: Option<UnitGtid>,
+    /// What the source declared at its start (PREVIOUS_GTIDS / GTID_LIST).
+    initial: Option<ExecutedGtids>,
+    open: Option<TransactionUnit>,
+    in_transaction: bool,
+    warnings: Vec<BinlogWarning>,
+    warned_types: [bool; 256],
+}
+
+impl<S: EventSource> UnitReader<S> {
+    /// `track_gtids` keeps the executed GTID set up to date (costs a set update per unit).
+    pub fn new(source: S, track_gtids: bool) -> UnitReader<S> {
+        UnitReader {
+            source,
+            track_gtids,
+            executed: ExecutedGtids::None,
+            pending: None,
+            initial: None,
+            open: None,
+            in_transaction: false,
+            warnings: Vec::new(),
+            warned_types: [false; 256],
+        }
+    }
+
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    pub fn source_mut(&mut self) -> &mut S {
+        &mut self.source
+    }
+
+    pub fn into_source(self) -> S {
+        self.source
+    }
+
+    /// After [`UnitReader::next_unit`] returned a unit: the GTIDs executed before it
+    /// (SEMANTICS.md §5). After it returned `None`: everything the source holds.
+    /// Always empty when GTIDs are not tracked.
+    pub fn executed(&self) -> &ExecutedGtids {
+        &self.executed
+    }
+
+    /// The PREVIOUS_GTIDS / GTID_LIST the source started with, once read (`None` for binlogs
+    /// without such an event, or when GTIDs are not tracked).
+    pub fn initial_gtids(&self) -> Option<&ExecutedGtids> {
+        self.initial.as_ref()
+    }
+
+    pub fn warnings(&self) -> &[BinlogWarning] {
+        &self.warnings
+    }
+
+    pub fn take_warnings(&mut self) -> Vec<BinlogWarning> {
+        std::mem::take(&mut self.warnings)
+    }
+
+    fn warn(&mut self, offset: u64, message: String) {
+        self.warnings.push(BinlogWarning {
+            file: self.source.name().to_owned(),
+            offset,
+            message,
+        });
+    }
+
+    fn corrupt(&self, offset: u64, what: String) -> BinlogError {
+        BinlogError::Corrupt {
+            file: self.source.name().to_owned(),
+            offset,
+            what,
+        }
+    }
+
+    /// Starts a unit at `event` unless one is open, and extends the open one to include it.
+    fn extend(&mut self, event: EventRef) {
+        let unit = self.open.get_or_insert_with(|| TransactionUnit {
+            pos: event.offset,
+            end_pos: event.end(),
+            begin_ts: event.header.timestamp,
+            end_ts: event.header.timestamp,
+            recorded_commit_us: None,
+            gtid: None,
+            end: UnitEnd::Statement,
+            transaction_length: None,
+        });
+        unit.end_pos = event.end();
+        unit.end_ts = event.header.timestamp;
+    }
+
+    /// Ends the open unit (if any) at the current event; `next_unit` hands it out.
+    fn finish(&mut self, end: UnitEnd) -> Option<UnitEnd> {
+        self.in_transaction = false;
+        self.open.as_ref().map(|_| end)
+    }
+
+    /// The next complete unit, or `None` when the source ends.
+    pub fn next_unit(&mut self) -> Result<Option<TransactionUnit>, BinlogError> {
+        if let Some(gtid) = self.pending.take() {
+            self.executed.apply(&gtid);
+        }
+        loop {
+            if !self.source.advance()? {
+                self.end_of_source();
+                return Ok(None);
+            }
+            let event = self.source.current().ok_or_else(|| {
+                self.corrupt(0, "the reader lost the event it moved to".to_owned())
+            })?;
+            let event_type = match event.header.event_type() {
+                Ok(event_type) => event_type,
+                Err(_) => {
+                    self.unknown_type(event);
+                    continue;
+                }
+            };
+            if let Some(end) = self.on_event(event, event_type)?
+                && let Some(mut unit) = self.open.take()
+            {
+                unit.end = end;
+                if self.track_gtids {
+                    self.pending = unit.gtid.clone();
+                }
+                return Ok(Some(unit));
+            }
+        }
+    }
+
+    /// A transaction still open where the source ends never committed (or is being written).
+    fn end_of_source(&mut self) {
+        self.in_transaction = false;
+        if let Some(open) = self.open.take()
+            && !self.source.may_grow()
+        {
+            self.warn(
+                open.pos,
+                "a transaction starts here but the file ends before it commits; it is skipped \
+                 (the server stopped while writing it)"
+                    .to_owned(),
+            );
+        }
+    }
+
+    fn unknown_type(&mut self, event: EventRef) {
+        let code = usize::from(event.header.type_code);
+        if !event.header.is_ignorable() && !self.warned_types[code] {
+            self.warned_types[code] = true;
+            self.warn(
+                event.offset,
+                format!(
+                    "unknown event type {code} (not marked ignorable) skipped; if it belongs to a \
+                     transaction the answer may be off: please report this binlog"
+                ),
+            );
+        }
+    }
+
+    /// Handles one event; returns how the open unit ended, if this event ended it.
+    #[inline]
+    fn on_event(
+        &mut self,
+        event: EventRef,
+        event_type: EventType,
+    ) -> Result<Option<UnitEnd>, BinlogError> {
+        let offset = event.offset;
+        match event_type.role() {
+            UnitRole::Outside => {
+                self.on_outside_event(event, event_type)?;
+                Ok(None)
+            }
+            UnitRole::Gtid => {
+                self.on_gtid(event, event_type)?;
+                Ok(None)
+            }
+            UnitRole::Query => {
+                let post_header_len = self.post_header_len(event_type, 13);
+                let body = self.source.body()?;
+                let kind = if event_type == EventType::MariaQueryCompressed {
+                    events::compressed_query_kind(body, post_header_len)
+                } else {
+                    events::query_kind(body, post_header_len)
+                }
+                .map_err(|what| self.corrupt(offset, what))?;
+                self.extend(event);
+                Ok(match kind {
+                    QueryKind::Begin | QueryKind::XaStart => {
+                        self.in_transaction = true;
+                        None
+                    }
+                    QueryKind::Commit => self.finish(UnitEnd::Commit),
+                    QueryKind::Rollback => self.finish(UnitEnd::Rollback),
+                    QueryKind::XaCommit => self.finish(UnitEnd::XaCommit),
+                    QueryKind::XaRollback => self.finish(UnitEnd::XaRollback),
+                    QueryKind::Statement if !self.in_transaction => self.finish(UnitEnd::Statement),
+                    QueryKind::Statement => None,
+                })
+            }
+            UnitRole::Statement => {
+                self.extend(event);
+                Ok(if self.in_transaction {
+                    None
+                } else {
+                    self.finish(UnitEnd::Statement)
+                })
+            }
+            UnitRole::StatementPart => {
+                self.extend(event);
+                Ok(None)
+            }
+            UnitRole::Rows => {
+                self.extend(event);
+                if self.in_transaction {
+                    return Ok(None);
+                }
+                let default_len = match event_type {
+                    EventType::WriteRows
+                    | EventType::UpdateRows
+                    | EventType::DeleteRows
+                    | EventType::PartialUpdateRows => 10,
+                    _ => 8,
+                };
+                let post_header_len = self.post_header_len(event_type, default_len);
+                let body = self.source.body()?;
+                let flags = events::rows_flags(body, post_header_len)
+                    .map_err(|what| self.corrupt(offset, what))?;
+                Ok(if flags & ROWS_STMT_END != 0 {
+                    self.finish(UnitEnd::Rows)
+                } else {
+                    None
+                })
+            }
+            UnitRole::Xid => {
+                self.extend(event);
+                Ok(self.finish(UnitEnd::Xid))
+            }
+            UnitRole::XaPrepare => {
+                self.extend(event);
+                Ok(self.finish(UnitEnd::XaPrepare))
+            }
+            UnitRole::TransactionPayload => {
+                self.extend(event);
+                Ok(self.finish(UnitEnd::Payload))
+            }
+        }
+    }
+
+    fn post_header_len(&self, event_type: EventType, default: usize) -> usize {
+        self.source
+            .format()
+            .and_then(|f| f.post_header_len(event_type as u8))
+            .unwrap_or(default)
+    }
+
+    fn on_outside_event(
+        &mut self,
+        event: EventRef,
+        event_type: EventType,
+    ) -> Result<(), BinlogError> {
+        if !self.track_gtids {
+            return Ok(());
+        }
+        let state = match event_type {
+            EventType::PreviousGtids => {
+                let body = self.source.body()?;
+                ExecutedGtids::MySql(
+                    events::previous_gtids(body)
+                        .map_err(|what| self.corrupt(event.offset, what))?,
+                )
+            }
+            EventType::MariaGtidList => {
+                let body = self.source.body()?;
+                ExecutedGtids::MariaDb(
+                    events::maria_gtid_list(body)
+                        .map_err(|what| self.corrupt(event.offset, what))?,
+                )
+            }
+            _ => return Ok(()),
+        };
+        if self.initial.is_none() {
+            self.initial = Some(state.clone());
+        }
+        self.executed = state;
+        Ok(())
+    }
+
+    fn on_gtid(&mut self, event: EventRef, event_type: EventType) -> Result<(), BinlogError> {
+        let server_id = event.header.server_id;
+        let body = self.source.body()?;
+        let (gtid, implies_begin, recorded_commit_us, transaction_length) =
+            if event_type == EventType::MariaGtid {
+                let decoded = events::maria_gtid(body, server_id)
+                    .map_err(|what| self.corrupt(event.offset, what))?;
+                (
+                    Some(UnitGtid::MariaDb(decoded.gtid)),
+                    decoded.implies_begin(),
+                    None,
+                    None,
+                )
+            } else {
+                let decoded = events::mysql_gtid(event_type, body)
+                    .map_err(|what| self.corrupt(event.offset, what))?;
+                (
+                    decoded.gtid.map(UnitGtid::MySql),
+                    false,
+                    decoded.immediate_commit_us,
+                    decoded.transaction_length,
+                )
+            };
+        if let Some(open) = self.open.take() {
+            self.warn(
+                open.pos,
+                format!(
+                    "a transaction starts here but a new one starts at {} before it commits; it \
+                     is skipped",
+                    event.offset
+                ),
+            );
+        }
+        self.in_transaction = implies_begin;
+        self.extend(event);
+        if let Some(unit) = self.open.as_mut() {
+            unit.gtid = gtid;
+            unit.recorded_commit_us = recorded_commit_us;
+            unit.transaction_length = transaction_length;
+        }
+        Ok(())
+    }
+}
