@@ -15,12 +15,19 @@ use startpoint::testkit::binlog_writer::{
 };
 use startpoint::unit::UnitReader;
 
-const TARGET_BYTES: usize = 256 << 20;
+/// File size when measuring; `cargo test` runs each bench once on a small file instead.
+fn target_bytes() -> usize {
+    if std::env::args().any(|a| a == "--bench") {
+        256 << 20
+    } else {
+        1 << 20
+    }
+}
 
 fn write_file(flavor: WriterFlavor, row_image: usize, path: &Path) -> u64 {
     let mut writer = SequenceWriter::new(flavor, "binlog").with_row_image(row_image);
     let per_trx = 100 + 2 * row_image;
-    let count = TARGET_BYTES / per_trx;
+    let count = target_bytes() / per_trx;
     let trxs = (0..count as u32)
         .map(|i| TrxSpec {
             shape: if i % 50 == 0 {

@@ -10,6 +10,8 @@
 
 pub mod binlog;
 pub mod gtid;
+pub mod resolve;
 pub mod source;
+pub mod start_time;
 pub mod testkit;
 pub mod unit;

@@ -150,6 +150,7 @@ async fn the_generator_reproduces_the_committed_answers() {
     let fresh = fixtures::generate(out.path())
         .await
         .expect("generate the corpus");
+    reader_agrees_with_the_server(&out.path().join("binlog"), &fresh);
     let committed = committed();
     if fresh.server_version == committed.server_version {
         assert_eq!(fresh, committed);
@@ -178,4 +179,31 @@ async fn the_generator_reproduces_the_committed_answers() {
             fixtures::REGENERATE_COMMAND
         );
     }
+}
+
+/// The reader's units and executed GTIDs on freshly generated files equal what the live server
+/// reported for them (`BINLOG_GTID_POS` at every unit).
+fn reader_agrees_with_the_server(binlog_dir: &Path, fresh: &FixtureExpectations) {
+    use startpoint::binlog::{FileEventSource, ReadOptions};
+    use startpoint::source::local::BinlogDir;
+    use startpoint::unit::UnitReader;
+
+    let listing = BinlogDir::open(binlog_dir).unwrap();
+    let mut got = Vec::new();
+    for (i, file) in listing.files.iter().enumerate() {
+        let options = ReadOptions {
+            newest: i + 1 == listing.files.len(),
+            ..ReadOptions::default()
+        };
+        let mut reader = UnitReader::new(FileEventSource::open(&file.path, options).unwrap(), true);
+        while let Some(unit) = reader.next_unit().unwrap() {
+            got.push((file.name.clone(), unit.pos, reader.executed().to_string()));
+        }
+    }
+    let want: Vec<(String, u64, String)> = fresh
+        .units
+        .iter()
+        .map(|u| (u.unit.file.clone(), u.unit.pos, u.gtid_before.clone()))
+        .collect();
+    assert_eq!(got, want);
 }

@@ -11,6 +11,7 @@ pub mod events;
 pub mod format;
 pub mod header;
 pub mod reader;
+pub mod stream;
 
 pub use error::{BinlogError, BinlogWarning};
 pub use event_type::{EventType, UnitRole};
@@ -19,3 +20,4 @@ pub use header::{EventHeader, HEADER_LEN};
 pub use reader::{
     BinlogReader, EventRef, EventSource, FileEventSource, ReadAt, ReadOptions, ReadStats,
 };
+pub use stream::EventStreamSource;

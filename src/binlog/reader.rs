@@ -66,6 +66,9 @@ pub trait EventSource {
     /// The file (or stream) name used in messages.
     fn name(&self) -> &str;
 
+    /// The binlog file name (as `SHOW BINARY LOGS` lists it) the current event belongs to.
+    fn file_name(&self) -> &str;
+
     /// Moves to the next event; `false` at the end. The event is then [`EventSource::current`].
     fn advance(&mut self) -> Result<bool, BinlogError>;
 
@@ -151,6 +154,7 @@ pub type FileEventSource = BinlogReader<File>;
 /// The bytes of one binlog file as an [`EventSource`].
 pub struct BinlogReader<R> {
     name: String,
+    file_name: String,
     file: R,
     len: u64,
     options: ReadOptions,
@@ -206,8 +210,12 @@ impl<R: ReadAt> BinlogReader<R> {
         len: u64,
         options: ReadOptions,
     ) -> Result<BinlogReader<R>, BinlogError> {
+        let file_name = Path::new(&name)
+            .file_name()
+            .map_or_else(|| name.clone(), |n| n.to_string_lossy().into_owned());
         let mut source = BinlogReader {
             name,
+            file_name,
             file,
             len,
             window: Vec::new(),
@@ -267,10 +275,13 @@ impl<R: ReadAt> BinlogReader<R> {
         if offset >= self.window_start && offset + n as u64 <= window_end {
             return Ok(());
         }
-        let capacity = self.options.window.max(n);
+        // Never more than the rest of the file: small files get small windows.
+        let rest = usize::try_from(self.len - offset).unwrap_or(usize::MAX);
+        let capacity = self.options.window.min(rest).max(n);
         if self.window.len() < capacity {
             self.window.resize(capacity, 0);
         } else if self.window.len() > self.options.window.max(n) {
+            // Give back what a large decoded event needed.
             self.window.truncate(capacity);
             self.window.shrink_to_fit();
         }
@@ -361,6 +372,10 @@ impl<R: ReadAt> BinlogReader<R> {
 impl<R: ReadAt> EventSource for BinlogReader<R> {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn file_name(&self) -> &str {
+        &self.file_name
     }
 
     #[inline]

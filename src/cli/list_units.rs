@@ -55,6 +55,7 @@ fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<BinlogFileEntry>> {
             files.push(BinlogFileEntry {
                 name,
                 path: path.clone(),
+                relay_subdir: None,
             });
         }
     }

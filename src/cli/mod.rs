@@ -2,6 +2,7 @@
 
 mod args;
 mod list_units;
+mod resolve_position;
 
 use std::process::ExitCode;
 
@@ -11,6 +12,8 @@ use args::{Cli, Command};
 
 /// Exit status of a command that failed; stderr says why and what to do.
 const EXIT_FAILED: u8 = 1;
+/// Exit status of `resolve-position` when the start time is after every transaction.
+const EXIT_TOO_LATE: u8 = 2;
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
@@ -34,7 +37,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     }
     let (name, issue) = match cli.command {
         Command::ListUnits(args) => return list_units::run(&args),
-        Command::ResolvePosition(_) => ("resolve-position", 4),
+        Command::ResolvePosition(args) => return resolve_position::run(&args),
         Command::StartTask(_) => ("start-task", 6),
         Command::OperateSource(_) => ("operate-source", 6),
         Command::QueryStatus(_) => ("query-status", 6),

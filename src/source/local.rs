@@ -47,6 +47,12 @@ pub enum LocalSourceError {
     SeveralSequences { dir: PathBuf, bases: Vec<String> },
     #[error("{}: no binlog files in it{}", dir.display(), hint)]
     Empty { dir: PathBuf, hint: String },
+    #[error(
+        "{} is not a DM relay directory: it has no server-uuid.index (for a directory of binlog \
+         files use --binlog-dir)",
+        dir.display()
+    )]
+    NotRelayDir { dir: PathBuf },
 }
 
 /// One binlog file of the sequence.
@@ -55,6 +61,8 @@ pub struct BinlogFileEntry {
     /// The file name, as `SHOW BINARY LOGS` and checkpoints name it.
     pub name: String,
     pub path: PathBuf,
+    /// The DM relay sub-directory (`<server-uuid>.<seq>`) the file is in, if any.
+    pub relay_subdir: Option<String>,
 }
 
 /// A note about something in the directory that was left out.
@@ -64,7 +72,8 @@ pub struct LeftOut {
     pub why: String,
 }
 
-/// The binlog files of a directory, in order.
+/// The binlog files of a source, in order: a directory of binlogs, or a DM relay directory
+/// (see `source::relay`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BinlogDir {
     pub dir: PathBuf,
@@ -76,6 +85,18 @@ pub struct BinlogDir {
     /// `files` they would have had.
     pub purged: Vec<(usize, String)>,
     pub left_out: Vec<LeftOut>,
+}
+
+impl BinlogDir {
+    /// The purged files listed between the first present file and file `index`: a gap whose
+    /// transactions the answer cannot account for.
+    pub fn gap_before(&self, index: usize) -> Vec<&str> {
+        self.purged
+            .iter()
+            .filter(|(at, _)| *at > 0 && *at <= index)
+            .map(|(_, name)| name.as_str())
+            .collect()
+    }
 }
 
 impl BinlogDir {
@@ -179,7 +200,11 @@ impl BinlogDir {
                     why: format!("listed in {index} but not a binlog file"),
                 });
             } else {
-                self.files.push(BinlogFileEntry { name, path });
+                self.files.push(BinlogFileEntry {
+                    name,
+                    path,
+                    relay_subdir: None,
+                });
             }
         }
         for name in names {
@@ -220,6 +245,7 @@ impl BinlogDir {
             .map(|name| BinlogFileEntry {
                 path: self.dir.join(&name),
                 name,
+                relay_subdir: None,
             })
             .collect();
         Ok(())

@@ -2,3 +2,4 @@
 //! servers join here.
 
 pub mod local;
+pub mod relay;

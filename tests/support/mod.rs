@@ -19,10 +19,17 @@ impl Output {
 
 /// Runs `startpoint ARGS` from the project root, without inheriting `STARTPOINT_HOME`.
 pub fn startpoint(args: &[&str]) -> Output {
+    startpoint_env(args, &[])
+}
+
+/// Runs `startpoint ARGS` with extra environment variables.
+#[allow(dead_code)]
+pub fn startpoint_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_startpoint"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("STARTPOINT_HOME")
+        .envs(env.iter().copied())
         .output()
         .expect("run the startpoint binary");
     Output {

@@ -1,0 +1,219 @@
+//! A replication stream as an [`EventSource`]: events that arrive whole, one after another,
+//! possibly across several binlog files, with positions taken from each event's `log_pos`.
+//!
+//! What a stream delivers differs from a file (MySQL `Binlog_sender`, MariaDB
+//! `mysql_binlog_send`): it starts with an artificial ROTATE naming the file and position, then
+//! the file's FORMAT_DESCRIPTION (with `log_pos` 0 when the dump did not start at 4); a real
+//! ROTATE ends a file and the next file's artificial ROTATE and FDE follow; the server may leave
+//! events out (MariaDB omits ANNOTATE_ROWS for replicas that do not ask for it) and sends
+//! heartbeats. So an event's offset is `log_pos - event_size`, never a running sum of sizes.
+//!
+//! Checks: each item holds exactly one event (`event_size` equals its length), at least a
+//! header and checksum, and, for decoded events, a matching CRC32. The decoders and the unit
+//! rules are the file reader's.
+
+use super::checksum;
+use super::error::BinlogError;
+use super::event_type::{EventType, type_name};
+use super::events;
+use super::format::{ChecksumAlg, FormatDescription};
+use super::header::{EventHeader, HEADER_LEN};
+use super::reader::{EventRef, EventSource};
+
+/// Events from a replication stream.
+pub struct EventStreamSource<I> {
+    /// Where the stream comes from, e.g. `127.0.0.1:3307`.
+    origin: String,
+    /// `origin file`, for messages.
+    name: String,
+    file: String,
+    events: I,
+    current: Option<EventRef>,
+    bytes: Vec<u8>,
+    verified: bool,
+    format: Option<FormatDescription>,
+    /// Offset just past the last event with a position, for events with `log_pos` 0.
+    last_end: u64,
+    /// Checksum of the events that come before the first FDE (the artificial ROTATE): what
+    /// the replica negotiated with `@master_binlog_checksum`.
+    negotiated: ChecksumAlg,
+}
+
+impl<I> EventStreamSource<I>
+where
+    I: Iterator<Item = Result<Vec<u8>, BinlogError>>,
+{
+    /// A stream from `origin` that starts in `file`; `negotiated` is the checksum the replica
+    /// asked for, which covers events sent before the first FORMAT_DESCRIPTION.
+    pub fn new(
+        origin: impl Into<String>,
+        file: impl Into<String>,
+        negotiated: ChecksumAlg,
+        events: I,
+    ) -> Self {
+        let origin = origin.into();
+        let file = file.into();
+        EventStreamSource {
+            name: format!("{origin} {file}"),
+            origin,
+            file,
+            events,
+            current: None,
+            bytes: Vec::new(),
+            verified: false,
+            format: None,
+            last_end: 4,
+            negotiated,
+        }
+    }
+
+    fn corrupt(&self, offset: u64, what: impl Into<String>) -> BinlogError {
+        BinlogError::corrupt(&self.name, offset, what)
+    }
+
+    fn verify(&self, offset: u64, is_format: bool) -> Result<(), BinlogError> {
+        match checksum::stored_and_computed(&self.bytes, is_format) {
+            Some((stored, computed)) if stored == computed => Ok(()),
+            Some((stored, computed)) => Err(BinlogError::Checksum {
+                file: self.name.clone(),
+                offset,
+                event: type_name(self.bytes[4]),
+                stored,
+                computed,
+            }),
+            None => Err(self.corrupt(offset, "event too short for its checksum")),
+        }
+    }
+
+    fn checksum_len(&self) -> usize {
+        match (&self.format, self.negotiated) {
+            (Some(format), _) => format.checksum_len(),
+            (None, ChecksumAlg::Crc32) => checksum::CHECKSUM_LEN,
+            (None, ChecksumAlg::Off) => 0,
+        }
+    }
+}
+
+impl<I> EventSource for EventStreamSource<I>
+where
+    I: Iterator<Item = Result<Vec<u8>, BinlogError>>,
+{
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn file_name(&self) -> &str {
+        &self.file
+    }
+
+    fn advance(&mut self) -> Result<bool, BinlogError> {
+        self.current = None;
+        let Some(item) = self.events.next() else {
+            return Ok(false);
+        };
+        self.bytes = item?;
+        let header = EventHeader::parse_prefix(&self.bytes).ok_or_else(|| {
+            self.corrupt(
+                self.last_end,
+                format!("an event of {} bytes", self.bytes.len()),
+            )
+        })?;
+        let size = u64::from(header.event_size);
+        let event_type = header.event_type().ok();
+        if size != self.bytes.len() as u64 {
+            return Err(self.corrupt(
+                self.last_end,
+                format!(
+                    "{} says it is {size} bytes but {} arrived",
+                    type_name(header.type_code),
+                    self.bytes.len()
+                ),
+            ));
+        }
+        let offset = match u64::from(header.log_pos) {
+            0 => self.last_end,
+            end if end >= size => end - size,
+            end => {
+                return Err(self.corrupt(
+                    self.last_end,
+                    format!("log_pos {end} is smaller than the event's {size} bytes"),
+                ));
+            }
+        };
+        let min_size = HEADER_LEN
+            + if event_type == Some(EventType::FormatDescription) {
+                0
+            } else {
+                self.checksum_len()
+            };
+        if (size as usize) < min_size {
+            return Err(self.corrupt(offset, format!("event_size {size} is too small")));
+        }
+        self.verified = false;
+        match event_type {
+            Some(EventType::FormatDescription) => {
+                let format = FormatDescription::parse(&self.bytes)
+                    .map_err(|what| self.corrupt(offset, what))?;
+                if format.has_checksum_trailer() && format.checksum == ChecksumAlg::Crc32 {
+                    self.verify(offset, true)?;
+                }
+                self.verified = true;
+                self.format = Some(format);
+            }
+            Some(EventType::Rotate) => {
+                let trailer = self.checksum_len();
+                if trailer > 0 {
+                    self.verify(offset, false)?;
+                    self.verified = true;
+                }
+                let rotate = events::rotate(&self.bytes[HEADER_LEN..self.bytes.len() - trailer])
+                    .map_err(|what| self.corrupt(offset, what))?;
+                if header.is_artificial() || header.log_pos == 0 {
+                    // Where the stream is now: the named file, at the given position.
+                    self.file = rotate.next_file;
+                    self.name = format!("{} {}", self.origin, self.file);
+                    self.last_end = rotate.position;
+                    self.current = Some(EventRef { offset, header });
+                    return Ok(true);
+                }
+            }
+            Some(EventType::MariaStartEncryption) => {
+                return Err(BinlogError::Encrypted {
+                    file: self.name.clone(),
+                    offset,
+                });
+            }
+            _ => {}
+        }
+        if header.log_pos != 0 {
+            self.last_end = offset + size;
+        }
+        self.current = Some(EventRef { offset, header });
+        Ok(true)
+    }
+
+    fn current(&self) -> Option<EventRef> {
+        self.current
+    }
+
+    fn body(&mut self) -> Result<&[u8], BinlogError> {
+        let event = self
+            .current
+            .ok_or_else(|| self.corrupt(self.last_end, "no current event to decode"))?;
+        let trailer = self.checksum_len();
+        if !self.verified && trailer > 0 {
+            self.verify(event.offset, false)?;
+            self.verified = true;
+        }
+        let end = self.bytes.len().saturating_sub(trailer).max(HEADER_LEN);
+        Ok(&self.bytes[HEADER_LEN..end])
+    }
+
+    fn format(&self) -> Option<&FormatDescription> {
+        self.format.as_ref()
+    }
+
+    fn may_grow(&self) -> bool {
+        true
+    }
+}

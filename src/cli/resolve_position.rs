@@ -1,0 +1,235 @@
+//! `startpoint resolve-position`: a start time → binlog file, position and GTID set.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use startpoint::resolve::{self, Request, Resolution, ResolveError, Status};
+use startpoint::source::local::{BinlogDir, LocalSourceError};
+use startpoint::source::relay::open_relay_dir;
+use startpoint::start_time::{ResolvedTime, StartTime, TimeError, Zone, format_instant};
+use startpoint::unit::TimeBasis;
+
+use super::args::{GtidMode, OutputFormat, ResolvePositionArgs, TimeBasis as BasisArg};
+use super::{EXIT_FAILED, EXIT_TOO_LATE};
+
+/// Everything that can stop a resolution, for one place that prints it.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error(transparent)]
+    Time(#[from] TimeError),
+    #[error(transparent)]
+    Source(#[from] LocalSourceError),
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    #[error("{0}")]
+    NotYet(String),
+}
+
+/// The JSON object of SEMANTICS.md §7, then the extra fields.
+#[derive(Serialize)]
+struct JsonAnswer<'a> {
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    binlog_name: Option<&'a str>,
+    binlog_pos: Option<u64>,
+    binlog_gtid: Option<String>,
+    start_time: String,
+    time_basis: &'static str,
+    input: &'a str,
+    timezone: &'a str,
+    relay_subdir: Option<&'a str>,
+    matched: Option<JsonUnit<'a>>,
+    warnings: Vec<String>,
+    files_opened: u64,
+    bytes_read: u64,
+    events_read: u64,
+    elapsed_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explain: Option<&'a [String]>,
+}
+
+#[derive(Serialize)]
+struct JsonUnit<'a> {
+    binlog_name: &'a str,
+    pos: u64,
+    end_pos: u64,
+    gtid: Option<String>,
+    begin_time: String,
+    commit_time: String,
+    kind: &'static str,
+}
+
+pub fn run(args: &ResolvePositionArgs) -> anyhow::Result<u8> {
+    match resolve(args) {
+        Ok((start, resolution)) => report(args, &start, &resolution),
+        Err(failure) => {
+            if args.output == OutputFormat::Json {
+                let text = serde_json::json!({"status": "Error", "error": failure.to_string()});
+                println!("{}", serde_json::to_string_pretty(&text)?);
+            }
+            eprintln!("startpoint: {failure}");
+            Ok(EXIT_FAILED)
+        }
+    }
+}
+
+fn resolve(args: &ResolvePositionArgs) -> Result<((StartTime, ResolvedTime), Resolution), Failure> {
+    let start = StartTime::parse(&args.start_time)?;
+    let zone = match &args.timezone {
+        Some(name) => Zone::parse(name)?,
+        None => Zone::Local,
+    };
+    let resolved = start.resolve(&zone)?;
+    let sequence = match (&args.binlog_dir, &args.relay_dir) {
+        (Some(dir), _) => BinlogDir::open(dir)?,
+        (_, Some(dir)) => open_relay_dir(dir)?,
+        _ => {
+            return Err(Failure::NotYet(
+                "resolving against a live server (--url, --source-config) is not available in \
+                 this build yet (it lands with issue 5); use --binlog-dir or --relay-dir"
+                    .to_owned(),
+            ));
+        }
+    };
+    let request = Request {
+        start_us: resolved.instant_us,
+        basis: match args.time_basis {
+            BasisArg::Commit => TimeBasis::Commit,
+            BasisArg::Begin => TimeBasis::Begin,
+        },
+        gtid: match args.gtid {
+            GtidMode::Auto => resolve::GtidMode::Auto,
+            GtidMode::On => resolve::GtidMode::On,
+            GtidMode::Off => resolve::GtidMode::Off,
+        },
+    };
+    for left in &sequence.left_out {
+        eprintln!("note: {} left out ({})", left.name, left.why);
+    }
+    let resolution = resolve::resolve_files(&sequence, &request)?;
+    Ok(((start, resolved), resolution))
+}
+
+fn report(
+    args: &ResolvePositionArgs,
+    (start, resolved): &(StartTime, ResolvedTime),
+    resolution: &Resolution,
+) -> anyhow::Result<u8> {
+    let basis = match args.time_basis {
+        BasisArg::Commit => "commit",
+        BasisArg::Begin => "begin",
+    };
+    let mut warnings = resolution.warnings.clone();
+    if let Some(note) = &resolved.note {
+        warnings.insert(0, note.clone());
+    }
+    let too_late = (resolution.status == Status::AboveUpperBound)
+        .then(|| resolve::too_late_message(&start.input));
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.output {
+        OutputFormat::Json => {
+            let location = resolution.location.as_ref();
+            let answer = JsonAnswer {
+                status: resolution.status.as_str(),
+                error: too_late.clone(),
+                binlog_name: location.map(|l| l.file.as_str()),
+                binlog_pos: location.map(|l| l.pos),
+                binlog_gtid: location.map(|_| resolution.gtid_text()),
+                start_time: format_instant(resolved.instant_us),
+                time_basis: basis,
+                input: &start.input,
+                timezone: &resolved.zone,
+                relay_subdir: location.and_then(|l| l.relay_subdir.as_deref()),
+                matched: resolution.matched.as_ref().map(|m| JsonUnit {
+                    binlog_name: &m.file,
+                    pos: m.unit.pos,
+                    end_pos: m.unit.end_pos,
+                    gtid: m.unit.gtid.as_ref().map(ToString::to_string),
+                    begin_time: format_instant(m.unit.begin_us()),
+                    commit_time: format_instant(m.unit.commit_us()),
+                    kind: m.unit.end.as_str(),
+                }),
+                warnings: warnings.clone(),
+                files_opened: resolution.stats.files_opened,
+                bytes_read: resolution.stats.bytes_read,
+                events_read: resolution.stats.events_read,
+                elapsed_ms: resolution.stats.elapsed_us as f64 / 1000.0,
+                explain: args.explain.then_some(resolution.steps.as_slice()),
+            };
+            writeln!(out, "{}", serde_json::to_string_pretty(&answer)?)?;
+        }
+        OutputFormat::Text => {
+            if let Some(location) = &resolution.location {
+                let place = match &location.relay_subdir {
+                    Some(subdir) => format!("{subdir}/{}", location.file),
+                    None => location.file.clone(),
+                };
+                writeln!(out, "{place}:{}", location.pos)?;
+                writeln!(out, "  binlog_name  {}", location.file)?;
+                writeln!(out, "  binlog_pos   {}", location.pos)?;
+                let gtid = match args.gtid {
+                    GtidMode::Off => "(not computed: --gtid off)".to_owned(),
+                    _ if resolution.gtid_text().is_empty() => {
+                        "(none: the binlog carries no GTIDs before this point)".to_owned()
+                    }
+                    _ => resolution.gtid_text(),
+                };
+                writeln!(out, "  binlog_gtid  {gtid}")?;
+                writeln!(out, "  status       {}", resolution.status)?;
+            }
+            let zone = match start.offset {
+                Some(_) => String::new(),
+                None => format!(" in {}", resolved.zone),
+            };
+            writeln!(
+                out,
+                "  start time   {}{zone} = {}",
+                start.input.trim(),
+                format_instant(resolved.instant_us),
+            )?;
+            if let Some(matched) = &resolution.matched {
+                writeln!(
+                    out,
+                    "  first transaction at or after it ({basis} time): {} at {}:{}, committed {}",
+                    matched
+                        .unit
+                        .gtid
+                        .as_ref()
+                        .map_or("(no GTID)".to_owned(), ToString::to_string),
+                    matched.file,
+                    matched.unit.pos,
+                    format_instant(matched.unit.commit_us())
+                )?;
+            }
+            if args.explain {
+                writeln!(out, "how:")?;
+                for step in &resolution.steps {
+                    writeln!(out, "  - {step}")?;
+                }
+                let stats = &resolution.stats;
+                writeln!(
+                    out,
+                    "  - {} file opens, {} bytes read, {} events, {:.1} ms",
+                    stats.files_opened,
+                    stats.bytes_read,
+                    stats.events_read,
+                    stats.elapsed_us as f64 / 1000.0
+                )?;
+            }
+        }
+    }
+    out.flush()?;
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
+    if let Some(message) = too_late {
+        if args.output == OutputFormat::Text {
+            eprintln!("startpoint: {message}");
+        }
+        return Ok(EXIT_TOO_LATE);
+    }
+    Ok(0)
+}
