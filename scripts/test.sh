@@ -21,6 +21,8 @@ echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
+echo "==> cargo check (fuzz targets)"
+cargo check --locked --manifest-path fuzz/Cargo.toml
 echo "==> cargo test"
 cargo test --locked --all-targets
 cargo test --locked --doc

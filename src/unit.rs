@@ -389,22 +389,8 @@ impl<S: EventSource> UnitReader<S> {
         if !self.track_gtids {
             return Ok(());
         }
-        let state = match event_type {
-            EventType::PreviousGtids => {
-                let body = self.source.body()?;
-                ExecutedGtids::MySql(
-                    events::previous_gtids(body)
-                        .map_err(|what| self.corrupt(event.offset, what))?,
-                )
-            }
-            EventType::MariaGtidList => {
-                let body = self.source.body()?;
-                ExecutedGtids::MariaDb(
-                    events::maria_gtid_list(body)
-                        .map_err(|what| self.corrupt(event.offset, what))?,
-                )
-            }
-            _ => return Ok(()),
+        let Some(state) = decode_declared(&mut self.source, event, event_type)? else {
+            return Ok(());
         };
         if self.initial.is_none() {
             self.initial = Some(state.clone());
@@ -455,4 +441,49 @@ impl<S: EventSource> UnitReader<S> {
         }
         Ok(())
     }
+}
+
+/// Decodes PREVIOUS_GTIDS or GTID_LIST into the GTIDs executed before the file; `None` for any
+/// other event.
+fn decode_declared<S: EventSource>(
+    source: &mut S,
+    event: EventRef,
+    event_type: EventType,
+) -> Result<Option<ExecutedGtids>, BinlogError> {
+    let decoded = match event_type {
+        EventType::PreviousGtids => {
+            events::previous_gtids(source.body()?).map(ExecutedGtids::MySql)
+        }
+        EventType::MariaGtidList => {
+            events::maria_gtid_list(source.body()?).map(ExecutedGtids::MariaDb)
+        }
+        _ => return Ok(None),
+    };
+    decoded.map(Some).map_err(|what| BinlogError::Corrupt {
+        file: source.name().to_owned(),
+        offset: event.offset,
+        what,
+    })
+}
+
+/// The GTIDs a file declares executed before its first event (PREVIOUS_GTIDS, GTID_LIST),
+/// reading only the events before its first transaction; `None` when it declares none.
+pub fn declared_gtids<S: EventSource>(
+    source: &mut S,
+) -> Result<Option<ExecutedGtids>, BinlogError> {
+    while source.advance()? {
+        let Some(event) = source.current() else {
+            break;
+        };
+        let Ok(event_type) = event.header.event_type() else {
+            continue;
+        };
+        if event_type.role() != UnitRole::Outside {
+            break;
+        }
+        if let Some(declared) = decode_declared(source, event, event_type)? {
+            return Ok(Some(declared));
+        }
+    }
+    Ok(None)
 }

@@ -21,16 +21,17 @@ fuzz_target!(|data: &[u8]| {
             drain(UnitReader::new(source, true));
         }
     }
-    let mut items: Vec<Result<Vec<u8>, BinlogError>> = Vec::new();
+    let mut items: Vec<Vec<u8>> = Vec::new();
     let mut rest = data.get(4..).unwrap_or_default();
     while rest.len() >= 13 {
         let size = u32::from_le_bytes([rest[9], rest[10], rest[11], rest[12]]) as usize;
         let take = size.clamp(1, rest.len());
-        items.push(Ok(rest[..take].to_vec()));
+        items.push(rest[..take].to_vec());
         rest = &rest[take..];
     }
     for checksum in [ChecksumAlg::Off, ChecksumAlg::Crc32] {
-        let source = EventStreamSource::new("fuzz", "f.000001", checksum, items.clone().into_iter());
+        let events = items.iter().cloned().map(Ok::<_, BinlogError>);
+        let source = EventStreamSource::new("fuzz", "f.000001", checksum, events);
         drain(UnitReader::new(source, true));
     }
 });

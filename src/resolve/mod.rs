@@ -22,7 +22,7 @@ use crate::binlog::{BinlogError, EventSource, FileEventSource, ReadOptions};
 use crate::gtid::ExecutedGtids;
 use crate::source::local::{BinlogDir, BinlogFileEntry, LocalSourceError};
 use crate::start_time::format_instant;
-use crate::unit::{TimeBasis, TransactionUnit, UnitReader};
+use crate::unit::{TimeBasis, TransactionUnit, UnitReader, declared_gtids};
 
 /// Whether to compute the GTID set at the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,12 +248,11 @@ pub fn resolve_files(sequence: &BinlogDir, request: &Request) -> Result<Resoluti
     probes.dedup();
     let ordered = probes.windows(2).all(|w| w[0].1 <= w[1].1);
     let start = if ordered {
+        let created = files.created_bound(lo)?;
         files.steps.push(format!(
             "picked {} (created {}) by the creation times of {} of {count} files",
             files.entry(lo).name,
-            format_instant(seconds_to_us(
-                probes.iter().find(|p| p.0 == lo).map_or(0, |p| p.1)
-            )),
+            format_instant(seconds_to_us(created)),
             probes.len()
         ));
         lo
@@ -292,14 +291,13 @@ pub fn resolve_files(sequence: &BinlogDir, request: &Request) -> Result<Resoluti
 /// BelowLowerBound: the first file at 4, with the GTIDs it declares before its first event.
 fn lower_bound(files: &mut Files<'_>, request: &Request) -> Result<Resolution, ResolveError> {
     let first = files.entry(0);
-    let mut units = UnitReader::new(files.open(0)?, request.gtid != GtidMode::Off);
-    // PREVIOUS_GTIDS / GTID_LIST come right after the FDE.
-    units.next_unit()?;
-    files.account(units.source());
     let gtid = match request.gtid {
         GtidMode::Off => None,
         mode => {
-            let declared = units.initial_gtids().cloned().unwrap_or_default();
+            // PREVIOUS_GTIDS / GTID_LIST come right after the FDE.
+            let mut source = files.open_with_window(0, PROBE_WINDOW)?;
+            let declared = declared_gtids(&mut source)?.unwrap_or_default();
+            files.account(&source);
             if mode == GtidMode::On && declared == ExecutedGtids::None {
                 return Err(ResolveError::NoGtids {
                     file: first.name.clone(),
