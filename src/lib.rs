@@ -10,8 +10,10 @@
 
 pub mod binlog;
 pub mod gtid;
+pub mod remote;
 pub mod resolve;
 pub mod source;
 pub mod start_time;
+pub mod task;
 pub mod testkit;
 pub mod unit;

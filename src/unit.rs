@@ -386,6 +386,19 @@ impl<S: EventSource> UnitReader<S> {
         event: EventRef,
         event_type: EventType,
     ) -> Result<(), BinlogError> {
+        if event_type == EventType::FormatDescription
+            && let Some(open) = self.open.take()
+        {
+            // A new file (in a chain of files or a stream): what was open never committed.
+            self.in_transaction = false;
+            self.warnings.push(BinlogWarning {
+                file: format!("the file before {}", self.source.name()),
+                offset: open.pos,
+                message: "a transaction starts here but the file ends before it commits; it is \
+                          skipped (the server stopped while writing it)"
+                    .to_owned(),
+            });
+        }
         if !self.track_gtids {
             return Ok(());
         }

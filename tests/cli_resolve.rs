@@ -390,16 +390,21 @@ fn relay_directories_are_searched_across_sub_directories() {
 }
 
 #[test]
-fn live_sources_are_announced_for_a_later_release() {
+fn an_unreachable_server_fails_within_the_rpc_timeout() {
+    let started = std::time::Instant::now();
     let out = startpoint(&[
+        "--rpc-timeout",
+        "2s",
         "resolve-position",
         "--url",
-        "mysql://root@127.0.0.1:1",
+        "mysql://root:Secr3t-pw@127.0.0.1:9",
         "--start-time",
         "2030-03-31 00:30:00Z",
     ]);
     assert_eq!(out.code, Some(1));
-    assert!(out.stderr.contains("not available"), "{}", out.stderr);
+    assert!(out.stderr.contains("127.0.0.1:9"), "{}", out.stderr);
+    assert!(!out.stderr.contains("Secr3t-pw") && !out.stdout.contains("Secr3t-pw"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(8));
 }
 
 #[test]

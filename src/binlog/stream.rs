@@ -140,6 +140,20 @@ where
                 ));
             }
         };
+        // Within a file positions only grow (the server may leave events out, never go back);
+        // an artificial ROTATE, which starts a file, is the one place they restart.
+        let starts_file = event_type == Some(EventType::Rotate)
+            && (header.is_artificial() || header.log_pos == 0);
+        if offset < self.last_end && !starts_file {
+            return Err(self.corrupt(
+                offset,
+                format!(
+                    "{} at {offset} comes after an event that ended at {}: positions go backwards",
+                    type_name(header.type_code),
+                    self.last_end
+                ),
+            ));
+        }
         let min_size = HEADER_LEN
             + if event_type == Some(EventType::FormatDescription) {
                 0

@@ -125,7 +125,8 @@ pub struct ResolvePositionArgs {
     #[arg(long, value_name = "DIR")]
     pub relay_dir: Option<PathBuf>,
 
-    /// Live server, mysql://USER@HOST:PORT (password better in MYSQL_PWD).
+    /// Live server, mysql://USER@HOST:PORT (password better in MYSQL_PWD). A bare start time
+    /// is then read in the server's own time zone, unless --timezone is given.
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
 
@@ -161,6 +162,11 @@ pub struct ResolvePositionArgs {
     /// Use protocol compression with a live server.
     #[arg(long)]
     pub compress: bool,
+
+    /// server_id the probes register with on a live server (default: a random one from
+    /// 4026531840 up, where no real replica lives).
+    #[arg(long, value_name = "ID")]
+    pub server_id: Option<u32>,
 }
 
 #[derive(Debug, Args)]

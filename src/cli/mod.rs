@@ -37,7 +37,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     }
     let (name, issue) = match cli.command {
         Command::ListUnits(args) => return list_units::run(&args),
-        Command::ResolvePosition(args) => return resolve_position::run(&args),
+        Command::ResolvePosition(args) => return resolve_position::run(&args, &cli.global),
         Command::StartTask(_) => ("start-task", 6),
         Command::OperateSource(_) => ("operate-source", 6),
         Command::QueryStatus(_) => ("query-status", 6),

@@ -4,13 +4,16 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use startpoint::remote::settings::SettingsError;
+use startpoint::remote::{ConnSettings, RemoteError, RemoteRequest, TlsFiles, resolve_remote};
 use startpoint::resolve::{self, Request, Resolution, ResolveError, Status};
 use startpoint::source::local::{BinlogDir, LocalSourceError};
 use startpoint::source::relay::open_relay_dir;
 use startpoint::start_time::{ResolvedTime, StartTime, TimeError, Zone, format_instant};
+use startpoint::task::source::{SourceConfig, SourceConfigError};
 use startpoint::unit::TimeBasis;
 
-use super::args::{GtidMode, OutputFormat, ResolvePositionArgs, TimeBasis as BasisArg};
+use super::args::{GlobalArgs, GtidMode, OutputFormat, ResolvePositionArgs, TimeBasis as BasisArg};
 use super::{EXIT_FAILED, EXIT_TOO_LATE};
 
 /// Everything that can stop a resolution, for one place that prints it.
@@ -22,8 +25,22 @@ enum Failure {
     Source(#[from] LocalSourceError),
     #[error(transparent)]
     Resolve(#[from] ResolveError),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    SourceConfig(#[from] SourceConfigError),
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
     #[error("{0}")]
-    NotYet(String),
+    Runtime(String),
+}
+
+/// An answer and where it came from.
+struct Outcome {
+    start: (StartTime, ResolvedTime),
+    resolution: Resolution,
+    /// `user@host:port` and the server's version, for a live source.
+    server: Option<(String, String)>,
 }
 
 /// The JSON object of SEMANTICS.md §7, then the extra fields.
@@ -39,12 +56,17 @@ struct JsonAnswer<'a> {
     time_basis: &'static str,
     input: &'a str,
     timezone: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_version: Option<&'a str>,
     relay_subdir: Option<&'a str>,
     matched: Option<JsonUnit<'a>>,
     warnings: Vec<String>,
     files_opened: u64,
     bytes_read: u64,
     events_read: u64,
+    round_trips: u64,
     elapsed_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     explain: Option<&'a [String]>,
@@ -61,9 +83,9 @@ struct JsonUnit<'a> {
     kind: &'static str,
 }
 
-pub fn run(args: &ResolvePositionArgs) -> anyhow::Result<u8> {
-    match resolve(args) {
-        Ok((start, resolution)) => report(args, &start, &resolution),
+pub fn run(args: &ResolvePositionArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
+    match resolve(args, global) {
+        Ok(outcome) => report(args, &outcome),
         Err(failure) => {
             if args.output == OutputFormat::Json {
                 let text = serde_json::json!({"status": "Error", "error": failure.to_string()});
@@ -75,26 +97,9 @@ pub fn run(args: &ResolvePositionArgs) -> anyhow::Result<u8> {
     }
 }
 
-fn resolve(args: &ResolvePositionArgs) -> Result<((StartTime, ResolvedTime), Resolution), Failure> {
-    let start = StartTime::parse(&args.start_time)?;
-    let zone = match &args.timezone {
-        Some(name) => Zone::parse(name)?,
-        None => Zone::Local,
-    };
-    let resolved = start.resolve(&zone)?;
-    let sequence = match (&args.binlog_dir, &args.relay_dir) {
-        (Some(dir), _) => BinlogDir::open(dir)?,
-        (_, Some(dir)) => open_relay_dir(dir)?,
-        _ => {
-            return Err(Failure::NotYet(
-                "resolving against a live server (--url, --source-config) is not available in \
-                 this build yet (it lands with issue 5); use --binlog-dir or --relay-dir"
-                    .to_owned(),
-            ));
-        }
-    };
-    let request = Request {
-        start_us: resolved.instant_us,
+fn request_for(args: &ResolvePositionArgs, start_us: i64) -> Request {
+    Request {
+        start_us,
         basis: match args.time_basis {
             BasisArg::Commit => TimeBasis::Commit,
             BasisArg::Begin => TimeBasis::Begin,
@@ -104,19 +109,81 @@ fn resolve(args: &ResolvePositionArgs) -> Result<((StartTime, ResolvedTime), Res
             GtidMode::On => resolve::GtidMode::On,
             GtidMode::Off => resolve::GtidMode::Off,
         },
+    }
+}
+
+fn resolve(args: &ResolvePositionArgs, global: &GlobalArgs) -> Result<Outcome, Failure> {
+    let start = StartTime::parse(&args.start_time)?;
+    let zone = args.timezone.as_deref().map(Zone::parse).transpose()?;
+    let sequence = match (&args.binlog_dir, &args.relay_dir) {
+        (Some(dir), _) => BinlogDir::open(dir)?,
+        (_, Some(dir)) => open_relay_dir(dir)?,
+        _ => return resolve_live(args, global, start, zone),
     };
+    let resolved = start.resolve(zone.as_ref().unwrap_or(&Zone::Local))?;
     for left in &sequence.left_out {
         eprintln!("note: {} left out ({})", left.name, left.why);
     }
-    let resolution = resolve::resolve_files(&sequence, &request)?;
-    Ok(((start, resolved), resolution))
+    let resolution = resolve::resolve_files(&sequence, &request_for(args, resolved.instant_us))?;
+    Ok(Outcome {
+        start: (start, resolved),
+        resolution,
+        server: None,
+    })
 }
 
-fn report(
+/// `--url` or `--source-config`: the live server, under the `--rpc-timeout` deadline.
+fn resolve_live(
     args: &ResolvePositionArgs,
-    (start, resolved): &(StartTime, ResolvedTime),
-    resolution: &Resolution,
-) -> anyhow::Result<u8> {
+    global: &GlobalArgs,
+    start: StartTime,
+    zone: Option<Zone>,
+) -> Result<Outcome, Failure> {
+    let mut settings = match (&args.url, &args.source_config) {
+        (Some(url), _) => ConnSettings::from_url(url, std::env::var("MYSQL_PWD").ok())?,
+        (_, Some(path)) => {
+            let source = SourceConfig::load(path)?;
+            for warning in &source.warnings {
+                eprintln!("warning: {warning}");
+            }
+            source.connection
+        }
+        _ => unreachable!("clap requires one source"),
+    };
+    if settings.tls.is_none() {
+        let files = TlsFiles {
+            ca: global.ssl_ca.clone(),
+            cert: global.ssl_cert.clone(),
+            key: global.ssl_key.clone(),
+        };
+        settings.tls = (!files.is_empty()).then_some(files);
+    }
+    settings.compress = args.compress;
+    settings.server_id = args.server_id;
+    let probe = request_for(args, 0);
+    let request = RemoteRequest {
+        start: start.clone(),
+        zone,
+        basis: probe.basis,
+        gtid: probe.gtid,
+        deadline: tokio::time::Instant::now() + global.rpc_timeout,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Runtime(format!("cannot start the network runtime: {e}")))?;
+    let answer = runtime.block_on(resolve_remote(&settings, &request))?;
+    Ok(Outcome {
+        start: (start, answer.start),
+        resolution: answer.resolution,
+        server: Some((settings.display(), answer.server_version)),
+    })
+}
+
+fn report(args: &ResolvePositionArgs, outcome: &Outcome) -> anyhow::Result<u8> {
+    let (start, resolved) = &outcome.start;
+    let resolution = &outcome.resolution;
     let basis = match args.time_basis {
         BasisArg::Commit => "commit",
         BasisArg::Begin => "begin",
@@ -142,6 +209,8 @@ fn report(
                 time_basis: basis,
                 input: &start.input,
                 timezone: &resolved.zone,
+                server: outcome.server.as_ref().map(|(s, _)| s.as_str()),
+                server_version: outcome.server.as_ref().map(|(_, v)| v.as_str()),
                 relay_subdir: location.and_then(|l| l.relay_subdir.as_deref()),
                 matched: resolution.matched.as_ref().map(|m| JsonUnit {
                     binlog_name: &m.file,
@@ -156,6 +225,7 @@ fn report(
                 files_opened: resolution.stats.files_opened,
                 bytes_read: resolution.stats.bytes_read,
                 events_read: resolution.stats.events_read,
+                round_trips: resolution.stats.round_trips,
                 elapsed_ms: resolution.stats.elapsed_us as f64 / 1000.0,
                 explain: args.explain.then_some(resolution.steps.as_slice()),
             };
@@ -210,14 +280,26 @@ fn report(
                     writeln!(out, "  - {step}")?;
                 }
                 let stats = &resolution.stats;
-                writeln!(
-                    out,
-                    "  - {} file opens, {} bytes read, {} events, {:.1} ms",
-                    stats.files_opened,
-                    stats.bytes_read,
-                    stats.events_read,
-                    stats.elapsed_us as f64 / 1000.0
-                )?;
+                match &outcome.server {
+                    Some((server, version)) => writeln!(
+                        out,
+                        "  - {server} ({version}): {} binlog dumps, {} bytes received, {} round \
+                         trips, {} events, {:.1} ms",
+                        stats.files_opened,
+                        stats.bytes_read,
+                        stats.round_trips,
+                        stats.events_read,
+                        stats.elapsed_us as f64 / 1000.0
+                    )?,
+                    None => writeln!(
+                        out,
+                        "  - {} file opens, {} bytes read, {} events, {:.1} ms",
+                        stats.files_opened,
+                        stats.bytes_read,
+                        stats.events_read,
+                        stats.elapsed_us as f64 / 1000.0
+                    )?,
+                }
             }
         }
     }

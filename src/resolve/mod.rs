@@ -1,28 +1,32 @@
-//! A start time → a binlog location (SEMANTICS.md §5), from binlog files on disk.
+//! A start time → a binlog location (SEMANTICS.md §5), from any [`BinlogSequence`]: files on
+//! disk ([`local`]) or a live server (`crate::remote`).
 //!
-//! [`resolve_files`] is the fast path: it picks the file to start in by the creation second of
-//! each file (its FORMAT_DESCRIPTION's header time), opening O(log F) files with a binary search
-//! (sound by §6: every unit of file j committed before file j+1 was created), then walks that
-//! file's events, and later files' if need be, to the first unit whose time is at or after T.
-//! Reading a file from its start also yields the exact GTID set before the answer. The walk
-//! inside a file is the seam where bisection (for files whose clock is monotonic) plugs in.
+//! [`resolve`] is the fast path: it picks the file to start in by the creation second of each
+//! file (its FORMAT_DESCRIPTION's header time), probing O(log F) files with a search (sound by
+//! §6: every unit of file j committed before file j+1 was created), then walks that file's
+//! events, and later files' if need be, to the first unit whose time is at or after T. Walking a
+//! file from its start also yields the exact GTID set before the answer. The walk inside a file
+//! is the seam where bisection (for files whose clock is monotonic) plugs in.
 //!
 //! [`linear::resolve_linear`] is the plain reading of §5 — every unit of every file, in order —
 //! kept as the reference the fast path is tested against.
 //!
-//! Costs: O(log F) file opens of a few hundred bytes each, plus one sequential read of the target
+//! Costs: O(log F) probes of a few hundred bytes each, plus one sequential read of the target
 //! file up to the answer (and of any later file the answer lies in).
 
 pub mod linear;
+pub mod local;
 
 use std::fmt;
 use std::time::Instant;
 
-use crate::binlog::{BinlogError, EventSource, FileEventSource, ReadOptions};
+use crate::binlog::{BinlogError, EventSource};
 use crate::gtid::ExecutedGtids;
-use crate::source::local::{BinlogDir, BinlogFileEntry, LocalSourceError};
+use crate::source::local::LocalSourceError;
 use crate::start_time::format_instant;
-use crate::unit::{TimeBasis, TransactionUnit, UnitReader, declared_gtids};
+use crate::unit::{TimeBasis, TransactionUnit, UnitReader};
+
+pub use local::{LocalSequence, resolve_files};
 
 /// Whether to compute the GTID set at the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,10 +91,24 @@ pub struct MatchedUnit {
 /// Counters for `--explain`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SearchStats {
+    /// Files opened, or binlog dumps requested from a server.
     pub files_opened: u64,
+    /// Bytes read from files, or received from a server.
     pub bytes_read: u64,
     pub events_read: u64,
+    /// Network round trips (0 for local files).
+    pub round_trips: u64,
     pub elapsed_us: u64,
+}
+
+impl std::ops::AddAssign for SearchStats {
+    fn add_assign(&mut self, other: SearchStats) {
+        self.files_opened += other.files_opened;
+        self.bytes_read += other.bytes_read;
+        self.events_read += other.events_read;
+        self.round_trips += other.round_trips;
+        self.elapsed_us += other.elapsed_us;
+    }
 }
 
 /// The answer, and how it was reached.
@@ -127,6 +145,9 @@ pub enum ResolveError {
     Binlog(#[from] BinlogError),
     #[error(transparent)]
     Source(#[from] LocalSourceError),
+    /// A live server failed in a way the remote module describes.
+    #[error("{0}")]
+    Remote(String),
     #[error(
         "{file}: the binlog carries no GTIDs (written with gtid_mode=OFF?), so --gtid on cannot \
          be met; use --gtid auto or --gtid off"
@@ -134,293 +155,331 @@ pub enum ResolveError {
     NoGtids { file: String },
 }
 
-/// Reads a sequence's files and remembers each one's creation second.
-struct Files<'a> {
-    sequence: &'a BinlogDir,
-    created: Vec<Option<Option<u32>>>,
-    stats: SearchStats,
-    steps: Vec<String>,
+/// What a probe learns about one file: when it was created, and the GTIDs it declares executed
+/// before its first event.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FileProbe {
+    /// The FDE's header second; `None` for a newest file with no event yet.
+    pub created: Option<u32>,
+    /// PREVIOUS_GTIDS / GTID_LIST; `None` when the file has neither.
+    pub declared: Option<ExecutedGtids>,
 }
 
-impl<'a> Files<'a> {
-    fn new(sequence: &'a BinlogDir) -> Files<'a> {
-        Files {
+/// One file of a sequence, as the answer names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SequenceFile {
+    pub name: String,
+    pub relay_subdir: Option<String>,
+}
+
+/// Events from the start of one file of a sequence through the later ones.
+pub trait Walk: EventSource {
+    /// Index in the sequence of the file the current event belongs to.
+    fn file_index(&self) -> usize;
+    /// Bytes read or received and events seen so far.
+    fn stats(&self) -> SearchStats;
+}
+
+/// The binlog files of one source, as the search needs them.
+pub trait BinlogSequence {
+    type Walk: Walk;
+
+    /// The files, oldest first.
+    fn files(&self) -> &[SequenceFile];
+
+    /// Probes the files at `indices` (the implementation may do so concurrently).
+    fn probe(&mut self, indices: &[usize]) -> Result<Vec<FileProbe>, ResolveError>;
+
+    /// How many probes the search should ask for at once: 1 gives a binary search; a live
+    /// server with concurrent probes takes fewer, wider rounds.
+    fn probe_width(&self) -> usize {
+        1
+    }
+
+    /// Events from the start of file `index` on.
+    fn walk_from(&mut self, index: usize) -> Result<Self::Walk, ResolveError>;
+
+    /// Purged files listed between the first present file and file `index`.
+    fn gap_before(&self, _index: usize) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Whether files older than the first one were purged.
+    fn purged_before_first(&self) -> bool {
+        false
+    }
+
+    /// What probing has cost so far.
+    fn stats(&self) -> SearchStats;
+}
+
+/// Probes, each file at most once.
+struct Probes<'s, S: BinlogSequence> {
+    sequence: &'s mut S,
+    known: Vec<Option<FileProbe>>,
+}
+
+impl<'s, S: BinlogSequence> Probes<'s, S> {
+    fn new(sequence: &'s mut S) -> Self {
+        let count = sequence.files().len();
+        Probes {
             sequence,
-            created: vec![None; sequence.files.len()],
-            stats: SearchStats::default(),
-            steps: Vec::new(),
+            known: vec![None; count],
         }
     }
 
-    fn entry(&self, index: usize) -> &'a BinlogFileEntry {
-        &self.sequence.files[index]
-    }
-
-    fn open(&mut self, index: usize) -> Result<FileEventSource, BinlogError> {
-        self.open_with_window(index, ReadOptions::default().window)
-    }
-
-    fn open_with_window(
-        &mut self,
-        index: usize,
-        window: usize,
-    ) -> Result<FileEventSource, BinlogError> {
-        let options = ReadOptions {
-            newest: index + 1 == self.sequence.files.len(),
-            window,
-            ..ReadOptions::default()
-        };
-        self.stats.files_opened += 1;
-        FileEventSource::open(&self.entry(index).path, options)
-    }
-
-    fn account(&mut self, source: &FileEventSource) {
-        let stats = source.stats();
-        self.stats.bytes_read += stats.bytes_read;
-        self.stats.events_read += stats.events;
-    }
-
-    /// The FDE second of file `index` (`None` for a newest file with no event yet).
-    fn created(&mut self, index: usize) -> Result<Option<u32>, BinlogError> {
-        if let Some(known) = self.created[index] {
-            return Ok(known);
+    fn ensure(&mut self, indices: &[usize]) -> Result<(), ResolveError> {
+        let missing: Vec<usize> = indices
+            .iter()
+            .copied()
+            .filter(|&i| self.known[i].is_none())
+            .collect();
+        if !missing.is_empty() {
+            for (index, probe) in missing.iter().zip(self.sequence.probe(&missing)?) {
+                self.known[*index] = Some(probe);
+            }
         }
-        // The FDE is a few hundred bytes at offset 4: a probe reads one small window.
-        let mut source = self.open_with_window(index, PROBE_WINDOW)?;
-        source.advance()?;
-        let created = source.format().map(|f| f.created);
-        self.account(&source);
-        self.created[index] = Some(created);
-        Ok(created)
+        Ok(())
+    }
+
+    fn get(&mut self, index: usize) -> Result<&FileProbe, ResolveError> {
+        self.ensure(&[index])?;
+        Ok(self.known[index].as_ref().expect("probed above"))
     }
 
     /// The creation second as a bound: a file without an FDE yet sorts after everything.
-    fn created_bound(&mut self, index: usize) -> Result<i64, BinlogError> {
-        Ok(self.created(index)?.map_or(i64::MAX, i64::from))
+    fn created_bound(&mut self, index: usize) -> Result<i64, ResolveError> {
+        Ok(self.get(index)?.created.map_or(i64::MAX, i64::from))
     }
 }
-
-/// What a file probe reads: enough for any FORMAT_DESCRIPTION event.
-const PROBE_WINDOW: usize = 4096;
 
 fn seconds_to_us(seconds: i64) -> i64 {
     seconds.saturating_mul(1_000_000)
 }
 
-/// Resolves `request` against the binlog files of `sequence` (SEMANTICS.md §5).
-pub fn resolve_files(sequence: &BinlogDir, request: &Request) -> Result<Resolution, ResolveError> {
+/// Resolves `request` against `sequence` (SEMANTICS.md §5).
+pub fn resolve<S: BinlogSequence>(
+    sequence: &mut S,
+    request: &Request,
+) -> Result<Resolution, ResolveError> {
     let started = Instant::now();
-    let mut files = Files::new(sequence);
-    let count = sequence.files.len();
-    let first_created = files.created_bound(0)?;
+    let mut steps = Vec::new();
+    let count = sequence.files().len();
+    let mut probes = Probes::new(sequence);
+    let first_created = probes.created_bound(0)?;
     let t = request.start_us;
 
-    if t < seconds_to_us(first_created.saturating_add(1)) {
-        let mut resolution = lower_bound(&mut files, request)?;
-        resolution.stats = SearchStats {
-            elapsed_us: started.elapsed().as_micros() as u64,
-            ..files.stats
-        };
-        return Ok(resolution);
-    }
-
-    // The last file created at least a second before T: nothing before it can qualify.
-    let (mut lo, mut hi) = (0, count - 1);
-    let mut probes = vec![(0, first_created)];
-    while lo < hi {
-        let mid = (lo + hi).div_ceil(2);
-        let created = files.created_bound(mid)?;
-        probes.push((mid, created));
-        if seconds_to_us(created.saturating_add(1)) <= t {
-            lo = mid;
-        } else {
-            hi = mid - 1;
-        }
-    }
-    // Check the neighbours too: creation times going backwards break the reasoning.
-    for neighbour in [lo.checked_sub(1), Some(lo + 1).filter(|&i| i < count)]
-        .into_iter()
-        .flatten()
-    {
-        probes.push((neighbour, files.created_bound(neighbour)?));
-    }
-    probes.sort_unstable();
-    probes.dedup();
-    let ordered = probes.windows(2).all(|w| w[0].1 <= w[1].1);
-    let start = if ordered {
-        let created = files.created_bound(lo)?;
-        files.steps.push(format!(
-            "picked {} (created {}) by the creation times of {} of {count} files",
-            files.entry(lo).name,
-            format_instant(seconds_to_us(created)),
-            probes.len()
-        ));
-        lo
+    let mut resolution = if t < seconds_to_us(first_created.saturating_add(1)) {
+        lower_bound(&mut probes, request, &mut steps)?
     } else {
-        files.steps.push(
-            "file creation times go backwards (the server clock stepped back?): scanned from \
-             the first file instead of searching"
-                .to_owned(),
-        );
-        0
-    };
-
-    let mut resolution = scan_from(&mut files, start, request)?;
-    if let Some(location) = &resolution.location {
-        let index = sequence
-            .files
-            .iter()
-            .position(|f| f.name == location.file && f.relay_subdir == location.relay_subdir)
-            .unwrap_or(0);
-        let gap = sequence.gap_before(index);
-        if !gap.is_empty() {
-            resolution.warnings.push(format!(
-                "binlog files listed in the index are missing (purged?): {}; transactions in \
-                 them were not considered, so the start point may be later than it should be",
-                gap.join(", ")
-            ));
+        let start = choose_start(&mut probes, count, t, &mut steps)?;
+        let mut resolution = walk_to_answer(probes.sequence, start, request, &mut steps)?;
+        if let Some(location) = &resolution.location {
+            let index = probes
+                .sequence
+                .files()
+                .iter()
+                .position(|f| f.name == location.file && f.relay_subdir == location.relay_subdir)
+                .unwrap_or(0);
+            let gap = probes.sequence.gap_before(index);
+            if !gap.is_empty() {
+                resolution.warnings.push(format!(
+                    "binlog files listed in the index are missing (purged?): {}; transactions \
+                     in them were not considered, so the start point may be later than it \
+                     should be",
+                    gap.join(", ")
+                ));
+            }
         }
-    }
-    resolution.stats = SearchStats {
-        elapsed_us: started.elapsed().as_micros() as u64,
-        ..files.stats
+        resolution
     };
+    resolution.steps = steps;
+    resolution.stats += probes.sequence.stats();
+    resolution.stats.elapsed_us = started.elapsed().as_micros() as u64;
     Ok(resolution)
 }
 
+/// The last file created at least a second before T: no unit before it can qualify. A k-ary
+/// search (k - 1 probes a round, as wide as the sequence allows), then the neighbours, and all
+/// probed creation times must be in order, or the walk starts at the first file.
+fn choose_start<S: BinlogSequence>(
+    probes: &mut Probes<'_, S>,
+    count: usize,
+    t: i64,
+    steps: &mut Vec<String>,
+) -> Result<usize, ResolveError> {
+    let fits = |created: i64| seconds_to_us(created.saturating_add(1)) <= t;
+    let width = probes.sequence.probe_width().max(1);
+    let (mut lo, mut hi) = (0, count - 1);
+    let mut probed = vec![0];
+    while lo < hi {
+        let span = hi - lo;
+        let mut points: Vec<usize> = (1..=width)
+            .map(|j| lo + (span * j).div_ceil(width + 1))
+            .filter(|&p| p > lo && p <= hi)
+            .collect();
+        points.dedup();
+        probes.ensure(&points)?;
+        probed.extend(&points);
+        let mut next_hi = hi;
+        for &point in &points {
+            if fits(probes.created_bound(point)?) {
+                lo = point;
+            } else {
+                next_hi = point - 1;
+                break;
+            }
+        }
+        hi = next_hi.max(lo);
+    }
+    // The neighbours too: creation times going backwards break the reasoning.
+    let neighbours: Vec<usize> = [lo.checked_sub(1), Some(lo + 1).filter(|&i| i < count)]
+        .into_iter()
+        .flatten()
+        .collect();
+    probes.ensure(&neighbours)?;
+    probed.extend(neighbours);
+    probed.sort_unstable();
+    probed.dedup();
+    let mut created = Vec::with_capacity(probed.len());
+    for &index in &probed {
+        created.push(probes.created_bound(index)?);
+    }
+    if !created.windows(2).all(|w| w[0] <= w[1]) {
+        steps.push(
+            "file creation times go backwards (the server clock stepped back?): walked from the \
+             first file instead of searching"
+                .to_owned(),
+        );
+        return Ok(0);
+    }
+    let start_created = probes.created_bound(lo)?;
+    steps.push(format!(
+        "picked {} (created {}) by the creation times of {} of {count} files",
+        probes.sequence.files()[lo].name,
+        format_instant(seconds_to_us(start_created)),
+        probed.len()
+    ));
+    Ok(lo)
+}
+
 /// BelowLowerBound: the first file at 4, with the GTIDs it declares before its first event.
-fn lower_bound(files: &mut Files<'_>, request: &Request) -> Result<Resolution, ResolveError> {
-    let first = files.entry(0);
+fn lower_bound<S: BinlogSequence>(
+    probes: &mut Probes<'_, S>,
+    request: &Request,
+    steps: &mut Vec<String>,
+) -> Result<Resolution, ResolveError> {
+    let first = probes.sequence.files()[0].clone();
+    let probe = probes.get(0)?.clone();
     let gtid = match request.gtid {
         GtidMode::Off => None,
         mode => {
-            // PREVIOUS_GTIDS / GTID_LIST come right after the FDE.
-            let mut source = files.open_with_window(0, PROBE_WINDOW)?;
-            let declared = declared_gtids(&mut source)?.unwrap_or_default();
-            files.account(&source);
+            let declared = probe.declared.unwrap_or_default();
             if mode == GtidMode::On && declared == ExecutedGtids::None {
-                return Err(ResolveError::NoGtids {
-                    file: first.name.clone(),
-                });
+                return Err(ResolveError::NoGtids { file: first.name });
             }
             Some(declared)
         }
     };
-    let created = files.created(0)?;
+    let created = probe.created.map_or("at an unknown time".to_owned(), |c| {
+        format_instant(seconds_to_us(i64::from(c)))
+    });
     let mut warnings = vec![format!(
-        "start-time {} is before the oldest binlog file, {} (created {}): binlog before it may \
-         have been purged, so replication starts at its beginning",
+        "start-time {} is before the oldest binlog file, {} (created {created}): binlog before \
+         it may have been purged, so replication starts at its beginning",
         format_instant(request.start_us),
         first.name,
-        created.map_or("at an unknown time".to_owned(), |c| format_instant(
-            seconds_to_us(i64::from(c))
-        ))
     )];
-    if files.sequence.purged.iter().any(|(at, _)| *at == 0) {
+    if probes.sequence.purged_before_first() {
         warnings.push("older binlog files listed in the index are missing (purged)".to_owned());
     }
-    files
-        .steps
-        .push("the start time is before the first file's creation second + 1 s".to_owned());
+    steps.push("the start time is before the first file's creation second + 1 s".to_owned());
     Ok(Resolution {
         status: Status::BelowLowerBound,
         location: Some(BinlogLocation {
-            file: first.name.clone(),
+            file: first.name,
             pos: 4,
-            relay_subdir: first.relay_subdir.clone(),
+            relay_subdir: first.relay_subdir,
         }),
         gtid,
         matched: None,
         warnings,
-        steps: std::mem::take(&mut files.steps),
+        steps: Vec::new(),
         stats: SearchStats::default(),
     })
 }
 
-/// Walks files from `start` on to the first unit at or after T.
-fn scan_from(
-    files: &mut Files<'_>,
+/// Walks from file `start` on to the first unit at or after T.
+fn walk_to_answer<S: BinlogSequence>(
+    sequence: &mut S,
     start: usize,
     request: &Request,
+    steps: &mut Vec<String>,
 ) -> Result<Resolution, ResolveError> {
-    let mut warnings = Vec::new();
-    let mut previous_created: Option<u32> = None;
-    for index in start..files.sequence.files.len() {
-        let entry = files.entry(index);
-        let mut units = UnitReader::new(files.open(index)?, request.gtid != GtidMode::Off);
-        let mut scanned = 0u64;
-        let found = loop {
-            match units.next_unit()? {
-                Some(unit) if unit.time_us(request.basis) >= request.start_us => break Some(unit),
-                Some(_) => scanned += 1,
-                None => break None,
-            }
-        };
-        files.account(units.source());
-        warnings.extend(units.take_warnings().into_iter().map(|w| w.to_string()));
-        let created = units.source().format().map(|f| f.created);
-        if let (Some(before), Some(now)) = (previous_created, created)
-            && now < before
-        {
-            files.steps.push(format!(
-                "{} was created before the file preceding it (the server clock stepped back?)",
-                entry.name
-            ));
+    let mut units = UnitReader::new(sequence.walk_from(start)?, request.gtid != GtidMode::Off);
+    let mut skipped = 0u64;
+    let found = loop {
+        match units.next_unit()? {
+            Some(unit) if unit.time_us(request.basis) >= request.start_us => break Some(unit),
+            Some(_) => skipped += 1,
+            None => break None,
         }
-        previous_created = created.or(previous_created);
-        let Some(unit) = found else {
-            files.steps.push(format!(
-                "{}: {scanned} transactions, all before the start time",
-                entry.name
-            ));
-            continue;
-        };
-        files.steps.push(format!(
-            "{}: the transaction at {} is the first of the file's transactions (after {scanned} \
-             earlier ones) whose {} time is at or after the start time",
-            entry.name, unit.pos, request.basis
+    };
+    let warnings: Vec<String> = units
+        .take_warnings()
+        .into_iter()
+        .map(|w| w.to_string())
+        .collect();
+    let stats = units.source().stats();
+    let Some(unit) = found else {
+        steps.push(format!(
+            "walked {} onwards: {skipped} transactions, all before the start time",
+            sequence.files()[start].name
         ));
-        let gtid = match request.gtid {
-            GtidMode::Off => None,
-            mode => {
-                let executed = units.executed().clone();
-                let has_gtids = executed != ExecutedGtids::None || unit.gtid.is_some();
-                if mode == GtidMode::On && !has_gtids {
-                    return Err(ResolveError::NoGtids {
-                        file: entry.name.clone(),
-                    });
-                }
-                Some(executed)
-            }
-        };
         return Ok(Resolution {
-            status: Status::InRange,
-            location: Some(BinlogLocation {
-                file: entry.name.clone(),
-                pos: unit.pos,
-                relay_subdir: entry.relay_subdir.clone(),
-            }),
-            gtid,
-            matched: Some(MatchedUnit {
-                file: entry.name.clone(),
-                unit,
-            }),
+            status: Status::AboveUpperBound,
+            location: None,
+            gtid: None,
+            matched: None,
             warnings,
-            steps: std::mem::take(&mut files.steps),
-            stats: SearchStats::default(),
+            steps: Vec::new(),
+            stats,
         });
-    }
-    files
-        .steps
-        .push("no transaction is at or after the start time".to_owned());
+    };
+    let file = sequence.files()[units.source().file_index()].clone();
+    steps.push(format!(
+        "walked {} onwards: the transaction at {}:{} is the first whose {} time is at or after \
+         the start time ({skipped} transactions before it)",
+        sequence.files()[start].name,
+        file.name,
+        unit.pos,
+        request.basis
+    ));
+    let gtid = match request.gtid {
+        GtidMode::Off => None,
+        mode => {
+            let executed = units.executed().clone();
+            if mode == GtidMode::On && executed == ExecutedGtids::None && unit.gtid.is_none() {
+                return Err(ResolveError::NoGtids { file: file.name });
+            }
+            Some(executed)
+        }
+    };
     Ok(Resolution {
-        status: Status::AboveUpperBound,
-        location: None,
-        gtid: None,
-        matched: None,
+        status: Status::InRange,
+        location: Some(BinlogLocation {
+            file: file.name.clone(),
+            pos: unit.pos,
+            relay_subdir: file.relay_subdir,
+        }),
+        gtid,
+        matched: Some(MatchedUnit {
+            file: file.name,
+            unit,
+        }),
         warnings,
-        steps: std::mem::take(&mut files.steps),
-        stats: SearchStats::default(),
+        steps: Vec::new(),
+        stats,
     })
 }
 

@@ -110,20 +110,8 @@ pub async fn generate(out: &Path) -> Result<FixtureExpectations, FixtureError> {
         .query_first("SELECT VERSION()")
         .await?
         .unwrap_or_default();
-    let logs = settled_binary_logs(&mut conn).await?;
-
     let binlog_out = out.join("binlog");
-    if binlog_out.exists() {
-        fs::remove_dir_all(&binlog_out).map_err(io_at(&binlog_out))?;
-    }
-    fs::create_dir_all(&binlog_out).map_err(io_at(&binlog_out))?;
-    for (name, size) in &logs {
-        copy_prefix(&server.binlog_path(name), &binlog_out.join(name), *size)?;
-    }
-    let index_name = format!("{BINLOG_BASENAME}.index");
-    let index_src = server.datadir().join(&index_name);
-    let index_dst = binlog_out.join(&index_name);
-    fs::copy(&index_src, &index_dst).map_err(io_at(&index_src))?;
+    let logs = snapshot_binlogs(&server, &mut conn, &binlog_out).await?;
 
     let (files, units) = read_corpus(&binlog_out, &logs)?;
     let mut expected_units = Vec::with_capacity(units.len());
@@ -160,6 +148,27 @@ pub async fn generate(out: &Path) -> Result<FixtureExpectations, FixtureError> {
     json.push('\n');
     fs::write(&json_path, json).map_err(io_at(&json_path))?;
     Ok(expectations)
+}
+
+/// Copies a server's binlog files (as `SHOW BINARY LOGS` lists them, once they stop growing)
+/// and its index into `dir`, replacing what was there; returns the files and sizes.
+pub async fn snapshot_binlogs(
+    server: &MariaDb,
+    conn: &mut mysql_async::Conn,
+    dir: &Path,
+) -> Result<Vec<(String, u64)>, FixtureError> {
+    let logs = settled_binary_logs(conn).await?;
+    if dir.exists() {
+        fs::remove_dir_all(dir).map_err(io_at(dir))?;
+    }
+    fs::create_dir_all(dir).map_err(io_at(dir))?;
+    for (name, size) in &logs {
+        copy_prefix(&server.binlog_path(name), &dir.join(name), *size)?;
+    }
+    let index_name = format!("{BINLOG_BASENAME}.index");
+    let index_src = server.datadir().join(&index_name);
+    fs::copy(&index_src, dir.join(&index_name)).map_err(io_at(&index_src))?;
+    Ok(logs)
 }
 
 /// Reads `expected.json` from a corpus directory.

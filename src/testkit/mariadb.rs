@@ -49,6 +49,8 @@ pub struct ServerConfig {
     pub server_id: u32,
     /// More `mariadbd` options, e.g. `--require-secure-transport=ON`.
     pub extra_args: Vec<String>,
+    /// Environment of the server process, e.g. `TZ` for its system time zone.
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +60,7 @@ impl Default for ServerConfig {
             binlog_checksum: "CRC32".to_owned(),
             server_id: 1,
             extra_args: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -97,6 +100,7 @@ fn io_error(action: impl Into<String>) -> impl FnOnce(io::Error) -> HarnessError
 pub struct MariaDb {
     child: Child,
     port: u16,
+    config: ServerConfig,
     /// Removes the directory when dropped; `None` when `STARTPOINT_KEEP_MARIADB` is set.
     _dir: Option<tempfile::TempDir>,
     dir_path: PathBuf,
@@ -141,6 +145,7 @@ impl MariaDb {
                     return Ok(MariaDb {
                         child,
                         port,
+                        config: config.clone(),
                         _dir: if keep {
                             let _ = dir.keep();
                             None
@@ -162,6 +167,30 @@ impl MariaDb {
                     let _ = fs::remove_file(error_log_path(&dir_path));
                 }
             }
+        }
+    }
+
+    /// Kills the server with SIGKILL, as a crash would; [`MariaDb::restart`] brings it back.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops the server if it runs (SIGTERM), then starts it again on the same data directory
+    /// and port, as after a crash or a restart; returns once it is ready.
+    pub fn restart(&mut self) -> Result<(), HarnessError> {
+        stop_child(&mut self.child);
+        let mariadbd = find_program("mariadbd")?;
+        let _ = fs::remove_file(error_log_path(&self.dir_path));
+        self.child = spawn_server(&mariadbd, &self.config, &self.dir_path, self.port)?;
+        wait_ready(&mut self.child, &self.dir_path, self.port)
+    }
+
+    /// Suspends (SIGSTOP) or resumes (SIGCONT) the server process, as a hung server.
+    pub fn pause(&self, paused: bool) {
+        if let Some(pid) = i32::try_from(self.child.id()).ok().and_then(Pid::from_raw) {
+            let signal = if paused { Signal::STOP } else { Signal::CONT };
+            let _ = rustix::process::kill_process(pid, signal);
         }
     }
 
@@ -282,6 +311,7 @@ fn spawn_server(
         .args(["--gtid-strict-mode=ON", "--sync-binlog=0"])
         .args(SMALL_SERVER_ARGS)
         .args(&config.extra_args)
+        .envs(config.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());

@@ -6,10 +6,14 @@
 //! - [`mariadb`]: a private `mariadbd` per test (temp datadir, free port, stopped on drop);
 //! - [`workload`]: the scripted, fake-clocked history behind the fixture corpus;
 //! - [`oracle`]: ground truth from the server's own tools (`mariadb-binlog`, `BINLOG_GTID_POS`);
+//! - [`proxy`]: a byte-counting TCP proxy with fault hooks, for the live-server tests;
+//! - [`fuzzing`]: what the fuzz targets run, also replayed on saved crashes by `cargo test`;
 //! - [`fixtures`]: generates and loads `testdata/mariadb/`.
 
 pub mod binlog_writer;
 pub mod fixtures;
+pub mod fuzzing;
 pub mod mariadb;
 pub mod oracle;
+pub mod proxy;
 pub mod workload;

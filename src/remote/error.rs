@@ -1,0 +1,184 @@
+//! What can go wrong with a live server, split the way an operator acts on it: *definite*
+//! errors (wrong password, missing privilege, binlog off or gone, TLS) stop at once and say
+//! what to do; *transient* ones (a dropped connection, a server restarting) are retried with
+//! backoff until the deadline. Every message names the server; none contains a password.
+
+use std::time::Duration;
+
+use crate::binlog::BinlogError;
+
+/// Why talking to a live server failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error(
+        "{server}: access denied for user {user}: check the user name and password (MYSQL_PWD, \
+         the URL or the source file's from.password); the server said: {message}"
+    )]
+    Auth {
+        server: String,
+        user: String,
+        message: String,
+    },
+
+    #[error(
+        "{server}: user {user} may not {what}: {message}; grant it REPLICATION SLAVE and \
+         REPLICATION CLIENT (MariaDB 10.5 and later: REPLICATION SLAVE and BINLOG MONITOR)"
+    )]
+    Privilege {
+        server: String,
+        user: String,
+        what: String,
+        message: String,
+    },
+
+    #[error("{server}: binary logging is off (log_bin=OFF), so there is no binlog to start from")]
+    BinlogOff { server: String },
+
+    #[error(
+        "{server}: the server cannot send {what}: {message} (error 1236: the file or position \
+         is not available; it may have been purged)"
+    )]
+    BinlogUnavailable {
+        server: String,
+        what: String,
+        message: String,
+    },
+
+    #[error(
+        "{server}: TLS failed: {message}; check --ssl-ca/--ssl-cert/--ssl-key or the source \
+         file's from.security"
+    )]
+    Tls { server: String, message: String },
+
+    #[error("{server}: {what}: server error {code}: {message}")]
+    Server {
+        server: String,
+        what: String,
+        code: u16,
+        message: String,
+    },
+
+    #[error("{server}: {what}: {source}")]
+    Binlog {
+        server: String,
+        what: String,
+        source: BinlogError,
+    },
+
+    #[error("{server}: {what}: {message}")]
+    Connection {
+        server: String,
+        what: String,
+        message: String,
+    },
+
+    #[error(
+        "{server}: gave up {what} after {} (the --rpc-timeout deadline); the last error was: \
+         {last}",
+        humantime::format_duration(*elapsed)
+    )]
+    Deadline {
+        server: String,
+        what: String,
+        elapsed: Duration,
+        last: String,
+    },
+
+    #[error("{server}: {message}")]
+    Other { server: String, message: String },
+}
+
+impl RemoteError {
+    /// Whether trying again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            RemoteError::Connection { .. } => true,
+            // Too many connections, server shutting down or starting, lock wait.
+            RemoteError::Server { code, .. } => matches!(code, 1040 | 1053 | 1077 | 1205 | 1927),
+            _ => false,
+        }
+    }
+
+    /// Error 1236 (binlog not available): worth one fresh start from a new file list.
+    pub fn is_binlog_unavailable(&self) -> bool {
+        matches!(self, RemoteError::BinlogUnavailable { .. })
+    }
+
+    /// "A slave with the same server_uuid/server_id has connected": draw another server_id.
+    pub fn is_duplicate_server_id(&self) -> bool {
+        match self {
+            RemoteError::BinlogUnavailable { message, .. }
+            | RemoteError::Server { message, .. } => {
+                message.contains("same server_uuid/server_id") || message.contains("same server_id")
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Sorts a driver error into definite and transient, naming `server` and what was being done.
+pub fn classify(err: mysql_async::Error, server: &str, user: &str, what: &str) -> RemoteError {
+    let server = server.to_owned();
+    let what = what.to_owned();
+    match err {
+        mysql_async::Error::Server(e) => match e.code {
+            1045 => RemoteError::Auth {
+                server,
+                user: user.to_owned(),
+                message: e.message,
+            },
+            1044 | 1142 | 1227 | 1370 => RemoteError::Privilege {
+                server,
+                user: user.to_owned(),
+                what,
+                message: e.message,
+            },
+            1381 => RemoteError::BinlogOff { server },
+            1236 => RemoteError::BinlogUnavailable {
+                server,
+                what,
+                message: e.message,
+            },
+            code => RemoteError::Server {
+                server,
+                what,
+                code,
+                message: e.message,
+            },
+        },
+        mysql_async::Error::Io(mysql_async::IoError::Tls(e)) => RemoteError::Tls {
+            server,
+            message: e.to_string(),
+        },
+        mysql_async::Error::Io(mysql_async::IoError::Io(e)) => {
+            let message = e.to_string();
+            // rustls reports certificate problems as I/O errors.
+            if message.contains("certificate") || message.contains("tls") || message.contains("TLS")
+            {
+                RemoteError::Tls { server, message }
+            } else {
+                RemoteError::Connection {
+                    server,
+                    what,
+                    message,
+                }
+            }
+        }
+        mysql_async::Error::Driver(e) => {
+            let message = e.to_string();
+            if message.contains("TLS") || message.contains("SSL") {
+                RemoteError::Tls { server, message }
+            } else {
+                RemoteError::Connection {
+                    server,
+                    what,
+                    message,
+                }
+            }
+        }
+        other => RemoteError::Other {
+            server,
+            message: format!("{what}: {other}"),
+        },
+    }
+}

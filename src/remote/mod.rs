@@ -1,0 +1,839 @@
+//! Resolution against a live MySQL/MariaDB server over the replication protocol: the same
+//! answers as local files (SEMANTICS.md), from the network, with few bytes and round trips.
+//!
+//! On the wire, per attempt:
+//! 1. one control connection: `SELECT VERSION()`, `@@global.binlog_checksum`, the server's own
+//!    reading of a bare start time (`UNIX_TIMESTAMP('…')` in a session with the server's default
+//!    zone, DST-correct, checked by converting back), and `SHOW BINARY LOGS` once;
+//! 2. file probes: binlog dumps from `(file, 4)` that read the artificial ROTATE, the
+//!    FORMAT_DESCRIPTION and PREVIOUS_GTIDS / GTID_LIST, then close; up to three at once (the
+//!    search asks for them in rounds);
+//! 3. one dump from the start of the chosen file, non-blocking, read through the file reader's
+//!    decoders ([`EventStreamSource`]) and closed as soon as the answer is known.
+//!
+//! Each connection registers as a replica with a server_id drawn from a reserved high range (a
+//! new one on "duplicate server id") and closes, which unregisters it. MariaDB gets
+//! `SET @mariadb_slave_capability=4` first, or it would replace GTID events by `BEGIN`; it also
+//! leaves ANNOTATE_ROWS out of dumps, so positions come from `log_pos`, never from sums of sizes.
+//! mysql_async expands MySQL 8 TRANSACTION_PAYLOAD events into the events inside; those are
+//! skipped (the payload event itself ends the transaction unit).
+//!
+//! Failures: definite ones stop at once ([`RemoteError`]); transient ones restart the attempt
+//! with backoff until the deadline (`--rpc-timeout`), which also bounds every network wait; a
+//! file purged between listing and dumping (error 1236) restarts once from a fresh listing.
+//!
+//! The search itself is `resolve::resolve`, run on a blocking thread whose network calls block
+//! on the runtime.
+
+pub mod error;
+pub mod relay;
+pub mod settings;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use mysql_async::prelude::*;
+use mysql_async::{BinlogStream, BinlogStreamRequest, Conn};
+use mysql_common::binlog::events::Event;
+use mysql_common::proto::MySerialize;
+use tokio::runtime::Handle;
+use tokio::time::Instant;
+
+use crate::binlog::{
+    BinlogError, ChecksumAlg, EventRef, EventSource, EventStreamSource, EventType, Flavor,
+    FormatDescription,
+};
+use crate::resolve::{
+    self, BinlogSequence, FileProbe, GtidMode, Request, Resolution, ResolveError, SearchStats,
+    SequenceFile, Walk,
+};
+use crate::start_time::{ResolvedTime, StartTime, TimeError, Zone};
+use crate::unit::{TimeBasis, declared_gtids};
+
+pub use error::RemoteError;
+use relay::Relay;
+pub use settings::{ConnSettings, Secret, TlsFiles};
+
+/// What a resolution against a server needs besides the connection.
+#[derive(Debug, Clone)]
+pub struct RemoteRequest {
+    pub start: StartTime,
+    /// Reads a bare start time in this zone instead of asking the server.
+    pub zone: Option<Zone>,
+    pub basis: TimeBasis,
+    pub gtid: GtidMode,
+    /// When to give up, all retries included.
+    pub deadline: Instant,
+}
+
+/// The answer, and the instant the start time meant.
+#[derive(Debug, Clone)]
+pub struct RemoteAnswer {
+    pub start: ResolvedTime,
+    pub resolution: Resolution,
+    /// `VERSION()` of the server.
+    pub server_version: String,
+}
+
+/// What the control connection learned.
+#[derive(Debug, Clone)]
+struct ServerFacts {
+    version: String,
+    flavor: Flavor,
+    checksum: ChecksumAlg,
+}
+
+/// First wait between attempts after a transient failure; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// How many file probes run at once.
+const PROBE_WIDTH: usize = 3;
+/// A probe stops after this many events even without PREVIOUS_GTIDS / GTID_LIST.
+const PROBE_EVENTS: usize = 16;
+/// What a probe's dump may read ahead of its reader (its first events are a few hundred bytes;
+/// a larger PREVIOUS_GTIDS is let through when the reader starves).
+const PROBE_BYTES: u64 = 1024;
+/// What a walk's dump may read ahead to begin with; it grows with what is read.
+const WALK_BYTES: u64 = 16 * 1024;
+
+/// Resolves `request` against the server `settings` reach, retrying transient failures until
+/// the deadline.
+pub async fn resolve_remote(
+    settings: &ConnSettings,
+    request: &RemoteRequest,
+) -> Result<RemoteAnswer, RemoteError> {
+    let started = Instant::now();
+    let mut backoff = FIRST_BACKOFF;
+    let mut relisted = false;
+    loop {
+        let error = match attempt(settings, request).await {
+            Ok(answer) => return Ok(answer),
+            Err(error) => error,
+        };
+        if error.is_binlog_unavailable() && !relisted && !error.is_duplicate_server_id() {
+            // Purged between listing and dumping: once more from a fresh SHOW BINARY LOGS.
+            relisted = true;
+            continue;
+        }
+        if !(error.is_transient() || error.is_duplicate_server_id()) {
+            return Err(error);
+        }
+        if Instant::now() + backoff >= request.deadline {
+            return Err(match error {
+                deadline @ RemoteError::Deadline { .. } => deadline,
+                other => RemoteError::Deadline {
+                    server: settings.address(),
+                    what: "resolving the start time".to_owned(),
+                    elapsed: started.elapsed(),
+                    last: other.to_string(),
+                },
+            });
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Resolves several sources at once (at most `concurrency` at a time), each with its own
+/// deadline and error; one failure does not stop the others. Answers come back in input order.
+pub async fn resolve_many(
+    jobs: Vec<(ConnSettings, RemoteRequest)>,
+    concurrency: usize,
+) -> Vec<Result<RemoteAnswer, RemoteError>> {
+    futures_util::stream::iter(jobs)
+        .map(|(settings, request)| async move { resolve_remote(&settings, &request).await })
+        .buffered(concurrency.max(1))
+        .collect()
+        .await
+}
+
+/// Runs `future` under the deadline, naming what was being done when it passes.
+async fn within<T>(
+    settings: &ConnSettings,
+    deadline: Instant,
+    what: &str,
+    future: impl Future<Output = Result<T, mysql_async::Error>>,
+) -> Result<T, RemoteError> {
+    match tokio::time::timeout_at(deadline, future).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(error::classify(
+            err,
+            &settings.address(),
+            &settings.user,
+            what,
+        )),
+        Err(_) => Err(RemoteError::Deadline {
+            server: settings.address(),
+            what: what.to_owned(),
+            elapsed: Duration::ZERO,
+            last: "no answer before the deadline".to_owned(),
+        }),
+    }
+}
+
+/// How a connection is used, which decides its buffers and compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Queries only.
+    Control,
+    /// A dump read for its first events: compression would only make the server send a
+    /// whole compressed frame where a few hundred bytes do.
+    Probe,
+    /// A dump read up to the answer: compressed when asked.
+    Walk,
+}
+
+/// A connection through its own relay (kept alive as long as the connection is used).
+async fn connect(
+    settings: &ConnSettings,
+    role: Role,
+    deadline: Instant,
+) -> Result<(Conn, Relay), RemoteError> {
+    let receive_buffer = match role {
+        Role::Control => None,
+        Role::Probe => Some(2048),
+        Role::Walk => Some(WALK_BYTES as u32),
+    };
+    let relay = Relay::start(settings.address(), receive_buffer)
+        .await
+        .map_err(|e| RemoteError::Connection {
+            server: settings.address(),
+            what: "opening a local relay".to_owned(),
+            message: e.to_string(),
+        })?;
+    let conn = within(
+        settings,
+        deadline,
+        "connecting",
+        Conn::new(settings.opts_via(relay.port(), role == Role::Walk)),
+    )
+    .await?;
+    Ok((conn, relay))
+}
+
+async fn attempt(
+    settings: &ConnSettings,
+    request: &RemoteRequest,
+) -> Result<RemoteAnswer, RemoteError> {
+    let deadline = request.deadline;
+    let (mut conn, control_relay) = connect(settings, Role::Control, deadline).await?;
+    let facts = server_facts(settings, &mut conn, deadline).await?;
+    let start = match (&request.start.offset, &request.zone) {
+        (None, None) => server_time(settings, &mut conn, &request.start, deadline).await?,
+        (_, zone) => request
+            .start
+            .resolve(zone.as_ref().unwrap_or(&Zone::Local))
+            .map_err(|e| RemoteError::Other {
+                server: settings.address(),
+                message: e.to_string(),
+            })?,
+    };
+    let rows: Vec<mysql_async::Row> = within(
+        settings,
+        deadline,
+        "listing binary logs (SHOW BINARY LOGS)",
+        conn.query("SHOW BINARY LOGS"),
+    )
+    .await?;
+    let _ = tokio::time::timeout_at(deadline, conn.disconnect()).await;
+    let control_bytes = control_relay.received();
+    drop(control_relay);
+    let files: Vec<SequenceFile> = rows
+        .iter()
+        .filter_map(|row| row.get::<String, _>(0))
+        .map(|name| SequenceFile {
+            name,
+            relay_subdir: None,
+        })
+        .collect();
+    if files.is_empty() {
+        return Err(RemoteError::BinlogOff {
+            server: settings.address(),
+        });
+    }
+    let resolve_request = Request {
+        start_us: start.instant_us,
+        basis: request.basis,
+        gtid: request.gtid,
+    };
+    let failure = Arc::new(Mutex::new(None));
+    let mut sequence = RemoteSequence {
+        settings: settings.clone(),
+        facts: facts.clone(),
+        files,
+        handle: Handle::current(),
+        deadline,
+        stats: SearchStats {
+            // Connecting, three queries and the listing on the control connection.
+            round_trips: 7,
+            bytes_read: control_bytes,
+            ..SearchStats::default()
+        },
+        failure: failure.clone(),
+    };
+    let outcome =
+        tokio::task::spawn_blocking(move || resolve::resolve(&mut sequence, &resolve_request))
+            .await;
+    let taken = failure.lock().ok().and_then(|mut f| f.take());
+    match outcome {
+        Ok(Ok(resolution)) => Ok(RemoteAnswer {
+            start,
+            resolution,
+            server_version: facts.version,
+        }),
+        Ok(Err(err)) => Err(taken.unwrap_or_else(|| match err {
+            ResolveError::Binlog(source) => RemoteError::Binlog {
+                server: settings.address(),
+                what: "reading the binlog stream".to_owned(),
+                source,
+            },
+            other => RemoteError::Other {
+                server: settings.address(),
+                message: other.to_string(),
+            },
+        })),
+        Err(join) => Err(taken.unwrap_or_else(|| RemoteError::Other {
+            server: settings.address(),
+            message: format!("the replication stream could not be read: {join}"),
+        })),
+    }
+}
+
+async fn server_facts(
+    settings: &ConnSettings,
+    conn: &mut Conn,
+    deadline: Instant,
+) -> Result<ServerFacts, RemoteError> {
+    let row: Option<(String, Option<String>)> = within(
+        settings,
+        deadline,
+        "reading the server version and binlog_checksum",
+        conn.query_first("SELECT VERSION(), @@global.binlog_checksum"),
+    )
+    .await?;
+    let (version, checksum) = row.unwrap_or_default();
+    Ok(ServerFacts {
+        flavor: if version.to_ascii_lowercase().contains("mariadb") {
+            Flavor::MariaDb
+        } else {
+            Flavor::MySql
+        },
+        checksum: match checksum.as_deref() {
+            Some(alg) if alg.eq_ignore_ascii_case("CRC32") => ChecksumAlg::Crc32,
+            _ => ChecksumAlg::Off,
+        },
+        version,
+    })
+}
+
+/// The instant a bare start time means in the server's default time zone, as the server itself
+/// computes it. A local time the zone skips is an error; one it has twice is the earlier.
+async fn server_time(
+    settings: &ConnSettings,
+    conn: &mut Conn,
+    start: &StartTime,
+    deadline: Instant,
+) -> Result<ResolvedTime, RemoteError> {
+    // The text is digits and separators only (StartTime's grammar), safe to inline.
+    let local = start.local.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+    let query = format!(
+        "SELECT CAST(UNIX_TIMESTAMP('{local}') AS CHAR), @@session.time_zone, @@global.system_time_zone"
+    );
+    let row: Option<(Option<String>, String, String)> = within(
+        settings,
+        deadline,
+        "asking the server to read the start time",
+        conn.query_first(query),
+    )
+    .await?;
+    let (seconds, zone, system) = row.unwrap_or_default();
+    let zone = if zone.eq_ignore_ascii_case("SYSTEM") {
+        format!("the server's time zone (SYSTEM = {system})")
+    } else {
+        format!("the server's time zone ({zone})")
+    };
+    let out_of_range = || RemoteError::Other {
+        server: settings.address(),
+        message: format!(
+            "start-time {:?} is outside what the server can represent as a timestamp in {zone}",
+            start.input
+        ),
+    };
+    let us = seconds
+        .as_deref()
+        .and_then(parse_decimal_us)
+        .filter(|&us| us > 0)
+        .ok_or_else(out_of_range)?;
+    // Converting back tells a skipped local time (DST gap) and a repeated one (DST fold).
+    let back = |us: i64| {
+        format!(
+            "SELECT CAST(FROM_UNIXTIME({}.{:06}) AS CHAR)",
+            us / 1_000_000,
+            us % 1_000_000
+        )
+    };
+    let same: Option<Option<String>> = within(
+        settings,
+        deadline,
+        "checking the start time",
+        conn.query_first(back(us)),
+    )
+    .await?;
+    if same.flatten().as_deref() != Some(local.as_str()) {
+        return Err(RemoteError::Other {
+            server: settings.address(),
+            message: TimeError::NonExistent {
+                input: start.input.clone(),
+                zone,
+            }
+            .to_string(),
+        });
+    }
+    let hour_earlier: Option<Option<String>> = within(
+        settings,
+        deadline,
+        "checking the start time",
+        conn.query_first(back(us - 3_600_000_000)),
+    )
+    .await?;
+    let (instant_us, note) = if hour_earlier.flatten().as_deref() == Some(local.as_str()) {
+        (
+            us - 3_600_000_000,
+            Some(format!(
+                "{} happens twice in {zone} (daylight saving ends); the earlier one was used; \
+                 write an offset to choose",
+                start.input.trim()
+            )),
+        )
+    } else {
+        (us, None)
+    };
+    Ok(ResolvedTime {
+        instant_us,
+        zone,
+        note,
+    })
+}
+
+/// `1901149200.500000` → µs.
+fn parse_decimal_us(text: &str) -> Option<i64> {
+    let (whole, fraction) = text.trim().split_once('.').unwrap_or((text.trim(), ""));
+    let whole: i64 = whole.parse().ok()?;
+    let mut digits: String = fraction.chars().take(6).collect();
+    while digits.len() < 6 {
+        digits.push('0');
+    }
+    Some(whole * 1_000_000 + digits.parse::<i64>().ok()?)
+}
+
+/// The bytes of an event as the server sent them (mysql_common splits off the checksum and the
+/// FDE's checksum-algorithm byte; they are put back so the reader can verify them).
+fn raw_event(event: &Event) -> Vec<u8> {
+    let header = event.header();
+    let mut raw = Vec::with_capacity(header.event_size() as usize);
+    header.serialize(&mut raw);
+    raw.extend_from_slice(event.data());
+    if header.event_type_raw() == EventType::FormatDescription as u8 {
+        match event.footer().get_checksum_alg() {
+            Ok(Some(alg)) => raw.push(alg as u8),
+            Err(mysql_common::binlog::consts::UnknownChecksumAlg(raw_alg)) => raw.push(raw_alg),
+            Ok(None) => {}
+        }
+    }
+    if let Some(checksum) = event.checksum() {
+        raw.extend_from_slice(&checksum);
+    }
+    raw
+}
+
+/// Requests a non-blocking dump of `file` from position 4 on a new connection.
+async fn dump(
+    settings: &ConnSettings,
+    facts: &ServerFacts,
+    file: &str,
+    role: Role,
+    deadline: Instant,
+) -> Result<(BinlogStream, Relay), RemoteError> {
+    let (mut conn, relay) = connect(settings, role, deadline).await?;
+    if facts.flavor == Flavor::MariaDb {
+        within(
+            settings,
+            deadline,
+            "announcing MariaDB replica capabilities",
+            conn.query_drop("SET @mariadb_slave_capability=4"),
+        )
+        .await?;
+    }
+    let request = BinlogStreamRequest::new(settings.probe_server_id())
+        .with_filename(file.as_bytes())
+        .with_pos(4u64)
+        .with_non_blocking();
+    relay.start_dump(if role == Role::Probe {
+        PROBE_BYTES
+    } else {
+        WALK_BYTES
+    });
+    let stream = within(
+        settings,
+        deadline,
+        &format!("requesting a binlog dump of {file}"),
+        conn.get_binlog_stream(request),
+    )
+    .await?;
+    Ok((stream, relay))
+}
+
+async fn close(stream: BinlogStream) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), stream.close()).await;
+}
+
+/// Reads the first events of `file`: its creation second and declared GTIDs.
+async fn probe_file(
+    settings: &ConnSettings,
+    facts: &ServerFacts,
+    file: &str,
+    deadline: Instant,
+) -> Result<(FileProbe, u64, u64), RemoteError> {
+    let (mut stream, relay) = dump(settings, facts, file, Role::Probe, deadline).await?;
+    let what = format!("reading the start of {file}");
+    let mut events = Vec::new();
+    let mut consumed = 0u64;
+    let mut seen_format = false;
+    while events.len() < PROBE_EVENTS {
+        relay.waiting(true);
+        let next = tokio::time::timeout_at(deadline, stream.next()).await;
+        relay.waiting(false);
+        let event = match next {
+            Err(_) => {
+                close(stream).await;
+                return Err(RemoteError::Deadline {
+                    server: settings.address(),
+                    what,
+                    elapsed: Duration::ZERO,
+                    last: "no answer before the deadline".to_owned(),
+                });
+            }
+            Ok(None) => break,
+            Ok(Some(Err(err))) => {
+                close(stream).await;
+                return Err(error::classify(
+                    err,
+                    &settings.address(),
+                    &settings.user,
+                    &what,
+                ));
+            }
+            Ok(Some(Ok(event))) => event,
+        };
+        let raw = raw_event(&event);
+        consumed += raw.len() as u64 + 5;
+        relay.consumed(consumed);
+        let code = raw[4];
+        events.push(raw);
+        let role = EventType::try_from(code).map(EventType::role);
+        if code == EventType::FormatDescription as u8 {
+            seen_format = true;
+        } else if seen_format
+            && (matches!(code, 35 | 163)
+                || role.is_ok_and(|r| r != crate::binlog::UnitRole::Outside))
+        {
+            break;
+        }
+    }
+    close(stream).await;
+    let bytes = relay.received();
+    drop(relay);
+    let count = events.len() as u64;
+    let mut source = EventStreamSource::new(
+        settings.address(),
+        file,
+        facts.checksum,
+        events.into_iter().map(Ok),
+    );
+    let decode = |source: &mut EventStreamSource<_>| -> Result<FileProbe, BinlogError> {
+        while source.format().is_none() && source.advance()? {}
+        let created = source.format().map(|f| f.created);
+        let declared = declared_gtids(source)?;
+        Ok(FileProbe { created, declared })
+    };
+    let probe = decode(&mut source).map_err(|source| RemoteError::Binlog {
+        server: settings.address(),
+        what: format!("reading the start of {file}"),
+        source,
+    })?;
+    Ok((probe, bytes, count))
+}
+
+/// The binlog files of a live server, for the search.
+struct RemoteSequence {
+    settings: ConnSettings,
+    facts: ServerFacts,
+    files: Vec<SequenceFile>,
+    handle: Handle,
+    deadline: Instant,
+    stats: SearchStats,
+    /// The precise network error behind a `ResolveError`, for the caller.
+    failure: Arc<Mutex<Option<RemoteError>>>,
+}
+
+impl RemoteSequence {
+    fn fail(&self, error: RemoteError) -> ResolveError {
+        let message = error.to_string();
+        if let Ok(mut slot) = self.failure.lock() {
+            slot.get_or_insert(error);
+        }
+        ResolveError::Remote(message)
+    }
+}
+
+impl BinlogSequence for RemoteSequence {
+    type Walk = RemoteWalk;
+
+    fn files(&self) -> &[SequenceFile] {
+        &self.files
+    }
+
+    fn probe(&mut self, indices: &[usize]) -> Result<Vec<FileProbe>, ResolveError> {
+        let probes = indices.iter().map(|&i| {
+            probe_file(
+                &self.settings,
+                &self.facts,
+                &self.files[i].name,
+                self.deadline,
+            )
+        });
+        let results = self.handle.block_on(futures_util::future::join_all(probes));
+        let mut out = Vec::with_capacity(results.len());
+        for result in results {
+            let (probe, bytes, events) = result.map_err(|e| self.fail(e))?;
+            self.stats.files_opened += 1;
+            self.stats.bytes_read += bytes;
+            self.stats.events_read += events;
+            // Connect (3), capabilities, checksum, register, dump request.
+            self.stats.round_trips += 7;
+            out.push(probe);
+        }
+        Ok(out)
+    }
+
+    fn probe_width(&self) -> usize {
+        PROBE_WIDTH
+    }
+
+    fn walk_from(&mut self, index: usize) -> Result<RemoteWalk, ResolveError> {
+        let name = self.files[index].name.clone();
+        let (stream, relay) = self
+            .handle
+            .block_on(dump(
+                &self.settings,
+                &self.facts,
+                &name,
+                Role::Walk,
+                self.deadline,
+            ))
+            .map_err(|e| self.fail(e))?;
+        self.stats.round_trips += 7;
+        self.stats.files_opened += 1;
+        let counters = Arc::new(Mutex::new(SearchStats::default()));
+        let events = StreamEvents {
+            stream: Some(stream),
+            relay,
+            consumed: 0,
+            handle: self.handle.clone(),
+            deadline: self.deadline,
+            settings: self.settings.clone(),
+            payload_end: None,
+            counters: counters.clone(),
+            failure: self.failure.clone(),
+        };
+        Ok(RemoteWalk {
+            source: EventStreamSource::new(
+                self.settings.address(),
+                name,
+                self.facts.checksum,
+                events,
+            ),
+            names: self.files.iter().map(|f| f.name.clone()).collect(),
+            index,
+            counters,
+        })
+    }
+
+    fn stats(&self) -> SearchStats {
+        self.stats
+    }
+}
+
+/// A dump's events, pulled one at a time on the blocking thread.
+struct StreamEvents {
+    stream: Option<BinlogStream>,
+    /// Holds the server back to what has been consumed.
+    relay: Relay,
+    consumed: u64,
+    handle: Handle,
+    deadline: Instant,
+    settings: ConnSettings,
+    /// After a TRANSACTION_PAYLOAD ending here, mysql_async hands out the events inside it.
+    payload_end: Option<u32>,
+    counters: Arc<Mutex<SearchStats>>,
+    failure: Arc<Mutex<Option<RemoteError>>>,
+}
+
+impl StreamEvents {
+    fn fail(&mut self, error: RemoteError) -> Option<Result<Vec<u8>, BinlogError>> {
+        let message = error.to_string();
+        if let Ok(mut slot) = self.failure.lock() {
+            slot.get_or_insert(error);
+        }
+        if let Some(stream) = self.stream.take() {
+            self.handle.block_on(close(stream));
+        }
+        Some(Err(BinlogError::Io {
+            file: self.settings.address(),
+            source: std::io::Error::other(message),
+        }))
+    }
+}
+
+impl Iterator for StreamEvents {
+    type Item = Result<Vec<u8>, BinlogError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let stream = self.stream.as_mut()?;
+            self.relay.waiting(true);
+            let next = self
+                .handle
+                .block_on(tokio::time::timeout_at(self.deadline, stream.next()));
+            self.relay.waiting(false);
+            let event = match next {
+                Err(_) => {
+                    return self.fail(RemoteError::Deadline {
+                        server: self.settings.address(),
+                        what: "reading the binlog stream".to_owned(),
+                        elapsed: Duration::ZERO,
+                        last: "no event before the deadline".to_owned(),
+                    });
+                }
+                Ok(None) => {
+                    if let Some(stream) = self.stream.take() {
+                        self.handle.block_on(close(stream));
+                    }
+                    return None;
+                }
+                Ok(Some(Err(err))) => {
+                    let error = error::classify(
+                        err,
+                        &self.settings.address(),
+                        &self.settings.user,
+                        "reading the binlog stream",
+                    );
+                    return self.fail(error);
+                }
+                Ok(Some(Ok(event))) => event,
+            };
+            let header = event.header();
+            if let Some(end) = self.payload_end {
+                let log_pos = header.log_pos();
+                if log_pos <= end && header.flags_raw() & 0x20 == 0 {
+                    continue; // an event from inside the payload
+                }
+                self.payload_end = None;
+            }
+            if header.event_type_raw() == EventType::TransactionPayload as u8 {
+                self.payload_end = Some(header.log_pos());
+            }
+            let raw = raw_event(&event);
+            self.consumed += raw.len() as u64 + 5;
+            self.relay.consumed(self.consumed);
+            if let Ok(mut counters) = self.counters.lock() {
+                counters.bytes_read = self.relay.received();
+                counters.events_read += 1;
+            }
+            return Some(Ok(raw));
+        }
+    }
+}
+
+impl Drop for StreamEvents {
+    fn drop(&mut self) {
+        if let Some(stream) = self.stream.take() {
+            // The answer is known: stop the dump now. Dropped on the blocking thread.
+            self.handle.block_on(close(stream));
+        }
+    }
+}
+
+/// A dump from the start of the chosen file on, as the search walks it.
+pub struct RemoteWalk {
+    source: EventStreamSource<StreamEvents>,
+    names: Vec<String>,
+    index: usize,
+    counters: Arc<Mutex<SearchStats>>,
+}
+
+impl EventSource for RemoteWalk {
+    fn name(&self) -> &str {
+        self.source.name()
+    }
+
+    fn file_name(&self) -> &str {
+        self.source.file_name()
+    }
+
+    fn advance(&mut self) -> Result<bool, BinlogError> {
+        let moved = self.source.advance()?;
+        if moved
+            && let Some(position) = self.names.iter().position(|n| n == self.source.file_name())
+        {
+            self.index = position;
+        }
+        Ok(moved)
+    }
+
+    fn current(&self) -> Option<EventRef> {
+        self.source.current()
+    }
+
+    fn body(&mut self) -> Result<&[u8], BinlogError> {
+        self.source.body()
+    }
+
+    fn format(&self) -> Option<&FormatDescription> {
+        self.source.format()
+    }
+
+    fn may_grow(&self) -> bool {
+        true
+    }
+}
+
+impl Walk for RemoteWalk {
+    fn file_index(&self) -> usize {
+        self.index
+    }
+
+    fn stats(&self) -> SearchStats {
+        self.counters.lock().map(|c| *c).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_become_microseconds() {
+        assert_eq!(
+            parse_decimal_us("1901149200.500000"),
+            Some(1_901_149_200_500_000)
+        );
+        assert_eq!(parse_decimal_us("1901149200"), Some(1_901_149_200_000_000));
+        assert_eq!(
+            parse_decimal_us("1901149200.5"),
+            Some(1_901_149_200_500_000)
+        );
+        assert_eq!(parse_decimal_us("x"), None);
+    }
+}

@@ -1,0 +1,236 @@
+//! A loopback relay between mysql_async and the server, so that what crosses the network follows
+//! what the resolution actually reads.
+//!
+//! Why: a binlog dump makes the server push events as fast as the connection takes them, and the
+//! kernel takes as much as the receive window allows (megabytes on a fast link) whether or not
+//! anyone reads it. A probe that needs a few hundred bytes, or a walk that has found its answer,
+//! would still pull the rest of the binlog in. mysql_async does not expose its socket, so each
+//! connection goes through this relay: mysql_async talks to a one-shot listener on 127.0.0.1, and
+//! the relay owns the socket to the server. Once a dump is requested, the relay reads from the
+//! server only up to an allowance that grows with what the reader has consumed (plus a slack
+//! proportional to it, so long walks keep streaming at full speed), and keeps the socket's
+//! receive buffer no larger than that slack. When the reader stops, the server is held back and
+//! the connection closes with little in flight.
+//!
+//! It also counts the bytes that really arrive from the server (compressed, when compression is
+//! on): `--explain` reports those.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+/// No limit: the relay forwards freely until a dump starts.
+const UNLIMITED: u64 = u64::MAX;
+/// The least a starved reader is let through at once.
+const MIN_GROWTH: u64 = 1024;
+/// The most slack, and receive buffer, a long walk grows to.
+const MAX_SLACK: u64 = 8 << 20;
+/// A reader that waits this long without consuming, while the relay holds the server back, is
+/// starved: its next event is larger than what is allowed.
+const STARVED_AFTER: Duration = Duration::from_millis(5);
+
+#[derive(Default)]
+struct Shared {
+    /// Bytes received from the server.
+    received: AtomicU64,
+    /// Bytes the relay may have received from the server in all.
+    allowance: AtomicU64,
+    /// Where the dump's allowance counts from.
+    dump_start: AtomicU64,
+    /// The least read-ahead the dump keeps.
+    min_slack: AtomicU64,
+    /// The reader waits for an event: if the relay is at its allowance and nothing has been
+    /// consumed for a while, the event is larger than the allowance left (or split over
+    /// encrypted records), so more must come.
+    reader_waiting: AtomicBool,
+    /// What the reader has consumed of the dump, as it last said.
+    consumed: AtomicU64,
+    more: Notify,
+}
+
+/// One relayed connection.
+pub struct Relay {
+    port: u16,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl Relay {
+    /// Listens on 127.0.0.1 for the one connection mysql_async makes, and relays it to
+    /// `server` (`host:port`). `receive_buffer` sets the server socket's receive buffer before
+    /// connecting (which also stops the kernel from growing it on its own); `None` leaves the
+    /// kernel's default, for connections that do not dump.
+    pub async fn start(server: String, receive_buffer: Option<u32>) -> std::io::Result<Relay> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let port = listener.local_addr()?.port();
+        let shared = Arc::new(Shared {
+            allowance: AtomicU64::new(UNLIMITED),
+            ..Shared::default()
+        });
+        let task_shared = shared.clone();
+        let task = tokio::spawn(async move {
+            let Ok((client, _)) = listener.accept().await else {
+                return;
+            };
+            drop(listener);
+            if let Ok(upstream) = connect(&server, receive_buffer).await {
+                pump(
+                    client,
+                    upstream,
+                    task_shared,
+                    receive_buffer.map_or(0, u64::from),
+                )
+                .await;
+            }
+        });
+        Ok(Relay { port, shared, task })
+    }
+
+    /// The port mysql_async connects to.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Bytes received from the server so far.
+    pub fn received(&self) -> u64 {
+        self.shared.received.load(Ordering::SeqCst)
+    }
+
+    /// From now on, read from the server only what the reader consumes plus a slack of a
+    /// quarter of it, and at least `min_slack` bytes.
+    pub fn start_dump(&self, min_slack: u64) {
+        let now = self.received();
+        self.shared.dump_start.store(now, Ordering::SeqCst);
+        self.shared.min_slack.store(min_slack, Ordering::SeqCst);
+        self.shared
+            .allowance
+            .store(now + min_slack, Ordering::SeqCst);
+        self.shared.more.notify_one();
+    }
+
+    /// The reader is about to wait for the next event (`true`), or has it (`false`).
+    pub fn waiting(&self, waiting: bool) {
+        self.shared.reader_waiting.store(waiting, Ordering::SeqCst);
+    }
+
+    /// The reader has consumed `bytes` of the dump in all: allow that much more plus a slack
+    /// of a quarter of it.
+    pub fn consumed(&self, bytes: u64) {
+        self.shared.consumed.store(bytes, Ordering::SeqCst);
+        let start = self.shared.dump_start.load(Ordering::SeqCst);
+        let min_slack = self.shared.min_slack.load(Ordering::SeqCst);
+        let slack = (bytes / 4).clamp(min_slack, MAX_SLACK.max(min_slack));
+        let wanted = start + bytes + slack;
+        if self.shared.allowance.fetch_max(wanted, Ordering::SeqCst) < wanted {
+            self.shared.more.notify_one();
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn connect(server: &str, receive_buffer: Option<u32>) -> std::io::Result<TcpStream> {
+    let mut last = std::io::Error::other(format!("{server} did not resolve to an address"));
+    for address in tokio::net::lookup_host(server).await? {
+        let socket = if address.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        if let Some(size) = receive_buffer {
+            socket.set_recv_buffer_size(size)?;
+        }
+        match socket.connect(address).await {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(err) => last = err,
+        }
+    }
+    Err(last)
+}
+
+async fn pump(client: TcpStream, server: TcpStream, shared: Arc<Shared>, initial_buffer: u64) {
+    let (mut client_read, mut client_write) = client.into_split();
+    let server = Arc::new(server);
+    let server_for_writes = server.clone();
+    let upstream = tokio::spawn(async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match client_read.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let mut written = 0;
+            while written < n {
+                if server_for_writes.writable().await.is_err() {
+                    return;
+                }
+                match server_for_writes.try_write(&buf[written..n]) {
+                    Ok(m) => written += m,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    Err(_) => return,
+                }
+            }
+        }
+    });
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut buffer_size = initial_buffer;
+    loop {
+        let received = shared.received.load(Ordering::SeqCst);
+        let allowance = shared.allowance.load(Ordering::SeqCst);
+        if received >= allowance {
+            // Hold the server back until the reader catches up; but a reader that waits while
+            // the relay is held back is waiting for an event larger than the allowance left:
+            // let twice the dump so far through, so any event completes in a few rounds.
+            let consumed = shared.consumed.load(Ordering::SeqCst);
+            let notified = shared.more.notified();
+            if shared.allowance.load(Ordering::SeqCst) <= received {
+                let _ = tokio::time::timeout(STARVED_AFTER, notified).await;
+            }
+            if shared.reader_waiting.load(Ordering::SeqCst)
+                && shared.consumed.load(Ordering::SeqCst) == consumed
+                && shared.allowance.load(Ordering::SeqCst) <= received
+            {
+                let so_far = received - shared.dump_start.load(Ordering::SeqCst);
+                shared
+                    .allowance
+                    .fetch_max(received + so_far.max(MIN_GROWTH), Ordering::SeqCst);
+            }
+            continue;
+        }
+        // Let the kernel buffer grow with the allowance (a long walk streams at full speed),
+        // never far beyond it.
+        let slack = (allowance - received).min(MAX_SLACK);
+        if buffer_size > 0 && allowance != UNLIMITED && slack > buffer_size * 2 {
+            buffer_size = slack;
+            let _ = socket2::SockRef::from(&*server).set_recv_buffer_size(buffer_size as usize);
+        }
+        let want = (allowance - received).min(buf.len() as u64) as usize;
+        if server.readable().await.is_err() {
+            break;
+        }
+        let n = match server.try_read(&mut buf[..want]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(_) => break,
+        };
+        shared.received.fetch_add(n as u64, Ordering::SeqCst);
+        if client_write.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = client_write.shutdown().await;
+    upstream.abort();
+}

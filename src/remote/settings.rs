@@ -1,0 +1,253 @@
+//! How to reach a live server: host, port, user, password, TLS, compression, and the server_id a
+//! probe registers with. Built from a `mysql://` URL or a DM source file; the password is kept
+//! in a [`Secret`] that never prints.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use mysql_async::{ClientIdentity, Opts, OptsBuilder, SslOpts};
+
+/// The lowest server_id probes use: high enough that no real replica is configured with it.
+pub const PROBE_SERVER_ID_MIN: u32 = 0xF000_0000;
+
+/// A password: usable, never shown (`Debug` and `Display` print `****`).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(text: impl Into<String>) -> Secret {
+        Secret(text.into())
+    }
+
+    /// The password itself, for the connection only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("****")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("****")
+    }
+}
+
+/// TLS files (PEM).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TlsFiles {
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+impl TlsFiles {
+    pub fn is_empty(&self) -> bool {
+        self.ca.is_none() && self.cert.is_none() && self.key.is_none()
+    }
+}
+
+/// Everything needed to connect to one server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnSettings {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: Secret,
+    /// TLS with these files; `None` for a plain connection.
+    pub tls: Option<TlsFiles>,
+    pub compress: bool,
+    /// A fixed server_id for probes; `None` draws one from the reserved range per connection.
+    pub server_id: Option<u32>,
+}
+
+/// Why connection settings were rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid server URL {shown}: {why} (expected mysql://USER@HOST:PORT)")]
+pub struct SettingsError {
+    /// The URL with any password masked.
+    pub shown: String,
+    pub why: String,
+}
+
+impl ConnSettings {
+    /// Parses `mysql://USER[:PASSWORD]@HOST[:PORT]`; without a password in the URL, `MYSQL_PWD`
+    /// (given as `env_password`) is used.
+    pub fn from_url(
+        text: &str,
+        env_password: Option<String>,
+    ) -> Result<ConnSettings, SettingsError> {
+        let error = |why: &str| SettingsError {
+            shown: mask_url(text),
+            why: why.to_owned(),
+        };
+        let url = url::Url::parse(text).map_err(|e| error(&e.to_string()))?;
+        if url.scheme() != "mysql" {
+            return Err(error("the scheme must be mysql://"));
+        }
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| error("no host"))?;
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let decode = |s: &str| {
+            percent_decode(s).ok_or_else(|| error("bad percent-encoding in the user or password"))
+        };
+        let user = decode(url.username())?;
+        if user.is_empty() {
+            return Err(error("no user"));
+        }
+        let password = match url.password() {
+            Some(p) => Secret::new(decode(p)?),
+            None => Secret::new(env_password.unwrap_or_default()),
+        };
+        if !matches!(url.path(), "" | "/") {
+            return Err(error("a database path is not used here; leave it out"));
+        }
+        Ok(ConnSettings {
+            host,
+            port: url.port().unwrap_or(3306),
+            user,
+            password,
+            tls: None,
+            compress: false,
+            server_id: None,
+        })
+    }
+
+    /// `user@host:port`, for messages (never the password).
+    pub fn display(&self) -> String {
+        format!("{}@{}", self.user, self.address())
+    }
+
+    /// `host:port`.
+    pub fn address(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// mysql_async options for a connection to this server, made through a local relay
+    /// listening on `relay_port` (see `remote::relay`); TLS still verifies the server's name.
+    /// `compress` asks for protocol compression when the settings allow it.
+    pub fn opts_via(&self, relay_port: u16, compress: bool) -> Opts {
+        let mut builder = OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(relay_port)
+            .user(Some(self.user.clone()))
+            .pass((!self.password.is_empty()).then(|| self.password.expose().to_owned()))
+            .prefer_socket(false)
+            .stmt_cache_size(0);
+        if self.compress && compress {
+            builder = builder.compression(mysql_async::Compression::default());
+        }
+        if let Some(tls) = &self.tls {
+            let mut ssl = SslOpts::default();
+            if let Some(ca) = &tls.ca {
+                ssl = ssl
+                    .with_root_certs(vec![ca.clone().into()])
+                    .with_disable_built_in_roots(true);
+            }
+            if let (Some(cert), Some(key)) = (&tls.cert, &tls.key) {
+                ssl = ssl.with_client_identity(Some(ClientIdentity::new(
+                    cert.clone().into(),
+                    key.clone().into(),
+                )));
+            }
+            builder =
+                builder.ssl_opts(ssl.with_danger_tls_hostname_override(Some(self.host.clone())));
+        }
+        builder.into()
+    }
+
+    /// The server_id for the next probe connection.
+    pub fn probe_server_id(&self) -> u32 {
+        self.server_id
+            .unwrap_or_else(|| fastrand::u32(PROBE_SERVER_ID_MIN..=u32::MAX))
+    }
+}
+
+/// The URL with the password replaced by `****`.
+pub fn mask_url(text: &str) -> String {
+    match url::Url::parse(text) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("****"));
+            url.to_string()
+        }
+        Ok(url) => url.to_string(),
+        // Unparseable: hide everything between "://" and "@", where a password would be.
+        Err(_) => match (text.find("://"), text.rfind('@')) {
+            (Some(start), Some(at)) if at > start => {
+                format!("{}****{}", &text[..start + 3], &text[at..])
+            }
+            _ => text.to_owned(),
+        },
+    }
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_urls_and_never_shows_the_password() {
+        let s = ConnSettings::from_url("mysql://repl:s%40cret@db1.example:3307", None).unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.port, s.user.as_str()),
+            ("db1.example", 3307, "repl")
+        );
+        assert_eq!(s.password.expose(), "s@cret");
+        assert_eq!(s.display(), "repl@db1.example:3307");
+        assert!(!format!("{s:?}").contains("s@cret"));
+
+        let env = ConnSettings::from_url("mysql://root@127.0.0.1", Some("pw".into())).unwrap();
+        assert_eq!((env.port, env.password.expose()), (3306, "pw"));
+
+        for bad in ["http://u@h", "mysql://h:3306", "mysql://u@h/db", "nonsense"] {
+            assert!(ConnSettings::from_url(bad, None).is_err(), "{bad}");
+        }
+        let err = ConnSettings::from_url("mysql://u:hunter2@h/db", None)
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(!mask_url("mysql://u:hunter2@@h").contains("hunter2"));
+    }
+
+    #[test]
+    fn probe_ids_come_from_the_reserved_range() {
+        let s = ConnSettings::from_url("mysql://u@h", None).unwrap();
+        for _ in 0..100 {
+            assert!(s.probe_server_id() >= PROBE_SERVER_ID_MIN);
+        }
+    }
+}

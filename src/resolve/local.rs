@@ -1,0 +1,184 @@
+//! Binlog files on disk (a binlog directory or a DM relay directory) as a [`BinlogSequence`].
+//!
+//! A probe opens a file with a small window (the FDE and PREVIOUS_GTIDS / GTID_LIST sit in its
+//! first few hundred bytes); a walk reads the files from the chosen one on, one after another,
+//! only the last of them allowed to end mid-event.
+
+use crate::binlog::{
+    BinlogError, EventRef, EventSource, FileEventSource, FormatDescription, ReadOptions,
+};
+use crate::source::local::BinlogDir;
+use crate::unit::declared_gtids;
+
+use super::{
+    BinlogSequence, FileProbe, Request, Resolution, ResolveError, SearchStats, SequenceFile, Walk,
+    resolve,
+};
+
+/// What a file probe reads: enough for the FDE and most PREVIOUS_GTIDS events (a larger one
+/// grows the window).
+const PROBE_WINDOW: usize = 4096;
+
+/// Resolves `request` against the files of a binlog or DM relay directory.
+pub fn resolve_files(sequence: &BinlogDir, request: &Request) -> Result<Resolution, ResolveError> {
+    resolve(&mut LocalSequence::new(sequence), request)
+}
+
+/// The files of a directory, for the search.
+pub struct LocalSequence<'d> {
+    dir: &'d BinlogDir,
+    files: Vec<SequenceFile>,
+    stats: SearchStats,
+}
+
+impl<'d> LocalSequence<'d> {
+    pub fn new(dir: &'d BinlogDir) -> LocalSequence<'d> {
+        LocalSequence {
+            files: dir
+                .files
+                .iter()
+                .map(|f| SequenceFile {
+                    name: f.name.clone(),
+                    relay_subdir: f.relay_subdir.clone(),
+                })
+                .collect(),
+            dir,
+            stats: SearchStats::default(),
+        }
+    }
+
+    fn probe_one(&mut self, index: usize) -> Result<FileProbe, ResolveError> {
+        let mut source = open(self.dir, index, PROBE_WINDOW)?;
+        source.advance()?;
+        let created = source.format().map(|f| f.created);
+        let declared = declared_gtids(&mut source)?;
+        let stats = source.stats();
+        self.stats.files_opened += 1;
+        self.stats.bytes_read += stats.bytes_read;
+        self.stats.events_read += stats.events;
+        Ok(FileProbe { created, declared })
+    }
+}
+
+fn open(dir: &BinlogDir, index: usize, window: usize) -> Result<FileEventSource, BinlogError> {
+    let options = ReadOptions {
+        newest: index + 1 == dir.files.len(),
+        window,
+        ..ReadOptions::default()
+    };
+    FileEventSource::open(&dir.files[index].path, options)
+}
+
+impl<'d> BinlogSequence for LocalSequence<'d> {
+    type Walk = ChainedFiles<'d>;
+
+    fn files(&self) -> &[SequenceFile] {
+        &self.files
+    }
+
+    fn probe(&mut self, indices: &[usize]) -> Result<Vec<FileProbe>, ResolveError> {
+        indices.iter().map(|&i| self.probe_one(i)).collect()
+    }
+
+    fn walk_from(&mut self, index: usize) -> Result<ChainedFiles<'d>, ResolveError> {
+        let current = open(self.dir, index, ReadOptions::default().window)?;
+        Ok(ChainedFiles {
+            dir: self.dir,
+            index,
+            current,
+            done: SearchStats {
+                files_opened: 1,
+                ..SearchStats::default()
+            },
+        })
+    }
+
+    fn gap_before(&self, index: usize) -> Vec<String> {
+        self.dir
+            .gap_before(index)
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn purged_before_first(&self) -> bool {
+        self.dir.purged.iter().any(|(at, _)| *at == 0)
+    }
+
+    fn stats(&self) -> SearchStats {
+        self.stats
+    }
+}
+
+/// The events of files `index..` of a directory, one file after another.
+pub struct ChainedFiles<'d> {
+    dir: &'d BinlogDir,
+    index: usize,
+    current: FileEventSource,
+    /// What the files already left behind cost.
+    done: SearchStats,
+}
+
+impl ChainedFiles<'_> {
+    fn leave_current(&mut self) {
+        let stats = self.current.stats();
+        self.done.bytes_read += stats.bytes_read;
+        self.done.events_read += stats.events;
+    }
+}
+
+impl EventSource for ChainedFiles<'_> {
+    fn name(&self) -> &str {
+        self.current.name()
+    }
+
+    fn file_name(&self) -> &str {
+        self.current.file_name()
+    }
+
+    fn advance(&mut self) -> Result<bool, BinlogError> {
+        loop {
+            if self.current.advance()? {
+                return Ok(true);
+            }
+            if self.index + 1 >= self.dir.files.len() {
+                return Ok(false);
+            }
+            self.leave_current();
+            self.index += 1;
+            self.current = open(self.dir, self.index, ReadOptions::default().window)?;
+            self.done.files_opened += 1;
+        }
+    }
+
+    fn current(&self) -> Option<EventRef> {
+        self.current.current()
+    }
+
+    fn body(&mut self) -> Result<&[u8], BinlogError> {
+        self.current.body()
+    }
+
+    fn format(&self) -> Option<&FormatDescription> {
+        self.current.format()
+    }
+
+    fn may_grow(&self) -> bool {
+        self.current.may_grow()
+    }
+}
+
+impl Walk for ChainedFiles<'_> {
+    fn file_index(&self) -> usize {
+        self.index
+    }
+
+    fn stats(&self) -> SearchStats {
+        let current = self.current.stats();
+        SearchStats {
+            bytes_read: self.done.bytes_read + current.bytes_read,
+            events_read: self.done.events_read + current.events,
+            ..self.done
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! A DM source file (`source.yaml`, DM-COMPAT.md §2): which upstream server to read, and how.
+
+use std::path::{Path, PathBuf};
+
+use crate::remote::{ConnSettings, Secret, TlsFiles};
+
+use super::yaml::{ConfigError, YamlDoc};
+
+/// Top-level keys DM knows in a source file that startpoint does not use.
+const OTHER_DM_KEYS: &[&str] = &[
+    "enable-relay",
+    "relay-binlog-name",
+    "relay-binlog-gtid",
+    "charset",
+    "purge",
+    "checker",
+    "case-sensitive",
+    "filters",
+    "tracer",
+    "collation_compatible",
+    "security",
+];
+/// Keys of `from` that startpoint does not use.
+const OTHER_FROM_KEYS: &[&str] = &["max-allowed-packet", "session"];
+const OTHER_SECURITY_KEYS: &[&str] = &[
+    "cert-allowed-cn",
+    "ssl-ca-content",
+    "ssl-cert-content",
+    "ssl-key-content",
+];
+
+/// `flavor:` of a source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceFlavor {
+    MySql,
+    MariaDb,
+    /// Empty: detected from the server.
+    Detect,
+}
+
+/// A DM source file, as far as startpoint reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceConfig {
+    pub source_id: String,
+    pub flavor: SourceFlavor,
+    pub enable_gtid: bool,
+    pub enable_relay: bool,
+    pub relay_dir: PathBuf,
+    pub connection: ConnSettings,
+    /// DM's own replica server_id (never used by startpoint's probes, which must not collide
+    /// with a running DM worker).
+    pub server_id: Option<u32>,
+    /// Keys nobody knows, with their lines: probably typos.
+    pub warnings: Vec<String>,
+}
+
+/// Why a source file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceConfigError {
+    #[error("{}: cannot read it: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+impl SourceConfig {
+    pub fn load(path: &Path) -> Result<SourceConfig, SourceConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SourceConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(SourceConfig::parse(&path.display().to_string(), &text)?)
+    }
+
+    /// Parses a source file's text; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<SourceConfig, ConfigError> {
+        let doc = YamlDoc::parse(file, text)?;
+        let root = doc.root();
+        let source_id = root.require("source-id")?.string()?;
+        let flavor = match root.get("flavor")? {
+            None => SourceFlavor::Detect,
+            Some(child) => match child.string()?.to_ascii_lowercase().as_str() {
+                "" => SourceFlavor::Detect,
+                "mysql" => SourceFlavor::MySql,
+                "mariadb" => SourceFlavor::MariaDb,
+                other => {
+                    return Err(ConfigError {
+                        file: file.to_owned(),
+                        key: "flavor".to_owned(),
+                        line: Some(child.line()),
+                        message: format!(
+                            "{other:?} is not a flavor; use mysql, mariadb or leave it empty"
+                        ),
+                    });
+                }
+            },
+        };
+        let flag = |key: &str| -> Result<bool, ConfigError> {
+            root.get(key)?.map_or(Ok(false), |c| c.bool())
+        };
+        let enable_gtid = flag("enable-gtid")?;
+        let enable_relay = flag("enable-relay")?;
+        let relay_dir = match root.get("relay-dir")? {
+            Some(c) => PathBuf::from(c.string()?),
+            None => PathBuf::from("relay-dir"),
+        };
+        let server_id = match root.get("server-id")? {
+            Some(c) => Some(c.integer(1..=u32::MAX as i64)? as u32),
+            None => None,
+        };
+        let from = root.require("from")?;
+        let host = from.require("host")?.string()?;
+        let port = match from.get("port")? {
+            Some(c) => c.integer(1..=65535)? as u16,
+            None => 3306,
+        };
+        let user = from.require("user")?.string()?;
+        let password = match from.get("password")? {
+            Some(c) => Secret::new(c.string()?),
+            None => Secret::default(),
+        };
+        let mut warnings = Vec::new();
+        let tls = match from.get("security")? {
+            Some(security) => {
+                let path = |key: &str| -> Result<Option<PathBuf>, ConfigError> {
+                    security
+                        .get(key)?
+                        .map(|c| c.string().map(PathBuf::from))
+                        .transpose()
+                };
+                let files = TlsFiles {
+                    ca: path("ssl-ca")?,
+                    cert: path("ssl-cert")?,
+                    key: path("ssl-key")?,
+                };
+                warnings.extend(unknown(
+                    security
+                        .unknown_keys(&["ssl-ca", "ssl-cert", "ssl-key"], OTHER_SECURITY_KEYS)?,
+                    file,
+                ));
+                (!files.is_empty()).then_some(files)
+            }
+            None => None,
+        };
+        warnings.extend(unknown(
+            root.unknown_keys(
+                &[
+                    "source-id",
+                    "flavor",
+                    "enable-gtid",
+                    "enable-relay",
+                    "relay-dir",
+                    "server-id",
+                    "from",
+                ],
+                OTHER_DM_KEYS,
+            )?,
+            file,
+        ));
+        warnings.extend(unknown(
+            from.unknown_keys(
+                &["host", "port", "user", "password", "security"],
+                OTHER_FROM_KEYS,
+            )?,
+            file,
+        ));
+        Ok(SourceConfig {
+            source_id,
+            flavor,
+            enable_gtid,
+            enable_relay,
+            relay_dir,
+            connection: ConnSettings {
+                host,
+                port,
+                user,
+                password,
+                tls,
+                compress: false,
+                server_id: None,
+            },
+            server_id,
+            warnings,
+        })
+    }
+}
+
+fn unknown(keys: Vec<(String, usize)>, file: &str) -> Vec<String> {
+    keys.into_iter()
+        .map(|(key, line)| format!("{file}:{line}: unknown key {key} (ignored; a typo?)"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SOURCE: &str = "\
+source-id: \"mysql-replica-01\"
+flavor: mariadb
+enable-gtid: true
+enable-relay: false
+server-id: 101
+purge:
+  interval: 3600
+from:
+  host: \"127.0.0.1\"
+  user: \"root\"
+  password: \"s3cret\"
+  port: 3307
+  security:
+    ssl-ca: /etc/ca.pem
+enabel-gtid: false
+";
+
+    #[test]
+    fn reads_a_dm_source_file() {
+        let source = SourceConfig::parse("source.yaml", SOURCE).unwrap();
+        assert_eq!(source.source_id, "mysql-replica-01");
+        assert_eq!(source.flavor, SourceFlavor::MariaDb);
+        assert!(source.enable_gtid && !source.enable_relay);
+        assert_eq!(source.server_id, Some(101));
+        assert_eq!(source.connection.display(), "root@127.0.0.1:3307");
+        assert_eq!(source.connection.password.expose(), "s3cret");
+        assert_eq!(
+            source.connection.tls.as_ref().unwrap().ca.as_deref(),
+            Some(Path::new("/etc/ca.pem"))
+        );
+        assert_eq!(
+            source.warnings,
+            ["source.yaml:15: unknown key enabel-gtid (ignored; a typo?)"]
+        );
+        assert!(!format!("{source:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn errors_name_the_key_and_line() {
+        let err = SourceConfig::parse("s.yaml", "source-id: x\nfrom:\n  host: h\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "s.yaml:2: from.user: required, but missing"
+        );
+        let err = SourceConfig::parse(
+            "s.yaml",
+            "source-id: x\nenable-gtid: maybe\nfrom: {host: h, user: u}\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "s.yaml:2: enable-gtid: expected true or false, found a string"
+        );
+        let err = SourceConfig::parse(
+            "s.yaml",
+            "source-id: x\nflavor: oracle\nfrom: {host: h, user: u}\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("flavor"), "{err}");
+        let err = SourceConfig::parse("s.yaml", "from: {host: h, user: u}\n").unwrap_err();
+        assert_eq!(err.key, "source-id");
+    }
+}

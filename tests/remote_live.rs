@@ -1,0 +1,681 @@
+//! The live-server path against private MariaDB servers: the same answers as the local path on
+//! copies of the same binlogs, few bytes on the wire, and clear failures.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mysql_async::prelude::*;
+use startpoint::binlog::{FileEventSource, ReadOptions};
+use startpoint::remote::{
+    ConnSettings, RemoteError, RemoteRequest, TlsFiles, resolve_many, resolve_remote,
+};
+use startpoint::resolve::{GtidMode, Request, Resolution, Status, resolve_files};
+use startpoint::source::local::BinlogDir;
+use startpoint::start_time::{StartTime, Zone, format_instant};
+use startpoint::testkit::fixtures::snapshot_binlogs;
+use startpoint::testkit::mariadb::{MariaDb, ServerConfig};
+use startpoint::testkit::proxy::Proxy;
+use startpoint::testkit::workload::{FIXTURE_MAX_BINLOG_SIZE, run_fixture_workload};
+use startpoint::unit::{TimeBasis, UnitReader};
+
+fn small_binlogs() -> ServerConfig {
+    ServerConfig {
+        max_binlog_size: FIXTURE_MAX_BINLOG_SIZE,
+        ..ServerConfig::default()
+    }
+}
+
+/// A server with the fixture history, and a copy of its binlogs.
+async fn server_with_history(config: &ServerConfig) -> (MariaDb, tempfile::TempDir, BinlogDir) {
+    let server = MariaDb::start_with(config).expect("start mariadbd");
+    run_fixture_workload(&server).await.expect("workload");
+    let copy = tempfile::tempdir().unwrap();
+    let mut conn = server.connect().await.unwrap();
+    snapshot_binlogs(&server, &mut conn, copy.path())
+        .await
+        .unwrap();
+    conn.disconnect().await.unwrap();
+    let local = BinlogDir::open(copy.path()).unwrap();
+    (server, copy, local)
+}
+
+fn request(time: &str, basis: TimeBasis, seconds: u64) -> RemoteRequest {
+    RemoteRequest {
+        start: StartTime::parse(time).unwrap(),
+        zone: None,
+        basis,
+        gtid: GtidMode::Auto,
+        deadline: tokio::time::Instant::now() + Duration::from_secs(seconds),
+    }
+}
+
+fn summary(r: &Resolution) -> (Status, Option<(String, u64)>, String) {
+    (
+        r.status,
+        r.location.as_ref().map(|l| (l.file.clone(), l.pos)),
+        r.gtid_text(),
+    )
+}
+
+/// Unit times (both bases) of a local copy: the interesting start times.
+fn unit_times(local: &BinlogDir) -> Vec<i64> {
+    let mut times = Vec::new();
+    for (i, file) in local.files.iter().enumerate() {
+        let options = ReadOptions {
+            newest: i + 1 == local.files.len(),
+            ..ReadOptions::default()
+        };
+        let mut units = UnitReader::new(FileEventSource::open(&file.path, options).unwrap(), false);
+        while let Some(unit) = units.next_unit().unwrap() {
+            times.extend([unit.commit_us(), unit.begin_us()]);
+        }
+    }
+    times.sort_unstable();
+    times.dedup();
+    times
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_answers_equal_local_answers_with_few_bytes() {
+    let (server, _copy, local) = server_with_history(&small_binlogs()).await;
+    let settings = ConnSettings::from_url(&server.url(), None).unwrap();
+    let times = unit_times(&local);
+    let mut probes: Vec<i64> = times
+        .iter()
+        .step_by(7)
+        .flat_map(|&t| [t - 1_000_000, t, t + 1_000_000])
+        .collect();
+    probes.extend([
+        times[0] - 86_400_000_000,
+        times[times.len() - 1] + 86_400_000_000,
+    ]);
+    for basis in [TimeBasis::Commit, TimeBasis::Begin] {
+        for &t in &probes {
+            let input = format_instant(t);
+            let remote = resolve_remote(&settings, &request(&input, basis, 30))
+                .await
+                .unwrap_or_else(|e| panic!("{input}: {e}"));
+            let local_answer = resolve_files(
+                &local,
+                &Request {
+                    start_us: t,
+                    basis,
+                    gtid: GtidMode::Auto,
+                },
+            )
+            .unwrap();
+            assert_eq!(
+                summary(&remote.resolution),
+                summary(&local_answer),
+                "{input} {basis}"
+            );
+            assert_eq!(remote.start.instant_us, t);
+        }
+    }
+
+    // Bytes: the target file's prefix plus a small constant per probe, measured on the wire.
+    // Per connection the proxy itself buffers up to ~12 KiB (its socket buffers and chunk), a
+    // probe takes its handshake, a 4 KiB allowance and the kernel's receive buffer, and the walk
+    // reads ahead a quarter of what it has read: nothing near the rest of the binlog.
+    let proxy = Proxy::start(format!("127.0.0.1:{}", server.port()).parse().unwrap())
+        .await
+        .unwrap();
+    let through_proxy = ConnSettings::from_url(&proxy.url("root"), None).unwrap();
+    let total: u64 = local
+        .files
+        .iter()
+        .map(|f| std::fs::metadata(&f.path).unwrap().len())
+        .sum();
+    for at in [times.len() / 10, times.len() * 3 / 4] {
+        let input = format_instant(times[at]);
+        proxy.reset();
+        let connections_before = proxy.connections();
+        let answer = resolve_remote(&through_proxy, &request(&input, TimeBasis::Commit, 30))
+            .await
+            .unwrap();
+        let wire = proxy.bytes_to_client();
+        let connections = proxy.connections() - connections_before;
+        let matched = answer.resolution.matched.as_ref().unwrap();
+        let prefix = matched.unit.end_pos;
+        let bound = prefix + prefix / 2 + 24_576 * connections;
+        assert!(
+            wire >= matched.unit.pos,
+            "{input}: {wire} bytes, less than the prefix"
+        );
+        assert!(
+            wire <= bound && wire < total / 2,
+            "{input}: {wire} bytes on the wire for a prefix of {prefix} over {connections} \
+             connections (bound {bound}; the whole binlog is {total}): {:?}",
+            answer.resolution.stats
+        );
+        // What the resolution reports is what it took in: never more than crossed the wire.
+        let reported = answer.resolution.stats.bytes_read;
+        assert!(
+            reported <= wire && wire - reported <= 24_576 * connections,
+            "{input}: reported {reported}, wire {wire}"
+        );
+    }
+    let input = format_instant(times[times.len() * 3 / 4]);
+    proxy.reset();
+    let plain = resolve_remote(&through_proxy, &request(&input, TimeBasis::Commit, 30))
+        .await
+        .unwrap();
+    let wire = proxy.bytes_to_client();
+
+    let mut compressed_settings = through_proxy.clone();
+    compressed_settings.compress = true;
+    proxy.reset();
+    let compressed = resolve_remote(
+        &compressed_settings,
+        &request(&input, TimeBasis::Commit, 30),
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary(&compressed.resolution), summary(&plain.resolution));
+    let compressed_wire = proxy.bytes_to_client();
+    assert!(
+        compressed_wire < wire * 3 / 4,
+        "compressed {compressed_wire} bytes vs {wire}"
+    );
+}
+
+/// A user with a password and the replication privileges, and one without privileges.
+async fn add_users(server: &MariaDb) {
+    let mut conn = server.connect().await.unwrap();
+    for statement in [
+        "CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY 'Rep1-secret'",
+        "GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'repl'@'127.0.0.1'",
+        "CREATE USER 'nobody'@'127.0.0.1' IDENTIFIED BY 'n0body-secret'",
+    ] {
+        conn.query_drop(statement).await.unwrap();
+    }
+    conn.disconnect().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_and_privileges_fail_clearly() {
+    let (server, _copy, local) = server_with_history(&small_binlogs()).await;
+    add_users(&server).await;
+    let url = |user: &str, password: &str| {
+        format!("mysql://{user}:{password}@127.0.0.1:{}", server.port())
+    };
+    let t = format_instant(unit_times(&local)[40]);
+
+    let repl = ConnSettings::from_url(&url("repl", "Rep1-secret"), None).unwrap();
+    let answer = resolve_remote(&repl, &request(&t, TimeBasis::Commit, 20))
+        .await
+        .unwrap();
+    assert_eq!(answer.resolution.status, Status::InRange);
+
+    let wrong = ConnSettings::from_url(&url("repl", "Wr0ng-guess"), None).unwrap();
+    let err = resolve_remote(&wrong, &request(&t, TimeBasis::Commit, 20))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RemoteError::Auth { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        !text.contains("Wr0ng-guess")
+            && text.contains("repl")
+            && text.contains(&server.port().to_string()),
+        "{text}"
+    );
+
+    let nobody = ConnSettings::from_url(&url("nobody", "n0body-secret"), None).unwrap();
+    let err = resolve_remote(&nobody, &request(&t, TimeBasis::Commit, 20))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RemoteError::Privilege { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("BINLOG MONITOR") && !text.contains("n0body-secret"),
+        "{text}"
+    );
+
+    // Nothing listens: transient failures until the deadline, then an error naming the host.
+    let closed = ConnSettings::from_url("mysql://root@127.0.0.1:9", None).unwrap();
+    let started = std::time::Instant::now();
+    let err = resolve_remote(&closed, &request(&t, TimeBasis::Commit, 2))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RemoteError::Deadline { .. }), "{err}");
+    assert!(err.to_string().contains("127.0.0.1:9"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(6));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_during_a_resolution() {
+    let (server, _copy, local) = server_with_history(&small_binlogs()).await;
+    let server = Arc::new(std::sync::Mutex::new(server));
+    let port = server.lock().unwrap().port();
+    let proxy = Proxy::start(format!("127.0.0.1:{port}").parse().unwrap())
+        .await
+        .unwrap();
+    let settings = ConnSettings::from_url(&proxy.url("root"), None).unwrap();
+    let times = unit_times(&local);
+    let late = times[times.len() - 5];
+    let input = format_instant(late);
+    let want = resolve_files(
+        &local,
+        &Request {
+            start_us: late,
+            basis: TimeBasis::Commit,
+            gtid: GtidMode::Auto,
+        },
+    )
+    .unwrap();
+
+    // The server is killed while the target file streams, and comes back a second later: the
+    // resolution retries and gives the answer it would have given.
+    let victim = server.clone();
+    proxy.on_bytes_to_client(
+        6_000,
+        Box::new(move || {
+            victim.lock().unwrap().kill();
+            let victim = victim.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(800));
+                victim.lock().unwrap().restart().expect("restart mariadbd");
+            });
+        }),
+    );
+    let answer = resolve_remote(&settings, &request(&input, TimeBasis::Commit, 60))
+        .await
+        .unwrap();
+    assert_eq!(summary(&answer.resolution), summary(&want));
+
+    // Every stream is cut short: retries until the deadline, then an error naming the server.
+    proxy.cut_after(Some((proxy.connections(), 3_000)));
+    let err = resolve_remote(&settings, &request(&input, TimeBasis::Commit, 3))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RemoteError::Deadline { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("127.0.0.1:{}", proxy.port())),
+        "{err}"
+    );
+    proxy.cut_after(None);
+
+    // Binlogs purged between the listing and the first probe: one fresh start from a new listing.
+    let purger_port = port;
+    proxy.on_connection(
+        proxy.connections() + 1,
+        Box::new(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let mut conn = mysql_async::Conn::new(
+                    mysql_async::OptsBuilder::default()
+                        .ip_or_hostname("127.0.0.1")
+                        .tcp_port(purger_port)
+                        .user(Some("root"))
+                        .prefer_socket(false),
+                )
+                .await
+                .unwrap();
+                conn.query_drop("PURGE BINARY LOGS TO 'mysql-bin.000007'")
+                    .await
+                    .unwrap();
+                conn.disconnect().await.unwrap();
+            });
+        }),
+    );
+    let early = format_instant(times[10]);
+    let answer = resolve_remote(&settings, &request(&early, TimeBasis::Commit, 30))
+        .await
+        .unwrap();
+    assert_eq!(answer.resolution.status, Status::BelowLowerBound);
+    assert_eq!(
+        answer.resolution.location.as_ref().unwrap().file,
+        "mysql-bin.000007"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_time_is_read_in_the_servers_own_zone() {
+    let config = ServerConfig {
+        env: vec![("TZ".to_owned(), "Europe/Berlin".to_owned())],
+        ..small_binlogs()
+    };
+    let (server, _copy, _local) = server_with_history(&config).await;
+    let settings = ConnSettings::from_url(&server.url(), None).unwrap();
+    let answer = resolve_remote(
+        &settings,
+        &request("2030-03-31 01:30:00", TimeBasis::Commit, 20),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        format_instant(answer.start.instant_us),
+        "2030-03-31T00:30:00.000000Z"
+    );
+    assert!(
+        answer.start.zone.contains("SYSTEM"),
+        "{}",
+        answer.start.zone
+    );
+    // After the DST change the offset is +02:00, as the server knows.
+    let answer = resolve_remote(
+        &settings,
+        &request("2030-03-31 04:30:00", TimeBasis::Commit, 20),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        format_instant(answer.start.instant_us),
+        "2030-03-31T02:30:00.000000Z"
+    );
+    // A local time the server's zone skips is an error.
+    let err = resolve_remote(
+        &settings,
+        &request("2030-03-31 02:30:00", TimeBasis::Commit, 20),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    // One it has twice means the earlier instant, with a note.
+    let answer = resolve_remote(
+        &settings,
+        &request("2030-10-27 02:30:00", TimeBasis::Commit, 20),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        format_instant(answer.start.instant_us),
+        "2030-10-27T00:30:00.000000Z"
+    );
+    assert!(answer.start.note.is_some());
+    // An explicit zone wins over the server's.
+    let mut utc = request("2030-03-31 00:30:00", TimeBasis::Commit, 20);
+    utc.zone = Some(Zone::parse("UTC").unwrap());
+    let answer = resolve_remote(&settings, &utc).await.unwrap();
+    assert_eq!(
+        format_instant(answer.start.instant_us),
+        "2030-03-31T00:30:00.000000Z"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_sources_resolve_independently() {
+    let (server, _copy, local) = server_with_history(&small_binlogs()).await;
+    let times = unit_times(&local);
+    let good = ConnSettings::from_url(&server.url(), None).unwrap();
+    let bad = ConnSettings::from_url("mysql://root@127.0.0.1:9", None).unwrap();
+    let jobs = vec![
+        (
+            good.clone(),
+            request(&format_instant(times[5]), TimeBasis::Commit, 20),
+        ),
+        (
+            bad,
+            request(&format_instant(times[5]), TimeBasis::Commit, 2),
+        ),
+        (
+            good,
+            request(
+                &format_instant(times[times.len() - 3]),
+                TimeBasis::Begin,
+                20,
+            ),
+        ),
+    ];
+    let results = resolve_many(jobs, 2).await;
+    assert_eq!(results.len(), 3);
+    assert_eq!(
+        results[0].as_ref().unwrap().resolution.status,
+        Status::InRange
+    );
+    assert!(results[1].is_err());
+    assert_eq!(
+        results[2].as_ref().unwrap().resolution.status,
+        Status::InRange
+    );
+}
+
+/// A CA, and a server certificate for 127.0.0.1 signed by it, made with openssl.
+fn make_certificates(
+    dir: &Path,
+    name: &str,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let run = |args: &[&str]| {
+        let status = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("openssl");
+        assert!(status.success(), "openssl {args:?}");
+    };
+    let ca_key = format!("{name}-ca.key");
+    let ca = format!("{name}-ca.pem");
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &ca_key,
+        "-out",
+        &ca,
+        "-days",
+        "2",
+        "-subj",
+        &format!("/CN={name} test CA"),
+    ]);
+    let key = format!("{name}-server.key");
+    let csr = format!("{name}-server.csr");
+    let cert = format!("{name}-server.pem");
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &key,
+        "-out",
+        &csr,
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        &csr,
+        "-CA",
+        &ca,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-out",
+        &cert,
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
+    (dir.join(ca), dir.join(cert), dir.join(key))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_the_right_ca_and_a_wrong_one() {
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = make_certificates(certs.path(), "good");
+    let (other_ca, _, _) = make_certificates(certs.path(), "other");
+    let config = ServerConfig {
+        extra_args: vec![
+            format!("--ssl-ca={}", ca.display()),
+            format!("--ssl-cert={}", cert.display()),
+            format!("--ssl-key={}", key.display()),
+        ],
+        ..small_binlogs()
+    };
+    let (server, _copy, local) = server_with_history(&config).await;
+    let mut conn = server.connect().await.unwrap();
+    conn.query_drop("SET GLOBAL require_secure_transport = ON")
+        .await
+        .unwrap();
+    conn.disconnect().await.unwrap();
+    let t = format_instant(unit_times(&local)[20]);
+    let mut settings = ConnSettings::from_url(&server.url(), None).unwrap();
+
+    // The server insists on TLS: without it, a definite error.
+    let err = resolve_remote(&settings, &request(&t, TimeBasis::Commit, 10))
+        .await
+        .unwrap_err();
+    assert!(!err.is_transient(), "{err}");
+
+    settings.tls = Some(TlsFiles {
+        ca: Some(ca),
+        ..TlsFiles::default()
+    });
+    let answer = resolve_remote(&settings, &request(&t, TimeBasis::Commit, 20))
+        .await
+        .unwrap();
+    assert_eq!(answer.resolution.status, Status::InRange);
+
+    settings.tls = Some(TlsFiles {
+        ca: Some(other_ca),
+        ..TlsFiles::default()
+    });
+    let err = resolve_remote(&settings, &request(&t, TimeBasis::Commit, 10))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RemoteError::Tls { .. }), "{err}");
+}
+
+/// The real binary against a live server: `--url` with `MYSQL_PWD`, `--source-config`, and a
+/// wrong password that never shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_resolves_against_a_live_server() {
+    let (server, _copy, local) = server_with_history(&small_binlogs()).await;
+    add_users(&server).await;
+    let t = unit_times(&local)[60];
+    let input = format_instant(t);
+    let want = resolve_files(
+        &local,
+        &Request {
+            start_us: t,
+            basis: TimeBasis::Commit,
+            gtid: GtidMode::Auto,
+        },
+    )
+    .unwrap();
+    let run = |args: &[&str], password: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_startpoint"));
+        command.args(args).env_remove("MYSQL_PWD");
+        if let Some(password) = password {
+            command.env("MYSQL_PWD", password);
+        }
+        command.output().unwrap()
+    };
+    let url = format!("mysql://repl@127.0.0.1:{}", server.port());
+    let out = run(
+        &[
+            "resolve-position",
+            "--url",
+            &url,
+            "--start-time",
+            &input,
+            "--output",
+            "json",
+            "--explain",
+        ],
+        Some("Rep1-secret"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let location = want.location.as_ref().unwrap();
+    assert_eq!(answer["binlog_name"], location.file.as_str());
+    assert_eq!(answer["binlog_pos"], location.pos);
+    assert_eq!(answer["binlog_gtid"], want.gtid_text().as_str());
+    assert_eq!(
+        answer["server"],
+        format!("repl@127.0.0.1:{}", server.port()).as_str()
+    );
+    assert!(answer["round_trips"].as_u64().unwrap() > 0);
+
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source.yaml");
+    std::fs::write(
+        &source,
+        format!(
+            "source-id: mysql-replica-01\nflavor: mariadb\nfrom:\n  host: 127.0.0.1\n  port: {}\n  user: repl\n  password: Rep1-secret\n",
+            server.port()
+        ),
+    )
+    .unwrap();
+    let out = run(
+        &[
+            "resolve-position",
+            "--source-config",
+            source.to_str().unwrap(),
+            "--start-time",
+            &input,
+            "--output",
+            "json",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["binlog_pos"], location.pos);
+
+    let out = run(
+        &[
+            "--rpc-timeout",
+            "5s",
+            "resolve-position",
+            "--url",
+            &url,
+            "--start-time",
+            &input,
+        ],
+        Some("Not-the-Pass"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stderr.contains("access denied") && stderr.contains("repl"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Not-the-Pass") && !stdout.contains("Not-the-Pass"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_binary_logging_is_a_definite_error() {
+    let server = MariaDb::start_with(&ServerConfig {
+        extra_args: vec!["--skip-log-bin".to_owned()],
+        ..ServerConfig::default()
+    })
+    .unwrap();
+    let settings = ConnSettings::from_url(&server.url(), None).unwrap();
+    let started = std::time::Instant::now();
+    let err = resolve_remote(
+        &settings,
+        &request("2030-03-31 00:30:00Z", TimeBasis::Commit, 20),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, RemoteError::BinlogOff { .. }), "{err}");
+    assert!(err.to_string().contains("log_bin=OFF"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "a definite error is not retried"
+    );
+}
