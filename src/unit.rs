@@ -386,13 +386,21 @@ impl<S: EventSource> UnitReader<S> {
         event: EventRef,
         event_type: EventType,
     ) -> Result<(), BinlogError> {
-        if event_type == EventType::FormatDescription
+        let new_file = event_type == EventType::FormatDescription
+            || (event_type == EventType::Rotate && event.header.is_artificial());
+        if (new_file || event_type == EventType::Rotate)
             && let Some(open) = self.open.take()
         {
-            // A new file (in a chain of files or a stream): what was open never committed.
+            // The end of a file or the start of the next (in a chain of files or a stream):
+            // a transaction never spans files, so what was open never committed.
             self.in_transaction = false;
+            let file = if new_file {
+                format!("the file before {}", self.source.name())
+            } else {
+                self.source.name().to_owned()
+            };
             self.warnings.push(BinlogWarning {
-                file: format!("the file before {}", self.source.name()),
+                file,
                 offset: open.pos,
                 message: "a transaction starts here but the file ends before it commits; it is \
                           skipped (the server stopped while writing it)"

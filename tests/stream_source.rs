@@ -149,3 +149,52 @@ fn stream_damage_is_an_error_naming_the_origin() {
     let mut reader = UnitReader::new(source, true);
     assert!(reader.next_unit().is_err());
 }
+
+#[test]
+fn a_transaction_cut_off_by_the_next_file_is_dropped_with_a_warning() {
+    let dir =
+        BinlogDir::open(&Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/mariadb/binlog"))
+            .unwrap();
+    let (first, second) = (&dir.files[0], &dir.files[1]);
+    let events = events_of(&first.path);
+    let last_gtid = events.iter().rposition(|e| e[4] == 162).unwrap();
+    let cut_at = u64::from(u32::from_le_bytes(
+        events[last_gtid][13..17].try_into().unwrap(),
+    )) - events[last_gtid].len() as u64;
+    let mut stream = vec![Ok(artificial_rotate(&first.name))];
+    stream.extend(events[..=last_gtid].iter().cloned().map(Ok));
+    stream.push(Ok(artificial_rotate(&second.name)));
+    stream.extend(events_of(&second.path).into_iter().map(Ok));
+
+    let read = |path: &Path| {
+        let source = FileEventSource::open(path, ReadOptions::default()).unwrap();
+        let mut reader = UnitReader::new(source, false);
+        std::iter::from_fn(|| reader.next_unit().unwrap())
+            .map(|u| (u.pos, u.end_pos))
+            .collect::<Vec<_>>()
+    };
+    let mut want: Vec<_> = read(&first.path)
+        .into_iter()
+        .filter(|&(pos, _)| pos < cut_at)
+        .collect();
+    want.extend(read(&second.path));
+
+    let source = EventStreamSource::new(
+        "127.0.0.1:3307",
+        &first.name,
+        ChecksumAlg::Crc32,
+        stream.into_iter(),
+    );
+    let mut reader = UnitReader::new(source, false);
+    let got: Vec<_> = std::iter::from_fn(|| reader.next_unit().unwrap())
+        .map(|u| (u.pos, u.end_pos))
+        .collect();
+    assert_eq!(got, want);
+    let warnings = reader.warnings();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.offset == cut_at && w.message.contains("ends before it commits")),
+        "{warnings:?}"
+    );
+}

@@ -150,35 +150,27 @@ pub fn classify(err: mysql_async::Error, server: &str, user: &str, what: &str) -
             server,
             message: e.to_string(),
         },
+        // rustls reports certificate problems as I/O errors, mysql_async some as driver errors.
         mysql_async::Error::Io(mysql_async::IoError::Io(e)) => {
-            let message = e.to_string();
-            // rustls reports certificate problems as I/O errors.
-            if message.contains("certificate") || message.contains("tls") || message.contains("TLS")
-            {
-                RemoteError::Tls { server, message }
-            } else {
-                RemoteError::Connection {
-                    server,
-                    what,
-                    message,
-                }
-            }
+            tls_or_connection(e.to_string(), server, what)
         }
-        mysql_async::Error::Driver(e) => {
-            let message = e.to_string();
-            if message.contains("TLS") || message.contains("SSL") {
-                RemoteError::Tls { server, message }
-            } else {
-                RemoteError::Connection {
-                    server,
-                    what,
-                    message,
-                }
-            }
-        }
+        mysql_async::Error::Driver(e) => tls_or_connection(e.to_string(), server, what),
         other => RemoteError::Other {
             server,
             message: format!("{what}: {other}"),
         },
+    }
+}
+
+fn tls_or_connection(message: String, server: String, what: String) -> RemoteError {
+    let lower = message.to_ascii_lowercase();
+    if lower.contains("certificate") || lower.contains("tls") || lower.contains("ssl") {
+        RemoteError::Tls { server, message }
+    } else {
+        RemoteError::Connection {
+            server,
+            what,
+            message,
+        }
     }
 }
