@@ -8,13 +8,15 @@ cd "$(dirname "$0")/.."
 missing=()
 [ -x /usr/sbin/mariadbd ] || command -v mariadbd >/dev/null 2>&1 || missing+=(mariadb-server)
 command -v mariadb-binlog >/dev/null 2>&1 || missing+=(mariadb-client)
+# rusqlite builds its bundled SQLite with the C compiler.
+command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "==> installing ${missing[*]}"
     sudo=()
     [ "$(id -u)" -eq 0 ] || sudo=(sudo)
     "${sudo[@]}" apt-get update -qq
     # The Debian service never starts in containers (policy-rc.d); the tests run their own servers.
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq mariadb-server mariadb-client >/dev/null
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 echo "==> cargo fmt --check"

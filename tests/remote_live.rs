@@ -13,10 +13,10 @@ use startpoint::remote::{
 use startpoint::resolve::{GtidMode, Request, Resolution, Status, resolve_files};
 use startpoint::source::local::BinlogDir;
 use startpoint::start_time::{StartTime, Zone, format_instant};
-use startpoint::testkit::fixtures::snapshot_binlogs;
+use startpoint::testkit::fixtures;
 use startpoint::testkit::mariadb::{MariaDb, ServerConfig};
 use startpoint::testkit::proxy::Proxy;
-use startpoint::testkit::workload::{FIXTURE_MAX_BINLOG_SIZE, run_fixture_workload};
+use startpoint::testkit::workload::FIXTURE_MAX_BINLOG_SIZE;
 use startpoint::unit::{TimeBasis, UnitReader};
 
 fn small_binlogs() -> ServerConfig {
@@ -28,16 +28,9 @@ fn small_binlogs() -> ServerConfig {
 
 /// A server with the fixture history, and a copy of its binlogs.
 async fn server_with_history(config: &ServerConfig) -> (MariaDb, tempfile::TempDir, BinlogDir) {
-    let server = MariaDb::start_with(config).expect("start mariadbd");
-    run_fixture_workload(&server).await.expect("workload");
-    let copy = tempfile::tempdir().unwrap();
-    let mut conn = server.connect().await.unwrap();
-    snapshot_binlogs(&server, &mut conn, copy.path())
+    fixtures::server_with_history(config)
         .await
-        .unwrap();
-    conn.disconnect().await.unwrap();
-    let local = BinlogDir::open(copy.path()).unwrap();
-    (server, copy, local)
+        .expect("a server with the fixture history")
 }
 
 fn request(time: &str, basis: TimeBasis, seconds: u64) -> RemoteRequest {

@@ -29,7 +29,8 @@ pub struct Cli {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
-    /// Path to a dmctl-style config file.
+    /// dmctl's config file: not supported (startpoint has no master to reach); give the
+    /// flags instead.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -67,6 +68,17 @@ pub struct GlobalArgs {
     /// Print the version and exit.
     #[arg(short = 'V', long, action = clap::ArgAction::Version)]
     pub version: Option<bool>,
+}
+
+impl GlobalArgs {
+    /// `--ssl-ca`, `--ssl-cert`, `--ssl-key`.
+    pub fn tls_files(&self) -> startpoint::remote::TlsFiles {
+        startpoint::remote::TlsFiles {
+            ca: self.ssl_ca.clone(),
+            cert: self.ssl_cert.clone(),
+            key: self.ssl_key.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -210,14 +222,18 @@ pub struct StartTaskArgs {
     /// Do everything but the write; print what would be written.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// The clock transactions are dated by when resolving --start-time (DM uses begin).
+    #[arg(long, value_enum, default_value_t = TimeBasis::Commit)]
+    pub time_basis: TimeBasis,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum OperateSourceCommand {
-    /// Store a DM source config in the state directory.
+    /// Store DM source configs in the state directory.
     Create {
-        #[arg(value_name = "SOURCE.yaml")]
-        source_file: PathBuf,
+        #[arg(value_name = "SOURCE.yaml", required = true)]
+        source_files: Vec<PathBuf>,
     },
     /// Show stored source configs (passwords are never shown); -s selects some.
     Show,

@@ -2,7 +2,10 @@
 
 mod args;
 mod list_units;
+mod operate_source;
+mod query_status;
 mod resolve_position;
+mod start_task;
 
 use std::process::ExitCode;
 
@@ -35,18 +38,40 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
              its workers would do runs in this process. Run the same command without --master-addr."
         );
     }
-    let (name, issue) = match cli.command {
-        Command::ListUnits(args) => return list_units::run(&args),
-        Command::ResolvePosition(args) => return resolve_position::run(&args, &cli.global),
-        Command::StartTask(_) => ("start-task", 6),
-        Command::OperateSource(_) => ("operate-source", 6),
-        Command::QueryStatus(_) => ("query-status", 6),
-    };
-    eprintln!(
-        "startpoint: `{name}` is not available in this build yet (it lands with issue {issue}); \
-         nothing was read or written."
-    );
-    Ok(EXIT_FAILED)
+    if let Some(config) = &cli.global.config {
+        anyhow::bail!(
+            "--config {}: dmctl's config file is not read by startpoint (it only says how to \
+             reach a DM-master, which startpoint does not need); give --rpc-timeout and --ssl-* \
+             as flags instead.",
+            config.display()
+        );
+    }
+    match &cli.command {
+        Command::ListUnits(args) => list_units::run(args),
+        Command::ResolvePosition(args) => resolve_position::run(args, &cli.global),
+        Command::StartTask(args) => start_task::run(args, &cli.global),
+        Command::OperateSource(command) => operate_source::run(command, &cli.global),
+        Command::QueryStatus(args) => query_status::run(args, &cli.global),
+    }
+}
+
+/// Prints DM's JSON on stdout; the exit status is 0 iff `result` is true.
+fn print_dm<T: serde::Serialize>(value: &T, result: bool) -> anyhow::Result<u8> {
+    use std::io::Write;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    writeln!(out, "{}", startpoint::task::start::dm_json(value))?;
+    out.flush()?;
+    Ok(if result { 0 } else { EXIT_FAILED })
+}
+
+/// The network runtime of the commands that talk to servers.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the network runtime: {e}"))
 }
 
 /// A time in µs since the epoch as `2030-03-31 00:59:59.000000` (UTC), for text output.

@@ -5,7 +5,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use startpoint::remote::settings::SettingsError;
-use startpoint::remote::{ConnSettings, RemoteError, RemoteRequest, TlsFiles, resolve_remote};
+use startpoint::remote::{ConnSettings, RemoteError, RemoteRequest, resolve_remote};
 use startpoint::resolve::{self, Request, Resolution, ResolveError, Status};
 use startpoint::source::local::{BinlogDir, LocalSourceError};
 use startpoint::source::relay::open_relay_dir;
@@ -150,14 +150,7 @@ fn resolve_live(
         }
         _ => unreachable!("clap requires one source"),
     };
-    if settings.tls.is_none() {
-        let files = TlsFiles {
-            ca: global.ssl_ca.clone(),
-            cert: global.ssl_cert.clone(),
-            key: global.ssl_key.clone(),
-        };
-        settings.tls = (!files.is_empty()).then_some(files);
-    }
+    settings = settings.with_default_tls(Some(&global.tls_files()));
     settings.compress = args.compress;
     settings.server_id = args.server_id;
     let probe = request_for(args, 0);
@@ -168,11 +161,7 @@ fn resolve_live(
         gtid: probe.gtid,
         deadline: tokio::time::Instant::now() + global.rpc_timeout,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Runtime(format!("cannot start the network runtime: {e}")))?;
+    let runtime = super::runtime().map_err(|e| Failure::Runtime(e.to_string()))?;
     let answer = runtime.block_on(resolve_remote(&settings, &request))?;
     Ok(Outcome {
         start: (start, answer.start),

@@ -126,6 +126,14 @@ impl ConnSettings {
         })
     }
 
+    /// These settings with `tls` (the `--ssl-*` flags) where they have no TLS of their own.
+    pub fn with_default_tls(mut self, tls: Option<&TlsFiles>) -> ConnSettings {
+        if self.tls.is_none() {
+            self.tls = tls.filter(|t| !t.is_empty()).cloned();
+        }
+        self
+    }
+
     /// `user@host:port`, for messages (never the password).
     pub fn display(&self) -> String {
         format!("{}@{}", self.user, self.address())
@@ -144,9 +152,18 @@ impl ConnSettings {
     /// listening on `relay_port` (see `remote::relay`); TLS still verifies the server's name.
     /// `compress` asks for protocol compression when the settings allow it.
     pub fn opts_via(&self, relay_port: u16, compress: bool) -> Opts {
+        self.opts_to("127.0.0.1", relay_port, compress)
+    }
+
+    /// mysql_async options for a direct connection (no relay), for plain queries.
+    pub fn opts_direct(&self) -> Opts {
+        self.opts_to(&self.host, self.port, false)
+    }
+
+    fn opts_to(&self, host: &str, port: u16, compress: bool) -> Opts {
         let mut builder = OptsBuilder::default()
-            .ip_or_hostname("127.0.0.1")
-            .tcp_port(relay_port)
+            .ip_or_hostname(host)
+            .tcp_port(port)
             .user(Some(self.user.clone()))
             .pass((!self.password.is_empty()).then(|| self.password.expose().to_owned()))
             .prefer_socket(false)

@@ -2,8 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::remote::{ConnSettings, Secret, TlsFiles};
+use crate::remote::ConnSettings;
 
+use super::config::{connection, unknown};
 use super::yaml::{ConfigError, YamlDoc};
 
 /// Top-level keys DM knows in a source file that startpoint does not use.
@@ -19,14 +20,6 @@ const OTHER_DM_KEYS: &[&str] = &[
     "tracer",
     "collation_compatible",
     "security",
-];
-/// Keys of `from` that startpoint does not use.
-const OTHER_FROM_KEYS: &[&str] = &["max-allowed-packet", "session"];
-const OTHER_SECURITY_KEYS: &[&str] = &[
-    "cert-allowed-cn",
-    "ssl-ca-content",
-    "ssl-cert-content",
-    "ssl-key-content",
 ];
 
 /// `flavor:` of a source file.
@@ -79,7 +72,19 @@ impl SourceConfig {
     pub fn parse(file: &str, text: &str) -> Result<SourceConfig, ConfigError> {
         let doc = YamlDoc::parse(file, text)?;
         let root = doc.root();
-        let source_id = root.require("source-id")?.string()?;
+        let id_node = root.require("source-id")?;
+        let source_id = id_node.string()?;
+        if source_id.is_empty() || source_id.len() > 32 || source_id.chars().any(char::is_control) {
+            return Err(ConfigError {
+                file: file.to_owned(),
+                key: "source-id".to_owned(),
+                line: Some(id_node.line()),
+                message: format!(
+                    "{source_id:?} is not a usable source ID: 1 to 32 characters (DM's checkpoint \
+                     table keeps it in a VARCHAR(32))"
+                ),
+            });
+        }
         let flavor = match root.get("flavor")? {
             None => SourceFlavor::Detect,
             Some(child) => match child.string()?.to_ascii_lowercase().as_str() {
@@ -112,39 +117,8 @@ impl SourceConfig {
             None => None,
         };
         let from = root.require("from")?;
-        let host = from.require("host")?.string()?;
-        let port = match from.get("port")? {
-            Some(c) => c.integer(1..=65535)? as u16,
-            None => 3306,
-        };
-        let user = from.require("user")?.string()?;
-        let password = match from.get("password")? {
-            Some(c) => Secret::new(c.string()?),
-            None => Secret::default(),
-        };
         let mut warnings = Vec::new();
-        let tls = match from.get("security")? {
-            Some(security) => {
-                let path = |key: &str| -> Result<Option<PathBuf>, ConfigError> {
-                    security
-                        .get(key)?
-                        .map(|c| c.string().map(PathBuf::from))
-                        .transpose()
-                };
-                let files = TlsFiles {
-                    ca: path("ssl-ca")?,
-                    cert: path("ssl-cert")?,
-                    key: path("ssl-key")?,
-                };
-                warnings.extend(unknown(
-                    security
-                        .unknown_keys(&["ssl-ca", "ssl-cert", "ssl-key"], OTHER_SECURITY_KEYS)?,
-                    file,
-                ));
-                (!files.is_empty()).then_some(files)
-            }
-            None => None,
-        };
+        let connection = connection(&from, file, &mut warnings)?;
         warnings.extend(unknown(
             root.unknown_keys(
                 &[
@@ -160,38 +134,17 @@ impl SourceConfig {
             )?,
             file,
         ));
-        warnings.extend(unknown(
-            from.unknown_keys(
-                &["host", "port", "user", "password", "security"],
-                OTHER_FROM_KEYS,
-            )?,
-            file,
-        ));
         Ok(SourceConfig {
             source_id,
             flavor,
             enable_gtid,
             enable_relay,
             relay_dir,
-            connection: ConnSettings {
-                host,
-                port,
-                user,
-                password,
-                tls,
-                compress: false,
-                server_id: None,
-            },
+            connection,
             server_id,
             warnings,
         })
     }
-}
-
-fn unknown(keys: Vec<(String, usize)>, file: &str) -> Vec<String> {
-    keys.into_iter()
-        .map(|(key, line)| format!("{file}:{line}: unknown key {key} (ignored; a typo?)"))
-        .collect()
 }
 
 #[cfg(test)]

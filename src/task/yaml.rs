@@ -124,6 +124,28 @@ impl<'d> Node<'d> {
         self.line
     }
 
+    /// The dotted key path, e.g. `from.port`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// A mapping's entries, as (key, value) in file order.
+    pub fn children(&self) -> Result<Vec<(String, Node<'d>)>, ConfigError> {
+        Ok(self
+            .entries()?
+            .into_iter()
+            .map(|(key, line, yaml)| {
+                let node = Node {
+                    doc: self.doc,
+                    path: self.child_path(&key),
+                    yaml,
+                    line,
+                };
+                (key, node)
+            })
+            .collect())
+    }
+
     fn error(&self, message: impl Into<String>) -> ConfigError {
         ConfigError {
             file: self.doc.file.clone(),

@@ -171,6 +171,22 @@ pub async fn snapshot_binlogs(
     Ok(logs)
 }
 
+/// A server started with `config` and the fixture history, and a copy of its binlogs (in the
+/// returned temporary directory) as a [`BinlogDir`](crate::source::local::BinlogDir).
+pub async fn server_with_history(
+    config: &ServerConfig,
+) -> Result<(MariaDb, tempfile::TempDir, crate::source::local::BinlogDir), FixtureError> {
+    let server = MariaDb::start_with(config)?;
+    run_fixture_workload(&server).await?;
+    let copy = tempfile::tempdir().map_err(io_at(Path::new("temporary directory")))?;
+    let mut conn = server.connect().await?;
+    snapshot_binlogs(&server, &mut conn, copy.path()).await?;
+    conn.disconnect().await?;
+    let local = crate::source::local::BinlogDir::open(copy.path())
+        .map_err(|e| FixtureError::Inconsistent(e.to_string()))?;
+    Ok((server, copy, local))
+}
+
 /// Reads `expected.json` from a corpus directory.
 pub fn load(dir: &Path) -> Result<FixtureExpectations, FixtureError> {
     let path = dir.join("expected.json");

@@ -13,7 +13,13 @@ pub struct Output {
 impl Output {
     #[track_caller]
     pub fn assert_success(&self) {
-        assert_eq!(self.code, Some(0), "stderr:\n{}", self.stderr);
+        assert_eq!(
+            self.code,
+            Some(0),
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
     }
 }
 
@@ -36,5 +42,52 @@ pub fn startpoint_env(args: &[&str], env: &[(&str, &str)]) -> Output {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A temporary state directory and the files a command reads, for the task commands.
+#[allow(dead_code)]
+pub struct Scene {
+    dir: tempfile::TempDir,
+}
+
+#[allow(dead_code)]
+impl Scene {
+    pub fn new() -> Scene {
+        Scene {
+            dir: tempfile::tempdir().expect("a temporary directory"),
+        }
+    }
+
+    /// A path inside the scene.
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The state directory commands get as `--state-dir`.
+    pub fn state(&self) -> String {
+        self.path("state").display().to_string()
+    }
+
+    /// Writes a file into the scene and returns its path.
+    pub fn file(&self, name: &str, text: &str) -> String {
+        let path = self.path(name);
+        std::fs::write(&path, text).expect("write a scene file");
+        path.display().to_string()
+    }
+
+    /// Runs `startpoint --state-dir STATE ARGS`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let state = self.state();
+        let mut all = vec!["--state-dir", state.as_str()];
+        all.extend_from_slice(args);
+        startpoint(&all)
+    }
+
+    /// `operate-source create` of a source file with `text`, which must succeed.
+    pub fn create_source(&self, name: &str, text: &str) {
+        let file = self.file(name, text);
+        self.run(&["operate-source", "create", &file])
+            .assert_success();
     }
 }

@@ -1,0 +1,14 @@
+//! `startpoint query-status TASK`: the stored checkpoint and safe-mode exit point per source.
+
+use startpoint::task::state::StateDir;
+use startpoint::task::status::query_status;
+
+use super::args::{GlobalArgs, QueryStatusArgs};
+use super::{print_dm, runtime};
+
+pub fn run(args: &QueryStatusArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
+    let state = StateDir::locate(global.state_dir.clone())?;
+    let deadline = tokio::time::Instant::now() + global.rpc_timeout;
+    let response = runtime()?.block_on(query_status(&state, &args.task, &global.sources, deadline));
+    print_dm(&response, response.result)
+}

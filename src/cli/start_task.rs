@@ -1,0 +1,65 @@
+//! `startpoint start-task`: DM's command, run locally; prints DM's standard JSON.
+
+use startpoint::task::start::{
+    StartTaskRequest, StartTaskResponse, default_worker, read_task_file, start_task,
+};
+use startpoint::task::state::StateDir;
+use startpoint::task::store::MetaStoreKind;
+use startpoint::unit::TimeBasis;
+
+use super::args::{GlobalArgs, MetaStore, StartTaskArgs, TimeBasis as BasisArg};
+use super::{print_dm, runtime};
+
+pub fn run(args: &StartTaskArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
+    let state = StateDir::locate(global.state_dir.clone())?;
+    let (task, text) = match read_task_file(&args.task_file) {
+        Ok(read) => read,
+        Err(message) => {
+            return print(&StartTaskResponse {
+                result: false,
+                msg: message,
+                sources: Vec::new(),
+                check_result: String::new(),
+            });
+        }
+    };
+    for warning in &task.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let tls = global.tls_files();
+    let request = StartTaskRequest {
+        task,
+        task_file: args.task_file.clone(),
+        task_text: text,
+        selected: global.sources.clone(),
+        start_time: args.start_time.clone(),
+        remove_meta: args.remove_meta,
+        meta_store: match args.meta_store {
+            MetaStore::Embedded => MetaStoreKind::Embedded,
+            MetaStore::Downstream => MetaStoreKind::Downstream,
+        },
+        dry_run: args.dry_run,
+        rpc_timeout: global.rpc_timeout,
+        default_tls: (!tls.is_empty()).then_some(tls),
+        worker: default_worker(),
+        basis: match args.time_basis {
+            BasisArg::Commit => TimeBasis::Commit,
+            BasisArg::Begin => TimeBasis::Begin,
+        },
+    };
+    let outcome = runtime()?.block_on(start_task(&state, request));
+    for note in &outcome.notes {
+        eprintln!("note: {note}");
+    }
+    if !outcome.statements.is_empty() {
+        eprintln!("would run:");
+        for statement in &outcome.statements {
+            eprintln!("  {statement};");
+        }
+    }
+    print(&outcome.response)
+}
+
+fn print(response: &StartTaskResponse) -> anyhow::Result<u8> {
+    print_dm(response, response.result)
+}

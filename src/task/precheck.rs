@@ -1,0 +1,657 @@
+//! Prechecks before a task starts (DM-COMPAT.md §3.1), reported the way DM's checker reports
+//! them: each check has a name, a state and, when it fails, the error and the fix.
+//!
+//! Upstream: it can be reached with the source's credentials; binary logging is on, in ROW
+//! format with full row images; `server_id` is set; the user holds REPLICATION SLAVE and
+//! REPLICATION CLIENT (BINLOG MONITOR on MariaDB 10.5 and later); `gtid_mode=ON` on MySQL when
+//! the source has `enable-gtid: true`; the source file's `flavor` matches the server.
+//! Downstream, when it is the meta store: it can be reached, and the user may create and write
+//! the meta schema. Privileges are read from `SHOW GRANTS` (never printed: MariaDB shows
+//! password hashes there); grants through roles cannot be expanded, so a privilege that may
+//! come from a role is a warning, not a failure.
+
+use mysql_async::prelude::*;
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::remote::{self, ConnSettings, RemoteError};
+
+use super::source::{SourceConfig, SourceFlavor};
+use super::store::downstream::DownstreamStore;
+
+/// The state of one check, as DM prints it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckState {
+    Success,
+    Warn,
+    Fail,
+}
+
+/// One error of a check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckError {
+    pub severity: CheckState,
+    pub short_error: String,
+}
+
+/// One check's result, in DM's shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckItem {
+    pub id: usize,
+    pub name: String,
+    pub desc: String,
+    pub state: CheckState,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<CheckError>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub instruction: String,
+    pub extra: String,
+}
+
+/// All checks of a run.
+#[derive(Debug, Clone, Default)]
+pub struct PrecheckReport {
+    pub items: Vec<CheckItem>,
+}
+
+/// DM's prefix of a failed precheck.
+const CHECK_FAILED: &str = "[code=26005:class=task-check:scope=internal:level=medium], Message: \
+                            fail to check synchronization configuration with type: ";
+
+impl PrecheckReport {
+    pub fn extend(&mut self, items: Vec<CheckItem>) {
+        for mut item in items {
+            item.id = self.items.len() + 1;
+            self.items.push(item);
+        }
+    }
+
+    pub fn passed(&self) -> bool {
+        self.items.iter().all(|i| i.state != CheckState::Fail)
+    }
+
+    /// `checkResult` of DM's JSON.
+    pub fn check_result(&self) -> String {
+        let failed: Vec<&CheckItem> = self
+            .items
+            .iter()
+            .filter(|i| i.state == CheckState::Fail)
+            .collect();
+        let warned: Vec<&CheckItem> = self
+            .items
+            .iter()
+            .filter(|i| i.state == CheckState::Warn)
+            .collect();
+        let detail =
+            |items: &[&CheckItem]| serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned());
+        match failed.first() {
+            Some(first) => {
+                let reason = first
+                    .errors
+                    .first()
+                    .map_or(first.desc.as_str(), |e| e.short_error.as_str());
+                format!("{CHECK_FAILED}{reason}\n detail: {}", detail(&failed))
+            }
+            None if warned.is_empty() => "pre-check is passed. ".to_owned(),
+            None => format!("pre-check is passed. \n detail: {}", detail(&warned)),
+        }
+    }
+}
+
+fn item(
+    name: &str,
+    desc: &str,
+    address: &str,
+    outcome: Result<(), (CheckState, String, String)>,
+) -> CheckItem {
+    let extra = format!("address of db instance - {address}");
+    match outcome {
+        Ok(()) => CheckItem {
+            id: 0,
+            name: name.to_owned(),
+            desc: desc.to_owned(),
+            state: CheckState::Success,
+            errors: Vec::new(),
+            instruction: String::new(),
+            extra,
+        },
+        Err((state, error, fix)) => CheckItem {
+            id: 0,
+            name: name.to_owned(),
+            desc: desc.to_owned(),
+            state,
+            errors: vec![CheckError {
+                severity: state,
+                short_error: error,
+            }],
+            instruction: fix,
+            extra,
+        },
+    }
+}
+
+fn fail(error: String, fix: &str) -> Result<(), (CheckState, String, String)> {
+    Err((CheckState::Fail, error, fix.to_owned()))
+}
+
+/// What a connection failure tells the user to do.
+fn connection_fix(err: &RemoteError) -> &'static str {
+    match err {
+        RemoteError::Auth { .. } => {
+            "check from.user and from.password in the source config (operate-source create it again)"
+        }
+        RemoteError::Tls { .. } => {
+            "check the TLS files (from.security or --ssl-ca/--ssl-cert/--ssl-key)"
+        }
+        _ => {
+            "check that the server is running and reachable at from.host:from.port, then run start-task again"
+        }
+    }
+}
+
+/// `VERSION()`, `log_bin`, `binlog_format`, `server_id`.
+type ServerVariables = (String, Option<String>, Option<String>, Option<u64>);
+
+/// The upstream checks of one source.
+pub async fn check_upstream(
+    source: &SourceConfig,
+    settings: &ConnSettings,
+    deadline: Instant,
+) -> Vec<CheckItem> {
+    let address = settings.address();
+    let prefix = |s: String| format!("source {}: {s}", source.source_id);
+    let mut conn = match remote::query_connection(settings, deadline).await {
+        Ok(conn) => conn,
+        Err(err) => {
+            let fix = connection_fix(&err);
+            return vec![item(
+                "source_db_connection",
+                "check whether the source database can be connected",
+                &address,
+                fail(prefix(err.to_string()), fix),
+            )];
+        }
+    };
+    let mut items = vec![item(
+        "source_db_connection",
+        "check whether the source database can be connected",
+        &address,
+        Ok(()),
+    )];
+    let facts: Result<_, RemoteError> = async {
+        let row: Option<ServerVariables> = remote::query(
+            settings,
+            deadline,
+            "reading server variables",
+            conn.query_first(
+                "SELECT VERSION(), CAST(@@global.log_bin AS CHAR), @@global.binlog_format, \
+                 @@global.server_id",
+            ),
+        )
+        .await?;
+        // binlog_row_image is missing before MySQL 5.6 / MariaDB 10.1.6.
+        let row_image: Option<Option<String>> = conn
+            .query_first("SELECT @@global.binlog_row_image")
+            .await
+            .unwrap_or(None);
+        let grants: Vec<String> = remote::query(
+            settings,
+            deadline,
+            "reading the user's grants (SHOW GRANTS)",
+            conn.query("SHOW GRANTS FOR CURRENT_USER()"),
+        )
+        .await?;
+        Ok((row.unwrap_or_default(), row_image.flatten(), grants))
+    }
+    .await;
+    let ((version, log_bin, format, server_id), row_image, grants) = match facts {
+        Ok(facts) => facts,
+        Err(err) => {
+            let _ = tokio::time::timeout_at(deadline, conn.disconnect()).await;
+            items.push(item(
+                "source_db_variables",
+                "check the source database's variables and grants",
+                &address,
+                fail(
+                    prefix(err.to_string()),
+                    "check the server and the user's privileges, then run start-task again",
+                ),
+            ));
+            return items;
+        }
+    };
+    let mariadb = version.to_ascii_lowercase().contains("mariadb");
+
+    let log_bin_on = matches!(log_bin.as_deref(), Some("1" | "ON" | "on"));
+    items.push(item(
+        "mysql_binlog_enable",
+        "check whether mysql binlog is enabled",
+        &address,
+        if log_bin_on {
+            Ok(())
+        } else {
+            fail(
+                prefix(format!(
+                    "log_bin is {}",
+                    log_bin.as_deref().unwrap_or("OFF")
+                )),
+                "start the server with binary logging on (log_bin = mysql-bin in its config) and \
+                 a server_id",
+            )
+        },
+    ));
+    let format = format.unwrap_or_default();
+    items.push(item(
+        "mysql_binlog_format",
+        "check whether mysql binlog_format is ROW",
+        &address,
+        if format.eq_ignore_ascii_case("ROW") {
+            Ok(())
+        } else {
+            fail(
+                prefix(format!("binlog_format is {format}, not ROW")),
+                "SET GLOBAL binlog_format = 'ROW' and set binlog_format = ROW in the server's \
+                 config",
+            )
+        },
+    ));
+    items.push(item(
+        "mysql_binlog_row_image",
+        "check whether mysql binlog_row_image is FULL",
+        &address,
+        match &row_image {
+            Some(image) if !image.eq_ignore_ascii_case("FULL") => fail(
+                prefix(format!("binlog_row_image is {image}, not FULL")),
+                "SET GLOBAL binlog_row_image = 'FULL' and set binlog_row_image = FULL in the \
+                 server's config",
+            ),
+            _ => Ok(()),
+        },
+    ));
+    items.push(item(
+        "mysql_server_id",
+        "check whether mysql server_id has been greater than 0",
+        &address,
+        if server_id.unwrap_or(0) > 0 {
+            Ok(())
+        } else {
+            fail(
+                prefix("server_id is 0".to_owned()),
+                "set a server_id greater than 0 in the server's config",
+            )
+        },
+    ));
+    let privileges = Grants::parse(&grants);
+    let client = if mariadb {
+        ["BINLOG MONITOR", "REPLICATION CLIENT"]
+    } else {
+        ["REPLICATION CLIENT", "REPLICATION CLIENT"]
+    };
+    let mut missing = Vec::new();
+    if !privileges.has_global("REPLICATION SLAVE") {
+        missing.push("REPLICATION SLAVE");
+    }
+    if !client.iter().any(|p| privileges.has_global(p)) {
+        missing.push(client[0]);
+    }
+    items.push(item(
+        "source_db_replication_privilege",
+        "check replication privileges of source DB",
+        &address,
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            let error = prefix(format!(
+                "user {} lacks {} on *.*",
+                settings.user,
+                missing.join(" and ")
+            ));
+            let fix = format!(
+                "GRANT {} ON *.* TO the user {} connects as",
+                missing.join(", "),
+                settings.user
+            );
+            Err((
+                if privileges.roles {
+                    CheckState::Warn
+                } else {
+                    CheckState::Fail
+                },
+                if privileges.roles {
+                    format!("{error} (it may come from a role, which cannot be checked)")
+                } else {
+                    error
+                },
+                fix,
+            ))
+        },
+    ));
+    if source.enable_gtid && !mariadb {
+        let gtid_mode: Option<Option<String>> = conn
+            .query_first("SELECT @@global.gtid_mode")
+            .await
+            .unwrap_or(None);
+        let gtid_mode = gtid_mode.flatten().unwrap_or_else(|| "OFF".to_owned());
+        items.push(item(
+            "mysql_gtid_mode",
+            "check whether mysql gtid_mode is ON for enable-gtid: true",
+            &address,
+            if gtid_mode.eq_ignore_ascii_case("ON") {
+                Ok(())
+            } else {
+                fail(
+                    prefix(format!("gtid_mode is {gtid_mode} but enable-gtid is true")),
+                    "turn gtid_mode ON on the server, or set enable-gtid: false in the source config",
+                )
+            },
+        ));
+    }
+    let flavor_mismatch = match source.flavor {
+        SourceFlavor::MySql => mariadb,
+        SourceFlavor::MariaDb => !mariadb,
+        SourceFlavor::Detect => false,
+    };
+    items.push(item(
+        "source_db_flavor",
+        "check whether the source config's flavor matches the server",
+        &address,
+        if flavor_mismatch {
+            fail(
+                prefix(format!(
+                    "flavor is {} but the server is {version}",
+                    if mariadb { "mysql" } else { "mariadb" }
+                )),
+                "set flavor to the server's (mysql or mariadb) or leave it empty, then \
+                 operate-source create the source again",
+            )
+        } else {
+            Ok(())
+        },
+    ));
+    let _ = tokio::time::timeout_at(deadline, conn.disconnect()).await;
+    items
+}
+
+/// The downstream checks when it holds the checkpoint.
+pub async fn check_downstream(
+    store: &DownstreamStore,
+    meta_schema: &str,
+    remove_meta: bool,
+    deadline: Instant,
+) -> Vec<CheckItem> {
+    let address = store.settings.address();
+    let mut conn = match store.connect(deadline).await {
+        Ok(conn) => conn,
+        Err(err) => {
+            return vec![item(
+                "target_db_connection",
+                "check whether the target database can be connected",
+                &address,
+                fail(
+                    format!("target-database: {err}"),
+                    "check target-database in the task file and that the server is reachable",
+                ),
+            )];
+        }
+    };
+    let mut items = vec![item(
+        "target_db_connection",
+        "check whether the target database can be connected",
+        &address,
+        Ok(()),
+    )];
+    let grants: Result<Vec<String>, _> =
+        tokio::time::timeout_at(deadline, conn.query("SHOW GRANTS FOR CURRENT_USER()"))
+            .await
+            .unwrap_or_else(|_| {
+                Err(mysql_async::Error::Other(
+                    "no answer before the deadline".into(),
+                ))
+            });
+    let _ = tokio::time::timeout_at(deadline, conn.disconnect()).await;
+    let mut needed = vec!["CREATE", "SELECT", "INSERT", "UPDATE", "DELETE"];
+    if remove_meta {
+        needed.push("DROP");
+    }
+    let outcome = match grants {
+        Err(err) => Err((
+            CheckState::Warn,
+            format!("target-database: cannot read the grants: {err}"),
+            String::new(),
+        )),
+        Ok(grants) => {
+            let privileges = Grants::parse(&grants);
+            let missing: Vec<&str> = needed
+                .iter()
+                .copied()
+                .filter(|p| !privileges.has_on_schema(p, meta_schema))
+                .collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err((
+                    if privileges.roles {
+                        CheckState::Warn
+                    } else {
+                        CheckState::Fail
+                    },
+                    format!(
+                        "target-database: user {} lacks {} on `{meta_schema}`.*",
+                        store.settings.user,
+                        missing.join(", ")
+                    ),
+                    format!(
+                        "GRANT {} ON `{meta_schema}`.* TO the target-database user, or use \
+                         --meta-store embedded",
+                        missing.join(", ")
+                    ),
+                ))
+            }
+        }
+    };
+    items.push(item(
+        "meta_schema_privilege",
+        "check whether the target database user can create and write the meta schema",
+        &address,
+        outcome,
+    ));
+    items
+}
+
+/// Privileges read from `SHOW GRANTS`: global ones and per schema (patterns allowed).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Grants {
+    global: Vec<String>,
+    schemas: Vec<(String, Vec<String>)>,
+    /// The user has roles granted, whose privileges are not listed.
+    pub roles: bool,
+}
+
+impl Grants {
+    pub fn parse(lines: &[String]) -> Grants {
+        let mut grants = Grants::default();
+        for line in lines {
+            let Some(rest) = line.trim().strip_prefix("GRANT ") else {
+                continue;
+            };
+            let Some(to) = rest.find(" TO ") else {
+                continue;
+            };
+            let head = &rest[..to];
+            let Some(on) = head.find(" ON ") else {
+                grants.roles = true;
+                continue;
+            };
+            let privileges: Vec<String> = split_privileges(&head[..on]);
+            let object = head[on + 4..].trim();
+            if object.starts_with("FUNCTION ") || object.starts_with("PROCEDURE ") {
+                continue;
+            }
+            let object = object.strip_prefix("TABLE ").unwrap_or(object);
+            let Some((schema, table)) = split_object(object) else {
+                continue;
+            };
+            if table != "*" {
+                continue;
+            }
+            if schema == "*" {
+                grants.global.extend(privileges);
+            } else {
+                grants.schemas.push((schema, privileges));
+            }
+        }
+        grants
+    }
+
+    fn covers(list: &[String], privilege: &str) -> bool {
+        list.iter()
+            .any(|p| p == privilege || p == "ALL" || p == "ALL PRIVILEGES")
+    }
+
+    pub fn has_global(&self, privilege: &str) -> bool {
+        Grants::covers(&self.global, privilege)
+    }
+
+    pub fn has_on_schema(&self, privilege: &str, schema: &str) -> bool {
+        self.has_global(privilege)
+            || self
+                .schemas
+                .iter()
+                .any(|(pattern, list)| like(pattern, schema) && Grants::covers(list, privilege))
+    }
+}
+
+/// Privilege names of a grant, upper-case, column lists dropped.
+fn split_privileges(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut depth = 0;
+    let mut current = String::new();
+    for c in text.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(current.trim().to_ascii_uppercase());
+                current.clear();
+            }
+            _ if depth == 0 => current.push(c),
+            _ => {}
+        }
+    }
+    out.push(current.trim().to_ascii_uppercase());
+    out.retain(|p| !p.is_empty());
+    out
+}
+
+/// `` `db`.`t` `` / `db.*` / `*.*` → (schema, table), unquoted.
+fn split_object(object: &str) -> Option<(String, String)> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut quoted = None;
+    let mut chars = object.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (None, '`' | '"' | '\'') => quoted = Some(c),
+            (Some(q), c) if c == q => {
+                if chars.peek() == Some(&q) {
+                    current.push(q);
+                    chars.next();
+                } else {
+                    quoted = None;
+                }
+            }
+            (None, '.') => parts.push(std::mem::take(&mut current)),
+            _ => current.push(c),
+        }
+    }
+    parts.push(current);
+    match parts.as_slice() {
+        [schema, table] => Some((schema.clone(), table.clone())),
+        _ => None,
+    }
+}
+
+/// SQL `LIKE` as grants use it for schema names: `%`, `_`, and `\` escapes.
+fn like(pattern: &str, text: &str) -> bool {
+    fn go(p: &[char], t: &[char]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some(('%', rest)) => (0..=t.len()).any(|i| go(rest, &t[i..])),
+            Some(('_', rest)) => !t.is_empty() && go(rest, &t[1..]),
+            Some(('\\', rest)) if !rest.is_empty() => {
+                t.first() == Some(&rest[0]) && go(&rest[1..], &t[1..])
+            }
+            Some((c, rest)) => t.first() == Some(c) && go(rest, &t[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    go(&p, &t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &[&str]) -> Vec<String> {
+        text.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn reads_grants_of_both_servers() {
+        let maria = Grants::parse(&lines(&[
+            "GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO `repl`@`%` IDENTIFIED BY PASSWORD '*ABC'",
+            "GRANT SELECT, INSERT, UPDATE (a, b) ON `app`.`t` TO `repl`@`%`",
+        ]));
+        assert!(maria.has_global("REPLICATION SLAVE"));
+        assert!(maria.has_global("BINLOG MONITOR"));
+        assert!(!maria.has_global("REPLICATION CLIENT"));
+        assert!(!maria.roles);
+
+        let root = Grants::parse(&lines(&[
+            "GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION",
+            "GRANT PROXY ON ''@'%' TO 'root'@'localhost' WITH GRANT OPTION",
+        ]));
+        assert!(root.has_global("REPLICATION CLIENT"));
+        assert!(root.has_on_schema("DROP", "dm_meta"));
+
+        let meta = Grants::parse(&lines(&[
+            "GRANT USAGE ON *.* TO `dm`@`%`",
+            "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE ON `dm\\_%`.* TO `dm`@`%`",
+            "GRANT `dm_role`@`%` TO `dm`@`%`",
+        ]));
+        assert!(meta.has_on_schema("CREATE", "dm_meta"));
+        assert!(!meta.has_on_schema("CREATE", "dmXmeta"));
+        assert!(!meta.has_on_schema("DROP", "dm_meta"));
+        assert!(!meta.has_on_schema("CREATE", "other"));
+        assert!(meta.roles);
+    }
+
+    #[test]
+    fn check_result_in_dm_words() {
+        let mut report = PrecheckReport::default();
+        report.extend(vec![item("a", "check a", "h:1", Ok(()))]);
+        assert_eq!(report.check_result(), "pre-check is passed. ");
+        report.extend(vec![item(
+            "mysql_binlog_format",
+            "check whether mysql binlog_format is ROW",
+            "h:1",
+            fail(
+                "source s: binlog_format is STATEMENT, not ROW".into(),
+                "fix it",
+            ),
+        )]);
+        assert!(!report.passed());
+        let text = report.check_result();
+        assert!(
+            text.starts_with(
+                "[code=26005:class=task-check:scope=internal:level=medium], Message: fail to check \
+             synchronization configuration with type: source s: binlog_format is STATEMENT, not \
+             ROW\n detail: [{\"id\":2,\"name\":\"mysql_binlog_format\""
+            ),
+            "{text}"
+        );
+        assert!(text.contains("\"instruction\":\"fix it\""));
+    }
+}

@@ -1,0 +1,312 @@
+//! The state directory: what DM keeps in its master's etcd, kept in files.
+//!
+//! ```text
+//! <state>/sources/<source-id>.yaml   source configs, as created (mode 0600: they hold passwords)
+//! <state>/tasks/<task>.yaml          the task file of the last successful start-task (0600)
+//! <state>/tasks/<task>.json          which meta store that run used
+//! <state>/meta/<meta-schema>.sqlite3 the embedded checkpoint store
+//! <state>/locks/<task>.lock          held while a start-task of the task runs
+//! ```
+//!
+//! Located by `--state-dir`, else `$STARTPOINT_HOME`, else `$XDG_STATE_HOME/startpoint`, else
+//! `~/.local/state/startpoint`. Files are replaced atomically (written beside, then renamed), so
+//! a crash leaves the old or the new file, never half of one.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::config::TaskConfig;
+use super::source::{SourceConfig, SourceConfigError};
+use super::store::MetaStoreKind;
+use super::store::embedded::EmbeddedStore;
+
+/// Why the state directory could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(
+        "no state directory: give --state-dir or set STARTPOINT_HOME (neither XDG_STATE_HOME \
+         nor HOME is set)"
+    )]
+    NoHome,
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Source(#[from] SourceConfigError),
+    #[error("{}: {message}", path.display())]
+    Corrupt { path: PathBuf, message: String },
+    #[error(
+        "another start-task of task {task} is running (it holds {}); waited {}; run again when \
+         it has finished",
+        path.display(),
+        humantime::format_duration(*waited)
+    )]
+    Busy {
+        task: String,
+        path: PathBuf,
+        waited: Duration,
+    },
+}
+
+/// What `tasks/<task>.json` says.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+struct TaskRecord {
+    meta_store: String,
+    task_file: String,
+    saved_at: String,
+}
+
+/// The directory of startpoint's state.
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    root: PathBuf,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
+    move |source| StateError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl StateDir {
+    /// `explicit` (`--state-dir` or `$STARTPOINT_HOME`), else the XDG location.
+    pub fn locate(explicit: Option<PathBuf>) -> Result<StateDir, StateError> {
+        let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        let root = match explicit {
+            Some(dir) => dir,
+            None => match (env("XDG_STATE_HOME"), env("HOME")) {
+                (Some(state), _) => PathBuf::from(state).join("startpoint"),
+                (None, Some(home)) => PathBuf::from(home).join(".local/state/startpoint"),
+                (None, None) => return Err(StateError::NoHome),
+            },
+        };
+        Ok(StateDir { root })
+    }
+
+    pub fn at(root: PathBuf) -> StateDir {
+        StateDir { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn dir(&self, name: &str) -> Result<PathBuf, StateError> {
+        let dir = self.root.join(name);
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        Ok(dir)
+    }
+
+    /// Writes `bytes` to `path` atomically, readable by the owner only.
+    fn replace(&self, path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+        let dir = path.parent().unwrap_or(&self.root);
+        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
+        file.write_all(bytes).map_err(io(path))?;
+        file.as_file().sync_all().map_err(io(path))?;
+        file.persist(path).map_err(|e| StateError::Io {
+            path: path.to_path_buf(),
+            source: e.error,
+        })?;
+        Ok(())
+    }
+
+    fn source_path(&self, id: &str) -> Result<PathBuf, StateError> {
+        Ok(self.dir("sources")?.join(format!("{}.yaml", file_stem(id))))
+    }
+
+    /// Stores a source config (its text as given); `false` if the ID is taken.
+    pub fn create_source(&self, config: &SourceConfig, text: &str) -> Result<bool, StateError> {
+        let path = self.source_path(&config.source_id)?;
+        if path.exists() {
+            return Ok(false);
+        }
+        self.replace(&path, text.as_bytes())?;
+        Ok(true)
+    }
+
+    /// The stored config of `id`.
+    pub fn source(&self, id: &str) -> Result<Option<SourceConfig>, StateError> {
+        let path = self.source_path(id)?;
+        if !path.exists() {
+            return Ok(None);
+        }
+        Ok(Some(SourceConfig::load(&path)?))
+    }
+
+    /// Every stored source, by ID.
+    pub fn sources(&self) -> Result<Vec<SourceConfig>, StateError> {
+        let dir = self.dir("sources")?;
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
+            let path = entry.map_err(io(&dir))?.path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                out.push(SourceConfig::load(&path)?);
+            }
+        }
+        out.sort_by(|a, b| a.source_id.cmp(&b.source_id));
+        Ok(out)
+    }
+
+    /// Removes a stored source; `false` if there was none.
+    pub fn remove_source(&self, id: &str) -> Result<bool, StateError> {
+        let path = self.source_path(id)?;
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    /// The embedded store of `meta_schema`.
+    pub fn embedded_store(&self, meta_schema: &str) -> EmbeddedStore {
+        EmbeddedStore::new(&self.root.join("meta"), meta_schema)
+    }
+
+    /// Records the task file and meta store of a successful start-task.
+    pub fn save_task(
+        &self,
+        task: &TaskConfig,
+        task_file: &Path,
+        text: &str,
+        store: MetaStoreKind,
+        saved_at: &str,
+    ) -> Result<(), StateError> {
+        let dir = self.dir("tasks")?;
+        let stem = file_stem(&task.name);
+        self.replace(&dir.join(format!("{stem}.yaml")), text.as_bytes())?;
+        let record = TaskRecord {
+            meta_store: store.as_str().to_owned(),
+            task_file: task_file.display().to_string(),
+            saved_at: saved_at.to_owned(),
+        };
+        let json = serde_json::to_vec_pretty(&record).unwrap_or_default();
+        self.replace(&dir.join(format!("{stem}.json")), &json)
+    }
+
+    /// The recorded task file of `name` and its meta store.
+    pub fn task(&self, name: &str) -> Result<Option<(TaskConfig, MetaStoreKind)>, StateError> {
+        let dir = self.dir("tasks")?;
+        let stem = file_stem(name);
+        let yaml = dir.join(format!("{stem}.yaml"));
+        let json = dir.join(format!("{stem}.json"));
+        if !yaml.exists() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&yaml).map_err(io(&yaml))?;
+        let task = TaskConfig::parse(&yaml.display().to_string(), &text).map_err(|e| {
+            StateError::Corrupt {
+                path: yaml.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        let record_text = std::fs::read_to_string(&json).map_err(io(&json))?;
+        let record: TaskRecord =
+            serde_json::from_str(&record_text).map_err(|e| StateError::Corrupt {
+                path: json.clone(),
+                message: e.to_string(),
+            })?;
+        let store = match record.meta_store.as_str() {
+            "downstream" => MetaStoreKind::Downstream,
+            _ => MetaStoreKind::Embedded,
+        };
+        Ok(Some((task, store)))
+    }
+
+    /// Takes the task's lock, waiting up to `wait` for another run to finish. The lock goes
+    /// with the returned value (and with the process).
+    pub fn lock_task(&self, task: &str, wait: Duration) -> Result<TaskLock, StateError> {
+        let dir = self.dir("locks")?;
+        let path = dir.join(format!("{}.lock", file_stem(task)));
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        let started = std::time::Instant::now();
+        loop {
+            match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => return Ok(TaskLock { _file: file }),
+                Err(rustix::io::Errno::WOULDBLOCK) if started.elapsed() < wait => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(rustix::io::Errno::WOULDBLOCK) => {
+                    return Err(StateError::Busy {
+                        task: task.to_owned(),
+                        path,
+                        waited: started.elapsed(),
+                    });
+                }
+                Err(e) => return Err(io(&path)(e.into())),
+            }
+        }
+    }
+}
+
+/// A held task lock.
+#[derive(Debug)]
+pub struct TaskLock {
+    _file: File,
+}
+
+/// A name as a file name: safe characters kept, others `%XX`-escaped.
+fn file_stem(name: &str) -> String {
+    let mut out = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SOURCE: &str = "source-id: s/1\nfrom: {host: h, user: u, password: pw}\n";
+
+    #[test]
+    fn sources_round_trip_privately() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::at(dir.path().join("state"));
+        let config = SourceConfig::parse("s.yaml", SOURCE).unwrap();
+        assert!(state.create_source(&config, SOURCE).unwrap());
+        assert!(!state.create_source(&config, SOURCE).unwrap());
+        assert_eq!(state.source("s/1").unwrap().unwrap().source_id, "s/1");
+        assert_eq!(state.sources().unwrap().len(), 1);
+        let path = state.source_path("s/1").unwrap();
+        assert!(path.ends_with("s%2F1.yaml"));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+        assert!(state.remove_source("s/1").unwrap());
+        assert!(!state.remove_source("s/1").unwrap());
+        assert!(state.source("s/1").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_task_lock_excludes_a_second_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::at(dir.path().to_path_buf());
+        let held = state.lock_task("t", Duration::ZERO).unwrap();
+        let err = state
+            .lock_task("t", Duration::from_millis(250))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("another start-task of task t"),
+            "{err}"
+        );
+        drop(held);
+        state.lock_task("t", Duration::ZERO).unwrap();
+    }
+}

@@ -1,0 +1,602 @@
+//! Checkpoint stores: DM's checkpoint table (DM-COMPAT.md §5) in a SQLite file in the state
+//! directory ([`embedded`]) or in the task's target database ([`downstream`]), where a DM
+//! cluster started later reads it.
+//!
+//! A run's writes are one [`StorePlan`], applied in one transaction per store: the rows the
+//! plan was decided against are read again inside the transaction (locked, downstream) and the
+//! plan is refused if they changed, so a concurrent start-task or a running DM task cannot be
+//! overwritten unseen; anything failing rolls back and leaves the old state. Beside DM's table,
+//! `<task>_startpoint_log` records when and how each checkpoint was set (for `query-status`).
+//!
+//! The statements are built once here, for both SQL dialects, so `--dry-run` prints exactly
+//! what would run.
+
+pub mod downstream;
+pub mod embedded;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::location::CheckpointLocation;
+use super::safe_mode::StoredCheckpoint;
+
+/// DM's meta tables of a task besides the checkpoint table, dropped by `--remove-meta`
+/// (as DM's master does).
+const OTHER_DM_META_TABLES: &[&str] = &[
+    "loader_checkpoint",
+    "lightning_checkpoint_list",
+    "syncer_sharding_meta",
+    "onlineddl",
+    "validator_checkpoint",
+    "validator_pending_change",
+    "validator_error_change",
+    "validator_table_status",
+];
+
+/// MySQL's limit on table names.
+const MAX_IDENTIFIER: usize = 64;
+
+/// Where checkpoints are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaStoreKind {
+    Embedded,
+    Downstream,
+}
+
+impl MetaStoreKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetaStoreKind::Embedded => "embedded",
+            MetaStoreKind::Downstream => "downstream",
+        }
+    }
+}
+
+/// What `--remove-meta` removes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoveMeta {
+    No,
+    /// The whole task: every source's rows, and DM's other meta tables of the task.
+    Task,
+    /// Only these sources' rows (`-s` chose some sources of the task).
+    Sources(Vec<String>),
+}
+
+/// One source's new global checkpoint row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointWrite {
+    pub source_id: String,
+    pub checkpoint: CheckpointLocation,
+    pub exit_point: Option<CheckpointLocation>,
+    /// A start-time start: the source's table checkpoints (`is_global = 0`) go.
+    pub drop_table_rows: bool,
+    /// How the start point was chosen, for the log.
+    pub how: String,
+    /// When (UTC, RFC 3339), and by whom.
+    pub set_at: String,
+    pub worker: String,
+}
+
+/// Everything one run writes to one store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorePlan {
+    pub task: String,
+    pub meta_schema: String,
+    pub remove_meta: RemoveMeta,
+    /// What the plan was decided against, per source written; checked again in the transaction.
+    pub expected: BTreeMap<String, Option<StoredCheckpoint>>,
+    pub writes: Vec<CheckpointWrite>,
+}
+
+/// Why a store could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the embedded checkpoint store {path}: {message}")]
+    Embedded { path: String, message: String },
+    #[error("the downstream checkpoint store at {server}: {message}")]
+    Downstream { server: String, message: String },
+    #[error(
+        "the checkpoint of task {task} for source {source_id} changed while start-task was \
+         running (it was {before}, it is now {now}): another start-task or a running DM task \
+         wrote it; nothing was written: run start-task again"
+    )]
+    Changed {
+        task: String,
+        source_id: String,
+        before: String,
+        now: String,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A statement parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqlValue {
+    Text(String),
+    Int(i64),
+}
+
+impl fmt::Display for SqlValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SqlValue::Text(text) => write!(f, "'{}'", text.replace('\'', "''")),
+            SqlValue::Int(i) => write!(f, "{i}"),
+        }
+    }
+}
+
+/// A statement and its parameters (`?` placeholders in both dialects).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub sql: String,
+    pub params: Vec<SqlValue>,
+}
+
+impl Statement {
+    fn plain(sql: String) -> Statement {
+        Statement {
+            sql,
+            params: Vec::new(),
+        }
+    }
+
+    /// The statement with its parameters written in, for people.
+    pub fn display(&self) -> String {
+        let mut out = String::new();
+        let mut params = self.params.iter();
+        for (i, piece) in self.sql.split('?').enumerate() {
+            if i > 0 {
+                match params.next() {
+                    Some(value) => out.push_str(&value.to_string()),
+                    None => out.push('?'),
+                }
+            }
+            out.push_str(piece);
+        }
+        out
+    }
+}
+
+/// The SQL flavour of a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    MySql,
+    Sqlite,
+}
+
+/// Table names of one task in one store.
+#[derive(Debug, Clone)]
+pub struct TaskTables {
+    dialect: Dialect,
+    schema: String,
+    task: String,
+}
+
+fn quote(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+impl TaskTables {
+    pub fn new(dialect: Dialect, schema: &str, task: &str) -> Result<TaskTables, StoreError> {
+        let longest = format!("{task}_syncer_checkpoint");
+        if longest.len() > MAX_IDENTIFIER {
+            return Err(StoreError::Invalid(format!(
+                "task name {task:?} is too long: its checkpoint table {longest} would pass \
+                 MySQL's {MAX_IDENTIFIER}-character limit"
+            )));
+        }
+        Ok(TaskTables {
+            dialect,
+            schema: schema.to_owned(),
+            task: task.to_owned(),
+        })
+    }
+
+    fn table(&self, suffix: &str) -> String {
+        let name = format!("{}_{suffix}", self.task);
+        match self.dialect {
+            Dialect::MySql => format!("{}.{}", quote(&self.schema), quote(&name)),
+            // One SQLite file per meta schema: the table name alone.
+            Dialect::Sqlite => quote(&name),
+        }
+    }
+
+    /// `<schema>.<task>_syncer_checkpoint`, quoted.
+    pub fn checkpoint_table(&self) -> String {
+        self.table("syncer_checkpoint")
+    }
+
+    pub fn log_table(&self) -> String {
+        self.table("startpoint_log")
+    }
+
+    /// DM's DDL (DM-COMPAT.md §5), and the log table's; SQLite gets the same tables in its
+    /// dialect (no `ON UPDATE`, so the upsert sets `update_time` itself).
+    pub fn create_statements(&self) -> Vec<Statement> {
+        let checkpoint = format!(
+            "CREATE TABLE IF NOT EXISTS {} (
+    id VARCHAR(32) NOT NULL,
+    cp_schema VARCHAR(128) NOT NULL,
+    cp_table VARCHAR(128) NOT NULL,
+    binlog_name VARCHAR(128),
+    binlog_pos INT UNSIGNED,
+    binlog_gtid TEXT,
+    exit_safe_binlog_name VARCHAR(128) DEFAULT '',
+    exit_safe_binlog_pos INT UNSIGNED DEFAULT 0,
+    exit_safe_binlog_gtid TEXT,
+    table_info JSON NOT NULL,
+    is_global BOOLEAN,
+    create_time timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    update_time timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
+    UNIQUE KEY uk_id_schema_table (id, cp_schema, cp_table)
+)",
+            self.checkpoint_table()
+        );
+        let log = format!(
+            "CREATE TABLE IF NOT EXISTS {} (
+    id VARCHAR(32) NOT NULL,
+    set_at VARCHAR(40) NOT NULL,
+    how TEXT NOT NULL,
+    binlog_name VARCHAR(128),
+    binlog_pos INT UNSIGNED,
+    binlog_gtid TEXT,
+    exit_safe_binlog_name VARCHAR(128) DEFAULT '',
+    exit_safe_binlog_pos INT UNSIGNED DEFAULT 0,
+    exit_safe_binlog_gtid TEXT,
+    worker VARCHAR(128) NOT NULL DEFAULT '',
+    tool VARCHAR(64) NOT NULL DEFAULT '',
+    KEY idx_id (id)
+)",
+            self.log_table()
+        );
+        match self.dialect {
+            Dialect::MySql => vec![
+                Statement::plain(format!(
+                    "CREATE DATABASE IF NOT EXISTS {}",
+                    quote(&self.schema)
+                )),
+                Statement::plain(checkpoint),
+                Statement::plain(log),
+            ],
+            Dialect::Sqlite => vec![
+                Statement::plain(sqlite_ddl(&checkpoint)),
+                Statement::plain(sqlite_ddl(&log)),
+            ],
+        }
+    }
+
+    /// The global rows (`id`, checkpoint, exit point), for reading.
+    pub fn select_global(&self, lock: bool) -> String {
+        format!(
+            "SELECT id, binlog_name, binlog_pos, binlog_gtid, exit_safe_binlog_name, \
+             exit_safe_binlog_pos, exit_safe_binlog_gtid, CAST(update_time AS CHAR) FROM {} \
+             WHERE is_global = 1 ORDER BY id{}",
+            self.checkpoint_table(),
+            if lock && self.dialect == Dialect::MySql {
+                " FOR UPDATE"
+            } else {
+                ""
+            }
+        )
+    }
+
+    /// The log, newest first.
+    pub fn select_log(&self) -> String {
+        format!(
+            "SELECT id, set_at, how, binlog_name, binlog_pos, binlog_gtid, \
+             exit_safe_binlog_name, exit_safe_binlog_pos, exit_safe_binlog_gtid, worker, tool \
+             FROM {} ORDER BY set_at DESC",
+            self.log_table()
+        )
+    }
+
+    /// The statements of `plan` that run inside the transaction, after the check.
+    pub fn transaction_statements(&self, plan: &StorePlan) -> Vec<Statement> {
+        let mut out = Vec::new();
+        let checkpoint = self.checkpoint_table();
+        let log = self.log_table();
+        match &plan.remove_meta {
+            RemoveMeta::No => {}
+            RemoveMeta::Task => {
+                out.push(Statement::plain(format!("DELETE FROM {checkpoint}")));
+                out.push(Statement::plain(format!("DELETE FROM {log}")));
+            }
+            RemoveMeta::Sources(sources) => {
+                for source in sources {
+                    for table in [&checkpoint, &log] {
+                        out.push(Statement {
+                            sql: format!("DELETE FROM {table} WHERE id = ?"),
+                            params: vec![SqlValue::Text(source.clone())],
+                        });
+                    }
+                }
+            }
+        }
+        for write in &plan.writes {
+            if write.drop_table_rows {
+                out.push(Statement {
+                    sql: format!("DELETE FROM {checkpoint} WHERE id = ? AND is_global = 0"),
+                    params: vec![SqlValue::Text(write.source_id.clone())],
+                });
+            }
+            let exit = write.exit_point.clone().unwrap_or_default();
+            let location_values = |c: &CheckpointLocation, e: &CheckpointLocation| {
+                vec![
+                    SqlValue::Text(c.binlog_name.clone()),
+                    SqlValue::Int(i64::from(c.binlog_pos)),
+                    SqlValue::Text(c.binlog_gtid.clone()),
+                    SqlValue::Text(e.binlog_name.clone()),
+                    SqlValue::Int(i64::from(e.binlog_pos)),
+                    SqlValue::Text(e.binlog_gtid.clone()),
+                ]
+            };
+            let mut params = vec![
+                SqlValue::Text(write.source_id.clone()),
+                SqlValue::Text(String::new()),
+                SqlValue::Text(String::new()),
+            ];
+            params.extend(location_values(&write.checkpoint, &exit));
+            params.push(SqlValue::Text("null".to_owned()));
+            params.push(SqlValue::Int(1));
+            let columns = "(id, cp_schema, cp_table, binlog_name, binlog_pos, binlog_gtid, \
+                           exit_safe_binlog_name, exit_safe_binlog_pos, exit_safe_binlog_gtid, \
+                           table_info, is_global) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+            let sql = match self.dialect {
+                // DM's own write (syncer checkpoint flush): create_time stays.
+                Dialect::MySql => format!(
+                    "INSERT INTO {checkpoint} {columns} ON DUPLICATE KEY UPDATE \
+                     binlog_name = VALUES(binlog_name), binlog_pos = VALUES(binlog_pos), \
+                     binlog_gtid = VALUES(binlog_gtid), \
+                     exit_safe_binlog_name = VALUES(exit_safe_binlog_name), \
+                     exit_safe_binlog_pos = VALUES(exit_safe_binlog_pos), \
+                     exit_safe_binlog_gtid = VALUES(exit_safe_binlog_gtid), \
+                     table_info = VALUES(table_info), is_global = VALUES(is_global)"
+                ),
+                Dialect::Sqlite => format!(
+                    "INSERT INTO {checkpoint} {columns} ON CONFLICT (id, cp_schema, cp_table) DO \
+                     UPDATE SET binlog_name = excluded.binlog_name, \
+                     binlog_pos = excluded.binlog_pos, binlog_gtid = excluded.binlog_gtid, \
+                     exit_safe_binlog_name = excluded.exit_safe_binlog_name, \
+                     exit_safe_binlog_pos = excluded.exit_safe_binlog_pos, \
+                     exit_safe_binlog_gtid = excluded.exit_safe_binlog_gtid, \
+                     table_info = excluded.table_info, is_global = excluded.is_global, \
+                     update_time = CURRENT_TIMESTAMP"
+                ),
+            };
+            out.push(Statement { sql, params });
+            let mut params = vec![
+                SqlValue::Text(write.source_id.clone()),
+                SqlValue::Text(write.set_at.clone()),
+                SqlValue::Text(write.how.clone()),
+            ];
+            params.extend(location_values(&write.checkpoint, &exit));
+            params.push(SqlValue::Text(write.worker.clone()));
+            params.push(SqlValue::Text(tool_version()));
+            out.push(Statement {
+                sql: format!(
+                    "INSERT INTO {log} (id, set_at, how, binlog_name, binlog_pos, binlog_gtid, \
+                     exit_safe_binlog_name, exit_safe_binlog_pos, exit_safe_binlog_gtid, worker, \
+                     tool) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                ),
+                params,
+            });
+        }
+        out
+    }
+
+    /// What `--remove-meta` of the whole task drops after the transaction (DM's other meta
+    /// tables; in the downstream only, the embedded store has none of them).
+    pub fn drop_other_tables(&self) -> Vec<Statement> {
+        if self.dialect == Dialect::Sqlite {
+            return Vec::new();
+        }
+        OTHER_DM_META_TABLES
+            .iter()
+            .filter(|suffix| self.task.len() + 1 + suffix.len() <= MAX_IDENTIFIER)
+            .map(|suffix| Statement::plain(format!("DROP TABLE IF EXISTS {}", self.table(suffix))))
+            .collect()
+    }
+
+    /// Every statement of `plan`, in order, for `--dry-run`.
+    pub fn describe(&self, plan: &StorePlan) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .create_statements()
+            .iter()
+            .map(|s| first_line(&s.sql))
+            .collect();
+        out.push("BEGIN".to_owned());
+        out.push(format!(
+            "{} (checked: unchanged since read)",
+            self.select_global(true)
+        ));
+        out.extend(
+            self.transaction_statements(plan)
+                .iter()
+                .map(Statement::display),
+        );
+        out.push("COMMIT".to_owned());
+        if plan.remove_meta == RemoveMeta::Task {
+            out.extend(self.drop_other_tables().iter().map(Statement::display));
+        }
+        out
+    }
+}
+
+/// MySQL DDL → SQLite's: the same columns, SQLite's types and keys.
+fn sqlite_ddl(mysql: &str) -> String {
+    mysql
+        .replace("INT UNSIGNED", "INTEGER")
+        .replace("JSON NOT NULL", "TEXT NOT NULL")
+        .replace(" ON UPDATE CURRENT_TIMESTAMP", "")
+        .replace("UNIQUE KEY uk_id_schema_table (", "UNIQUE (")
+        .replace(",\n    KEY idx_id (id)", "")
+}
+
+fn first_line(sql: &str) -> String {
+    match sql.split_once('\n') {
+        Some((first, _)) => format!("{} …)", first.trim_end_matches('(').trim_end()),
+        None => sql.to_owned(),
+    }
+}
+
+/// `startpoint <version>`, recorded in the log.
+pub fn tool_version() -> String {
+    format!("startpoint {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// A global row as read: the source and its checkpoint, and when it was last written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlobalRow {
+    pub source_id: String,
+    pub stored: StoredCheckpoint,
+    pub update_time: Option<String>,
+}
+
+/// The columns of [`TaskTables::select_global`] → a row.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn global_row(
+    source_id: String,
+    name: Option<String>,
+    pos: Option<i64>,
+    gtid: Option<String>,
+    exit_name: Option<String>,
+    exit_pos: Option<i64>,
+    exit_gtid: Option<String>,
+    update_time: Option<String>,
+) -> GlobalRow {
+    let location =
+        |name: Option<String>, pos: Option<i64>, gtid: Option<String>| CheckpointLocation {
+            binlog_name: name.unwrap_or_default(),
+            binlog_pos: pos.and_then(|p| u32::try_from(p).ok()).unwrap_or(0),
+            binlog_gtid: gtid.unwrap_or_default(),
+        };
+    let exit = location(exit_name, exit_pos, exit_gtid);
+    let has_exit = !exit.binlog_name.is_empty() || !exit.binlog_gtid.is_empty();
+    GlobalRow {
+        source_id,
+        stored: StoredCheckpoint {
+            checkpoint: location(name, pos, gtid),
+            exit_point: has_exit.then_some(exit),
+        },
+        update_time,
+    }
+}
+
+/// One entry of the log.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LogEntry {
+    pub source_id: String,
+    pub set_at: String,
+    pub how: String,
+    pub binlog_name: String,
+    pub binlog_pos: u32,
+    pub binlog_gtid: String,
+    pub exit_safe_binlog_name: String,
+    pub exit_safe_binlog_pos: u32,
+    pub exit_safe_binlog_gtid: String,
+    pub worker: String,
+    pub tool: String,
+}
+
+/// Checks the rows read inside the transaction against what the plan was decided on.
+pub(crate) fn check_unchanged(plan: &StorePlan, rows: &[GlobalRow]) -> Result<(), StoreError> {
+    for (source_id, expected) in &plan.expected {
+        let now = rows
+            .iter()
+            .find(|r| &r.source_id == source_id)
+            .map(|r| &r.stored);
+        if now != expected.as_ref() {
+            let show = |s: Option<&StoredCheckpoint>| match s {
+                None => "absent".to_owned(),
+                Some(s) => match &s.exit_point {
+                    None => s.checkpoint.to_string(),
+                    Some(e) => format!("{} with safe mode until {e}", s.checkpoint),
+                },
+            };
+            return Err(StoreError::Changed {
+                task: plan.task.clone(),
+                source_id: source_id.clone(),
+                before: show(expected.as_ref()),
+                now: show(now),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> StorePlan {
+        StorePlan {
+            task: "test".into(),
+            meta_schema: "dm_meta".into(),
+            remove_meta: RemoveMeta::No,
+            expected: BTreeMap::new(),
+            writes: vec![CheckpointWrite {
+                source_id: "mysql-replica-01".into(),
+                checkpoint: CheckpointLocation {
+                    binlog_name: "mysql-bin.000003".into(),
+                    binlog_pos: 194,
+                    binlog_gtid: "0-1-100".into(),
+                },
+                exit_point: None,
+                drop_table_rows: true,
+                how: "start-time".into(),
+                set_at: "2026-11-23T00:00:00Z".into(),
+                worker: "w".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn dm_statements_for_mysql() {
+        let tables = TaskTables::new(Dialect::MySql, "dm_meta", "test").unwrap();
+        assert_eq!(
+            tables.checkpoint_table(),
+            "`dm_meta`.`test_syncer_checkpoint`"
+        );
+        let statements = tables.transaction_statements(&plan());
+        assert_eq!(
+            statements[0].display(),
+            "DELETE FROM `dm_meta`.`test_syncer_checkpoint` WHERE id = 'mysql-replica-01' AND \
+             is_global = 0"
+        );
+        let upsert = statements[1].display();
+        assert!(
+            upsert.starts_with(
+                "INSERT INTO `dm_meta`.`test_syncer_checkpoint` (id, cp_schema, cp_table, \
+                 binlog_name, binlog_pos, binlog_gtid, exit_safe_binlog_name, \
+                 exit_safe_binlog_pos, exit_safe_binlog_gtid, table_info, is_global) VALUES \
+                 ('mysql-replica-01', '', '', 'mysql-bin.000003', 194, '0-1-100', '', 0, '', \
+                 'null', 1) ON DUPLICATE KEY UPDATE binlog_name = VALUES(binlog_name)"
+            ),
+            "{upsert}"
+        );
+        let ddl = &tables.create_statements()[1].sql;
+        assert!(ddl.contains("UNIQUE KEY uk_id_schema_table (id, cp_schema, cp_table)"));
+        let sqlite = TaskTables::new(Dialect::Sqlite, "dm_meta", "test")
+            .unwrap()
+            .create_statements();
+        assert!(sqlite[0].sql.contains("    binlog_pos INTEGER,\n"));
+        assert!(sqlite[0].sql.contains("UNIQUE (id, cp_schema, cp_table)"));
+        assert!(!sqlite[0].sql.contains("ON UPDATE"));
+        assert!(
+            sqlite[1].sql.ends_with("DEFAULT ''\n)"),
+            "{}",
+            sqlite[1].sql
+        );
+        assert!(TaskTables::new(Dialect::MySql, "dm_meta", &"x".repeat(50)).is_err());
+    }
+
+    #[test]
+    fn values_are_quoted_for_display() {
+        let s = Statement {
+            sql: "SELECT ?, ?".into(),
+            params: vec![SqlValue::Text("it's".into()), SqlValue::Int(4)],
+        };
+        assert_eq!(s.display(), "SELECT 'it''s', 4");
+    }
+}

@@ -1,0 +1,205 @@
+//! `operate-source`, `start-task` and `query-status` on the real binary, for everything decided
+//! before a server is contacted: DM's JSON byte for byte (tests/expected/), DM's error texts,
+//! and passwords that never show. The live paths are in tests/start_task_live.rs.
+
+mod support;
+
+use std::path::Path;
+
+use support::Scene;
+
+fn expected(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/expected")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+const SOURCE: &str = "\
+source-id: \"mysql-replica-01\"
+flavor: mariadb
+enable-gtid: true
+from:
+  host: \"127.0.0.1\"
+  port: 1
+  user: \"root\"
+  password: \"top-secret-pw\"
+";
+
+const TASK: &str = "\
+name: test
+task-mode: incremental
+target-database:
+  host: \"127.0.0.1\"
+  port: 1
+  user: \"root\"
+  password: \"target-secret-pw\"
+mysql-instances:
+  - source-id: \"mysql-replica-01\"
+";
+
+#[test]
+fn operate_source_stores_shows_and_stops_without_showing_passwords() {
+    let scene = Scene::new();
+    let source = scene.file("source.yaml", SOURCE);
+    let out = scene.run(&["operate-source", "create", &source]);
+    out.assert_success();
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json["result"], true);
+    assert_eq!(json["sources"][0]["source"], "mysql-replica-01");
+    assert!(
+        out.stdout
+            .starts_with("{\n    \"result\": true,\n    \"msg\": \"\",\n")
+    );
+
+    let again = scene.run(&["operate-source", "create", &source]);
+    assert_eq!(again.code, Some(1));
+    assert!(again.stdout.contains("already exists"), "{}", again.stdout);
+
+    let show = scene.run(&["operate-source", "show"]);
+    show.assert_success();
+    let json: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(json["sources"][0]["config"]["from"]["password"], "******");
+    assert_eq!(json["sources"][0]["config"]["flavor"], "mariadb");
+    let filtered = scene.run(&["operate-source", "show", "-s", "nope"]);
+    assert_eq!(filtered.code, Some(1));
+    assert!(filtered.stdout.contains("source not found"));
+
+    for out in [&out, &again, &show, &filtered] {
+        assert!(!out.stdout.contains("top-secret-pw") && !out.stderr.contains("top-secret-pw"));
+    }
+
+    let stop = scene.run(&["operate-source", "stop", "mysql-replica-01"]);
+    stop.assert_success();
+    let stop_again = scene.run(&["operate-source", "stop", "mysql-replica-01"]);
+    assert_eq!(stop_again.code, Some(1));
+    assert!(stop_again.stdout.contains("does not exist"));
+}
+
+#[test]
+fn operate_source_rejects_a_bad_file_naming_key_and_line() {
+    let scene = Scene::new();
+    let bad = scene.file(
+        "bad.yaml",
+        "source-id: s\nfrom:\n  host: h\n  user: u\n  port: lots\n",
+    );
+    let out = scene.run(&["operate-source", "create", &bad]);
+    assert_eq!(out.code, Some(1));
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let msg = json["msg"].as_str().unwrap();
+    assert!(
+        msg.ends_with("bad.yaml:5: from.port: expected an integer, found a string"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_bad_start_time_is_dms_parse_error_with_no_sources() {
+    let scene = Scene::new();
+    let task = scene.file("task.yaml", TASK);
+    let out = scene.run(&["start-task", &task, "--start-time", "20211021 000100"]);
+    assert_eq!(out.code, Some(1));
+    assert_eq!(out.stdout, expected("start-task-bad-time.json"));
+}
+
+#[test]
+fn an_unknown_source_gets_dms_entry() {
+    let scene = Scene::new();
+    let task = scene.file("task.yaml", TASK);
+    let out = scene.run(&["start-task", "-s", "mysql-replica-09", &task]);
+    assert_eq!(out.code, Some(1));
+    assert_eq!(out.stdout, expected("start-task-unknown-source.json"));
+}
+
+#[test]
+fn a_source_not_created_is_named() {
+    let scene = Scene::new();
+    let task = scene.file("task.yaml", TASK);
+    let out = scene.run(&["start-task", &task]);
+    assert_eq!(out.code, Some(1));
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let msg = json["msg"].as_str().unwrap();
+    assert!(
+        msg.starts_with("source mysql-replica-01 not created"),
+        "{msg}"
+    );
+    assert!(msg.contains("operate-source create"), "{msg}");
+}
+
+#[test]
+fn task_file_errors_name_the_key_and_line() {
+    let scene = Scene::new();
+    let task = scene.file(
+        "task.yaml",
+        "name: test\ntask-mode: incremental\nmeta-schema: [x]\nmysql-instances:\n  - source-id: a\n",
+    );
+    let out = scene.run(&["start-task", &task]);
+    assert_eq!(out.code, Some(1));
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(
+        json["msg"]
+            .as_str()
+            .unwrap()
+            .ends_with("task.yaml:3: meta-schema: expected a string, found a list"),
+        "{}",
+        out.stdout
+    );
+    let missing = scene.run(&["start-task", "/nonexistent/task.yaml"]);
+    assert_eq!(missing.code, Some(1));
+    assert!(missing.stdout.contains("cannot read the task file"));
+}
+
+#[test]
+fn a_task_mode_without_replication_is_refused() {
+    let scene = Scene::new();
+    let task = scene.file("task.yaml", &TASK.replace("incremental", "full"));
+    let out = scene.run(&["start-task", &task, "--start-time", "2021-10-21 00:01:00"]);
+    assert_eq!(out.code, Some(1));
+    assert!(out.stdout.contains("task-mode full"), "{}", out.stdout);
+}
+
+#[test]
+fn unreachable_upstream_fails_the_precheck_without_secrets() {
+    let scene = Scene::new();
+    let source = scene.file("source.yaml", SOURCE);
+    scene
+        .run(&["operate-source", "create", &source])
+        .assert_success();
+    let task = scene.file("task.yaml", TASK);
+    let out = scene.run(&[
+        "--rpc-timeout",
+        "5s",
+        "start-task",
+        &task,
+        "--meta-store",
+        "downstream",
+        "--start-time",
+        "2021-10-21 00:01:00",
+    ]);
+    assert_eq!(out.code, Some(1));
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json["result"], false);
+    assert_eq!(json["sources"], serde_json::json!([]));
+    let check = json["checkResult"].as_str().unwrap();
+    assert!(
+        check.starts_with(
+            "[code=26005:class=task-check:scope=internal:level=medium], Message: fail to check \
+             synchronization configuration with type: source mysql-replica-01: 127.0.0.1:1"
+        ),
+        "{check}"
+    );
+    assert!(check.contains("\n detail: ["), "{check}");
+    assert!(check.contains("target_db_connection"), "{check}");
+    for secret in ["top-secret-pw", "target-secret-pw"] {
+        assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
+    }
+    // Nothing was written: no task record, no store.
+    let status = scene.run(&["query-status", "test"]);
+    assert_eq!(status.code, Some(1));
+    assert!(
+        status.stdout.contains("has not been started"),
+        "{}",
+        status.stdout
+    );
+    assert!(!Path::new(&scene.state()).join("meta").exists());
+}
