@@ -540,3 +540,84 @@ async fn embedded_store_relay_directory_and_concurrent_runs() {
         "{name} vs {file}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_failed_source_means_nothing_is_written_and_task_timezone_is_used() {
+    let up = upstream().await;
+    let scene = Scene::new();
+    // Source 02 reads a relay directory holding only the oldest files: a late start time is
+    // too late there, though not on the live upstream source 01 reads.
+    let relay = scene.path("relay");
+    let sub = "0b8d2c3a-1111-11ee-8c99-0242ac120002.000001";
+    std::fs::create_dir_all(relay.join(sub)).unwrap();
+    for file in &up.binlogs.files[..2] {
+        std::fs::copy(&file.path, relay.join(sub).join(&file.name)).unwrap();
+    }
+    std::fs::write(relay.join("server-uuid.index"), format!("{sub}\n")).unwrap();
+    scene.create_source(
+        "one.yaml",
+        &source_yaml(SOURCE_ID, up.server.port(), "root", "", ""),
+    );
+    scene.create_source(
+        "two.yaml",
+        &source_yaml(
+            "mysql-replica-02",
+            up.server.port(),
+            "root",
+            "",
+            &format!("enable-relay: true\nrelay-dir: \"{}\"\n", relay.display()),
+        ),
+    );
+    let task = scene.file(
+        "task.yaml",
+        &task_yaml(TASK, &[SOURCE_ID, "mysql-replica-02"], 1),
+    );
+    let out = scene.run(&["start-task", "--start-time", "2030-03-31 02:30:00", &task]);
+    assert_eq!(out.code, Some(1));
+    let answer = json(&out);
+    assert_eq!(answer["result"], false);
+    assert_eq!(answer["sources"][0]["result"], true);
+    assert_eq!(answer["sources"][1]["result"], false);
+    assert!(
+        answer["sources"][1]["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("[code=20057:"),
+        "{answer}"
+    );
+    assert!(!scene.path("state/meta").exists(), "nothing may be written");
+    let status = scene.run(&["query-status", TASK]);
+    assert_eq!(status.code, Some(1));
+
+    // -s picks the source that can start; the task's timezone reads the bare time.
+    let task = scene.file(
+        "task-tz.yaml",
+        &format!(
+            "timezone: \"+01:00\"\n{}",
+            task_yaml(TASK, &[SOURCE_ID, "mysql-replica-02"], 1)
+        ),
+    );
+    let out = scene.run(&[
+        "start-task",
+        "-s",
+        SOURCE_ID,
+        "--dry-run",
+        "--start-time",
+        "2030-03-31 03:30:00",
+        &task,
+    ]);
+    out.assert_success();
+    let (file, pos, gtid) = expected_at(&up.binlogs, "2030-03-31 02:30:00");
+    assert!(
+        out.stderr
+            .contains(&format!("starts at {file}:{pos} ({gtid})")),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("in UTC+01:00"), "{}", out.stderr);
+    assert_eq!(json(&out)["sources"].as_array().unwrap().len(), 1);
+    assert!(
+        !scene.path("state/meta").exists(),
+        "a dry run writes nothing"
+    );
+}
