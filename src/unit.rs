@@ -135,6 +135,7 @@ pub struct UnitReader<S> {
     in_transaction: bool,
     warnings: Vec<BinlogWarning>,
     warned_types: [bool; 256],
+    ended_open: bool,
 }
 
 impl<S: EventSource> UnitReader<S> {
@@ -150,7 +151,23 @@ impl<S: EventSource> UnitReader<S> {
             in_transaction: false,
             warnings: Vec::new(),
             warned_types: [false; 256],
+            ended_open: false,
         }
+    }
+
+    /// Like [`UnitReader::new`] for a source that starts in the middle of a binlog, at a unit
+    /// start, where `executed` were the GTIDs executed (use `ExecutedGtids::None` to collect
+    /// only those of the units read from here).
+    pub fn resume(source: S, track_gtids: bool, executed: ExecutedGtids) -> UnitReader<S> {
+        UnitReader {
+            executed,
+            ..UnitReader::new(source, track_gtids)
+        }
+    }
+
+    /// Whether the source ended inside a unit (the unit was dropped).
+    pub fn ended_open(&self) -> bool {
+        self.ended_open
     }
 
     pub fn source(&self) -> &S {
@@ -230,13 +247,10 @@ impl<S: EventSource> UnitReader<S> {
             self.executed.apply(&gtid);
         }
         loop {
-            if !self.source.advance()? {
+            let Some(event) = self.source.next_event()? else {
                 self.end_of_source();
                 return Ok(None);
-            }
-            let event = self.source.current().ok_or_else(|| {
-                self.corrupt(0, "the reader lost the event it moved to".to_owned())
-            })?;
+            };
             let event_type = match event.header.event_type() {
                 Ok(event_type) => event_type,
                 Err(_) => {
@@ -259,6 +273,7 @@ impl<S: EventSource> UnitReader<S> {
     /// A transaction still open where the source ends never committed (or is being written).
     fn end_of_source(&mut self) {
         self.in_transaction = false;
+        self.ended_open |= self.open.is_some();
         if let Some(open) = self.open.take()
             && !self.source.may_grow()
         {

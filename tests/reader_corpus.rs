@@ -329,3 +329,40 @@ fn mysql_8_units_carry_commit_timestamps_and_lengths() {
         "no tagged GTID in {text:?}"
     );
 }
+
+/// The lean decoder of MySQL GTID events agrees with mysql_common's on every real event.
+#[test]
+fn the_lean_gtid_decoder_agrees_with_mysql_common_on_real_files() {
+    use startpoint::binlog::{EventType, events};
+    let mut compared = 0;
+    for (path, _) in public_files() {
+        let Ok(mut source) = FileEventSource::open(
+            &path,
+            ReadOptions {
+                newest: true,
+                ..ReadOptions::default()
+            },
+        ) else {
+            continue;
+        };
+        while let Ok(Some(event)) = source.next_event() {
+            let Ok(event_type) = event.header.event_type() else {
+                continue;
+            };
+            if !matches!(event_type, EventType::Gtid | EventType::AnonymousGtid) {
+                continue;
+            }
+            let Ok(body) = source.body() else { break };
+            let body = body.to_vec();
+            assert_eq!(
+                events::mysql_gtid(event_type, &body),
+                events::mysql_gtid_full(event_type, &body),
+                "{} at {}",
+                path.display(),
+                event.offset
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared > 100, "only {compared} GTID events compared");
+}

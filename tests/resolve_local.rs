@@ -8,7 +8,10 @@ use std::path::Path;
 use proptest::prelude::*;
 
 use startpoint::resolve::linear::resolve_linear;
-use startpoint::resolve::{GtidMode, Request, Resolution, Status, resolve_files, too_late_message};
+use startpoint::resolve::{
+    GtidMode, Request, Resolution, ScanTuning, Status, resolve_files, resolve_files_tuned,
+    too_late_message,
+};
 use startpoint::source::local::BinlogDir;
 use startpoint::source::relay::{RELAY_INDEX, open_relay_dir};
 use startpoint::start_time::{StartTime, Zone};
@@ -196,6 +199,13 @@ enum Layout {
 
 const BASE: u32 = 1_900_000_000;
 
+/// Every faster way, on files of any size: bisection down to single bytes, two halves.
+const EAGER: ScanTuning = ScanTuning {
+    bisect_min_bytes: 0,
+    parallel_min_bytes: 0,
+    walk_span: 1,
+};
+
 /// One generated transaction: start offset in its file, duration, commit µs, DDL or not.
 type GenTrx = (u32, u32, u32, bool);
 
@@ -305,6 +315,8 @@ proptest! {
                     let fast = resolve_files(&sequence, &request).unwrap();
                     let linear = resolve_linear(&sequence, &request).unwrap();
                     prop_assert_eq!(summary(&fast), summary(&linear), "{:?} {:?} {:?} at {}", flavor, layout, basis, start_us);
+                    let eager = resolve_files_tuned(&sequence, &request, EAGER).unwrap();
+                    prop_assert_eq!(summary(&eager), summary(&linear), "eager {:?} {:?} {:?} at {}", flavor, layout, basis, start_us);
                     if let Some(location) = &fast.location {
                         let relay = matches!(layout, Layout::Relay);
                         prop_assert_eq!(location.relay_subdir.is_some(), relay);
@@ -313,4 +325,105 @@ proptest! {
             }
         }
     }
+}
+
+/// Longer files (hundreds of transactions, a clock that mostly rises but stands still and,
+/// in header times, goes back), so that bisection and the two halves have room to work.
+fn long_corpus() -> impl Strategy<Value = (WriterFlavor, Vec<Vec<GenTrx>>)> {
+    let trx = (
+        0u32..3,
+        0u32..4,
+        0u32..1_000_000,
+        prop::bool::weighted(0.05),
+    );
+    (
+        prop::sample::select(vec![
+            WriterFlavor::MySql80Gtid,
+            WriterFlavor::MySql80Anonymous,
+            WriterFlavor::MySql57Gtid,
+            WriterFlavor::MariaDb,
+        ]),
+        prop::collection::vec(prop::collection::vec(trx, 0..400), 1..4),
+    )
+}
+
+/// Turns per-transaction steps into times rising through the file (99 s per file at most).
+fn rising(files: &[Vec<GenTrx>]) -> Vec<Vec<GenTrx>> {
+    files
+        .iter()
+        .map(|trxs| {
+            let mut at = 0u32;
+            trxs.iter()
+                .map(|&(step, duration, micros, ddl)| {
+                    at = (at + step).min(90);
+                    (at, duration, micros, ddl)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    #[test]
+    fn bisection_and_halves_give_the_linear_answer((flavor, files) in long_corpus()) {
+        let dir = tempfile::tempdir().unwrap();
+        let files = rising(&files);
+        let (sequence, probes) = lay_out(flavor, &files, Layout::Indexed, dir.path());
+        let step = (probes.len() / 60).max(1);
+        for basis in [TimeBasis::Commit, TimeBasis::Begin] {
+            for gtid in [GtidMode::Auto, GtidMode::Off] {
+                for &start_us in probes.iter().step_by(step) {
+                    let request = Request { start_us, basis, gtid };
+                    let linear = resolve_linear(&sequence, &request).unwrap();
+                    for tuning in [EAGER, ScanTuning { walk_span: 4096, ..EAGER }] {
+                        let fast = resolve_files_tuned(&sequence, &request, tuning).unwrap();
+                        prop_assert_eq!(summary(&fast), summary(&linear), "{:?} {:?} {:?} at {}", flavor, basis, tuning, start_us);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The faster ways are really taken where they apply (and say so in the steps).
+#[test]
+fn bisection_hops_and_halves_are_taken_where_they_apply() {
+    let steps_for = |flavor: WriterFlavor, basis: TimeBasis| {
+        let dir = tempfile::tempdir().unwrap();
+        let files = rising(&[(0..600u32)
+            .map(|i| (i % 2, 1, i * 997 % 1_000_000, false))
+            .collect()]);
+        let (sequence, _) = lay_out(flavor, &files, Layout::Indexed, dir.path());
+        let request = Request {
+            start_us: i64::from(BASE + 60) * 1_000_000,
+            basis,
+            gtid: GtidMode::Auto,
+        };
+        let fast = resolve_files_tuned(
+            &sequence,
+            &request,
+            ScanTuning {
+                walk_span: 256,
+                ..EAGER
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            summary(&fast),
+            summary(&resolve_linear(&sequence, &request).unwrap())
+        );
+        fast.steps.join("\n")
+    };
+    let mysql = steps_for(WriterFlavor::MySql80Gtid, TimeBasis::Commit);
+    assert!(mysql.contains("bisected by commit time"), "{mysql}");
+    assert!(
+        mysql.contains("hopping from GTID event to GTID event on two threads"),
+        "{mysql}"
+    );
+    let maria = steps_for(WriterFlavor::MariaDb, TimeBasis::Commit);
+    assert!(maria.contains("read in two halves"), "{maria}");
+    let begin = steps_for(WriterFlavor::MySql80Gtid, TimeBasis::Begin);
+    assert!(begin.contains("read in two halves"), "{begin}");
 }

@@ -161,8 +161,103 @@ pub struct MySqlGtidEvent {
     pub transaction_length: Option<u64>,
 }
 
-/// Decodes a MySQL GTID-family event with mysql_common (5.6, 5.7, 8.0 and tagged layouts).
+/// Decodes a MySQL GTID or ANONYMOUS_GTID event (5.6, 5.7 and 8.0 layouts) and GTID_TAGGED.
+///
+/// The untagged layouts (MySQL `Gtid_log_event`) are read here directly, since a walk decodes
+/// one per transaction: flags u8, SID 16 bytes, GNO u64; from 5.7 the logical clock (type code
+/// 2, last_committed i64, sequence_number i64); from 8.0.1 `immediate_commit_timestamp` (7
+/// bytes, whose top bit says `original_commit_timestamp` follows in 7 more), then
+/// `transaction_length` as a packed integer (8.0.2). Anything else, tagged GTIDs included,
+/// goes to mysql_common's decoder.
 pub fn mysql_gtid(event_type: EventType, body: &[u8]) -> Decoded<MySqlGtidEvent> {
+    match lean_gtid(event_type, body) {
+        Some(decoded) => decoded,
+        None => mysql_gtid_full(event_type, body),
+    }
+}
+
+/// The untagged layouts; `None` for what it does not handle.
+#[inline]
+fn lean_gtid(event_type: EventType, body: &[u8]) -> Option<Decoded<MySqlGtidEvent>> {
+    if event_type == EventType::GtidTagged {
+        return None;
+    }
+    let sid: [u8; 16] = body.get(1..17)?.try_into().ok()?;
+    let gno = u64::from_le_bytes(body.get(17..25)?.try_into().ok()?);
+    let gtid = if event_type == EventType::AnonymousGtid {
+        None
+    } else if gno == 0 || gno > MAX_GNO {
+        return Some(Err(format!(
+            "{event_type} carries GNO {gno}, outside 1..={MAX_GNO}"
+        )));
+    } else {
+        Some(Gtid {
+            tsid: Tsid {
+                uuid: Uuid(sid),
+                tag: None,
+            },
+            gno,
+        })
+    };
+    let mut decoded = MySqlGtidEvent {
+        gtid,
+        immediate_commit_us: None,
+        original_commit_us: None,
+        transaction_length: None,
+    };
+    match body.len() {
+        25 => return Some(Ok(decoded)),
+        // 5.7: the logical clock, nothing after it.
+        42 if body[25] == 2 => return Some(Ok(decoded)),
+        n if n > 42 && body[25] == 2 => {}
+        _ => return None,
+    }
+    let seven = |at: usize| -> Option<u64> {
+        let bytes = body.get(at..at + 7)?;
+        let mut word = [0u8; 8];
+        word[..7].copy_from_slice(bytes);
+        Some(u64::from_le_bytes(word))
+    };
+    let immediate = seven(42)?;
+    let mut at = 49;
+    const ORIGINAL_FOLLOWS: u64 = 1 << 55;
+    let original = if immediate & ORIGINAL_FOLLOWS != 0 {
+        let original = seven(at)?;
+        at += 7;
+        original
+    } else {
+        immediate
+    };
+    let immediate = immediate & !ORIGINAL_FOLLOWS;
+    let nonzero = |v: u64| (v != 0).then_some(v);
+    decoded.immediate_commit_us = nonzero(immediate);
+    decoded.original_commit_us = nonzero(original);
+    if at < body.len() {
+        let (length, _) = packed_integer(&body[at..])?;
+        decoded.transaction_length = nonzero(length);
+    }
+    Some(Ok(decoded))
+}
+
+/// MySQL's packed integer (`net_field_length_ll`): the value and the bytes it took.
+fn packed_integer(bytes: &[u8]) -> Option<(u64, usize)> {
+    let first = *bytes.first()?;
+    let wide = |n: usize| -> Option<u64> {
+        let mut word = [0u8; 8];
+        word[..n].copy_from_slice(bytes.get(1..1 + n)?);
+        Some(u64::from_le_bytes(word))
+    };
+    match first {
+        0..=250 => Some((u64::from(first), 1)),
+        252 => Some((wide(2)?, 3)),
+        253 => Some((wide(3)?, 4)),
+        254 => Some((wide(8)?, 9)),
+        _ => None,
+    }
+}
+
+/// Decodes a MySQL GTID-family event with mysql_common (5.6, 5.7, 8.0 and tagged layouts).
+pub fn mysql_gtid_full(event_type: EventType, body: &[u8]) -> Decoded<MySqlGtidEvent> {
     let fde = FormatDescriptionEvent::new(BinlogVersion::Version4);
     let ctx = BinlogCtx::new(body.len(), &fde, event_type as u8);
     let event = GtidEvent::deserialize(ctx, &mut ParseBuf(body))

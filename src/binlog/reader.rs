@@ -268,6 +268,102 @@ impl<R: ReadAt> BinlogReader<R> {
         self.next
     }
 
+    /// Whether events carry the positions of this file (not a relay log's source positions),
+    /// which [`BinlogReader::resync`] relies on.
+    pub fn has_own_positions(&self) -> bool {
+        !self.foreign_positions
+    }
+
+    /// Continues reading at `offset`, which must be the start of an event (a unit start found by
+    /// [`BinlogReader::resync`] or a position read from the file). The FORMAT_DESCRIPTION must
+    /// have been read already; the usual checks apply to every event from there.
+    pub fn seek(&mut self, offset: u64) -> Result<(), BinlogError> {
+        if self.format.is_none() {
+            return Err(self.corrupt(offset, "a seek before the FORMAT_DESCRIPTION was read"));
+        }
+        self.next = offset.clamp(FIRST_EVENT_OFFSET, self.len);
+        self.current = None;
+        Ok(())
+    }
+
+    /// Treats `offset` (an event start) as the end of the file: the reader stops there.
+    pub fn end_at(&mut self, offset: u64) {
+        self.len = self.len.min(offset);
+    }
+
+    /// The first offset in `[from, limit)` where an event starts, recognised without knowing
+    /// where the events before it are: a known event type, a size the format allows, `log_pos`
+    /// equal to the offset just past the event, the CRC32 right (when the binlog has checksums
+    /// and the event is under 1 MiB), and the event after it chaining on the same way (unless
+    /// it ends the file). Wrong guesses need all of that to line up by chance. `None` when no
+    /// event starts there. Only for files whose events carry their own positions.
+    pub fn resync(&mut self, from: u64, limit: u64) -> Result<Option<u64>, BinlogError> {
+        const CHUNK: usize = 64 << 10;
+        const CRC_LIMIT: u64 = 1 << 20;
+        if self.foreign_positions || self.format.is_none() {
+            return Ok(None);
+        }
+        let limit = limit.min(self.len);
+        let mut at = from.max(FIRST_EVENT_OFFSET);
+        while at < limit {
+            let chunk_end = (at + CHUNK as u64).min(limit);
+            let readable = (chunk_end + HEADER_LEN as u64).min(self.len);
+            self.ensure(at, (readable - at) as usize)?;
+            while at < chunk_end {
+                if self.plausible_at(at)? {
+                    let header = EventHeader::parse_prefix(self.resident(at, HEADER_LEN))
+                        .ok_or_else(|| self.corrupt(at, "short header"))?;
+                    let size = u64::from(header.event_size);
+                    let mut confirmed = true;
+                    if self.checksum_len() > 0 && size <= CRC_LIMIT {
+                        self.ensure(at, size as usize)?;
+                        let is_format = header.type_code == EventType::FormatDescription as u8;
+                        confirmed = matches!(
+                            checksum::stored_and_computed(self.resident(at, size as usize), is_format),
+                            Some((stored, computed)) if stored == computed
+                        );
+                    }
+                    let next = at + size;
+                    if confirmed && next + HEADER_LEN as u64 <= self.len {
+                        confirmed = self.plausible_at(next)?;
+                    }
+                    if confirmed {
+                        return Ok(Some(at));
+                    }
+                    // The checks above moved the window; bring the scan's bytes back.
+                    let readable = (chunk_end + HEADER_LEN as u64).min(self.len);
+                    self.ensure(at, (readable - at) as usize)?;
+                }
+                at += 1;
+            }
+        }
+        Ok(None)
+    }
+
+    fn checksum_len(&self) -> usize {
+        self.format
+            .as_ref()
+            .map_or(0, FormatDescription::checksum_len)
+    }
+
+    /// A header at `at` that could start an event: known type, sane size, whole, chained.
+    pub fn plausible_at(&mut self, at: u64) -> Result<bool, BinlogError> {
+        if at + HEADER_LEN as u64 > self.len {
+            return Ok(false);
+        }
+        self.ensure(at, HEADER_LEN)?;
+        let Some(header) = EventHeader::parse_prefix(self.resident(at, HEADER_LEN)) else {
+            return Ok(false);
+        };
+        let size = u64::from(header.event_size);
+        Ok(header.log_pos == (at + size) as u32
+            && size >= self.min_event_size
+            && size <= self.options.max_event_size
+            && at + size <= self.len
+            && EventType::try_from(header.type_code).is_ok()
+            && header.type_code != EventType::FormatDescription as u8)
+    }
+
     /// Makes `[offset, offset + n)` resident in the window, reading ahead as far as the window
     /// allows. `offset + n` must not exceed the file length.
     fn ensure(&mut self, offset: u64, n: usize) -> Result<(), BinlogError> {
@@ -410,6 +506,39 @@ impl<R: ReadAt> EventSource for BinlogReader<R> {
             }
         }
         Ok(self.next_event_checked()?.is_some())
+    }
+
+    #[inline]
+    fn next_event(&mut self) -> Result<Option<EventRef>, BinlogError> {
+        // The fast path of `advance`, handing out the header it parsed.
+        let offset = self.next;
+        let window_end = self.window_start + self.window_len as u64;
+        if offset >= self.window_start
+            && offset + HEADER_LEN as u64 <= window_end
+            && offset > FIRST_EVENT_OFFSET
+        {
+            let at = (offset - self.window_start) as usize;
+            if let Some(header) = EventHeader::parse_prefix(&self.window[at..]) {
+                let size = u64::from(header.event_size);
+                let plain_type = !matches!(header.type_code, 4 | 15 | 164);
+                let log_pos_ok = self.foreign_positions
+                    || header.log_pos == 0
+                    || header.log_pos == (offset + size) as u32;
+                if plain_type
+                    && log_pos_ok
+                    && size >= self.min_event_size
+                    && size <= self.options.max_event_size
+                    && offset + size <= self.len
+                {
+                    self.next = offset + size;
+                    self.current = Some(offset);
+                    self.current_verified = false;
+                    self.stats.events += 1;
+                    return Ok(Some(EventRef { offset, header }));
+                }
+            }
+        }
+        self.next_event_checked()
     }
 
     #[inline]

@@ -63,6 +63,25 @@ impl ExecutedGtids {
     }
 }
 
+impl ExecutedGtids {
+    /// Adds what was executed after `self`: `later` holds the GTIDs of the units that followed
+    /// (a union for MySQL; for MariaDB each of its domains' last GTID replaces this one's).
+    pub fn extend(&mut self, later: &ExecutedGtids) {
+        match (&mut *self, later) {
+            (_, ExecutedGtids::None) => {}
+            (ExecutedGtids::MySql(set), ExecutedGtids::MySql(more)) => set.union_with(more),
+            (ExecutedGtids::MariaDb(pos), ExecutedGtids::MariaDb(more)) => {
+                for gtid in more.iter() {
+                    pos.update(gtid);
+                }
+            }
+            (state @ ExecutedGtids::None, more) => *state = more.clone(),
+            // Flavours do not mix inside one source.
+            _ => {}
+        }
+    }
+}
+
 impl fmt::Display for ExecutedGtids {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

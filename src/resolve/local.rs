@@ -1,18 +1,22 @@
 //! Binlog files on disk (a binlog directory or a DM relay directory) as a [`BinlogSequence`].
 //!
 //! A probe opens a file with a small window (the FDE and PREVIOUS_GTIDS / GTID_LIST sit in its
-//! first few hundred bytes); a walk reads the files from the chosen one on, one after another,
-//! only the last of them allowed to end mid-event.
+//! first few hundred bytes). From the chosen file on, each file is read on its own by
+//! [`scan::scan_file`] (bisection, two halves, or one pass), carrying the GTID state from one
+//! file to the next; [`ChainedFiles`] is the plain walk, kept for when a file cannot be read on
+//! its own.
 
 use crate::binlog::{
     BinlogError, EventRef, EventSource, FileEventSource, FormatDescription, ReadOptions,
 };
+use crate::gtid::ExecutedGtids;
 use crate::source::local::BinlogDir;
 use crate::unit::declared_gtids;
 
+use super::scan::{self, FileAnswer, ScanTuning};
 use super::{
-    BinlogSequence, FileProbe, Request, Resolution, ResolveError, SearchStats, SequenceFile, Walk,
-    resolve,
+    BinlogLocation, BinlogSequence, FileProbe, GtidMode, MatchedUnit, Request, Resolution,
+    ResolveError, SearchStats, SequenceFile, Status, Walk, resolve, walk_to_answer,
 };
 
 /// What a file probe reads: enough for the FDE and most PREVIOUS_GTIDS events (a larger one
@@ -24,11 +28,24 @@ pub fn resolve_files(sequence: &BinlogDir, request: &Request) -> Result<Resoluti
     resolve(&mut LocalSequence::new(sequence), request)
 }
 
+/// [`resolve_files`] with chosen thresholds for the faster ways of reading a file (tests use
+/// small ones so that small files take them too).
+pub fn resolve_files_tuned(
+    sequence: &BinlogDir,
+    request: &Request,
+    tuning: ScanTuning,
+) -> Result<Resolution, ResolveError> {
+    let mut local = LocalSequence::new(sequence);
+    local.tuning = tuning;
+    resolve(&mut local, request)
+}
+
 /// The files of a directory, for the search.
 pub struct LocalSequence<'d> {
     dir: &'d BinlogDir,
     files: Vec<SequenceFile>,
     stats: SearchStats,
+    tuning: ScanTuning,
 }
 
 impl<'d> LocalSequence<'d> {
@@ -44,6 +61,7 @@ impl<'d> LocalSequence<'d> {
                 .collect(),
             dir,
             stats: SearchStats::default(),
+            tuning: ScanTuning::default(),
         }
     }
 
@@ -101,6 +119,94 @@ impl<'d> BinlogSequence for LocalSequence<'d> {
             .collect()
     }
 
+    fn resolve_from(
+        &mut self,
+        start: usize,
+        request: &Request,
+        steps: &mut Vec<String>,
+    ) -> Result<Resolution, ResolveError> {
+        let count = self.dir.files.len();
+        let mut initial = Some(ExecutedGtids::None);
+        let mut warnings = Vec::new();
+        let mut file_steps = Vec::new();
+        let mut stats = SearchStats::default();
+        for index in start..count {
+            let entry = &self.dir.files[index];
+            let Some(scanned) = scan::scan_file(
+                &entry.path,
+                index + 1 == count,
+                request,
+                initial.as_ref(),
+                &self.tuning,
+            )?
+            else {
+                steps.push(format!(
+                    "{} declares no GTIDs and the state before it is unknown: walked from {}",
+                    entry.name, self.dir.files[start].name
+                ));
+                return walk_to_answer(self, start, request, steps);
+            };
+            warnings.extend(scanned.warnings);
+            file_steps.extend(scanned.steps);
+            stats += scanned.stats;
+            match scanned.answer {
+                FileAnswer::NotHere { executed } => initial = executed,
+                FileAnswer::Found { unit, executed } => {
+                    let gtid = match request.gtid {
+                        GtidMode::Off => None,
+                        mode => {
+                            if mode == GtidMode::On
+                                && executed == ExecutedGtids::None
+                                && unit.gtid.is_none()
+                            {
+                                return Err(ResolveError::NoGtids {
+                                    file: entry.name.clone(),
+                                });
+                            }
+                            Some(executed)
+                        }
+                    };
+                    steps.extend(file_steps);
+                    steps.push(format!(
+                        "the transaction at {}:{} is the first whose {} time is at or after the \
+                         start time",
+                        entry.name, unit.pos, request.basis
+                    ));
+                    return Ok(Resolution {
+                        status: Status::InRange,
+                        location: Some(BinlogLocation {
+                            file: entry.name.clone(),
+                            pos: unit.pos,
+                            relay_subdir: entry.relay_subdir.clone(),
+                        }),
+                        gtid,
+                        matched: Some(MatchedUnit {
+                            file: entry.name.clone(),
+                            unit,
+                        }),
+                        warnings,
+                        steps: Vec::new(),
+                        stats,
+                    });
+                }
+            }
+        }
+        steps.extend(file_steps);
+        steps.push(format!(
+            "read {} onwards: every transaction is before the start time",
+            self.dir.files[start].name
+        ));
+        Ok(Resolution {
+            status: Status::AboveUpperBound,
+            location: None,
+            gtid: None,
+            matched: None,
+            warnings,
+            steps: Vec::new(),
+            stats,
+        })
+    }
+
     fn purged_before_first(&self) -> bool {
         self.dir.purged.iter().any(|(at, _)| *at == 0)
     }
@@ -120,6 +226,18 @@ pub struct ChainedFiles<'d> {
 }
 
 impl ChainedFiles<'_> {
+    /// Moves on to the next file; `false` after the last.
+    fn next_file(&mut self) -> Result<bool, BinlogError> {
+        if self.index + 1 >= self.dir.files.len() {
+            return Ok(false);
+        }
+        self.leave_current();
+        self.index += 1;
+        self.current = open(self.dir, self.index, ReadOptions::default().window)?;
+        self.done.files_opened += 1;
+        Ok(true)
+    }
+
     fn leave_current(&mut self) {
         let stats = self.current.stats();
         self.done.bytes_read += stats.bytes_read;
@@ -141,13 +259,21 @@ impl EventSource for ChainedFiles<'_> {
             if self.current.advance()? {
                 return Ok(true);
             }
-            if self.index + 1 >= self.dir.files.len() {
+            if !self.next_file()? {
                 return Ok(false);
             }
-            self.leave_current();
-            self.index += 1;
-            self.current = open(self.dir, self.index, ReadOptions::default().window)?;
-            self.done.files_opened += 1;
+        }
+    }
+
+    #[inline]
+    fn next_event(&mut self) -> Result<Option<EventRef>, BinlogError> {
+        loop {
+            if let Some(event) = self.current.next_event()? {
+                return Ok(Some(event));
+            }
+            if !self.next_file()? {
+                return Ok(None);
+            }
         }
     }
 

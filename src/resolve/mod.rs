@@ -16,6 +16,7 @@
 
 pub mod linear;
 pub mod local;
+pub mod scan;
 
 use std::fmt;
 use std::time::Instant;
@@ -26,7 +27,8 @@ use crate::source::local::LocalSourceError;
 use crate::start_time::format_instant;
 use crate::unit::{TimeBasis, TransactionUnit, UnitReader};
 
-pub use local::{LocalSequence, resolve_files};
+pub use local::{LocalSequence, resolve_files, resolve_files_tuned};
+pub use scan::ScanTuning;
 
 /// Whether to compute the GTID set at the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,6 +213,20 @@ pub trait BinlogSequence {
 
     /// What probing has cost so far.
     fn stats(&self) -> SearchStats;
+
+    /// The answer, reading from file `start` on (the search chose it). The default walks the
+    /// files' events in order; a source that can do better (seek, bisect) overrides it.
+    fn resolve_from(
+        &mut self,
+        start: usize,
+        request: &Request,
+        steps: &mut Vec<String>,
+    ) -> Result<Resolution, ResolveError>
+    where
+        Self: Sized,
+    {
+        walk_to_answer(self, start, request, steps)
+    }
 }
 
 /// Probes, each file at most once.
@@ -273,7 +289,7 @@ pub fn resolve<S: BinlogSequence>(
         lower_bound(&mut probes, request, &mut steps)?
     } else {
         let start = choose_start(&mut probes, count, t, &mut steps)?;
-        let mut resolution = walk_to_answer(probes.sequence, start, request, &mut steps)?;
+        let mut resolution = probes.sequence.resolve_from(start, request, &mut steps)?;
         if let Some(location) = &resolution.location {
             let index = probes
                 .sequence
@@ -410,7 +426,7 @@ fn lower_bound<S: BinlogSequence>(
 }
 
 /// Walks from file `start` on to the first unit at or after T.
-fn walk_to_answer<S: BinlogSequence>(
+pub(crate) fn walk_to_answer<S: BinlogSequence>(
     sequence: &mut S,
     start: usize,
     request: &Request,

@@ -252,6 +252,7 @@ pub struct SequenceWriter {
     next_gno: [u64; 2],
     next_seq: std::collections::BTreeMap<u32, u64>,
     files: usize,
+    last_commit_us: i64,
 }
 
 impl SequenceWriter {
@@ -268,6 +269,7 @@ impl SequenceWriter {
             next_seq: Default::default(),
             files: 0,
             row_image: 7,
+            last_commit_us: 0,
         }
     }
 
@@ -287,6 +289,7 @@ impl SequenceWriter {
         self.files += 1;
         let mut out = EventWriter::new(self.flavor);
         out.row_image = self.row_image;
+        out.last_commit_us = self.last_commit_us;
         out.format_description(spec.created, newest);
         match (&self.executed, self.flavor) {
             (ExecutedGtids::MariaDb(pos), _) => {
@@ -319,6 +322,7 @@ impl SequenceWriter {
                 self.executed.apply(gtid);
             }
         }
+        self.last_commit_us = out.last_commit_us;
         let last = spec
             .trxs
             .last()
@@ -368,6 +372,7 @@ impl SequenceWriter {
             next_seq: self.next_seq.clone(),
             files: 0,
             row_image: self.row_image,
+            last_commit_us: self.last_commit_us,
         };
         copy.next_gtid(trx)
     }
@@ -411,6 +416,13 @@ struct EventWriter {
     last_event: usize,
     xid: u64,
     row_image: usize,
+    /// The logical clock: MySQL numbers the transactions of each file from 1
+    /// (`sequence_number`), each depending on the one before (`last_committed`).
+    sequence: u64,
+    /// MySQL 8.0's `immediate_commit_timestamp` of the transaction before: the server takes it
+    /// at commit, in binlog order, so it never goes backwards (a transaction whose spec commits
+    /// earlier gets this time instead). Header times may go backwards freely.
+    last_commit_us: i64,
 }
 
 const TABLE_ID: [u8; 6] = [0x42, 0, 0, 0, 0, 0];
@@ -423,6 +435,8 @@ impl EventWriter {
             last_event: 4,
             xid: 100,
             row_image: 7,
+            sequence: 0,
+            last_commit_us: 0,
         }
     }
 
@@ -598,7 +612,11 @@ impl EventWriter {
     fn transaction(&mut self, trx: &TrxSpec, gtid: Option<&UnitGtid>) -> (u64, u32, u32, i64) {
         let pos = self.position();
         let commit = trx.commit_ts;
-        let recorded_us = i64::from(commit) * 1_000_000 + i64::from(trx.commit_micros);
+        let mut recorded_us = i64::from(commit) * 1_000_000 + i64::from(trx.commit_micros);
+        if self.flavor.is_mysql80() {
+            recorded_us = recorded_us.max(self.last_commit_us);
+            self.last_commit_us = recorded_us;
+        }
         if self.flavor.is_mariadb() {
             let flags = match trx.shape {
                 TrxShape::Ddl | TrxShape::XaCommit | TrxShape::XaRollback => {
@@ -712,6 +730,8 @@ impl EventWriter {
             scratch.body_of(trx, true);
             scratch.bytes.len() as u64
         };
+        self.sequence += 1;
+        let sequence = self.sequence;
         let body_for = |tx_len: u64| -> Vec<u8> {
             let mut event = match &tag {
                 Some(tag) => GtidEvent::new_tagged(
@@ -724,8 +744,8 @@ impl EventWriter {
             if self.flavor != WriterFlavor::MySql56Gtid {
                 event = event
                     .with_lc_typecode()
-                    .with_last_committed(0)
-                    .with_sequence_number(1)
+                    .with_last_committed(sequence - 1)
+                    .with_sequence_number(sequence)
                     .with_immediate_commit_timestamp(commit_us)
                     .with_original_commit_timestamp(commit_us)
                     .with_tx_length(tx_len)

@@ -1,0 +1,417 @@
+//! Side-by-side timing of `startpoint resolve-position` and `mariadb-binlog` on ~1 GiB binlogs,
+//! the comparison behind BENCHMARKS.md.
+//!
+//! ```text
+//! cargo build --release && cargo run --release --example compare -- [--dir DIR] [--runs N] [--mib N]
+//! ```
+//!
+//! The data is built on demand, outside the repository (default `$TMPDIR/startpoint-bench`), and
+//! reused by later runs:
+//! - `mariadb/`: a ~1 GiB binlog written by a private MariaDB from the test harness (autocommit
+//!   row inserts of ~1 KiB, a simulated clock advancing one second per 100 transactions), then a
+//!   `FLUSH BINARY LOGS`, so a small newest file follows it as on a real server;
+//! - `mysql80/`: a ~1 GiB MySQL 8.0 binlog from the project's binlog writer (GTIDs, commit
+//!   timestamps, `transaction_length`, 200-byte row images), and a small newest file after it.
+//!
+//! Each case runs both tools alternately (after a warm-up run that brings the files into the
+//! page cache), `--runs` times (default 7), and reports the medians, their ratio and each
+//! tool's peak RSS (from `wait4`). The start time lies near the end of the big file. The
+//! `mariadb-binlog` run is `--start-datetime=T --stop-datetime=T+1s FILE` in UTC, output to
+//! /dev/null: it reads the file from its start to T, as DM's own finder does.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::*;
+use startpoint::testkit::binlog_writer::{
+    FileSpec, SequenceWriter, Trailing, TrxShape, TrxSpec, WriterFlavor,
+};
+use startpoint::testkit::mariadb::{MariaDb, ServerConfig};
+
+/// First simulated second of both data sets: 2031-01-01 00:00:00 UTC.
+const BASE: u32 = 1_924_992_000;
+/// Transactions per simulated second.
+const PER_SECOND: u32 = 100;
+
+struct Options {
+    dir: PathBuf,
+    runs: usize,
+    mib: u64,
+    /// Only build the data (run in a child process, so the measuring process stays small:
+    /// a child's peak RSS counts the parent's at fork time).
+    build: bool,
+}
+
+fn options() -> Options {
+    let mut options = Options {
+        dir: std::env::temp_dir().join("startpoint-bench"),
+        runs: 7,
+        mib: 1024,
+        build: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| usage(&arg));
+        match arg.as_str() {
+            "--dir" => options.dir = PathBuf::from(value()),
+            "--runs" => options.runs = value().parse().unwrap_or_else(|_| usage("--runs")),
+            "--mib" => options.mib = value().parse().unwrap_or_else(|_| usage("--mib")),
+            "--bench" => {}
+            "--build" => options.build = true,
+            other => usage(other),
+        }
+    }
+    options.runs = options.runs.max(5);
+    options
+}
+
+fn usage(arg: &str) -> ! {
+    eprintln!("compare: bad argument {arg}; usage: compare [--dir DIR] [--runs N] [--mib N]");
+    std::process::exit(2)
+}
+
+fn main() {
+    let options = options();
+    let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/startpoint");
+    if !binary.exists() {
+        eprintln!("compare: build the release binary first: cargo build --release");
+        std::process::exit(2);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let mariadb = options.dir.join("mariadb");
+    let mysql = options.dir.join("mysql80");
+    let big = options.mib << 20;
+    if options.build {
+        runtime.block_on(ensure_mariadb(&mariadb, big));
+        ensure_mysql80(&mysql, big);
+        return;
+    }
+    let built = Command::new(std::env::current_exe().expect("this program"))
+        .args(["--build", "--dir"])
+        .arg(&options.dir)
+        .args(["--mib", &options.mib.to_string()])
+        .status()
+        .expect("build the data");
+    assert!(built.success(), "building the data failed");
+    let maria_last = runtime.block_on(ensure_mariadb(&mariadb, big));
+    let mysql_last = ensure_mysql80(&mysql, big);
+
+    println!(
+        "machine: {} cores, {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpu_model()
+    );
+    let cases = [
+        Case {
+            name: "MariaDB 10.11, scan",
+            dir: mariadb.clone(),
+            big_file: mariadb.join("mysql-bin.000002"),
+            at: maria_last - 60,
+            extra: &[],
+        },
+        Case {
+            name: "MySQL 8.0, exact GTID set",
+            dir: mysql.clone(),
+            big_file: mysql.join("binlog.000001"),
+            at: mysql_last - 60,
+            extra: &[],
+        },
+        Case {
+            name: "MySQL 8.0, position only",
+            dir: mysql.clone(),
+            big_file: mysql.join("binlog.000001"),
+            at: mysql_last - 60,
+            extra: &["--gtid", "off"],
+        },
+    ];
+    println!(
+        "{:<28} {:>10} {:>12} {:>9} {:>12} {:>14}",
+        "case", "file MiB", "startpoint", "RSS MiB", "mariadb-bin", "ratio"
+    );
+    for case in &cases {
+        case.run(&binary, options.runs);
+    }
+}
+
+struct Case {
+    name: &'static str,
+    dir: PathBuf,
+    big_file: PathBuf,
+    /// The start time, a UTC second near the end of the big file.
+    at: u32,
+    extra: &'static [&'static str],
+}
+
+impl Case {
+    fn run(&self, binary: &Path, runs: usize) {
+        let time = utc(self.at);
+        let stop = utc(self.at + 1);
+        let mut ours = Command::new(binary);
+        ours.args(["resolve-position", "--binlog-dir"])
+            .arg(&self.dir)
+            .args([
+                "--start-time",
+                &time,
+                "--timezone",
+                "UTC",
+                "--output",
+                "json",
+            ])
+            .args(self.extra);
+        let mut theirs = Command::new("mariadb-binlog");
+        theirs
+            .arg(format!("--start-datetime={time}"))
+            .arg(format!("--stop-datetime={stop}"))
+            .arg(&self.big_file)
+            .env("TZ", "UTC");
+        // Warm-up: page cache, and a check that startpoint answers.
+        let answer = ours.output().expect("run startpoint");
+        assert!(
+            answer.status.success(),
+            "startpoint failed: {}",
+            String::from_utf8_lossy(&answer.stderr)
+        );
+        measure(&mut theirs);
+        let mut our_times = Vec::new();
+        let mut their_times = Vec::new();
+        let mut our_rss = 0;
+        let mut their_rss = 0;
+        for _ in 0..runs {
+            let (t, rss) = measure(&mut ours);
+            our_times.push(t);
+            our_rss = our_rss.max(rss);
+            let (t, rss) = measure(&mut theirs);
+            their_times.push(t);
+            their_rss = their_rss.max(rss);
+        }
+        let ours = median(&mut our_times);
+        let theirs = median(&mut their_times);
+        let size = std::fs::metadata(&self.big_file).map_or(0, |m| m.len()) >> 20;
+        println!(
+            "{:<28} {:>10} {:>10.1}ms {:>9.1} {:>10.1}ms {:>13.1}x   (mariadb-binlog RSS {:.1} MiB)",
+            self.name,
+            size,
+            ours.as_secs_f64() * 1e3,
+            our_rss as f64 / 1024.0,
+            theirs.as_secs_f64() * 1e3,
+            theirs.as_secs_f64() / ours.as_secs_f64(),
+            their_rss as f64 / 1024.0,
+        );
+        let answer: serde_json::Value =
+            serde_json::from_slice(&answer.stdout).expect("startpoint's JSON");
+        println!(
+            "{:<28} answer {}:{} {}",
+            "",
+            answer["binlog_name"].as_str().unwrap_or("?"),
+            answer["binlog_pos"],
+            answer["binlog_gtid"].as_str().unwrap_or("")
+        );
+    }
+}
+
+/// Runs `command` to completion, output discarded: wall time and peak RSS (KiB).
+fn measure(command: &mut Command) -> (Duration, i64) {
+    command.stdout(Stdio::null()).stderr(Stdio::null());
+    let started = Instant::now();
+    let child = command.spawn().expect("spawn");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 fills it for the child we spawned and reap here.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let elapsed = started.elapsed();
+    assert_eq!(waited, pid, "wait4");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{command:?} failed"
+    );
+    std::mem::forget(child);
+    (elapsed, usage.ru_maxrss)
+}
+
+fn median(times: &mut [Duration]) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn utc(second: u32) -> String {
+    chrono::DateTime::from_timestamp(i64::from(second), 0)
+        .expect("a valid time")
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned())
+}
+
+/// The MySQL 8.0 data set: returns the last commit second of the big file.
+fn ensure_mysql80(dir: &Path, size: u64) -> u32 {
+    let marker = dir.join(format!("complete-{size}"));
+    let row_image = 200;
+    // What one transaction of this shape takes in the file.
+    let per_trx = 437;
+    let count = (size / per_trx) as u32;
+    let last = BASE + (count - 1) / PER_SECOND;
+    if marker.exists() {
+        return last;
+    }
+    eprintln!(
+        "building {} (MySQL 8.0, {count} transactions)…",
+        dir.display()
+    );
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).expect("create the data directory");
+    let mut writer =
+        SequenceWriter::new(WriterFlavor::MySql80Gtid, "binlog").with_row_image(row_image);
+    let spec = |i: u32| TrxSpec {
+        shape: if i % 1000 == 999 {
+            TrxShape::Ddl
+        } else {
+            TrxShape::RowDml { statements: 1 }
+        },
+        begin_ts: BASE + i / PER_SECOND,
+        commit_ts: BASE + i / PER_SECOND,
+        commit_micros: (i % PER_SECOND) * (1_000_000 / PER_SECOND),
+        domain: 0,
+        origin: 0,
+        gtid_gap: 0,
+    };
+    let big = writer.write_file(
+        &FileSpec {
+            created: BASE,
+            trxs: (0..count).map(spec).collect(),
+            trailing: Trailing::Nothing,
+        },
+        false,
+    );
+    std::fs::write(dir.join(&big.name), &big.bytes).expect("write the big file");
+    drop(big);
+    let small = writer.write_file(
+        &FileSpec {
+            created: last + 1,
+            trxs: (0..100)
+                .map(|i| TrxSpec {
+                    begin_ts: last + 2,
+                    commit_ts: last + 2,
+                    ..spec(i)
+                })
+                .collect(),
+            trailing: Trailing::Nothing,
+        },
+        true,
+    );
+    std::fs::write(dir.join(&small.name), &small.bytes).expect("write the newest file");
+    std::fs::write(
+        dir.join("binlog.index"),
+        "./binlog.000001\n./binlog.000002\n",
+    )
+    .expect("write the index");
+    std::fs::write(&marker, "").expect("mark the data set complete");
+    last
+}
+
+/// The MariaDB data set: returns the last commit second of the big file.
+async fn ensure_mariadb(dir: &Path, size: u64) -> u32 {
+    let marker = dir.join(format!("complete-{size}"));
+    if let Ok(text) = std::fs::read_to_string(&marker)
+        && let Ok(last) = text.trim().parse()
+    {
+        return last;
+    }
+    eprintln!(
+        "building {} (MariaDB, this takes a few minutes)…",
+        dir.display()
+    );
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).expect("create the data directory");
+    let server = MariaDb::start_with(&ServerConfig {
+        max_binlog_size: 1 << 30,
+        extra_args: vec!["--innodb-buffer-pool-size=256M".into()],
+        ..ServerConfig::default()
+    })
+    .expect("start mariadbd");
+    let mut conn = server.connect().await.expect("connect");
+    conn.query_drop(format!(
+        "SET TIMESTAMP={BASE}; FLUSH BINARY LOGS; CREATE DATABASE bench; \
+         CREATE TABLE bench.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, a INT, payload VARCHAR(1000)) \
+         ENGINE=InnoDB"
+    ))
+    .await
+    .expect("set up");
+    let row = |i: u32| format!("({i}, REPEAT('{}', 180))", (b'a' + (i % 26) as u8) as char);
+    let mut i = 0u32;
+    let mut last = BASE;
+    loop {
+        let current: Vec<(String, u64)> = conn
+            .query("SHOW BINARY LOGS")
+            .await
+            .expect("SHOW BINARY LOGS");
+        let big = current.last().map_or(0, |(_, s)| *s);
+        if big + (8 << 20) >= size {
+            break;
+        }
+        let mut batch = String::new();
+        for _ in 0..2000 {
+            last = BASE + 1 + i / PER_SECOND;
+            batch.push_str(&format!(
+                "SET TIMESTAMP={last}; INSERT INTO bench.t (a, payload) VALUES {}, {}, {}, {}, {};",
+                row(i),
+                row(i + 1),
+                row(i + 2),
+                row(i + 3),
+                row(i + 4)
+            ));
+            i += 1;
+        }
+        conn.query_drop(batch).await.expect("insert");
+    }
+    conn.query_drop(format!("SET TIMESTAMP={}; FLUSH BINARY LOGS", last + 1))
+        .await
+        .expect("flush");
+    let logs: Vec<(String, u64)> = conn.query("SHOW BINARY LOGS").await.expect("list");
+    conn.disconnect().await.expect("disconnect");
+    let mut index = String::new();
+    for (name, size) in &logs {
+        if name.ends_with(".000001") {
+            continue; // the start-up file, stamped with the real clock
+        }
+        copy_prefix(&server.binlog_path(name), &dir.join(name), *size);
+        index.push_str(&format!("./{name}\n"));
+    }
+    std::fs::write(dir.join("mysql-bin.index"), index).expect("write the index");
+    drop(server);
+    std::fs::write(&marker, last.to_string()).expect("mark the data set complete");
+    last
+}
+
+fn copy_prefix(from: &Path, to: &Path, size: u64) {
+    use std::io::{Read, Write};
+    let mut input = std::fs::File::open(from).expect("open a binlog");
+    let mut output = std::fs::File::create(to).expect("create a copy");
+    let mut rest = size;
+    let mut buf = vec![0u8; 1 << 20];
+    while rest > 0 {
+        let n = input
+            .read(&mut buf[..rest.min(1 << 20) as usize])
+            .expect("read a binlog");
+        if n == 0 {
+            break;
+        }
+        output.write_all(&buf[..n]).expect("write a copy");
+        rest -= n as u64;
+    }
+}

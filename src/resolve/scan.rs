@@ -1,0 +1,651 @@
+//! Reading one binlog file on disk for the answer, as fast as the file allows, with the same
+//! result as reading it unit by unit (SEMANTICS.md §5, §6).
+//!
+//! Three ways, tried in this order:
+//! 1. **Bisection** (the `commit` basis on files whose transactions start with a GTID event
+//!    carrying `immediate_commit_timestamp` and `transaction_length`, MySQL ≥ 8.0.2): jump to a
+//!    byte offset, find an event start there ([`BinlogReader::resync`]), walk to the next
+//!    transaction's GTID event and compare its commit time; O(log size) reads of a few KiB.
+//!    The probes' times must rise with their offsets, and the final short walk must find the
+//!    answer where the probes said: anything else means the clock is not monotonic in this
+//!    file, and the file is read in full instead (the steps say so). The GTID set before the
+//!    answer is PREVIOUS_GTIDS plus the GTIDs of the transactions before it, collected by
+//!    hopping from GTID event to GTID event with `transaction_length` (each landing checked
+//!    as an event start, each GTID event's checksum verified), on two threads, one per half.
+//! 2. **Two halves** (large files whose units start with GTID events): the second half is read
+//!    on a second thread from a GTID event near the middle, collecting only the GTIDs of its own
+//!    units; the halves' results are joined (the first half's answer wins; otherwise the
+//!    second's, with the first half's GTIDs before it).
+//! 3. **One pass** over the file, unit by unit.
+//!
+//! Whenever a faster way meets something it cannot vouch for (a landing that is not an event
+//! start, a half that ends inside a unit, a file that declares no GTIDs while the state before
+//! it is unknown), it gives the file back to the next way, never a different answer.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::binlog::{
+    BinlogError, EventSource, EventType, FileEventSource, ReadOptions, UnitRole, events,
+};
+use crate::gtid::{ExecutedGtids, GtidSet, Tsid};
+use crate::unit::{TimeBasis, TransactionUnit, UnitReader, declared_gtids};
+
+use super::{GtidMode, Request, ResolveError, SearchStats};
+
+/// The read window of a scan: small enough that a window just read is still in the CPU's
+/// cache when its events are walked (a large one costs a cache miss per event header).
+const SCAN_WINDOW: usize = 1 << 20;
+
+/// When the faster ways are worth their set-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanTuning {
+    /// Files at least this large are bisected when their clock allows it.
+    pub bisect_min_bytes: u64,
+    /// Files at least this large are read in two halves.
+    pub parallel_min_bytes: u64,
+    /// Bisection stops and walks when the range is this small.
+    pub walk_span: u64,
+}
+
+impl Default for ScanTuning {
+    fn default() -> Self {
+        ScanTuning {
+            bisect_min_bytes: 4 << 20,
+            parallel_min_bytes: 32 << 20,
+            walk_span: 64 << 10,
+        }
+    }
+}
+
+/// What a file says about the answer.
+#[derive(Debug, Clone)]
+pub(crate) enum FileAnswer {
+    /// The first unit at or after T, and the GTIDs executed before it (when tracked).
+    Found {
+        unit: TransactionUnit,
+        executed: ExecutedGtids,
+    },
+    /// No unit qualifies. `executed`: everything the file holds, when known (the next file
+    /// starts from it if it declares nothing itself).
+    NotHere { executed: Option<ExecutedGtids> },
+}
+
+/// One file read.
+#[derive(Debug, Clone)]
+pub(crate) struct FileScan {
+    pub answer: FileAnswer,
+    pub warnings: Vec<String>,
+    pub steps: Vec<String>,
+    pub stats: SearchStats,
+}
+
+/// Where a reading found the answer, or what it ended with.
+struct Outcome {
+    found: Option<TransactionUnit>,
+    /// Before `found`, or everything read when nothing was found.
+    executed: ExecutedGtids,
+    declared: bool,
+    ended_open: bool,
+    warnings: Vec<String>,
+    stats: SearchStats,
+}
+
+fn open(path: &Path, newest: bool, window: usize) -> Result<FileEventSource, BinlogError> {
+    FileEventSource::open(
+        path,
+        ReadOptions {
+            newest,
+            window,
+            ..ReadOptions::default()
+        },
+    )
+}
+
+fn stats_of(reader: &FileEventSource) -> SearchStats {
+    let read = reader.stats();
+    SearchStats {
+        files_opened: 1,
+        bytes_read: read.bytes_read,
+        events_read: read.events,
+        ..SearchStats::default()
+    }
+}
+
+/// Reads units from `units` to the first at or after T; `stop` ends the reading early.
+fn find(
+    mut units: UnitReader<FileEventSource>,
+    request: &Request,
+    stop: Option<&AtomicBool>,
+) -> Result<Outcome, BinlogError> {
+    let mut found = None;
+    let mut read = 0u32;
+    while let Some(unit) = units.next_unit()? {
+        if unit.time_us(request.basis) >= request.start_us {
+            found = Some(unit);
+            break;
+        }
+        read = read.wrapping_add(1);
+        if read.is_multiple_of(1024) && stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+            break;
+        }
+    }
+    Ok(Outcome {
+        found,
+        executed: units.executed().clone(),
+        declared: units.initial_gtids().is_some(),
+        ended_open: units.ended_open(),
+        warnings: units.warnings().iter().map(ToString::to_string).collect(),
+        stats: stats_of(units.source()),
+    })
+}
+
+/// Reads file `path` for the answer. `initial`: the GTIDs executed before the file, `None` when
+/// unknown. `Ok(None)`: the file cannot be read on its own (it declares no GTIDs while the
+/// state before it is unknown); the caller walks the whole sequence instead.
+pub(crate) fn scan_file(
+    path: &Path,
+    newest: bool,
+    request: &Request,
+    initial: Option<&ExecutedGtids>,
+    tuning: &ScanTuning,
+) -> Result<Option<FileScan>, ResolveError> {
+    let len = std::fs::metadata(path)
+        .map_err(|source| BinlogError::Io {
+            file: path.display().to_string(),
+            source,
+        })?
+        .len();
+    let mut steps = Vec::new();
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    if request.basis == TimeBasis::Commit && len >= tuning.bisect_min_bytes {
+        match bisect(path, newest, request, initial, tuning)? {
+            Bisected::Done(mut scan) => {
+                scan.steps.splice(0..0, steps);
+                return Ok(Some(*scan));
+            }
+            Bisected::No(why) => {
+                if let Some(why) = why {
+                    steps.push(format!("{name}: not bisected: {why}"));
+                }
+            }
+        }
+    }
+    if len >= tuning.parallel_min_bytes
+        && let Some(mut scan) = halves(path, newest, request, initial)?
+    {
+        scan.steps.splice(0..0, steps);
+        return Ok(Some(scan));
+    }
+    let track = request.gtid != GtidMode::Off;
+    let reader = open(path, newest, SCAN_WINDOW)?;
+    let start = initial.cloned().unwrap_or_default();
+    let outcome = find(UnitReader::resume(reader, track, start), request, None)?;
+    if track && initial.is_none() && !outcome.declared {
+        return Ok(None);
+    }
+    steps.push(format!("{name}: read unit by unit"));
+    Ok(Some(into_scan(outcome, steps)))
+}
+
+fn into_scan(outcome: Outcome, steps: Vec<String>) -> FileScan {
+    FileScan {
+        answer: match outcome.found {
+            Some(unit) => FileAnswer::Found {
+                unit,
+                executed: outcome.executed,
+            },
+            None => FileAnswer::NotHere {
+                executed: Some(outcome.executed),
+            },
+        },
+        warnings: outcome.warnings,
+        steps,
+        stats: outcome.stats,
+    }
+}
+
+/// The two halves, on two threads; `None` when the file cannot be split cleanly.
+fn halves(
+    path: &Path,
+    newest: bool,
+    request: &Request,
+    initial: Option<&ExecutedGtids>,
+) -> Result<Option<FileScan>, ResolveError> {
+    let track = request.gtid != GtidMode::Off;
+    let mut probe = open(path, newest, 64 << 10)?;
+    if !probe.advance()? || probe.format().is_none() {
+        return Ok(None);
+    }
+    let len = probe.len();
+    let Some(split) = unit_start_near(&mut probe, len / 2, len)? else {
+        return Ok(None);
+    };
+    let first = open(path, newest, SCAN_WINDOW)?;
+    let mut second = open(path, newest, SCAN_WINDOW)?;
+    second.advance()?;
+    second.seek(split)?;
+    let mut first = first;
+    first.end_at(split);
+    let stop = AtomicBool::new(false);
+    let start = initial.cloned().unwrap_or_default();
+    let (a, b) = std::thread::scope(|scope| {
+        let later = scope.spawn(|| {
+            find(
+                UnitReader::resume(second, track, ExecutedGtids::None),
+                request,
+                Some(&stop),
+            )
+        });
+        let earlier = find(UnitReader::resume(first, track, start), request, None);
+        if earlier.as_ref().is_ok_and(|o| o.found.is_some()) {
+            stop.store(true, Ordering::Relaxed);
+        }
+        (earlier, later.join())
+    });
+    let a = a?;
+    if a.ended_open || (track && initial.is_none() && !a.declared) {
+        return Ok(None);
+    }
+    let mut stats = a.stats;
+    stats.bytes_read += probe.stats().bytes_read;
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let steps = vec![format!(
+        "{name}: read in two halves on two threads, split at the unit at {split}"
+    )];
+    if a.found.is_some() {
+        return Ok(Some(into_scan(a, steps)));
+    }
+    let b = match b {
+        Ok(b) => b?,
+        Err(_) => return Ok(None),
+    };
+    stats += b.stats;
+    let mut executed = a.executed;
+    executed.extend(&b.executed);
+    let mut warnings = a.warnings;
+    warnings.extend(b.warnings);
+    Ok(Some(into_scan(
+        Outcome {
+            found: b.found,
+            executed,
+            declared: a.declared,
+            ended_open: b.ended_open,
+            warnings,
+            stats,
+        },
+        steps,
+    )))
+}
+
+/// The offset of the first GTID-family event at or after `from` (and before `limit`), found by
+/// resynchronising on an event start and walking; `None` if there is none.
+fn unit_start_near(
+    reader: &mut FileEventSource,
+    from: u64,
+    limit: u64,
+) -> Result<Option<u64>, BinlogError> {
+    let Some(at) = reader.resync(from, limit)? else {
+        return Ok(None);
+    };
+    reader.seek(at)?;
+    while reader.advance()? {
+        let Some(event) = reader.current() else {
+            break;
+        };
+        if event.offset >= limit {
+            break;
+        }
+        if event
+            .header
+            .event_type()
+            .is_ok_and(|t| t.role() == UnitRole::Gtid)
+        {
+            return Ok(Some(event.offset));
+        }
+    }
+    Ok(None)
+}
+
+enum Bisected {
+    Done(Box<FileScan>),
+    /// Not bisected; why, when the file looked bisectable but was not.
+    No(Option<String>),
+}
+
+/// A transaction start found by a probe.
+#[derive(Debug, Clone, Copy)]
+struct Probe {
+    offset: u64,
+    commit_us: i64,
+}
+
+/// A GTID-family event at or after `from` and before `limit`, with its commit time.
+enum ProbeResult {
+    At(Probe),
+    None,
+    /// A transaction without a commit timestamp: the file cannot be bisected.
+    NoClock(u64),
+}
+
+fn probe_at(
+    reader: &mut FileEventSource,
+    from: u64,
+    limit: u64,
+) -> Result<ProbeResult, BinlogError> {
+    let Some(at) = unit_start_near(reader, from, limit)? else {
+        return Ok(ProbeResult::None);
+    };
+    let event_type = reader
+        .current()
+        .and_then(|e| e.header.event_type().ok())
+        .unwrap_or(EventType::Unknown);
+    if event_type == EventType::MariaGtid {
+        return Ok(ProbeResult::NoClock(at));
+    }
+    let body = reader.body()?;
+    let decoded = events::mysql_gtid(event_type, body).map_err(|what| BinlogError::Corrupt {
+        file: reader.name().to_owned(),
+        offset: at,
+        what,
+    })?;
+    match decoded
+        .immediate_commit_us
+        .and_then(|us| i64::try_from(us).ok())
+    {
+        Some(commit_us) => Ok(ProbeResult::At(Probe {
+            offset: at,
+            commit_us,
+        })),
+        None => Ok(ProbeResult::NoClock(at)),
+    }
+}
+
+/// Bisection by commit time; see the module documentation.
+fn bisect(
+    path: &Path,
+    newest: bool,
+    request: &Request,
+    initial: Option<&ExecutedGtids>,
+    tuning: &ScanTuning,
+) -> Result<Bisected, ResolveError> {
+    let track = request.gtid != GtidMode::Off;
+    let mut reader = open(path, newest, 16 << 10)?;
+    // The events before the first transaction: PREVIOUS_GTIDS, then the first GTID event.
+    let declared = declared_gtids(&mut reader)?;
+    while reader
+        .current()
+        .and_then(|e| e.header.event_type().ok())
+        .is_some_and(|t| t.role() == UnitRole::Outside)
+    {
+        if !reader.advance()? {
+            break;
+        }
+    }
+    let Some(first) = reader.current() else {
+        return Ok(Bisected::No(None));
+    };
+    let first_type = first.header.event_type().unwrap_or(EventType::Unknown);
+    if !matches!(
+        first_type,
+        EventType::Gtid | EventType::AnonymousGtid | EventType::GtidTagged
+    ) || !reader.has_own_positions()
+    {
+        return Ok(Bisected::No(None));
+    }
+    let decoded =
+        events::mysql_gtid(first_type, reader.body()?).map_err(|what| BinlogError::Corrupt {
+            file: reader.name().to_owned(),
+            offset: first.offset,
+            what,
+        })?;
+    let (Some(first_commit), Some(_)) = (
+        decoded
+            .immediate_commit_us
+            .and_then(|us| i64::try_from(us).ok()),
+        decoded.transaction_length,
+    ) else {
+        return Ok(Bisected::No(None));
+    };
+    let base = match (&declared, initial) {
+        (Some(declared), _) => declared.clone(),
+        (None, Some(initial)) => initial.clone(),
+        (None, None) if !track => ExecutedGtids::None,
+        (None, None) => return Ok(Bisected::No(None)),
+    };
+    let len = reader.len();
+    let t = request.start_us;
+    let mut probes = vec![Probe {
+        offset: first.offset,
+        commit_us: first_commit,
+    }];
+    let (mut lo, mut hi) = (first.offset, len);
+    if first_commit < t {
+        while hi - lo > tuning.walk_span {
+            let mid = lo + (hi - lo) / 2;
+            match probe_at(&mut reader, mid, hi)? {
+                ProbeResult::At(probe) => {
+                    probes.push(probe);
+                    if probe.commit_us < t {
+                        lo = probe.offset;
+                    } else {
+                        hi = probe.offset;
+                    }
+                }
+                ProbeResult::None => hi = mid,
+                ProbeResult::NoClock(at) => {
+                    return Ok(Bisected::No(Some(format!(
+                        "the transaction at {at} records no commit timestamp"
+                    ))));
+                }
+            }
+        }
+    } else {
+        hi = first.offset;
+    }
+    probes.sort_by_key(|p| p.offset);
+    if !probes.windows(2).all(|w| w[0].commit_us <= w[1].commit_us) {
+        return Ok(Bisected::No(Some(
+            "commit times go backwards between probes; read in full".to_owned(),
+        )));
+    }
+    let probe_count = probes.len();
+    let mut stats = stats_of(&reader);
+
+    // The last stretch, unit by unit, checking the clock on the way.
+    reader.seek(lo)?;
+    let mut units = UnitReader::resume(reader, false, ExecutedGtids::None);
+    let mut previous = i64::MIN;
+    let mut walked = 0u64;
+    let found = loop {
+        match units.next_unit()? {
+            Some(unit) => {
+                let time = unit.commit_us();
+                if time < previous || unit.recorded_commit_us.is_none() {
+                    return Ok(Bisected::No(Some(format!(
+                        "the clock is not monotonic near {}; read in full",
+                        unit.pos
+                    ))));
+                }
+                previous = time;
+                if time >= t {
+                    break Some(unit);
+                }
+                walked += 1;
+                if unit.pos > hi {
+                    return Ok(Bisected::No(Some(
+                        "the transactions disagree with the probes; read in full".to_owned(),
+                    )));
+                }
+            }
+            None => break None,
+        }
+    };
+    let warnings: Vec<String> = units.warnings().iter().map(ToString::to_string).collect();
+    let read = units.source().stats();
+    stats.bytes_read = read.bytes_read;
+    stats.events_read = read.events;
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let mut steps = vec![format!(
+        "{name}: bisected by commit time ({probe_count} probes), then walked {walked} \
+         transactions to the answer"
+    )];
+    let Some(unit) = found else {
+        if hi < len || units.ended_open() {
+            // A probe saw a transaction at or after T that the walk did not reach.
+            return Ok(Bisected::No(Some(
+                "the transactions disagree with the probes; read in full".to_owned(),
+            )));
+        }
+        return Ok(Bisected::Done(Box::new(FileScan {
+            answer: FileAnswer::NotHere { executed: None },
+            warnings,
+            steps,
+            stats,
+        })));
+    };
+    let executed = if track {
+        let split = probes
+            .iter()
+            .map(|p| p.offset)
+            .filter(|&o| o > first.offset && o < unit.pos)
+            .min_by_key(|&o| o.abs_diff(first.offset + (unit.pos - first.offset) / 2));
+        match hop_gtids(path, newest, first.offset, split, unit.pos)? {
+            Some((gtids, bytes)) => {
+                stats.bytes_read += bytes;
+                let mut executed = base;
+                executed.extend(&gtids);
+                steps.push(format!(
+                    "{name}: GTIDs before the answer collected by hopping from GTID event to GTID \
+                     event{}",
+                    if split.is_some() {
+                        " on two threads"
+                    } else {
+                        ""
+                    }
+                ));
+                executed
+            }
+            None => {
+                return Ok(Bisected::No(Some(
+                    "a transaction_length does not lead to the next transaction; read in full"
+                        .to_owned(),
+                )));
+            }
+        }
+    } else {
+        ExecutedGtids::None
+    };
+    Ok(Bisected::Done(Box::new(FileScan {
+        answer: FileAnswer::Found { unit, executed },
+        warnings,
+        steps,
+        stats,
+    })))
+}
+
+/// The GTIDs of the transactions in `[from, to)` (`from` and `to` transaction starts, `split`
+/// one between them to cut the work in two), by hopping with `transaction_length`; `None` when a
+/// hop does not land on an event start exactly at `to` (or at `split`).
+fn hop_gtids(
+    path: &Path,
+    newest: bool,
+    from: u64,
+    split: Option<u64>,
+    to: u64,
+) -> Result<Option<(ExecutedGtids, u64)>, BinlogError> {
+    let Some(split) = split else {
+        return hop_range(path, newest, from, to);
+    };
+    let (a, b) = std::thread::scope(|scope| {
+        let later = scope.spawn(|| hop_range(path, newest, split, to));
+        let earlier = hop_range(path, newest, from, split);
+        (earlier, later.join())
+    });
+    let (Some((mut gtids, bytes_a)), Ok(Ok(Some((more, bytes_b))))) = (a?, b) else {
+        return Ok(None);
+    };
+    gtids.extend(&more);
+    Ok(Some((gtids, bytes_a + bytes_b)))
+}
+
+fn hop_range(
+    path: &Path,
+    newest: bool,
+    from: u64,
+    to: u64,
+) -> Result<Option<(ExecutedGtids, u64)>, BinlogError> {
+    let mut reader = open(path, newest, 1 << 20)?;
+    reader.advance()?;
+    reader.seek(from)?;
+    let mut set = GtidSet::new();
+    // Consecutive GNOs of one source, added to the set as one range.
+    let mut run: Option<(Tsid, u64, u64)> = None;
+    let mut any = false;
+    loop {
+        if reader.position() == to {
+            if let Some((tsid, first, last)) = run.take() {
+                set.add_range(&tsid, first, last);
+            }
+            let bytes = reader.stats().bytes_read;
+            return Ok(Some((
+                if any {
+                    ExecutedGtids::MySql(set)
+                } else {
+                    ExecutedGtids::None
+                },
+                bytes,
+            )));
+        }
+        if reader.position() > to || !reader.plausible_at(reader.position())? {
+            return Ok(None);
+        }
+        if !reader.advance()? {
+            return Ok(None);
+        }
+        let Some(event) = reader.current() else {
+            return Ok(None);
+        };
+        let event_type = event.header.event_type().unwrap_or(EventType::Unknown);
+        if !matches!(
+            event_type,
+            EventType::Gtid | EventType::AnonymousGtid | EventType::GtidTagged
+        ) {
+            continue;
+        }
+        let decoded = events::mysql_gtid(event_type, reader.body()?).map_err(|what| {
+            BinlogError::Corrupt {
+                file: reader.name().to_owned(),
+                offset: event.offset,
+                what,
+            }
+        })?;
+        if let Some(gtid) = decoded.gtid {
+            any = true;
+            match &mut run {
+                Some((tsid, _, last)) if *tsid == gtid.tsid && gtid.gno == *last + 1 => {
+                    *last = gtid.gno;
+                }
+                _ => {
+                    if let Some((tsid, first, last)) = run.take() {
+                        set.add_range(&tsid, first, last);
+                    }
+                    run = Some((gtid.tsid, gtid.gno, gtid.gno));
+                }
+            }
+        }
+        match decoded.transaction_length {
+            Some(length) if length >= u64::from(event.header.event_size) => {
+                reader.seek(event.offset + length)?;
+            }
+            _ => {}
+        }
+    }
+}
