@@ -2,7 +2,7 @@
 //! the comparison behind BENCHMARKS.md.
 //!
 //! ```text
-//! cargo build --release && cargo run --release --example compare -- [--dir DIR] [--runs N] [--mib N]
+//! cargo build --release && cargo run --release --example compare -- [--dir DIR] [--runs N] [--mib N] [--only local|remote]
 //! ```
 //!
 //! The data is built on demand, outside the repository (default `$TMPDIR/startpoint-bench`), and
@@ -38,6 +38,8 @@ struct Options {
     dir: PathBuf,
     runs: usize,
     mib: u64,
+    /// `local`, `remote` or both (`None`).
+    only: Option<String>,
     /// Only build the data (run in a child process, so the measuring process stays small:
     /// a child's peak RSS counts the parent's at fork time).
     build: bool,
@@ -49,6 +51,7 @@ fn options() -> Options {
         runs: 7,
         mib: 1024,
         build: false,
+        only: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -59,6 +62,7 @@ fn options() -> Options {
             "--mib" => options.mib = value().parse().unwrap_or_else(|_| usage("--mib")),
             "--bench" => {}
             "--build" => options.build = true,
+            "--only" => options.only = Some(value()),
             other => usage(other),
         }
     }
@@ -67,7 +71,9 @@ fn options() -> Options {
 }
 
 fn usage(arg: &str) -> ! {
-    eprintln!("compare: bad argument {arg}; usage: compare [--dir DIR] [--runs N] [--mib N]");
+    eprintln!(
+        "compare: bad argument {arg}; usage: compare [--dir DIR] [--runs N] [--mib N] [--only local|remote]"
+    );
     std::process::exit(2)
 }
 
@@ -134,7 +140,145 @@ fn main() {
         "case", "file MiB", "startpoint", "RSS MiB", "mariadb-bin", "ratio"
     );
     for case in &cases {
-        case.run(&binary, options.runs);
+        if options.only.as_deref() != Some("remote") {
+            case.run(&binary, options.runs);
+        }
+    }
+    if options.only.as_deref() != Some("local") {
+        runtime.block_on(remote_bytes(&binary));
+    }
+}
+
+/// Bytes on the wire against a live MariaDB with an OLTP-like history (sysbench's
+/// `oltp_write_only` shape: two UPDATEs, a DELETE and an INSERT per transaction, rows of digit
+/// groups like sysbench's `c` and `pad` columns), for a start time three quarters into a 64 MiB
+/// binlog file: startpoint with and without protocol compression, against what a plain
+/// binlog stream of the target file from its start to the answer carries (DM's finder reads
+/// that much at least).
+async fn remote_bytes(binary: &Path) {
+    let server = MariaDb::start_with(&ServerConfig {
+        max_binlog_size: 64 << 20,
+        extra_args: vec!["--innodb-buffer-pool-size=128M".into()],
+        ..ServerConfig::default()
+    })
+    .expect("start mariadbd");
+    let mut conn = server.connect().await.expect("connect");
+    conn.query_drop(format!(
+        "SET TIMESTAMP={BASE}; FLUSH BINARY LOGS; CREATE DATABASE sbtest; \
+         CREATE TABLE sbtest.sbtest1 (id INT PRIMARY KEY, k INT, c CHAR(120), pad CHAR(60), \
+         KEY (k)) ENGINE=InnoDB; \
+         INSERT INTO sbtest.sbtest1 SELECT seq, seq, '', '' FROM sbtest.seq_1_to_20000"
+    ))
+    .await
+    .expect("set up");
+    let digits = |groups: u32| {
+        format!(
+            "CONCAT_WS('-', {})",
+            (0..groups)
+                .map(|_| "LPAD(FLOOR(RAND() * 99999999999), 11, '0')")
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let (c, pad) = (digits(10), digits(5));
+    let mut i = 0u32;
+    loop {
+        let logs: Vec<(String, u64)> = conn.query("SHOW BINARY LOGS").await.expect("list");
+        if logs.len() > 2 && logs.last().is_some_and(|(_, size)| *size > 1 << 20) {
+            break;
+        }
+        let mut batch = String::new();
+        for _ in 0..200 {
+            let second = BASE + 1 + i / 50;
+            let id = 1 + (i * 7919) % 20000;
+            batch.push_str(&format!(
+                "SET TIMESTAMP={second}; BEGIN; \
+                 UPDATE sbtest.sbtest1 SET k = k + 1 WHERE id = {id}; \
+                 UPDATE sbtest.sbtest1 SET c = {c} WHERE id = {}; \
+                 DELETE FROM sbtest.sbtest1 WHERE id = {}; \
+                 INSERT INTO sbtest.sbtest1 VALUES ({}, {i}, {c}, {pad}); COMMIT;",
+                1 + (id + 13) % 20000,
+                1 + (id + 101) % 20000,
+                1 + (id + 101) % 20000,
+            ));
+            i += 1;
+        }
+        conn.query_drop(batch).await.expect("workload");
+    }
+    let logs: Vec<(String, u64)> = conn.query("SHOW BINARY LOGS").await.expect("list");
+    conn.disconnect().await.expect("disconnect");
+    // The target: the last full file, three quarters in by time.
+    let (target, _) = &logs[logs.len() - 2];
+    let first_second = {
+        let path = server.binlog_path(target);
+        let source = startpoint::binlog::FileEventSource::open(
+            &path,
+            startpoint::binlog::ReadOptions::default(),
+        )
+        .expect("open the target");
+        let mut units = startpoint::unit::UnitReader::new(source, false);
+        let mut times = Vec::new();
+        while let Some(unit) = units.next_unit().expect("read the target") {
+            times.push(unit.end_ts);
+        }
+        times[times.len() * 3 / 4]
+    };
+    let time = utc(first_second);
+    println!();
+    println!(
+        "remote (live MariaDB, {transactions} OLTP transactions, target {target}): start time {time}",
+        transactions = i
+    );
+    let mut plain = 0;
+    let mut answer_pos = 0;
+    for compress in [false, true] {
+        let mut command = Command::new(binary);
+        command
+            .args([
+                "resolve-position",
+                "--url",
+                &server.url(),
+                "--start-time",
+                &time,
+            ])
+            .args(["--timezone", "UTC", "--output", "json"]);
+        if compress {
+            command.arg("--compress");
+        }
+        let started = Instant::now();
+        let out = command.output().expect("run startpoint");
+        let elapsed = started.elapsed();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let _ = answer_pos;
+        let pos = answer["binlog_pos"].as_u64().unwrap_or(0);
+        if !compress {
+            answer_pos = pos;
+            plain = plain_prefix_bytes(&server, target, pos).await;
+            println!(
+                "  {:<14} {plain} bytes: a plain binlog dump (as a MariaDB replica asks for it) of \
+                 {target} from its start to the answer",
+                "baseline"
+            );
+        }
+        let received = answer["bytes_read"].as_u64().unwrap_or(0);
+        println!(
+            "  {:<14} answer {}:{pos}, {received} bytes received in {} round trips, {:.0} ms: {:.2} of \
+             the baseline",
+            if compress {
+                "--compress"
+            } else {
+                "uncompressed"
+            },
+            answer["binlog_name"].as_str().unwrap_or("?"),
+            answer["round_trips"],
+            elapsed.as_secs_f64() * 1e3,
+            received as f64 / plain.max(1) as f64,
+        );
     }
 }
 
@@ -414,4 +558,31 @@ fn copy_prefix(from: &Path, to: &Path, size: u64) {
         output.write_all(&buf[..n]).expect("write a copy");
         rest -= n as u64;
     }
+}
+
+/// Bytes a replica receives dumping `file` from its start until the event that ends at or after
+/// `pos`: what the server sends with `@mariadb_slave_capability=4`, packet headers included.
+async fn plain_prefix_bytes(server: &MariaDb, file: &str, pos: u64) -> u64 {
+    use futures_util::StreamExt;
+    let mut conn = server.connect().await.expect("connect");
+    conn.query_drop("SET @mariadb_slave_capability=4")
+        .await
+        .expect("capability");
+    let request = mysql_async::BinlogStreamRequest::new(0xF000_1234)
+        .with_filename(file.as_bytes())
+        .with_pos(4u64)
+        .with_non_blocking();
+    let mut stream = conn.get_binlog_stream(request).await.expect("dump");
+    let mut bytes = 0u64;
+    while let Some(event) = stream.next().await {
+        let event = event.expect("an event");
+        let header = event.header();
+        // 4 bytes of packet header and the OK byte before each event.
+        bytes += u64::from(header.event_size()) + 5;
+        if u64::from(header.log_pos()) >= pos {
+            break;
+        }
+    }
+    let _ = stream.close().await;
+    bytes
 }

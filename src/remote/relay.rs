@@ -29,7 +29,7 @@ const UNLIMITED: u64 = u64::MAX;
 /// The least a starved reader is let through at once.
 const MIN_GROWTH: u64 = 1024;
 /// The most slack, and receive buffer, a long walk grows to.
-const MAX_SLACK: u64 = 8 << 20;
+const MAX_SLACK: u64 = 2 << 20;
 /// A reader that waits this long without consuming, while the relay holds the server back, is
 /// starved: its next event is larger than what is allowed.
 const STARVED_AFTER: Duration = Duration::from_millis(5);
