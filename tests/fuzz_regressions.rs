@@ -28,6 +28,8 @@ fn replay(target: &str, run: fn(&[u8])) -> usize {
 fn saved_crashes_no_longer_crash() {
     let total = replay("binlog_bytes", fuzzing::binlog_bytes)
         + replay("event_bodies", fuzzing::event_bodies)
-        + replay("gtid_text", fuzzing::gtid_text);
+        + replay("gtid_text", fuzzing::gtid_text)
+        + replay("start_time", fuzzing::start_time)
+        + replay("dm_yaml", fuzzing::dm_yaml);
     assert!(total >= 1);
 }

@@ -155,6 +155,8 @@ pub enum ResolveError {
          be met; use --gtid auto or --gtid off"
     )]
     NoGtids { file: String },
+    #[error("there is no binlog file to search")]
+    NoFiles,
 }
 
 /// What a probe learns about one file: when it was created, and the GTIDs it declares executed
@@ -281,6 +283,9 @@ pub fn resolve<S: BinlogSequence>(
     let started = Instant::now();
     let mut steps = Vec::new();
     let count = sequence.files().len();
+    if count == 0 {
+        return Err(ResolveError::NoFiles);
+    }
     let mut probes = Probes::new(sequence);
     let first_created = probes.created_bound(0)?;
     let t = request.start_us;

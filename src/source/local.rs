@@ -48,6 +48,13 @@ pub enum LocalSourceError {
     #[error("{}: no binlog files in it{}", dir.display(), hint)]
     Empty { dir: PathBuf, hint: String },
     #[error(
+        "{}: none of the binlog files its index lists is there ({}): purged or moved; point at \
+         the directory that holds them",
+        dir.display(),
+        names.join(", ")
+    )]
+    AllPurged { dir: PathBuf, names: Vec<String> },
+    #[error(
         "{} is not a DM relay directory: it has no server-uuid.index (for a directory of binlog \
          files use --binlog-dir)",
         dir.display()
@@ -154,7 +161,13 @@ impl BinlogDir {
             Some(index) => listing.fill_from_index(&index, &names)?,
             None => listing.fill_by_name(&names)?,
         }
-        if listing.files.is_empty() && listing.purged.is_empty() {
+        if listing.files.is_empty() && !listing.purged.is_empty() {
+            return Err(LocalSourceError::AllPurged {
+                dir: dir.to_path_buf(),
+                names: listing.purged.iter().map(|(_, n)| n.clone()).collect(),
+            });
+        }
+        if listing.files.is_empty() {
             let hint = if listing.left_out.is_empty() {
                 String::new()
             } else {

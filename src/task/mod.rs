@@ -5,6 +5,7 @@ pub mod config;
 pub mod location;
 pub mod precheck;
 pub mod safe_mode;
+pub mod secret;
 pub mod source;
 pub mod start;
 pub mod state;

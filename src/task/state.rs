@@ -1,8 +1,9 @@
 //! The state directory: what DM keeps in its master's etcd, kept in files.
 //!
 //! ```text
-//! <state>/sources/<source-id>.yaml   source configs, as created (mode 0600: they hold passwords)
-//! <state>/tasks/<task>.yaml          the task file of the last successful start-task (0600)
+//! <state>/secret.key                 the key state files are sealed with (0600; see `secret`)
+//! <state>/sources/<source-id>.yaml   source configs, as created, sealed (they hold passwords)
+//! <state>/tasks/<task>.yaml          the task file of the last successful start-task, sealed
 //! <state>/tasks/<task>.json          which meta store that run used
 //! <state>/meta/<meta-schema>.sqlite3 the embedded checkpoint store
 //! <state>/locks/<task>.lock          held while a start-task of the task runs
@@ -20,6 +21,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::config::TaskConfig;
+use super::secret::{SecretError, SecretKey, is_sealed};
 use super::source::{SourceConfig, SourceConfigError};
 use super::store::MetaStoreKind;
 use super::store::embedded::EmbeddedStore;
@@ -39,6 +41,8 @@ pub enum StateError {
     },
     #[error("{0}")]
     Source(#[from] SourceConfigError),
+    #[error("{0}")]
+    Secret(#[from] SecretError),
     #[error("{}: {message}", path.display())]
     Corrupt { path: PathBuf, message: String },
     #[error(
@@ -117,6 +121,32 @@ impl StateDir {
         Ok(())
     }
 
+    /// The key files are sealed with, created on first use.
+    fn key(&self) -> Result<SecretKey, StateError> {
+        Ok(SecretKey::load_or_create(&self.root.join("secret.key"))?)
+    }
+
+    /// Writes `text` to `path` sealed.
+    fn replace_sealed(&self, path: &Path, text: &str) -> Result<(), StateError> {
+        let sealed = self.key()?.seal(&file_name(path), text)?;
+        self.replace(path, sealed.as_bytes())
+    }
+
+    /// The text of a state file, opened if sealed.
+    fn read_sealed(&self, path: &Path) -> Result<String, StateError> {
+        let contents = std::fs::read_to_string(path).map_err(io(path))?;
+        if !is_sealed(&contents) {
+            return Ok(contents);
+        }
+        Ok(self.key()?.open(path, &file_name(path), &contents)?)
+    }
+
+    fn load_source(&self, path: &Path) -> Result<SourceConfig, StateError> {
+        let text = self.read_sealed(path)?;
+        SourceConfig::parse(&path.display().to_string(), &text)
+            .map_err(|e| StateError::Source(SourceConfigError::from(e)))
+    }
+
     fn source_path(&self, id: &str) -> Result<PathBuf, StateError> {
         Ok(self.dir("sources")?.join(format!("{}.yaml", file_stem(id))))
     }
@@ -127,7 +157,7 @@ impl StateDir {
         if path.exists() {
             return Ok(false);
         }
-        self.replace(&path, text.as_bytes())?;
+        self.replace_sealed(&path, text)?;
         Ok(true)
     }
 
@@ -137,7 +167,7 @@ impl StateDir {
         if !path.exists() {
             return Ok(None);
         }
-        Ok(Some(SourceConfig::load(&path)?))
+        Ok(Some(self.load_source(&path)?))
     }
 
     /// Every stored source, by ID.
@@ -147,7 +177,7 @@ impl StateDir {
         for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
             let path = entry.map_err(io(&dir))?.path();
             if path.extension().is_some_and(|e| e == "yaml") {
-                out.push(SourceConfig::load(&path)?);
+                out.push(self.load_source(&path)?);
             }
         }
         out.sort_by(|a, b| a.source_id.cmp(&b.source_id));
@@ -180,7 +210,7 @@ impl StateDir {
     ) -> Result<(), StateError> {
         let dir = self.dir("tasks")?;
         let stem = file_stem(&task.name);
-        self.replace(&dir.join(format!("{stem}.yaml")), text.as_bytes())?;
+        self.replace_sealed(&dir.join(format!("{stem}.yaml")), text)?;
         let record = TaskRecord {
             meta_store: store.as_str().to_owned(),
             task_file: task_file.display().to_string(),
@@ -199,7 +229,7 @@ impl StateDir {
         if !yaml.exists() {
             return Ok(None);
         }
-        let text = std::fs::read_to_string(&yaml).map_err(io(&yaml))?;
+        let text = self.read_sealed(&yaml)?;
         let task = TaskConfig::parse(&yaml.display().to_string(), &text).map_err(|e| {
             StateError::Corrupt {
                 path: yaml.clone(),
@@ -257,6 +287,13 @@ pub struct TaskLock {
 }
 
 /// A name as a file name: safe characters kept, others `%XX`-escaped.
+/// The last component of a state file's path, bound to its sealed contents.
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 fn file_stem(name: &str) -> String {
     let mut out = String::new();
     for b in name.bytes() {
@@ -288,6 +325,15 @@ mod tests {
         assert!(path.ends_with("s%2F1.yaml"));
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+        // Sealed: the password is not in the file, and the key is the owner's only.
+        let stored = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !stored.contains("password") && !stored.contains("pw"),
+            "{stored}"
+        );
+        let key = dir.path().join("state/secret.key");
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
         assert_eq!(mode & 0o077, 0, "{mode:o}");
         assert!(state.remove_source("s/1").unwrap());
         assert!(!state.remove_source("s/1").unwrap());

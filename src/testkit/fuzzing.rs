@@ -88,3 +88,50 @@ pub fn gtid_text(data: &[u8]) {
         assert_eq!(pos.to_string().parse::<MariaGtidPos>().as_ref(), Ok(&pos));
     }
 }
+
+/// The start-time parser: what parses resolves in every kind of zone without panicking, and the
+/// instant, printed the way outputs print it, parses back to the same instant.
+pub fn start_time(data: &[u8]) {
+    use crate::start_time::{StartTime, Zone, format_instant};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = Zone::parse(text);
+    let Ok(start) = StartTime::parse(text) else {
+        return;
+    };
+    let zones = [
+        Zone::parse("UTC"),
+        Zone::parse("Europe/Berlin"),
+        Zone::parse("America/St_Johns"),
+        Zone::parse("+14:00"),
+        Zone::parse("-1159"),
+    ];
+    for zone in zones.into_iter().flatten() {
+        if let Ok(resolved) = start.resolve(&zone) {
+            let printed = format_instant(resolved.instant_us);
+            let again = StartTime::parse(&printed)
+                .and_then(|t| t.resolve(&Zone::Local))
+                .unwrap_or_else(|e| panic!("{printed:?} (from {text:?}) does not parse back: {e}"));
+            assert_eq!(
+                again.instant_us, resolved.instant_us,
+                "{text:?} -> {printed:?}"
+            );
+        }
+    }
+}
+
+/// DM task and source YAML: arbitrary text never panics, and every error names the file.
+pub fn dm_yaml(data: &[u8]) {
+    use crate::task::config::TaskConfig;
+    use crate::task::source::SourceConfig;
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Err(e) = TaskConfig::parse("fuzz-task.yaml", text) {
+        assert!(e.to_string().starts_with("fuzz-task.yaml"), "{e}");
+    }
+    if let Err(e) = SourceConfig::parse("fuzz-source.yaml", text) {
+        assert!(e.to_string().starts_with("fuzz-source.yaml"), "{e}");
+    }
+}
