@@ -9,6 +9,7 @@
 //! oracles derived from the server's own tools); the command-line tool never uses it.
 
 pub mod binlog;
+pub mod crashpoint;
 pub mod gtid;
 pub mod remote;
 pub mod resolve;

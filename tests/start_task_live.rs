@@ -621,3 +621,429 @@ async fn one_failed_source_means_nothing_is_written_and_task_timezone_is_used() 
         "a dry run writes nothing"
     );
 }
+
+/// Every checkpoint row of a task without its timestamps: (id, schema, table, checkpoint,
+/// exit point), from the downstream or the embedded store.
+type Snapshot = Vec<(
+    String,
+    String,
+    String,
+    (String, u32, String),
+    (String, u32, String),
+)>;
+
+async fn snapshot(store: &str, downstream: &MariaDb, scene: &Scene) -> Snapshot {
+    let rows: Vec<Row> = if store == "downstream" {
+        let mut conn = downstream.connect().await.unwrap();
+        let exists: Vec<String> = conn
+            .query(format!(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = \
+                 'dm_meta' AND table_name = '{TASK}_syncer_checkpoint'"
+            ))
+            .await
+            .unwrap();
+        conn.disconnect().await.unwrap();
+        if exists.is_empty() {
+            return Vec::new();
+        }
+        rows(downstream, TASK).await
+    } else {
+        let path = scene.path("state/meta/dm_meta.sqlite3");
+        if !path.exists() {
+            return Vec::new();
+        }
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT id, cp_schema, cp_table, binlog_name, binlog_pos, binlog_gtid, \
+                 exit_safe_binlog_name, exit_safe_binlog_pos, exit_safe_binlog_gtid, \
+                 CAST(table_info AS TEXT), is_global FROM \"{TASK}_syncer_checkpoint\" \
+                 ORDER BY id, cp_schema, cp_table"
+            ))
+            .unwrap();
+        stmt.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+                r.get(9)?,
+                r.get(10)?,
+            ))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+    };
+    rows.iter()
+        .map(|r| {
+            (
+                r.0.clone(),
+                r.1.clone(),
+                r.2.clone(),
+                checkpoint(r),
+                exit_point(r),
+            )
+        })
+        .collect()
+}
+
+/// start-task killed at every crash point, and by SIGKILL at random moments, with either meta
+/// store: the checkpoint is the old one or the new one, whole; the next run is not blocked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_at_any_point_leaves_the_old_or_the_new_checkpoint() {
+    use startpoint::crashpoint::{POINTS, VARIABLE};
+    let up = upstream().await;
+    let downstream = MariaDb::start().expect("start the downstream mariadbd");
+    let scene = Scene::new();
+    scene.create_source(
+        "source.yaml",
+        &source_yaml(SOURCE_ID, up.server.port(), "root", "", ""),
+    );
+    let task = scene.file(
+        "task.yaml",
+        &task_yaml(TASK, &[SOURCE_ID], downstream.port()),
+    );
+    let times = ["2030-03-31 00:10:00", "2030-03-31 02:00:00"];
+    for store in ["downstream", "embedded"] {
+        let start = |time: &str, crash: Option<&str>| {
+            let env: Vec<(&str, &str)> = crash.map(|p| (VARIABLE, p)).into_iter().collect();
+            scene.run_env(
+                &[
+                    "start-task",
+                    "--meta-store",
+                    store,
+                    "--start-time",
+                    time,
+                    &task,
+                ],
+                &env,
+            )
+        };
+        start(times[0], None).assert_success();
+        let mut current = 0;
+        let mut old = snapshot(store, &downstream, &scene).await;
+        // What the store holds after a clean move to times[i] from the other time.
+        let mut arrived: [Option<Snapshot>; 2] = [None, None];
+        for point in POINTS {
+            let other = 1 - current;
+            let out = start(times[other], Some(point));
+            let committed = matches!(*point, "store-after-commit" | "state-before-task-record");
+            assert_eq!(
+                out.code, None,
+                "{store}: {point} not reached:\n{}",
+                out.stderr
+            );
+            let after = snapshot(store, &downstream, &scene).await;
+            // The clean run from the same old state gives the new one.
+            if committed {
+                // Put the old state back first: the crashed run already moved it.
+                start(times[current], None).assert_success();
+            }
+            start(times[other], None).assert_success();
+            let new = snapshot(store, &downstream, &scene).await;
+            assert_ne!(
+                old, new,
+                "{store}: the two times must store different checkpoints"
+            );
+            if committed {
+                assert_eq!(after, new, "{store}: killed at {point} after the commit");
+            } else {
+                assert_eq!(after, old, "{store}: killed at {point} before the commit");
+            }
+            let status = scene.run(&["query-status", TASK]);
+            status.assert_success();
+            arrived[other] = Some(new.clone());
+            old = new;
+            current = other;
+        }
+        // SIGKILL at moments spread over a run.
+        let state = scene.state();
+        for round in 0..10u64 {
+            let other = 1 - current;
+            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_startpoint"))
+                .args([
+                    "--state-dir",
+                    &state,
+                    "start-task",
+                    "--meta-store",
+                    store,
+                    "--start-time",
+                    times[other],
+                    &task,
+                ])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(15 + round * 20));
+            let _ = child.kill();
+            let _ = child.wait();
+            let after = snapshot(store, &downstream, &scene).await;
+            if Some(&after) == arrived[other].as_ref() {
+                current = other;
+            } else {
+                assert_eq!(
+                    Some(&after),
+                    arrived[current].as_ref(),
+                    "{store}: SIGKILL after {} ms left a checkpoint that is neither",
+                    15 + round * 20
+                );
+            }
+        }
+        // The next run is not blocked by a lock or a journal the killed ones left.
+        start(times[1 - current], None).assert_success();
+    }
+}
+
+/// No password, right or wrong, appears in any output, state file or stored row, whatever
+/// fails: bad passwords upstream and downstream, unreachable servers, bad YAML around a
+/// password, a crash, URLs with passwords.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_password_in_any_output_state_file_or_row() {
+    const UP: &str = "Up-S3cret-9f7e";
+    const DOWN: &str = "Down-S3cret-4c2a";
+    const WRONG: &str = "Wrong-S3cret-88d1";
+    const IN_BAD_YAML: &str = "Yaml-S3cret-0a1b";
+    let secrets = [UP, DOWN, WRONG, IN_BAD_YAML];
+    let up = upstream().await;
+    let downstream = MariaDb::start().expect("start the downstream mariadbd");
+    for (server, user, password) in [(&up.server, "app", UP), (&downstream, "writer", DOWN)] {
+        let mut conn = server.connect().await.unwrap();
+        conn.query_drop(format!(
+            "CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY '{password}'; \
+             GRANT ALL PRIVILEGES ON *.* TO '{user}'@'127.0.0.1'"
+        ))
+        .await
+        .unwrap();
+        conn.disconnect().await.unwrap();
+    }
+    let closed_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let scene = Scene::new();
+    let mut outputs: Vec<(String, Output)> = Vec::new();
+    let mut run = |what: &str, args: &[&str], env: &[(&str, &str)]| {
+        let out = scene.run_env(args, env);
+        outputs.push((what.to_owned(), out));
+    };
+    let source = scene.file(
+        "source.yaml",
+        &source_yaml(SOURCE_ID, up.server.port(), "app", UP, ""),
+    );
+    let wrong_source = scene.file(
+        "wrong.yaml",
+        &source_yaml("mysql-replica-02", up.server.port(), "app", WRONG, ""),
+    );
+    let bad_yaml_source = scene.file(
+        "bad.yaml",
+        &format!(
+            "source-id: bad\nfrom:\n  host: 127.0.0.1\n  user: app\n  password: [\"{IN_BAD_YAML}\"]\n"
+        ),
+    );
+    let unterminated = scene.file(
+        "unterminated.yaml",
+        &format!("source-id: bad2\nfrom:\n  host: 127.0.0.1\n  password: \"{IN_BAD_YAML}\n"),
+    );
+    let target = |port: u16, password: &str| {
+        format!(
+            "name: {TASK}\ntask-mode: incremental\nmeta-schema: dm_meta\ntarget-database:\n  \
+             host: \"127.0.0.1\"\n  port: {port}\n  user: \"writer\"\n  password: \"{password}\"\n\
+             mysql-instances:\n  - source-id: \"{SOURCE_ID}\"\n"
+        )
+    };
+    let task = scene.file("task.yaml", &target(downstream.port(), DOWN));
+    let both = scene.file(
+        "both.yaml",
+        &format!(
+            "{}  - source-id: \"mysql-replica-02\"\n",
+            target(downstream.port(), DOWN)
+        ),
+    );
+    let wrong_down = scene.file("wrong-down.yaml", &target(downstream.port(), WRONG));
+    let closed_down = scene.file("closed-down.yaml", &target(closed_port, WRONG));
+    let bad_task = scene.file(
+        "bad-task.yaml",
+        &target(downstream.port(), DOWN).replace(
+            &format!("password: \"{DOWN}\""),
+            &format!("password: {{nested: \"{IN_BAD_YAML}\"}}"),
+        ),
+    );
+    let late = "2030-03-31 02:00:00";
+    run("create", &["operate-source", "create", &source], &[]);
+    run(
+        "create wrong",
+        &["operate-source", "create", &wrong_source],
+        &[],
+    );
+    run(
+        "create bad",
+        &["operate-source", "create", &bad_yaml_source],
+        &[],
+    );
+    run(
+        "create unterminated",
+        &["operate-source", "create", &unterminated],
+        &[],
+    );
+    run("show", &["operate-source", "show"], &[]);
+    let downstream_args = [
+        "start-task",
+        "--meta-store",
+        "downstream",
+        "--start-time",
+        late,
+    ];
+    let with = |file: &str| {
+        let mut args = downstream_args.to_vec();
+        args.push(file);
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    for (what, file) in [
+        ("start", &task),
+        ("one wrong source", &both),
+        ("wrong downstream password", &wrong_down),
+        ("closed downstream", &closed_down),
+        ("bad task yaml", &bad_task),
+    ] {
+        let args = with(file);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(what, &args, &[]);
+    }
+    let args = with(&task);
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(
+        "crash",
+        &args,
+        &[("STARTPOINT_CRASH_AT", "store-mid-write")],
+    );
+    args.insert(1, "--dry-run");
+    run("dry run", &args, &[]);
+    run(
+        "embedded",
+        &["start-task", "--start-time", late, &task],
+        &[],
+    );
+    run("status", &["query-status", TASK], &[]);
+    let port = up.server.port();
+    for (what, url) in [
+        ("url", format!("mysql://app:{UP}@127.0.0.1:{port}/")),
+        (
+            "url wrong",
+            format!("mysql://app:{WRONG}@127.0.0.1:{port}/"),
+        ),
+        (
+            "url closed",
+            format!("mysql://app:{WRONG}@127.0.0.1:{closed_port}/"),
+        ),
+    ] {
+        run(
+            what,
+            &[
+                "--rpc-timeout",
+                "5s",
+                "resolve-position",
+                "--url",
+                &url,
+                "--start-time",
+                late,
+                "--output",
+                "json",
+                "--explain",
+            ],
+            &[],
+        );
+    }
+    run(
+        "source config",
+        &[
+            "resolve-position",
+            "--source-config",
+            &source,
+            "--start-time",
+            late,
+            "--explain",
+        ],
+        &[],
+    );
+    run("stop", &["operate-source", "stop", SOURCE_ID], &[]);
+
+    // The runs did what they should (a sanity check that the failures really happened).
+    let code = |what: &str| outputs.iter().find(|o| o.0 == what).unwrap().1.code;
+    assert_eq!(code("start"), Some(0));
+    assert_eq!(code("url"), Some(0));
+    for failing in [
+        "create bad",
+        "create unterminated",
+        "one wrong source",
+        "wrong downstream password",
+        "closed downstream",
+        "bad task yaml",
+        "url wrong",
+        "url closed",
+    ] {
+        assert_ne!(code(failing), Some(0), "{failing} should fail");
+    }
+    assert_eq!(code("crash"), None);
+
+    for (what, out) in &outputs {
+        for secret in secrets {
+            assert!(
+                !out.stdout.contains(secret) && !out.stderr.contains(secret),
+                "{what}: a password in the output:\n{}\n{}",
+                out.stdout,
+                out.stderr
+            );
+        }
+    }
+    // Every file of the state directory, whatever it is.
+    let mut files = vec![scene.path("state")];
+    let mut seen = 0;
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        seen += 1;
+        let bytes = std::fs::read(&path).unwrap();
+        for secret in secrets {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{} holds a password",
+                path.display()
+            );
+        }
+    }
+    assert!(seen >= 4, "the state directory was not used");
+    // Every row of every table the runs wrote downstream.
+    let mut conn = downstream.connect().await.unwrap();
+    let tables: Vec<String> = conn
+        .query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'dm_meta'")
+        .await
+        .unwrap();
+    assert!(!tables.is_empty());
+    for table in tables {
+        let rows: Vec<mysql_async::Row> = conn
+            .query(format!("SELECT * FROM dm_meta.`{table}`"))
+            .await
+            .unwrap();
+        for row in rows {
+            for value in row.unwrap() {
+                let text = match value {
+                    mysql_async::Value::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
+                    other => format!("{other:?}"),
+                };
+                for secret in secrets {
+                    assert!(!text.contains(secret), "dm_meta.{table} holds a password");
+                }
+            }
+        }
+    }
+    conn.disconnect().await.unwrap();
+}

@@ -471,6 +471,7 @@ pub async fn start_task(state: &StateDir, request: StartTaskRequest) -> StartTas
             };
         }
     }
+    crate::crashpoint::hit("state-before-task-record");
     let mut msg = String::new();
     if let Err(err) = state.save_task(
         task,

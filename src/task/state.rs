@@ -3,8 +3,8 @@
 //! ```text
 //! <state>/secret.key                 the key state files are sealed with (0600; see `secret`)
 //! <state>/sources/<source-id>.yaml   source configs, as created, sealed (they hold passwords)
-//! <state>/tasks/<task>.yaml          the task file of the last successful start-task, sealed
-//! <state>/tasks/<task>.json          which meta store that run used
+//! <state>/tasks/<task>.json          the task file of the last successful start-task and the
+//!                                    meta store it used, in one sealed file
 //! <state>/meta/<meta-schema>.sqlite3 the embedded checkpoint store
 //! <state>/locks/<task>.lock          held while a start-task of the task runs
 //! ```
@@ -64,6 +64,8 @@ struct TaskRecord {
     meta_store: String,
     task_file: String,
     saved_at: String,
+    /// The task file's text.
+    task_text: String,
 }
 
 /// The directory of startpoint's state.
@@ -199,7 +201,8 @@ impl StateDir {
         EmbeddedStore::new(&self.root.join("meta"), meta_schema)
     }
 
-    /// Records the task file and meta store of a successful start-task.
+    /// Records the task file and meta store of a successful start-task: one file, replaced
+    /// atomically, so a crash leaves the old record or the new one.
     pub fn save_task(
         &self,
         task: &TaskConfig,
@@ -209,39 +212,31 @@ impl StateDir {
         saved_at: &str,
     ) -> Result<(), StateError> {
         let dir = self.dir("tasks")?;
-        let stem = file_stem(&task.name);
-        self.replace_sealed(&dir.join(format!("{stem}.yaml")), text)?;
         let record = TaskRecord {
             meta_store: store.as_str().to_owned(),
             task_file: task_file.display().to_string(),
             saved_at: saved_at.to_owned(),
+            task_text: text.to_owned(),
         };
-        let json = serde_json::to_vec_pretty(&record).unwrap_or_default();
-        self.replace(&dir.join(format!("{stem}.json")), &json)
+        let json = serde_json::to_string_pretty(&record).unwrap_or_default();
+        self.replace_sealed(&dir.join(format!("{}.json", file_stem(&task.name))), &json)
     }
 
     /// The recorded task file of `name` and its meta store.
     pub fn task(&self, name: &str) -> Result<Option<(TaskConfig, MetaStoreKind)>, StateError> {
         let dir = self.dir("tasks")?;
-        let stem = file_stem(name);
-        let yaml = dir.join(format!("{stem}.yaml"));
-        let json = dir.join(format!("{stem}.json"));
-        if !yaml.exists() {
+        let path = dir.join(format!("{}.json", file_stem(name)));
+        if !path.exists() {
             return Ok(None);
         }
-        let text = self.read_sealed(&yaml)?;
-        let task = TaskConfig::parse(&yaml.display().to_string(), &text).map_err(|e| {
-            StateError::Corrupt {
-                path: yaml.clone(),
-                message: e.to_string(),
-            }
-        })?;
-        let record_text = std::fs::read_to_string(&json).map_err(io(&json))?;
+        let corrupt = |message: String| StateError::Corrupt {
+            path: path.clone(),
+            message,
+        };
         let record: TaskRecord =
-            serde_json::from_str(&record_text).map_err(|e| StateError::Corrupt {
-                path: json.clone(),
-                message: e.to_string(),
-            })?;
+            serde_json::from_str(&self.read_sealed(&path)?).map_err(|e| corrupt(e.to_string()))?;
+        let task = TaskConfig::parse(&record.task_file, &record.task_text)
+            .map_err(|e| corrupt(e.to_string()))?;
         let store = match record.meta_store.as_str() {
             "downstream" => MetaStoreKind::Downstream,
             _ => MetaStoreKind::Embedded,

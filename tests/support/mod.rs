@@ -24,6 +24,7 @@ impl Output {
 }
 
 /// Runs `startpoint ARGS` from the project root, without inheriting `STARTPOINT_HOME`.
+#[allow(dead_code)]
 pub fn startpoint(args: &[&str]) -> Output {
     startpoint_env(args, &[])
 }
@@ -78,10 +79,15 @@ impl Scene {
 
     /// Runs `startpoint --state-dir STATE ARGS`.
     pub fn run(&self, args: &[&str]) -> Output {
+        self.run_env(args, &[])
+    }
+
+    /// Runs `startpoint --state-dir STATE ARGS` with extra environment variables.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let state = self.state();
         let mut all = vec!["--state-dir", state.as_str()];
         all.extend_from_slice(args);
-        startpoint(&all)
+        startpoint_env(&all, env)
     }
 
     /// `operate-source create` of a source file with `text`, which must succeed.

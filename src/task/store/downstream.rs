@@ -196,6 +196,7 @@ impl DownstreamStore {
             )
             .await?;
         }
+        crate::crashpoint::hit("store-after-tables");
         let mut tx = self
             .within(
                 deadline,
@@ -233,9 +234,12 @@ impl DownstreamStore {
                 tx.exec_drop(statement.sql.as_str(), params),
             )
             .await?;
+            crate::crashpoint::hit("store-mid-write");
         }
+        crate::crashpoint::hit("store-before-commit");
         self.within(deadline, "committing the checkpoint", tx.commit())
             .await?;
+        crate::crashpoint::hit("store-after-commit");
         if plan.remove_meta == RemoveMeta::Task {
             for statement in tables.drop_other_tables() {
                 self.within(

@@ -115,6 +115,7 @@ impl EmbeddedStore {
             tx.execute_batch(&statement.sql)
                 .map_err(|e| self.error(e))?;
         }
+        crate::crashpoint::hit("store-after-tables");
         let rows = read_rows(&tx, &tables, &format!("{}_syncer_checkpoint", plan.task))
             .map_err(|e| self.error(e))?;
         check_unchanged(plan, &rows)?;
@@ -125,8 +126,12 @@ impl EmbeddedStore {
             });
             tx.execute(&statement.sql, params_from_iter(params))
                 .map_err(|e| self.error(e))?;
+            crate::crashpoint::hit("store-mid-write");
         }
-        tx.commit().map_err(|e| self.error(e))
+        crate::crashpoint::hit("store-before-commit");
+        tx.commit().map_err(|e| self.error(e))?;
+        crate::crashpoint::hit("store-after-commit");
+        Ok(())
     }
 }
 
