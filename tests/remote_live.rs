@@ -523,6 +523,12 @@ async fn tls_with_the_right_ca_and_a_wrong_one() {
         .await
         .unwrap_err();
     assert!(!err.is_transient(), "{err}");
+    // MariaDB says "access denied" (MDEV-30178); the message says to look at TLS too.
+    let text = err.to_string();
+    assert!(
+        text.contains("requires TLS") && text.contains("--ssl-ca") && text.contains("127.0.0.1"),
+        "{text}"
+    );
 
     settings.tls = Some(TlsFiles {
         ca: Some(ca),
@@ -671,4 +677,126 @@ async fn a_server_without_binary_logging_is_a_definite_error() {
         started.elapsed() < Duration::from_secs(5),
         "a definite error is not retried"
     );
+}
+
+/// A server stopped with SIGSTOP in the middle of a dump: the resolution ends at its deadline
+/// with an error naming the server, and the CLI keeps to `--rpc-timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_server_ends_in_a_timeout() {
+    let (server, _copy, local) = server_with_history(&small_binlogs()).await;
+    let server = Arc::new(server);
+    let port = server.port();
+    let proxy = Proxy::start(format!("127.0.0.1:{port}").parse().unwrap())
+        .await
+        .unwrap();
+    let settings = ConnSettings::from_url(&proxy.url("root"), None).unwrap();
+    let times = unit_times(&local);
+    let late = format_instant(times[times.len() - 5]);
+    let victim = server.clone();
+    proxy.on_bytes_to_client(6_000, Box::new(move || victim.pause(true)));
+    let started = std::time::Instant::now();
+    let err = resolve_remote(&settings, &request(&late, TimeBasis::Commit, 4))
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(err, RemoteError::Deadline { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("127.0.0.1:{}", proxy.port())),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+
+    // The binary, with the server still stopped from the start: --rpc-timeout holds.
+    let started = std::time::Instant::now();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_startpoint"))
+            .args([
+                "--rpc-timeout",
+                "3s",
+                "resolve-position",
+                "--url",
+                &format!("mysql://root@127.0.0.1:{port}"),
+                "--start-time",
+                "2030-03-31 02:00:00Z",
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{port}")) && stderr.contains("--rpc-timeout"),
+        "{stderr}"
+    );
+    assert!(took < Duration::from_secs(7), "took {took:?}");
+    server.pause(false);
+    // Running again, the server answers as before.
+    let answer = resolve_remote(&settings, &request(&late, TimeBasis::Commit, 30))
+        .await
+        .unwrap();
+    let want = resolve_files(
+        &local,
+        &Request {
+            start_us: times[times.len() - 5],
+            basis: TimeBasis::Commit,
+            gtid: GtidMode::Auto,
+        },
+    )
+    .unwrap();
+    assert_eq!(summary(&answer.resolution), summary(&want));
+}
+
+/// Events larger than the server's `max_allowed_packet` stream all the same (a binlog dump is
+/// not bound by it), and the answer is the local one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_larger_than_max_allowed_packet() {
+    let server = MariaDb::start_with(&small_binlogs()).unwrap();
+    let mut conn = server.connect().await.unwrap();
+    conn.query_drop(
+        "CREATE DATABASE big; CREATE TABLE big.t (id INT PRIMARY KEY, b LONGBLOB) ENGINE=InnoDB",
+    )
+    .await
+    .unwrap();
+    let base = 1_900_000_000i64;
+    for (i, size) in [(1, 10), (2, 300_000), (3, 10), (4, 2_000_000), (5, 10)] {
+        conn.query_drop(format!(
+            "SET TIMESTAMP = {}; INSERT INTO big.t VALUES ({i}, REPEAT('x', {size}))",
+            base + i * 10
+        ))
+        .await
+        .unwrap();
+    }
+    conn.query_drop("SET GLOBAL max_allowed_packet = 16384")
+        .await
+        .unwrap();
+    let copy = tempfile::tempdir().unwrap();
+    fixtures::snapshot_binlogs(&server, &mut conn, copy.path())
+        .await
+        .unwrap();
+    conn.disconnect().await.unwrap();
+    let local = BinlogDir::open(copy.path()).unwrap();
+    let settings = ConnSettings::from_url(&server.url(), None).unwrap();
+    for offset in [15, 35, 45] {
+        let start_us = (base + offset) * 1_000_000;
+        let want = resolve_files(
+            &local,
+            &Request {
+                start_us,
+                basis: TimeBasis::Commit,
+                gtid: GtidMode::Auto,
+            },
+        )
+        .unwrap();
+        let answer = resolve_remote(
+            &settings,
+            &request(&format_instant(start_us), TimeBasis::Commit, 30),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("at +{offset}s: {e}"));
+        assert_eq!(summary(&answer.resolution), summary(&want), "at +{offset}s");
+    }
 }

@@ -7,18 +7,29 @@ use std::time::Duration;
 
 use crate::binlog::BinlogError;
 
+use super::settings::ConnSettings;
+
 /// Why talking to a live server failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
     #[error(
         "{server}: access denied for user {user}: check the user name and password (MYSQL_PWD, \
-         the URL or the source file's from.password); the server said: {message}"
+         the URL or the source file's from.password){hint}; the server said: {message}"
     )]
     Auth {
         server: String,
         user: String,
         message: String,
+        /// What else to check, given how the connection was made.
+        hint: String,
     },
+
+    #[error(
+        "{server}: the server accepts only TLS connections (require_secure_transport=ON): give \
+         --ssl-ca (and --ssl-cert/--ssl-key if it wants a client certificate), or the source \
+         file's from.security; the server said: {message}"
+    )]
+    TlsRequired { server: String, message: String },
 
     #[error(
         "{server}: user {user} may not {what}: {message}; grant it REPLICATION SLAVE and \
@@ -73,9 +84,8 @@ pub enum RemoteError {
     },
 
     #[error(
-        "{server}: gave up {what} after {} (the --rpc-timeout deadline); the last error was: \
-         {last}",
-        humantime::format_duration(*elapsed)
+        "{server}: gave up {what} {} (the --rpc-timeout deadline); the last error was: {last}",
+        after(*elapsed)
     )]
     Deadline {
         server: String,
@@ -88,7 +98,34 @@ pub enum RemoteError {
     Other { server: String, message: String },
 }
 
+/// "after 3s 2ms", or "at the deadline" when the time taken is not known.
+fn after(elapsed: Duration) -> String {
+    if elapsed.is_zero() {
+        return "at the deadline".to_owned();
+    }
+    let millis = Duration::from_millis(elapsed.as_millis() as u64);
+    format!("after {}", humantime::format_duration(millis))
+}
+
 impl RemoteError {
+    /// A deadline error that does not know how long was spent learns it.
+    pub fn with_elapsed(self, spent: Duration) -> RemoteError {
+        match self {
+            RemoteError::Deadline {
+                server,
+                what,
+                elapsed,
+                last,
+            } if elapsed.is_zero() => RemoteError::Deadline {
+                server,
+                what,
+                elapsed: spent,
+                last,
+            },
+            other => other,
+        }
+    }
+
     /// Whether trying again later may succeed.
     pub fn is_transient(&self) -> bool {
         match self {
@@ -117,14 +154,30 @@ impl RemoteError {
 }
 
 /// Sorts a driver error into definite and transient, naming `server` and what was being done.
-pub fn classify(err: mysql_async::Error, server: &str, user: &str, what: &str) -> RemoteError {
-    let server = server.to_owned();
+pub fn classify(err: mysql_async::Error, settings: &ConnSettings, what: &str) -> RemoteError {
+    let server = settings.address();
+    let user = settings.user.as_str();
     let what = what.to_owned();
     match err {
         mysql_async::Error::Server(e) => match e.code {
+            // MariaDB refuses a plain connection to a server or account that requires TLS with
+            // the same error as a wrong password (MDEV-30178).
             1045 => RemoteError::Auth {
                 server,
                 user: user.to_owned(),
+                message: e.message,
+                hint: if settings.tls.is_none() {
+                    ", and whether the server or the account requires TLS \
+                     (require_secure_transport, REQUIRE SSL): the connection was made without it \
+                     (give --ssl-ca or the source file's from.security)"
+                        .to_owned()
+                } else {
+                    String::new()
+                },
+            },
+            // MySQL's ER_SECURE_TRANSPORT_REQUIRED.
+            3159 => RemoteError::TlsRequired {
+                server,
                 message: e.message,
             },
             1044 | 1142 | 1227 | 1370 => RemoteError::Privilege {

@@ -109,7 +109,7 @@ pub async fn resolve_remote(
     loop {
         let error = match attempt(settings, request).await {
             Ok(answer) => return Ok(answer),
-            Err(error) => error,
+            Err(error) => error.with_elapsed(started.elapsed()),
         };
         if error.is_binlog_unavailable() && !relisted && !error.is_duplicate_server_id() {
             // Purged between listing and dumping: once more from a fresh SHOW BINARY LOGS.
@@ -274,8 +274,7 @@ async fn within<T>(
         Ok(Ok(value)) => Ok(value),
         Ok(Err(err)) => Err(error::classify(
             err,
-            &settings.address(),
-            &settings.user,
+            settings,
             what,
         )),
         Err(_) => Err(RemoteError::Deadline {
@@ -634,8 +633,7 @@ async fn probe_file(
                 close(stream).await;
                 return Err(error::classify(
                     err,
-                    &settings.address(),
-                    &settings.user,
+                    settings,
                     &what,
                 ));
             }
@@ -840,8 +838,7 @@ impl Iterator for StreamEvents {
                 Ok(Some(Err(err))) => {
                     let error = error::classify(
                         err,
-                        &self.settings.address(),
-                        &self.settings.user,
+                        &self.settings,
                         "reading the binlog stream",
                     );
                     return self.fail(error);

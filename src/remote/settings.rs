@@ -161,13 +161,18 @@ impl ConnSettings {
     }
 
     fn opts_to(&self, host: &str, port: u16, compress: bool) -> Opts {
+        /// The largest packet mysql_async accepts (1 GiB, MySQL's ceiling for events too).
+        const MAX_PACKET: usize = 1 << 30;
         let mut builder = OptsBuilder::default()
             .ip_or_hostname(host)
             .tcp_port(port)
             .user(Some(self.user.clone()))
             .pass((!self.password.is_empty()).then(|| self.password.expose().to_owned()))
             .prefer_socket(false)
-            .stmt_cache_size(0);
+            .stmt_cache_size(0)
+            // Left unset, mysql_async refuses packets larger than the server's
+            // max_allowed_packet, which a binlog dump does not respect: an event can be larger.
+            .max_allowed_packet(Some(MAX_PACKET));
         if self.compress && compress {
             builder = builder.compression(mysql_async::Compression::default());
         }

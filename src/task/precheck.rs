@@ -144,6 +144,10 @@ fn connection_fix(err: &RemoteError) -> &'static str {
         RemoteError::Tls { .. } => {
             "check the TLS files (from.security or --ssl-ca/--ssl-cert/--ssl-key)"
         }
+        RemoteError::TlsRequired { .. } => {
+            "the server accepts only TLS: add from.security (ssl-ca, and ssl-cert/ssl-key if it \
+             wants a client certificate) to the source config, or give --ssl-ca"
+        }
         _ => {
             "check that the server is running and reachable at from.host:from.port, then run start-task again"
         }
