@@ -460,3 +460,30 @@ fn other_files_in_the_directory_are_noted() {
     );
     assert_eq!(out.stdout.lines().next(), Some("mysql-bin.000007:19599"));
 }
+
+/// Files the index lists after the last one present: a late start time is too late for what
+/// is there, and the warning says what is missing.
+#[test]
+fn missing_newest_files_are_named_when_too_late() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut index = String::new();
+    for name in ["mysql-bin.000002", "mysql-bin.000003"] {
+        std::fs::copy(Path::new(DIR).join(name), dir.path().join(name)).unwrap();
+        index.push_str(&format!("./{name}\n"));
+    }
+    index.push_str("./mysql-bin.000004\n./mysql-bin.000005\n");
+    std::fs::write(dir.path().join("mysql-bin.index"), index).unwrap();
+    let out = startpoint(&[
+        "resolve-position",
+        "--binlog-dir",
+        dir.path().to_str().unwrap(),
+        "--start-time",
+        "2030-03-31 02:00:00Z",
+    ]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("missing") && out.stderr.contains("mysql-bin.000004, mysql-bin.000005"),
+        "{}",
+        out.stderr
+    );
+}

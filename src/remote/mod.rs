@@ -272,11 +272,7 @@ async fn within<T>(
 ) -> Result<T, RemoteError> {
     match tokio::time::timeout_at(deadline, future).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(err)) => Err(error::classify(
-            err,
-            settings,
-            what,
-        )),
+        Ok(Err(err)) => Err(error::classify(err, settings, what)),
         Err(_) => Err(RemoteError::Deadline {
             server: settings.address(),
             what: what.to_owned(),
@@ -631,11 +627,7 @@ async fn probe_file(
             Ok(None) => break,
             Ok(Some(Err(err))) => {
                 close(stream).await;
-                return Err(error::classify(
-                    err,
-                    settings,
-                    &what,
-                ));
+                return Err(error::classify(err, settings, &what));
             }
             Ok(Some(Ok(event))) => event,
         };
@@ -836,11 +828,7 @@ impl Iterator for StreamEvents {
                     return None;
                 }
                 Ok(Some(Err(err))) => {
-                    let error = error::classify(
-                        err,
-                        &self.settings,
-                        "reading the binlog stream",
-                    );
+                    let error = error::classify(err, &self.settings, "reading the binlog stream");
                     return self.fail(error);
                 }
                 Ok(Some(Ok(event))) => event,

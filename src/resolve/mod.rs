@@ -311,6 +311,22 @@ pub fn resolve<S: BinlogSequence>(
                     gap.join(", ")
                 ));
             }
+        } else {
+            // Too late for what is here; files listed after the last one are gone.
+            let before_last = probes.sequence.gap_before(count - 1);
+            let after_last: Vec<String> = probes
+                .sequence
+                .gap_before(count)
+                .into_iter()
+                .filter(|name| !before_last.contains(name))
+                .collect();
+            if !after_last.is_empty() {
+                resolution.warnings.push(format!(
+                    "binlog files listed in the index after the last one present are missing \
+                     (purged or moved?): {}; the start time may fall in them",
+                    after_last.join(", ")
+                ));
+            }
         }
         resolution
     };
