@@ -64,8 +64,10 @@ struct TaskRecord {
     meta_store: String,
     task_file: String,
     saved_at: String,
-    /// The task file's text.
-    task_text: String,
+    /// The task file's text; absent in records written before it moved in here, whose text
+    /// is in `tasks/<task>.yaml`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    task_text: Option<String>,
 }
 
 /// The directory of startpoint's state.
@@ -143,10 +145,22 @@ impl StateDir {
         Ok(self.key()?.open(path, &file_name(path), &contents)?)
     }
 
+    /// A stored source config. One found in clear (stored by an earlier startpoint, or copied
+    /// in by hand) is sealed in place once it parses.
     fn load_source(&self, path: &Path) -> Result<SourceConfig, StateError> {
-        let text = self.read_sealed(path)?;
-        SourceConfig::parse(&path.display().to_string(), &text)
-            .map_err(|e| StateError::Source(SourceConfigError::from(e)))
+        let contents = std::fs::read_to_string(path).map_err(io(path))?;
+        let sealed = is_sealed(&contents);
+        let text = if sealed {
+            self.key()?.open(path, &file_name(path), &contents)?
+        } else {
+            contents
+        };
+        let config = SourceConfig::parse(&path.display().to_string(), &text)
+            .map_err(|e| StateError::Source(SourceConfigError::from(e)))?;
+        if !sealed {
+            self.replace_sealed(path, &text)?;
+        }
+        Ok(config)
     }
 
     fn source_path(&self, id: &str) -> Result<PathBuf, StateError> {
@@ -216,10 +230,17 @@ impl StateDir {
             meta_store: store.as_str().to_owned(),
             task_file: task_file.display().to_string(),
             saved_at: saved_at.to_owned(),
-            task_text: text.to_owned(),
+            task_text: Some(text.to_owned()),
         };
         let json = serde_json::to_string_pretty(&record).unwrap_or_default();
-        self.replace_sealed(&dir.join(format!("{}.json", file_stem(&task.name))), &json)
+        let stem = file_stem(&task.name);
+        self.replace_sealed(&dir.join(format!("{stem}.json")), &json)?;
+        // The task file of a record from before the text moved into it, in clear.
+        let legacy = dir.join(format!("{stem}.yaml"));
+        match std::fs::remove_file(&legacy) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&legacy)(e)),
+            _ => Ok(()),
+        }
     }
 
     /// The recorded task file of `name` and its meta store.
@@ -235,8 +256,12 @@ impl StateDir {
         };
         let record: TaskRecord =
             serde_json::from_str(&self.read_sealed(&path)?).map_err(|e| corrupt(e.to_string()))?;
-        let task = TaskConfig::parse(&record.task_file, &record.task_text)
-            .map_err(|e| corrupt(e.to_string()))?;
+        let text = match record.task_text {
+            Some(text) => text,
+            None => self.read_sealed(&dir.join(format!("{}.yaml", file_stem(name))))?,
+        };
+        let task =
+            TaskConfig::parse(&record.task_file, &text).map_err(|e| corrupt(e.to_string()))?;
         let store = match record.meta_store.as_str() {
             "downstream" => MetaStoreKind::Downstream,
             _ => MetaStoreKind::Embedded,
@@ -321,6 +346,14 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o077, 0, "{mode:o}");
+        // A source stored in clear is sealed when it is read.
+        let plain = state.source_path("plain").unwrap();
+        std::fs::write(&plain, SOURCE.replace("s/1", "plain")).unwrap();
+        assert_eq!(state.source("plain").unwrap().unwrap().source_id, "plain");
+        let stored = std::fs::read_to_string(&plain).unwrap();
+        assert!(!stored.contains("pw"), "{stored}");
+        assert_eq!(state.source("plain").unwrap().unwrap().source_id, "plain");
+        assert!(state.remove_source("plain").unwrap());
         // Sealed: the password is not in the file, and the key is the owner's only.
         let stored = std::fs::read_to_string(&path).unwrap();
         assert!(
@@ -333,6 +366,43 @@ mod tests {
         assert!(state.remove_source("s/1").unwrap());
         assert!(!state.remove_source("s/1").unwrap());
         assert!(state.source("s/1").unwrap().is_none());
+    }
+
+    #[test]
+    fn task_records_are_sealed_and_old_ones_still_read() {
+        const TASK: &str = "name: t\ntask-mode: incremental\ntarget-database: {host: h, user: \
+                            u, password: hunter2}\nmysql-instances:\n  - source-id: s\n";
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::at(dir.path().join("state"));
+        let tasks = dir.path().join("state/tasks");
+        // A record written before the text moved into it: the task file beside, in clear.
+        std::fs::create_dir_all(&tasks).unwrap();
+        std::fs::write(tasks.join("t.yaml"), TASK).unwrap();
+        std::fs::write(
+            tasks.join("t.json"),
+            r#"{"meta_store": "downstream", "task_file": "t.yaml", "saved_at": "x"}"#,
+        )
+        .unwrap();
+        let (task, store) = state.task("t").unwrap().unwrap();
+        assert_eq!(
+            (task.name.as_str(), store),
+            ("t", MetaStoreKind::Downstream)
+        );
+        // Saving replaces both with one sealed record.
+        state
+            .save_task(
+                &task,
+                Path::new("t.yaml"),
+                TASK,
+                MetaStoreKind::Embedded,
+                "y",
+            )
+            .unwrap();
+        assert!(!tasks.join("t.yaml").exists());
+        let stored = std::fs::read_to_string(tasks.join("t.json")).unwrap();
+        assert!(!stored.contains("hunter2"), "{stored}");
+        let (task, store) = state.task("t").unwrap().unwrap();
+        assert_eq!((task.name.as_str(), store), ("t", MetaStoreKind::Embedded));
     }
 
     #[test]
