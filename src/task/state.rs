@@ -158,7 +158,8 @@ impl StateDir {
         let config = SourceConfig::parse(&path.display().to_string(), &text)
             .map_err(|e| StateError::Source(SourceConfigError::from(e)))?;
         if !sealed {
-            self.replace_sealed(path, &text)?;
+            // Best effort: a read-only state directory still reads.
+            let _ = self.replace_sealed(path, &text);
         }
         Ok(config)
     }
