@@ -7,9 +7,7 @@ use std::path::Path;
 use criterion::{Criterion, criterion_group, criterion_main};
 use startpoint::resolve::{GtidMode, Request, Status, resolve_files};
 use startpoint::source::local::BinlogDir;
-use startpoint::testkit::binlog_writer::{
-    FileSpec, SequenceWriter, Trailing, TrxShape, TrxSpec, WriterFlavor,
-};
+use startpoint::testkit::binlog_writer::{SequenceWriter, TrxShape, TrxSpec, WriterFlavor};
 use startpoint::unit::TimeBasis;
 
 const BASE: u32 = 1_900_000_000;
@@ -36,32 +34,9 @@ fn write_sequence(flavor: WriterFlavor, dir: &Path) -> u32 {
         origin: 0,
         gtid_gap: 0,
     };
-    let last = BASE + (count - 1) / 100;
-    let big = writer.write_file(
-        &FileSpec {
-            created: BASE,
-            trxs: (0..count).map(spec).collect(),
-            trailing: Trailing::Nothing,
-        },
-        false,
-    );
-    std::fs::write(dir.join(&big.name), &big.bytes).unwrap();
-    let small = writer.write_file(
-        &FileSpec {
-            created: last + 1,
-            trxs: (0..10)
-                .map(|i| TrxSpec {
-                    begin_ts: last + 2,
-                    commit_ts: last + 2,
-                    ..spec(i)
-                })
-                .collect(),
-            trailing: Trailing::Nothing,
-        },
-        true,
-    );
-    std::fs::write(dir.join(&small.name), &small.bytes).unwrap();
-    last
+    writer
+        .write_long_and_newest(dir, BASE, count, 10, spec)
+        .unwrap()
 }
 
 fn request(second: u32, gtid: GtidMode) -> Request {

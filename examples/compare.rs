@@ -24,9 +24,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::*;
-use startpoint::testkit::binlog_writer::{
-    FileSpec, SequenceWriter, Trailing, TrxShape, TrxSpec, WriterFlavor,
-};
+use startpoint::testkit::binlog_writer::{SequenceWriter, TrxShape, TrxSpec, WriterFlavor};
 use startpoint::testkit::mariadb::{MariaDb, ServerConfig};
 
 /// First simulated second of both data sets: 2031-01-01 00:00:00 UTC.
@@ -434,36 +432,9 @@ fn ensure_mysql80(dir: &Path, size: u64) -> u32 {
         origin: 0,
         gtid_gap: 0,
     };
-    let big = writer.write_file(
-        &FileSpec {
-            created: BASE,
-            trxs: (0..count).map(spec).collect(),
-            trailing: Trailing::Nothing,
-        },
-        false,
-    );
-    std::fs::write(dir.join(&big.name), &big.bytes).expect("write the big file");
-    drop(big);
-    let small = writer.write_file(
-        &FileSpec {
-            created: last + 1,
-            trxs: (0..100)
-                .map(|i| TrxSpec {
-                    begin_ts: last + 2,
-                    commit_ts: last + 2,
-                    ..spec(i)
-                })
-                .collect(),
-            trailing: Trailing::Nothing,
-        },
-        true,
-    );
-    std::fs::write(dir.join(&small.name), &small.bytes).expect("write the newest file");
-    std::fs::write(
-        dir.join("binlog.index"),
-        "./binlog.000001\n./binlog.000002\n",
-    )
-    .expect("write the index");
+    writer
+        .write_long_and_newest(dir, BASE, count, 100, spec)
+        .expect("write the MySQL 8.0 files");
     std::fs::write(&marker, "").expect("mark the data set complete");
     last
 }

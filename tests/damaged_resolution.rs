@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use startpoint::binlog::{FileEventSource, ReadOptions};
+use startpoint::binlog::{BinlogReader, ReadOptions};
 use startpoint::resolve::{GtidMode, Request, ScanTuning, resolve_files_tuned};
 use startpoint::source::local::BinlogDir;
 use startpoint::testkit::binlog_writer::{
@@ -34,6 +34,10 @@ struct Corpus {
     files: Vec<(String, Vec<u8>)>,
     /// Start times (µs) to resolve: before, inside and after the history.
     times: Vec<i64>,
+    /// Per file, the offsets an answer may have: where its transactions start, its first
+    /// event (a file without transactions starts there) and its end (where the next file's
+    /// transactions continue).
+    starts: Vec<Vec<u64>>,
     /// The corpus written out once; damaged files are written over and put back.
     dir: tempfile::TempDir,
 }
@@ -41,10 +45,14 @@ struct Corpus {
 impl Corpus {
     fn new(label: &str, files: Vec<(String, Vec<u8>)>) -> Corpus {
         let mut all = Vec::new();
+        let mut starts = Vec::new();
         for (name, bytes) in &files {
-            for unit in units(name, bytes) {
-                all.push(unit.2);
-            }
+            let units = units(name, bytes);
+            all.extend(units.iter().map(|u| u.1));
+            let mut file_starts: Vec<u64> = units.iter().map(|u| u.0).collect();
+            file_starts.extend(event_starts(bytes).first());
+            file_starts.push(bytes.len() as u64);
+            starts.push(file_starts);
         }
         all.sort_unstable();
         let mut times = vec![0, i64::MAX / 2];
@@ -58,6 +66,7 @@ impl Corpus {
             label: label.to_owned(),
             files,
             times,
+            starts,
             dir: tempfile::tempdir().unwrap(),
         };
         corpus.write(corpus.dir.path(), &[]);
@@ -78,19 +87,17 @@ impl Corpus {
     }
 }
 
-/// (pos, end, commit µs) of each unit of an undamaged file.
-fn units(name: &str, bytes: &[u8]) -> Vec<(u64, u64, i64)> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(name);
-    std::fs::write(&path, bytes).unwrap();
+/// (pos, commit µs) of each unit of an undamaged file.
+fn units(name: &str, bytes: &[u8]) -> Vec<(u64, i64)> {
     let options = ReadOptions {
         newest: true,
         ..ReadOptions::default()
     };
-    let mut reader = UnitReader::new(FileEventSource::open(&path, options).unwrap(), true);
+    let source = BinlogReader::from_bytes(name, bytes.to_vec(), options).unwrap();
+    let mut reader = UnitReader::new(source, true);
     let mut out = Vec::new();
     while let Some(unit) = reader.next_unit().unwrap() {
-        out.push((unit.pos, unit.end_pos, unit.commit_us()));
+        out.push((unit.pos, unit.commit_us()));
     }
     out
 }
@@ -171,17 +178,12 @@ fn check(corpus: &Corpus, dir: &Path, damage: &Damage) {
         match result {
             Ok(None) => {}
             Ok(Some((file, pos))) => {
-                let original = &corpus
+                let index = corpus
                     .files
                     .iter()
-                    .find(|(name, _)| *name == file)
-                    .unwrap_or_else(|| panic!("{what}: answered {file}, not a file of the corpus"))
-                    .1;
-                let mut starts: Vec<u64> = units(&file, original).iter().map(|u| u.0).collect();
-                // A file without units starts at its first event.
-                starts.extend(event_starts(original).first());
-                // The end of a file is where the next one's transactions continue.
-                starts.push(original.len() as u64);
+                    .position(|(name, _)| *name == file)
+                    .unwrap_or_else(|| panic!("{what}: answered {file}, not a file of the corpus"));
+                let mut starts = corpus.starts[index].clone();
                 if let (Some((at, len)), Some(damaged)) = (damage.inserted, &damage.file)
                     && *damaged == file
                 {

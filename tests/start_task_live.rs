@@ -148,6 +148,18 @@ fn exit_point(row: &Row) -> (String, u32, String) {
     )
 }
 
+/// A scene with the upstream created as source `SOURCE_ID` (root, no password) and a task file
+/// `TASK` reading it into the downstream at `downstream_port`; the task file's path.
+fn one_source_task(up: &Upstream, downstream_port: u16) -> (Scene, String) {
+    let scene = Scene::new();
+    scene.create_source(
+        "source.yaml",
+        &source_yaml(SOURCE_ID, up.server.port(), "root", "", ""),
+    );
+    let task = scene.file("task.yaml", &task_yaml(TASK, &[SOURCE_ID], downstream_port));
+    (scene, task)
+}
+
 fn json(out: &Output) -> serde_json::Value {
     serde_json::from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\nstderr:\n{}", out.stdout, out.stderr))
@@ -157,15 +169,7 @@ fn json(out: &Output) -> serde_json::Value {
 async fn start_task_with_a_downstream_meta_store() {
     let up = upstream().await;
     let downstream = MariaDb::start().expect("start the downstream mariadbd");
-    let scene = Scene::new();
-    scene.create_source(
-        "source.yaml",
-        &source_yaml(SOURCE_ID, up.server.port(), "root", "", ""),
-    );
-    let task = scene.file(
-        "task.yaml",
-        &task_yaml(TASK, &[SOURCE_ID], downstream.port()),
-    );
+    let (scene, task) = one_source_task(&up, downstream.port());
     let start = |time: &str| {
         scene.run(&[
             "start-task",
@@ -700,15 +704,7 @@ async fn killed_at_any_point_leaves_the_old_or_the_new_checkpoint() {
     use startpoint::crashpoint::{POINTS, VARIABLE};
     let up = upstream().await;
     let downstream = MariaDb::start().expect("start the downstream mariadbd");
-    let scene = Scene::new();
-    scene.create_source(
-        "source.yaml",
-        &source_yaml(SOURCE_ID, up.server.port(), "root", "", ""),
-    );
-    let task = scene.file(
-        "task.yaml",
-        &task_yaml(TASK, &[SOURCE_ID], downstream.port()),
-    );
+    let (scene, task) = one_source_task(&up, downstream.port());
     let times = ["2030-03-31 00:10:00", "2030-03-31 02:00:00"];
     for store in ["downstream", "embedded"] {
         let start = |time: &str, crash: Option<&str>| {

@@ -449,6 +449,41 @@ impl<R: ReadAt> BinlogReader<R> {
     }
 
     /// Checks the CRC32 of a resident event.
+    /// The fast path of `advance` and `next_event`, taken by nearly every event: the header
+    /// is in the window, the event is whole, its size and log_pos check out, and its type needs
+    /// no special handling. `None` hands the event to the checked path.
+    #[inline(always)]
+    fn fast_next(&mut self) -> Option<EventRef> {
+        let offset = self.next;
+        let window_end = self.window_start + self.window_len as u64;
+        if offset < self.window_start
+            || offset + HEADER_LEN as u64 > window_end
+            || offset <= FIRST_EVENT_OFFSET
+        {
+            return None;
+        }
+        let at = (offset - self.window_start) as usize;
+        let header = EventHeader::parse_prefix(&self.window[at..])?;
+        let size = u64::from(header.event_size);
+        let plain_type = !matches!(header.type_code, 4 | 15 | 164);
+        let log_pos_ok = self.foreign_positions
+            || header.log_pos == 0
+            || header.log_pos == (offset + size) as u32;
+        if !(plain_type
+            && log_pos_ok
+            && size >= self.min_event_size
+            && size <= self.options.max_event_size
+            && offset + size <= self.len)
+        {
+            return None;
+        }
+        self.next = offset + size;
+        self.current = Some(offset);
+        self.current_verified = false;
+        self.stats.events += 1;
+        Some(EventRef { offset, header })
+    }
+
     fn verify(&self, event: EventRef, is_format: bool) -> Result<(), BinlogError> {
         let bytes = self.resident(event.offset, event.header.event_size as usize);
         match checksum::stored_and_computed(bytes, is_format) {
@@ -476,69 +511,18 @@ impl<R: ReadAt> EventSource for BinlogReader<R> {
 
     #[inline]
     fn advance(&mut self) -> Result<bool, BinlogError> {
-        // Fast path, taken by nearly every event: the header is in the window, the event is
-        // whole, its size and log_pos check out, and its type needs no special handling.
-        let offset = self.next;
-        let window_end = self.window_start + self.window_len as u64;
-        if offset >= self.window_start
-            && offset + HEADER_LEN as u64 <= window_end
-            && offset > FIRST_EVENT_OFFSET
-        {
-            let at = (offset - self.window_start) as usize;
-            if let Some(header) = EventHeader::parse_prefix(&self.window[at..]) {
-                let size = u64::from(header.event_size);
-                let plain_type = !matches!(header.type_code, 4 | 15 | 164);
-                let log_pos_ok = self.foreign_positions
-                    || header.log_pos == 0
-                    || header.log_pos == (offset + size) as u32;
-                if plain_type
-                    && log_pos_ok
-                    && size >= self.min_event_size
-                    && size <= self.options.max_event_size
-                    && offset + size <= self.len
-                {
-                    self.next = offset + size;
-                    self.current = Some(offset);
-                    self.current_verified = false;
-                    self.stats.events += 1;
-                    return Ok(true);
-                }
-            }
+        if self.fast_next().is_some() {
+            return Ok(true);
         }
         Ok(self.next_event_checked()?.is_some())
     }
 
     #[inline]
     fn next_event(&mut self) -> Result<Option<EventRef>, BinlogError> {
-        // The fast path of `advance`, handing out the header it parsed.
-        let offset = self.next;
-        let window_end = self.window_start + self.window_len as u64;
-        if offset >= self.window_start
-            && offset + HEADER_LEN as u64 <= window_end
-            && offset > FIRST_EVENT_OFFSET
-        {
-            let at = (offset - self.window_start) as usize;
-            if let Some(header) = EventHeader::parse_prefix(&self.window[at..]) {
-                let size = u64::from(header.event_size);
-                let plain_type = !matches!(header.type_code, 4 | 15 | 164);
-                let log_pos_ok = self.foreign_positions
-                    || header.log_pos == 0
-                    || header.log_pos == (offset + size) as u32;
-                if plain_type
-                    && log_pos_ok
-                    && size >= self.min_event_size
-                    && size <= self.options.max_event_size
-                    && offset + size <= self.len
-                {
-                    self.next = offset + size;
-                    self.current = Some(offset);
-                    self.current_verified = false;
-                    self.stats.events += 1;
-                    return Ok(Some(EventRef { offset, header }));
-                }
-            }
+        match self.fast_next() {
+            Some(event) => Ok(Some(event)),
+            None => self.next_event_checked(),
         }
-        self.next_event_checked()
     }
 
     #[inline]

@@ -77,14 +77,6 @@ pub fn resolve_linear(sequence: &BinlogDir, request: &Request) -> Result<Resolut
                 Some(matched),
             ))
         }
-        None => Ok(Resolution {
-            status: Status::AboveUpperBound,
-            location: None,
-            gtid: None,
-            matched: None,
-            warnings: Vec::new(),
-            steps: Vec::new(),
-            stats: SearchStats::default(),
-        }),
+        None => Ok(Resolution::too_late(Vec::new(), SearchStats::default())),
     }
 }

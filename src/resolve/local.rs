@@ -196,15 +196,7 @@ impl<'d> BinlogSequence for LocalSequence<'d> {
             "read {} onwards: every transaction is before the start time",
             self.dir.files[start].name
         ));
-        Ok(Resolution {
-            status: Status::AboveUpperBound,
-            location: None,
-            gtid: None,
-            matched: None,
-            warnings,
-            steps: Vec::new(),
-            stats,
-        })
+        Ok(Resolution::too_late(warnings, stats))
     }
 
     fn purged_before_first(&self) -> bool {

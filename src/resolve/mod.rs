@@ -131,6 +131,19 @@ pub struct Resolution {
 }
 
 impl Resolution {
+    /// No location matches the start time (SEMANTICS.md's AboveUpperBound).
+    pub fn too_late(warnings: Vec<String>, stats: SearchStats) -> Resolution {
+        Resolution {
+            status: Status::AboveUpperBound,
+            location: None,
+            gtid: None,
+            matched: None,
+            warnings,
+            steps: Vec::new(),
+            stats,
+        }
+    }
+
     /// `binlog_gtid` as SEMANTICS.md §7 prints it (`""` when none or not computed).
     pub fn gtid_text(&self) -> String {
         self.gtid
@@ -473,15 +486,7 @@ pub(crate) fn walk_to_answer<S: BinlogSequence>(
             "walked {} onwards: {skipped} transactions, all before the start time",
             sequence.files()[start].name
         ));
-        return Ok(Resolution {
-            status: Status::AboveUpperBound,
-            location: None,
-            gtid: None,
-            matched: None,
-            warnings,
-            steps: Vec::new(),
-            stats,
-        });
+        return Ok(Resolution::too_late(warnings, stats));
     };
     let file = sequence.files()[units.source().file_index()].clone();
     steps.push(format!(

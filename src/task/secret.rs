@@ -42,6 +42,8 @@ pub enum SecretError {
     Unseal { path: PathBuf, key: PathBuf },
     #[error("the system random number generator failed")]
     Random,
+    #[error("{name}: {len} bytes are too many to seal")]
+    TooLarge { name: String, len: usize },
 }
 
 /// The key of one state directory.
@@ -130,7 +132,10 @@ impl SecretKey {
                 Aad::from(name.as_bytes()),
                 &mut buffer,
             )
-            .map_err(|_| SecretError::Random)?;
+            .map_err(|_| SecretError::TooLarge {
+                name: name.to_owned(),
+                len: text.len(),
+            })?;
         Ok(format!("{SEALED}{}{}\n", hex(&nonce), hex(&buffer)))
     }
 

@@ -136,25 +136,19 @@ impl StateDir {
         self.replace(path, sealed.as_bytes())
     }
 
-    /// The text of a state file, opened if sealed.
-    fn read_sealed(&self, path: &Path) -> Result<String, StateError> {
+    /// The text of a state file, opened if sealed, and whether it was.
+    fn read_sealed(&self, path: &Path) -> Result<(String, bool), StateError> {
         let contents = std::fs::read_to_string(path).map_err(io(path))?;
         if !is_sealed(&contents) {
-            return Ok(contents);
+            return Ok((contents, false));
         }
-        Ok(self.key()?.open(path, &file_name(path), &contents)?)
+        Ok((self.key()?.open(path, &file_name(path), &contents)?, true))
     }
 
     /// A stored source config. One found in clear (stored by an earlier startpoint, or copied
     /// in by hand) is sealed in place once it parses.
     fn load_source(&self, path: &Path) -> Result<SourceConfig, StateError> {
-        let contents = std::fs::read_to_string(path).map_err(io(path))?;
-        let sealed = is_sealed(&contents);
-        let text = if sealed {
-            self.key()?.open(path, &file_name(path), &contents)?
-        } else {
-            contents
-        };
+        let (text, sealed) = self.read_sealed(path)?;
         let config = SourceConfig::parse(&path.display().to_string(), &text)
             .map_err(|e| StateError::Source(SourceConfigError::from(e)))?;
         if !sealed {
@@ -255,11 +249,14 @@ impl StateDir {
             path: path.clone(),
             message,
         };
-        let record: TaskRecord =
-            serde_json::from_str(&self.read_sealed(&path)?).map_err(|e| corrupt(e.to_string()))?;
+        let record: TaskRecord = serde_json::from_str(&self.read_sealed(&path)?.0)
+            .map_err(|e| corrupt(e.to_string()))?;
         let text = match record.task_text {
             Some(text) => text,
-            None => self.read_sealed(&dir.join(format!("{}.yaml", file_stem(name))))?,
+            None => {
+                self.read_sealed(&dir.join(format!("{}.yaml", file_stem(name))))?
+                    .0
+            }
         };
         let task =
             TaskConfig::parse(&record.task_file, &text).map_err(|e| corrupt(e.to_string()))?;

@@ -283,6 +283,52 @@ impl SequenceWriter {
         format!("{}.{:06}", self.base, index + 1)
     }
 
+    /// Writes a long file of `count` transactions made by `spec`, then a short newest file of
+    /// `newest` transactions shaped like the first ones and committed two seconds after the
+    /// long file's last transaction, and an index naming both, into `dir` (for benchmarks).
+    /// Returns the commit second of the long file's last transaction.
+    pub fn write_long_and_newest(
+        &mut self,
+        dir: &std::path::Path,
+        created: u32,
+        count: u32,
+        newest: u32,
+        spec: impl Fn(u32) -> TrxSpec,
+    ) -> std::io::Result<u32> {
+        let last = count.checked_sub(1).map_or(created, |i| spec(i).commit_ts);
+        let long = self.write_file(
+            &FileSpec {
+                created,
+                trxs: (0..count).map(&spec).collect(),
+                trailing: Trailing::Nothing,
+            },
+            false,
+        );
+        std::fs::write(dir.join(&long.name), &long.bytes)?;
+        let long_name = long.name.clone();
+        drop(long);
+        let short = self.write_file(
+            &FileSpec {
+                created: last + 1,
+                trxs: (0..newest)
+                    .map(|i| TrxSpec {
+                        begin_ts: last + 2,
+                        commit_ts: last + 2,
+                        ..spec(i)
+                    })
+                    .collect(),
+                trailing: Trailing::Nothing,
+            },
+            true,
+        );
+        std::fs::write(dir.join(&short.name), &short.bytes)?;
+        std::fs::write(
+            dir.join(format!("{}.index", self.base)),
+            format!("./{long_name}\n./{}\n", short.name),
+        )?;
+        Ok(last)
+    }
+
     /// Writes the next file. `newest` leaves it without ROTATE and with the in-use flag set.
     pub fn write_file(&mut self, spec: &FileSpec, newest: bool) -> WrittenFile {
         let name = self.file_name(self.files);
