@@ -144,6 +144,124 @@ fn main() {
     }
     if options.only.as_deref() != Some("local") {
         runtime.block_on(remote_bytes(&binary));
+        runtime.block_on(remote_mysql80_bytes(
+            &binary,
+            &options.dir.join("mysql80-served"),
+            big,
+        ));
+    }
+}
+
+/// First simulated second of the MySQL 8.0 files a live server serves: before the real clock,
+/// so that the server's own new file comes after them.
+const SERVED_BASE: u32 = 1_735_689_600;
+
+/// Bytes on the wire for a ~1 GiB MySQL 8.0 binlog (the project's writer) served by a live
+/// MariaDB (which serves MySQL-format files as its own history), a start time near its end:
+/// position only (bisected on the server) and with the exact GTID set (streamed), against a
+/// plain binlog stream of the file from its start to the answer.
+async fn remote_mysql80_bytes(binary: &Path, dir: &Path, size: u64) {
+    let count = (size / 437) as u32;
+    let last = SERVED_BASE + (count - 1) / PER_SECOND;
+    let marker = dir.join(format!("complete-{size}"));
+    if !marker.exists() {
+        eprintln!("building {} (MySQL 8.0 for a live server)…", dir.display());
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).expect("create the data directory");
+        let mut writer =
+            SequenceWriter::new(WriterFlavor::MySql80Gtid, "mysql-bin").with_row_image(200);
+        let spec = |i: u32| TrxSpec {
+            shape: TrxShape::RowDml { statements: 1 },
+            begin_ts: SERVED_BASE + i / PER_SECOND,
+            commit_ts: SERVED_BASE + i / PER_SECOND,
+            commit_micros: (i % PER_SECOND) * (1_000_000 / PER_SECOND),
+            domain: 0,
+            origin: 0,
+            gtid_gap: 0,
+        };
+        let mut index = String::new();
+        // Both files closed (a server would recover a file left in use).
+        for (created, range) in [(SERVED_BASE, 0..count), (last + 1, count..count + 100)] {
+            let file = writer.write_file(
+                &startpoint::testkit::binlog_writer::FileSpec {
+                    created,
+                    trxs: range
+                        .map(|i| TrxSpec {
+                            begin_ts: spec(i).begin_ts.max(created),
+                            commit_ts: spec(i).commit_ts.max(created),
+                            ..spec(i)
+                        })
+                        .collect(),
+                    trailing: startpoint::testkit::binlog_writer::Trailing::Nothing,
+                },
+                false,
+            );
+            std::fs::write(dir.join(&file.name), &file.bytes).expect("write a binlog");
+            index.push_str(&format!("./{}\n", file.name));
+        }
+        std::fs::write(dir.join("mysql-bin.index"), index).expect("write the index");
+        std::fs::write(&marker, "").expect("mark the data set complete");
+    }
+    let server = MariaDb::start_with(&ServerConfig {
+        max_binlog_size: 1 << 30,
+        binlogs: Some(dir.to_path_buf()),
+        ..ServerConfig::default()
+    })
+    .expect("start mariadbd");
+    let time = utc(last - 60);
+    println!();
+    println!(
+        "remote (live MariaDB serving a {} MiB MySQL 8.0 file, {count} transactions): start time {time}",
+        size >> 20
+    );
+    let mut plain = 0;
+    for (label, extra) in [
+        ("--gtid off", &["--gtid", "off"][..]),
+        (
+            "--gtid off --compress",
+            &["--gtid", "off", "--compress"][..],
+        ),
+        ("exact GTID set", &[][..]),
+        ("exact GTID set --compress", &["--compress"][..]),
+    ] {
+        let started = Instant::now();
+        let out = Command::new(binary)
+            .args([
+                "resolve-position",
+                "--url",
+                &server.url(),
+                "--start-time",
+                &time,
+            ])
+            .args(["--timezone", "UTC", "--output", "json"])
+            .args(extra)
+            .output()
+            .expect("run startpoint");
+        let elapsed = started.elapsed();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let pos = answer["binlog_pos"].as_u64().unwrap_or(0);
+        if plain == 0 {
+            plain = plain_prefix_bytes(&server, "mysql-bin.000001", pos).await;
+            println!(
+                "  {:<26} {plain} bytes: a plain binlog dump of mysql-bin.000001 from its start to \
+                 the answer",
+                "baseline"
+            );
+        }
+        let received = answer["bytes_read"].as_u64().unwrap_or(0);
+        println!(
+            "  {label:<26} answer {}:{pos}, {received} bytes received in {} round trips, {:.0} ms: \
+             {:.4} of the baseline",
+            answer["binlog_name"].as_str().unwrap_or("?"),
+            answer["round_trips"],
+            elapsed.as_secs_f64() * 1e3,
+            received as f64 / plain.max(1) as f64,
+        );
     }
 }
 

@@ -800,3 +800,380 @@ async fn events_larger_than_max_allowed_packet() {
         assert_eq!(summary(&answer.resolution), summary(&want), "at +{offset}s");
     }
 }
+
+/// MySQL 8.0 files from the project's writer, served by a real MariaDB (which serves
+/// MySQL-format binlogs as its own history): the live path on MySQL files. With `--gtid off`
+/// the target file is bisected on the server, for a small fraction of its bytes, and every
+/// answer is the linear definition's; with GTIDs asked for, the answer and the GTID set are the
+/// local path's. A clock going backwards in the streamed stretch is noticed and the file read in
+/// full, still giving the linear answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql8_files_are_bisected_on_the_server() {
+    use startpoint::resolve::linear::resolve_linear;
+    use startpoint::testkit::binlog_writer::{
+        FileSpec, SequenceWriter, Trailing, TrxShape, TrxSpec, WriterFlavor, forge_commit_us,
+    };
+    // Before the real clock, so the server's own new file comes after these.
+    const BASE: u32 = 1_735_689_600; // 2025-01-01 00:00:00 UTC
+    let spec = |i: u32| TrxSpec {
+        shape: if i % 97 == 96 {
+            TrxShape::Ddl
+        } else {
+            TrxShape::RowDml {
+                statements: 1 + (i % 3) as u8,
+            }
+        },
+        begin_ts: BASE + i / 50,
+        commit_ts: BASE + i / 50,
+        commit_micros: (i % 50) * 20_000,
+        domain: i % 2,
+        origin: 0,
+        gtid_gap: 0,
+    };
+    let ranges = [0..40u32, 40..20_040, 20_040..20_100];
+    let mut writer =
+        SequenceWriter::new(WriterFlavor::MySql80Gtid, "mysql-bin").with_row_image(200);
+    let mut written = Vec::new();
+    for range in ranges.iter().cloned() {
+        let file = writer.write_file(
+            &FileSpec {
+                created: spec(range.start).commit_ts,
+                trxs: range.map(spec).collect(),
+                trailing: Trailing::Nothing,
+            },
+            false,
+        );
+        written.push(file);
+    }
+    let write_seed = |files: &[startpoint::testkit::binlog_writer::WrittenFile]| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut index = String::new();
+        for file in files {
+            std::fs::write(dir.path().join(&file.name), &file.bytes).unwrap();
+            index.push_str(&format!("./{}\n", file.name));
+        }
+        std::fs::write(dir.path().join("mysql-bin.index"), index).unwrap();
+        dir
+    };
+    let seed = write_seed(&written);
+    let target_size = written[1].bytes.len() as u64;
+    let server = MariaDb::start_with(&ServerConfig {
+        binlogs: Some(seed.path().to_path_buf()),
+        ..ServerConfig::default()
+    })
+    .unwrap();
+    let settings = ConnSettings::from_url(&server.url(), None).unwrap();
+    let local = BinlogDir::open(seed.path()).unwrap();
+    let units: Vec<_> = written.iter().flat_map(|f| f.units.iter()).collect();
+    let target_units = &written[1].units;
+
+    let request_at = |t: i64, gtid: GtidMode| RemoteRequest {
+        start: StartTime::parse(&format_instant(t)).unwrap(),
+        zone: None,
+        basis: TimeBasis::Commit,
+        gtid,
+        deadline: tokio::time::Instant::now() + Duration::from_secs(60),
+    };
+    let mut times: Vec<i64> = target_units
+        .iter()
+        .step_by(613)
+        .flat_map(|u| [u.commit_us - 1, u.commit_us, u.commit_us + 1])
+        .collect();
+    for file in &written {
+        times.extend([
+            file.units[0].commit_us,
+            file.units.last().unwrap().commit_us,
+        ]);
+    }
+    times.extend([
+        units[0].commit_us - 86_400_000_000,
+        units.last().unwrap().commit_us + 1,
+    ]);
+    let mut bisected = 0;
+    for &t in &times {
+        let input = format_instant(t);
+        let remote = resolve_remote(&settings, &request_at(t, GtidMode::Off))
+            .await
+            .unwrap_or_else(|e| panic!("{input}: {e}"));
+        let linear = resolve_linear(
+            &local,
+            &Request {
+                start_us: t,
+                basis: TimeBasis::Commit,
+                gtid: GtidMode::Off,
+            },
+        )
+        .unwrap();
+        let resolution = &remote.resolution;
+        assert_eq!(
+            summary(resolution),
+            summary(&linear),
+            "{input}: {:?}",
+            resolution.steps
+        );
+        let deep = resolution.location.as_ref().is_some_and(|l| {
+            l.file == written[1].name && l.pos > 512 << 10 && l.pos < target_size - (512 << 10)
+        });
+        if deep {
+            bisected += 1;
+            assert!(
+                resolution
+                    .steps
+                    .iter()
+                    .any(|s| s.contains("bisected by commit time on the server")),
+                "{input}: {:?}",
+                resolution.steps
+            );
+            assert!(
+                resolution.stats.bytes_read < target_size / 8,
+                "{input}: {} bytes received for a {target_size}-byte file: {:?}",
+                resolution.stats.bytes_read,
+                resolution.steps
+            );
+        }
+    }
+    assert!(bisected >= 20, "only {bisected} answers deep in the file");
+
+    // GTIDs asked for: the file is streamed, and the set is the local path's.
+    for u in target_units.iter().skip(100).step_by(2_503) {
+        let remote = resolve_remote(&settings, &request_at(u.commit_us, GtidMode::Auto))
+            .await
+            .unwrap();
+        let local_answer = resolve_files(
+            &local,
+            &Request {
+                start_us: u.commit_us,
+                basis: TimeBasis::Commit,
+                gtid: GtidMode::Auto,
+            },
+        )
+        .unwrap();
+        assert_eq!(summary(&remote.resolution), summary(&local_answer));
+        assert_eq!(remote.resolution.gtid_text(), u.gtid_before);
+    }
+    drop(server);
+
+    // A clock that goes backwards just before the answer: noticed, and read in full.
+    let answer = &target_units[15_000];
+    let before = &target_units[14_999];
+    let mut forged = written.clone();
+    forge_commit_us(
+        &mut forged[1].bytes,
+        before.pos,
+        (target_units[0].commit_us - 1_000_000) as u64,
+    );
+    let seed = write_seed(&forged);
+    let server = MariaDb::start_with(&ServerConfig {
+        binlogs: Some(seed.path().to_path_buf()),
+        ..ServerConfig::default()
+    })
+    .unwrap();
+    let settings = ConnSettings::from_url(&server.url(), None).unwrap();
+    let local = BinlogDir::open(seed.path()).unwrap();
+    let t = answer.commit_us;
+    let remote = resolve_remote(&settings, &request_at(t, GtidMode::Off))
+        .await
+        .unwrap();
+    let linear = resolve_linear(
+        &local,
+        &Request {
+            start_us: t,
+            basis: TimeBasis::Commit,
+            gtid: GtidMode::Off,
+        },
+    )
+    .unwrap();
+    assert_eq!(summary(&remote.resolution), summary(&linear));
+    assert_eq!(
+        remote.resolution.location.as_ref().map(|l| l.pos),
+        Some(answer.pos)
+    );
+    assert!(
+        remote
+            .resolution
+            .steps
+            .iter()
+            .any(|s| s.contains("read in full")),
+        "{:?}",
+        remote.resolution.steps
+    );
+}
+
+/// The server-side bisection on MySQL 8.0 files of other shapes: anonymous transactions,
+/// transactions of more events than one `SHOW BINLOG EVENTS` page, and DDL, over random clocks;
+/// every answer is the linear definition's. (Not compressed transactions nor tagged GTIDs:
+/// MariaDB cannot list TRANSACTION_PAYLOAD or GTID_TAGGED events, so there the resolution
+/// streams the file instead, which the last check covers.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_bisection_on_other_shapes() {
+    use startpoint::resolve::linear::resolve_linear;
+    use startpoint::testkit::binlog_writer::{
+        FileSpec, SequenceWriter, Trailing, TrxShape, TrxSpec, WriterFlavor,
+    };
+    const BASE: u32 = 1_735_689_600;
+    for (flavor, seed) in [
+        (WriterFlavor::MySql80Anonymous, 7u64),
+        (WriterFlavor::MySql80Gtid, 11),
+    ] {
+        let mut state = seed;
+        let mut next = move |n: u32| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 33) % u64::from(n)) as u32
+        };
+        let mut second = BASE;
+        let trxs: Vec<TrxSpec> = (0..6_000)
+            .map(|i| {
+                second += next(3) / 2;
+                TrxSpec {
+                    shape: match next(40) {
+                        0 => TrxShape::RowDml { statements: 90 },
+                        1 => TrxShape::Ddl,
+                        _ => TrxShape::RowDml {
+                            statements: 1 + next(3) as u8,
+                        },
+                    },
+                    begin_ts: second.saturating_sub(next(3)),
+                    commit_ts: second,
+                    commit_micros: next(1_000_000),
+                    domain: i % 2,
+                    origin: 0,
+                    gtid_gap: 0,
+                }
+            })
+            .collect();
+        let mut writer = SequenceWriter::new(flavor, "mysql-bin").with_row_image(120);
+        let dir = tempfile::tempdir().unwrap();
+        let mut index = String::new();
+        let mut written = Vec::new();
+        for chunk in [&trxs[..10], &trxs[10..5_990], &trxs[5_990..]] {
+            let file = writer.write_file(
+                &FileSpec {
+                    created: chunk[0].commit_ts,
+                    trxs: chunk.to_vec(),
+                    trailing: Trailing::Nothing,
+                },
+                false,
+            );
+            std::fs::write(dir.path().join(&file.name), &file.bytes).unwrap();
+            index.push_str(&format!("./{}\n", file.name));
+            written.push(file);
+        }
+        std::fs::write(dir.path().join("mysql-bin.index"), index).unwrap();
+        let server = MariaDb::start_with(&ServerConfig {
+            binlogs: Some(dir.path().to_path_buf()),
+            ..ServerConfig::default()
+        })
+        .unwrap();
+        let settings = ConnSettings::from_url(&server.url(), None).unwrap();
+        let local = BinlogDir::open(dir.path()).unwrap();
+        let mut bisected = 0;
+        for unit in written[1].units.iter().step_by(173) {
+            for t in [unit.commit_us - 1, unit.commit_us, unit.commit_us + 1] {
+                let input = format_instant(t);
+                let remote = resolve_remote(
+                    &settings,
+                    &RemoteRequest {
+                        start: StartTime::parse(&input).unwrap(),
+                        zone: None,
+                        basis: TimeBasis::Commit,
+                        gtid: GtidMode::Off,
+                        deadline: tokio::time::Instant::now() + Duration::from_secs(60),
+                    },
+                )
+                .await
+                .unwrap_or_else(|e| panic!("{flavor:?} {input}: {e}"));
+                let linear = resolve_linear(
+                    &local,
+                    &Request {
+                        start_us: t,
+                        basis: TimeBasis::Commit,
+                        gtid: GtidMode::Off,
+                    },
+                )
+                .unwrap();
+                assert_eq!(
+                    summary(&remote.resolution),
+                    summary(&linear),
+                    "{flavor:?} {input}: {:?}",
+                    remote.resolution.steps
+                );
+                if remote
+                    .resolution
+                    .steps
+                    .iter()
+                    .any(|s| s.contains("bisected by commit time on the server"))
+                {
+                    bisected += 1;
+                }
+            }
+        }
+        assert!(bisected > 30, "{flavor:?}: only {bisected} bisected");
+    }
+
+    // A file the server cannot list (a compressed transaction near its start): read in full,
+    // with the reason in the steps, and still the linear answer.
+    let spec = |i: u32| TrxSpec {
+        shape: if i == 3 {
+            TrxShape::Compressed
+        } else {
+            TrxShape::RowDml { statements: 1 }
+        },
+        begin_ts: BASE + i / 10,
+        commit_ts: BASE + i / 10,
+        commit_micros: (i % 10) * 100_000,
+        domain: 0,
+        origin: 0,
+        gtid_gap: 0,
+    };
+    let mut writer =
+        SequenceWriter::new(WriterFlavor::MySql80Gtid, "mysql-bin").with_row_image(200);
+    let dir = tempfile::tempdir().unwrap();
+    let file = writer.write_file(
+        &FileSpec {
+            created: BASE,
+            trxs: (0..4_000).map(spec).collect(),
+            trailing: Trailing::Nothing,
+        },
+        false,
+    );
+    std::fs::write(dir.path().join(&file.name), &file.bytes).unwrap();
+    std::fs::write(
+        dir.path().join("mysql-bin.index"),
+        format!("./{}\n", file.name),
+    )
+    .unwrap();
+    let server = MariaDb::start_with(&ServerConfig {
+        binlogs: Some(dir.path().to_path_buf()),
+        ..ServerConfig::default()
+    })
+    .unwrap();
+    let settings = ConnSettings::from_url(&server.url(), None).unwrap();
+    let target = &file.units[3_000];
+    let remote = resolve_remote(
+        &settings,
+        &RemoteRequest {
+            start: StartTime::parse(&format_instant(target.commit_us)).unwrap(),
+            zone: None,
+            basis: TimeBasis::Commit,
+            gtid: GtidMode::Off,
+            deadline: tokio::time::Instant::now() + Duration::from_secs(60),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        remote.resolution.location.as_ref().map(|l| l.pos),
+        Some(target.pos)
+    );
+    assert!(
+        remote
+            .resolution
+            .steps
+            .iter()
+            .any(|s| s.contains("not bisected on the server")),
+        "{:?}",
+        remote.resolution.steps
+    );
+}

@@ -9,7 +9,9 @@
 //!    FORMAT_DESCRIPTION and PREVIOUS_GTIDS / GTID_LIST, then close; up to three at once (the
 //!    search asks for them in rounds);
 //! 3. one dump from the start of the chosen file, non-blocking, read through the file reader's
-//!    decoders ([`EventStreamSource`]) and closed as soon as the answer is known.
+//!    decoders ([`EventStreamSource`]) and closed as soon as the answer is known; or, where the
+//!    file's clock allows it and no GTID set is asked for, a bisection on the server
+//!    (`bisect`) and a dump from the last transaction before T.
 //!
 //! Each connection registers as a replica with a server_id drawn from a reserved high range (a
 //! new one on "duplicate server id") and closes, which unregisters it. MariaDB gets
@@ -25,6 +27,7 @@
 //! The search itself is `resolve::resolve`, run on a blocking thread whose network calls block
 //! on the runtime.
 
+mod bisect;
 pub mod error;
 pub mod relay;
 pub mod settings;
@@ -349,14 +352,17 @@ async fn attempt(
     let _ = tokio::time::timeout_at(deadline, conn.disconnect()).await;
     let control_bytes = control_relay.received();
     drop(control_relay);
-    let files: Vec<SequenceFile> = rows
+    let (files, sizes): (Vec<SequenceFile>, Vec<Option<u64>>) = rows
         .iter()
-        .filter_map(|row| row.get::<String, _>(0))
-        .map(|name| SequenceFile {
-            name,
-            relay_subdir: None,
+        .filter_map(|row| Some((row.get::<String, _>(0)?, row.get_opt::<u64, _>(1))))
+        .map(|(name, size)| {
+            let file = SequenceFile {
+                name,
+                relay_subdir: None,
+            };
+            (file, size.and_then(Result::ok))
         })
-        .collect();
+        .unzip();
     if files.is_empty() {
         return Err(RemoteError::BinlogOff {
             server: settings.address(),
@@ -372,6 +378,7 @@ async fn attempt(
         settings: settings.clone(),
         facts: facts.clone(),
         files,
+        sizes,
         handle: Handle::current(),
         deadline,
         stats: SearchStats {
@@ -557,11 +564,12 @@ fn raw_event(event: &Event) -> Vec<u8> {
     raw
 }
 
-/// Requests a non-blocking dump of `file` from position 4 on a new connection.
+/// Requests a non-blocking dump of `file` from `pos` (an event start) on a new connection.
 async fn dump(
     settings: &ConnSettings,
     facts: &ServerFacts,
     file: &str,
+    pos: u64,
     role: Role,
     deadline: Instant,
 ) -> Result<(BinlogStream, Relay), RemoteError> {
@@ -577,7 +585,7 @@ async fn dump(
     }
     let request = BinlogStreamRequest::new(settings.probe_server_id())
         .with_filename(file.as_bytes())
-        .with_pos(4u64)
+        .with_pos(pos)
         .with_non_blocking();
     relay.start_dump(if role == Role::Probe {
         PROBE_BYTES
@@ -587,11 +595,43 @@ async fn dump(
     let stream = within(
         settings,
         deadline,
-        &format!("requesting a binlog dump of {file}"),
+        &format!("requesting a binlog dump of {file} from {pos}"),
         conn.get_binlog_stream(request),
     )
     .await?;
     Ok((stream, relay))
+}
+
+/// The next event of a probe's dump, as the server sent it, telling the relay what has been
+/// consumed; `None` at the end of the dump.
+async fn next_raw(
+    settings: &ConnSettings,
+    stream: &mut BinlogStream,
+    relay: &Relay,
+    consumed: &mut u64,
+    deadline: Instant,
+    what: &str,
+) -> Result<Option<Vec<u8>>, RemoteError> {
+    relay.waiting(true);
+    let next = tokio::time::timeout_at(deadline, stream.next()).await;
+    relay.waiting(false);
+    let event = match next {
+        Err(_) => {
+            return Err(RemoteError::Deadline {
+                server: settings.address(),
+                what: what.to_owned(),
+                elapsed: Duration::ZERO,
+                last: "no answer before the deadline".to_owned(),
+            });
+        }
+        Ok(None) => return Ok(None),
+        Ok(Some(Err(err))) => return Err(error::classify(err, settings, what)),
+        Ok(Some(Ok(event))) => event,
+    };
+    let raw = raw_event(&event);
+    *consumed += raw.len() as u64 + 5;
+    relay.consumed(*consumed);
+    Ok(Some(raw))
 }
 
 async fn close(stream: BinlogStream) {
@@ -605,35 +645,29 @@ async fn probe_file(
     file: &str,
     deadline: Instant,
 ) -> Result<(FileProbe, u64, u64), RemoteError> {
-    let (mut stream, relay) = dump(settings, facts, file, Role::Probe, deadline).await?;
+    let (mut stream, relay) = dump(settings, facts, file, 4, Role::Probe, deadline).await?;
     let what = format!("reading the start of {file}");
     let mut events = Vec::new();
     let mut consumed = 0u64;
     let mut seen_format = false;
     while events.len() < PROBE_EVENTS {
-        relay.waiting(true);
-        let next = tokio::time::timeout_at(deadline, stream.next()).await;
-        relay.waiting(false);
-        let event = match next {
-            Err(_) => {
-                close(stream).await;
-                return Err(RemoteError::Deadline {
-                    server: settings.address(),
-                    what,
-                    elapsed: Duration::ZERO,
-                    last: "no answer before the deadline".to_owned(),
-                });
-            }
+        let raw = match next_raw(
+            settings,
+            &mut stream,
+            &relay,
+            &mut consumed,
+            deadline,
+            &what,
+        )
+        .await
+        {
+            Ok(Some(raw)) => raw,
             Ok(None) => break,
-            Ok(Some(Err(err))) => {
+            Err(error) => {
                 close(stream).await;
-                return Err(error::classify(err, settings, &what));
+                return Err(error);
             }
-            Ok(Some(Ok(event))) => event,
         };
-        let raw = raw_event(&event);
-        consumed += raw.len() as u64 + 5;
-        relay.consumed(consumed);
         let code = raw[4];
         events.push(raw);
         let role = EventType::try_from(code).map(EventType::role);
@@ -675,6 +709,8 @@ struct RemoteSequence {
     settings: ConnSettings,
     facts: ServerFacts,
     files: Vec<SequenceFile>,
+    /// `File_size` of each file in `SHOW BINARY LOGS`, when the server gave one.
+    sizes: Vec<Option<u64>>,
     handle: Handle,
     deadline: Instant,
     stats: SearchStats,
@@ -683,6 +719,47 @@ struct RemoteSequence {
 }
 
 impl RemoteSequence {
+    /// A dump from `pos` (a transaction start, or 4) of file `index` on, to walk.
+    fn walk_at(&mut self, index: usize, pos: u64) -> Result<RemoteWalk, ResolveError> {
+        let name = self.files[index].name.clone();
+        let (stream, relay) = self
+            .handle
+            .block_on(dump(
+                &self.settings,
+                &self.facts,
+                &name,
+                pos,
+                Role::Walk,
+                self.deadline,
+            ))
+            .map_err(|e| self.fail(e))?;
+        self.stats.round_trips += 7;
+        self.stats.files_opened += 1;
+        let counters = Arc::new(Mutex::new(SearchStats::default()));
+        let events = StreamEvents {
+            stream: Some(stream),
+            relay,
+            consumed: 0,
+            handle: self.handle.clone(),
+            deadline: self.deadline,
+            settings: self.settings.clone(),
+            payload_end: None,
+            counters: counters.clone(),
+            failure: self.failure.clone(),
+        };
+        Ok(RemoteWalk {
+            source: EventStreamSource::new(
+                self.settings.address(),
+                name,
+                self.facts.checksum,
+                events,
+            ),
+            names: self.files.iter().map(|f| f.name.clone()).collect(),
+            index,
+            counters,
+        })
+    }
+
     fn fail(&self, error: RemoteError) -> ResolveError {
         let message = error.to_string();
         if let Ok(mut slot) = self.failure.lock() {
@@ -727,42 +804,19 @@ impl BinlogSequence for RemoteSequence {
     }
 
     fn walk_from(&mut self, index: usize) -> Result<RemoteWalk, ResolveError> {
-        let name = self.files[index].name.clone();
-        let (stream, relay) = self
-            .handle
-            .block_on(dump(
-                &self.settings,
-                &self.facts,
-                &name,
-                Role::Walk,
-                self.deadline,
-            ))
-            .map_err(|e| self.fail(e))?;
-        self.stats.round_trips += 7;
-        self.stats.files_opened += 1;
-        let counters = Arc::new(Mutex::new(SearchStats::default()));
-        let events = StreamEvents {
-            stream: Some(stream),
-            relay,
-            consumed: 0,
-            handle: self.handle.clone(),
-            deadline: self.deadline,
-            settings: self.settings.clone(),
-            payload_end: None,
-            counters: counters.clone(),
-            failure: self.failure.clone(),
-        };
-        Ok(RemoteWalk {
-            source: EventStreamSource::new(
-                self.settings.address(),
-                name,
-                self.facts.checksum,
-                events,
-            ),
-            names: self.files.iter().map(|f| f.name.clone()).collect(),
-            index,
-            counters,
-        })
+        self.walk_at(index, 4)
+    }
+
+    fn resolve_from(
+        &mut self,
+        start: usize,
+        request: &Request,
+        steps: &mut Vec<String>,
+    ) -> Result<Resolution, ResolveError> {
+        if let Some(resolution) = self.bisected(start, request, steps)? {
+            return Ok(resolution);
+        }
+        resolve::walk_to_answer(self, start, request, steps)
     }
 
     fn stats(&self) -> SearchStats {

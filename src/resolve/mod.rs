@@ -466,10 +466,36 @@ pub(crate) fn walk_to_answer<S: BinlogSequence>(
     request: &Request,
     steps: &mut Vec<String>,
 ) -> Result<Resolution, ResolveError> {
-    let mut units = UnitReader::new(sequence.walk_from(start)?, request.gtid != GtidMode::Off);
+    let walk = sequence.walk_from(start)?;
+    match walk_units(sequence.files(), walk, start, request, steps, |_| {
+        Ok::<(), std::convert::Infallible>(())
+    })? {
+        Ok(resolution) => Ok(resolution),
+        Err(never) => match never {},
+    }
+}
+
+/// Reads `walk`'s units (it starts at a unit of file `start`) to the first one at or after T.
+/// `guard` sees each unit before it is judged, with the index of its file, and `None` at the
+/// end of the binlog; when it objects (a path's assumption does not hold), the walk stops with
+/// its reason instead of an answer.
+pub(crate) fn walk_units<W: Walk, E>(
+    files: &[SequenceFile],
+    walk: W,
+    start: usize,
+    request: &Request,
+    steps: &mut Vec<String>,
+    mut guard: impl FnMut(Option<(&TransactionUnit, usize)>) -> Result<(), E>,
+) -> Result<Result<Resolution, E>, ResolveError> {
+    let mut units = UnitReader::new(walk, request.gtid != GtidMode::Off);
     let mut skipped = 0u64;
     let found = loop {
-        match units.next_unit()? {
+        let unit = units.next_unit()?;
+        let index = units.source().file_index();
+        if let Err(reason) = guard(unit.as_ref().map(|u| (u, index))) {
+            return Ok(Err(reason));
+        }
+        match unit {
             Some(unit) if unit.time_us(request.basis) >= request.start_us => break Some(unit),
             Some(_) => skipped += 1,
             None => break None,
@@ -484,18 +510,15 @@ pub(crate) fn walk_to_answer<S: BinlogSequence>(
     let Some(unit) = found else {
         steps.push(format!(
             "walked {} onwards: {skipped} transactions, all before the start time",
-            sequence.files()[start].name
+            files[start].name
         ));
-        return Ok(Resolution::too_late(warnings, stats));
+        return Ok(Ok(Resolution::too_late(warnings, stats)));
     };
-    let file = sequence.files()[units.source().file_index()].clone();
+    let file = files[units.source().file_index()].clone();
     steps.push(format!(
         "walked {} onwards: the transaction at {}:{} is the first whose {} time is at or after \
          the start time ({skipped} transactions before it)",
-        sequence.files()[start].name,
-        file.name,
-        unit.pos,
-        request.basis
+        files[start].name, file.name, unit.pos, request.basis
     ));
     let gtid = match request.gtid {
         GtidMode::Off => None,
@@ -507,7 +530,7 @@ pub(crate) fn walk_to_answer<S: BinlogSequence>(
             Some(executed)
         }
     };
-    Ok(Resolution {
+    Ok(Ok(Resolution {
         status: Status::InRange,
         location: Some(BinlogLocation {
             file: file.name.clone(),
@@ -522,7 +545,7 @@ pub(crate) fn walk_to_answer<S: BinlogSequence>(
         warnings,
         steps: Vec::new(),
         stats,
-    })
+    }))
 }
 
 /// The error text of AboveUpperBound, as DM words it (`input` as the user wrote it).

@@ -820,3 +820,20 @@ impl EventWriter {
         self.event(trx.begin_ts, type_code, 0, &body);
     }
 }
+
+/// Rewrites the `immediate_commit_timestamp` of the MySQL 8.0 GTID event at `pos` of a written
+/// file to `commit_us`, and its checksum: a clock going backwards, which the writer never makes.
+pub fn forge_commit_us(bytes: &mut [u8], pos: u64, commit_us: u64) {
+    let start = pos as usize;
+    let size = u32::from_le_bytes(bytes[start + 9..start + 13].try_into().unwrap()) as usize;
+    let event = &mut bytes[start..start + size];
+    // After the header (19) and the post-header (42): 7 bytes, the top bit flagging an
+    // original_commit_timestamp after it.
+    let field = &mut event[19 + 42..19 + 42 + 7];
+    let flag = field[6] & 0x80;
+    field.copy_from_slice(&commit_us.to_le_bytes()[..7]);
+    field[6] = (field[6] & 0x7f) | flag;
+    let body_end = size - checksum::CHECKSUM_LEN;
+    let crc = crc32fast::hash(&event[..body_end]);
+    event[body_end..].copy_from_slice(&crc.to_le_bytes());
+}

@@ -51,6 +51,11 @@ pub struct ServerConfig {
     pub extra_args: Vec<String>,
     /// Environment of the server process, e.g. `TZ` for its system time zone.
     pub env: Vec<(String, String)>,
+    /// A directory of binlog files for the server to start with (`mysql-bin.000001`, … and
+    /// `mysql-bin.index`, copied, as the server may mark the newest one): the server serves them
+    /// as its own history and writes its own after them. MariaDB serves MySQL-format files
+    /// too, which is how MySQL 8.0 files (from the project's writer) reach the live path.
+    pub binlogs: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +66,7 @@ impl Default for ServerConfig {
             server_id: 1,
             extra_args: Vec::new(),
             env: Vec::new(),
+            binlogs: None,
         }
     }
 }
@@ -133,6 +139,9 @@ impl MariaDb {
             .map_err(io_error("create a temporary directory for mariadbd"))?;
         let dir_path = dir.path().to_path_buf();
         install_datadir(&install_db, &dir_path)?;
+        if let Some(binlogs) = &config.binlogs {
+            seed_binlogs(binlogs, &dir_path.join("data"))?;
+        }
 
         let mut attempt = 0;
         loop {
@@ -274,6 +283,23 @@ fn install_datadir(install_db: &Path, dir: &Path) -> Result<(), HarnessError> {
             status,
             output: fs::read_to_string(&log_path).unwrap_or_default(),
         });
+    }
+    Ok(())
+}
+
+/// Puts the binlog files of `from` into the data directory `data`.
+fn seed_binlogs(from: &Path, data: &Path) -> Result<(), HarnessError> {
+    let entries = fs::read_dir(from).map_err(io_error(format!("list {}", from.display())))?;
+    for entry in entries {
+        let entry = entry.map_err(io_error(format!("list {}", from.display())))?;
+        let name = entry.file_name();
+        if !name.to_string_lossy().starts_with(BINLOG_BASENAME) {
+            continue;
+        }
+        fs::copy(entry.path(), data.join(&name)).map_err(io_error(format!(
+            "copy {} into the data directory",
+            name.display()
+        )))?;
     }
     Ok(())
 }

@@ -1,0 +1,493 @@
+//! Bisection by commit time inside a file on a live server, so that a start time near the end of
+//! a large file costs a few kilobytes instead of the file.
+//!
+//! Where it applies: the `commit` basis, no GTID set asked for (`--gtid off`), and a file whose
+//! transactions carry MySQL ≥ 8.0.1's `immediate_commit_timestamp`: the case SEMANTICS.md §6
+//! allows bisecting. A dump can only start at an event start, and only `SHOW BINLOG EVENTS`
+//! finds one without the file crossing the network: `FROM <a known event start> LIMIT k, n` has
+//! the server skip k events itself and send n short rows. So a probe is one query for a
+//! transaction start about halfway through what is left, then a dump from there, read for that
+//! one GTID event (its commit time) and closed. When less than [`STREAM_SPAN`] is left, the file
+//! is streamed from the last transaction known to be before T, checking the clock on the way.
+//! Anything that contradicts the probes (a time going backwards, a transaction without a commit
+//! time, the walk passing a probe at or after T) makes the resolution read the file from its
+//! start after all, and `--explain` says why.
+//!
+//! The GTID set before the answer needs every transaction before it, so when GTIDs are asked
+//! for the file is streamed from its start as before.
+
+use mysql_async::Conn;
+use mysql_async::prelude::*;
+use tokio::time::Instant;
+
+use super::{
+    ConnSettings, RemoteError, RemoteSequence, Role, ServerFacts, close, connect, dump, next_raw,
+    within,
+};
+use crate::binlog::{EventSource, EventStreamSource, EventType, events};
+use crate::resolve::{self, GtidMode, Request, Resolution, ResolveError, SearchStats};
+use crate::unit::{TimeBasis, TransactionUnit};
+
+/// Below this many bytes left, the rest of the file is streamed rather than probed.
+const STREAM_SPAN: u64 = 256 << 10;
+/// Rows asked of `SHOW BINLOG EVENTS` at once: enough to reach the next transaction's start.
+const PROBE_ROWS: u32 = 64;
+/// Events a commit-time probe reads (artificial ROTATE, FDE, the event) before giving up.
+const PROBE_EVENTS: usize = 8;
+/// The smallest event: a header.
+const MIN_EVENT: u64 = 19;
+/// Round trips of a dump probe: connect (3), capabilities, checksum, register, dump request.
+const DUMP_ROUND_TRIPS: u64 = 7;
+
+/// One row of `SHOW BINLOG EVENTS`.
+#[derive(Debug, Clone)]
+struct Row {
+    pos: u64,
+    end: u64,
+    /// The server names it a GTID-family event (a dump then checks).
+    starts_transaction: bool,
+    info: Option<String>,
+}
+
+/// A transaction start and its commit time.
+#[derive(Debug, Clone, Copy)]
+struct Probe {
+    pos: u64,
+    commit_us: i64,
+}
+
+enum Outcome {
+    /// Stream from `from` (committed before T); `above`, when known, is a transaction at or
+    /// after T that the stream must not pass without an answer.
+    From {
+        from: Probe,
+        above: Option<Probe>,
+        probes: usize,
+    },
+    /// Stream the file from its start; why, when the file looked bisectable but was not.
+    No(Option<String>),
+}
+
+/// What the event at a position says about its transaction's commit time.
+enum Commit {
+    At(i64),
+    /// A GTID event without `immediate_commit_timestamp` (before MySQL 8.0.1).
+    NoClock,
+    /// Not a MySQL GTID-family event.
+    NotATransactionStart,
+}
+
+/// Whether `SHOW BINLOG EVENTS` names a GTID-family event: MySQL calls them `Gtid`,
+/// `Anonymous_Gtid` and `Gtid_tagged`; MariaDB, serving MySQL files, lists them as ignorable
+/// events "type 33 (MySQL Gtid)".
+fn names_transaction_start(kind: &str, info: Option<&str>) -> bool {
+    let kind = kind.to_ascii_lowercase();
+    matches!(kind.as_str(), "gtid" | "anonymous_gtid" | "gtid_tagged")
+        || info.is_some_and(|info| {
+            ["event type 33 ", "event type 34 ", "event type 42 "]
+                .iter()
+                .any(|code| info.contains(code))
+        })
+}
+
+/// Whether the FORMAT_DESCRIPTION's row ("Server ver: 8.0.36, Binlog ver: 4") may come from a
+/// MySQL ≥ 8.0.1 server, whose GTID events record commit times (a probe then checks).
+fn written_with_commit_times(format_info: Option<&str>) -> bool {
+    let Some(version) = format_info
+        .and_then(|info| info.strip_prefix("Server ver: "))
+        .and_then(|rest| rest.split(',').next())
+    else {
+        return true;
+    };
+    if version.to_ascii_lowercase().contains("mariadb") {
+        return false;
+    }
+    let (major, minor, patch) = crate::binlog::format::split_version(version);
+    (major, minor, patch) >= (8, 0, 1)
+}
+
+fn parse_row(row: &mysql_async::Row) -> Option<Row> {
+    let pos = row.get_opt::<u64, _>(1)?.ok()?;
+    let kind = row.get_opt::<String, _>(2)?.ok()?;
+    let end = row.get_opt::<u64, _>(4)?.ok()?;
+    let info = row
+        .get_opt::<Option<String>, _>(5)
+        .and_then(Result::ok)
+        .flatten();
+    Some(Row {
+        pos,
+        end,
+        starts_transaction: names_transaction_start(&kind, info.as_deref()),
+        info,
+    })
+}
+
+/// `SHOW BINLOG EVENTS IN file FROM from LIMIT skip, PROBE_ROWS` (`from` an event start).
+async fn rows_at(
+    conn: &mut Conn,
+    settings: &ConnSettings,
+    file: &str,
+    from: u64,
+    skip: u64,
+    deadline: Instant,
+) -> Result<Vec<Row>, RemoteError> {
+    let query = format!("SHOW BINLOG EVENTS IN '{file}' FROM {from} LIMIT {skip}, {PROBE_ROWS}");
+    let rows: Vec<mysql_async::Row> = within(
+        settings,
+        deadline,
+        &format!("listing the events of {file} from {from} (SHOW BINLOG EVENTS)"),
+        conn.query(query),
+    )
+    .await?;
+    Ok(rows.iter().filter_map(parse_row).collect())
+}
+
+/// Reads the commit time of the transaction starting at `file:pos` from a dump started there.
+async fn commit_at(
+    settings: &ConnSettings,
+    facts: &ServerFacts,
+    file: &str,
+    pos: u64,
+    deadline: Instant,
+    stats: &mut SearchStats,
+) -> Result<Commit, RemoteError> {
+    let (mut stream, relay) = dump(settings, facts, file, pos, Role::Probe, deadline).await?;
+    let what = format!("reading the transaction at {file}:{pos}");
+    let mut events = Vec::new();
+    let mut consumed = 0u64;
+    let pulled = loop {
+        if events.len() >= PROBE_EVENTS {
+            break Ok(());
+        }
+        match next_raw(
+            settings,
+            &mut stream,
+            &relay,
+            &mut consumed,
+            deadline,
+            &what,
+        )
+        .await
+        {
+            Ok(Some(raw)) => {
+                let size = raw.len() as u64;
+                let log_pos = u64::from(u32::from_le_bytes([raw[13], raw[14], raw[15], raw[16]]));
+                let artificial = u16::from_le_bytes([raw[17], raw[18]]) & 0x20 != 0;
+                events.push(raw);
+                if !artificial && log_pos >= pos + size {
+                    break Ok(());
+                }
+            }
+            Ok(None) => break Ok(()),
+            Err(error) => break Err(error),
+        }
+    };
+    close(stream).await;
+    stats.files_opened += 1;
+    stats.round_trips += DUMP_ROUND_TRIPS;
+    stats.bytes_read += relay.received();
+    stats.events_read += events.len() as u64;
+    pulled?;
+    let binlog_error = |source| RemoteError::Binlog {
+        server: settings.address(),
+        what: what.clone(),
+        source,
+    };
+    let mut source = EventStreamSource::new(
+        settings.address(),
+        file,
+        facts.checksum,
+        events.into_iter().map(Ok),
+    );
+    while source.advance().map_err(binlog_error)? {
+        let Some(event) = source.current() else {
+            break;
+        };
+        // The artificial ROTATE, and the FDE (sent with log_pos 0 when a dump starts inside
+        // a file) come first.
+        if event.header.is_artificial() || event.header.log_pos == 0 || event.offset < pos {
+            continue;
+        }
+        if event.offset > pos {
+            break;
+        }
+        let kind = event.header.event_type().unwrap_or(EventType::Unknown);
+        if !matches!(
+            kind,
+            EventType::Gtid | EventType::AnonymousGtid | EventType::GtidTagged
+        ) {
+            break;
+        }
+        let body = source.body().map_err(binlog_error)?;
+        let decoded = events::mysql_gtid(kind, body).map_err(|message| {
+            binlog_error(crate::binlog::BinlogError::corrupt(
+                &format!("{} {file}", settings.address()),
+                pos,
+                message,
+            ))
+        })?;
+        return Ok(
+            match decoded
+                .immediate_commit_us
+                .and_then(|us| i64::try_from(us).ok())
+            {
+                Some(commit_us) => Commit::At(commit_us),
+                None => Commit::NoClock,
+            },
+        );
+    }
+    Ok(Commit::NotATransactionStart)
+}
+
+/// The search proper, on a query connection of its own.
+#[allow(clippy::too_many_arguments)]
+async fn search(
+    settings: &ConnSettings,
+    facts: &ServerFacts,
+    conn: &mut Conn,
+    file: &str,
+    size: u64,
+    t: i64,
+    deadline: Instant,
+    stats: &mut SearchStats,
+) -> Result<Outcome, RemoteError> {
+    let head = rows_at(conn, settings, file, 4, 0, deadline).await?;
+    stats.round_trips += 1;
+    if !written_with_commit_times(head.first().and_then(|r| r.info.as_deref())) {
+        return Ok(Outcome::No(None));
+    }
+    let Some(first) = head.iter().find(|r| r.starts_transaction) else {
+        return Ok(Outcome::No(None));
+    };
+    let first = match commit_at(settings, facts, file, first.pos, deadline, stats).await? {
+        Commit::At(commit_us) => Probe {
+            pos: first.pos,
+            commit_us,
+        },
+        Commit::NoClock | Commit::NotATransactionStart => return Ok(Outcome::No(None)),
+    };
+    if first.commit_us >= t {
+        // The answer is the file's first transaction: streaming finds it at once.
+        return Ok(Outcome::No(None));
+    }
+    let head_bytes: u64 = head.iter().map(|r| r.end.saturating_sub(r.pos)).sum();
+    let mut average = (head_bytes / head.len() as u64).max(MIN_EVENT);
+    let (mut lo, mut hi, mut above) = (first, size, None);
+    let mut probes = vec![first];
+    while hi.saturating_sub(lo.pos) > STREAM_SPAN {
+        let mut skip = ((hi - lo.pos) / 2 / average).max(1);
+        let rows = loop {
+            let rows = rows_at(conn, settings, file, lo.pos, skip, deadline).await?;
+            stats.round_trips += 1;
+            if !rows.is_empty() || skip == 1 {
+                break rows;
+            }
+            // Fewer events are left than the average size said.
+            skip /= 2;
+        };
+        let Some(landed) = rows.first() else {
+            break; // nothing after `lo`
+        };
+        average = ((landed.pos - lo.pos) / skip).max(MIN_EVENT);
+        let candidate = rows.iter().find(|r| r.starts_transaction);
+        let Some(candidate) = candidate.filter(|r| r.pos < hi) else {
+            let covered = rows.last().map_or(landed.pos, |r| r.end);
+            if candidate.is_some() || covered >= hi {
+                // No transaction starts in [landed, hi).
+                hi = landed.pos;
+                continue;
+            }
+            break; // a transaction longer than the rows: stream from `lo`
+        };
+        let probe = match commit_at(settings, facts, file, candidate.pos, deadline, stats).await? {
+            Commit::At(commit_us) => Probe {
+                pos: candidate.pos,
+                commit_us,
+            },
+            Commit::NoClock => {
+                return Ok(Outcome::No(Some(format!(
+                    "the transaction at {} records no commit timestamp; read in full",
+                    candidate.pos
+                ))));
+            }
+            Commit::NotATransactionStart => break,
+        };
+        probes.push(probe);
+        if probe.commit_us < t {
+            lo = probe;
+        } else {
+            hi = probe.pos;
+            above = Some(probe);
+        }
+    }
+    probes.sort_by_key(|p| p.pos);
+    if !probes.windows(2).all(|w| w[0].commit_us <= w[1].commit_us) {
+        return Ok(Outcome::No(Some(
+            "commit times go backwards between probes; read in full".to_owned(),
+        )));
+    }
+    Ok(Outcome::From {
+        from: lo,
+        above,
+        probes: probes.len(),
+    })
+}
+
+/// Bisects `file` (of `size` bytes) for T, on a connection of its own.
+async fn bisect(
+    settings: &ConnSettings,
+    facts: &ServerFacts,
+    file: &str,
+    size: u64,
+    t: i64,
+    deadline: Instant,
+    stats: &mut SearchStats,
+) -> Result<Outcome, RemoteError> {
+    let (mut conn, relay) = connect(settings, Role::Control, deadline).await?;
+    stats.round_trips += 3;
+    let outcome = search(settings, facts, &mut conn, file, size, t, deadline, stats).await;
+    let _ = tokio::time::timeout_at(deadline, conn.disconnect()).await;
+    stats.bytes_read += relay.received();
+    match outcome {
+        // The server will not do it (SHOW BINLOG EVENTS refused, an event it cannot parse):
+        // streaming does not need it.
+        Err(error @ (RemoteError::Server { .. } | RemoteError::Privilege { .. }))
+            if !error.is_transient() =>
+        {
+            Ok(Outcome::No(Some(format!(
+                "not bisected on the server ({error}); read in full"
+            ))))
+        }
+        other => other,
+    }
+}
+
+impl RemoteSequence {
+    /// The answer by bisecting file `start` on the server, when the request and the file allow
+    /// it (see the module documentation); `None` to stream the file from its start.
+    pub(super) fn bisected(
+        &mut self,
+        start: usize,
+        request: &Request,
+        steps: &mut Vec<String>,
+    ) -> Result<Option<Resolution>, ResolveError> {
+        if request.basis != TimeBasis::Commit || request.gtid != GtidMode::Off {
+            return Ok(None);
+        }
+        let file = self.files[start].name.clone();
+        let Some(size) = self.sizes.get(start).copied().flatten() else {
+            return Ok(None);
+        };
+        if size <= STREAM_SPAN {
+            return Ok(None); // streaming it costs less than probing
+        }
+        if file.contains(['\'', '\\']) {
+            return Ok(None); // not a name to put in a query
+        }
+        let mut stats = SearchStats::default();
+        let outcome = self.handle.block_on(bisect(
+            &self.settings,
+            &self.facts,
+            &file,
+            size,
+            request.start_us,
+            self.deadline,
+            &mut stats,
+        ));
+        self.stats += stats;
+        let (from, above, probes) = match outcome.map_err(|e| self.fail(e))? {
+            Outcome::From {
+                from,
+                above,
+                probes,
+            } => (from, above, probes),
+            Outcome::No(reason) => {
+                steps.extend(reason.map(|reason| format!("{file}: {reason}")));
+                return Ok(None);
+            }
+        };
+        steps.push(format!(
+            "{file}: bisected by commit time on the server ({probes} probes, {} bytes), then \
+             streamed from {}",
+            stats.bytes_read, from.pos
+        ));
+        let walk = self.walk_at(start, from.pos)?;
+        let disagree =
+            || format!("{file}: the transactions disagree with the probes; read in full");
+        let mut previous = from.commit_us;
+        let guard = |unit: Option<(&TransactionUnit, usize)>| -> Result<(), String> {
+            match unit {
+                Some((unit, index)) if index == start => {
+                    let time = unit.commit_us();
+                    if unit.recorded_commit_us.is_none() || time < previous {
+                        return Err(format!(
+                            "{file}: the clock is not monotonic near {}; read in full",
+                            unit.pos
+                        ));
+                    }
+                    previous = time;
+                    match above {
+                        Some(above) if time < request.start_us && unit.pos >= above.pos => {
+                            Err(disagree())
+                        }
+                        _ => Ok(()),
+                    }
+                }
+                // Past the file (or the binlog's end) while a probe saw a time at or after T.
+                _ if above.is_some() => Err(disagree()),
+                _ => Ok(()),
+            }
+        };
+        match resolve::walk_units(&self.files, walk, start, request, steps, guard)? {
+            Ok(resolution) => Ok(Some(resolution)),
+            Err(reason) => {
+                steps.push(reason);
+                Ok(None)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_transaction_start;
+
+    #[test]
+    fn only_mysql_8_0_1_and_later_files_are_bisected() {
+        use super::written_with_commit_times as bisectable;
+        assert!(bisectable(Some("Server ver: 8.0.45, Binlog ver: 4")));
+        assert!(bisectable(Some(
+            "Server ver: 8.4.3-commercial, Binlog ver: 4"
+        )));
+        assert!(bisectable(Some("Server ver: 10.0.1, Binlog ver: 4")));
+        assert!(!bisectable(Some("Server ver: 8.0.0-dmr, Binlog ver: 4")));
+        assert!(!bisectable(Some("Server ver: 5.7.44-log, Binlog ver: 4")));
+        assert!(!bisectable(Some(
+            "Server ver: 10.11.19-MariaDB-0+deb12u1-log, Binlog ver: 4"
+        )));
+        // Unknown wording: the probes decide.
+        assert!(bisectable(Some("Version 9")));
+        assert!(bisectable(None));
+    }
+
+    #[test]
+    fn gtid_rows_are_recognised_by_either_server() {
+        assert!(names_transaction_start(
+            "Gtid",
+            Some("SET @@SESSION.GTID_NEXT= 'x:1'")
+        ));
+        assert!(names_transaction_start("Anonymous_Gtid", None));
+        assert!(names_transaction_start("Gtid_tagged", None));
+        assert!(names_transaction_start(
+            "Ignorable log event",
+            Some("# Ignorable event type 33 (MySQL Gtid)")
+        ));
+        assert!(!names_transaction_start(
+            "Ignorable log event",
+            Some("# Ignorable event type 35 (MySQL Previous_gtids)")
+        ));
+        assert!(!names_transaction_start("Previous_gtids", None));
+        assert!(!names_transaction_start("Gtid_list", None));
+        assert!(!names_transaction_start("Query", Some("BEGIN")));
+    }
+}
