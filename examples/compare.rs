@@ -224,26 +224,7 @@ async fn remote_mysql80_bytes(binary: &Path, dir: &Path, size: u64) {
         ("exact GTID set", &[][..]),
         ("exact GTID set --compress", &["--compress"][..]),
     ] {
-        let started = Instant::now();
-        let out = Command::new(binary)
-            .args([
-                "resolve-position",
-                "--url",
-                &server.url(),
-                "--start-time",
-                &time,
-            ])
-            .args(["--timezone", "UTC", "--output", "json"])
-            .args(extra)
-            .output()
-            .expect("run startpoint");
-        let elapsed = started.elapsed();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let (answer, elapsed) = resolve_live(binary, &server, &time, extra);
         let pos = answer["binlog_pos"].as_u64().unwrap_or(0);
         if plain == 0 {
             plain = plain_prefix_bytes(&server, "mysql-bin.000001", pos).await;
@@ -346,34 +327,11 @@ async fn remote_bytes(binary: &Path) {
         transactions = i
     );
     let mut plain = 0;
-    let mut answer_pos = 0;
     for compress in [false, true] {
-        let mut command = Command::new(binary);
-        command
-            .args([
-                "resolve-position",
-                "--url",
-                &server.url(),
-                "--start-time",
-                &time,
-            ])
-            .args(["--timezone", "UTC", "--output", "json"]);
-        if compress {
-            command.arg("--compress");
-        }
-        let started = Instant::now();
-        let out = command.output().expect("run startpoint");
-        let elapsed = started.elapsed();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-        let _ = answer_pos;
+        let extra: &[&str] = if compress { &["--compress"] } else { &[] };
+        let (answer, elapsed) = resolve_live(binary, &server, &time, extra);
         let pos = answer["binlog_pos"].as_u64().unwrap_or(0);
         if !compress {
-            answer_pos = pos;
             plain = plain_prefix_bytes(&server, target, pos).await;
             println!(
                 "  {:<14} {plain} bytes: a plain binlog dump (as a MariaDB replica asks for it) of \
@@ -396,6 +354,37 @@ async fn remote_bytes(binary: &Path) {
             received as f64 / plain.max(1) as f64,
         );
     }
+}
+
+/// `startpoint resolve-position` against `server` for the UTC time `time`: its JSON answer and
+/// how long it took.
+fn resolve_live(
+    binary: &Path,
+    server: &MariaDb,
+    time: &str,
+    extra: &[&str],
+) -> (serde_json::Value, Duration) {
+    let started = Instant::now();
+    let out = Command::new(binary)
+        .args([
+            "resolve-position",
+            "--url",
+            &server.url(),
+            "--start-time",
+            time,
+        ])
+        .args(["--timezone", "UTC", "--output", "json"])
+        .args(extra)
+        .output()
+        .expect("run startpoint");
+    let elapsed = started.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer = serde_json::from_slice(&out.stdout).expect("JSON");
+    (answer, elapsed)
 }
 
 struct Case {

@@ -51,6 +51,46 @@ fn summary(r: &Resolution) -> (Status, Option<(String, u64)>, String) {
     )
 }
 
+/// A request for the instant `t` on the `commit` basis.
+fn commit_request(t: i64, gtid: GtidMode) -> RemoteRequest {
+    RemoteRequest {
+        start: StartTime::parse(&format_instant(t)).unwrap(),
+        zone: None,
+        basis: TimeBasis::Commit,
+        gtid,
+        deadline: tokio::time::Instant::now() + Duration::from_secs(60),
+    }
+}
+
+/// The linear definition's position-only answer for `t` on the `commit` basis.
+fn linear_position(local: &BinlogDir, t: i64) -> Resolution {
+    startpoint::resolve::linear::resolve_linear(
+        local,
+        &Request {
+            start_us: t,
+            basis: TimeBasis::Commit,
+            gtid: GtidMode::Off,
+        },
+    )
+    .unwrap()
+}
+
+/// Whether `--explain`'s steps of `resolution` mention `text`.
+fn explains(resolution: &Resolution, text: &str) -> bool {
+    resolution.steps.iter().any(|s| s.contains(text))
+}
+
+/// A private MariaDB serving the binlog files of `dir` as its history.
+fn serving(dir: &Path) -> (MariaDb, ConnSettings) {
+    let server = MariaDb::start_with(&ServerConfig {
+        binlogs: Some(dir.to_path_buf()),
+        ..ServerConfig::default()
+    })
+    .unwrap();
+    let settings = ConnSettings::from_url(&server.url(), None).unwrap();
+    (server, settings)
+}
+
 /// Unit times (both bases) of a local copy: the interesting start times.
 fn unit_times(local: &BinlogDir) -> Vec<i64> {
     let mut times = Vec::new();
@@ -809,7 +849,6 @@ async fn events_larger_than_max_allowed_packet() {
 /// full, still giving the linear answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql8_files_are_bisected_on_the_server() {
-    use startpoint::resolve::linear::resolve_linear;
     use startpoint::testkit::binlog_writer::{
         FileSpec, SequenceWriter, Trailing, TrxShape, TrxSpec, WriterFlavor, forge_commit_us,
     };
@@ -857,23 +896,11 @@ async fn mysql8_files_are_bisected_on_the_server() {
     };
     let seed = write_seed(&written);
     let target_size = written[1].bytes.len() as u64;
-    let server = MariaDb::start_with(&ServerConfig {
-        binlogs: Some(seed.path().to_path_buf()),
-        ..ServerConfig::default()
-    })
-    .unwrap();
-    let settings = ConnSettings::from_url(&server.url(), None).unwrap();
+    let (server, settings) = serving(seed.path());
     let local = BinlogDir::open(seed.path()).unwrap();
     let units: Vec<_> = written.iter().flat_map(|f| f.units.iter()).collect();
     let target_units = &written[1].units;
 
-    let request_at = |t: i64, gtid: GtidMode| RemoteRequest {
-        start: StartTime::parse(&format_instant(t)).unwrap(),
-        zone: None,
-        basis: TimeBasis::Commit,
-        gtid,
-        deadline: tokio::time::Instant::now() + Duration::from_secs(60),
-    };
     let mut times: Vec<i64> = target_units
         .iter()
         .step_by(613)
@@ -892,18 +919,10 @@ async fn mysql8_files_are_bisected_on_the_server() {
     let mut bisected = 0;
     for &t in &times {
         let input = format_instant(t);
-        let remote = resolve_remote(&settings, &request_at(t, GtidMode::Off))
+        let remote = resolve_remote(&settings, &commit_request(t, GtidMode::Off))
             .await
             .unwrap_or_else(|e| panic!("{input}: {e}"));
-        let linear = resolve_linear(
-            &local,
-            &Request {
-                start_us: t,
-                basis: TimeBasis::Commit,
-                gtid: GtidMode::Off,
-            },
-        )
-        .unwrap();
+        let linear = linear_position(&local, t);
         let resolution = &remote.resolution;
         assert_eq!(
             summary(resolution),
@@ -917,10 +936,7 @@ async fn mysql8_files_are_bisected_on_the_server() {
         if deep {
             bisected += 1;
             assert!(
-                resolution
-                    .steps
-                    .iter()
-                    .any(|s| s.contains("bisected by commit time on the server")),
+                explains(resolution, "bisected by commit time on the server"),
                 "{input}: {:?}",
                 resolution.steps
             );
@@ -936,7 +952,7 @@ async fn mysql8_files_are_bisected_on_the_server() {
 
     // GTIDs asked for: the file is streamed, and the set is the local path's.
     for u in target_units.iter().skip(100).step_by(2_503) {
-        let remote = resolve_remote(&settings, &request_at(u.commit_us, GtidMode::Auto))
+        let remote = resolve_remote(&settings, &commit_request(u.commit_us, GtidMode::Auto))
             .await
             .unwrap();
         let local_answer = resolve_files(
@@ -963,37 +979,20 @@ async fn mysql8_files_are_bisected_on_the_server() {
         (target_units[0].commit_us - 1_000_000) as u64,
     );
     let seed = write_seed(&forged);
-    let server = MariaDb::start_with(&ServerConfig {
-        binlogs: Some(seed.path().to_path_buf()),
-        ..ServerConfig::default()
-    })
-    .unwrap();
-    let settings = ConnSettings::from_url(&server.url(), None).unwrap();
+    let (_server, settings) = serving(seed.path());
     let local = BinlogDir::open(seed.path()).unwrap();
     let t = answer.commit_us;
-    let remote = resolve_remote(&settings, &request_at(t, GtidMode::Off))
+    let remote = resolve_remote(&settings, &commit_request(t, GtidMode::Off))
         .await
         .unwrap();
-    let linear = resolve_linear(
-        &local,
-        &Request {
-            start_us: t,
-            basis: TimeBasis::Commit,
-            gtid: GtidMode::Off,
-        },
-    )
-    .unwrap();
+    let linear = linear_position(&local, t);
     assert_eq!(summary(&remote.resolution), summary(&linear));
     assert_eq!(
         remote.resolution.location.as_ref().map(|l| l.pos),
         Some(answer.pos)
     );
     assert!(
-        remote
-            .resolution
-            .steps
-            .iter()
-            .any(|s| s.contains("read in full")),
+        explains(&remote.resolution, "read in full"),
         "{:?}",
         remote.resolution.steps
     );
@@ -1006,7 +1005,6 @@ async fn mysql8_files_are_bisected_on_the_server() {
 /// streams the file instead, which the last check covers.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_side_bisection_on_other_shapes() {
-    use startpoint::resolve::linear::resolve_linear;
     use startpoint::testkit::binlog_writer::{
         FileSpec, SequenceWriter, Trailing, TrxShape, TrxSpec, WriterFlavor,
     };
@@ -1061,50 +1059,23 @@ async fn server_side_bisection_on_other_shapes() {
             written.push(file);
         }
         std::fs::write(dir.path().join("mysql-bin.index"), index).unwrap();
-        let server = MariaDb::start_with(&ServerConfig {
-            binlogs: Some(dir.path().to_path_buf()),
-            ..ServerConfig::default()
-        })
-        .unwrap();
-        let settings = ConnSettings::from_url(&server.url(), None).unwrap();
+        let (_server, settings) = serving(dir.path());
         let local = BinlogDir::open(dir.path()).unwrap();
         let mut bisected = 0;
         for unit in written[1].units.iter().step_by(173) {
             for t in [unit.commit_us - 1, unit.commit_us, unit.commit_us + 1] {
                 let input = format_instant(t);
-                let remote = resolve_remote(
-                    &settings,
-                    &RemoteRequest {
-                        start: StartTime::parse(&input).unwrap(),
-                        zone: None,
-                        basis: TimeBasis::Commit,
-                        gtid: GtidMode::Off,
-                        deadline: tokio::time::Instant::now() + Duration::from_secs(60),
-                    },
-                )
-                .await
-                .unwrap_or_else(|e| panic!("{flavor:?} {input}: {e}"));
-                let linear = resolve_linear(
-                    &local,
-                    &Request {
-                        start_us: t,
-                        basis: TimeBasis::Commit,
-                        gtid: GtidMode::Off,
-                    },
-                )
-                .unwrap();
+                let remote = resolve_remote(&settings, &commit_request(t, GtidMode::Off))
+                    .await
+                    .unwrap_or_else(|e| panic!("{flavor:?} {input}: {e}"));
+                let linear = linear_position(&local, t);
                 assert_eq!(
                     summary(&remote.resolution),
                     summary(&linear),
                     "{flavor:?} {input}: {:?}",
                     remote.resolution.steps
                 );
-                if remote
-                    .resolution
-                    .steps
-                    .iter()
-                    .any(|s| s.contains("bisected by commit time on the server"))
-                {
+                if explains(&remote.resolution, "bisected by commit time on the server") {
                     bisected += 1;
                 }
             }
@@ -1144,35 +1115,17 @@ async fn server_side_bisection_on_other_shapes() {
         format!("./{}\n", file.name),
     )
     .unwrap();
-    let server = MariaDb::start_with(&ServerConfig {
-        binlogs: Some(dir.path().to_path_buf()),
-        ..ServerConfig::default()
-    })
-    .unwrap();
-    let settings = ConnSettings::from_url(&server.url(), None).unwrap();
+    let (_server, settings) = serving(dir.path());
     let target = &file.units[3_000];
-    let remote = resolve_remote(
-        &settings,
-        &RemoteRequest {
-            start: StartTime::parse(&format_instant(target.commit_us)).unwrap(),
-            zone: None,
-            basis: TimeBasis::Commit,
-            gtid: GtidMode::Off,
-            deadline: tokio::time::Instant::now() + Duration::from_secs(60),
-        },
-    )
-    .await
-    .unwrap();
+    let remote = resolve_remote(&settings, &commit_request(target.commit_us, GtidMode::Off))
+        .await
+        .unwrap();
     assert_eq!(
         remote.resolution.location.as_ref().map(|l| l.pos),
         Some(target.pos)
     );
     assert!(
-        remote
-            .resolution
-            .steps
-            .iter()
-            .any(|s| s.contains("not bisected on the server")),
+        explains(&remote.resolution, "not bisected on the server"),
         "{:?}",
         remote.resolution.steps
     );

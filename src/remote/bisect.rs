@@ -21,8 +21,7 @@ use mysql_async::prelude::*;
 use tokio::time::Instant;
 
 use super::{
-    ConnSettings, RemoteError, RemoteSequence, Role, ServerFacts, close, connect, dump, next_raw,
-    within,
+    ConnSettings, RemoteError, RemoteSequence, Role, ServerFacts, connect, dump_head, within,
 };
 use crate::binlog::{EventSource, EventStreamSource, EventType, events};
 use crate::resolve::{self, GtidMode, Request, Resolution, ResolveError, SearchStats};
@@ -122,243 +121,213 @@ fn parse_row(row: &mysql_async::Row) -> Option<Row> {
     })
 }
 
-/// `SHOW BINLOG EVENTS IN file FROM from LIMIT skip, PROBE_ROWS` (`from` an event start).
-async fn rows_at(
-    conn: &mut Conn,
-    settings: &ConnSettings,
-    file: &str,
-    from: u64,
-    skip: u64,
+/// One file's bisection: the server, the file, the deadline, and what it has cost so far.
+struct Bisection<'a> {
+    settings: &'a ConnSettings,
+    facts: &'a ServerFacts,
+    file: &'a str,
     deadline: Instant,
-) -> Result<Vec<Row>, RemoteError> {
-    let query = format!("SHOW BINLOG EVENTS IN '{file}' FROM {from} LIMIT {skip}, {PROBE_ROWS}");
-    let rows: Vec<mysql_async::Row> = within(
-        settings,
-        deadline,
-        &format!("listing the events of {file} from {from} (SHOW BINLOG EVENTS)"),
-        conn.query(query),
-    )
-    .await?;
-    Ok(rows.iter().filter_map(parse_row).collect())
+    stats: SearchStats,
 }
 
-/// Reads the commit time of the transaction starting at `file:pos` from a dump started there.
-async fn commit_at(
-    settings: &ConnSettings,
-    facts: &ServerFacts,
-    file: &str,
-    pos: u64,
-    deadline: Instant,
-    stats: &mut SearchStats,
-) -> Result<Commit, RemoteError> {
-    let (mut stream, relay) = dump(settings, facts, file, pos, Role::Probe, deadline).await?;
-    let what = format!("reading the transaction at {file}:{pos}");
-    let mut events = Vec::new();
-    let mut consumed = 0u64;
-    let pulled = loop {
-        if events.len() >= PROBE_EVENTS {
-            break Ok(());
-        }
-        match next_raw(
-            settings,
-            &mut stream,
-            &relay,
-            &mut consumed,
-            deadline,
-            &what,
+impl Bisection<'_> {
+    /// `SHOW BINLOG EVENTS IN file FROM from LIMIT skip, PROBE_ROWS` (`from` an event start).
+    async fn rows_at(
+        &mut self,
+        conn: &mut Conn,
+        from: u64,
+        skip: u64,
+    ) -> Result<Vec<Row>, RemoteError> {
+        let file = self.file;
+        let query =
+            format!("SHOW BINLOG EVENTS IN '{file}' FROM {from} LIMIT {skip}, {PROBE_ROWS}");
+        let rows: Vec<mysql_async::Row> = within(
+            self.settings,
+            self.deadline,
+            &format!("listing the events of {file} from {from} (SHOW BINLOG EVENTS)"),
+            conn.query(query),
         )
-        .await
-        {
-            Ok(Some(raw)) => {
+        .await?;
+        self.stats.round_trips += 1;
+        Ok(rows.iter().filter_map(parse_row).collect())
+    }
+
+    /// Reads the commit time of the transaction starting at `pos` from a dump started there.
+    async fn commit_at(&mut self, pos: u64) -> Result<Commit, RemoteError> {
+        let (settings, file) = (self.settings, self.file);
+        let (events, bytes) = dump_head(
+            settings,
+            self.facts,
+            file,
+            pos,
+            self.deadline,
+            PROBE_EVENTS,
+            |raw| {
                 let size = raw.len() as u64;
                 let log_pos = u64::from(u32::from_le_bytes([raw[13], raw[14], raw[15], raw[16]]));
                 let artificial = u16::from_le_bytes([raw[17], raw[18]]) & 0x20 != 0;
-                events.push(raw);
-                if !artificial && log_pos >= pos + size {
-                    break Ok(());
-                }
-            }
-            Ok(None) => break Ok(()),
-            Err(error) => break Err(error),
-        }
-    };
-    close(stream).await;
-    stats.files_opened += 1;
-    stats.round_trips += DUMP_ROUND_TRIPS;
-    stats.bytes_read += relay.received();
-    stats.events_read += events.len() as u64;
-    pulled?;
-    let binlog_error = |source| RemoteError::Binlog {
-        server: settings.address(),
-        what: what.clone(),
-        source,
-    };
-    let mut source = EventStreamSource::new(
-        settings.address(),
-        file,
-        facts.checksum,
-        events.into_iter().map(Ok),
-    );
-    while source.advance().map_err(binlog_error)? {
-        let Some(event) = source.current() else {
-            break;
-        };
-        // The artificial ROTATE, and the FDE (sent with log_pos 0 when a dump starts inside
-        // a file) come first.
-        if event.header.is_artificial() || event.header.log_pos == 0 || event.offset < pos {
-            continue;
-        }
-        if event.offset > pos {
-            break;
-        }
-        let kind = event.header.event_type().unwrap_or(EventType::Unknown);
-        if !matches!(
-            kind,
-            EventType::Gtid | EventType::AnonymousGtid | EventType::GtidTagged
-        ) {
-            break;
-        }
-        let body = source.body().map_err(binlog_error)?;
-        let decoded = events::mysql_gtid(kind, body).map_err(|message| {
-            binlog_error(crate::binlog::BinlogError::corrupt(
-                &format!("{} {file}", settings.address()),
-                pos,
-                message,
-            ))
-        })?;
-        return Ok(
-            match decoded
-                .immediate_commit_us
-                .and_then(|us| i64::try_from(us).ok())
-            {
-                Some(commit_us) => Commit::At(commit_us),
-                None => Commit::NoClock,
+                // The event at `pos` (the artificial ROTATE and the FDE come first).
+                !artificial && log_pos >= pos + size
             },
+        )
+        .await?;
+        self.stats.files_opened += 1;
+        self.stats.round_trips += DUMP_ROUND_TRIPS;
+        self.stats.bytes_read += bytes;
+        self.stats.events_read += events.len() as u64;
+        let what = format!("reading the transaction at {file}:{pos}");
+        let binlog_error = |source| RemoteError::Binlog {
+            server: settings.address(),
+            what: what.clone(),
+            source,
+        };
+        let mut source = EventStreamSource::new(
+            settings.address(),
+            file,
+            self.facts.checksum,
+            events.into_iter().map(Ok),
         );
-    }
-    Ok(Commit::NotATransactionStart)
-}
-
-/// The search proper, on a query connection of its own.
-#[allow(clippy::too_many_arguments)]
-async fn search(
-    settings: &ConnSettings,
-    facts: &ServerFacts,
-    conn: &mut Conn,
-    file: &str,
-    size: u64,
-    t: i64,
-    deadline: Instant,
-    stats: &mut SearchStats,
-) -> Result<Outcome, RemoteError> {
-    let head = rows_at(conn, settings, file, 4, 0, deadline).await?;
-    stats.round_trips += 1;
-    if !written_with_commit_times(head.first().and_then(|r| r.info.as_deref())) {
-        return Ok(Outcome::No(None));
-    }
-    let Some(first) = head.iter().find(|r| r.starts_transaction) else {
-        return Ok(Outcome::No(None));
-    };
-    let first = match commit_at(settings, facts, file, first.pos, deadline, stats).await? {
-        Commit::At(commit_us) => Probe {
-            pos: first.pos,
-            commit_us,
-        },
-        Commit::NoClock | Commit::NotATransactionStart => return Ok(Outcome::No(None)),
-    };
-    if first.commit_us >= t {
-        // The answer is the file's first transaction: streaming finds it at once.
-        return Ok(Outcome::No(None));
-    }
-    let head_bytes: u64 = head.iter().map(|r| r.end.saturating_sub(r.pos)).sum();
-    let mut average = (head_bytes / head.len() as u64).max(MIN_EVENT);
-    let (mut lo, mut hi, mut above) = (first, size, None);
-    let mut probes = vec![first];
-    while hi.saturating_sub(lo.pos) > STREAM_SPAN {
-        let mut skip = ((hi - lo.pos) / 2 / average).max(1);
-        let rows = loop {
-            let rows = rows_at(conn, settings, file, lo.pos, skip, deadline).await?;
-            stats.round_trips += 1;
-            if !rows.is_empty() || skip == 1 {
-                break rows;
-            }
-            // Fewer events are left than the average size said.
-            skip /= 2;
-        };
-        let Some(landed) = rows.first() else {
-            break; // nothing after `lo`
-        };
-        average = ((landed.pos - lo.pos) / skip).max(MIN_EVENT);
-        let candidate = rows.iter().find(|r| r.starts_transaction);
-        let Some(candidate) = candidate.filter(|r| r.pos < hi) else {
-            let covered = rows.last().map_or(landed.pos, |r| r.end);
-            if candidate.is_some() || covered >= hi {
-                // No transaction starts in [landed, hi).
-                hi = landed.pos;
+        while source.advance().map_err(binlog_error)? {
+            let Some(event) = source.current() else {
+                break;
+            };
+            // The artificial ROTATE, and the FDE (sent with log_pos 0 when a dump starts inside
+            // a file) come first.
+            if event.header.is_artificial() || event.header.log_pos == 0 || event.offset < pos {
                 continue;
             }
-            break; // a transaction longer than the rows: stream from `lo`
+            if event.offset > pos {
+                break;
+            }
+            let kind = event.header.event_type().unwrap_or(EventType::Unknown);
+            if !matches!(
+                kind,
+                EventType::Gtid | EventType::AnonymousGtid | EventType::GtidTagged
+            ) {
+                break;
+            }
+            let body = source.body().map_err(binlog_error)?;
+            let decoded = events::mysql_gtid(kind, body).map_err(|message| {
+                binlog_error(crate::binlog::BinlogError::corrupt(
+                    &format!("{} {file}", settings.address()),
+                    pos,
+                    message,
+                ))
+            })?;
+            return Ok(
+                match decoded
+                    .immediate_commit_us
+                    .and_then(|us| i64::try_from(us).ok())
+                {
+                    Some(commit_us) => Commit::At(commit_us),
+                    None => Commit::NoClock,
+                },
+            );
+        }
+        Ok(Commit::NotATransactionStart)
+    }
+
+    /// The search for T in a file of `size` bytes, on the query connection `conn`.
+    async fn search(&mut self, conn: &mut Conn, size: u64, t: i64) -> Result<Outcome, RemoteError> {
+        let head = self.rows_at(conn, 4, 0).await?;
+        if !written_with_commit_times(head.first().and_then(|r| r.info.as_deref())) {
+            return Ok(Outcome::No(None));
+        }
+        let Some(first) = head.iter().find(|r| r.starts_transaction) else {
+            return Ok(Outcome::No(None));
         };
-        let probe = match commit_at(settings, facts, file, candidate.pos, deadline, stats).await? {
+        let first = match self.commit_at(first.pos).await? {
             Commit::At(commit_us) => Probe {
-                pos: candidate.pos,
+                pos: first.pos,
                 commit_us,
             },
-            Commit::NoClock => {
-                return Ok(Outcome::No(Some(format!(
-                    "the transaction at {} records no commit timestamp; read in full",
-                    candidate.pos
-                ))));
-            }
-            Commit::NotATransactionStart => break,
+            Commit::NoClock | Commit::NotATransactionStart => return Ok(Outcome::No(None)),
         };
-        probes.push(probe);
-        if probe.commit_us < t {
-            lo = probe;
-        } else {
-            hi = probe.pos;
-            above = Some(probe);
+        if first.commit_us >= t {
+            // The answer is the file's first transaction: streaming finds it at once.
+            return Ok(Outcome::No(None));
         }
+        let head_bytes: u64 = head.iter().map(|r| r.end.saturating_sub(r.pos)).sum();
+        let mut average = (head_bytes / head.len() as u64).max(MIN_EVENT);
+        let (mut lo, mut hi, mut above) = (first, size, None);
+        let mut probes = vec![first];
+        while hi.saturating_sub(lo.pos) > STREAM_SPAN {
+            let mut skip = ((hi - lo.pos) / 2 / average).max(1);
+            let rows = loop {
+                let rows = self.rows_at(conn, lo.pos, skip).await?;
+                if !rows.is_empty() || skip == 1 {
+                    break rows;
+                }
+                // Fewer events are left than the average size said.
+                skip /= 2;
+            };
+            let Some(landed) = rows.first() else {
+                break; // nothing after `lo`
+            };
+            average = ((landed.pos - lo.pos) / skip).max(MIN_EVENT);
+            let candidate = rows.iter().find(|r| r.starts_transaction);
+            let Some(candidate) = candidate.filter(|r| r.pos < hi) else {
+                let covered = rows.last().map_or(landed.pos, |r| r.end);
+                if candidate.is_some() || covered >= hi {
+                    // No transaction starts in [landed, hi).
+                    hi = landed.pos;
+                    continue;
+                }
+                break; // a transaction longer than the rows: stream from `lo`
+            };
+            let probe = match self.commit_at(candidate.pos).await? {
+                Commit::At(commit_us) => Probe {
+                    pos: candidate.pos,
+                    commit_us,
+                },
+                Commit::NoClock => {
+                    return Ok(Outcome::No(Some(format!(
+                        "the transaction at {} records no commit timestamp; read in full",
+                        candidate.pos
+                    ))));
+                }
+                Commit::NotATransactionStart => break,
+            };
+            probes.push(probe);
+            if probe.commit_us < t {
+                lo = probe;
+            } else {
+                hi = probe.pos;
+                above = Some(probe);
+            }
+        }
+        probes.sort_by_key(|p| p.pos);
+        if !probes.windows(2).all(|w| w[0].commit_us <= w[1].commit_us) {
+            return Ok(Outcome::No(Some(
+                "commit times go backwards between probes; read in full".to_owned(),
+            )));
+        }
+        Ok(Outcome::From {
+            from: lo,
+            above,
+            probes: probes.len(),
+        })
     }
-    probes.sort_by_key(|p| p.pos);
-    if !probes.windows(2).all(|w| w[0].commit_us <= w[1].commit_us) {
-        return Ok(Outcome::No(Some(
-            "commit times go backwards between probes; read in full".to_owned(),
-        )));
-    }
-    Ok(Outcome::From {
-        from: lo,
-        above,
-        probes: probes.len(),
-    })
-}
 
-/// Bisects `file` (of `size` bytes) for T, on a connection of its own.
-async fn bisect(
-    settings: &ConnSettings,
-    facts: &ServerFacts,
-    file: &str,
-    size: u64,
-    t: i64,
-    deadline: Instant,
-    stats: &mut SearchStats,
-) -> Result<Outcome, RemoteError> {
-    let (mut conn, relay) = connect(settings, Role::Control, deadline).await?;
-    stats.round_trips += 3;
-    let outcome = search(settings, facts, &mut conn, file, size, t, deadline, stats).await;
-    let _ = tokio::time::timeout_at(deadline, conn.disconnect()).await;
-    stats.bytes_read += relay.received();
-    match outcome {
-        // The server will not do it (SHOW BINLOG EVENTS refused, an event it cannot parse):
-        // streaming does not need it.
-        Err(error @ (RemoteError::Server { .. } | RemoteError::Privilege { .. }))
-            if !error.is_transient() =>
-        {
-            Ok(Outcome::No(Some(format!(
-                "not bisected on the server ({error}); read in full"
-            ))))
+    /// Bisects the file (of `size` bytes) for T, on a query connection of its own.
+    async fn run(&mut self, size: u64, t: i64) -> Result<Outcome, RemoteError> {
+        let (mut conn, relay) = connect(self.settings, Role::Control, self.deadline).await?;
+        self.stats.round_trips += 3;
+        let outcome = self.search(&mut conn, size, t).await;
+        let _ = tokio::time::timeout_at(self.deadline, conn.disconnect()).await;
+        self.stats.bytes_read += relay.received();
+        match outcome {
+            // The server will not do it (SHOW BINLOG EVENTS refused, an event it cannot
+            // parse): streaming does not need it.
+            Err(error @ (RemoteError::Server { .. } | RemoteError::Privilege { .. }))
+                if !error.is_transient() =>
+            {
+                Ok(Outcome::No(Some(format!(
+                    "not bisected on the server ({error}); read in full"
+                ))))
+            }
+            other => other,
         }
-        other => other,
     }
 }
 
@@ -384,16 +353,15 @@ impl RemoteSequence {
         if file.contains(['\'', '\\']) {
             return Ok(None); // not a name to put in a query
         }
-        let mut stats = SearchStats::default();
-        let outcome = self.handle.block_on(bisect(
-            &self.settings,
-            &self.facts,
-            &file,
-            size,
-            request.start_us,
-            self.deadline,
-            &mut stats,
-        ));
+        let mut bisection = Bisection {
+            settings: &self.settings,
+            facts: &self.facts,
+            file: &file,
+            deadline: self.deadline,
+            stats: SearchStats::default(),
+        };
+        let outcome = self.handle.block_on(bisection.run(size, request.start_us));
+        let stats = bisection.stats;
         self.stats += stats;
         let (from, above, probes) = match outcome.map_err(|e| self.fail(e))? {
             Outcome::From {

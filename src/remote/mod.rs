@@ -602,36 +602,53 @@ async fn dump(
     Ok((stream, relay))
 }
 
-/// The next event of a probe's dump, as the server sent it, telling the relay what has been
-/// consumed; `None` at the end of the dump.
-async fn next_raw(
+/// Dumps `file` from `pos` (an event start) and reads its first events, at most `limit`, until
+/// `enough` holds for the last one read, then closes the dump. Returns the events as the server
+/// sent them and the bytes received.
+async fn dump_head(
     settings: &ConnSettings,
-    stream: &mut BinlogStream,
-    relay: &Relay,
-    consumed: &mut u64,
+    facts: &ServerFacts,
+    file: &str,
+    pos: u64,
     deadline: Instant,
-    what: &str,
-) -> Result<Option<Vec<u8>>, RemoteError> {
-    relay.waiting(true);
-    let next = tokio::time::timeout_at(deadline, stream.next()).await;
-    relay.waiting(false);
-    let event = match next {
-        Err(_) => {
-            return Err(RemoteError::Deadline {
-                server: settings.address(),
-                what: what.to_owned(),
-                elapsed: Duration::ZERO,
-                last: "no answer before the deadline".to_owned(),
-            });
+    limit: usize,
+    mut enough: impl FnMut(&[u8]) -> bool,
+) -> Result<(Vec<Vec<u8>>, u64), RemoteError> {
+    let (mut stream, relay) = dump(settings, facts, file, pos, Role::Probe, deadline).await?;
+    let what = format!("reading {file} from {pos}");
+    let mut events = Vec::new();
+    let mut consumed = 0u64;
+    let pulled = loop {
+        if events.len() >= limit {
+            break Ok(());
         }
-        Ok(None) => return Ok(None),
-        Ok(Some(Err(err))) => return Err(error::classify(err, settings, what)),
-        Ok(Some(Ok(event))) => event,
+        relay.waiting(true);
+        let next = tokio::time::timeout_at(deadline, stream.next()).await;
+        relay.waiting(false);
+        let event = match next {
+            Err(_) => {
+                break Err(RemoteError::Deadline {
+                    server: settings.address(),
+                    what,
+                    elapsed: Duration::ZERO,
+                    last: "no answer before the deadline".to_owned(),
+                });
+            }
+            Ok(None) => break Ok(()),
+            Ok(Some(Err(err))) => break Err(error::classify(err, settings, &what)),
+            Ok(Some(Ok(event))) => event,
+        };
+        let raw = raw_event(&event);
+        consumed += raw.len() as u64 + 5;
+        relay.consumed(consumed);
+        let done = enough(&raw);
+        events.push(raw);
+        if done {
+            break Ok(());
+        }
     };
-    let raw = raw_event(&event);
-    *consumed += raw.len() as u64 + 5;
-    relay.consumed(*consumed);
-    Ok(Some(raw))
+    close(stream).await;
+    pulled.map(|()| (events, relay.received()))
 }
 
 async fn close(stream: BinlogStream) {
@@ -645,44 +662,19 @@ async fn probe_file(
     file: &str,
     deadline: Instant,
 ) -> Result<(FileProbe, u64, u64), RemoteError> {
-    let (mut stream, relay) = dump(settings, facts, file, 4, Role::Probe, deadline).await?;
-    let what = format!("reading the start of {file}");
-    let mut events = Vec::new();
-    let mut consumed = 0u64;
     let mut seen_format = false;
-    while events.len() < PROBE_EVENTS {
-        let raw = match next_raw(
-            settings,
-            &mut stream,
-            &relay,
-            &mut consumed,
-            deadline,
-            &what,
-        )
-        .await
-        {
-            Ok(Some(raw)) => raw,
-            Ok(None) => break,
-            Err(error) => {
-                close(stream).await;
-                return Err(error);
-            }
-        };
+    let (events, bytes) = dump_head(settings, facts, file, 4, deadline, PROBE_EVENTS, |raw| {
         let code = raw[4];
-        events.push(raw);
-        let role = EventType::try_from(code).map(EventType::role);
         if code == EventType::FormatDescription as u8 {
             seen_format = true;
-        } else if seen_format
+            return false;
+        }
+        let role = EventType::try_from(code).map(EventType::role);
+        seen_format
             && (matches!(code, 35 | 163)
                 || role.is_ok_and(|r| r != crate::binlog::UnitRole::Outside))
-        {
-            break;
-        }
-    }
-    close(stream).await;
-    let bytes = relay.received();
-    drop(relay);
+    })
+    .await?;
     let count = events.len() as u64;
     let mut source = EventStreamSource::new(
         settings.address(),
