@@ -936,7 +936,7 @@ async fn mysql8_files_are_bisected_on_the_server() {
         if deep {
             bisected += 1;
             assert!(
-                explains(resolution, "bisected by commit time on the server"),
+                explains(resolution, "searched by commit time on the server"),
                 "{input}: {:?}",
                 resolution.steps
             );
@@ -949,6 +949,42 @@ async fn mysql8_files_are_bisected_on_the_server() {
         }
     }
     assert!(bisected >= 20, "only {bisected} answers deep in the file");
+
+    // The binary says so too: JSON with the answer and what it cost, `--explain` with the way.
+    let deep = &target_units[target_units.len() * 2 / 3];
+    let input = format_instant(deep.commit_us);
+    for output in ["json", "text"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_startpoint"))
+            .args([
+                "resolve-position",
+                "--url",
+                &server.url(),
+                "--start-time",
+                &input,
+            ])
+            .args(["--gtid", "off", "--explain", "--output", output])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stdout}{stderr}");
+        if output == "json" {
+            let answer: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+            assert_eq!(answer["binlog_pos"], deep.pos, "{stdout}");
+            assert_eq!(answer["binlog_gtid"], "", "{stdout}");
+            assert!(answer["bytes_read"].as_u64().unwrap() < target_size / 8);
+        } else {
+            let said = format!("{stdout}{stderr}");
+            assert!(
+                said.contains("searched by commit time on the server"),
+                "{said}"
+            );
+            assert!(
+                said.contains(&format!("binlog_pos   {}", deep.pos)),
+                "{said}"
+            );
+        }
+    }
 
     // GTIDs asked for: the file is streamed, and the set is the local path's.
     for u in target_units.iter().skip(100).step_by(2_503) {
@@ -1075,7 +1111,7 @@ async fn server_side_bisection_on_other_shapes() {
                     "{flavor:?} {input}: {:?}",
                     remote.resolution.steps
                 );
-                if explains(&remote.resolution, "bisected by commit time on the server") {
+                if explains(&remote.resolution, "searched by commit time on the server") {
                     bisected += 1;
                 }
             }

@@ -419,7 +419,7 @@ impl RemoteSequence {
             }
         };
         steps.push(format!(
-            "{file}: bisected by commit time on the server ({probes} probes, {} bytes), then \
+            "{file}: searched by commit time on the server ({probes} probes, {} bytes), then \
              streamed from {}",
             stats.bytes_read, from.pos
         ));
