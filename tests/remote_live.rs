@@ -1161,7 +1161,7 @@ async fn server_side_bisection_on_other_shapes() {
         Some(target.pos)
     );
     assert!(
-        explains(&remote.resolution, "not bisected on the server"),
+        explains(&remote.resolution, "not searched on the server"),
         "{:?}",
         remote.resolution.steps
     );

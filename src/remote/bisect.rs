@@ -367,7 +367,7 @@ impl Bisection<'_> {
                 if !error.is_transient() =>
             {
                 Ok(Outcome::No(Some(format!(
-                    "not bisected on the server ({error}); read in full"
+                    "not searched on the server ({error}); read in full"
                 ))))
             }
             other => other,
