@@ -1,5 +1,5 @@
-//! Bisection by commit time inside a file on a live server, so that a start time near the end of
-//! a large file costs a few kilobytes instead of the file.
+//! A search by commit time inside a file on a live server (bisection, sped up by interpolation),
+//! so that a start time anywhere in a large file costs a few hundred kilobytes, not the file.
 //!
 //! Where it applies: the `commit` basis, no GTID set asked for (`--gtid off`), and a file whose
 //! transactions carry MySQL ≥ 8.0.1's `immediate_commit_timestamp`: the case SEMANTICS.md §6
