@@ -91,6 +91,30 @@ fn serving(dir: &Path) -> (MariaDb, ConnSettings) {
     (server, settings)
 }
 
+/// A new directory holding `files` (from the project's writer, base `mysql-bin`) and their index.
+fn seed_dir(files: &[startpoint::testkit::binlog_writer::WrittenFile]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut index = String::new();
+    for file in files {
+        std::fs::write(dir.path().join(&file.name), &file.bytes).unwrap();
+        index.push_str(&format!("./{}\n", file.name));
+    }
+    std::fs::write(dir.path().join("mysql-bin.index"), index).unwrap();
+    dir
+}
+
+/// Writes `files` with `writer` (all closed, as a server that rotated) into a new directory.
+fn write_sequence(
+    mut writer: startpoint::testkit::binlog_writer::SequenceWriter,
+    files: &[startpoint::testkit::binlog_writer::FileSpec],
+) -> (
+    tempfile::TempDir,
+    Vec<startpoint::testkit::binlog_writer::WrittenFile>,
+) {
+    let written: Vec<_> = files.iter().map(|f| writer.write_file(f, false)).collect();
+    (seed_dir(&written), written)
+}
+
 /// Unit times (both bases) of a local copy: the interesting start times.
 fn unit_times(local: &BinlogDir) -> Vec<i64> {
     let mut times = Vec::new();
@@ -869,32 +893,16 @@ async fn mysql8_files_are_bisected_on_the_server() {
         origin: 0,
         gtid_gap: 0,
     };
-    let ranges = [0..40u32, 40..20_040, 20_040..20_100];
-    let mut writer =
-        SequenceWriter::new(WriterFlavor::MySql80Gtid, "mysql-bin").with_row_image(200);
-    let mut written = Vec::new();
-    for range in ranges.iter().cloned() {
-        let file = writer.write_file(
-            &FileSpec {
-                created: spec(range.start).commit_ts,
-                trxs: range.map(spec).collect(),
-                trailing: Trailing::Nothing,
-            },
-            false,
-        );
-        written.push(file);
-    }
-    let write_seed = |files: &[startpoint::testkit::binlog_writer::WrittenFile]| {
-        let dir = tempfile::tempdir().unwrap();
-        let mut index = String::new();
-        for file in files {
-            std::fs::write(dir.path().join(&file.name), &file.bytes).unwrap();
-            index.push_str(&format!("./{}\n", file.name));
-        }
-        std::fs::write(dir.path().join("mysql-bin.index"), index).unwrap();
-        dir
-    };
-    let seed = write_seed(&written);
+    let files: Vec<FileSpec> = [0..40u32, 40..20_040, 20_040..20_100]
+        .into_iter()
+        .map(|range| FileSpec {
+            created: spec(range.start).commit_ts,
+            trxs: range.map(spec).collect(),
+            trailing: Trailing::Nothing,
+        })
+        .collect();
+    let writer = SequenceWriter::new(WriterFlavor::MySql80Gtid, "mysql-bin").with_row_image(200);
+    let (seed, written) = write_sequence(writer, &files);
     let target_size = written[1].bytes.len() as u64;
     let (server, settings) = serving(seed.path());
     let local = BinlogDir::open(seed.path()).unwrap();
@@ -1014,7 +1022,7 @@ async fn mysql8_files_are_bisected_on_the_server() {
         before.pos,
         (target_units[0].commit_us - 1_000_000) as u64,
     );
-    let seed = write_seed(&forged);
+    let seed = seed_dir(&forged);
     let (_server, settings) = serving(seed.path());
     let local = BinlogDir::open(seed.path()).unwrap();
     let t = answer.commit_us;
@@ -1077,24 +1085,16 @@ async fn server_side_bisection_on_other_shapes() {
                 }
             })
             .collect();
-        let mut writer = SequenceWriter::new(flavor, "mysql-bin").with_row_image(120);
-        let dir = tempfile::tempdir().unwrap();
-        let mut index = String::new();
-        let mut written = Vec::new();
-        for chunk in [&trxs[..10], &trxs[10..5_990], &trxs[5_990..]] {
-            let file = writer.write_file(
-                &FileSpec {
-                    created: chunk[0].commit_ts,
-                    trxs: chunk.to_vec(),
-                    trailing: Trailing::Nothing,
-                },
-                false,
-            );
-            std::fs::write(dir.path().join(&file.name), &file.bytes).unwrap();
-            index.push_str(&format!("./{}\n", file.name));
-            written.push(file);
-        }
-        std::fs::write(dir.path().join("mysql-bin.index"), index).unwrap();
+        let files: Vec<FileSpec> = [&trxs[..10], &trxs[10..5_990], &trxs[5_990..]]
+            .into_iter()
+            .map(|chunk| FileSpec {
+                created: chunk[0].commit_ts,
+                trxs: chunk.to_vec(),
+                trailing: Trailing::Nothing,
+            })
+            .collect();
+        let writer = SequenceWriter::new(flavor, "mysql-bin").with_row_image(120);
+        let (dir, written) = write_sequence(writer, &files);
         let (_server, settings) = serving(dir.path());
         let local = BinlogDir::open(dir.path()).unwrap();
         let mut bisected = 0;
@@ -1134,23 +1134,16 @@ async fn server_side_bisection_on_other_shapes() {
         origin: 0,
         gtid_gap: 0,
     };
-    let mut writer =
-        SequenceWriter::new(WriterFlavor::MySql80Gtid, "mysql-bin").with_row_image(200);
-    let dir = tempfile::tempdir().unwrap();
-    let file = writer.write_file(
-        &FileSpec {
+    let writer = SequenceWriter::new(WriterFlavor::MySql80Gtid, "mysql-bin").with_row_image(200);
+    let (dir, written) = write_sequence(
+        writer,
+        &[FileSpec {
             created: BASE,
             trxs: (0..4_000).map(spec).collect(),
             trailing: Trailing::Nothing,
-        },
-        false,
+        }],
     );
-    std::fs::write(dir.path().join(&file.name), &file.bytes).unwrap();
-    std::fs::write(
-        dir.path().join("mysql-bin.index"),
-        format!("./{}\n", file.name),
-    )
-    .unwrap();
+    let file = &written[0];
     let (_server, settings) = serving(dir.path());
     let target = &file.units[3_000];
     let remote = resolve_remote(&settings, &commit_request(target.commit_us, GtidMode::Off))
@@ -1203,30 +1196,26 @@ async fn mysql_files_of_every_version_resolve_live_as_locally() {
             origin: 0,
             gtid_gap: u64::from(i % 11 == 5),
         };
-        let mut writer = SequenceWriter::new(flavor, "mysql-bin");
-        let dir = tempfile::tempdir().unwrap();
-        let mut index = String::new();
-        let mut times = Vec::new();
-        for range in [0..60u32, 60..240, 240..300] {
-            let file = writer.write_file(
-                &FileSpec {
-                    created: spec(range.start).begin_ts.min(spec(range.start).commit_ts),
-                    trxs: range.map(spec).collect(),
-                    trailing: Trailing::Nothing,
-                },
-                false,
-            );
-            std::fs::write(dir.path().join(&file.name), &file.bytes).unwrap();
-            index.push_str(&format!("./{}\n", file.name));
-            for unit in &file.units {
-                times.extend([
+        let files: Vec<FileSpec> = [0..60u32, 60..240, 240..300]
+            .into_iter()
+            .map(|range| FileSpec {
+                created: spec(range.start).begin_ts.min(spec(range.start).commit_ts),
+                trxs: range.map(spec).collect(),
+                trailing: Trailing::Nothing,
+            })
+            .collect();
+        let (dir, written) = write_sequence(SequenceWriter::new(flavor, "mysql-bin"), &files);
+        let mut times: Vec<i64> = written
+            .iter()
+            .flat_map(|f| &f.units)
+            .flat_map(|unit| {
+                [
                     unit.commit_us,
                     i64::from(unit.begin_ts) * 1_000_000,
                     unit.commit_us + 1,
-                ]);
-            }
-        }
-        std::fs::write(dir.path().join("mysql-bin.index"), index).unwrap();
+                ]
+            })
+            .collect();
         times.sort_unstable();
         times.dedup();
         let (_server, settings) = serving(dir.path());
