@@ -300,7 +300,7 @@ impl Bisection<'_> {
                 // Fewer events are left than the average size said.
                 skip /= 2;
             };
-            let Some(landed) = rows.first().filter(|r| r.pos < hi) else {
+            let Some(landed) = rows.first().filter(|r| r.pos > lo.pos && r.pos < hi) else {
                 break; // nothing between `lo` and `hi`
             };
             average = ((landed.pos - lo.pos) as f64 / skip as f64).max(MIN_EVENT as f64);
