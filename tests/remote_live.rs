@@ -200,14 +200,18 @@ async fn remote_answers_equal_local_answers_with_few_bytes() {
             wire >= matched.unit.pos,
             "{input}: {wire} bytes, less than the prefix"
         );
+        // What the resolution reports is what it took in: never more than crossed the wire,
+        // and never more by than the buffers of a connection each. The kernel buffers a walk's
+        // connection keeps for streaming (30–45 KB here) are on the wire whatever the timing,
+        // which on this small history is the same order as half of it: "not the rest of the
+        // binlog" is checked on what the resolution took in.
+        let reported = answer.resolution.stats.bytes_read;
         assert!(
-            wire <= bound && wire < total / 2,
-            "{input}: {wire} bytes on the wire for a prefix of {prefix} over {connections} \
-             connections (bound {bound}; the whole binlog is {total}): {:?}",
+            wire <= bound && reported < total / 2,
+            "{input}: {wire} bytes on the wire ({reported} taken in) for a prefix of {prefix} \
+             over {connections} connections (bound {bound}; the whole binlog is {total}): {:?}",
             answer.resolution.stats
         );
-        // What the resolution reports is what it took in: never more than crossed the wire.
-        let reported = answer.resolution.stats.bytes_read;
         assert!(
             reported <= wire && wire - reported <= 24_576 * connections,
             "{input}: reported {reported}, wire {wire}"
