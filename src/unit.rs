@@ -523,3 +523,69 @@ pub fn declared_gtids<S: EventSource>(
     }
     Ok(None)
 }
+
+/// What the start of a file says about its first transaction's commit clock (SEMANTICS.md §6.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstCommit {
+    /// The first transaction starts at `pos` with a GTID event recording its
+    /// `immediate_commit_timestamp` (MySQL ≥ 8.0.1): `us`.
+    At { pos: u64, us: i64 },
+    /// The file ends (ROTATE, STOP, or its last byte) before any transaction.
+    NoUnits,
+    /// The first transaction records no commit time (MariaDB, MySQL ≤ 5.7, a file without
+    /// GTID events), or it was not found within the events a probe reads.
+    NoClock,
+}
+
+/// After [`declared_gtids`]: reads on to the first transaction, at most `max_events` events, and
+/// says when it committed. Costs a few hundred bytes on a file that starts with a transaction.
+pub fn first_commit<S: EventSource>(
+    source: &mut S,
+    max_events: usize,
+) -> Result<FirstCommit, BinlogError> {
+    let mut seen = 0;
+    loop {
+        if let Some(event) = source.current()
+            && let Ok(event_type) = event.header.event_type()
+        {
+            match event_type {
+                EventType::Gtid | EventType::AnonymousGtid | EventType::GtidTagged => {
+                    let decoded =
+                        events::mysql_gtid(event_type, source.body()?).map_err(|what| {
+                            BinlogError::Corrupt {
+                                file: source.name().to_owned(),
+                                offset: event.offset,
+                                what,
+                            }
+                        })?;
+                    return Ok(
+                        match decoded
+                            .immediate_commit_us
+                            .and_then(|us| i64::try_from(us).ok())
+                        {
+                            Some(us) => FirstCommit::At {
+                                pos: event.offset,
+                                us,
+                            },
+                            None => FirstCommit::NoClock,
+                        },
+                    );
+                }
+                EventType::Rotate | EventType::Stop
+                    if !event.header.is_artificial() && event.header.log_pos != 0 =>
+                {
+                    return Ok(FirstCommit::NoUnits);
+                }
+                other if other.role() != UnitRole::Outside => return Ok(FirstCommit::NoClock),
+                _ => {}
+            }
+        }
+        seen += 1;
+        if seen > max_events {
+            return Ok(FirstCommit::NoClock);
+        }
+        if !source.advance()? {
+            return Ok(FirstCommit::NoUnits);
+        }
+    }
+}

@@ -72,8 +72,10 @@ fn every_fixture_answer_holds() {
     }
 }
 
+/// MariaDB's clock is not monotonic and a file's creation time bounds nothing before it
+/// (SEMANTICS.md §6): every file before the answer is read, and `--explain` says why.
 #[test]
-fn fixture_search_opens_few_files() {
+fn mariadb_fixture_reads_every_file_before_the_answer() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/mariadb/binlog");
     let sequence = BinlogDir::open(&corpus).unwrap();
     let start = StartTime::parse("2030-03-31 02:00:00Z")
@@ -87,18 +89,244 @@ fn fixture_search_opens_few_files() {
     };
     let fast = resolve_files(&sequence, &request).unwrap();
     assert_eq!(fast.status, Status::InRange);
-    // Nine files: the binary search and its neighbours, then the target file once more.
-    assert!(fast.stats.files_opened <= 7, "{:?}", fast.stats);
-    let total: u64 = sequence
+    let answer = &fast.location.as_ref().unwrap().file;
+    let index = sequence
         .files
+        .iter()
+        .position(|f| &f.name == answer)
+        .unwrap();
+    let before: u64 = sequence.files[..index]
         .iter()
         .map(|f| std::fs::metadata(&f.path).unwrap().len())
         .sum();
     assert!(
-        fast.stats.bytes_read < total / 2,
-        "{:?} of {total}",
+        fast.stats.bytes_read >= before,
+        "{:?} of {before}",
         fast.stats
     );
+    let steps = fast.steps.join("\n");
+    assert!(
+        steps.contains("every file is read from the first"),
+        "{steps}"
+    );
+}
+
+/// Writes `files` (each a list of transactions) with every file's FDE and the ROTATE before it
+/// dated `rotations[i]`, into `dir` with an index.
+fn write_rotated(
+    flavor: WriterFlavor,
+    dir: &Path,
+    files: &[(u32, Vec<TrxSpec>)],
+    step_back_before: Option<usize>,
+) -> BinlogDir {
+    let mut writer = SequenceWriter::new(flavor, "mysql-bin");
+    let mut names = Vec::new();
+    for (i, (created, trxs)) in files.iter().enumerate() {
+        if step_back_before == Some(i) {
+            writer.step_clock_back();
+        }
+        let rotated_at = files.get(i + 1).map(|(next, _)| *next);
+        let spec = FileSpec {
+            created: *created,
+            trxs: trxs.clone(),
+            trailing: Trailing::Nothing,
+        };
+        let file = writer.write_file_rotated(&spec, i + 1 == files.len(), rotated_at);
+        std::fs::write(dir.join(&file.name), &file.bytes).unwrap();
+        names.push(file.name);
+    }
+    let index: String = names.iter().map(|n| format!("./{n}\n")).collect();
+    std::fs::write(dir.join("mysql-bin.index"), index).unwrap();
+    BinlogDir::open(dir).unwrap()
+}
+
+fn trx(begin_ts: u32, commit_ts: u32, micros: u32) -> TrxSpec {
+    TrxSpec {
+        shape: TrxShape::RowDml { statements: 1 },
+        begin_ts,
+        commit_ts,
+        commit_micros: micros,
+        domain: 0,
+        origin: 0,
+        gtid_gap: 0,
+    }
+}
+
+/// The defect of issue 13: a 6-second autocommit statement started at :12 rotates the log when
+/// it commits, so the new file's FDE and the old file's ROTATE say :12 while three other
+/// sessions' transactions committed at :13–:17 sit in the old file. Choosing the start file by
+/// creation time answered the new file for :14 (skipping them), or "too late". Every start
+/// time around the boundary must give the linear answer, in every flavour and under both bases.
+#[test]
+fn a_late_dated_rotation_never_skips_the_previous_files_transactions() {
+    const T0: u32 = 1_900_000_000;
+    for flavor in [
+        WriterFlavor::MariaDb,
+        WriterFlavor::MySql57Gtid,
+        WriterFlavor::MySql80Gtid,
+        WriterFlavor::MySql80Anonymous,
+    ] {
+        // The long statement: MariaDB and MySQL 5.7 date all its events with its start; MySQL
+        // 8.0 records its real commit time in the GTID event.
+        let long_commit =
+            if flavor == WriterFlavor::MySql80Gtid || flavor == WriterFlavor::MySql80Anonymous {
+                T0 + 18
+            } else {
+                T0 + 12
+            };
+        let files = vec![
+            (
+                T0,
+                vec![
+                    trx(T0 + 1, T0 + 1, 10),
+                    trx(T0 + 5, T0 + 5, 10),
+                    trx(T0 + 13, T0 + 13, 10),
+                    trx(T0 + 14, T0 + 15, 10),
+                    trx(T0 + 16, T0 + 17, 10),
+                    trx(T0 + 12, long_commit, 10),
+                ],
+            ),
+            (
+                T0 + 12,
+                vec![trx(T0 + 19, T0 + 19, 10), trx(T0 + 21, T0 + 22, 10)],
+            ),
+            (T0 + 12, vec![trx(T0 + 30, T0 + 30, 10)]),
+            (T0 + 31, vec![trx(T0 + 32, T0 + 32, 10)]),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let sequence = write_rotated(flavor, dir.path(), &files, None);
+        for basis in [TimeBasis::Commit, TimeBasis::Begin] {
+            for gtid in [GtidMode::Auto, GtidMode::Off] {
+                for second in 0..40 {
+                    for delta in [-1, 0, 1] {
+                        let start_us = i64::from(T0 + second) * 1_000_000 + delta;
+                        let request = Request {
+                            start_us,
+                            basis,
+                            gtid,
+                        };
+                        let linear = resolve_linear(&sequence, &request).unwrap();
+                        for tuning in [ScanTuning::default(), EAGER] {
+                            let fast = resolve_files_tuned(&sequence, &request, tuning).unwrap();
+                            assert_eq!(
+                                summary(&fast),
+                                summary(&linear),
+                                "{flavor:?} {basis:?} {gtid:?} at T0+{second}s{delta:+}µs\n{}",
+                                fast.steps.join("\n")
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        // The case of the report: :14 lies in the first file, not the second.
+        let request = Request {
+            start_us: i64::from(T0 + 14) * 1_000_000,
+            basis: TimeBasis::Commit,
+            gtid: GtidMode::Auto,
+        };
+        let fast = resolve_files(&sequence, &request).unwrap();
+        assert_eq!(fast.status, Status::InRange, "{flavor:?}");
+        assert_eq!(
+            fast.location.unwrap().file,
+            "mysql-bin.000001",
+            "{flavor:?}"
+        );
+    }
+}
+
+/// MySQL 8.0 under the commit basis: files before the answer are skipped on the commit clock
+/// (a probe per file searched), the answer equals the linear one, and `--explain` says so.
+#[test]
+fn mysql8_files_are_skipped_on_the_commit_clock() {
+    const T0: u32 = 1_900_000_000;
+    let files: Vec<(u32, Vec<TrxSpec>)> = (0..12u32)
+        .map(|f| {
+            // Every file dated long before its transactions: creation times bound nothing.
+            (
+                T0 + f,
+                (0..20u32)
+                    .map(|i| trx(T0 + 100 * f + i, T0 + 100 * f + i, i * 7))
+                    .collect(),
+            )
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let sequence = write_rotated(WriterFlavor::MySql80Gtid, dir.path(), &files, None);
+    let request = Request {
+        start_us: i64::from(T0 + 905) * 1_000_000,
+        basis: TimeBasis::Commit,
+        gtid: GtidMode::Auto,
+    };
+    let fast = resolve_files(&sequence, &request).unwrap();
+    let linear = resolve_linear(&sequence, &request).unwrap();
+    assert_eq!(summary(&fast), summary(&linear));
+    assert_eq!(fast.location.as_ref().unwrap().file, "mysql-bin.000010");
+    let steps = fast.steps.join("\n");
+    assert!(
+        steps.contains("skipped 9 files on the commit clock"),
+        "{steps}"
+    );
+    // Probes (a binary search over 12 files) and the target file.
+    assert!(fast.stats.files_opened <= 7, "{:?}\n{steps}", fast.stats);
+    // The begin basis has no monotonic clock: everything before the answer is read.
+    let begin = Request {
+        basis: TimeBasis::Begin,
+        ..request
+    };
+    let fast = resolve_files(&sequence, &begin).unwrap();
+    assert_eq!(
+        summary(&fast),
+        summary(&resolve_linear(&sequence, &begin).unwrap())
+    );
+    assert!(
+        fast.steps
+            .join("\n")
+            .contains("every file is read from the first")
+    );
+}
+
+/// A clock that stepped back between files contradicts the skip: the resolution notices it on
+/// what it reads and reads every file from the first.
+#[test]
+fn a_commit_clock_that_steps_back_makes_every_file_read() {
+    const T0: u32 = 1_900_000_000;
+    let mut files: Vec<(u32, Vec<TrxSpec>)> = (0..4u32)
+        .map(|f| {
+            (
+                T0 + 100 * f,
+                (0..10u32)
+                    .map(|i| trx(T0 + 100 * f + i, T0 + 100 * f + i, 0))
+                    .collect(),
+            )
+        })
+        .collect();
+    // File 3 starts after the step back: its transactions commit at +150.., between file 1's
+    // and file 2's, so file 2 (+200..) holds transactions later than file 3's first.
+    files[3].1 = (0..10u32)
+        .map(|i| trx(T0 + 150 + i, T0 + 150 + i, 0))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let sequence = write_rotated(WriterFlavor::MySql80Gtid, dir.path(), &files, Some(3));
+    for second in [150, 155, 160, 205, 209, 210] {
+        let request = Request {
+            start_us: i64::from(T0 + second) * 1_000_000,
+            basis: TimeBasis::Commit,
+            gtid: GtidMode::Auto,
+        };
+        let fast = resolve_files(&sequence, &request).unwrap();
+        let linear = resolve_linear(&sequence, &request).unwrap();
+        assert_eq!(
+            summary(&fast),
+            summary(&linear),
+            "+{second}s\n{}",
+            fast.steps.join("\n")
+        );
+        if second == 205 {
+            let steps = fast.steps.join("\n");
+            assert!(steps.contains("the server clock stepped back?"), "{steps}");
+        }
+    }
 }
 
 /// Every public binlog (and the two-file sequences) resolves like the linear reference at
@@ -209,8 +437,23 @@ const EAGER: ScanTuning = ScanTuning {
 /// One generated transaction: start offset in its file, duration, commit µs, DDL or not.
 type GenTrx = (u32, u32, u32, bool);
 
+/// Seconds added to a file's FDE and to the ROTATE before the next file: earlier than the
+/// file's transactions, equal, or later (SEMANTICS.md §6: servers date both with the start of
+/// the statement that rotated the log).
+type FileDates = (i32, i32);
+
 fn corpus() -> impl Strategy<Value = (WriterFlavor, Vec<Vec<GenTrx>>, Layout)> {
+    corpus_dated().prop_map(|(flavor, files, layout, _)| (flavor, files, layout))
+}
+
+fn corpus_dated() -> impl Strategy<Value = (WriterFlavor, Vec<Vec<GenTrx>>, Layout, Vec<FileDates>)>
+{
     let trx = (0u32..99, 0u32..6, 0u32..1_000_000, any::<bool>());
+    let dates = prop_oneof![
+        Just((0, 0)),
+        (-250i32..250, -250i32..250),
+        (0i32..2, 99i32..101),
+    ];
     (
         prop::sample::select(WriterFlavor::ALL.to_vec()),
         prop::collection::vec(prop::collection::vec(trx, 0..6), 1..5),
@@ -220,6 +463,7 @@ fn corpus() -> impl Strategy<Value = (WriterFlavor, Vec<Vec<GenTrx>>, Layout)> {
             Just(Layout::Purged),
             Just(Layout::Relay)
         ],
+        prop::collection::vec(dates, 5),
     )
 }
 
@@ -230,12 +474,29 @@ fn lay_out(
     layout: Layout,
     dir: &Path,
 ) -> (BinlogDir, Vec<i64>) {
+    lay_out_dated(flavor, files, layout, &[], dir)
+}
+
+/// [`lay_out`] with each file's FDE moved by `dates[i].0` seconds and its ROTATE dated
+/// `dates[i].1` seconds after the file's nominal start.
+fn lay_out_dated(
+    flavor: WriterFlavor,
+    files: &[Vec<(u32, u32, u32, bool)>],
+    layout: Layout,
+    dates: &[FileDates],
+    dir: &Path,
+) -> (BinlogDir, Vec<i64>) {
     let mut writer = SequenceWriter::new(flavor, "mysql-bin");
     let mut written = Vec::new();
     let mut probes = vec![i64::from(BASE) * 1_000_000];
     for (i, trxs) in files.iter().enumerate() {
-        let created = BASE + 100 * i as u32;
-        probes.extend([created, created + 1, created + 100].map(|s| i64::from(s) * 1_000_000));
+        let nominal = BASE + 100 * i as u32;
+        let (fde, rotate) = dates.get(i).copied().unwrap_or((0, 0));
+        let created = nominal.saturating_add_signed(fde);
+        let rotated_at = (rotate != 0).then(|| nominal.saturating_add_signed(rotate));
+        for s in [created, created + 1, nominal, nominal + 1, nominal + 100] {
+            probes.push(i64::from(s) * 1_000_000);
+        }
         let spec = FileSpec {
             created,
             trailing: Trailing::Nothing,
@@ -247,8 +508,8 @@ fn lay_out(
                     } else {
                         TrxShape::RowDml { statements: 1 }
                     },
-                    begin_ts: created + start,
-                    commit_ts: created + (start + duration).min(99),
+                    begin_ts: nominal + start,
+                    commit_ts: nominal + (start + duration).min(99),
                     commit_micros: micros,
                     domain: start % 2,
                     origin: 0,
@@ -256,7 +517,7 @@ fn lay_out(
                 })
                 .collect(),
         };
-        let file = writer.write_file(&spec, i + 1 == files.len());
+        let file = writer.write_file_rotated(&spec, i + 1 == files.len(), rotated_at);
         for unit in &file.units {
             for t in [unit.commit_us, i64::from(unit.begin_ts) * 1_000_000] {
                 probes.extend([t - 1, t, t + 1]);
@@ -320,6 +581,30 @@ proptest! {
                     if let Some(location) = &fast.location {
                         let relay = matches!(layout, Layout::Relay);
                         prop_assert_eq!(location.relay_subdir.is_some(), relay);
+                    }
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 120, ..ProptestConfig::default() })]
+
+    /// FDE and ROTATE times anywhere (earlier than the file's transactions, equal, later):
+    /// every path still gives the linear answer (issue 13).
+    #[test]
+    fn creation_and_rotate_times_never_change_the_answer((flavor, files, layout, dates) in corpus_dated()) {
+        let dir = tempfile::tempdir().unwrap();
+        let (sequence, probes) = lay_out_dated(flavor, &files, layout, &dates, dir.path());
+        for basis in [TimeBasis::Commit, TimeBasis::Begin] {
+            for gtid in [GtidMode::Auto, GtidMode::Off] {
+                for &start_us in &probes {
+                    let request = Request { start_us, basis, gtid };
+                    let linear = resolve_linear(&sequence, &request).unwrap();
+                    for tuning in [ScanTuning::default(), EAGER] {
+                        let fast = resolve_files_tuned(&sequence, &request, tuning).unwrap();
+                        prop_assert_eq!(summary(&fast), summary(&linear), "{:?} {:?} {:?} {:?} at {}\n{}", flavor, layout, basis, dates, start_us, fast.steps.join("\n"));
                     }
                 }
             }

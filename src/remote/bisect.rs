@@ -28,7 +28,7 @@ use super::{
     ConnSettings, RemoteError, RemoteSequence, Role, ServerFacts, connect, dump_head, within,
 };
 use crate::binlog::{EventSource, EventStreamSource, EventType, events};
-use crate::resolve::{self, GtidMode, Request, Resolution, ResolveError, SearchStats};
+use crate::resolve::{self, GtidMode, Reading, Request, ResolveError, RisingClock, SearchStats};
 use crate::unit::{TimeBasis, TransactionUnit};
 
 /// Below this many bytes left, the rest of the file is streamed rather than probed.
@@ -382,8 +382,9 @@ impl RemoteSequence {
         &mut self,
         start: usize,
         request: &Request,
+        check_clock: bool,
         steps: &mut Vec<String>,
-    ) -> Result<Option<Resolution>, ResolveError> {
+    ) -> Result<Option<Reading>, ResolveError> {
         if request.basis != TimeBasis::Commit || request.gtid != GtidMode::Off {
             return Ok(None);
         }
@@ -427,6 +428,10 @@ impl RemoteSequence {
         let disagree =
             || format!("{file}: the transactions disagree with the probes; read in full");
         let mut previous = from.commit_us;
+        // Past the file, where files before it were skipped on the commit clock, the clock
+        // must keep rising too.
+        let mut later = RisingClock::default();
+        let mut contradicted = false;
         let guard = |unit: Option<(&TransactionUnit, usize)>| -> Result<(), String> {
             match unit {
                 Some((unit, index)) if index == start => {
@@ -447,11 +452,25 @@ impl RemoteSequence {
                 }
                 // Past the file (or the binlog's end) while a probe saw a time at or after T.
                 _ if above.is_some() => Err(disagree()),
+                Some((unit, index)) if check_clock => {
+                    if later.see(unit, &self.files[index].name).is_err()
+                        || unit.commit_us() < previous
+                    {
+                        contradicted = true;
+                        return Err(format!(
+                            "the commit time of the transaction at {}:{} goes backwards or is \
+                             missing",
+                            self.files[index].name, unit.pos
+                        ));
+                    }
+                    Ok(())
+                }
                 _ => Ok(()),
             }
         };
         match resolve::walk_units(&self.files, walk, start, request, steps, guard)? {
-            Ok(resolution) => Ok(Some(resolution)),
+            Ok(resolution) => Ok(Some(Reading::Answer(Box::new(resolution)))),
+            Err(reason) if contradicted => Ok(Some(Reading::ClockContradicted(reason))),
             Err(reason) => {
                 steps.push(reason);
                 Ok(None)

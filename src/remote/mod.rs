@@ -48,11 +48,11 @@ use crate::binlog::{
     FormatDescription,
 };
 use crate::resolve::{
-    self, BinlogSequence, FileProbe, GtidMode, Request, Resolution, ResolveError, SearchStats,
-    SequenceFile, Walk,
+    self, BinlogSequence, FileProbe, GtidMode, Reading, Request, Resolution, ResolveError,
+    SearchStats, SequenceFile, Walk,
 };
 use crate::start_time::{ResolvedTime, StartTime, TimeError, Zone};
-use crate::unit::{TimeBasis, declared_gtids};
+use crate::unit::{FirstCommit, TimeBasis, declared_gtids, first_commit};
 
 pub use error::RemoteError;
 use relay::Relay;
@@ -655,27 +655,40 @@ async fn close(stream: BinlogStream) {
     let _ = tokio::time::timeout(Duration::from_secs(2), stream.close()).await;
 }
 
-/// Reads the first events of `file`: its creation second and declared GTIDs.
+/// Reads the first events of `file`: its creation second and declared GTIDs, and with `deep`
+/// its first transaction's commit time.
 async fn probe_file(
     settings: &ConnSettings,
     facts: &ServerFacts,
     file: &str,
+    deep: bool,
     deadline: Instant,
 ) -> Result<(FileProbe, u64, u64), RemoteError> {
     let mut seen_format = false;
+    let mut decided = false;
     let (events, bytes) = dump_head(settings, facts, file, 4, deadline, PROBE_EVENTS, |raw| {
         let code = raw[4];
         if code == EventType::FormatDescription as u8 {
             seen_format = true;
             return false;
         }
-        let role = EventType::try_from(code).map(EventType::role);
-        seen_format
-            && (matches!(code, 35 | 163)
-                || role.is_ok_and(|r| r != crate::binlog::UnitRole::Outside))
+        let Ok(event_type) = EventType::try_from(code) else {
+            return false;
+        };
+        let starts_unit = event_type.role() != crate::binlog::UnitRole::Outside;
+        let header = crate::binlog::EventHeader::parse_prefix(raw);
+        let ends_file = matches!(event_type, EventType::Rotate | EventType::Stop)
+            && header.is_some_and(|h| !h.is_artificial() && h.log_pos != 0);
+        let declares = matches!(
+            event_type,
+            EventType::PreviousGtids | EventType::MariaGtidList
+        );
+        decided = seen_format && (starts_unit || ends_file || (declares && !deep));
+        decided
     })
     .await?;
     let count = events.len() as u64;
+    let cut_short = !decided && events.len() >= PROBE_EVENTS;
     let mut source = EventStreamSource::new(
         settings.address(),
         file,
@@ -686,7 +699,16 @@ async fn probe_file(
         while source.format().is_none() && source.advance()? {}
         let created = source.format().map(|f| f.created);
         let declared = declared_gtids(source)?;
-        Ok(FileProbe { created, declared })
+        let first = if deep && !cut_short {
+            first_commit(source, PROBE_EVENTS)?
+        } else {
+            FirstCommit::NoClock
+        };
+        Ok(FileProbe {
+            created,
+            declared,
+            first,
+        })
     };
     let probe = decode(&mut source).map_err(|source| RemoteError::Binlog {
         server: settings.address(),
@@ -768,12 +790,13 @@ impl BinlogSequence for RemoteSequence {
         &self.files
     }
 
-    fn probe(&mut self, indices: &[usize]) -> Result<Vec<FileProbe>, ResolveError> {
+    fn probe(&mut self, indices: &[usize], deep: bool) -> Result<Vec<FileProbe>, ResolveError> {
         let probes = indices.iter().map(|&i| {
             probe_file(
                 &self.settings,
                 &self.facts,
                 &self.files[i].name,
+                deep,
                 self.deadline,
             )
         });
@@ -803,12 +826,13 @@ impl BinlogSequence for RemoteSequence {
         &mut self,
         start: usize,
         request: &Request,
+        check_clock: bool,
         steps: &mut Vec<String>,
-    ) -> Result<Resolution, ResolveError> {
-        if let Some(resolution) = self.bisected(start, request, steps)? {
-            return Ok(resolution);
+    ) -> Result<Reading, ResolveError> {
+        if let Some(reading) = self.bisected(start, request, check_clock, steps)? {
+            return Ok(reading);
         }
-        resolve::walk_to_answer(self, start, request, steps)
+        resolve::walk_to_answer(self, start, request, check_clock, steps)
     }
 
     fn stats(&self) -> SearchStats {

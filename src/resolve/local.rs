@@ -11,17 +11,19 @@ use crate::binlog::{
 };
 use crate::gtid::ExecutedGtids;
 use crate::source::local::BinlogDir;
-use crate::unit::declared_gtids;
+use crate::unit::{FirstCommit, declared_gtids, first_commit};
 
-use super::scan::{self, FileAnswer, ScanTuning};
+use super::scan::{self, ClockSeen, FileAnswer, ScanTuning};
 use super::{
-    BinlogLocation, BinlogSequence, FileProbe, GtidMode, MatchedUnit, Request, Resolution,
+    BinlogLocation, BinlogSequence, FileProbe, GtidMode, MatchedUnit, Reading, Request, Resolution,
     ResolveError, SearchStats, SequenceFile, Status, Walk, resolve, walk_to_answer,
 };
 
-/// What a file probe reads: enough for the FDE and most PREVIOUS_GTIDS events (a larger one
-/// grows the window).
+/// What a file probe reads: enough for the FDE, most PREVIOUS_GTIDS events and the first GTID
+/// event (a larger one grows the window).
 const PROBE_WINDOW: usize = 4096;
+/// A deep probe looks this many events past PREVIOUS_GTIDS for the first transaction.
+pub(crate) const PROBE_EVENTS: usize = 16;
 
 /// Resolves `request` against the files of a binlog or DM relay directory.
 pub fn resolve_files(sequence: &BinlogDir, request: &Request) -> Result<Resolution, ResolveError> {
@@ -65,16 +67,25 @@ impl<'d> LocalSequence<'d> {
         }
     }
 
-    fn probe_one(&mut self, index: usize) -> Result<FileProbe, ResolveError> {
+    fn probe_one(&mut self, index: usize, deep: bool) -> Result<FileProbe, ResolveError> {
         let mut source = open(self.dir, index, PROBE_WINDOW)?;
         source.advance()?;
         let created = source.format().map(|f| f.created);
         let declared = declared_gtids(&mut source)?;
+        let first = if deep {
+            first_commit(&mut source, PROBE_EVENTS)?
+        } else {
+            FirstCommit::NoClock
+        };
         let stats = source.stats();
         self.stats.files_opened += 1;
         self.stats.bytes_read += stats.bytes_read;
         self.stats.events_read += stats.events;
-        Ok(FileProbe { created, declared })
+        Ok(FileProbe {
+            created,
+            declared,
+            first,
+        })
     }
 }
 
@@ -94,8 +105,8 @@ impl<'d> BinlogSequence for LocalSequence<'d> {
         &self.files
     }
 
-    fn probe(&mut self, indices: &[usize]) -> Result<Vec<FileProbe>, ResolveError> {
-        indices.iter().map(|&i| self.probe_one(i)).collect()
+    fn probe(&mut self, indices: &[usize], deep: bool) -> Result<Vec<FileProbe>, ResolveError> {
+        indices.iter().map(|&i| self.probe_one(i, deep)).collect()
     }
 
     fn walk_from(&mut self, index: usize) -> Result<ChainedFiles<'d>, ResolveError> {
@@ -123,13 +134,15 @@ impl<'d> BinlogSequence for LocalSequence<'d> {
         &mut self,
         start: usize,
         request: &Request,
+        check_clock: bool,
         steps: &mut Vec<String>,
-    ) -> Result<Resolution, ResolveError> {
+    ) -> Result<Reading, ResolveError> {
         let count = self.dir.files.len();
         let mut initial = Some(ExecutedGtids::None);
         let mut warnings = Vec::new();
         let mut file_steps = Vec::new();
         let mut stats = SearchStats::default();
+        let mut clock = ClockSeen::default();
         for index in start..count {
             let entry = &self.dir.files[index];
             let Some(scanned) = scan::scan_file(
@@ -144,8 +157,14 @@ impl<'d> BinlogSequence for LocalSequence<'d> {
                     "{} declares no GTIDs and the state before it is unknown: walked from {}",
                     entry.name, self.dir.files[start].name
                 ));
-                return walk_to_answer(self, start, request, steps);
+                return walk_to_answer(self, start, request, check_clock, steps);
             };
+            if check_clock {
+                clock = clock.then(scanned.clock);
+                if let Some(why) = clock.contradiction(&entry.name) {
+                    return Ok(Reading::ClockContradicted(why));
+                }
+            }
             warnings.extend(scanned.warnings);
             file_steps.extend(scanned.steps);
             stats += scanned.stats;
@@ -172,7 +191,7 @@ impl<'d> BinlogSequence for LocalSequence<'d> {
                          start time",
                         entry.name, unit.pos, request.basis
                     ));
-                    return Ok(Resolution {
+                    return Ok(Reading::Answer(Box::new(Resolution {
                         status: Status::InRange,
                         location: Some(BinlogLocation {
                             file: entry.name.clone(),
@@ -187,7 +206,7 @@ impl<'d> BinlogSequence for LocalSequence<'d> {
                         warnings,
                         steps: Vec::new(),
                         stats,
-                    });
+                    })));
                 }
             }
         }
@@ -196,7 +215,9 @@ impl<'d> BinlogSequence for LocalSequence<'d> {
             "read {} onwards: every transaction is before the start time",
             self.dir.files[start].name
         ));
-        Ok(Resolution::too_late(warnings, stats))
+        Ok(Reading::Answer(Box::new(Resolution::too_late(
+            warnings, stats,
+        ))))
     }
 
     fn purged_before_first(&self) -> bool {

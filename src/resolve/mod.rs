@@ -1,18 +1,32 @@
 //! A start time → a binlog location (SEMANTICS.md §5), from any [`BinlogSequence`]: files on
 //! disk ([`local`]) or a live server (`crate::remote`).
 //!
-//! [`resolve`] is the fast path: it picks the file to start in by the creation second of each
-//! file (its FORMAT_DESCRIPTION's header time), probing O(log F) files with a search (sound by
-//! §6: every unit of file j committed before file j+1 was created), then walks that file's
-//! events, and later files' if need be, to the first unit whose time is at or after T. Walking a
-//! file from its start also yields the exact GTID set before the answer. The walk inside a file
-//! is the seam where bisection (for files whose clock is monotonic) plugs in.
+//! [`resolve`] skips a file only on a sound bound (SEMANTICS.md §6), never on a file's creation
+//! time: a long statement that rotates the log dates the new file at its *start*, before
+//! transactions other sessions committed into the file before it.
+//! - **The commit clock** (the `commit` basis on files whose GTID events record
+//!   `immediate_commit_timestamp`, MySQL ≥ 8.0.1): commit times rise across the files of one
+//!   server, so the first transaction of file k bounds every file before it. A k-ary search over
+//!   the files' first commit times (each probe reads a file up to its first GTID event) finds the
+//!   last file whose first transaction committed before T; the walk starts there. Every commit
+//!   time read (the probes', then every transaction walked) must rise, or the resolution starts
+//!   over from the first file.
+//! - **Everything else** (MariaDB, MySQL ≤ 5.7, the `begin` basis, several servers in one DM
+//!   relay directory): every file is read from the first, since any of them may hold a
+//!   transaction at or after T.
+//!
+//! The creation second of the first file keeps one role: a start time before it (plus a second)
+//! is BelowLowerBound (§5.1).
+//!
+//! Walking a file from its start also yields the exact GTID set before the answer. The walk
+//! inside a file is the seam where bisection (for files whose clock is monotonic) plugs in.
 //!
 //! [`linear::resolve_linear`] is the plain reading of §5 — every unit of every file, in order —
 //! kept as the reference the fast path is tested against.
 //!
-//! Costs: O(log F) probes of a few hundred bytes each, plus one sequential read of the target
-//! file up to the answer (and of any later file the answer lies in).
+//! Costs: with the commit clock, O(log F) probes of a few hundred bytes each plus one read of the
+//! target file up to the answer (bisected where it can be); otherwise one sequential read of
+//! every file up to the answer.
 
 pub mod linear;
 pub mod local;
@@ -25,7 +39,7 @@ use crate::binlog::{BinlogError, EventSource};
 use crate::gtid::ExecutedGtids;
 use crate::source::local::LocalSourceError;
 use crate::start_time::format_instant;
-use crate::unit::{TimeBasis, TransactionUnit, UnitReader};
+use crate::unit::{FirstCommit, TimeBasis, TransactionUnit, UnitReader};
 
 pub use local::{LocalSequence, resolve_files, resolve_files_tuned};
 pub use scan::ScanTuning;
@@ -170,16 +184,29 @@ pub enum ResolveError {
     NoGtids { file: String },
     #[error("there is no binlog file to search")]
     NoFiles,
+    #[error("internal error: {0}; please report it")]
+    Internal(String),
 }
 
-/// What a probe learns about one file: when it was created, and the GTIDs it declares executed
-/// before its first event.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// What a probe learns about one file: when it was created, the GTIDs it declares executed
+/// before its first event, and (for a deep probe) its first transaction's commit clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileProbe {
     /// The FDE's header second; `None` for a newest file with no event yet.
     pub created: Option<u32>,
     /// PREVIOUS_GTIDS / GTID_LIST; `None` when the file has neither.
     pub declared: Option<ExecutedGtids>,
+    /// The first transaction's commit time; `NoClock` when the probe did not look that far.
+    pub first: FirstCommit,
+}
+
+/// How a reading from a chosen file ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reading {
+    Answer(Box<Resolution>),
+    /// A commit time read went backwards (or a transaction recorded none) while the files before
+    /// were skipped on the commit clock: the skip is not sound; why.
+    ClockContradicted(String),
 }
 
 /// One file of a sequence, as the answer names it.
@@ -204,8 +231,9 @@ pub trait BinlogSequence {
     /// The files, oldest first.
     fn files(&self) -> &[SequenceFile];
 
-    /// Probes the files at `indices` (the implementation may do so concurrently).
-    fn probe(&mut self, indices: &[usize]) -> Result<Vec<FileProbe>, ResolveError>;
+    /// Probes the files at `indices` (the implementation may do so concurrently); `deep` reads on
+    /// to each file's first transaction for [`FileProbe::first`].
+    fn probe(&mut self, indices: &[usize], deep: bool) -> Result<Vec<FileProbe>, ResolveError>;
 
     /// How many probes the search should ask for at once: 1 gives a binary search; a live
     /// server with concurrent probes takes fewer, wider rounds.
@@ -229,18 +257,21 @@ pub trait BinlogSequence {
     /// What probing has cost so far.
     fn stats(&self) -> SearchStats;
 
-    /// The answer, reading from file `start` on (the search chose it). The default walks the
-    /// files' events in order; a source that can do better (seek, bisect) overrides it.
+    /// The answer, reading from file `start` on (the search chose it). `check_clock`: the files
+    /// before `start` were skipped on the commit clock, so every transaction read must record a
+    /// commit time no earlier than the one before it. The default walks the files' events in
+    /// order; a source that can do better (seek, bisect) overrides it.
     fn resolve_from(
         &mut self,
         start: usize,
         request: &Request,
+        check_clock: bool,
         steps: &mut Vec<String>,
-    ) -> Result<Resolution, ResolveError>
+    ) -> Result<Reading, ResolveError>
     where
         Self: Sized,
     {
-        walk_to_answer(self, start, request, steps)
+        walk_to_answer(self, start, request, check_clock, steps)
     }
 }
 
@@ -248,14 +279,16 @@ pub trait BinlogSequence {
 struct Probes<'s, S: BinlogSequence> {
     sequence: &'s mut S,
     known: Vec<Option<FileProbe>>,
+    deep: bool,
 }
 
 impl<'s, S: BinlogSequence> Probes<'s, S> {
-    fn new(sequence: &'s mut S) -> Self {
+    fn new(sequence: &'s mut S, deep: bool) -> Self {
         let count = sequence.files().len();
         Probes {
             sequence,
             known: vec![None; count],
+            deep,
         }
     }
 
@@ -266,7 +299,10 @@ impl<'s, S: BinlogSequence> Probes<'s, S> {
             .filter(|&i| self.known[i].is_none())
             .collect();
         if !missing.is_empty() {
-            for (index, probe) in missing.iter().zip(self.sequence.probe(&missing)?) {
+            for (index, probe) in missing
+                .iter()
+                .zip(self.sequence.probe(&missing, self.deep)?)
+            {
                 self.known[*index] = Some(probe);
             }
         }
@@ -281,6 +317,21 @@ impl<'s, S: BinlogSequence> Probes<'s, S> {
     /// The creation second as a bound: a file without an FDE yet sorts after everything.
     fn created_bound(&mut self, index: usize) -> Result<i64, ResolveError> {
         Ok(self.get(index)?.created.map_or(i64::MAX, i64::from))
+    }
+
+    /// The commit time that bounds every transaction of the files before `index` (under the
+    /// commit clock): the first commit time of the first file at or after `index` that holds a
+    /// transaction. `Ok(None)` when no file from `index` on holds one; `Err(())` inside when a
+    /// file's first transaction records no commit time.
+    fn clock_bound(&mut self, index: usize) -> Result<Result<Option<i64>, usize>, ResolveError> {
+        for at in index..self.known.len() {
+            match self.get(at)?.first {
+                FirstCommit::At { us, .. } => return Ok(Ok(Some(us))),
+                FirstCommit::NoUnits => continue,
+                FirstCommit::NoClock => return Ok(Err(at)),
+            }
+        }
+        Ok(Ok(None))
     }
 }
 
@@ -299,15 +350,45 @@ pub fn resolve<S: BinlogSequence>(
     if count == 0 {
         return Err(ResolveError::NoFiles);
     }
-    let mut probes = Probes::new(sequence);
+    let mut probes = Probes::new(sequence, request.basis == TimeBasis::Commit);
     let first_created = probes.created_bound(0)?;
     let t = request.start_us;
 
     let mut resolution = if t < seconds_to_us(first_created.saturating_add(1)) {
         lower_bound(&mut probes, request, &mut steps)?
     } else {
-        let start = choose_start(&mut probes, count, t, &mut steps)?;
-        let mut resolution = probes.sequence.resolve_from(start, request, &mut steps)?;
+        let start = match request.basis {
+            TimeBasis::Commit => commit_clock_start(&mut probes, count, t, &mut steps)?,
+            TimeBasis::Begin => {
+                steps.push(
+                    "the begin basis has no monotonic clock: every file is read from the first"
+                        .to_owned(),
+                );
+                0
+            }
+        };
+        let (mut from, mut check_clock) = (start, start > 0);
+        let mut resolution = loop {
+            match probes
+                .sequence
+                .resolve_from(from, request, check_clock, &mut steps)?
+            {
+                Reading::Answer(resolution) => break *resolution,
+                Reading::ClockContradicted(why) if check_clock => {
+                    steps.push(format!(
+                        "{why}: the commit clock does not bound the files before {}, so every \
+                         file is read from the first",
+                        probes.sequence.files()[from].name
+                    ));
+                    (from, check_clock) = (0, false);
+                }
+                Reading::ClockContradicted(why) => {
+                    return Err(ResolveError::Internal(format!(
+                        "a clock check failed where none was asked for ({why})"
+                    )));
+                }
+            }
+        };
         if let Some(location) = &resolution.location {
             let index = probes
                 .sequence
@@ -349,19 +430,51 @@ pub fn resolve<S: BinlogSequence>(
     Ok(resolution)
 }
 
-/// The last file created at least a second before T: no unit before it can qualify. A k-ary
-/// search (k - 1 probes a round, as wide as the sequence allows), then the neighbours, and all
-/// probed creation times must be in order, or the walk starts at the first file.
-fn choose_start<S: BinlogSequence>(
+/// SEMANTICS.md §6.1 under the `commit` basis: the last file whose first transaction committed
+/// before T (every file before it is then before T), by a k-ary search over the files' first
+/// commit times (k - 1 probes a round, as wide as the sequence allows). The first file when the
+/// files record no commit clock, when they come from several servers (DM relay sub-directories),
+/// or when the probed commit times do not rise in file order.
+fn commit_clock_start<S: BinlogSequence>(
     probes: &mut Probes<'_, S>,
     count: usize,
     t: i64,
     steps: &mut Vec<String>,
 ) -> Result<usize, ResolveError> {
-    let fits = |created: i64| seconds_to_us(created.saturating_add(1)) <= t;
+    let files = probes.sequence.files();
+    if files
+        .iter()
+        .any(|f| f.relay_subdir != files[0].relay_subdir)
+    {
+        steps.push(
+            "the relay directory holds several servers' binlogs, whose commit clocks do not \
+             bound each other: every file is read from the first"
+                .to_owned(),
+        );
+        return Ok(0);
+    }
+    let no_clock = |probes: &mut Probes<'_, S>, at: usize, steps: &mut Vec<String>| {
+        steps.push(format!(
+            "{}'s first transaction records no commit time (MariaDB, MySQL before 8.0.1, or no \
+             GTID events), so no file can be skipped on the commit clock: every file is read \
+             from the first",
+            probes.sequence.files()[at].name
+        ));
+        Ok(0)
+    };
+    match probes.clock_bound(0)? {
+        Err(at) => return no_clock(probes, at, steps),
+        Ok(Some(us)) if us < t => {}
+        Ok(_) => {
+            steps.push(
+                "the first file's first transaction committed at or after the start time"
+                    .to_owned(),
+            );
+            return Ok(0);
+        }
+    }
     let width = probes.sequence.probe_width().max(1);
     let (mut lo, mut hi) = (0, count - 1);
-    let mut probed = vec![0];
     while lo < hi {
         let span = hi - lo;
         let mut points: Vec<usize> = (1..=width)
@@ -370,46 +483,50 @@ fn choose_start<S: BinlogSequence>(
             .collect();
         points.dedup();
         probes.ensure(&points)?;
-        probed.extend(&points);
         let mut next_hi = hi;
         for &point in &points {
-            if fits(probes.created_bound(point)?) {
-                lo = point;
-            } else {
-                next_hi = point - 1;
-                break;
+            match probes.clock_bound(point)? {
+                Err(at) => return no_clock(probes, at, steps),
+                Ok(Some(us)) if us < t => lo = point,
+                Ok(_) => {
+                    next_hi = point - 1;
+                    break;
+                }
             }
         }
         hi = next_hi.max(lo);
     }
-    // The neighbours too: creation times going backwards break the reasoning.
-    let neighbours: Vec<usize> = [lo.checked_sub(1), Some(lo + 1).filter(|&i| i < count)]
-        .into_iter()
-        .flatten()
-        .collect();
-    probes.ensure(&neighbours)?;
-    probed.extend(neighbours);
-    probed.sort_unstable();
-    probed.dedup();
-    let mut created = Vec::with_capacity(probed.len());
-    for &index in &probed {
-        created.push(probes.created_bound(index)?);
+    // Everything probed must agree with a rising clock.
+    let mut previous = i64::MIN;
+    let mut probed = 0;
+    for (index, probe) in probes.known.iter().enumerate() {
+        if let Some(FileProbe {
+            first: FirstCommit::At { us, .. },
+            ..
+        }) = probe
+        {
+            probed += 1;
+            if *us < previous {
+                steps.push(format!(
+                    "{}'s first transaction committed before the first transaction of a file \
+                     before it (the server clock stepped back?): every file is read from the \
+                     first",
+                    probes.sequence.files()[index].name
+                ));
+                return Ok(0);
+            }
+            previous = *us;
+        }
     }
-    if !created.windows(2).all(|w| w[0] <= w[1]) {
-        steps.push(
-            "file creation times go backwards (the server clock stepped back?): walked from the \
-             first file instead of searching"
-                .to_owned(),
-        );
-        return Ok(0);
+    if lo > 0 {
+        let bound = probes.clock_bound(lo)?.ok().flatten().unwrap_or(i64::MIN);
+        steps.push(format!(
+            "skipped {lo} files on the commit clock: {} holds a transaction committed at {}, \
+             before the start time (first commit times of {probed} of {count} files probed)",
+            probes.sequence.files()[lo].name,
+            format_instant(bound)
+        ));
     }
-    let start_created = probes.created_bound(lo)?;
-    steps.push(format!(
-        "picked {} (created {}) by the creation times of {} of {count} files",
-        probes.sequence.files()[lo].name,
-        format_instant(seconds_to_us(start_created)),
-        probed.len()
-    ));
     Ok(lo)
 }
 
@@ -459,19 +576,53 @@ fn lower_bound<S: BinlogSequence>(
     })
 }
 
-/// Walks from file `start` on to the first unit at or after T.
+/// Walks from file `start` on to the first unit at or after T; with `check_clock`, every unit
+/// must record a commit time no earlier than the one before it.
 pub(crate) fn walk_to_answer<S: BinlogSequence>(
     sequence: &mut S,
     start: usize,
     request: &Request,
+    check_clock: bool,
     steps: &mut Vec<String>,
-) -> Result<Resolution, ResolveError> {
+) -> Result<Reading, ResolveError> {
     let walk = sequence.walk_from(start)?;
-    match walk_units(sequence.files(), walk, start, request, steps, |_| {
-        Ok::<(), std::convert::Infallible>(())
-    })? {
-        Ok(resolution) => Ok(resolution),
-        Err(never) => match never {},
+    let mut clock = RisingClock::default();
+    let files = sequence.files();
+    let outcome = walk_units(files, walk, start, request, steps, |unit| match unit {
+        Some((unit, index)) if check_clock => clock.see(unit, &files[index].name),
+        _ => Ok(()),
+    })?;
+    Ok(match outcome {
+        Ok(resolution) => Reading::Answer(Box::new(resolution)),
+        Err(why) => Reading::ClockContradicted(why),
+    })
+}
+
+/// Checks that commit times rise over the units it sees (SEMANTICS.md §6.1).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RisingClock {
+    last: Option<i64>,
+}
+
+impl RisingClock {
+    pub(crate) fn see(&mut self, unit: &TransactionUnit, file: &str) -> Result<(), String> {
+        let Some(us) = unit
+            .recorded_commit_us
+            .and_then(|us| i64::try_from(us).ok())
+        else {
+            return Err(format!(
+                "the transaction at {file}:{} records no commit time",
+                unit.pos
+            ));
+        };
+        if self.last.is_some_and(|last| us < last) {
+            return Err(format!(
+                "the transaction at {file}:{} committed before the one before it",
+                unit.pos
+            ));
+        }
+        self.last = Some(us);
+        Ok(())
     }
 }
 

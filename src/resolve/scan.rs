@@ -78,6 +78,71 @@ pub(crate) struct FileScan {
     pub warnings: Vec<String>,
     pub steps: Vec<String>,
     pub stats: SearchStats,
+    /// The commit times of the transactions read, for the check that they rise.
+    pub clock: ClockSeen,
+}
+
+/// The commit times a reading saw, in binlog order, for the check that they rise where files
+/// were skipped on the commit clock (SEMANTICS.md §6.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ClockSeen {
+    /// The first transaction read: its position and commit time.
+    first: Option<(u64, i64)>,
+    last: Option<i64>,
+    /// Where the times stopped rising, or a transaction recorded no commit time.
+    broken: Option<u64>,
+}
+
+impl ClockSeen {
+    #[inline]
+    fn see(&mut self, unit: &TransactionUnit) {
+        if self.broken.is_some() {
+            return;
+        }
+        match unit
+            .recorded_commit_us
+            .and_then(|us| i64::try_from(us).ok())
+        {
+            Some(us) if self.last.is_none_or(|last| last <= us) => {
+                self.first.get_or_insert((unit.pos, us));
+                self.last = Some(us);
+            }
+            _ => self.broken = Some(unit.pos),
+        }
+    }
+
+    /// A reading that rose from `first` to `last` without a break (bisection checks its probes
+    /// and its walk itself).
+    fn rising(first: (u64, i64), last: i64) -> ClockSeen {
+        ClockSeen {
+            first: Some(first),
+            last: Some(last),
+            broken: None,
+        }
+    }
+
+    /// This reading followed by `later`.
+    pub(crate) fn then(self, later: ClockSeen) -> ClockSeen {
+        let crossing = match (self.last, later.first) {
+            (Some(last), Some((pos, us))) if us < last => Some(pos),
+            _ => None,
+        };
+        let broken = self.broken.or(later.broken).or(crossing);
+        ClockSeen {
+            first: self.first.or(later.first),
+            last: later.last.or(self.last),
+            broken,
+        }
+    }
+
+    /// Why the times read do not rise, naming the file the last reading was in.
+    pub(crate) fn contradiction(&self, file: &str) -> Option<String> {
+        self.broken.map(|pos| {
+            format!(
+                "{file}: the commit time of the transaction at {pos} goes backwards or is missing"
+            )
+        })
+    }
 }
 
 /// Where a reading found the answer, or what it ended with.
@@ -89,6 +154,7 @@ struct Outcome {
     ended_open: bool,
     warnings: Vec<String>,
     stats: SearchStats,
+    clock: ClockSeen,
 }
 
 fn open(path: &Path, newest: bool, window: usize) -> Result<FileEventSource, BinlogError> {
@@ -120,7 +186,9 @@ fn find(
 ) -> Result<Outcome, BinlogError> {
     let mut found = None;
     let mut read = 0u32;
+    let mut clock = ClockSeen::default();
     while let Some(unit) = units.next_unit()? {
+        clock.see(&unit);
         if unit.time_us(request.basis) >= request.start_us {
             found = Some(unit);
             break;
@@ -137,6 +205,7 @@ fn find(
         ended_open: units.ended_open(),
         warnings: units.warnings().iter().map(ToString::to_string).collect(),
         stats: stats_of(units.source()),
+        clock,
     })
 }
 
@@ -205,6 +274,7 @@ fn into_scan(outcome: Outcome, steps: Vec<String>) -> FileScan {
         warnings: outcome.warnings,
         steps,
         stats: outcome.stats,
+        clock: outcome.clock,
     }
 }
 
@@ -278,6 +348,7 @@ fn halves(
             ended_open: b.ended_open,
             warnings,
             stats,
+            clock: a.clock.then(b.clock),
         },
         steps,
     )))
@@ -509,6 +580,7 @@ fn bisect(
             warnings,
             steps,
             stats,
+            clock: ClockSeen::rising((first.offset, first_commit), previous.max(first_commit)),
         })));
     };
     let executed = if track {
@@ -543,11 +615,13 @@ fn bisect(
     } else {
         ExecutedGtids::None
     };
+    let clock = ClockSeen::rising((first.offset, first_commit), unit.commit_us());
     Ok(Bisected::Done(Box::new(FileScan {
         answer: FileAnswer::Found { unit, executed },
         warnings,
         steps,
         stats,
+        clock,
     })))
 }
 

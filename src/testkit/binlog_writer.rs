@@ -273,6 +273,12 @@ impl SequenceWriter {
         }
     }
 
+    /// Lets the next MySQL 8.0 commit timestamp be lower than the last one, as after the server's
+    /// clock stepped back (the writer otherwise keeps them rising, as the server does).
+    pub fn step_clock_back(&mut self) {
+        self.last_commit_us = 0;
+    }
+
     /// Makes each rows event carry `bytes` of row image (default 7), for realistic sizes.
     pub fn with_row_image(mut self, bytes: usize) -> SequenceWriter {
         self.row_image = bytes.max(1);
@@ -330,7 +336,22 @@ impl SequenceWriter {
     }
 
     /// Writes the next file. `newest` leaves it without ROTATE and with the in-use flag set.
+    /// The ROTATE carries the time of the file's last transaction.
     pub fn write_file(&mut self, spec: &FileSpec, newest: bool) -> WrittenFile {
+        self.write_file_rotated(spec, newest, None)
+    }
+
+    /// [`SequenceWriter::write_file`] with the ROTATE dated `rotated_at` when given. A server
+    /// dates the ROTATE (and the next file's FDE) with the start time of the statement whose
+    /// commit rotated the log (MySQL's `Log_event::get_time` takes the session's statement start
+    /// time; MariaDB does the same): a long statement dates them before transactions other
+    /// sessions committed into this file (SEMANTICS.md §6).
+    pub fn write_file_rotated(
+        &mut self,
+        spec: &FileSpec,
+        newest: bool,
+        rotated_at: Option<u32>,
+    ) -> WrittenFile {
         let name = self.file_name(self.files);
         self.files += 1;
         let mut out = EventWriter::new(self.flavor);
@@ -374,7 +395,7 @@ impl SequenceWriter {
             .last()
             .map_or(spec.created, |t| t.commit_ts.max(t.begin_ts));
         if !newest {
-            out.rotate(last, &self.file_name(self.files));
+            out.rotate(rotated_at.unwrap_or(last), &self.file_name(self.files));
         } else {
             match spec.trailing {
                 Trailing::Nothing => {}
