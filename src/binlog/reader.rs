@@ -431,17 +431,18 @@ impl<R: ReadAt> BinlogReader<R> {
         self.ensure(event.offset, size as usize)?;
         let format = FormatDescription::parse(self.resident(event.offset, size as usize))
             .map_err(|what| self.corrupt(event.offset, what))?;
+        // A damaged FDE is reported as damage (its offset and checksum), not as a version.
+        if format.has_checksum_trailer() && format.checksum == ChecksumAlg::Crc32 {
+            self.verify(event, true)?;
+        }
         if format.binlog_version != 4 {
             return Err(BinlogError::UnsupportedVersion {
                 file: self.name.clone(),
                 what: format!(
-                    "FORMAT_DESCRIPTION_EVENT says binlog v{}",
-                    format.binlog_version
+                    "the FORMAT_DESCRIPTION_EVENT at offset {} says binlog v{}",
+                    event.offset, format.binlog_version
                 ),
             });
-        }
-        if format.has_checksum_trailer() && format.checksum == ChecksumAlg::Crc32 {
-            self.verify(event, true)?;
         }
         self.min_event_size = (HEADER_LEN + format.checksum_len()) as u64;
         self.format = Some(format);
