@@ -487,3 +487,107 @@ fn missing_newest_files_are_named_when_too_late() {
         out.stderr
     );
 }
+
+/// `--output json` and `--explain` say per file whether it was skipped on the commit clock, read,
+/// or not needed, and why (issue 13).
+#[test]
+fn every_file_says_whether_it_was_skipped_or_read_and_why() {
+    use startpoint::testkit::binlog_writer::{
+        FileSpec, SequenceWriter, Trailing, TrxShape, TrxSpec, WriterFlavor,
+    };
+    const T0: u32 = 1_900_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut writer = SequenceWriter::new(WriterFlavor::MySql80Gtid, "mysql-bin");
+    let mut index = String::new();
+    for f in 0..5u32 {
+        let spec = FileSpec {
+            created: T0 + f,
+            trxs: (0..4u32)
+                .map(|i| TrxSpec {
+                    shape: TrxShape::RowDml { statements: 1 },
+                    begin_ts: T0 + 100 * f + i,
+                    commit_ts: T0 + 100 * f + i,
+                    commit_micros: 0,
+                    domain: 0,
+                    origin: 0,
+                    gtid_gap: 0,
+                })
+                .collect(),
+            trailing: Trailing::Nothing,
+        };
+        let file = writer.write_file(&spec, f == 4);
+        std::fs::write(dir.path().join(&file.name), &file.bytes).unwrap();
+        index.push_str(&format!("./{}\n", file.name));
+    }
+    std::fs::write(dir.path().join("mysql-bin.index"), index).unwrap();
+    let path = dir.path().display().to_string();
+    let run = |basis: &str, extra: &[&str]| {
+        let mut args = vec![
+            "resolve-position",
+            "--binlog-dir",
+            &path,
+            "--start-time",
+            "2030-03-17 17:50:02Z", // T0 + 202 s
+            "--time-basis",
+            basis,
+        ];
+        args.extend_from_slice(extra);
+        startpoint(&args)
+    };
+    let answer = json(&run("commit", &["--output", "json"]));
+    assert_eq!(answer["binlog_name"], "mysql-bin.000003", "{answer}");
+    let decisions: Vec<&str> = answer["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["decision"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        decisions,
+        [
+            "skipped-on-commit-clock",
+            "skipped-on-commit-clock",
+            "read",
+            "not-read",
+            "not-read"
+        ],
+        "{answer}"
+    );
+    assert_eq!(answer["files"][2]["why"], "the answer is in it");
+    let begin = json(&run("begin", &["--output", "json"]));
+    assert_eq!(begin["files"][0]["decision"], "read", "{begin}");
+    assert!(
+        begin["files"][0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("begin basis has no monotonic clock"),
+        "{begin}"
+    );
+    // Before the first file (BelowLowerBound): nothing is read, and every file says so.
+    let early = json(&startpoint(&[
+        "resolve-position",
+        "--binlog-dir",
+        &path,
+        "--start-time",
+        "2020-01-01 00:00:00Z",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(early["status"], "BelowLowerBound", "{early}");
+    assert!(
+        early["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["decision"] == "not-read"),
+        "{early}"
+    );
+    let text = run("commit", &["--explain"]);
+    text.assert_success();
+    assert!(
+        text.stdout
+            .contains("mysql-bin.000001: skipped-on-commit-clock (every transaction in it"),
+        "{}",
+        text.stdout
+    );
+}

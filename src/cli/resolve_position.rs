@@ -68,8 +68,19 @@ struct JsonAnswer<'a> {
     events_read: u64,
     round_trips: u64,
     elapsed_ms: f64,
+    /// What became of each file, and why (SEMANTICS.md §6).
+    files: Vec<JsonFile<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     explain: Option<&'a [String]>,
+}
+
+#[derive(Serialize)]
+struct JsonFile<'a> {
+    binlog_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    relay_subdir: Option<&'a str>,
+    decision: &'static str,
+    why: &'a str,
 }
 
 #[derive(Serialize)]
@@ -216,6 +227,16 @@ fn report(args: &ResolvePositionArgs, outcome: &Outcome) -> anyhow::Result<u8> {
                 events_read: resolution.stats.events_read,
                 round_trips: resolution.stats.round_trips,
                 elapsed_ms: resolution.stats.elapsed_us as f64 / 1000.0,
+                files: resolution
+                    .files
+                    .iter()
+                    .map(|f| JsonFile {
+                        binlog_name: &f.name,
+                        relay_subdir: f.relay_subdir.as_deref(),
+                        decision: f.decision.as_str(),
+                        why: &f.why,
+                    })
+                    .collect(),
                 explain: args.explain.then_some(resolution.steps.as_slice()),
             };
             writeln!(out, "{}", serde_json::to_string_pretty(&answer)?)?;
@@ -264,6 +285,14 @@ fn report(args: &ResolvePositionArgs, outcome: &Outcome) -> anyhow::Result<u8> {
                 )?;
             }
             if args.explain {
+                writeln!(out, "files:")?;
+                for file in &resolution.files {
+                    let place = match &file.relay_subdir {
+                        Some(subdir) => format!("{subdir}/{}", file.name),
+                        None => file.name.clone(),
+                    };
+                    writeln!(out, "  {place}: {} ({})", file.decision.as_str(), file.why)?;
+                }
                 writeln!(out, "how:")?;
                 for step in &resolution.steps {
                     writeln!(out, "  - {step}")?;

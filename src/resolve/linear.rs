@@ -46,6 +46,7 @@ pub fn resolve_linear(sequence: &BinlogDir, request: &Request) -> Result<Resolut
             matched,
             warnings: Vec::new(),
             steps: Vec::new(),
+            files: Vec::new(),
             stats: SearchStats::default(),
         };
 

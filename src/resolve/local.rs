@@ -205,6 +205,7 @@ impl<'d> BinlogSequence for LocalSequence<'d> {
                         }),
                         warnings,
                         steps: Vec::new(),
+                        files: Vec::new(),
                         stats,
                     })));
                 }

@@ -141,7 +141,38 @@ pub struct Resolution {
     pub warnings: Vec<String>,
     /// How the answer was reached, for `--explain`.
     pub steps: Vec<String>,
+    /// What became of each file of the sequence, in order (empty for the linear reference).
+    pub files: Vec<FileVisit>,
     pub stats: SearchStats,
+}
+
+/// What the search did with one file, and why (`--explain`, `--output json`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileVisit {
+    pub name: String,
+    pub relay_subdir: Option<String>,
+    pub decision: FileDecision,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileDecision {
+    /// Every transaction in it committed before T, by the commit clock (SEMANTICS.md §6.1).
+    SkippedOnCommitClock,
+    /// Read, in full or up to the answer.
+    Read,
+    /// Not needed: the answer is before it.
+    NotRead,
+}
+
+impl FileDecision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileDecision::SkippedOnCommitClock => "skipped-on-commit-clock",
+            FileDecision::Read => "read",
+            FileDecision::NotRead => "not-read",
+        }
+    }
 }
 
 impl Resolution {
@@ -154,6 +185,7 @@ impl Resolution {
             matched: None,
             warnings,
             steps: Vec::new(),
+            files: Vec::new(),
             stats,
         }
     }
@@ -355,16 +387,21 @@ pub fn resolve<S: BinlogSequence>(
     let t = request.start_us;
 
     let mut resolution = if t < seconds_to_us(first_created.saturating_add(1)) {
-        lower_bound(&mut probes, request, &mut steps)?
+        let mut resolution = lower_bound(&mut probes, request, &mut steps)?;
+        resolution.files = visits(
+            probes.sequence.files(),
+            count,
+            &resolution,
+            "the start time is before it was created",
+        );
+        resolution
     } else {
-        let start = match request.basis {
+        let (start, mut why_read) = match request.basis {
             TimeBasis::Commit => commit_clock_start(&mut probes, count, t, &mut steps)?,
             TimeBasis::Begin => {
-                steps.push(
-                    "the begin basis has no monotonic clock: every file is read from the first"
-                        .to_owned(),
-                );
-                0
+                let why = "the begin basis has no monotonic clock";
+                steps.push(format!("{why}: every file is read from the first"));
+                (0, why.to_owned())
             }
         };
         let (mut from, mut check_clock) = (start, start > 0);
@@ -380,6 +417,7 @@ pub fn resolve<S: BinlogSequence>(
                          file is read from the first",
                         probes.sequence.files()[from].name
                     ));
+                    why_read = format!("the commit clock went backwards ({why})");
                     (from, check_clock) = (0, false);
                 }
                 Reading::ClockContradicted(why) => {
@@ -422,6 +460,7 @@ pub fn resolve<S: BinlogSequence>(
                 ));
             }
         }
+        resolution.files = visits(probes.sequence.files(), from, &resolution, &why_read);
         resolution
     };
     resolution.steps = steps;
@@ -440,37 +479,33 @@ fn commit_clock_start<S: BinlogSequence>(
     count: usize,
     t: i64,
     steps: &mut Vec<String>,
-) -> Result<usize, ResolveError> {
+) -> Result<(usize, String), ResolveError> {
     let files = probes.sequence.files();
     if files
         .iter()
         .any(|f| f.relay_subdir != files[0].relay_subdir)
     {
-        steps.push(
-            "the relay directory holds several servers' binlogs, whose commit clocks do not \
-             bound each other: every file is read from the first"
-                .to_owned(),
-        );
-        return Ok(0);
+        let why = "the relay directory holds several servers' binlogs, whose commit clocks do \
+                   not bound each other";
+        steps.push(format!("{why}: every file is read from the first"));
+        return Ok((0, why.to_owned()));
     }
     let no_clock = |probes: &mut Probes<'_, S>, at: usize, steps: &mut Vec<String>| {
-        steps.push(format!(
+        let why = format!(
             "{}'s first transaction records no commit time (MariaDB, MySQL before 8.0.1, or no \
-             GTID events), so no file can be skipped on the commit clock: every file is read \
-             from the first",
+             GTID events), so no file can be skipped on the commit clock",
             probes.sequence.files()[at].name
-        ));
-        Ok(0)
+        );
+        steps.push(format!("{why}: every file is read from the first"));
+        Ok((0, why))
     };
     match probes.clock_bound(0)? {
         Err(at) => return no_clock(probes, at, steps),
         Ok(Some(us)) if us < t => {}
         Ok(_) => {
-            steps.push(
-                "the first file's first transaction committed at or after the start time"
-                    .to_owned(),
-            );
-            return Ok(0);
+            let why = "its first transaction committed at or after the start time";
+            steps.push(format!("the first file: {why}"));
+            return Ok((0, why.to_owned()));
         }
     }
     let width = probes.sequence.probe_width().max(1);
@@ -507,27 +542,85 @@ fn commit_clock_start<S: BinlogSequence>(
         {
             probed += 1;
             if *us < previous {
-                steps.push(format!(
+                let why = format!(
                     "{}'s first transaction committed before the first transaction of a file \
-                     before it (the server clock stepped back?): every file is read from the \
-                     first",
+                     before it (the server clock stepped back?)",
                     probes.sequence.files()[index].name
-                ));
-                return Ok(0);
+                );
+                steps.push(format!("{why}: every file is read from the first"));
+                return Ok((0, why));
             }
             previous = *us;
         }
     }
+    let bound = probes.clock_bound(lo)?.ok().flatten().unwrap_or(i64::MIN);
+    let at = format_instant(bound);
     if lo > 0 {
-        let bound = probes.clock_bound(lo)?.ok().flatten().unwrap_or(i64::MIN);
         steps.push(format!(
-            "skipped {lo} files on the commit clock: {} holds a transaction committed at {}, \
+            "skipped {lo} files on the commit clock: {} holds a transaction committed at {at}, \
              before the start time (first commit times of {probed} of {count} files probed)",
             probes.sequence.files()[lo].name,
-            format_instant(bound)
         ));
     }
-    Ok(lo)
+    Ok((
+        lo,
+        format!(
+            "the last file whose first transaction committed before the start time (at {at}), by \
+             the commit clock"
+        ),
+    ))
+}
+
+/// What became of each file: skipped before `from` (on the commit clock), read from `from` to
+/// the answer's file, not read after it.
+fn visits(
+    files: &[SequenceFile],
+    from: usize,
+    resolution: &Resolution,
+    why_read: &str,
+) -> Vec<FileVisit> {
+    let answer = resolution.location.as_ref().and_then(|location| {
+        files
+            .iter()
+            .position(|f| f.name == location.file && f.relay_subdir == location.relay_subdir)
+    });
+    let last_read = answer.unwrap_or(files.len().saturating_sub(1));
+    files
+        .iter()
+        .enumerate()
+        .map(|(index, file)| {
+            let (decision, why) = if from >= files.len() {
+                // BelowLowerBound: nothing is read.
+                let why = if index == 0 {
+                    why_read
+                } else {
+                    "the answer is before it"
+                };
+                (FileDecision::NotRead, why.to_owned())
+            } else if index < from {
+                (
+                    FileDecision::SkippedOnCommitClock,
+                    format!(
+                        "every transaction in it committed before {}'s first, before the start \
+                         time",
+                        files[from].name
+                    ),
+                )
+            } else if Some(index) == answer {
+                (FileDecision::Read, "the answer is in it".to_owned())
+            } else if index <= last_read {
+                (FileDecision::Read, why_read.to_owned())
+            } else {
+                (FileDecision::NotRead, "the answer is before it".to_owned())
+            };
+            FileVisit {
+                name: file.name.clone(),
+                relay_subdir: file.relay_subdir.clone(),
+                decision,
+                why,
+            }
+        })
+        .collect()
 }
 
 /// BelowLowerBound: the first file at 4, with the GTIDs it declares before its first event.
@@ -572,6 +665,7 @@ fn lower_bound<S: BinlogSequence>(
         matched: None,
         warnings,
         steps: Vec::new(),
+        files: Vec::new(),
         stats: SearchStats::default(),
     })
 }
@@ -695,6 +789,7 @@ pub(crate) fn walk_units<W: Walk, E>(
         }),
         warnings,
         steps: Vec::new(),
+        files: Vec::new(),
         stats,
     }))
 }
