@@ -40,6 +40,7 @@ fn request(time: &str, basis: TimeBasis, seconds: u64) -> RemoteRequest {
         basis,
         gtid: GtidMode::Auto,
         deadline: tokio::time::Instant::now() + Duration::from_secs(seconds),
+        progress: None,
     }
 }
 
@@ -59,6 +60,7 @@ fn commit_request(t: i64, gtid: GtidMode) -> RemoteRequest {
         basis: TimeBasis::Commit,
         gtid,
         deadline: tokio::time::Instant::now() + Duration::from_secs(60),
+        progress: None,
     }
 }
 

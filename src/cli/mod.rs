@@ -3,6 +3,7 @@
 mod args;
 mod list_units;
 mod operate_source;
+mod progress;
 mod query_status;
 mod resolve_position;
 mod start_task;

@@ -1,12 +1,13 @@
 //! `startpoint resolve-position`: a start time → binlog file, position and GTID set.
 
 use std::io::Write;
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use startpoint::remote::settings::SettingsError;
 use startpoint::remote::{ConnSettings, RemoteError, RemoteRequest, resolve_remote};
-use startpoint::resolve::{self, Request, Resolution, ResolveError, Status};
+use startpoint::resolve::{self, ReadProgress, Request, Resolution, ResolveError, Status};
 use startpoint::source::local::{BinlogDir, LocalSourceError};
 use startpoint::source::relay::open_relay_dir;
 use startpoint::start_time::{ResolvedTime, StartTime, TimeError, Zone, format_instant};
@@ -135,7 +136,15 @@ fn resolve(args: &ResolvePositionArgs, global: &GlobalArgs) -> Result<Outcome, F
     for left in &sequence.left_out {
         eprintln!("note: {} left out ({})", left.name, left.why);
     }
-    let resolution = resolve::resolve_files(&sequence, &request_for(args, resolved.instant_us))?;
+    let progress = Arc::new(ReadProgress::default());
+    let bar = super::progress::follow(&progress);
+    let resolution = resolve::resolve_files_with_progress(
+        &sequence,
+        &request_for(args, resolved.instant_us),
+        progress,
+    );
+    drop(bar);
+    let resolution = resolution?;
     Ok(Outcome {
         start: (start, resolved),
         resolution,
@@ -171,9 +180,13 @@ fn resolve_live(
         basis: probe.basis,
         gtid: probe.gtid,
         deadline: tokio::time::Instant::now() + global.rpc_timeout,
+        progress: Some(Arc::new(ReadProgress::default())),
     };
     let runtime = super::runtime().map_err(|e| Failure::Runtime(e.to_string()))?;
-    let answer = runtime.block_on(resolve_remote(&settings, &request))?;
+    let bar = request.progress.as_ref().and_then(super::progress::follow);
+    let answer = runtime.block_on(resolve_remote(&settings, &request));
+    drop(bar);
+    let answer = answer?;
     Ok(Outcome {
         start: (start, answer.start),
         resolution: answer.resolution,

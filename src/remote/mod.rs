@@ -48,8 +48,8 @@ use crate::binlog::{
     FormatDescription,
 };
 use crate::resolve::{
-    self, BinlogSequence, FileProbe, GtidMode, Reading, Request, Resolution, ResolveError,
-    SearchStats, SequenceFile, Walk,
+    self, BinlogSequence, FileProbe, GtidMode, ReadProgress, Reading, Request, Resolution,
+    ResolveError, SearchStats, SequenceFile, Walk,
 };
 use crate::start_time::{ResolvedTime, StartTime, TimeError, Zone};
 use crate::unit::{FirstCommit, TimeBasis, declared_gtids, first_commit};
@@ -68,6 +68,8 @@ pub struct RemoteRequest {
     pub gtid: GtidMode,
     /// When to give up, all retries included.
     pub deadline: Instant,
+    /// Where to count what is received, for a progress bar.
+    pub progress: Option<Arc<ReadProgress>>,
 }
 
 /// The answer, and the instant the start time meant.
@@ -388,6 +390,7 @@ async fn attempt(
             ..SearchStats::default()
         },
         failure: failure.clone(),
+        progress: request.progress.clone(),
     };
     let outcome =
         tokio::task::spawn_blocking(move || resolve::resolve(&mut sequence, &resolve_request))
@@ -730,6 +733,7 @@ struct RemoteSequence {
     stats: SearchStats,
     /// The precise network error behind a `ResolveError`, for the caller.
     failure: Arc<Mutex<Option<RemoteError>>>,
+    progress: Option<Arc<ReadProgress>>,
 }
 
 impl RemoteSequence {
@@ -749,6 +753,13 @@ impl RemoteSequence {
             .map_err(|e| self.fail(e))?;
         self.stats.round_trips += 7;
         self.stats.files_opened += 1;
+        if let Some(progress) = &self.progress {
+            let rest = self.sizes[index..]
+                .iter()
+                .map(|s| s.unwrap_or(0))
+                .sum::<u64>();
+            progress.plan((self.files.len() - index) as u64, rest.saturating_sub(pos));
+        }
         let counters = Arc::new(Mutex::new(SearchStats::default()));
         let events = StreamEvents {
             stream: Some(stream),
@@ -760,6 +771,7 @@ impl RemoteSequence {
             payload_end: None,
             counters: counters.clone(),
             failure: self.failure.clone(),
+            progress: self.progress.clone(),
         };
         Ok(RemoteWalk {
             source: EventStreamSource::new(
@@ -771,6 +783,7 @@ impl RemoteSequence {
             names: self.files.iter().map(|f| f.name.clone()).collect(),
             index,
             counters,
+            progress: self.progress.clone(),
         })
     }
 
@@ -853,6 +866,7 @@ struct StreamEvents {
     payload_end: Option<u32>,
     counters: Arc<Mutex<SearchStats>>,
     failure: Arc<Mutex<Option<RemoteError>>>,
+    progress: Option<Arc<ReadProgress>>,
 }
 
 impl StreamEvents {
@@ -917,6 +931,9 @@ impl Iterator for StreamEvents {
             let raw = raw_event(&event);
             self.consumed += raw.len() as u64 + 5;
             self.relay.consumed(self.consumed);
+            if let Some(progress) = &self.progress {
+                progress.read(raw.len() as u64);
+            }
             if let Ok(mut counters) = self.counters.lock() {
                 counters.bytes_read = self.relay.received();
                 counters.events_read += 1;
@@ -941,6 +958,7 @@ pub struct RemoteWalk {
     names: Vec<String>,
     index: usize,
     counters: Arc<Mutex<SearchStats>>,
+    progress: Option<Arc<ReadProgress>>,
 }
 
 impl EventSource for RemoteWalk {
@@ -957,6 +975,11 @@ impl EventSource for RemoteWalk {
         if moved
             && let Some(position) = self.names.iter().position(|n| n == self.source.file_name())
         {
+            if position > self.index
+                && let Some(progress) = &self.progress
+            {
+                progress.file_done();
+            }
             self.index = position;
         }
         Ok(moved)

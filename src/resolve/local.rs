@@ -6,6 +6,8 @@
 //! file to the next; [`ChainedFiles`] is the plain walk, kept for when a file cannot be read on
 //! its own.
 
+use std::sync::Arc;
+
 use crate::binlog::{
     BinlogError, EventRef, EventSource, FileEventSource, FormatDescription, ReadOptions,
 };
@@ -13,6 +15,7 @@ use crate::gtid::ExecutedGtids;
 use crate::source::local::BinlogDir;
 use crate::unit::{FirstCommit, declared_gtids, first_commit};
 
+use super::progress::ReadProgress;
 use super::scan::{self, ClockSeen, FileAnswer, ScanTuning};
 use super::{
     BinlogLocation, BinlogSequence, FileProbe, GtidMode, MatchedUnit, Reading, Request, Resolution,
@@ -28,6 +31,17 @@ pub(crate) const PROBE_EVENTS: usize = 16;
 /// Resolves `request` against the files of a binlog or DM relay directory.
 pub fn resolve_files(sequence: &BinlogDir, request: &Request) -> Result<Resolution, ResolveError> {
     resolve(&mut LocalSequence::new(sequence), request)
+}
+
+/// [`resolve_files`], adding what it reads to `progress` as it goes.
+pub fn resolve_files_with_progress(
+    sequence: &BinlogDir,
+    request: &Request,
+    progress: Arc<ReadProgress>,
+) -> Result<Resolution, ResolveError> {
+    let mut local = LocalSequence::new(sequence);
+    local.progress = Some(progress);
+    resolve(&mut local, request)
 }
 
 /// [`resolve_files`] with chosen thresholds for the faster ways of reading a file (tests use
@@ -48,6 +62,7 @@ pub struct LocalSequence<'d> {
     files: Vec<SequenceFile>,
     stats: SearchStats,
     tuning: ScanTuning,
+    progress: Option<Arc<ReadProgress>>,
 }
 
 impl<'d> LocalSequence<'d> {
@@ -64,6 +79,7 @@ impl<'d> LocalSequence<'d> {
             dir,
             stats: SearchStats::default(),
             tuning: ScanTuning::default(),
+            progress: None,
         }
     }
 
@@ -143,6 +159,14 @@ impl<'d> BinlogSequence for LocalSequence<'d> {
         let mut file_steps = Vec::new();
         let mut stats = SearchStats::default();
         let mut clock = ClockSeen::default();
+        if let Some(progress) = &self.progress {
+            let bytes: u64 = self.dir.files[start..]
+                .iter()
+                .filter_map(|f| std::fs::metadata(&f.path).ok())
+                .map(|m| m.len())
+                .sum();
+            progress.plan((count - start) as u64, bytes);
+        }
         for index in start..count {
             let entry = &self.dir.files[index];
             let Some(scanned) = scan::scan_file(
@@ -164,6 +188,10 @@ impl<'d> BinlogSequence for LocalSequence<'d> {
                 if let Some(why) = clock.contradiction(&entry.name) {
                     return Ok(Reading::ClockContradicted(why));
                 }
+            }
+            if let Some(progress) = &self.progress {
+                progress.read(scanned.stats.bytes_read);
+                progress.file_done();
             }
             warnings.extend(scanned.warnings);
             file_steps.extend(scanned.steps);

@@ -30,6 +30,7 @@
 
 pub mod linear;
 pub mod local;
+pub mod progress;
 pub mod scan;
 
 use std::fmt;
@@ -41,7 +42,8 @@ use crate::source::local::LocalSourceError;
 use crate::start_time::format_instant;
 use crate::unit::{FirstCommit, TimeBasis, TransactionUnit, UnitReader};
 
-pub use local::{LocalSequence, resolve_files, resolve_files_tuned};
+pub use local::{LocalSequence, resolve_files, resolve_files_tuned, resolve_files_with_progress};
+pub use progress::{ProgressSnapshot, ReadProgress};
 pub use scan::ScanTuning;
 
 /// Whether to compute the GTID set at the answer.

@@ -646,6 +646,7 @@ async fn resolve_start(
                 basis: request.basis,
                 gtid: GtidMode::Auto,
                 deadline,
+                progress: None,
             };
             let answer = resolve_remote(settings, &remote_request)
                 .await
