@@ -213,6 +213,7 @@ async fn late_dated_rotations_on_a_real_server_never_skip_transactions() {
                     gtid: GtidMode::Auto,
                     deadline: tokio::time::Instant::now() + Duration::from_secs(60),
                     progress: None,
+                    cache: None,
                 },
             )
             .await

@@ -41,6 +41,7 @@ fn request(time: &str, basis: TimeBasis, seconds: u64) -> RemoteRequest {
         gtid: GtidMode::Auto,
         deadline: tokio::time::Instant::now() + Duration::from_secs(seconds),
         progress: None,
+        cache: None,
     }
 }
 
@@ -61,6 +62,7 @@ fn commit_request(t: i64, gtid: GtidMode) -> RemoteRequest {
         gtid,
         deadline: tokio::time::Instant::now() + Duration::from_secs(60),
         progress: None,
+        cache: None,
     }
 }
 

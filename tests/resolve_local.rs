@@ -8,9 +8,12 @@ use std::path::Path;
 use proptest::prelude::*;
 
 use startpoint::resolve::linear::resolve_linear;
+use std::sync::Arc;
+
+use startpoint::resolve::cache::SummaryCache;
 use startpoint::resolve::{
-    GtidMode, Request, Resolution, ScanTuning, Status, resolve_files, resolve_files_tuned,
-    too_late_message,
+    FileDecision, GtidMode, LocalSequence, Request, Resolution, ScanTuning, Status, resolve,
+    resolve_files, resolve_files_tuned, too_late_message,
 };
 use startpoint::source::local::BinlogDir;
 use startpoint::source::relay::{RELAY_INDEX, open_relay_dir};
@@ -610,6 +613,156 @@ proptest! {
             }
         }
     }
+}
+
+/// Resolves with `cache` (read and filled) and `tuning`.
+fn resolve_cached(
+    sequence: &BinlogDir,
+    request: &Request,
+    tuning: ScanTuning,
+    cache: &Arc<SummaryCache>,
+) -> Resolution {
+    resolve(
+        &mut LocalSequence::new(sequence)
+            .with_tuning(tuning)
+            .with_cache(cache.clone()),
+        request,
+    )
+    .unwrap()
+}
+
+/// Empties `dir` (files and sub-directories).
+fn clear(dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).unwrap();
+        } else {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 60, ..ProptestConfig::default() })]
+
+    /// Summaries never change an answer (issue 13): a cache being filled and then warm, the
+    /// same cache after every file was replaced by another of the same name (stale), and a
+    /// damaged cache all give the linear answer.
+    #[test]
+    fn summaries_never_change_the_answer(
+        (flavor, files, layout, dates) in corpus_dated(),
+        (_, replaced, _, replaced_dates) in corpus_dated(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let cache_dir = tempfile::tempdir().unwrap();
+        let cache = Arc::new(SummaryCache::open(cache_dir.path()));
+        prop_assert!(cache.is_active());
+        let (sequence, probes) = lay_out_dated(flavor, &files, layout, &dates, dir.path());
+        let step = (probes.len() / 25).max(1);
+        let check = |sequence: &BinlogDir, probes: &[i64], cache: &Arc<SummaryCache>| -> Result<(), TestCaseError> {
+            for basis in [TimeBasis::Commit, TimeBasis::Begin] {
+                for gtid in [GtidMode::Auto, GtidMode::Off] {
+                    for &start_us in probes.iter().step_by(step) {
+                        let request = Request { start_us, basis, gtid };
+                        let linear = resolve_linear(sequence, &request).unwrap();
+                        for tuning in [ScanTuning::default(), EAGER] {
+                            let cached = resolve_cached(sequence, &request, tuning, cache);
+                            prop_assert_eq!(summary(&cached), summary(&linear), "{:?} {:?} {:?} {:?} at {}\n{}", flavor, layout, basis, gtid, start_us, cached.steps.join("\n"));
+                        }
+                    }
+                }
+            }
+            Ok(())
+        };
+        // Filled, then warm (every probe twice over).
+        check(&sequence, &probes, &cache)?;
+        check(&sequence, &probes, &cache)?;
+        // Stale: other files under the same names.
+        clear(dir.path());
+        let (sequence, probes) = lay_out_dated(flavor, &replaced, layout, &replaced_dates, dir.path());
+        check(&sequence, &probes, &cache)?;
+        // Damaged.
+        drop(cache);
+        for entry in std::fs::read_dir(cache_dir.path()).unwrap() {
+            std::fs::write(entry.unwrap().path(), b"garbage, not SQLite").unwrap();
+        }
+        let damaged = Arc::new(SummaryCache::open(cache_dir.path()));
+        prop_assert!(!damaged.is_active());
+        check(&sequence, &probes, &damaged)?;
+    }
+}
+
+/// A warm cache skips the files a run read in full, says so per file, and reads a file again
+/// once it was replaced under the same name (a restore, RESET MASTER).
+#[test]
+fn a_warm_cache_skips_files_read_before_and_not_replaced_ones() {
+    const T0: u32 = 1_900_000_000;
+    let files: Vec<(u32, Vec<TrxSpec>)> = (0..6u32)
+        .map(|f| {
+            (
+                T0 + 100 * f,
+                (0..50u32)
+                    .map(|i| trx(T0 + 100 * f + i, T0 + 100 * f + i, 0))
+                    .collect(),
+            )
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let sequence = write_rotated(WriterFlavor::MariaDb, dir.path(), &files, None);
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = Arc::new(SummaryCache::open(cache_dir.path()));
+    let request = Request {
+        start_us: i64::from(T0 + 520) * 1_000_000,
+        basis: TimeBasis::Commit,
+        gtid: GtidMode::Auto,
+    };
+    let linear = resolve_linear(&sequence, &request).unwrap();
+    let cold = resolve_cached(&sequence, &request, ScanTuning::default(), &cache);
+    assert_eq!(summary(&cold), summary(&linear));
+    assert!(
+        cold.files[..5]
+            .iter()
+            .all(|f| f.decision == FileDecision::Read),
+        "{:?}",
+        cold.files
+    );
+    let warm = resolve_cached(&sequence, &request, ScanTuning::default(), &cache);
+    assert_eq!(summary(&warm), summary(&linear));
+    assert!(
+        warm.files[..5]
+            .iter()
+            .all(|f| f.decision == FileDecision::SkippedOnSummary),
+        "{:?}",
+        warm.files
+    );
+    assert!(
+        warm.stats.bytes_read * 3 < cold.stats.bytes_read,
+        "{:?} vs {:?}",
+        warm.stats,
+        cold.stats
+    );
+    assert!(warm.notes.is_empty(), "{:?}", warm.notes);
+
+    // File 3 replaced by another of the same name whose transactions are later: read again.
+    let mut later = files.clone();
+    later[2].1 = (0..50u32)
+        .map(|i| trx(T0 + 530 + i, T0 + 530 + i, 0))
+        .collect();
+    clear(dir.path());
+    let sequence = write_rotated(WriterFlavor::MariaDb, dir.path(), &later, None);
+    let linear = resolve_linear(&sequence, &request).unwrap();
+    assert_eq!(linear.location.as_ref().unwrap().file, "mysql-bin.000003");
+    let again = resolve_cached(&sequence, &request, ScanTuning::default(), &cache);
+    assert_eq!(summary(&again), summary(&linear));
+    assert!(
+        again
+            .notes
+            .iter()
+            .any(|n| n.contains("mysql-bin.000003") && n.contains("read again")),
+        "{:?}",
+        again.notes
+    );
 }
 
 /// Longer files (hundreds of transactions, a clock that mostly rises but stands still and,

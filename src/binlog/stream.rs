@@ -67,6 +67,15 @@ where
         }
     }
 
+    /// The current event's bytes as the server sent them (header, body, checksum), unchecked.
+    pub fn raw(&self) -> &[u8] {
+        if self.current.is_some() {
+            &self.bytes
+        } else {
+            &[]
+        }
+    }
+
     fn corrupt(&self, offset: u64, what: impl Into<String>) -> BinlogError {
         BinlogError::corrupt(&self.name, offset, what)
     }

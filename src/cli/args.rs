@@ -179,6 +179,24 @@ pub struct ResolvePositionArgs {
     /// 4026531840 up, where no real replica lives).
     #[arg(long, value_name = "ID")]
     pub server_id: Option<u32>,
+
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// The file-summary cache (SEMANTICS.md §6.2).
+#[derive(Debug, Clone, clap::Args)]
+pub struct CacheArgs {
+    /// Where file summaries are kept between runs, so that files read once are skipped
+    /// without reading them again (default: $XDG_CACHE_HOME/startpoint, else
+    /// ~/.cache/startpoint). A summary is used only for the very same file (same source,
+    /// name, size, first events and end); a damaged or foreign cache is ignored with a note.
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Neither read nor write the summary cache.
+    #[arg(long, conflicts_with = "cache_dir")]
+    pub no_cache: bool,
 }
 
 #[derive(Debug, Args)]
@@ -226,6 +244,9 @@ pub struct StartTaskArgs {
     /// The clock transactions are dated by when resolving --start-time (DM uses begin).
     #[arg(long, value_enum, default_value_t = TimeBasis::Commit)]
     pub time_basis: TimeBasis,
+
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -89,3 +89,19 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
 }
+
+/// The summary cache the cache flags ask for (`--no-cache`: none).
+fn summary_cache(
+    args: &args::CacheArgs,
+) -> std::sync::Arc<startpoint::resolve::cache::SummaryCache> {
+    use startpoint::resolve::cache::SummaryCache;
+    let cache = match (&args.cache_dir, args.no_cache) {
+        (_, true) => SummaryCache::disabled(),
+        (Some(dir), false) => SummaryCache::open(dir),
+        (None, false) => match SummaryCache::default_dir() {
+            Some(dir) => SummaryCache::open(&dir),
+            None => SummaryCache::disabled(),
+        },
+    };
+    std::sync::Arc::new(cache)
+}

@@ -7,7 +7,9 @@ use serde::Serialize;
 
 use startpoint::remote::settings::SettingsError;
 use startpoint::remote::{ConnSettings, RemoteError, RemoteRequest, resolve_remote};
-use startpoint::resolve::{self, ReadProgress, Request, Resolution, ResolveError, Status};
+use startpoint::resolve::{
+    self, LocalSequence, ReadProgress, Request, Resolution, ResolveError, Status,
+};
 use startpoint::source::local::{BinlogDir, LocalSourceError};
 use startpoint::source::relay::open_relay_dir;
 use startpoint::start_time::{ResolvedTime, StartTime, TimeError, Zone, format_instant};
@@ -71,6 +73,7 @@ struct JsonAnswer<'a> {
     elapsed_ms: f64,
     /// What became of each file, and why (SEMANTICS.md §6).
     files: Vec<JsonFile<'a>>,
+    notes: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     explain: Option<&'a [String]>,
 }
@@ -138,11 +141,10 @@ fn resolve(args: &ResolvePositionArgs, global: &GlobalArgs) -> Result<Outcome, F
     }
     let progress = Arc::new(ReadProgress::default());
     let bar = super::progress::follow(&progress);
-    let resolution = resolve::resolve_files_with_progress(
-        &sequence,
-        &request_for(args, resolved.instant_us),
-        progress,
-    );
+    let mut local = LocalSequence::new(&sequence)
+        .with_progress(progress)
+        .with_cache(super::summary_cache(&args.cache));
+    let resolution = resolve::resolve(&mut local, &request_for(args, resolved.instant_us));
     drop(bar);
     let resolution = resolution?;
     Ok(Outcome {
@@ -181,6 +183,7 @@ fn resolve_live(
         gtid: probe.gtid,
         deadline: tokio::time::Instant::now() + global.rpc_timeout,
         progress: Some(Arc::new(ReadProgress::default())),
+        cache: Some(super::summary_cache(&args.cache)),
     };
     let runtime = super::runtime().map_err(|e| Failure::Runtime(e.to_string()))?;
     let bar = request.progress.as_ref().and_then(super::progress::follow);
@@ -250,6 +253,7 @@ fn report(args: &ResolvePositionArgs, outcome: &Outcome) -> anyhow::Result<u8> {
                         why: &f.why,
                     })
                     .collect(),
+                notes: &resolution.notes,
                 explain: args.explain.then_some(resolution.steps.as_slice()),
             };
             writeln!(out, "{}", serde_json::to_string_pretty(&answer)?)?;
@@ -335,6 +339,9 @@ fn report(args: &ResolvePositionArgs, outcome: &Outcome) -> anyhow::Result<u8> {
         }
     }
     out.flush()?;
+    for note in &resolution.notes {
+        eprintln!("note: {note}");
+    }
     for warning in &warnings {
         eprintln!("warning: {warning}");
     }

@@ -46,6 +46,7 @@ pub fn run(args: &StartTaskArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
             BasisArg::Commit => TimeBasis::Commit,
             BasisArg::Begin => TimeBasis::Begin,
         },
+        cache: Some(super::summary_cache(&args.cache)),
     };
     let outcome = runtime()?.block_on(start_task(&state, request));
     for note in &outcome.notes {

@@ -28,8 +28,11 @@ use super::{
     ConnSettings, RemoteError, RemoteSequence, Role, ServerFacts, connect, dump_head, within,
 };
 use crate::binlog::{EventSource, EventStreamSource, EventType, events};
-use crate::resolve::{self, GtidMode, Reading, Request, ResolveError, RisingClock, SearchStats};
-use crate::unit::{TimeBasis, TransactionUnit};
+use crate::gtid::ExecutedGtids;
+use crate::resolve::scan::{ClockSeen, FileAnswer, FileScan};
+use crate::resolve::summary::UnitSpan;
+use crate::resolve::{GtidMode, Request, ResolveError, SearchStats, Walk};
+use crate::unit::{TimeBasis, UnitReader};
 
 /// Below this many bytes left, the rest of the file is streamed rather than probed.
 const STREAM_SPAN: u64 = 256 << 10;
@@ -376,20 +379,20 @@ impl Bisection<'_> {
 }
 
 impl RemoteSequence {
-    /// The answer by bisecting file `start` on the server, when the request and the file allow
-    /// it (see the module documentation); `None` to stream the file from its start.
-    pub(super) fn bisected(
+    /// File `index` read by bisecting it on the server, when the request and the file allow it
+    /// (see the module documentation); `None` to stream the file from its start. Why it was not
+    /// bisected, when it looked bisectable, goes to `steps`.
+    pub(super) fn bisect_file(
         &mut self,
-        start: usize,
+        index: usize,
         request: &Request,
-        check_clock: bool,
         steps: &mut Vec<String>,
-    ) -> Result<Option<Reading>, ResolveError> {
+    ) -> Result<Option<FileScan>, ResolveError> {
         if request.basis != TimeBasis::Commit || request.gtid != GtidMode::Off {
             return Ok(None);
         }
-        let file = self.files[start].name.clone();
-        let Some(size) = self.sizes.get(start).copied().flatten() else {
+        let file = self.files[index].name.clone();
+        let Some(size) = self.sizes.get(index).copied().flatten() else {
             return Ok(None);
         };
         if size <= STREAM_SPAN {
@@ -419,63 +422,61 @@ impl RemoteSequence {
                 return Ok(None);
             }
         };
-        steps.push(format!(
+        let searched = format!(
             "{file}: searched by commit time on the server ({probes} probes, {} bytes), then \
              streamed from {}",
             stats.bytes_read, from.pos
-        ));
-        let walk = self.walk_at(start, from.pos)?;
-        let disagree =
-            || format!("{file}: the transactions disagree with the probes; read in full");
+        );
+        let walk = self.walk_at(index, from.pos, true)?;
+        let mut units = UnitReader::resume(walk, false, ExecutedGtids::None);
         let mut previous = from.commit_us;
-        // Past the file, where files before it were skipped on the commit clock, the clock
-        // must keep rising too.
-        let mut later = RisingClock::default();
-        let mut contradicted = false;
-        let guard = |unit: Option<(&TransactionUnit, usize)>| -> Result<(), String> {
-            match unit {
-                Some((unit, index)) if index == start => {
-                    let time = unit.commit_us();
-                    if unit.recorded_commit_us.is_none() || time < previous {
-                        return Err(format!(
-                            "{file}: the clock is not monotonic near {}; read in full",
-                            unit.pos
-                        ));
-                    }
-                    previous = time;
-                    match above {
-                        Some(above) if time < request.start_us && unit.pos >= above.pos => {
-                            Err(disagree())
-                        }
-                        _ => Ok(()),
-                    }
-                }
-                // Past the file (or the binlog's end) while a probe saw a time at or after T.
-                _ if above.is_some() => Err(disagree()),
-                Some((unit, index)) if check_clock => {
-                    if later.see(unit, &self.files[index].name).is_err()
-                        || unit.commit_us() < previous
-                    {
-                        contradicted = true;
-                        return Err(format!(
-                            "the commit time of the transaction at {}:{} goes backwards or is \
-                             missing",
-                            self.files[index].name, unit.pos
-                        ));
-                    }
-                    Ok(())
-                }
-                _ => Ok(()),
+        let mut found = None;
+        // The walk must agree with the probes: commit times rise, each is recorded, and no
+        // transaction at or past a probe at or after T is before T.
+        let disagreement = loop {
+            let Some(unit) = units.next_unit()? else {
+                break above.map(|_| "the transactions disagree with the probes".to_owned());
+            };
+            let time = unit.commit_us();
+            if unit.recorded_commit_us.is_none() || time < previous {
+                break Some(format!("the clock is not monotonic near {}", unit.pos));
+            }
+            previous = time;
+            if time >= request.start_us {
+                found = Some(unit);
+                break None;
+            }
+            if above.is_some_and(|above| unit.pos >= above.pos) {
+                break Some("the transactions disagree with the probes".to_owned());
             }
         };
-        match resolve::walk_units(&self.files, walk, start, request, steps, guard)? {
-            Ok(resolution) => Ok(Some(Reading::Answer(Box::new(resolution)))),
-            Err(reason) if contradicted => Ok(Some(Reading::ClockContradicted(reason))),
-            Err(reason) => {
-                steps.push(reason);
-                Ok(None)
-            }
+        if let Some(why) = disagreement {
+            steps.push(format!("{file}: {why}; read in full"));
+            return Ok(None);
         }
+        let walked = units.source().stats();
+        let warnings = units
+            .take_warnings()
+            .into_iter()
+            .map(|w| w.to_string())
+            .collect();
+        let clock = ClockSeen::rising((from.pos, from.commit_us), previous);
+        Ok(Some(FileScan {
+            answer: match found {
+                Some(unit) => FileAnswer::Found {
+                    unit,
+                    executed: ExecutedGtids::None,
+                },
+                None => FileAnswer::NotHere { executed: None },
+            },
+            warnings,
+            steps: vec![searched],
+            stats: walked,
+            clock,
+            units: UnitSpan::default(),
+            whole: false,
+            declared: None,
+        }))
     }
 }
 

@@ -47,12 +47,16 @@ use crate::binlog::{
     BinlogError, ChecksumAlg, EventRef, EventSource, EventStreamSource, EventType, Flavor,
     FormatDescription,
 };
+use crate::gtid::ExecutedGtids;
+use crate::resolve::cache::{Lookup, SummaryCache};
+use crate::resolve::scan::{ClockSeen, FileAnswer, FileScan};
+use crate::resolve::summary::{FileIdentity, FileSummary, UnitSpan, digest};
 use crate::resolve::{
-    self, BinlogSequence, FileProbe, GtidMode, ReadProgress, Reading, Request, Resolution,
-    ResolveError, SearchStats, SequenceFile, Walk,
+    self, BinlogSequence, FileProbe, GtidMode, ReadProgress, Request, Resolution, ResolveError,
+    SearchStats, SequenceFile, Walk,
 };
 use crate::start_time::{ResolvedTime, StartTime, TimeError, Zone};
-use crate::unit::{FirstCommit, TimeBasis, declared_gtids, first_commit};
+use crate::unit::{FirstCommit, TimeBasis, UnitReader, declared_gtids, first_commit};
 
 pub use error::RemoteError;
 use relay::Relay;
@@ -70,6 +74,8 @@ pub struct RemoteRequest {
     pub deadline: Instant,
     /// Where to count what is received, for a progress bar.
     pub progress: Option<Arc<ReadProgress>>,
+    /// File summaries to read and fill (SEMANTICS.md §6.2); `None`: none.
+    pub cache: Option<Arc<SummaryCache>>,
 }
 
 /// The answer, and the instant the start time meant.
@@ -87,6 +93,9 @@ struct ServerFacts {
     version: String,
     flavor: Flavor,
     checksum: ChecksumAlg,
+    /// Which server this is, for file summaries: `mysql:<server_uuid>`, or on MariaDB (which has
+    /// no server_uuid) `mariadb:server_id=<id>` (each file's GTID_LIST is in its identity).
+    source: String,
 }
 
 /// First wait between attempts after a transient failure; it doubles up to [`MAX_BACKOFF`].
@@ -391,6 +400,12 @@ async fn attempt(
         },
         failure: failure.clone(),
         progress: request.progress.clone(),
+        cache: request
+            .cache
+            .clone()
+            .unwrap_or_else(|| Arc::new(SummaryCache::disabled())),
+        identities: Vec::new(),
+        notes: Vec::new(),
     };
     let outcome =
         tokio::task::spawn_blocking(move || resolve::resolve(&mut sequence, &resolve_request))
@@ -425,25 +440,48 @@ async fn server_facts(
     conn: &mut Conn,
     deadline: Instant,
 ) -> Result<ServerFacts, RemoteError> {
-    let row: Option<(String, Option<String>)> = within(
+    let row: Option<(String, Option<String>, Option<u64>)> = within(
         settings,
         deadline,
-        "reading the server version and binlog_checksum",
-        conn.query_first("SELECT VERSION(), @@global.binlog_checksum"),
+        "reading the server version, binlog_checksum and server_id",
+        conn.query_first("SELECT VERSION(), @@global.binlog_checksum, @@global.server_id"),
     )
     .await?;
-    let (version, checksum) = row.unwrap_or_default();
+    let (version, checksum, server_id) = row.unwrap_or_default();
+    let flavor = if version.to_ascii_lowercase().contains("mariadb") {
+        Flavor::MariaDb
+    } else {
+        Flavor::MySql
+    };
+    let uuid = match flavor {
+        Flavor::MySql => conn
+            .query_first::<Option<String>, _>("SELECT @@global.server_uuid")
+            .await
+            .ok()
+            .flatten()
+            .flatten(),
+        Flavor::MariaDb => None,
+    };
+    let source = match uuid {
+        Some(uuid) => format!("mysql:{uuid}"),
+        None => format!(
+            "{}:server_id={}",
+            if flavor == Flavor::MariaDb {
+                "mariadb"
+            } else {
+                "mysql"
+            },
+            server_id.unwrap_or(0)
+        ),
+    };
     Ok(ServerFacts {
-        flavor: if version.to_ascii_lowercase().contains("mariadb") {
-            Flavor::MariaDb
-        } else {
-            Flavor::MySql
-        },
+        flavor,
         checksum: match checksum.as_deref() {
             Some(alg) if alg.eq_ignore_ascii_case("CRC32") => ChecksumAlg::Crc32,
             _ => ChecksumAlg::Off,
         },
         version,
+        source,
     })
 }
 
@@ -721,6 +759,80 @@ async fn probe_file(
     Ok((probe, bytes, count))
 }
 
+/// The identity of `file` on the server now (SEMANTICS.md §6.2): its first events as a dump from
+/// position 4 sends them, and the event at `tail_offset` (which must end the file), with what it
+/// cost; `None` when the file does not have such an event there (it changed).
+async fn identity_now(
+    settings: &ConnSettings,
+    facts: &ServerFacts,
+    file: &str,
+    size: u64,
+    tail_offset: u64,
+    deadline: Instant,
+) -> Result<Option<(FileIdentity, SearchStats)>, RemoteError> {
+    let mut capture = Capture::default();
+    let (head_events, head_bytes) =
+        dump_head(settings, facts, file, 4, deadline, PROBE_EVENTS, |raw| {
+            let Some(header) = crate::binlog::EventHeader::parse_prefix(raw) else {
+                return true;
+            };
+            let kind = header.event_type().ok();
+            matches!(
+                kind,
+                Some(EventType::PreviousGtids | EventType::MariaGtidList)
+            ) || kind.is_some_and(|k| k.role() != crate::binlog::UnitRole::Outside)
+        })
+        .await?;
+    for raw in &head_events {
+        if let Some(header) = crate::binlog::EventHeader::parse_prefix(raw) {
+            let offset = u64::from(header.log_pos).saturating_sub(u64::from(header.event_size));
+            capture.see(EventRef { offset, header }, raw);
+        }
+    }
+    let (tail_events, tail_bytes) =
+        match dump_head(settings, facts, file, tail_offset, deadline, 8, |raw| {
+            crate::binlog::EventHeader::parse_prefix(raw).is_some_and(|h| {
+                !h.is_artificial() && u64::from(h.log_pos) == tail_offset + u64::from(h.event_size)
+            })
+        })
+        .await
+        {
+            Ok(pulled) => pulled,
+            // Not an event start there any more: another file.
+            Err(error) if error.is_binlog_unavailable() => return Ok(None),
+            Err(error) => return Err(error),
+        };
+    let tail = tail_events.iter().find_map(|raw| {
+        let header = crate::binlog::EventHeader::parse_prefix(raw)?;
+        let end = u64::from(header.log_pos);
+        (!header.is_artificial()
+            && end == size
+            && end == tail_offset + u64::from(header.event_size))
+        .then(|| digest(&[raw]))
+    });
+    let Some(tail) = tail else {
+        return Ok(None);
+    };
+    let stats = SearchStats {
+        files_opened: 2,
+        bytes_read: head_bytes + tail_bytes,
+        events_read: (head_events.len() + tail_events.len()) as u64,
+        round_trips: 14,
+        elapsed_us: 0,
+    };
+    Ok(Some((
+        FileIdentity {
+            source: facts.source.clone(),
+            name: file.to_owned(),
+            size,
+            head: digest(&[&capture.head]),
+            tail_offset,
+            tail,
+        },
+        stats,
+    )))
+}
+
 /// The binlog files of a live server, for the search.
 struct RemoteSequence {
     settings: ConnSettings,
@@ -734,11 +846,16 @@ struct RemoteSequence {
     /// The precise network error behind a `ResolveError`, for the caller.
     failure: Arc<Mutex<Option<RemoteError>>>,
     progress: Option<Arc<ReadProgress>>,
+    cache: Arc<SummaryCache>,
+    /// What a per-file read proved about each file's identity, for its summary.
+    identities: Vec<Option<FileIdentity>>,
+    notes: Vec<String>,
 }
 
 impl RemoteSequence {
-    /// A dump from `pos` (a transaction start, or 4) of file `index` on, to walk.
-    fn walk_at(&mut self, index: usize, pos: u64) -> Result<RemoteWalk, ResolveError> {
+    /// A dump from `pos` (a transaction start, or 4) of file `index` on, to walk; with `only`,
+    /// the walk ends where the next file begins and notes what proves the file's identity.
+    fn walk_at(&mut self, index: usize, pos: u64, only: bool) -> Result<RemoteWalk, ResolveError> {
         let name = self.files[index].name.clone();
         let (stream, relay) = self
             .handle
@@ -753,13 +870,6 @@ impl RemoteSequence {
             .map_err(|e| self.fail(e))?;
         self.stats.round_trips += 7;
         self.stats.files_opened += 1;
-        if let Some(progress) = &self.progress {
-            let rest = self.sizes[index..]
-                .iter()
-                .map(|s| s.unwrap_or(0))
-                .sum::<u64>();
-            progress.plan((self.files.len() - index) as u64, rest.saturating_sub(pos));
-        }
         let counters = Arc::new(Mutex::new(SearchStats::default()));
         let events = StreamEvents {
             stream: Some(stream),
@@ -784,7 +894,36 @@ impl RemoteSequence {
             index,
             counters,
             progress: self.progress.clone(),
+            only,
+            capture: Capture::default(),
         })
+    }
+
+    fn stale(&mut self, name: &str) {
+        self.notes.push(format!(
+            "the cached summary of {name} does not match the server's file any more (replaced or \
+             changed): it is read again"
+        ));
+    }
+
+    /// Keeps what a whole read of file `index` proved about its identity.
+    fn note_identity(&mut self, index: usize, capture: &Capture) {
+        let (Some(size), Some((tail_offset, tail))) =
+            (self.sizes.get(index).copied().flatten(), &capture.tail)
+        else {
+            return;
+        };
+        if self.identities.len() <= index {
+            self.identities.resize(index + 1, None);
+        }
+        self.identities[index] = Some(FileIdentity {
+            source: self.facts.source.clone(),
+            name: self.files[index].name.clone(),
+            size,
+            head: digest(&[&capture.head]),
+            tail_offset: *tail_offset,
+            tail: tail.clone(),
+        });
     }
 
     fn fail(&self, error: RemoteError) -> ResolveError {
@@ -832,20 +971,144 @@ impl BinlogSequence for RemoteSequence {
     }
 
     fn walk_from(&mut self, index: usize) -> Result<RemoteWalk, ResolveError> {
-        self.walk_at(index, 4)
+        self.walk_at(index, 4, false)
     }
 
-    fn resolve_from(
-        &mut self,
-        start: usize,
-        request: &Request,
-        check_clock: bool,
-        steps: &mut Vec<String>,
-    ) -> Result<Reading, ResolveError> {
-        if let Some(reading) = self.bisected(start, request, check_clock, steps)? {
-            return Ok(reading);
+    fn plan(&mut self, start: usize) {
+        if let Some(progress) = &self.progress {
+            let rest: u64 = self.sizes[start..].iter().map(|s| s.unwrap_or(0)).sum();
+            progress.plan((self.files.len() - start) as u64, rest);
         }
-        resolve::walk_to_answer(self, start, request, check_clock, steps)
+    }
+
+    fn summary(&mut self, index: usize) -> Result<Option<FileSummary>, ResolveError> {
+        if !self.cache.is_active() || index + 1 >= self.files.len() {
+            return Ok(None);
+        }
+        let name = self.files[index].name.clone();
+        let Some((stored, _)) = self.cache.stored(&self.facts.source, &name) else {
+            return Ok(None);
+        };
+        let size = self.sizes.get(index).copied().flatten();
+        let verified = if size != Some(stored.size) {
+            Ok(None)
+        } else {
+            self.handle.block_on(identity_now(
+                &self.settings,
+                &self.facts,
+                &name,
+                stored.size,
+                stored.tail_offset,
+                self.deadline,
+            ))
+        };
+        let identity = match verified {
+            Ok(Some((identity, stats))) => {
+                self.stats += stats;
+                identity
+            }
+            Ok(None) => {
+                self.stale(&name);
+                return Ok(None);
+            }
+            Err(error) => {
+                self.notes.push(format!(
+                    "the cached summary of {name} could not be checked against the server \
+                     ({error}): it is read again"
+                ));
+                return Ok(None);
+            }
+        };
+        Ok(match self.cache.get(&identity) {
+            Lookup::Hit(summary) => {
+                if let Some(progress) = &self.progress {
+                    progress.read(identity.size);
+                    progress.file_done();
+                }
+                Some(*summary)
+            }
+            Lookup::Stale => {
+                self.stale(&name);
+                None
+            }
+            Lookup::Miss => None,
+        })
+    }
+
+    fn read_file(
+        &mut self,
+        index: usize,
+        request: &Request,
+        initial: Option<&ExecutedGtids>,
+    ) -> Result<Option<FileScan>, ResolveError> {
+        let mut steps = Vec::new();
+        if let Some(mut scan) = self.bisect_file(index, request, &mut steps)? {
+            steps.append(&mut scan.steps);
+            scan.steps = steps;
+            return Ok(Some(scan));
+        }
+        let track = request.gtid != GtidMode::Off;
+        let walk = self.walk_at(index, 4, true)?;
+        let mut units = UnitReader::resume(walk, track, initial.cloned().unwrap_or_default());
+        let mut clock = ClockSeen::default();
+        let mut span = UnitSpan::default();
+        let mut found = None;
+        while let Some(unit) = units.next_unit()? {
+            clock.see(&unit);
+            span.see(&unit);
+            if unit.time_us(request.basis) >= request.start_us {
+                found = Some(unit);
+                break;
+            }
+        }
+        let declared = units.initial_gtids().cloned();
+        if track && initial.is_none() && declared.is_none() {
+            return Ok(None);
+        }
+        let executed = units.executed().clone();
+        let warnings = units
+            .take_warnings()
+            .into_iter()
+            .map(|w| w.to_string())
+            .collect();
+        let walk = units.into_source();
+        let stats = walk.stats();
+        let whole = found.is_none();
+        if whole {
+            self.note_identity(index, &walk.capture);
+        }
+        steps.push(format!(
+            "{}: streamed from its start{}",
+            self.files[index].name,
+            if whole { " to its end" } else { "" }
+        ));
+        Ok(Some(FileScan {
+            answer: match found {
+                Some(unit) => FileAnswer::Found { unit, executed },
+                None => FileAnswer::NotHere {
+                    executed: Some(executed),
+                },
+            },
+            warnings,
+            steps,
+            stats,
+            clock,
+            units: span,
+            whole,
+            declared,
+        }))
+    }
+
+    fn remember(&mut self, index: usize, summary: FileSummary) {
+        if let Some(Some(identity)) = self.identities.get(index) {
+            self.cache.put(identity, &summary);
+        }
+    }
+
+    fn take_notes(&mut self) -> Vec<String> {
+        let mut notes = std::mem::take(&mut self.notes);
+        notes.extend(self.cache.take_notes());
+        notes
     }
 
     fn stats(&self) -> SearchStats {
@@ -959,6 +1222,42 @@ pub struct RemoteWalk {
     index: usize,
     counters: Arc<Mutex<SearchStats>>,
     progress: Option<Arc<ReadProgress>>,
+    /// A per-file read: the walk ends where the next file begins.
+    only: bool,
+    capture: Capture,
+}
+
+/// What a per-file read notes for the file's identity (SEMANTICS.md §6.2): the bytes of its
+/// FORMAT_DESCRIPTION and PREVIOUS_GTIDS / GTID_LIST as the server sends them from position 4,
+/// and its last event (the ROTATE or STOP that closes it), with its offset.
+#[derive(Debug, Default)]
+struct Capture {
+    head: Vec<u8>,
+    head_done: bool,
+    tail: Option<(u64, Vec<u8>)>,
+}
+
+impl Capture {
+    fn see(&mut self, event: EventRef, raw: &[u8]) {
+        let Ok(kind) = event.header.event_type() else {
+            return;
+        };
+        let real = !event.header.is_artificial() && event.header.log_pos != 0;
+        match kind {
+            EventType::FormatDescription if real && !self.head_done => {
+                self.head.extend_from_slice(raw);
+            }
+            EventType::PreviousGtids | EventType::MariaGtidList if !self.head_done => {
+                self.head.extend_from_slice(raw);
+                self.head_done = true;
+            }
+            EventType::Rotate | EventType::Stop if real => {
+                self.tail = Some((event.offset, digest(&[raw])));
+            }
+            kind if kind.role() != crate::binlog::UnitRole::Outside => self.head_done = true,
+            _ => {}
+        }
+    }
 }
 
 impl EventSource for RemoteWalk {
@@ -972,6 +1271,15 @@ impl EventSource for RemoteWalk {
 
     fn advance(&mut self) -> Result<bool, BinlogError> {
         let moved = self.source.advance()?;
+        if self.only {
+            if !moved || self.source.file_name() != self.names[self.index] {
+                return Ok(false);
+            }
+            if let Some(event) = self.source.current() {
+                self.capture.see(event, self.source.raw());
+            }
+            return Ok(true);
+        }
         if moved
             && let Some(position) = self.names.iter().position(|n| n == self.source.file_name())
         {

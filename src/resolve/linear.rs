@@ -47,6 +47,7 @@ pub fn resolve_linear(sequence: &BinlogDir, request: &Request) -> Result<Resolut
             warnings: Vec::new(),
             steps: Vec::new(),
             files: Vec::new(),
+            notes: Vec::new(),
             stats: SearchStats::default(),
         };
 

@@ -12,14 +12,16 @@ use crate::binlog::{
     BinlogError, EventRef, EventSource, FileEventSource, FormatDescription, ReadOptions,
 };
 use crate::gtid::ExecutedGtids;
-use crate::source::local::BinlogDir;
+use crate::source::local::{BinlogDir, BinlogFileEntry};
 use crate::unit::{FirstCommit, declared_gtids, first_commit};
 
+use super::cache::{Lookup, SummaryCache};
 use super::progress::ReadProgress;
-use super::scan::{self, ClockSeen, FileAnswer, ScanTuning};
+use super::scan::{self, FileScan, ScanTuning};
+use super::summary::{FileIdentity, FileSummary, digest};
 use super::{
-    BinlogLocation, BinlogSequence, FileProbe, GtidMode, MatchedUnit, Reading, Request, Resolution,
-    ResolveError, SearchStats, SequenceFile, Status, Walk, resolve, walk_to_answer,
+    BinlogSequence, FileProbe, Request, Resolution, ResolveError, SearchStats, SequenceFile, Walk,
+    resolve,
 };
 
 /// What a file probe reads: enough for the FDE, most PREVIOUS_GTIDS events and the first GTID
@@ -39,9 +41,10 @@ pub fn resolve_files_with_progress(
     request: &Request,
     progress: Arc<ReadProgress>,
 ) -> Result<Resolution, ResolveError> {
-    let mut local = LocalSequence::new(sequence);
-    local.progress = Some(progress);
-    resolve(&mut local, request)
+    resolve(
+        &mut LocalSequence::new(sequence).with_progress(progress),
+        request,
+    )
 }
 
 /// [`resolve_files`] with chosen thresholds for the faster ways of reading a file (tests use
@@ -51,9 +54,10 @@ pub fn resolve_files_tuned(
     request: &Request,
     tuning: ScanTuning,
 ) -> Result<Resolution, ResolveError> {
-    let mut local = LocalSequence::new(sequence);
-    local.tuning = tuning;
-    resolve(&mut local, request)
+    resolve(
+        &mut LocalSequence::new(sequence).with_tuning(tuning),
+        request,
+    )
 }
 
 /// The files of a directory, for the search.
@@ -63,6 +67,37 @@ pub struct LocalSequence<'d> {
     stats: SearchStats,
     tuning: ScanTuning,
     progress: Option<Arc<ReadProgress>>,
+    cache: Arc<SummaryCache>,
+    notes: Vec<String>,
+}
+
+/// How much of a file's start and end its identity digests (SEMANTICS.md §6.2): the FDE and
+/// PREVIOUS_GTIDS / GTID_LIST sit in the first few hundred bytes, the ROTATE in the last ones.
+const IDENTITY_BYTES: u64 = 4096;
+
+/// What proves a summary belongs to `file`: its directory, name, size, and digests of its first
+/// and last bytes (`None` when the file cannot be read; it is then simply not cached).
+pub(crate) fn identity(file: &BinlogFileEntry) -> Option<FileIdentity> {
+    use std::os::unix::fs::FileExt;
+    let handle = std::fs::File::open(&file.path).ok()?;
+    let size = handle.metadata().ok()?.len();
+    let dir = file.path.parent()?.canonicalize().ok()?;
+    let read = |from: u64, to: u64| -> Option<Vec<u8>> {
+        let mut bytes = vec![0; usize::try_from(to.saturating_sub(from)).ok()?];
+        handle.read_exact_at(&mut bytes, from).ok()?;
+        Some(bytes)
+    };
+    let head = read(0, size.min(IDENTITY_BYTES))?;
+    let tail_offset = size.saturating_sub(IDENTITY_BYTES);
+    let tail = read(tail_offset, size)?;
+    Some(FileIdentity {
+        source: format!("dir:{}", dir.display()),
+        name: file.name.clone(),
+        size,
+        head: digest(&[&head]),
+        tail_offset,
+        tail: digest(&[&tail]),
+    })
 }
 
 impl<'d> LocalSequence<'d> {
@@ -80,7 +115,27 @@ impl<'d> LocalSequence<'d> {
             stats: SearchStats::default(),
             tuning: ScanTuning::default(),
             progress: None,
+            cache: Arc::new(SummaryCache::disabled()),
+            notes: Vec::new(),
         }
+    }
+
+    /// Reads and fills `cache` with the summaries of the files it reads in full.
+    pub fn with_cache(mut self, cache: Arc<SummaryCache>) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// Adds what it reads to `progress`.
+    pub fn with_progress(mut self, progress: Arc<ReadProgress>) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    /// Uses `tuning`'s thresholds for the faster ways of reading a file.
+    pub fn with_tuning(mut self, tuning: ScanTuning) -> Self {
+        self.tuning = tuning;
+        self
     }
 
     fn probe_one(&mut self, index: usize, deep: bool) -> Result<FileProbe, ResolveError> {
@@ -146,107 +201,77 @@ impl<'d> BinlogSequence for LocalSequence<'d> {
             .collect()
     }
 
-    fn resolve_from(
-        &mut self,
-        start: usize,
-        request: &Request,
-        check_clock: bool,
-        steps: &mut Vec<String>,
-    ) -> Result<Reading, ResolveError> {
-        let count = self.dir.files.len();
-        let mut initial = Some(ExecutedGtids::None);
-        let mut warnings = Vec::new();
-        let mut file_steps = Vec::new();
-        let mut stats = SearchStats::default();
-        let mut clock = ClockSeen::default();
+    fn plan(&mut self, start: usize) {
         if let Some(progress) = &self.progress {
             let bytes: u64 = self.dir.files[start..]
                 .iter()
                 .filter_map(|f| std::fs::metadata(&f.path).ok())
                 .map(|m| m.len())
                 .sum();
-            progress.plan((count - start) as u64, bytes);
+            progress.plan((self.dir.files.len() - start) as u64, bytes);
         }
-        for index in start..count {
-            let entry = &self.dir.files[index];
-            let Some(scanned) = scan::scan_file(
-                &entry.path,
-                index + 1 == count,
-                request,
-                initial.as_ref(),
-                &self.tuning,
-            )?
-            else {
-                steps.push(format!(
-                    "{} declares no GTIDs and the state before it is unknown: walked from {}",
-                    entry.name, self.dir.files[start].name
+    }
+
+    fn summary(&mut self, index: usize) -> Result<Option<FileSummary>, ResolveError> {
+        if !self.cache.is_active() || index + 1 >= self.dir.files.len() {
+            return Ok(None);
+        }
+        let Some(identity) = identity(&self.dir.files[index]) else {
+            return Ok(None);
+        };
+        Ok(match self.cache.get(&identity) {
+            Lookup::Hit(summary) => {
+                if let Some(progress) = &self.progress {
+                    progress.read(identity.size);
+                    progress.file_done();
+                }
+                Some(*summary)
+            }
+            Lookup::Stale => {
+                self.notes.push(format!(
+                    "the cached summary of {} does not match the file any more (replaced or \
+                     changed): it is read again",
+                    self.dir.files[index].name
                 ));
-                return walk_to_answer(self, start, request, check_clock, steps);
-            };
-            if check_clock {
-                clock = clock.then(scanned.clock);
-                if let Some(why) = clock.contradiction(&entry.name) {
-                    return Ok(Reading::ClockContradicted(why));
-                }
+                None
             }
-            if let Some(progress) = &self.progress {
-                progress.read(scanned.stats.bytes_read);
-                progress.file_done();
-            }
-            warnings.extend(scanned.warnings);
-            file_steps.extend(scanned.steps);
-            stats += scanned.stats;
-            match scanned.answer {
-                FileAnswer::NotHere { executed } => initial = executed,
-                FileAnswer::Found { unit, executed } => {
-                    let gtid = match request.gtid {
-                        GtidMode::Off => None,
-                        mode => {
-                            if mode == GtidMode::On
-                                && executed == ExecutedGtids::None
-                                && unit.gtid.is_none()
-                            {
-                                return Err(ResolveError::NoGtids {
-                                    file: entry.name.clone(),
-                                });
-                            }
-                            Some(executed)
-                        }
-                    };
-                    steps.extend(file_steps);
-                    steps.push(format!(
-                        "the transaction at {}:{} is the first whose {} time is at or after the \
-                         start time",
-                        entry.name, unit.pos, request.basis
-                    ));
-                    return Ok(Reading::Answer(Box::new(Resolution {
-                        status: Status::InRange,
-                        location: Some(BinlogLocation {
-                            file: entry.name.clone(),
-                            pos: unit.pos,
-                            relay_subdir: entry.relay_subdir.clone(),
-                        }),
-                        gtid,
-                        matched: Some(MatchedUnit {
-                            file: entry.name.clone(),
-                            unit,
-                        }),
-                        warnings,
-                        steps: Vec::new(),
-                        files: Vec::new(),
-                        stats,
-                    })));
-                }
-            }
+            Lookup::Miss => None,
+        })
+    }
+
+    fn read_file(
+        &mut self,
+        index: usize,
+        request: &Request,
+        initial: Option<&ExecutedGtids>,
+    ) -> Result<Option<FileScan>, ResolveError> {
+        let count = self.dir.files.len();
+        let scanned = scan::scan_file(
+            &self.dir.files[index].path,
+            index + 1 == count,
+            request,
+            initial,
+            &self.tuning,
+        )?;
+        if let (Some(progress), Some(scanned)) = (&self.progress, &scanned) {
+            progress.read(scanned.stats.bytes_read);
+            progress.file_done();
         }
-        steps.extend(file_steps);
-        steps.push(format!(
-            "read {} onwards: every transaction is before the start time",
-            self.dir.files[start].name
-        ));
-        Ok(Reading::Answer(Box::new(Resolution::too_late(
-            warnings, stats,
-        ))))
+        Ok(scanned)
+    }
+
+    fn remember(&mut self, index: usize, summary: FileSummary) {
+        if self.cache.is_active()
+            && let Some(identity) = identity(&self.dir.files[index])
+        {
+            self.cache.put(&identity, &summary);
+        }
+    }
+
+    fn take_notes(&mut self) -> Vec<String> {
+        let mut notes = std::mem::take(&mut self.notes);
+        notes.extend(self.cache.take_notes());
+        notes
     }
 
     fn purged_before_first(&self) -> bool {

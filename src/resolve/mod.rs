@@ -28,10 +28,12 @@
 //! target file up to the answer (bisected where it can be); otherwise one sequential read of
 //! every file up to the answer.
 
+pub mod cache;
 pub mod linear;
 pub mod local;
 pub mod progress;
 pub mod scan;
+pub mod summary;
 
 use std::fmt;
 use std::time::Instant;
@@ -41,6 +43,9 @@ use crate::gtid::ExecutedGtids;
 use crate::source::local::LocalSourceError;
 use crate::start_time::format_instant;
 use crate::unit::{FirstCommit, TimeBasis, TransactionUnit, UnitReader};
+
+use scan::{ClockSeen, FileAnswer, FileScan};
+use summary::FileSummary;
 
 pub use local::{LocalSequence, resolve_files, resolve_files_tuned, resolve_files_with_progress};
 pub use progress::{ProgressSnapshot, ReadProgress};
@@ -145,6 +150,8 @@ pub struct Resolution {
     pub steps: Vec<String>,
     /// What became of each file of the sequence, in order (empty for the linear reference).
     pub files: Vec<FileVisit>,
+    /// About how it was reached rather than the answer (a cache not used), for stderr.
+    pub notes: Vec<String>,
     pub stats: SearchStats,
 }
 
@@ -161,6 +168,8 @@ pub struct FileVisit {
 pub enum FileDecision {
     /// Every transaction in it committed before T, by the commit clock (SEMANTICS.md §6.1).
     SkippedOnCommitClock,
+    /// Every transaction in it is before T, by its cached summary (SEMANTICS.md §6.2).
+    SkippedOnSummary,
     /// Read, in full or up to the answer.
     Read,
     /// Not needed: the answer is before it.
@@ -171,6 +180,7 @@ impl FileDecision {
     pub fn as_str(self) -> &'static str {
         match self {
             FileDecision::SkippedOnCommitClock => "skipped-on-commit-clock",
+            FileDecision::SkippedOnSummary => "skipped-on-summary",
             FileDecision::Read => "read",
             FileDecision::NotRead => "not-read",
         }
@@ -188,6 +198,7 @@ impl Resolution {
             warnings,
             steps: Vec::new(),
             files: Vec::new(),
+            notes: Vec::new(),
             stats,
         }
     }
@@ -291,10 +302,35 @@ pub trait BinlogSequence {
     /// What probing has cost so far.
     fn stats(&self) -> SearchStats;
 
+    /// Counts files `start..` as to be read, for a progress bar.
+    fn plan(&mut self, _start: usize) {}
+
+    /// A summary of file `index` proven to belong to it (SEMANTICS.md §6.2), when one is kept.
+    fn summary(&mut self, _index: usize) -> Result<Option<FileSummary>, ResolveError> {
+        Ok(None)
+    }
+
+    /// Reads file `index` for the answer; `initial`: the GTIDs executed before it, when known.
+    /// `Ok(None)`: it cannot be read on its own (it declares no GTIDs while the state before it
+    /// is unknown).
+    fn read_file(
+        &mut self,
+        index: usize,
+        request: &Request,
+        initial: Option<&ExecutedGtids>,
+    ) -> Result<Option<FileScan>, ResolveError>;
+
+    /// Keeps the summary of file `index`, read in full (a file that is no longer written).
+    fn remember(&mut self, _index: usize, _summary: FileSummary) {}
+
+    /// Notes for the user (the cache not used, a summary out of date), once each.
+    fn take_notes(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// The answer, reading from file `start` on (the search chose it). `check_clock`: the files
     /// before `start` were skipped on the commit clock, so every transaction read must record a
-    /// commit time no earlier than the one before it. The default walks the files' events in
-    /// order; a source that can do better (seek, bisect) overrides it.
+    /// commit time no earlier than the one before it.
     fn resolve_from(
         &mut self,
         start: usize,
@@ -305,7 +341,151 @@ pub trait BinlogSequence {
     where
         Self: Sized,
     {
-        walk_to_answer(self, start, request, check_clock, steps)
+        read_files(self, start, request, check_clock, steps)
+    }
+}
+
+/// Reads the files from `start` on, one at a time, to the answer: a file whose proven summary
+/// shows every unit before T is skipped (its end state carried on), any other is read
+/// ([`BinlogSequence::read_file`]); a file read in full leaves its summary behind. The GTID state
+/// is carried from file to file; a file that cannot be read on its own makes the walk start over
+/// from `start` as one stream.
+pub(crate) fn read_files<S: BinlogSequence>(
+    sequence: &mut S,
+    start: usize,
+    request: &Request,
+    check_clock: bool,
+    steps: &mut Vec<String>,
+) -> Result<Reading, ResolveError> {
+    let count = sequence.files().len();
+    let track = request.gtid != GtidMode::Off;
+    let mut carried = Some(ExecutedGtids::None);
+    let mut warnings = Vec::new();
+    let mut file_steps = Vec::new();
+    let mut stats = SearchStats::default();
+    let mut clock = ClockSeen::default();
+    let mut visited = Vec::new();
+    sequence.plan(start);
+    for index in start..count {
+        let file = sequence.files()[index].clone();
+        // Where files are skipped on the commit clock, every unit read must check it: summaries
+        // (which do not record it) are not used then.
+        if !check_clock
+            && let Some(summary) = sequence.summary(index)?
+            && summary.all_before(request.basis, request.start_us)
+        {
+            carried = match (&summary.declared, summary.end, carried) {
+                (Some(_), Some(end), _) => Some(end),
+                (None, Some(end), Some(mut before)) => {
+                    before.extend(&end);
+                    Some(before)
+                }
+                _ => None,
+            };
+            let why = match summary.units.latest(request.basis) {
+                Some(latest) => format!(
+                    "its cached summary shows every transaction before the start time (the \
+                     latest at {})",
+                    format_instant(latest)
+                ),
+                None => "its cached summary shows it holds no transaction".to_owned(),
+            };
+            file_steps.push(format!("{}: skipped: {why}", file.name));
+            visited.push(visit(&file, FileDecision::SkippedOnSummary, why));
+            continue;
+        }
+        let Some(scanned) = sequence.read_file(index, request, carried.as_ref())? else {
+            steps.push(format!(
+                "{} declares no GTIDs and the state before it is unknown: walked from {}",
+                file.name,
+                sequence.files()[start].name
+            ));
+            return walk_to_answer(sequence, start, request, check_clock, steps);
+        };
+        if check_clock {
+            clock = clock.then(scanned.clock);
+            if let Some(why) = clock.contradiction(&file.name) {
+                return Ok(Reading::ClockContradicted(why));
+            }
+        }
+        if index + 1 < count
+            && let Some(summary) = scanned.summary(track)
+        {
+            sequence.remember(index, summary);
+        }
+        warnings.extend(scanned.warnings);
+        file_steps.extend(scanned.steps);
+        stats += scanned.stats;
+        match scanned.answer {
+            FileAnswer::NotHere { executed } => {
+                carried = executed;
+                visited.push(visit(
+                    &file,
+                    FileDecision::Read,
+                    "read in full: every transaction in it is before the start time".to_owned(),
+                ));
+            }
+            FileAnswer::Found { unit, executed } => {
+                let gtid = match request.gtid {
+                    GtidMode::Off => None,
+                    mode => {
+                        if mode == GtidMode::On
+                            && executed == ExecutedGtids::None
+                            && unit.gtid.is_none()
+                        {
+                            return Err(ResolveError::NoGtids { file: file.name });
+                        }
+                        Some(executed)
+                    }
+                };
+                steps.extend(file_steps);
+                steps.push(format!(
+                    "the transaction at {}:{} is the first whose {} time is at or after the \
+                     start time",
+                    file.name, unit.pos, request.basis
+                ));
+                visited.push(visit(
+                    &file,
+                    FileDecision::Read,
+                    "the answer is in it".to_owned(),
+                ));
+                return Ok(Reading::Answer(Box::new(Resolution {
+                    status: Status::InRange,
+                    location: Some(BinlogLocation {
+                        file: file.name.clone(),
+                        pos: unit.pos,
+                        relay_subdir: file.relay_subdir,
+                    }),
+                    gtid,
+                    matched: Some(MatchedUnit {
+                        file: file.name,
+                        unit,
+                    }),
+                    warnings,
+                    steps: Vec::new(),
+                    files: visited,
+                    notes: Vec::new(),
+                    stats,
+                })));
+            }
+        }
+    }
+    steps.extend(file_steps);
+    steps.push(format!(
+        "read {} onwards: every transaction is before the start time",
+        sequence.files()[start].name
+    ));
+    let mut resolution = Resolution::too_late(warnings, stats);
+    resolution.files = visited;
+    Ok(Reading::Answer(Box::new(resolution)))
+}
+
+fn visit(file: &SequenceFile, decision: FileDecision, why: String) -> FileVisit {
+    FileVisit {
+        name: file.name.clone(),
+        relay_subdir: file.relay_subdir.clone(),
+        decision,
+        why,
     }
 }
 
@@ -466,6 +646,7 @@ pub fn resolve<S: BinlogSequence>(
         resolution
     };
     resolution.steps = steps;
+    resolution.notes = probes.sequence.take_notes();
     resolution.stats += probes.sequence.stats();
     resolution.stats.elapsed_us = started.elapsed().as_micros() as u64;
     Ok(resolution)
@@ -587,6 +768,8 @@ fn visits(
             .position(|f| f.name == location.file && f.relay_subdir == location.relay_subdir)
     });
     let last_read = answer.unwrap_or(files.len().saturating_sub(1));
+    // What the reading itself said about the files it met, from `from` on.
+    let known = &resolution.files;
     files
         .iter()
         .enumerate()
@@ -603,11 +786,18 @@ fn visits(
                 (
                     FileDecision::SkippedOnCommitClock,
                     format!(
-                        "every transaction in it committed before {}'s first, before the start \
-                         time",
+                        "every transaction in it committed before the first transaction of {} or \
+                         a later file, which is before the start time",
                         files[from].name
                     ),
                 )
+            } else if let Some(seen) = known.get(index - from) {
+                let why = if seen.decision == FileDecision::Read && Some(index) != answer {
+                    format!("{why_read}; {}", seen.why)
+                } else {
+                    seen.why.clone()
+                };
+                (seen.decision, why)
             } else if Some(index) == answer {
                 (FileDecision::Read, "the answer is in it".to_owned())
             } else if index <= last_read {
@@ -668,6 +858,7 @@ fn lower_bound<S: BinlogSequence>(
         warnings,
         steps: Vec::new(),
         files: Vec::new(),
+        notes: Vec::new(),
         stats: SearchStats::default(),
     })
 }
@@ -792,6 +983,7 @@ pub(crate) fn walk_units<W: Walk, E>(
         warnings,
         steps: Vec::new(),
         files: Vec::new(),
+        notes: Vec::new(),
         stats,
     }))
 }

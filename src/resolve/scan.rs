@@ -31,6 +31,7 @@ use crate::binlog::{
 use crate::gtid::{ExecutedGtids, GtidSet, Tsid};
 use crate::unit::{TimeBasis, TransactionUnit, UnitReader, declared_gtids};
 
+use super::summary::{FileSummary, UnitSpan};
 use super::{GtidMode, Request, ResolveError, SearchStats};
 
 /// The read window of a scan: small enough that a window just read is still in the CPU's
@@ -60,7 +61,7 @@ impl Default for ScanTuning {
 
 /// What a file says about the answer.
 #[derive(Debug, Clone)]
-pub(crate) enum FileAnswer {
+pub enum FileAnswer {
     /// The first unit at or after T, and the GTIDs executed before it (when tracked).
     Found {
         unit: TransactionUnit,
@@ -73,19 +74,47 @@ pub(crate) enum FileAnswer {
 
 /// One file read.
 #[derive(Debug, Clone)]
-pub(crate) struct FileScan {
+pub struct FileScan {
     pub answer: FileAnswer,
     pub warnings: Vec<String>,
     pub steps: Vec<String>,
     pub stats: SearchStats,
     /// The commit times of the transactions read, for the check that they rise.
     pub clock: ClockSeen,
+    /// The units read, and whether they are all the file's units.
+    pub units: UnitSpan,
+    pub whole: bool,
+    /// PREVIOUS_GTIDS / GTID_LIST at the file's start, when read.
+    pub declared: Option<ExecutedGtids>,
+}
+
+impl FileScan {
+    /// The file's summary, when every unit of it was read and no answer was found in it
+    /// (`tracked`: the GTIDs were followed).
+    pub fn summary(&self, tracked: bool) -> Option<FileSummary> {
+        let FileAnswer::NotHere { executed } = &self.answer else {
+            return None;
+        };
+        if !self.whole {
+            return None;
+        }
+        let end = match (tracked, &self.declared, executed) {
+            (true, Some(_), Some(executed)) => Some(executed.clone()),
+            (true, None, Some(ExecutedGtids::None)) => Some(ExecutedGtids::None),
+            _ => None,
+        };
+        Some(FileSummary {
+            units: self.units.clone(),
+            declared: self.declared.clone(),
+            end,
+        })
+    }
 }
 
 /// The commit times a reading saw, in binlog order, for the check that they rise where files
 /// were skipped on the commit clock (SEMANTICS.md §6.1).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct ClockSeen {
+pub struct ClockSeen {
     /// The first transaction read: its position and commit time.
     first: Option<(u64, i64)>,
     last: Option<i64>,
@@ -95,7 +124,7 @@ pub(crate) struct ClockSeen {
 
 impl ClockSeen {
     #[inline]
-    fn see(&mut self, unit: &TransactionUnit) {
+    pub(crate) fn see(&mut self, unit: &TransactionUnit) {
         if self.broken.is_some() {
             return;
         }
@@ -113,7 +142,7 @@ impl ClockSeen {
 
     /// A reading that rose from `first` to `last` without a break (bisection checks its probes
     /// and its walk itself).
-    fn rising(first: (u64, i64), last: i64) -> ClockSeen {
+    pub(crate) fn rising(first: (u64, i64), last: i64) -> ClockSeen {
         ClockSeen {
             first: Some(first),
             last: Some(last),
@@ -122,7 +151,7 @@ impl ClockSeen {
     }
 
     /// This reading followed by `later`.
-    pub(crate) fn then(self, later: ClockSeen) -> ClockSeen {
+    pub fn then(self, later: ClockSeen) -> ClockSeen {
         let crossing = match (self.last, later.first) {
             (Some(last), Some((pos, us))) if us < last => Some(pos),
             _ => None,
@@ -136,7 +165,7 @@ impl ClockSeen {
     }
 
     /// Why the times read do not rise, naming the file the last reading was in.
-    pub(crate) fn contradiction(&self, file: &str) -> Option<String> {
+    pub fn contradiction(&self, file: &str) -> Option<String> {
         self.broken.map(|pos| {
             format!(
                 "{file}: the commit time of the transaction at {pos} goes backwards or is missing"
@@ -150,11 +179,14 @@ struct Outcome {
     found: Option<TransactionUnit>,
     /// Before `found`, or everything read when nothing was found.
     executed: ExecutedGtids,
-    declared: bool,
+    declared: Option<ExecutedGtids>,
     ended_open: bool,
     warnings: Vec<String>,
     stats: SearchStats,
     clock: ClockSeen,
+    units: UnitSpan,
+    /// Read to the end of the source (not stopped early).
+    complete: bool,
 }
 
 fn open(path: &Path, newest: bool, window: usize) -> Result<FileEventSource, BinlogError> {
@@ -187,25 +219,32 @@ fn find(
     let mut found = None;
     let mut read = 0u32;
     let mut clock = ClockSeen::default();
+    let mut span = UnitSpan::default();
+    let mut complete = true;
     while let Some(unit) = units.next_unit()? {
         clock.see(&unit);
+        span.see(&unit);
         if unit.time_us(request.basis) >= request.start_us {
             found = Some(unit);
+            complete = false;
             break;
         }
         read = read.wrapping_add(1);
         if read.is_multiple_of(1024) && stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+            complete = false;
             break;
         }
     }
     Ok(Outcome {
         found,
         executed: units.executed().clone(),
-        declared: units.initial_gtids().is_some(),
+        declared: units.initial_gtids().cloned(),
         ended_open: units.ended_open(),
         warnings: units.warnings().iter().map(ToString::to_string).collect(),
         stats: stats_of(units.source()),
         clock,
+        units: span,
+        complete,
     })
 }
 
@@ -253,7 +292,7 @@ pub(crate) fn scan_file(
     let reader = open(path, newest, SCAN_WINDOW)?;
     let start = initial.cloned().unwrap_or_default();
     let outcome = find(UnitReader::resume(reader, track, start), request, None)?;
-    if track && initial.is_none() && !outcome.declared {
+    if track && initial.is_none() && outcome.declared.is_none() {
         return Ok(None);
     }
     steps.push(format!("{name}: read unit by unit"));
@@ -261,6 +300,7 @@ pub(crate) fn scan_file(
 }
 
 fn into_scan(outcome: Outcome, steps: Vec<String>) -> FileScan {
+    let whole = outcome.complete && outcome.found.is_none();
     FileScan {
         answer: match outcome.found {
             Some(unit) => FileAnswer::Found {
@@ -275,6 +315,9 @@ fn into_scan(outcome: Outcome, steps: Vec<String>) -> FileScan {
         steps,
         stats: outcome.stats,
         clock: outcome.clock,
+        whole,
+        units: outcome.units,
+        declared: outcome.declared,
     }
 }
 
@@ -317,7 +360,7 @@ fn halves(
         (earlier, later.join())
     });
     let a = a?;
-    if a.ended_open || (track && initial.is_none() && !a.declared) {
+    if a.ended_open || (track && initial.is_none() && a.declared.is_none()) {
         return Ok(None);
     }
     let mut stats = a.stats;
@@ -342,6 +385,7 @@ fn halves(
     warnings.extend(b.warnings);
     Ok(Some(into_scan(
         Outcome {
+            complete: b.complete,
             found: b.found,
             executed,
             declared: a.declared,
@@ -349,6 +393,7 @@ fn halves(
             warnings,
             stats,
             clock: a.clock.then(b.clock),
+            units: a.units.then(b.units),
         },
         steps,
     )))
@@ -581,6 +626,9 @@ fn bisect(
             steps,
             stats,
             clock: ClockSeen::rising((first.offset, first_commit), previous.max(first_commit)),
+            units: UnitSpan::default(),
+            whole: false,
+            declared: declared.clone(),
         })));
     };
     let executed = if track {
@@ -622,6 +670,9 @@ fn bisect(
         steps,
         stats,
         clock,
+        units: UnitSpan::default(),
+        whole: false,
+        declared,
     })))
 }
 

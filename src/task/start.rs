@@ -17,6 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -24,7 +25,8 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::remote::{self, RemoteRequest, TlsFiles, resolve_remote};
-use crate::resolve::{self, GtidMode, Request, Resolution, Status};
+use crate::resolve::cache::SummaryCache;
+use crate::resolve::{self, GtidMode, LocalSequence, Request, Resolution, Status};
 use crate::source::relay::open_relay_dir;
 use crate::start_time::{ResolvedTime, StartTime, Zone, format_instant};
 use crate::unit::TimeBasis;
@@ -78,6 +80,8 @@ pub struct StartTaskRequest {
     /// The `worker` of DM's JSON.
     pub worker: String,
     pub basis: TimeBasis,
+    /// File summaries for resolving `--start-time` (SEMANTICS.md §6.2); `None`: none.
+    pub cache: Option<Arc<SummaryCache>>,
 }
 
 /// One source's entry of DM's JSON.
@@ -628,11 +632,19 @@ async fn resolve_start(
                 gtid: GtidMode::Auto,
             };
             let path = dir.dir.clone();
-            let resolution =
-                tokio::task::spawn_blocking(move || resolve::resolve_files(&dir, &resolve_request))
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .map_err(|e| e.to_string())?;
+            let cache = request
+                .cache
+                .clone()
+                .unwrap_or_else(|| Arc::new(SummaryCache::disabled()));
+            let resolution = tokio::task::spawn_blocking(move || {
+                resolve::resolve(
+                    &mut LocalSequence::new(&dir).with_cache(cache),
+                    &resolve_request,
+                )
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
             (
                 resolution,
                 resolved,
@@ -647,6 +659,7 @@ async fn resolve_start(
                 gtid: GtidMode::Auto,
                 deadline,
                 progress: None,
+                cache: request.cache.clone(),
             };
             let answer = resolve_remote(settings, &remote_request)
                 .await

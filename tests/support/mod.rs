@@ -32,10 +32,14 @@ pub fn startpoint(args: &[&str]) -> Output {
 /// Runs `startpoint ARGS` with extra environment variables.
 #[allow(dead_code)]
 pub fn startpoint_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    // Each run starts with an empty summary cache of its own (a test that wants a warm one
+    // passes --cache-dir), so that no run depends on what another left in ~/.cache.
+    let cache = tempfile::tempdir().expect("a temporary cache directory");
     let out = Command::new(env!("CARGO_BIN_EXE_startpoint"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("STARTPOINT_HOME")
+        .env("XDG_CACHE_HOME", cache.path())
         .envs(env.iter().copied())
         .output()
         .expect("run the startpoint binary");
