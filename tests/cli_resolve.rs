@@ -591,3 +591,76 @@ fn every_file_says_whether_it_was_skipped_or_read_and_why() {
         text.stdout
     );
 }
+
+/// `startpoint index` summarises every closed file into the cache and prints the coverage
+/// table; resolutions then skip those files (`skipped-on-summary`), with the same answer; a
+/// damaged cache, or `--no-cache`, changes nothing but the cost (issue 13).
+#[test]
+fn index_fills_the_cache_and_resolutions_skip_summarised_files() {
+    let cache = tempfile::tempdir().unwrap();
+    let cache_dir = cache.path().display().to_string();
+    let index = |extra: &[&str]| {
+        let mut args = vec!["index", "--binlog-dir", DIR, "--cache-dir", &cache_dir];
+        args.extend_from_slice(extra);
+        startpoint(&args)
+    };
+    let first = json(&index(&["--output", "json"]));
+    let files = first["files"].as_array().unwrap();
+    assert!(files.len() >= 5, "{first}");
+    let states: Vec<&str> = files
+        .iter()
+        .map(|f| f["summary"].as_str().unwrap())
+        .collect();
+    assert_eq!(states.last(), Some(&"newest (not cached)"), "{first}");
+    assert!(states[..states.len() - 1].iter().all(|s| *s == "read now"), "{first}");
+    let with_units = files.iter().find(|f| f["units"].as_u64() > Some(10)).unwrap();
+    assert!(with_units["first"]["commit_time"].as_str().is_some(), "{first}");
+    assert!(with_units["commit"]["backwards_us"].as_i64().is_some(), "{first}");
+    let second = index(&[]);
+    second.assert_success();
+    assert!(second.stdout.contains("cached"), "{}", second.stdout);
+    assert!(second.stdout.starts_with(DIR), "{}", second.stdout);
+
+    let resolve_with = |extra: &[&str]| {
+        let mut args = vec![
+            "resolve-position",
+            "--binlog-dir",
+            DIR,
+            "--start-time",
+            "2030-03-31 02:30:00Z",
+            "--output",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        startpoint(&args)
+    };
+    let cold = json(&resolve_with(&["--no-cache"]));
+    let warm_out = resolve_with(&["--cache-dir", &cache_dir]);
+    let warm = json(&warm_out);
+    for field in ["status", "binlog_name", "binlog_pos", "binlog_gtid"] {
+        assert_eq!(warm[field], cold[field], "{field}");
+    }
+    let skipped = warm["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["decision"] == "skipped-on-summary")
+        .count();
+    assert!(skipped >= 5, "{warm}");
+    assert!(warm["bytes_read"].as_u64() < cold["bytes_read"].as_u64(), "{warm}\n{cold}");
+
+    // A damaged cache: a note, the same answer.
+    for entry in std::fs::read_dir(cache.path()).unwrap() {
+        std::fs::write(entry.unwrap().path(), b"not a database").unwrap();
+    }
+    let damaged_out = resolve_with(&["--cache-dir", &cache_dir]);
+    let damaged = json(&damaged_out);
+    for field in ["status", "binlog_name", "binlog_pos", "binlog_gtid"] {
+        assert_eq!(damaged[field], cold[field], "{field}");
+    }
+    assert!(
+        damaged_out.stderr.contains("note: the summary cache") && damaged_out.stderr.contains("not used"),
+        "{}",
+        damaged_out.stderr
+    );
+}

@@ -94,6 +94,46 @@ pub enum Command {
     OperateSource(OperateSourceCommand),
     /// Show a task's stored checkpoint and safe-mode exit point per source.
     QueryStatus(QueryStatusArgs),
+    /// Summarise every binlog file not summarised yet (kept in the summary cache, so that
+    /// later resolutions skip them) and print what history the source holds, per file.
+    Index(IndexArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("from").required(true)
+    .args(["binlog_dir", "relay_dir", "url", "source_config"])))]
+pub struct IndexArgs {
+    /// Directory of binlog files (ordered by its .index when present).
+    #[arg(long, value_name = "DIR")]
+    pub binlog_dir: Option<PathBuf>,
+
+    /// DM relay directory (server-uuid.index and its <uuid>.<seq> sub-directories).
+    #[arg(long, value_name = "DIR")]
+    pub relay_dir: Option<PathBuf>,
+
+    /// Live server, mysql://USER@HOST:PORT (password better in MYSQL_PWD). Every file not
+    /// summarised yet is streamed from the server in full.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+
+    /// DM source file describing the live server.
+    #[arg(long, value_name = "FILE")]
+    pub source_config: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// Use protocol compression with a live server.
+    #[arg(long)]
+    pub compress: bool,
+
+    /// server_id the dumps register with on a live server.
+    #[arg(long, value_name = "ID")]
+    pub server_id: Option<u32>,
+
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 /// Output formats of the diagnostic commands.

@@ -1,6 +1,7 @@
 //! The thin command layer: parse with clap, call the library, print, choose the exit status.
 
 mod args;
+mod index;
 mod list_units;
 mod operate_source;
 mod progress;
@@ -53,6 +54,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::StartTask(args) => start_task::run(args, &cli.global),
         Command::OperateSource(command) => operate_source::run(command, &cli.global),
         Command::QueryStatus(args) => query_status::run(args, &cli.global),
+        Command::Index(args) => index::run(args, &cli.global),
     }
 }
 

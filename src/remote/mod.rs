@@ -353,70 +353,114 @@ async fn attempt(
                 message: e.to_string(),
             })?,
     };
-    let rows: Vec<mysql_async::Row> = within(
-        settings,
-        deadline,
-        "listing binary logs (SHOW BINARY LOGS)",
-        conn.query("SHOW BINARY LOGS"),
-    )
-    .await?;
-    let _ = tokio::time::timeout_at(deadline, conn.disconnect()).await;
-    let control_bytes = control_relay.received();
-    drop(control_relay);
-    let (files, sizes): (Vec<SequenceFile>, Vec<Option<u64>>) = rows
-        .iter()
-        .filter_map(|row| Some((row.get::<String, _>(0)?, row.get_opt::<u64, _>(1))))
-        .map(|(name, size)| {
-            let file = SequenceFile {
-                name,
-                relay_subdir: None,
-            };
-            (file, size.and_then(Result::ok))
-        })
-        .unzip();
-    if files.is_empty() {
-        return Err(RemoteError::BinlogOff {
-            server: settings.address(),
-        });
-    }
     let resolve_request = Request {
         start_us: start.instant_us,
         basis: request.basis,
         gtid: request.gtid,
     };
+    let version = facts.version.clone();
+    let listing = Listing::read(settings, conn, control_relay, deadline).await?;
+    let resolution = over_sequence(
+        settings,
+        facts,
+        listing,
+        deadline,
+        request.progress.clone(),
+        request.cache.clone(),
+        move |sequence| resolve::resolve(sequence, &resolve_request),
+    )
+    .await?;
+    Ok(RemoteAnswer {
+        start,
+        resolution,
+        server_version: version,
+    })
+}
+
+/// `SHOW BINARY LOGS`, read once on the control connection (which it closes).
+struct Listing {
+    files: Vec<SequenceFile>,
+    sizes: Vec<Option<u64>>,
+    /// What the control connection received.
+    control_bytes: u64,
+}
+
+impl Listing {
+    async fn read(
+        settings: &ConnSettings,
+        mut conn: Conn,
+        control_relay: Relay,
+        deadline: Instant,
+    ) -> Result<Listing, RemoteError> {
+        let rows: Vec<mysql_async::Row> = within(
+            settings,
+            deadline,
+            "listing binary logs (SHOW BINARY LOGS)",
+            conn.query("SHOW BINARY LOGS"),
+        )
+        .await?;
+        let _ = tokio::time::timeout_at(deadline, conn.disconnect()).await;
+        let control_bytes = control_relay.received();
+        drop(control_relay);
+        let (files, sizes): (Vec<SequenceFile>, Vec<Option<u64>>) = rows
+            .iter()
+            .filter_map(|row| Some((row.get::<String, _>(0)?, row.get_opt::<u64, _>(1))))
+            .map(|(name, size)| {
+                let file = SequenceFile {
+                    name,
+                    relay_subdir: None,
+                };
+                (file, size.and_then(Result::ok))
+            })
+            .unzip();
+        if files.is_empty() {
+            return Err(RemoteError::BinlogOff {
+                server: settings.address(),
+            });
+        }
+        Ok(Listing {
+            files,
+            sizes,
+            control_bytes,
+        })
+    }
+}
+
+/// Runs `work` over the server's binary logs on a blocking thread (whose network calls block on
+/// the runtime); the precise network error behind a failure wins over the resolver's words.
+async fn over_sequence<T: Send + 'static>(
+    settings: &ConnSettings,
+    facts: ServerFacts,
+    listing: Listing,
+    deadline: Instant,
+    progress: Option<Arc<ReadProgress>>,
+    cache: Option<Arc<SummaryCache>>,
+    work: impl FnOnce(&mut RemoteSequence) -> Result<T, ResolveError> + Send + 'static,
+) -> Result<T, RemoteError> {
     let failure = Arc::new(Mutex::new(None));
     let mut sequence = RemoteSequence {
         settings: settings.clone(),
-        facts: facts.clone(),
-        files,
-        sizes,
+        facts,
+        files: listing.files,
+        sizes: listing.sizes,
         handle: Handle::current(),
         deadline,
         stats: SearchStats {
             // Connecting, three queries and the listing on the control connection.
             round_trips: 7,
-            bytes_read: control_bytes,
+            bytes_read: listing.control_bytes,
             ..SearchStats::default()
         },
         failure: failure.clone(),
-        progress: request.progress.clone(),
-        cache: request
-            .cache
-            .clone()
-            .unwrap_or_else(|| Arc::new(SummaryCache::disabled())),
+        progress,
+        cache: cache.unwrap_or_else(|| Arc::new(SummaryCache::disabled())),
         identities: Vec::new(),
         notes: Vec::new(),
     };
-    let outcome =
-        tokio::task::spawn_blocking(move || resolve::resolve(&mut sequence, &resolve_request))
-            .await;
+    let outcome = tokio::task::spawn_blocking(move || work(&mut sequence)).await;
     let taken = failure.lock().ok().and_then(|mut f| f.take());
     match outcome {
-        Ok(Ok(resolution)) => Ok(RemoteAnswer {
-            start,
-            resolution,
-            server_version: facts.version,
-        }),
+        Ok(Ok(value)) => Ok(value),
         Ok(Err(err)) => Err(taken.unwrap_or_else(|| match err {
             ResolveError::Binlog(source) => RemoteError::Binlog {
                 server: settings.address(),
@@ -433,6 +477,38 @@ async fn attempt(
             message: format!("the replication stream could not be read: {join}"),
         })),
     }
+}
+
+/// The coverage table of a live server's binary logs (`startpoint index --url`): every file
+/// without a proven summary streamed in full, one at a time, and its summary kept.
+pub async fn index_remote(
+    settings: &ConnSettings,
+    deadline: Instant,
+    progress: Arc<ReadProgress>,
+    cache: Arc<SummaryCache>,
+) -> Result<(Vec<resolve::index::FileCoverage>, Vec<String>, String), RemoteError> {
+    let (mut conn, control_relay) = connect(settings, Role::Control, deadline).await?;
+    let facts = server_facts(settings, &mut conn, deadline).await?;
+    let version = facts.version.clone();
+    let listing = Listing::read(settings, conn, control_relay, deadline).await?;
+    let (rows, notes) = over_sequence(
+        settings,
+        facts,
+        listing,
+        deadline,
+        Some(progress),
+        Some(cache),
+        |sequence| {
+            sequence.plan(0);
+            let all: Vec<usize> = (0..sequence.files.len()).collect();
+            let rows = resolve::index::cover(sequence, &all)?;
+            let mut rows: Vec<_> = rows.into_iter().map(|(_, row)| row).collect();
+            resolve::index::mark_gtid_gaps(&mut rows);
+            Ok((rows, sequence.take_notes()))
+        },
+    )
+    .await?;
+    Ok((rows, notes, version))
 }
 
 async fn server_facts(
@@ -979,6 +1055,10 @@ impl BinlogSequence for RemoteSequence {
             let rest: u64 = self.sizes[start..].iter().map(|s| s.unwrap_or(0)).sum();
             progress.plan((self.files.len() - start) as u64, rest);
         }
+    }
+
+    fn size(&self, index: usize) -> Option<u64> {
+        self.sizes.get(index).copied().flatten()
     }
 
     fn summary(&mut self, index: usize) -> Result<Option<FileSummary>, ResolveError> {

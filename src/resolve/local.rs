@@ -212,6 +212,12 @@ impl<'d> BinlogSequence for LocalSequence<'d> {
         }
     }
 
+    fn size(&self, index: usize) -> Option<u64> {
+        std::fs::metadata(&self.dir.files[index].path)
+            .ok()
+            .map(|m| m.len())
+    }
+
     fn summary(&mut self, index: usize) -> Result<Option<FileSummary>, ResolveError> {
         if !self.cache.is_active() || index + 1 >= self.dir.files.len() {
             return Ok(None);

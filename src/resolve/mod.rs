@@ -29,6 +29,7 @@
 //! every file up to the answer.
 
 pub mod cache;
+pub mod index;
 pub mod linear;
 pub mod local;
 pub mod progress;
@@ -304,6 +305,11 @@ pub trait BinlogSequence {
 
     /// Counts files `start..` as to be read, for a progress bar.
     fn plan(&mut self, _start: usize) {}
+
+    /// The size of file `index`, when known.
+    fn size(&self, _index: usize) -> Option<u64> {
+        None
+    }
 
     /// A summary of file `index` proven to belong to it (SEMANTICS.md §6.2), when one is kept.
     fn summary(&mut self, _index: usize) -> Result<Option<FileSummary>, ResolveError> {

@@ -1,0 +1,218 @@
+//! `startpoint index`: every file's summary, as a table or JSON.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use startpoint::remote::{ConnSettings, index_remote};
+use startpoint::resolve::ReadProgress;
+use startpoint::resolve::index::{FileCoverage, cover_local};
+use startpoint::resolve::summary::UnitMark;
+use startpoint::source::local::BinlogDir;
+use startpoint::source::relay::open_relay_dir;
+use startpoint::start_time::format_instant;
+use startpoint::task::source::SourceConfig;
+use startpoint::unit::TimeBasis;
+
+use super::EXIT_FAILED;
+use super::args::{GlobalArgs, IndexArgs, OutputFormat};
+
+pub fn run(args: &IndexArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
+    let cache = super::summary_cache(&args.cache);
+    let progress = Arc::new(ReadProgress::default());
+    let outcome = {
+        let _bar = super::progress::follow(&progress);
+        collect(args, global, cache.clone(), progress)
+    };
+    let (rows, notes, origin) = match outcome {
+        Ok(outcome) => outcome,
+        Err(message) => {
+            if args.output == OutputFormat::Json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({"status": "Error", "error": message}))?
+                );
+            }
+            eprintln!("startpoint: {message}");
+            return Ok(EXIT_FAILED);
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.output {
+        OutputFormat::Json => {
+            let value = json!({
+                "source": origin,
+                "cache": cache.path().map(|p| p.display().to_string()),
+                "files": rows.iter().map(row_json).collect::<Vec<Value>>(),
+                "notes": notes,
+            });
+            writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+        }
+        OutputFormat::Text => write_table(&mut out, &origin, &rows)?,
+    }
+    out.flush()?;
+    for note in &notes {
+        eprintln!("note: {note}");
+    }
+    Ok(0)
+}
+
+type Collected = (Vec<FileCoverage>, Vec<String>, String);
+
+fn collect(
+    args: &IndexArgs,
+    global: &GlobalArgs,
+    cache: Arc<startpoint::resolve::cache::SummaryCache>,
+    progress: Arc<ReadProgress>,
+) -> Result<Collected, String> {
+    let local = match (&args.binlog_dir, &args.relay_dir) {
+        (Some(dir), _) => Some(BinlogDir::open(dir).map_err(|e| e.to_string())?),
+        (_, Some(dir)) => Some(open_relay_dir(dir).map_err(|e| e.to_string())?),
+        _ => None,
+    };
+    if let Some(dir) = local {
+        for left in &dir.left_out {
+            eprintln!("note: {} left out ({})", left.name, left.why);
+        }
+        let (rows, notes) = cover_local(&dir, cache, progress).map_err(|e| e.to_string())?;
+        return Ok((rows, notes, dir.dir.display().to_string()));
+    }
+    let mut settings = match (&args.url, &args.source_config) {
+        (Some(url), _) => ConnSettings::from_url(url, std::env::var("MYSQL_PWD").ok())
+            .map_err(|e| e.to_string())?,
+        (_, Some(path)) => {
+            let source = SourceConfig::load(path).map_err(|e| e.to_string())?;
+            for warning in &source.warnings {
+                eprintln!("warning: {warning}");
+            }
+            source.connection
+        }
+        _ => return Err("give --binlog-dir, --relay-dir, --url or --source-config".to_owned()),
+    };
+    settings = settings.with_default_tls(Some(&global.tls_files()));
+    settings.compress = args.compress;
+    settings.server_id = args.server_id;
+    let runtime = super::runtime().map_err(|e| e.to_string())?;
+    let deadline = tokio::time::Instant::now() + global.rpc_timeout;
+    let (rows, notes, version) = runtime
+        .block_on(index_remote(&settings, deadline, progress, cache))
+        .map_err(|e| e.to_string())?;
+    Ok((rows, notes, format!("{} ({version})", settings.display())))
+}
+
+fn mark_json(mark: &UnitMark) -> Value {
+    json!({
+        "pos": mark.pos,
+        "commit_time": format_instant(mark.time(TimeBasis::Commit)),
+        "begin_time": format_instant(mark.time(TimeBasis::Begin)),
+        "gtid": mark.gtid,
+    })
+}
+
+fn row_json(row: &FileCoverage) -> Value {
+    let summary = row.summary.as_ref();
+    let basis = |basis: TimeBasis| {
+        summary.map(|s| {
+            json!({
+                "earliest": s.units.earliest(basis).map(format_instant),
+                "latest": s.units.latest(basis).map(format_instant),
+                "backwards_us": s.units.backwards(basis),
+            })
+        })
+    };
+    json!({
+        "binlog_name": row.name,
+        "relay_subdir": row.relay_subdir,
+        "size": row.size,
+        "summary": row.coverage.as_str(),
+        "why": match &row.coverage {
+            startpoint::resolve::index::Coverage::Unsummarised(why) => Some(why.as_str()),
+            _ => None,
+        },
+        "units": summary.map(|s| s.units.count),
+        "first": summary.and_then(|s| s.units.first.as_ref()).map(mark_json),
+        "last": summary.and_then(|s| s.units.last.as_ref()).map(mark_json),
+        "commit": basis(TimeBasis::Commit),
+        "begin": basis(TimeBasis::Begin),
+        "gtid_declared": summary.and_then(|s| s.declared.as_ref()).map(ToString::to_string),
+        "gtid_end": summary.and_then(|s| s.end.as_ref()).map(ToString::to_string),
+        "gtid_gap": row.gtid_gap,
+    })
+}
+
+/// `1h2m3s`-style, for how far a clock runs backwards.
+fn span(us: i64) -> String {
+    if us <= 0 {
+        return "0s".to_owned();
+    }
+    if us < 1_000_000 {
+        return format!("{}ms", (us + 999) / 1000);
+    }
+    humantime::format_duration(std::time::Duration::from_secs((us / 1_000_000) as u64)).to_string()
+}
+
+fn write_table(out: &mut impl Write, origin: &str, rows: &[FileCoverage]) -> std::io::Result<()> {
+    writeln!(out, "{origin}")?;
+    let header = [
+        "FILE", "SIZE", "FIRST (commit)", "LAST (commit)", "BACKWARDS", "UNITS", "GTIDS",
+        "SUMMARY",
+    ];
+    let mut table: Vec<[String; 8]> = vec![header.map(str::to_owned)];
+    for row in rows {
+        let name = match &row.relay_subdir {
+            Some(sub) => format!("{sub}/{}", row.name),
+            None => row.name.clone(),
+        };
+        let summary = row.summary.as_ref();
+        let time = |mark: Option<&UnitMark>| {
+            mark.map_or("-".to_owned(), |m| format_instant(m.time(TimeBasis::Commit)))
+        };
+        let gtids = summary
+            .map(|s| {
+                let first = s.units.first.as_ref().and_then(|m| m.gtid.clone());
+                let last = s.units.last.as_ref().and_then(|m| m.gtid.clone());
+                match (first, last) {
+                    (Some(a), Some(b)) if a == b => a,
+                    (Some(a), Some(b)) => format!("{a} .. {b}"),
+                    _ => "-".to_owned(),
+                }
+            })
+            .unwrap_or_else(|| "-".to_owned());
+        let mut state = row.coverage.as_str().to_owned();
+        if let startpoint::resolve::index::Coverage::Unsummarised(why) = &row.coverage {
+            state = format!("{state}: {why}");
+        }
+        if row.gtid_gap {
+            state.push_str("; GTIDs before it differ from the previous file's end");
+        }
+        table.push([
+            name,
+            row.size.map_or("-".to_owned(), |s| s.to_string()),
+            time(summary.and_then(|s| s.units.first.as_ref())),
+            time(summary.and_then(|s| s.units.last.as_ref())),
+            summary.map_or("-".to_owned(), |s| span(s.units.backwards(TimeBasis::Commit))),
+            summary.map_or("-".to_owned(), |s| s.units.count.to_string()),
+            gtids,
+            state,
+        ]);
+    }
+    let widths: Vec<usize> = (0..8)
+        .map(|c| table.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    for row in &table {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c == 7 {
+                line.push_str(cell);
+            } else if c == 1 || c == 5 {
+                line.push_str(&format!("{cell:>w$}  ", w = widths[c]));
+            } else {
+                line.push_str(&format!("{cell:<w$}  ", w = widths[c]));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,190 @@
+//! `startpoint index`: a summary of every file of a source (SEMANTICS.md §6.2), from the cache
+//! where one is proven to belong to the file, else by reading the file in full (and keeping the
+//! summary of every file but the newest). What history the server still holds, per file: its
+//! first and last transaction, how far its clock runs backwards, its GTIDs, and purged gaps.
+//!
+//! Costs: one full read of every file not summarised yet (both cores for local files, each
+//! thread a file at a time); a cached file costs its identity check only.
+
+use std::sync::Arc;
+
+use crate::gtid::ExecutedGtids;
+use crate::source::local::BinlogDir;
+use crate::unit::TimeBasis;
+
+use super::cache::SummaryCache;
+use super::local::LocalSequence;
+use super::progress::ReadProgress;
+use super::summary::FileSummary;
+use super::{BinlogSequence, GtidMode, Request, ResolveError, ScanTuning};
+
+/// Where a file's row came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Coverage {
+    /// From the cache, proven to belong to the file.
+    Cached,
+    /// Read now, and kept in the cache.
+    Summarised,
+    /// The newest file, still written: read now, not kept.
+    Newest,
+    /// Listed in the index but missing: purged.
+    Purged,
+    /// Read, but no summary could be made (why).
+    Unsummarised(String),
+}
+
+impl Coverage {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Coverage::Cached => "cached",
+            Coverage::Summarised => "read now",
+            Coverage::Newest => "newest (not cached)",
+            Coverage::Purged => "purged",
+            Coverage::Unsummarised(_) => "not summarised",
+        }
+    }
+}
+
+/// One row of the coverage table.
+#[derive(Debug, Clone)]
+pub struct FileCoverage {
+    pub name: String,
+    pub relay_subdir: Option<String>,
+    pub size: Option<u64>,
+    pub coverage: Coverage,
+    pub summary: Option<FileSummary>,
+    /// The GTIDs this file declares before it differ from where the file before it ended
+    /// (files purged between them, or `SET GLOBAL gtid_purged`).
+    pub gtid_gap: bool,
+}
+
+/// What reading a whole file takes: every unit, the GTIDs followed.
+const WHOLE: Request = Request {
+    start_us: i64::MAX,
+    basis: TimeBasis::Commit,
+    gtid: GtidMode::Auto,
+};
+
+/// Rows for files `indices` of `sequence`, one file at a time.
+pub fn cover<S: BinlogSequence>(
+    sequence: &mut S,
+    indices: &[usize],
+) -> Result<Vec<(usize, FileCoverage)>, ResolveError> {
+    let count = sequence.files().len();
+    let mut rows = Vec::with_capacity(indices.len());
+    for &index in indices {
+        let file = sequence.files()[index].clone();
+        let size = sequence.size(index);
+        let newest = index + 1 == count;
+        let (coverage, summary) = match sequence.summary(index)? {
+            Some(summary) => (Coverage::Cached, Some(summary)),
+            None => match sequence.read_file(index, &WHOLE, Some(&ExecutedGtids::None))? {
+                None => (
+                    Coverage::Unsummarised(
+                        "it declares no GTIDs and cannot be read on its own".to_owned(),
+                    ),
+                    None,
+                ),
+                Some(scan) => match scan.summary(true) {
+                    Some(summary) if newest => (Coverage::Newest, Some(summary)),
+                    Some(summary) => {
+                        sequence.remember(index, summary.clone());
+                        (Coverage::Summarised, Some(summary))
+                    }
+                    None => (
+                        Coverage::Unsummarised("it could not be read to its end".to_owned()),
+                        None,
+                    ),
+                },
+            },
+        };
+        rows.push((
+            index,
+            FileCoverage {
+                name: file.name,
+                relay_subdir: file.relay_subdir,
+                size,
+                coverage,
+                summary,
+                gtid_gap: false,
+            },
+        ));
+    }
+    Ok(rows)
+}
+
+/// The coverage of a binlog or relay directory, read on two threads, with purged files in
+/// their places and GTID gaps marked.
+pub fn cover_local(
+    dir: &BinlogDir,
+    cache: Arc<SummaryCache>,
+    progress: Arc<ReadProgress>,
+) -> Result<(Vec<FileCoverage>, Vec<String>), ResolveError> {
+    let sizes: Vec<u64> = dir
+        .files
+        .iter()
+        .map(|f| std::fs::metadata(&f.path).map_or(0, |m| m.len()))
+        .collect();
+    progress.plan(dir.files.len() as u64, sizes.iter().sum());
+    // Two groups of about the same size, largest files first.
+    let mut order: Vec<usize> = (0..dir.files.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(sizes[i]));
+    let (mut groups, mut loads) = ([Vec::new(), Vec::new()], [0u64, 0]);
+    for index in order {
+        let lighter = usize::from(loads[1] < loads[0]);
+        loads[lighter] += sizes[index];
+        groups[lighter].push(index);
+    }
+    // Each thread reads whole files in one pass: the two threads are the parallelism.
+    let tuning = ScanTuning {
+        bisect_min_bytes: u64::MAX,
+        parallel_min_bytes: u64::MAX,
+        ..ScanTuning::default()
+    };
+    let run = |group: &[usize]| {
+        let mut sequence = LocalSequence::new(dir)
+            .with_tuning(tuning)
+            .with_cache(cache.clone())
+            .with_progress(progress.clone());
+        let rows = cover(&mut sequence, group);
+        (rows, sequence.take_notes())
+    };
+    let (a, b) = std::thread::scope(|scope| {
+        let later = scope.spawn(|| run(&groups[1]));
+        (run(&groups[0]), later.join())
+    });
+    let b = b.map_err(|_| ResolveError::Internal("an index thread panicked".to_owned()))?;
+    let mut notes = a.1;
+    notes.extend(b.1);
+    let mut rows: Vec<(usize, FileCoverage)> = a.0?;
+    rows.extend(b.0?);
+    rows.sort_by_key(|(index, _)| *index);
+    let mut rows: Vec<FileCoverage> = rows.into_iter().map(|(_, row)| row).collect();
+    mark_gtid_gaps(&mut rows);
+    // Purged files where the index lists them (positions count present files before them).
+    for (at, name) in dir.purged.iter().rev() {
+        rows.insert(
+            (*at).min(rows.len()),
+            FileCoverage {
+                name: name.clone(),
+                relay_subdir: None,
+                size: None,
+                coverage: Coverage::Purged,
+                summary: None,
+                gtid_gap: false,
+            },
+        );
+    }
+    Ok((rows, notes))
+}
+
+/// Marks the files whose declared GTIDs differ from where the file before them ended.
+pub fn mark_gtid_gaps(rows: &mut [FileCoverage]) {
+    for i in 1..rows.len() {
+        let before = rows[i - 1].summary.as_ref().and_then(|s| s.end.clone());
+        let declared = rows[i].summary.as_ref().and_then(|s| s.declared.clone());
+        if let (Some(before), Some(declared)) = (before, declared) {
+            rows[i].gtid_gap = before.to_string() != declared.to_string();
+        }
+    }
+}
