@@ -612,10 +612,22 @@ fn index_fills_the_cache_and_resolutions_skip_summarised_files() {
         .map(|f| f["summary"].as_str().unwrap())
         .collect();
     assert_eq!(states.last(), Some(&"newest (not cached)"), "{first}");
-    assert!(states[..states.len() - 1].iter().all(|s| *s == "read now"), "{first}");
-    let with_units = files.iter().find(|f| f["units"].as_u64() > Some(10)).unwrap();
-    assert!(with_units["first"]["commit_time"].as_str().is_some(), "{first}");
-    assert!(with_units["commit"]["backwards_us"].as_i64().is_some(), "{first}");
+    assert!(
+        states[..states.len() - 1].iter().all(|s| *s == "read now"),
+        "{first}"
+    );
+    let with_units = files
+        .iter()
+        .find(|f| f["units"].as_u64() > Some(10))
+        .unwrap();
+    assert!(
+        with_units["first"]["commit_time"].as_str().is_some(),
+        "{first}"
+    );
+    assert!(
+        with_units["commit"]["backwards_us"].as_i64().is_some(),
+        "{first}"
+    );
     let second = index(&[]);
     second.assert_success();
     assert!(second.stdout.contains("cached"), "{}", second.stdout);
@@ -647,7 +659,10 @@ fn index_fills_the_cache_and_resolutions_skip_summarised_files() {
         .filter(|f| f["decision"] == "skipped-on-summary")
         .count();
     assert!(skipped >= 5, "{warm}");
-    assert!(warm["bytes_read"].as_u64() < cold["bytes_read"].as_u64(), "{warm}\n{cold}");
+    assert!(
+        warm["bytes_read"].as_u64() < cold["bytes_read"].as_u64(),
+        "{warm}\n{cold}"
+    );
 
     // A damaged cache: a note, the same answer.
     for entry in std::fs::read_dir(cache.path()).unwrap() {
@@ -659,7 +674,8 @@ fn index_fills_the_cache_and_resolutions_skip_summarised_files() {
         assert_eq!(damaged[field], cold[field], "{field}");
     }
     assert!(
-        damaged_out.stderr.contains("note: the summary cache") && damaged_out.stderr.contains("not used"),
+        damaged_out.stderr.contains("note: the summary cache")
+            && damaged_out.stderr.contains("not used"),
         "{}",
         damaged_out.stderr
     );

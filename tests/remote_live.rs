@@ -643,7 +643,7 @@ async fn the_cli_resolves_against_a_live_server() {
     )
     .unwrap();
     let run = |args: &[&str], password: Option<&str>| {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_startpoint"));
+        let mut command = isolated(std::process::Command::new(env!("CARGO_BIN_EXE_startpoint")));
         command.args(args).env_remove("MYSQL_PWD");
         if let Some(password) = password {
             command.env("MYSQL_PWD", password);
@@ -786,7 +786,7 @@ async fn a_stopped_server_ends_in_a_timeout() {
     // The binary, with the server still stopped from the start: --rpc-timeout holds.
     let started = std::time::Instant::now();
     let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_startpoint"))
+        isolated(std::process::Command::new(env!("CARGO_BIN_EXE_startpoint")))
             .args([
                 "--rpc-timeout",
                 "3s",
@@ -974,7 +974,7 @@ async fn mysql8_files_are_bisected_on_the_server() {
     let deep = &target_units[target_units.len() * 2 / 3];
     let input = format_instant(deep.commit_us);
     for output in ["json", "text"] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_startpoint"))
+        let out = isolated(std::process::Command::new(env!("CARGO_BIN_EXE_startpoint")))
             .args([
                 "resolve-position",
                 "--url",
@@ -1258,4 +1258,174 @@ async fn mysql_files_of_every_version_resolve_live_as_locally() {
             }
         }
     }
+}
+
+/// The binary with a summary cache of its own, so that no run depends on ~/.cache.
+fn isolated(mut command: std::process::Command) -> std::process::Command {
+    let cache = std::env::temp_dir().join(format!(
+        "startpoint-test-cache-{}-{}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    command.env("XDG_CACHE_HOME", cache);
+    command
+}
+
+/// A live server's files are summarised once (issue 13): a warm run checks each summary against
+/// the server (its first events and last event) and skips the file, with the cold run's answers;
+/// `index --url` reports them cached; after RESET MASTER the files of the same names are other
+/// files, whose old summaries are not used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_summaries_are_checked_against_the_server_before_use() {
+    use startpoint::resolve::FileDecision;
+    use startpoint::resolve::cache::SummaryCache;
+    let (server, _copy, local) = server_with_history(&small_binlogs()).await;
+    let settings = ConnSettings::from_url(&server.url(), None).unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = Arc::new(SummaryCache::open(cache_dir.path()));
+    let cached = |t: i64, basis: TimeBasis| RemoteRequest {
+        cache: Some(cache.clone()),
+        basis,
+        ..commit_request(t, GtidMode::Auto)
+    };
+    let linear = |local: &BinlogDir, t: i64, basis: TimeBasis| {
+        startpoint::resolve::linear::resolve_linear(
+            local,
+            &Request {
+                start_us: t,
+                basis,
+                gtid: GtidMode::Auto,
+            },
+        )
+        .unwrap()
+    };
+    let times = unit_times(&local);
+    let late = times[times.len() * 9 / 10];
+    let cold = resolve_remote(&settings, &cached(late, TimeBasis::Commit))
+        .await
+        .unwrap()
+        .resolution;
+    assert_eq!(
+        summary(&cold),
+        summary(&linear(&local, late, TimeBasis::Commit))
+    );
+    let warm = resolve_remote(&settings, &cached(late, TimeBasis::Commit))
+        .await
+        .unwrap()
+        .resolution;
+    assert_eq!(summary(&warm), summary(&cold));
+    let answer = warm
+        .files
+        .iter()
+        .position(|f| f.decision == FileDecision::Read)
+        .unwrap();
+    assert!(answer >= 3, "{:?}", warm.files);
+    assert!(
+        warm.files[..answer]
+            .iter()
+            .all(|f| f.decision == FileDecision::SkippedOnSummary
+                || f.why.contains("holds no transaction")),
+        "{:?}",
+        warm.files
+    );
+    assert!(
+        warm.stats.bytes_read * 2 < cold.stats.bytes_read,
+        "warm {:?} cold {:?}",
+        warm.stats,
+        cold.stats
+    );
+    for &t in times.iter().step_by(11) {
+        for basis in [TimeBasis::Commit, TimeBasis::Begin] {
+            let remote = resolve_remote(&settings, &cached(t, basis)).await.unwrap();
+            assert_eq!(
+                summary(&remote.resolution),
+                summary(&linear(&local, t, basis)),
+                "{} {basis}",
+                format_instant(t)
+            );
+        }
+    }
+
+    // The coverage table from the server: every file but the newest is cached now.
+    let out = isolated(std::process::Command::new(env!("CARGO_BIN_EXE_startpoint")))
+        .args([
+            "index",
+            "--url",
+            &server.url(),
+            "--cache-dir",
+            &cache_dir.path().display().to_string(),
+            "--output",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let states: Vec<&str> = table["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["summary"].as_str().unwrap())
+        .collect();
+    assert_eq!(states.len(), local.files.len(), "{table}");
+    assert_eq!(states.last(), Some(&"newest (not cached)"));
+    assert!(
+        states[..states.len() - 1].iter().all(|s| *s == "cached"),
+        "{table}"
+    );
+
+    // RESET MASTER: new files under the old names.
+    // Simulated times after the fixture's, so that start times fall inside the new files.
+    const AFTER: u64 = 2_000_000_000;
+    let mut conn = server.connect().await.unwrap();
+    conn.query_drop(format!("SET TIMESTAMP = {AFTER}"))
+        .await
+        .unwrap();
+    conn.query_drop("RESET MASTER").await.unwrap();
+    conn.query_drop("CREATE TABLE shop.after_reset (id INT PRIMARY KEY, pad TEXT)")
+        .await
+        .unwrap();
+    for round in 0..4u64 {
+        for i in 0..20u64 {
+            conn.query_drop(format!(
+                "SET TIMESTAMP = {}",
+                AFTER + 10 + round * 100 + i * 3
+            ))
+            .await
+            .unwrap();
+            conn.query_drop(format!(
+                "INSERT INTO shop.after_reset VALUES ({}, REPEAT('y', 300))",
+                round * 100 + i
+            ))
+            .await
+            .unwrap();
+        }
+        conn.query_drop("FLUSH BINARY LOGS").await.unwrap();
+    }
+    let copy = tempfile::tempdir().unwrap();
+    startpoint::testkit::fixtures::snapshot_binlogs(&server, &mut conn, copy.path())
+        .await
+        .unwrap();
+    conn.disconnect().await.unwrap();
+    let after = BinlogDir::open(copy.path()).unwrap();
+    let times = unit_times(&after);
+    let mut noted = false;
+    for &t in times.iter().step_by(7).chain([times.last().unwrap()]) {
+        let remote = resolve_remote(&settings, &cached(t, TimeBasis::Commit))
+            .await
+            .unwrap()
+            .resolution;
+        assert_eq!(
+            summary(&remote),
+            summary(&linear(&after, t, TimeBasis::Commit)),
+            "after RESET MASTER at {}",
+            format_instant(t)
+        );
+        noted |= remote.notes.iter().any(|n| n.contains("does not match"));
+    }
+    assert!(noted, "no old summary was noticed to be another file's");
 }

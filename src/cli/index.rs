@@ -156,7 +156,13 @@ fn span(us: i64) -> String {
 fn write_table(out: &mut impl Write, origin: &str, rows: &[FileCoverage]) -> std::io::Result<()> {
     writeln!(out, "{origin}")?;
     let header = [
-        "FILE", "SIZE", "FIRST (commit)", "LAST (commit)", "BACKWARDS", "UNITS", "GTIDS",
+        "FILE",
+        "SIZE",
+        "FIRST (commit)",
+        "LAST (commit)",
+        "BACKWARDS",
+        "UNITS",
+        "GTIDS",
         "SUMMARY",
     ];
     let mut table: Vec<[String; 8]> = vec![header.map(str::to_owned)];
@@ -167,7 +173,9 @@ fn write_table(out: &mut impl Write, origin: &str, rows: &[FileCoverage]) -> std
         };
         let summary = row.summary.as_ref();
         let time = |mark: Option<&UnitMark>| {
-            mark.map_or("-".to_owned(), |m| format_instant(m.time(TimeBasis::Commit)))
+            mark.map_or("-".to_owned(), |m| {
+                format_instant(m.time(TimeBasis::Commit))
+            })
         };
         let gtids = summary
             .map(|s| {
@@ -192,14 +200,22 @@ fn write_table(out: &mut impl Write, origin: &str, rows: &[FileCoverage]) -> std
             row.size.map_or("-".to_owned(), |s| s.to_string()),
             time(summary.and_then(|s| s.units.first.as_ref())),
             time(summary.and_then(|s| s.units.last.as_ref())),
-            summary.map_or("-".to_owned(), |s| span(s.units.backwards(TimeBasis::Commit))),
+            summary.map_or("-".to_owned(), |s| {
+                span(s.units.backwards(TimeBasis::Commit))
+            }),
             summary.map_or("-".to_owned(), |s| s.units.count.to_string()),
             gtids,
             state,
         ]);
     }
     let widths: Vec<usize> = (0..8)
-        .map(|c| table.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            table
+                .iter()
+                .map(|r| r[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     for row in &table {
         let mut line = String::new();
