@@ -214,6 +214,7 @@ async fn late_dated_rotations_on_a_real_server_never_skip_transactions() {
                     deadline: tokio::time::Instant::now() + Duration::from_secs(60),
                     progress: None,
                     cache: None,
+                    assume: None,
                 },
             )
             .await

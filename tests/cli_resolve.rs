@@ -680,3 +680,70 @@ fn index_fills_the_cache_and_resolutions_skip_summarised_files() {
         damaged_out.stderr
     );
 }
+
+/// `--assume-max-statement` is named in the answer and skips files; `--assume-mtime-bounds`
+/// is refused for a live server (issue 13).
+#[test]
+fn an_opt_in_assumption_is_named_in_the_answer() {
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "resolve-position",
+            "--binlog-dir",
+            DIR,
+            "--start-time",
+            "2030-03-31 02:30:00Z",
+            "--output",
+            "json",
+            "--no-cache",
+        ];
+        args.extend_from_slice(extra);
+        startpoint(&args)
+    };
+    let plain = json(&run(&[]));
+    assert!(plain.get("assumption").is_none(), "{plain}");
+    let assumed = json(&run(&["--assume-max-statement", "1h"]));
+    assert_eq!(assumed["assumption"], "max-statement=1h", "{assumed}");
+    for field in ["status", "binlog_name", "binlog_pos", "binlog_gtid"] {
+        assert_eq!(assumed[field], plain[field], "{field}");
+    }
+    assert!(
+        assumed["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["decision"] == "skipped-on-assumption"),
+        "{assumed}"
+    );
+
+    let text = startpoint(&[
+        "resolve-position",
+        "--binlog-dir",
+        DIR,
+        "--start-time",
+        "2030-03-31 02:30:00Z",
+        "--assume-max-statement",
+        "1h",
+    ]);
+    text.assert_success();
+    assert!(
+        text.stdout.contains("assuming     max-statement=1h"),
+        "{}",
+        text.stdout
+    );
+    let refused = startpoint(&[
+        "resolve-position",
+        "--url",
+        "mysql://repl@127.0.0.1:1",
+        "--start-time",
+        "2030-03-31 02:30:00Z",
+        "--assume-mtime-bounds",
+    ]);
+    assert_eq!(refused.code, Some(1));
+    assert!(
+        refused
+            .stderr
+            .contains("--assume-mtime-bounds needs local files"),
+        "{}",
+        refused.stderr
+    );
+}

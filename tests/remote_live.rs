@@ -42,6 +42,7 @@ fn request(time: &str, basis: TimeBasis, seconds: u64) -> RemoteRequest {
         deadline: tokio::time::Instant::now() + Duration::from_secs(seconds),
         progress: None,
         cache: None,
+        assume: None,
     }
 }
 
@@ -63,6 +64,7 @@ fn commit_request(t: i64, gtid: GtidMode) -> RemoteRequest {
         deadline: tokio::time::Instant::now() + Duration::from_secs(60),
         progress: None,
         cache: None,
+        assume: None,
     }
 }
 

@@ -865,3 +865,132 @@ fn bisection_hops_and_halves_are_taken_where_they_apply() {
     let begin = steps_for(WriterFlavor::MySql80Gtid, TimeBasis::Begin);
     assert!(begin.contains("read in two halves"), "{begin}");
 }
+
+/// The opt-in assumptions (SEMANTICS.md §6, last paragraph): off by default; when turned on
+/// they skip files without reading them and the answer names them; a transaction read that
+/// contradicts one turns it off, and the answer is then the linear one.
+#[test]
+fn assumptions_skip_files_only_when_asked_and_give_way_to_what_is_read() {
+    use startpoint::resolve::Assumption;
+    const T0: u32 = 1_900_000_000;
+    // Six MariaDB files, each created at its first transaction; file 2 ends with a 90 s
+    // statement that rotated the log, so file 3 is dated 90 s before file 2's last commit.
+    let mut files: Vec<(u32, Vec<TrxSpec>)> = (0..6u32)
+        .map(|f| {
+            let at = T0 + 200 * f;
+            (at, (0..20u32).map(|i| trx(at + i, at + i, 0)).collect())
+        })
+        .collect();
+    files[2].1.push(trx(T0 + 400 + 30, T0 + 400 + 120, 0));
+    files[3].0 = T0 + 400 + 30;
+    let dir = tempfile::tempdir().unwrap();
+    let sequence = write_rotated(WriterFlavor::MariaDb, dir.path(), &files, None);
+    let request = |second: u32| Request {
+        start_us: i64::from(T0 + second) * 1_000_000,
+        basis: TimeBasis::Commit,
+        gtid: GtidMode::Auto,
+    };
+    let with = |assumption: Option<Assumption>, second: u32| {
+        resolve(
+            &mut LocalSequence::new(&sequence).with_assumption(assumption),
+            &request(second),
+        )
+        .unwrap()
+    };
+    let ten_seconds = Some(Assumption::MaxStatement { us: 10_000_000 });
+    // Without it nothing is skipped; with it the files before file 5 are.
+    let plain = with(None, 1005);
+    assert!(plain.assumption.is_none());
+    assert!(
+        plain
+            .files
+            .iter()
+            .all(|f| f.decision != FileDecision::SkippedOnAssumption)
+    );
+    let assumed = with(ten_seconds, 1005);
+    assert_eq!(summary(&assumed), summary(&plain));
+    assert_eq!(assumed.assumption.as_deref(), Some("max-statement=10s"));
+    let skipped = assumed
+        .files
+        .iter()
+        .filter(|f| f.decision == FileDecision::SkippedOnAssumption)
+        .count();
+    // File 4 is not: file 5 was created at +1000 s, and 1000 + 1 + 10 > 1005.
+    assert_eq!(skipped, 4, "{:?}", assumed.files);
+    // Start times for which the assumption starts at file 2 (file 1 ends by file 2's creation
+    // + 11 s, file 2 by file 3's + 11 s = +441 s): reading file 2 meets the 120 s commit, which
+    // contradicts it; it is turned off and the answer is the linear one. (From +441 s on it
+    // would skip file 2 and the long statement in it, unseen: that is why it is opt-in.)
+    for second in [421, 425, 440] {
+        let linear = resolve_linear(&sequence, &request(second)).unwrap();
+        let assumed = with(ten_seconds, second);
+        assert_eq!(summary(&assumed), summary(&linear), "+{second}s");
+        assert!(
+            assumed.assumption.is_none(),
+            "+{second}s: {:?}",
+            assumed.steps
+        );
+        assert!(
+            assumed.notes.iter().any(|n| n.contains("does not hold")),
+            "+{second}s: {:?}",
+            assumed.notes
+        );
+    }
+    // Where it holds, it is used and agrees with the linear answer.
+    for second in [412, 605, 650, 1005, 1100] {
+        let linear = resolve_linear(&sequence, &request(second)).unwrap();
+        let assumed = with(ten_seconds, second);
+        assert_eq!(summary(&assumed), summary(&linear), "+{second}s");
+        assert!(
+            assumed.assumption.is_some(),
+            "+{second}s: {:?}",
+            assumed.steps
+        );
+    }
+    let contradicted = with(ten_seconds, 400 + 25);
+    assert!(
+        contradicted.assumption.is_none(),
+        "{:?}",
+        contradicted.steps
+    );
+    assert!(
+        contradicted
+            .notes
+            .iter()
+            .any(|n| n.contains("max-statement=10s does not hold"))
+    );
+
+    // Modification times: each file last written a second after its last transaction.
+    for (file, (_, trxs)) in sequence.files.iter().zip(&files) {
+        let last = trxs
+            .iter()
+            .map(|t| t.commit_ts.max(t.begin_ts))
+            .max()
+            .unwrap();
+        let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::from(last) + 1);
+        std::fs::File::options()
+            .write(true)
+            .open(&file.path)
+            .unwrap()
+            .set_modified(when)
+            .unwrap();
+    }
+    let by_mtime = with(Some(Assumption::FileMtime), 1005);
+    assert_eq!(summary(&by_mtime), summary(&plain));
+    assert_eq!(by_mtime.assumption.as_deref(), Some("mtime-bounds"));
+    // File 2 touched to +425 s, before its long statement's commit at +520 s: a start time
+    // that begins the reading at file 2 meets that commit, and the assumption is turned off.
+    let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::from(T0 + 425));
+    std::fs::File::options()
+        .write(true)
+        .open(&sequence.files[2].path)
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
+    let touched = with(Some(Assumption::FileMtime), 421);
+    assert_eq!(
+        summary(&touched),
+        summary(&resolve_linear(&sequence, &request(421)).unwrap())
+    );
+    assert!(touched.assumption.is_none(), "{:?}", touched.steps);
+}

@@ -222,6 +222,28 @@ pub struct ResolvePositionArgs {
 
     #[command(flatten)]
     pub cache: CacheArgs,
+
+    #[command(flatten)]
+    pub assume: AssumeArgs,
+}
+
+/// Opt-in assumptions that skip files without reading them (SEMANTICS.md §6, last paragraph).
+#[derive(Debug, Clone, clap::Args)]
+pub struct AssumeArgs {
+    /// Assume no statement (nor a replica's applying of a transaction) ran longer than
+    /// DURATION (e.g. 10m): a file then holds nothing later than the next file's creation
+    /// second + 1 s + DURATION, so older files can be skipped without reading them. Not
+    /// proven by the binlog: the answer names it, and a transaction read that contradicts
+    /// it turns it off for the rest of the run.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub assume_max_statement: Option<std::time::Duration>,
+
+    /// Assume a local binlog file's modification time bounds its transactions (the server's
+    /// clock never ran behind the times it wrote, and the file was not touched to an earlier
+    /// time): files last modified before the start time are skipped. Local files only; named
+    /// in the answer; turned off by any transaction read that contradicts it.
+    #[arg(long, conflicts_with = "assume_max_statement")]
+    pub assume_mtime_bounds: bool,
 }
 
 /// The file-summary cache (SEMANTICS.md §6.2).
@@ -287,6 +309,9 @@ pub struct StartTaskArgs {
 
     #[command(flatten)]
     pub cache: CacheArgs,
+
+    #[command(flatten)]
+    pub assume: AssumeArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -107,3 +107,15 @@ fn summary_cache(
     };
     std::sync::Arc::new(cache)
 }
+
+/// The assumption the flags turn on, if any.
+fn assumption(args: &args::AssumeArgs) -> Option<startpoint::resolve::Assumption> {
+    use startpoint::resolve::Assumption;
+    match (&args.assume_max_statement, args.assume_mtime_bounds) {
+        (Some(duration), _) => Some(Assumption::MaxStatement {
+            us: i64::try_from(duration.as_micros()).unwrap_or(i64::MAX),
+        }),
+        (None, true) => Some(Assumption::FileMtime),
+        (None, false) => None,
+    }
+}

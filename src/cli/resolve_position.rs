@@ -57,6 +57,9 @@ struct JsonAnswer<'a> {
     binlog_gtid: Option<String>,
     start_time: String,
     time_basis: &'static str,
+    /// The assumption the answer rests on, when the user turned one on and it was used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    assumption: Option<&'a str>,
     input: &'a str,
     timezone: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -143,7 +146,8 @@ fn resolve(args: &ResolvePositionArgs, global: &GlobalArgs) -> Result<Outcome, F
     let bar = super::progress::follow(&progress);
     let mut local = LocalSequence::new(&sequence)
         .with_progress(progress)
-        .with_cache(super::summary_cache(&args.cache));
+        .with_cache(super::summary_cache(&args.cache))
+        .with_assumption(super::assumption(&args.assume));
     let resolution = resolve::resolve(&mut local, &request_for(args, resolved.instant_us));
     drop(bar);
     let resolution = resolution?;
@@ -175,6 +179,13 @@ fn resolve_live(
     settings = settings.with_default_tls(Some(&global.tls_files()));
     settings.compress = args.compress;
     settings.server_id = args.server_id;
+    if args.assume.assume_mtime_bounds {
+        return Err(Failure::Runtime(
+            "--assume-mtime-bounds needs local files (a live server's files have no \
+             modification time to read); use --assume-max-statement DURATION instead"
+                .to_owned(),
+        ));
+    }
     let probe = request_for(args, 0);
     let request = RemoteRequest {
         start: start.clone(),
@@ -184,6 +195,7 @@ fn resolve_live(
         deadline: tokio::time::Instant::now() + global.rpc_timeout,
         progress: Some(Arc::new(ReadProgress::default())),
         cache: Some(super::summary_cache(&args.cache)),
+        assume: super::assumption(&args.assume),
     };
     let runtime = super::runtime().map_err(|e| Failure::Runtime(e.to_string()))?;
     let bar = request.progress.as_ref().and_then(super::progress::follow);
@@ -223,6 +235,7 @@ fn report(args: &ResolvePositionArgs, outcome: &Outcome) -> anyhow::Result<u8> {
                 binlog_gtid: location.map(|_| resolution.gtid_text()),
                 start_time: format_instant(resolved.instant_us),
                 time_basis: basis,
+                assumption: resolution.assumption.as_deref(),
                 input: &start.input,
                 timezone: &resolved.zone,
                 server: outcome.server.as_ref().map(|(s, _)| s.as_str()),
@@ -276,6 +289,9 @@ fn report(args: &ResolvePositionArgs, outcome: &Outcome) -> anyhow::Result<u8> {
                 };
                 writeln!(out, "  binlog_gtid  {gtid}")?;
                 writeln!(out, "  status       {}", resolution.status)?;
+                if let Some(name) = &resolution.assumption {
+                    writeln!(out, "  assuming     {name} (not proven by the binlog)")?;
+                }
             }
             let zone = match start.offset {
                 Some(_) => String::new(),

@@ -47,6 +47,7 @@ pub fn run(args: &StartTaskArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
             BasisArg::Begin => TimeBasis::Begin,
         },
         cache: Some(super::summary_cache(&args.cache)),
+        assume: super::assumption(&args.assume),
     };
     let outcome = runtime()?.block_on(start_task(&state, request));
     for note in &outcome.notes {

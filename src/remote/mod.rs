@@ -52,8 +52,8 @@ use crate::resolve::cache::{Lookup, SummaryCache};
 use crate::resolve::scan::{ClockSeen, FileAnswer, FileScan};
 use crate::resolve::summary::{FileIdentity, FileSummary, UnitSpan, digest};
 use crate::resolve::{
-    self, BinlogSequence, FileProbe, GtidMode, ReadProgress, Request, Resolution, ResolveError,
-    SearchStats, SequenceFile, Walk,
+    self, Assumption, BinlogSequence, FileProbe, GtidMode, ReadProgress, Request, Resolution,
+    ResolveError, SearchStats, SequenceFile, Walk,
 };
 use crate::start_time::{ResolvedTime, StartTime, TimeError, Zone};
 use crate::unit::{FirstCommit, TimeBasis, UnitReader, declared_gtids, first_commit};
@@ -76,6 +76,8 @@ pub struct RemoteRequest {
     pub progress: Option<Arc<ReadProgress>>,
     /// File summaries to read and fill (SEMANTICS.md §6.2); `None`: none.
     pub cache: Option<Arc<SummaryCache>>,
+    /// An assumption to skip files on, when the user turned one on.
+    pub assume: Option<Assumption>,
 }
 
 /// The answer, and the instant the start time meant.
@@ -367,6 +369,7 @@ async fn attempt(
         deadline,
         request.progress.clone(),
         request.cache.clone(),
+        request.assume,
         move |sequence| resolve::resolve(sequence, &resolve_request),
     )
     .await?;
@@ -428,6 +431,7 @@ impl Listing {
 
 /// Runs `work` over the server's binary logs on a blocking thread (whose network calls block on
 /// the runtime); the precise network error behind a failure wins over the resolver's words.
+#[allow(clippy::too_many_arguments)]
 async fn over_sequence<T: Send + 'static>(
     settings: &ConnSettings,
     facts: ServerFacts,
@@ -435,6 +439,7 @@ async fn over_sequence<T: Send + 'static>(
     deadline: Instant,
     progress: Option<Arc<ReadProgress>>,
     cache: Option<Arc<SummaryCache>>,
+    assume: Option<Assumption>,
     work: impl FnOnce(&mut RemoteSequence) -> Result<T, ResolveError> + Send + 'static,
 ) -> Result<T, RemoteError> {
     let failure = Arc::new(Mutex::new(None));
@@ -456,6 +461,7 @@ async fn over_sequence<T: Send + 'static>(
         cache: cache.unwrap_or_else(|| Arc::new(SummaryCache::disabled())),
         identities: Vec::new(),
         notes: Vec::new(),
+        assume,
     };
     let outcome = tokio::task::spawn_blocking(move || work(&mut sequence)).await;
     let taken = failure.lock().ok().and_then(|mut f| f.take());
@@ -498,6 +504,7 @@ pub async fn index_remote(
         deadline,
         Some(progress),
         Some(cache),
+        None,
         |sequence| {
             sequence.plan(0);
             let all: Vec<usize> = (0..sequence.files.len()).collect();
@@ -926,6 +933,7 @@ struct RemoteSequence {
     /// What a per-file read proved about each file's identity, for its summary.
     identities: Vec<Option<FileIdentity>>,
     notes: Vec<String>,
+    assume: Option<Assumption>,
 }
 
 impl RemoteSequence {
@@ -1059,6 +1067,10 @@ impl BinlogSequence for RemoteSequence {
 
     fn size(&self, index: usize) -> Option<u64> {
         self.sizes.get(index).copied().flatten()
+    }
+
+    fn assumption(&self) -> Option<Assumption> {
+        self.assume
     }
 
     fn summary(&mut self, index: usize) -> Result<Option<FileSummary>, ResolveError> {

@@ -48,6 +48,7 @@ pub fn resolve_linear(sequence: &BinlogDir, request: &Request) -> Result<Resolut
             steps: Vec::new(),
             files: Vec::new(),
             notes: Vec::new(),
+            assumption: None,
             stats: SearchStats::default(),
         };
 

@@ -20,8 +20,8 @@ use super::progress::ReadProgress;
 use super::scan::{self, FileScan, ScanTuning};
 use super::summary::{FileIdentity, FileSummary, digest};
 use super::{
-    BinlogSequence, FileProbe, Request, Resolution, ResolveError, SearchStats, SequenceFile, Walk,
-    resolve,
+    Assumption, BinlogSequence, FileProbe, Request, Resolution, ResolveError, SearchStats,
+    SequenceFile, Walk, resolve,
 };
 
 /// What a file probe reads: enough for the FDE, most PREVIOUS_GTIDS events and the first GTID
@@ -69,6 +69,7 @@ pub struct LocalSequence<'d> {
     progress: Option<Arc<ReadProgress>>,
     cache: Arc<SummaryCache>,
     notes: Vec<String>,
+    assumption: Option<Assumption>,
 }
 
 /// How much of a file's start and end its identity digests (SEMANTICS.md §6.2): the FDE and
@@ -117,7 +118,14 @@ impl<'d> LocalSequence<'d> {
             progress: None,
             cache: Arc::new(SummaryCache::disabled()),
             notes: Vec::new(),
+            assumption: None,
         }
+    }
+
+    /// Skips files on `assumption` (off unless the user asks for it).
+    pub fn with_assumption(mut self, assumption: Option<Assumption>) -> Self {
+        self.assumption = assumption;
+        self
     }
 
     /// Reads and fills `cache` with the summaries of the files it reads in full.
@@ -216,6 +224,19 @@ impl<'d> BinlogSequence for LocalSequence<'d> {
         std::fs::metadata(&self.dir.files[index].path)
             .ok()
             .map(|m| m.len())
+    }
+
+    fn assumption(&self) -> Option<Assumption> {
+        self.assumption
+    }
+
+    fn modified_us(&self, index: usize) -> Option<i64> {
+        let modified = std::fs::metadata(&self.dir.files[index].path)
+            .ok()?
+            .modified()
+            .ok()?;
+        let since = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
+        i64::try_from(since.as_micros()).ok()
     }
 
     fn summary(&mut self, index: usize) -> Result<Option<FileSummary>, ResolveError> {

@@ -72,6 +72,35 @@ pub struct Request {
     pub gtid: GtidMode,
 }
 
+/// Something the binlog does not prove, that the user may choose to rely on to skip files
+/// without reading them (SEMANTICS.md §6, last paragraph). Off unless asked for; a unit read
+/// that contradicts it turns it off for the rest of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assumption {
+    /// No statement (nor a replica's applying of a transaction) ran longer than this many µs:
+    /// the log was rotated at most that long after the next file's creation second, so every
+    /// unit of a file is before the next file's creation second + 1 s + this.
+    MaxStatement { us: i64 },
+    /// A local file's modification time bounds its units: header times never run ahead of the
+    /// server's clock, and the file was last written (or copied) after them.
+    FileMtime,
+}
+
+impl Assumption {
+    /// The name answers carry.
+    pub fn name(&self) -> String {
+        match self {
+            Assumption::MaxStatement { us } => format!(
+                "max-statement={}",
+                humantime::format_duration(std::time::Duration::from_micros(
+                    u64::try_from(*us).unwrap_or(0)
+                ))
+            ),
+            Assumption::FileMtime => "mtime-bounds".to_owned(),
+        }
+    }
+}
+
 /// SEMANTICS.md §5's three outcomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {
@@ -153,6 +182,8 @@ pub struct Resolution {
     pub files: Vec<FileVisit>,
     /// About how it was reached rather than the answer (a cache not used), for stderr.
     pub notes: Vec<String>,
+    /// The assumption the answer rests on, when files were skipped on one (its name).
+    pub assumption: Option<String>,
     pub stats: SearchStats,
 }
 
@@ -163,6 +194,8 @@ pub struct FileVisit {
     pub relay_subdir: Option<String>,
     pub decision: FileDecision,
     pub why: String,
+    /// The latest unit time (either basis) of the units read in it, or of its summary.
+    pub latest_us: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +204,8 @@ pub enum FileDecision {
     SkippedOnCommitClock,
     /// Every transaction in it is before T, by its cached summary (SEMANTICS.md §6.2).
     SkippedOnSummary,
+    /// Every transaction in it is before T if the assumption the user turned on holds.
+    SkippedOnAssumption,
     /// Read, in full or up to the answer.
     Read,
     /// Not needed: the answer is before it.
@@ -182,6 +217,7 @@ impl FileDecision {
         match self {
             FileDecision::SkippedOnCommitClock => "skipped-on-commit-clock",
             FileDecision::SkippedOnSummary => "skipped-on-summary",
+            FileDecision::SkippedOnAssumption => "skipped-on-assumption",
             FileDecision::Read => "read",
             FileDecision::NotRead => "not-read",
         }
@@ -200,6 +236,7 @@ impl Resolution {
             steps: Vec::new(),
             files: Vec::new(),
             notes: Vec::new(),
+            assumption: None,
             stats,
         }
     }
@@ -311,6 +348,16 @@ pub trait BinlogSequence {
         None
     }
 
+    /// The assumption the user turned on, if any.
+    fn assumption(&self) -> Option<Assumption> {
+        None
+    }
+
+    /// The modification time of file `index` in µs, for [`Assumption::FileMtime`] (local files).
+    fn modified_us(&self, _index: usize) -> Option<i64> {
+        None
+    }
+
     /// A summary of file `index` proven to belong to it (SEMANTICS.md §6.2), when one is kept.
     fn summary(&mut self, _index: usize) -> Result<Option<FileSummary>, ResolveError> {
         Ok(None)
@@ -397,7 +444,12 @@ pub(crate) fn read_files<S: BinlogSequence>(
                 None => "its cached summary shows it holds no transaction".to_owned(),
             };
             file_steps.push(format!("{}: skipped: {why}", file.name));
-            visited.push(visit(&file, FileDecision::SkippedOnSummary, why));
+            visited.push(visit(
+                &file,
+                FileDecision::SkippedOnSummary,
+                why,
+                &summary.units,
+            ));
             continue;
         }
         let Some(scanned) = sequence.read_file(index, request, carried.as_ref())? else {
@@ -429,6 +481,7 @@ pub(crate) fn read_files<S: BinlogSequence>(
                     &file,
                     FileDecision::Read,
                     "read in full: every transaction in it is before the start time".to_owned(),
+                    &scanned.units,
                 ));
             }
             FileAnswer::Found { unit, executed } => {
@@ -454,6 +507,7 @@ pub(crate) fn read_files<S: BinlogSequence>(
                     &file,
                     FileDecision::Read,
                     "the answer is in it".to_owned(),
+                    &scanned.units,
                 ));
                 return Ok(Reading::Answer(Box::new(Resolution {
                     status: Status::InRange,
@@ -471,6 +525,7 @@ pub(crate) fn read_files<S: BinlogSequence>(
                     steps: Vec::new(),
                     files: visited,
                     notes: Vec::new(),
+                    assumption: None,
                     stats,
                 })));
             }
@@ -486,12 +541,20 @@ pub(crate) fn read_files<S: BinlogSequence>(
     Ok(Reading::Answer(Box::new(resolution)))
 }
 
-fn visit(file: &SequenceFile, decision: FileDecision, why: String) -> FileVisit {
+fn visit(
+    file: &SequenceFile,
+    decision: FileDecision,
+    why: String,
+    units: &summary::UnitSpan,
+) -> FileVisit {
     FileVisit {
         name: file.name.clone(),
         relay_subdir: file.relay_subdir.clone(),
         decision,
         why,
+        latest_us: units
+            .latest(TimeBasis::Commit)
+            .max(units.latest(TimeBasis::Begin)),
     }
 }
 
@@ -571,6 +634,7 @@ pub fn resolve<S: BinlogSequence>(
         return Err(ResolveError::NoFiles);
     }
     let mut probes = Probes::new(sequence, request.basis == TimeBasis::Commit);
+    let mut contradicted = Vec::new();
     let first_created = probes.created_bound(0)?;
     let t = request.start_us;
 
@@ -581,6 +645,7 @@ pub fn resolve<S: BinlogSequence>(
             count,
             &resolution,
             "the start time is before it was created",
+            (FileDecision::NotRead, String::new()),
         );
         resolution
     } else {
@@ -592,13 +657,45 @@ pub fn resolve<S: BinlogSequence>(
                 (0, why.to_owned())
             }
         };
-        let (mut from, mut check_clock) = (start, start > 0);
+        let assumption = probes.sequence.assumption();
+        let assumed_start = match assumption {
+            Some(assumption) => assumption_start(&mut probes, assumption, count, t)?,
+            None => 0,
+        };
+        let (mut from, mut check_clock, mut assumed) = if assumed_start > start {
+            steps.push(format!(
+                "skipped {assumed_start} files assuming {}: {} was created early enough that \
+                 every file before it ends before the start time",
+                assumption.map(|a| a.name()).unwrap_or_default(),
+                probes.sequence.files()[assumed_start].name
+            ));
+            (assumed_start, false, assumption)
+        } else {
+            (start, start > 0, None)
+        };
         let mut resolution = loop {
             match probes
                 .sequence
                 .resolve_from(from, request, check_clock, &mut steps)?
             {
-                Reading::Answer(resolution) => break *resolution,
+                Reading::Answer(resolution) => {
+                    if let Some(assumption) = assumed
+                        && let Some(why) =
+                            contradiction(&mut probes, assumption, from, &resolution.files)?
+                    {
+                        let note = format!(
+                            "the assumption {} does not hold ({why}): it is turned off for the \
+                             rest of this run and the files it skipped are read",
+                            assumption.name()
+                        );
+                        steps.push(note.clone());
+                        contradicted.push(note);
+                        assumed = None;
+                        (from, check_clock) = (start, start > 0);
+                        continue;
+                    }
+                    break *resolution;
+                }
                 Reading::ClockContradicted(why) if check_clock => {
                     steps.push(format!(
                         "{why}: the commit clock does not bound the files before {}, so every \
@@ -615,6 +712,7 @@ pub fn resolve<S: BinlogSequence>(
                 }
             }
         };
+        resolution.assumption = assumed.map(|a| a.name());
         if let Some(location) = &resolution.location {
             let index = probes
                 .sequence
@@ -648,11 +746,37 @@ pub fn resolve<S: BinlogSequence>(
                 ));
             }
         }
-        resolution.files = visits(probes.sequence.files(), from, &resolution, &why_read);
+        let skipped = match assumed {
+            Some(assumption) => (
+                FileDecision::SkippedOnAssumption,
+                format!(
+                    "assuming {}, every transaction in it is before {}'s creation and so before \
+                     the start time",
+                    assumption.name(),
+                    probes.sequence.files()[from].name
+                ),
+            ),
+            None => (
+                FileDecision::SkippedOnCommitClock,
+                format!(
+                    "every transaction in it committed before the first transaction of {} or a \
+                     later file, which is before the start time",
+                    probes.sequence.files()[from.min(count - 1)].name
+                ),
+            ),
+        };
+        resolution.files = visits(
+            probes.sequence.files(),
+            from,
+            &resolution,
+            &why_read,
+            skipped,
+        );
         resolution
     };
     resolution.steps = steps;
     resolution.notes = probes.sequence.take_notes();
+    resolution.notes.extend(contradicted);
     resolution.stats += probes.sequence.stats();
     resolution.stats.elapsed_us = started.elapsed().as_micros() as u64;
     Ok(resolution)
@@ -767,6 +891,7 @@ fn visits(
     from: usize,
     resolution: &Resolution,
     why_read: &str,
+    skipped: (FileDecision, String),
 ) -> Vec<FileVisit> {
     let answer = resolution.location.as_ref().and_then(|location| {
         files
@@ -789,14 +914,7 @@ fn visits(
                 };
                 (FileDecision::NotRead, why.to_owned())
             } else if index < from {
-                (
-                    FileDecision::SkippedOnCommitClock,
-                    format!(
-                        "every transaction in it committed before the first transaction of {} or \
-                         a later file, which is before the start time",
-                        files[from].name
-                    ),
-                )
+                skipped.clone()
             } else if let Some(seen) = known.get(index - from) {
                 let why = if seen.decision == FileDecision::Read && Some(index) != answer {
                     format!("{why_read}; {}", seen.why)
@@ -816,9 +934,81 @@ fn visits(
                 relay_subdir: file.relay_subdir.clone(),
                 decision,
                 why,
+                latest_us: if index >= from && from < files.len() {
+                    known.get(index - from).and_then(|seen| seen.latest_us)
+                } else {
+                    None
+                },
             }
         })
         .collect()
+}
+
+/// Under `assumption`, the time every unit of file `index` is before; `None` when it gives none
+/// (the newest file under [`Assumption::MaxStatement`], a live server's file under
+/// [`Assumption::FileMtime`]).
+fn assumed_bound<S: BinlogSequence>(
+    probes: &mut Probes<'_, S>,
+    assumption: Assumption,
+    index: usize,
+) -> Result<Option<i64>, ResolveError> {
+    Ok(match assumption {
+        Assumption::MaxStatement { us } if index + 1 < probes.known.len() => probes
+            .get(index + 1)?
+            .created
+            .map(|created| seconds_to_us(i64::from(created) + 1).saturating_add(us)),
+        Assumption::MaxStatement { .. } => None,
+        // A unit is at most the modification time: strictly before a µs later.
+        Assumption::FileMtime => probes
+            .sequence
+            .modified_us(index)
+            .map(|us| us.saturating_add(1)),
+    })
+}
+
+/// The first file to read under `assumption`: the last one all of whose predecessors end
+/// before T by it (a binary search; the bounds rise with the server's real clock).
+fn assumption_start<S: BinlogSequence>(
+    probes: &mut Probes<'_, S>,
+    assumption: Assumption,
+    count: usize,
+    t: i64,
+) -> Result<usize, ResolveError> {
+    let (mut lo, mut hi) = (0, count - 1);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        match assumed_bound(probes, assumption, mid - 1)? {
+            Some(bound) if bound <= t => lo = mid,
+            _ => hi = mid - 1,
+        }
+    }
+    Ok(lo)
+}
+
+/// A unit read (in the files from `from` on, per `visited`) at or after its file's bound under
+/// `assumption`: why the assumption does not hold.
+fn contradiction<S: BinlogSequence>(
+    probes: &mut Probes<'_, S>,
+    assumption: Assumption,
+    from: usize,
+    visited: &[FileVisit],
+) -> Result<Option<String>, ResolveError> {
+    for (offset, seen) in visited.iter().enumerate() {
+        let Some(latest) = seen.latest_us else {
+            continue;
+        };
+        if let Some(bound) = assumed_bound(probes, assumption, from + offset)?
+            && latest >= bound
+        {
+            return Ok(Some(format!(
+                "{} holds a transaction dated {}, not before {}",
+                seen.name,
+                format_instant(latest),
+                format_instant(bound)
+            )));
+        }
+    }
+    Ok(None)
 }
 
 /// BelowLowerBound: the first file at 4, with the GTIDs it declares before its first event.
@@ -865,6 +1055,7 @@ fn lower_bound<S: BinlogSequence>(
         steps: Vec::new(),
         files: Vec::new(),
         notes: Vec::new(),
+        assumption: None,
         stats: SearchStats::default(),
     })
 }
@@ -990,6 +1181,7 @@ pub(crate) fn walk_units<W: Walk, E>(
         steps: Vec::new(),
         files: Vec::new(),
         notes: Vec::new(),
+        assumption: None,
         stats,
     }))
 }

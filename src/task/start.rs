@@ -26,7 +26,7 @@ use tokio::time::Instant;
 
 use crate::remote::{self, RemoteRequest, TlsFiles, resolve_remote};
 use crate::resolve::cache::SummaryCache;
-use crate::resolve::{self, GtidMode, LocalSequence, Request, Resolution, Status};
+use crate::resolve::{self, Assumption, GtidMode, LocalSequence, Request, Resolution, Status};
 use crate::source::relay::open_relay_dir;
 use crate::start_time::{ResolvedTime, StartTime, Zone, format_instant};
 use crate::unit::TimeBasis;
@@ -82,6 +82,8 @@ pub struct StartTaskRequest {
     pub basis: TimeBasis,
     /// File summaries for resolving `--start-time` (SEMANTICS.md §6.2); `None`: none.
     pub cache: Option<Arc<SummaryCache>>,
+    /// An assumption to skip files on when resolving `--start-time`: only when asked for.
+    pub assume: Option<Assumption>,
 }
 
 /// One source's entry of DM's JSON.
@@ -632,13 +634,16 @@ async fn resolve_start(
                 gtid: GtidMode::Auto,
             };
             let path = dir.dir.clone();
+            let assume = request.assume;
             let cache = request
                 .cache
                 .clone()
                 .unwrap_or_else(|| Arc::new(SummaryCache::disabled()));
             let resolution = tokio::task::spawn_blocking(move || {
                 resolve::resolve(
-                    &mut LocalSequence::new(&dir).with_cache(cache),
+                    &mut LocalSequence::new(&dir)
+                        .with_cache(cache)
+                        .with_assumption(assume),
                     &resolve_request,
                 )
             })
@@ -660,6 +665,7 @@ async fn resolve_start(
                 deadline,
                 progress: None,
                 cache: request.cache.clone(),
+                assume: request.assume,
             };
             let answer = resolve_remote(settings, &remote_request)
                 .await
@@ -708,8 +714,12 @@ fn located(
     } else {
         format!(" in {}", resolved.zone)
     };
+    let assumed = resolution
+        .assumption
+        .as_ref()
+        .map_or(String::new(), |name| format!(", assuming {name}"));
     let how = format!(
-        "start-time {}{zone_part} = {}, {basis} time, from the {from}",
+        "start-time {}{zone_part} = {}, {basis} time, from the {from}{assumed}",
         start.input.trim(),
         format_instant(resolved.instant_us)
     );
