@@ -90,9 +90,13 @@ fn main() {
     let mariadb = options.dir.join("mariadb");
     let mysql = options.dir.join("mysql80");
     let big = options.mib << 20;
+    let history = options.dir.join("mariadb-history");
+    let mysql_history = options.dir.join("mysql80-history");
     if options.build {
-        runtime.block_on(ensure_mariadb(&mariadb, big));
+        runtime.block_on(ensure_mariadb(&mariadb, big, 1 << 30));
+        runtime.block_on(ensure_mariadb(&history, big, HISTORY_FILE));
         ensure_mysql80(&mysql, big);
+        ensure_mysql80_history(&mysql_history, big);
         return;
     }
     let built = Command::new(std::env::current_exe().expect("this program"))
@@ -102,8 +106,16 @@ fn main() {
         .status()
         .expect("build the data");
     assert!(built.success(), "building the data failed");
-    let maria_last = runtime.block_on(ensure_mariadb(&mariadb, big));
+    let maria_last = runtime.block_on(ensure_mariadb(&mariadb, big, 1 << 30));
+    let history_last = runtime.block_on(ensure_mariadb(&history, big, HISTORY_FILE));
     let mysql_last = ensure_mysql80(&mysql, big);
+    let mysql_history_last = ensure_mysql80_history(&mysql_history, big);
+    let history_files = binlogs(&history);
+    let mysql_history_files = binlogs(&mysql_history);
+    // T at 97 % of the history: 97 % of its seconds.
+    let history_first = BASE + 1;
+    let history_at = history_first + (history_last - history_first) * 97 / 100;
+    let history_cache = options.dir.join("history-cache");
 
     println!(
         "machine: {} cores, {}",
@@ -114,28 +126,67 @@ fn main() {
         Case {
             name: "MariaDB 10.11, scan",
             dir: mariadb.clone(),
-            big_file: mariadb.join("mysql-bin.000002"),
+            their_files: vec![mariadb.join("mysql-bin.000002")],
             at: maria_last - 60,
-            extra: &[],
+            extra: vec![],
         },
         Case {
             name: "MySQL 8.0, exact GTID set",
             dir: mysql.clone(),
-            big_file: mysql.join("binlog.000001"),
+            their_files: vec![mysql.join("binlog.000001")],
             at: mysql_last - 60,
-            extra: &[],
+            extra: vec![],
         },
         Case {
             name: "MySQL 8.0, position only",
             dir: mysql.clone(),
-            big_file: mysql.join("binlog.000001"),
+            their_files: vec![mysql.join("binlog.000001")],
             at: mysql_last - 60,
-            extra: &["--gtid", "off"],
+            extra: vec!["--gtid".into(), "off".into()],
+        },
+        Case {
+            name: "MariaDB history, cold",
+            dir: history.clone(),
+            their_files: history_files.clone(),
+            at: history_at,
+            extra: vec!["--no-cache".into()],
+        },
+        Case {
+            name: "MariaDB history, warm",
+            dir: history.clone(),
+            their_files: history_files.clone(),
+            at: history_at,
+            extra: vec!["--cache-dir".into(), history_cache.display().to_string()],
+        },
+        Case {
+            name: "MySQL 8.0 history, GTID set",
+            dir: mysql_history.clone(),
+            their_files: mysql_history_files.clone(),
+            at: mysql_history_last - 60,
+            extra: vec!["--no-cache".into()],
+        },
+        Case {
+            name: "MySQL 8.0 history, position",
+            dir: mysql_history.clone(),
+            their_files: mysql_history_files.clone(),
+            at: mysql_history_last - 60,
+            extra: vec!["--no-cache".into(), "--gtid".into(), "off".into()],
         },
     ];
+    // The warm case's cache, filled once (what `startpoint index` does).
+    let _ = std::fs::remove_dir_all(&history_cache);
+    let filled = Command::new(&binary)
+        .args(["index", "--binlog-dir"])
+        .arg(&history)
+        .arg("--cache-dir")
+        .arg(&history_cache)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run startpoint index");
+    assert!(filled.success(), "startpoint index failed");
     println!(
-        "{:<28} {:>10} {:>12} {:>9} {:>12} {:>14}",
-        "case", "file MiB", "startpoint", "RSS MiB", "mariadb-bin", "ratio"
+        "{:<28} {:>10} {:>12} {:>9} {:>12} {:>14} {:>10} {:>9}",
+        "case", "MiB", "startpoint", "RSS MiB", "mariadb-bin", "ratio", "floor", "vs floor"
     );
     for case in &cases {
         if options.only.as_deref() != Some("remote") {
@@ -150,6 +201,97 @@ fn main() {
             big,
         ));
     }
+}
+
+/// `max_binlog_size` of the history data sets: about 8 files of 128 MiB per GiB.
+const HISTORY_FILE: u64 = 128 << 20;
+
+/// The binlog files of `dir`, in its index's order.
+fn binlogs(dir: &Path) -> Vec<PathBuf> {
+    startpoint::source::local::BinlogDir::open(dir)
+        .expect("a data set directory")
+        .files
+        .into_iter()
+        .map(|f| f.path)
+        .collect()
+}
+
+/// The copy floor: two threads `pread` the same bytes (the files split between them, by turns)
+/// into reused 1 MiB buffers, as much as any reading of every byte costs here.
+fn floor(files: &[PathBuf]) -> Duration {
+    use std::os::unix::fs::FileExt;
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for part in 0..2 {
+            scope.spawn(move || {
+                let mut buf = vec![0u8; 1 << 20];
+                let mut chunk = 0u64;
+                for file in files {
+                    let handle = std::fs::File::open(file).expect("open a binlog");
+                    let len = handle.metadata().map_or(0, |m| m.len());
+                    let mut at = 0;
+                    while at < len {
+                        if chunk % 2 == part {
+                            let n = handle.read_at(&mut buf, at).expect("read a binlog");
+                            std::hint::black_box(&buf[..n]);
+                        }
+                        chunk += 1;
+                        at += 1 << 20;
+                    }
+                }
+            });
+        }
+    });
+    started.elapsed()
+}
+
+/// The multi-file MySQL 8.0 data set: ~`size` bytes in 128 MiB files (the project's writer,
+/// GTIDs and commit timestamps); returns the last commit second.
+fn ensure_mysql80_history(dir: &Path, size: u64) -> u32 {
+    let marker = dir.join(format!("complete-{size}"));
+    let per_trx = 437;
+    let per_file = (HISTORY_FILE / per_trx) as u32;
+    let files = (size / HISTORY_FILE).max(1) as u32;
+    let count = per_file * files;
+    let last = BASE + (count - 1) / PER_SECOND;
+    if marker.exists() {
+        return last;
+    }
+    eprintln!("building {} (MySQL 8.0, {files} files)…", dir.display());
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).expect("create the data directory");
+    let mut writer = SequenceWriter::new(WriterFlavor::MySql80Gtid, "binlog").with_row_image(200);
+    let spec = |i: u32| TrxSpec {
+        shape: TrxShape::RowDml { statements: 1 },
+        begin_ts: BASE + i / PER_SECOND,
+        commit_ts: BASE + i / PER_SECOND,
+        commit_micros: (i % PER_SECOND) * (1_000_000 / PER_SECOND),
+        domain: 0,
+        origin: 0,
+        gtid_gap: 0,
+    };
+    let mut index = String::new();
+    for f in 0..=files {
+        let range = if f < files {
+            f * per_file..(f + 1) * per_file
+        } else {
+            count..count + 100
+        };
+        let created = BASE + range.start / PER_SECOND;
+        let file = writer.write_file(
+            &startpoint::testkit::binlog_writer::FileSpec {
+                created,
+                trxs: range.map(spec).collect(),
+                trailing: startpoint::testkit::binlog_writer::Trailing::Nothing,
+            },
+            f == files,
+        );
+        std::fs::write(dir.join(&file.name), &file.bytes).expect("write a binlog");
+        index.push_str(&format!("./{}\n", file.name));
+    }
+    std::fs::write(dir.join("binlog.index"), index).expect("write the index");
+    std::fs::write(&marker, "").expect("mark the data set complete");
+    last
 }
 
 /// First simulated second of the MySQL 8.0 files a live server serves: before the real clock,
@@ -390,10 +532,11 @@ fn resolve_live(
 struct Case {
     name: &'static str,
     dir: PathBuf,
-    big_file: PathBuf,
-    /// The start time, a UTC second near the end of the big file.
+    /// The files `mariadb-binlog` reads (and the floor copies).
+    their_files: Vec<PathBuf>,
+    /// The start time, a UTC second.
     at: u32,
-    extra: &'static [&'static str],
+    extra: Vec<String>,
 }
 
 impl Case {
@@ -411,12 +554,12 @@ impl Case {
                 "--output",
                 "json",
             ])
-            .args(self.extra);
+            .args(&self.extra);
         let mut theirs = Command::new("mariadb-binlog");
         theirs
             .arg(format!("--start-datetime={time}"))
             .arg(format!("--stop-datetime={stop}"))
-            .arg(&self.big_file)
+            .args(&self.their_files)
             .env("TZ", "UTC");
         // Warm-up: page cache, and a check that startpoint answers.
         let answer = ours.output().expect("run startpoint");
@@ -428,6 +571,7 @@ impl Case {
         measure(&mut theirs);
         let mut our_times = Vec::new();
         let mut their_times = Vec::new();
+        let mut floor_times = Vec::new();
         let mut our_rss = 0;
         let mut their_rss = 0;
         for _ in 0..runs {
@@ -437,18 +581,27 @@ impl Case {
             let (t, rss) = measure(&mut theirs);
             their_times.push(t);
             their_rss = their_rss.max(rss);
+            floor_times.push(floor(&self.their_files));
         }
         let ours = median(&mut our_times);
         let theirs = median(&mut their_times);
-        let size = std::fs::metadata(&self.big_file).map_or(0, |m| m.len()) >> 20;
+        let floor = median(&mut floor_times);
+        let size: u64 = self
+            .their_files
+            .iter()
+            .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+            .sum::<u64>()
+            >> 20;
         println!(
-            "{:<28} {:>10} {:>10.1}ms {:>9.1} {:>10.1}ms {:>13.1}x   (mariadb-binlog RSS {:.1} MiB)",
+            "{:<28} {:>10} {:>10.1}ms {:>9.1} {:>10.1}ms {:>13.1}x {:>8.1}ms {:>8.2}x   (mariadb-binlog RSS {:.1} MiB)",
             self.name,
             size,
             ours.as_secs_f64() * 1e3,
             our_rss as f64 / 1024.0,
             theirs.as_secs_f64() * 1e3,
             theirs.as_secs_f64() / ours.as_secs_f64(),
+            floor.as_secs_f64() * 1e3,
+            ours.as_secs_f64() / floor.as_secs_f64(),
             their_rss as f64 / 1024.0,
         );
         let answer: serde_json::Value =
@@ -547,7 +700,7 @@ fn ensure_mysql80(dir: &Path, size: u64) -> u32 {
 }
 
 /// The MariaDB data set: returns the last commit second of the big file.
-async fn ensure_mariadb(dir: &Path, size: u64) -> u32 {
+async fn ensure_mariadb(dir: &Path, size: u64, max_binlog_size: u64) -> u32 {
     let marker = dir.join(format!("complete-{size}"));
     if let Ok(text) = std::fs::read_to_string(&marker)
         && let Ok(last) = text.trim().parse()
@@ -561,7 +714,7 @@ async fn ensure_mariadb(dir: &Path, size: u64) -> u32 {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).expect("create the data directory");
     let server = MariaDb::start_with(&ServerConfig {
-        max_binlog_size: 1 << 30,
+        max_binlog_size,
         extra_args: vec!["--innodb-buffer-pool-size=256M".into()],
         ..ServerConfig::default()
     })
@@ -582,8 +735,9 @@ async fn ensure_mariadb(dir: &Path, size: u64) -> u32 {
             .query("SHOW BINARY LOGS")
             .await
             .expect("SHOW BINARY LOGS");
-        let big = current.last().map_or(0, |(_, s)| *s);
-        if big + (8 << 20) >= size {
+        // Everything but the start-up file.
+        let written: u64 = current.iter().skip(1).map(|(_, s)| *s).sum();
+        if written + (8 << 20) >= size {
             break;
         }
         let mut batch = String::new();

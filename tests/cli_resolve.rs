@@ -747,3 +747,24 @@ fn an_opt_in_assumption_is_named_in_the_answer() {
         refused.stderr
     );
 }
+
+/// The fixture's late-dated rotation (issue 13): mysql-bin.000011 is dated 02:45:30, when a long
+/// statement started; two transactions committed at 02:45:35 and 02:45:41 sit in mysql-bin.000010
+/// before it. A start time between them is answered in mysql-bin.000010, as the server's own
+/// history says, not in the newer file a creation-time choice would pick.
+#[test]
+fn a_late_dated_rotation_in_the_fixture_is_answered_in_the_older_file() {
+    let out = resolve(&[
+        "--start-time",
+        "2030-03-31 02:45:33Z",
+        "--output",
+        "json",
+        "--no-cache",
+    ]);
+    let answer = json(&out);
+    assert_eq!(answer["binlog_name"], "mysql-bin.000010", "{answer}");
+    assert_eq!(
+        answer["matched"]["commit_time"], "2030-03-31T02:45:35.000000Z",
+        "{answer}"
+    );
+}

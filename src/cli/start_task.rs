@@ -27,6 +27,7 @@ pub fn run(args: &StartTaskArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         eprintln!("warning: {warning}");
     }
     let tls = global.tls_files();
+    let progress = std::sync::Arc::new(startpoint::resolve::ReadProgress::default());
     let request = StartTaskRequest {
         task,
         task_file: args.task_file.clone(),
@@ -48,8 +49,11 @@ pub fn run(args: &StartTaskArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         },
         cache: Some(super::summary_cache(&args.cache)),
         assume: super::assumption(&args.assume),
+        progress: Some(progress.clone()),
     };
+    let bar = super::progress::follow(&progress);
     let outcome = runtime()?.block_on(start_task(&state, request));
+    drop(bar);
     for note in &outcome.notes {
         eprintln!("note: {note}");
     }

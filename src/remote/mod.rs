@@ -8,10 +8,13 @@
 //! 2. file probes: binlog dumps from `(file, 4)` that read the artificial ROTATE, the
 //!    FORMAT_DESCRIPTION and PREVIOUS_GTIDS / GTID_LIST, then close; up to three at once (the
 //!    search asks for them in rounds);
-//! 3. one dump from the start of the chosen file, non-blocking, read through the file reader's
-//!    decoders ([`EventStreamSource`]) and closed as soon as the answer is known; or, where the
-//!    file's clock allows it and no GTID set is asked for, a bisection on the server
-//!    (`bisect`) and a dump from the last transaction before T.
+//! 3. one dump per file to read, from its start, non-blocking, read through the file reader's
+//!    decoders ([`EventStreamSource`]) and closed at the answer or at the file's end; or, where
+//!    the file's clock allows it and no GTID set is asked for, a bisection on the server
+//!    (`bisect`) and a dump from the last transaction before T;
+//! 4. with a summary cache, for each file that has a summary, two short dumps that prove it is
+//!    the same file (its first events from position 4, and its closing event at the offset the
+//!    summary recorded) before it is skipped.
 //!
 //! Each connection registers as a replica with a server_id drawn from a reserved high range (a
 //! new one on "duplicate server id") and closes, which unregisters it. MariaDB gets

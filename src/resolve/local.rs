@@ -1,10 +1,11 @@
 //! Binlog files on disk (a binlog directory or a DM relay directory) as a [`BinlogSequence`].
 //!
-//! A probe opens a file with a small window (the FDE and PREVIOUS_GTIDS / GTID_LIST sit in its
-//! first few hundred bytes). From the chosen file on, each file is read on its own by
-//! [`scan::scan_file`] (bisection, two halves, or one pass), carrying the GTID state from one
-//! file to the next; [`ChainedFiles`] is the plain walk, kept for when a file cannot be read on
-//! its own.
+//! A probe opens a file with a small window (the FDE, PREVIOUS_GTIDS / GTID_LIST and the first
+//! GTID event sit in its first few hundred bytes). A file is read on its own by
+//! [`scan::scan_file`] (bisection, two halves, or one pass); [`ChainedFiles`] is the plain walk,
+//! kept for when a file cannot be read on its own. A file's identity, for its summary, is its
+//! directory, name and size and digests of its first and last 4 KiB: a file that is no longer
+//! written only grows by being replaced.
 
 use std::sync::Arc;
 

@@ -8,25 +8,32 @@
 //!   `immediate_commit_timestamp`, MySQL ≥ 8.0.1): commit times rise across the files of one
 //!   server, so the first transaction of file k bounds every file before it. A k-ary search over
 //!   the files' first commit times (each probe reads a file up to its first GTID event) finds the
-//!   last file whose first transaction committed before T; the walk starts there. Every commit
-//!   time read (the probes', then every transaction walked) must rise, or the resolution starts
+//!   last file whose first transaction committed before T; the reading starts there. Every commit
+//!   time read (the probes', then every transaction read) must rise, or the resolution starts
 //!   over from the first file.
+//! - **A summary from a full read** ([`summary`], kept in [`cache`]): a file whose proven
+//!   summary puts every unit before T is skipped wherever it lies, its GTID state carried on.
 //! - **Everything else** (MariaDB, MySQL ≤ 5.7, the `begin` basis, several servers in one DM
-//!   relay directory): every file is read from the first, since any of them may hold a
-//!   transaction at or after T.
+//!   relay directory, no summary): the file is read, since it may hold a transaction at or
+//!   after T.
+//! - **An assumption the user turned on** ([`Assumption`]): files it bounds before T are skipped;
+//!   a unit read that contradicts it turns it off and the resolution starts over without it.
 //!
 //! The creation second of the first file keeps one role: a start time before it (plus a second)
 //! is BelowLowerBound (§5.1).
 //!
-//! Walking a file from its start also yields the exact GTID set before the answer. The walk
-//! inside a file is the seam where bisection (for files whose clock is monotonic) plugs in.
+//! Files are read one at a time ([`BinlogSequence::read_file`]: bisected where the commit clock
+//! allows, else in two halves or one pass), the GTID state carried from file to file, so the
+//! exact GTID set before the answer comes out of the reading. Every file read in full that is no
+//! longer written leaves its summary behind.
 //!
 //! [`linear::resolve_linear`] is the plain reading of §5 — every unit of every file, in order —
 //! kept as the reference the fast path is tested against.
 //!
 //! Costs: with the commit clock, O(log F) probes of a few hundred bytes each plus one read of the
 //! target file up to the answer (bisected where it can be); otherwise one sequential read of
-//! every file up to the answer.
+//! every file up to the answer that has no summary, plus an identity check of a few KiB per file
+//! that has one.
 
 pub mod cache;
 pub mod index;

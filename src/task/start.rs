@@ -26,7 +26,9 @@ use tokio::time::Instant;
 
 use crate::remote::{self, RemoteRequest, TlsFiles, resolve_remote};
 use crate::resolve::cache::SummaryCache;
-use crate::resolve::{self, Assumption, GtidMode, LocalSequence, Request, Resolution, Status};
+use crate::resolve::{
+    self, Assumption, GtidMode, LocalSequence, ReadProgress, Request, Resolution, Status,
+};
 use crate::source::relay::open_relay_dir;
 use crate::start_time::{ResolvedTime, StartTime, Zone, format_instant};
 use crate::unit::TimeBasis;
@@ -84,6 +86,8 @@ pub struct StartTaskRequest {
     pub cache: Option<Arc<SummaryCache>>,
     /// An assumption to skip files on when resolving `--start-time`: only when asked for.
     pub assume: Option<Assumption>,
+    /// Where resolutions count what they read, for a progress bar.
+    pub progress: Option<Arc<ReadProgress>>,
 }
 
 /// One source's entry of DM's JSON.
@@ -635,17 +639,19 @@ async fn resolve_start(
             };
             let path = dir.dir.clone();
             let assume = request.assume;
+            let progress = request.progress.clone();
             let cache = request
                 .cache
                 .clone()
                 .unwrap_or_else(|| Arc::new(SummaryCache::disabled()));
             let resolution = tokio::task::spawn_blocking(move || {
-                resolve::resolve(
-                    &mut LocalSequence::new(&dir)
-                        .with_cache(cache)
-                        .with_assumption(assume),
-                    &resolve_request,
-                )
+                let mut sequence = LocalSequence::new(&dir)
+                    .with_cache(cache)
+                    .with_assumption(assume);
+                if let Some(progress) = progress {
+                    sequence = sequence.with_progress(progress);
+                }
+                resolve::resolve(&mut sequence, &resolve_request)
             })
             .await
             .map_err(|e| e.to_string())?
@@ -663,7 +669,7 @@ async fn resolve_start(
                 basis: request.basis,
                 gtid: GtidMode::Auto,
                 deadline,
-                progress: None,
+                progress: request.progress.clone(),
                 cache: request.cache.clone(),
                 assume: request.assume,
             };

@@ -17,9 +17,11 @@
 //! wholly or to a savepoint (in ROW and in STATEMENT format);
 //! writes in GTID domain 1 from server_id 2 interleaved with domain 0, and in domain 0 from a
 //! second server_id just before a rotation; `FLUSH BINARY LOGS`, twice
-//! in a row (a file without transactions); a transaction larger than `max_binlog_size`; and a
+//! in a row (a file without transactions); a transaction larger than `max_binlog_size`; a
 //! few hundred small transactions over several hours that rotate files by size and span the
-//! 2030-03-31 01:00 UTC daylight-saving change of the European time zones.
+//! 2030-03-31 01:00 UTC daylight-saving change of the European time zones; and a long statement
+//! whose commit rotates the log, dating the new file before transactions other sessions
+//! committed into the old one while it ran.
 
 use mysql_async::Conn;
 use mysql_async::prelude::*;
@@ -391,8 +393,42 @@ pub async fn run_fixture_workload(server: &MariaDb) -> mysql_async::Result<()> {
         rotations.settle().await?;
     }
 
-    // The newest file stays open, as on a live server.
+    // A long autocommit statement rotates the log when it commits (its row images exceed
+    // max_binlog_size): the new file's FDE and this file's ROTATE carry the statement's *start*
+    // time, while transactions that other sessions committed meanwhile, later by the clock, sit
+    // in this file before it (SEMANTICS.md §6). The statement really sleeps first, so that they
+    // commit while it runs.
     let last = 1300 + 330 * 37;
+    let long_start = last + 20;
+    a.at(long_start).await?;
+    let long = a.run(&[
+        "INSERT INTO shop.items (order_id, sku, qty) SELECT 77, REPEAT('L', 40), s.seq \
+         FROM shop.seq_1_to_1200 s JOIN (SELECT SLEEP(2) AS z) x ON x.z = 0",
+    ]);
+    let meanwhile = async {
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        b.run_at(
+            long_start + 5,
+            &[
+                "INSERT INTO shop.orders (id, customer, amount, note) VALUES \
+               (20001, 'meanwhile', 1.00, 'committed during the long statement')",
+            ],
+        )
+        .await?;
+        c.run_at(long_start + 9, &["BEGIN"]).await?;
+        c.run(&[
+            "INSERT INTO shop.orders (id, customer, amount, note) VALUES \
+                 (20002, 'meanwhile', 2.00, 'a transaction during it')",
+        ])
+        .await?;
+        c.run_at(long_start + 11, &["COMMIT"]).await
+    };
+    let (long, meanwhile) = futures_util::future::join(long, meanwhile).await;
+    long?;
+    meanwhile?;
+    rotations.settle().await?;
+
+    // The newest file stays open, as on a live server.
     a.run_at(
         last + 60,
         &["UPDATE shop.orders SET status = 'done' WHERE id < 10"],
