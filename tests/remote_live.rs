@@ -1,6 +1,8 @@
 //! The live-server path against private MariaDB servers: the same answers as the local path on
 //! copies of the same binlogs, few bytes on the wire, and clear failures.
 
+mod support;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -645,7 +647,8 @@ async fn the_cli_resolves_against_a_live_server() {
     )
     .unwrap();
     let run = |args: &[&str], password: Option<&str>| {
-        let mut command = isolated(std::process::Command::new(env!("CARGO_BIN_EXE_startpoint")));
+        let mut command =
+            support::isolated(std::process::Command::new(env!("CARGO_BIN_EXE_startpoint")));
         command.args(args).env_remove("MYSQL_PWD");
         if let Some(password) = password {
             command.env("MYSQL_PWD", password);
@@ -788,7 +791,7 @@ async fn a_stopped_server_ends_in_a_timeout() {
     // The binary, with the server still stopped from the start: --rpc-timeout holds.
     let started = std::time::Instant::now();
     let out = tokio::task::spawn_blocking(move || {
-        isolated(std::process::Command::new(env!("CARGO_BIN_EXE_startpoint")))
+        support::isolated(std::process::Command::new(env!("CARGO_BIN_EXE_startpoint")))
             .args([
                 "--rpc-timeout",
                 "3s",
@@ -976,7 +979,7 @@ async fn mysql8_files_are_bisected_on_the_server() {
     let deep = &target_units[target_units.len() * 2 / 3];
     let input = format_instant(deep.commit_us);
     for output in ["json", "text"] {
-        let out = isolated(std::process::Command::new(env!("CARGO_BIN_EXE_startpoint")))
+        let out = support::isolated(std::process::Command::new(env!("CARGO_BIN_EXE_startpoint")))
             .args([
                 "resolve-position",
                 "--url",
@@ -1262,17 +1265,6 @@ async fn mysql_files_of_every_version_resolve_live_as_locally() {
     }
 }
 
-/// The binary with a summary cache of its own, so that no run depends on ~/.cache.
-fn isolated(mut command: std::process::Command) -> std::process::Command {
-    let cache = std::env::temp_dir().join(format!(
-        "startpoint-test-cache-{}-{}",
-        std::process::id(),
-        fastrand::u64(..)
-    ));
-    command.env("XDG_CACHE_HOME", cache);
-    command
-}
-
 /// A live server's files are summarised once (issue 13): a warm run checks each summary against
 /// the server (its first events and last event) and skips the file, with the cold run's answers;
 /// `index --url` reports them cached; after RESET MASTER the files of the same names are other
@@ -1349,7 +1341,7 @@ async fn live_summaries_are_checked_against_the_server_before_use() {
     }
 
     // The coverage table from the server: every file but the newest is cached now.
-    let out = isolated(std::process::Command::new(env!("CARGO_BIN_EXE_startpoint")))
+    let out = support::isolated(std::process::Command::new(env!("CARGO_BIN_EXE_startpoint")))
         .args([
             "index",
             "--url",

@@ -507,7 +507,7 @@ async fn embedded_store_relay_directory_and_concurrent_runs() {
     let state = scene.path("state").display().to_string();
     let binary = env!("CARGO_BIN_EXE_startpoint");
     let spawn = |time: &str| {
-        isolated(std::process::Command::new(binary))
+        support::isolated(std::process::Command::new(binary))
             .args([
                 "--state-dir",
                 &state,
@@ -762,21 +762,22 @@ async fn killed_at_any_point_leaves_the_old_or_the_new_checkpoint() {
         let state = scene.state();
         for round in 0..10u64 {
             let other = 1 - current;
-            let mut child = isolated(std::process::Command::new(env!("CARGO_BIN_EXE_startpoint")))
-                .args([
-                    "--state-dir",
-                    &state,
-                    "start-task",
-                    "--meta-store",
-                    store,
-                    "--start-time",
-                    times[other],
-                    &task,
-                ])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
+            let mut child =
+                support::isolated(std::process::Command::new(env!("CARGO_BIN_EXE_startpoint")))
+                    .args([
+                        "--state-dir",
+                        &state,
+                        "start-task",
+                        "--meta-store",
+                        store,
+                        "--start-time",
+                        times[other],
+                        &task,
+                    ])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap();
             std::thread::sleep(Duration::from_millis(15 + round * 20));
             let _ = child.kill();
             let _ = child.wait();
@@ -1042,15 +1043,4 @@ async fn no_password_in_any_output_state_file_or_row() {
         }
     }
     conn.disconnect().await.unwrap();
-}
-
-/// The binary with a summary cache of its own, so that no run depends on ~/.cache.
-fn isolated(mut command: std::process::Command) -> std::process::Command {
-    let cache = std::env::temp_dir().join(format!(
-        "startpoint-test-cache-{}-{}",
-        std::process::id(),
-        fastrand::u64(..)
-    ));
-    command.env("XDG_CACHE_HOME", cache);
-    command
 }

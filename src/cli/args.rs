@@ -100,25 +100,9 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("from").required(true)
-    .args(["binlog_dir", "relay_dir", "url", "source_config"])))]
 pub struct IndexArgs {
-    /// Directory of binlog files (ordered by its .index when present).
-    #[arg(long, value_name = "DIR")]
-    pub binlog_dir: Option<PathBuf>,
-
-    /// DM relay directory (server-uuid.index and its <uuid>.<seq> sub-directories).
-    #[arg(long, value_name = "DIR")]
-    pub relay_dir: Option<PathBuf>,
-
-    /// Live server, mysql://USER@HOST:PORT (password better in MYSQL_PWD). Every file not
-    /// summarised yet is streamed from the server in full.
-    #[arg(long, value_name = "URL")]
-    pub url: Option<String>,
-
-    /// DM source file describing the live server.
-    #[arg(long, value_name = "FILE")]
-    pub source_config: Option<PathBuf>,
+    #[command(flatten)]
+    pub source: SourceArgs,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
@@ -165,10 +149,10 @@ pub enum GtidMode {
     Off,
 }
 
-#[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("from").required(true)
-    .args(["binlog_dir", "relay_dir", "url", "source_config"])))]
-pub struct ResolvePositionArgs {
+/// Where the binlog comes from: exactly one of these.
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub struct SourceArgs {
     /// Directory of binlog files (ordered by its .index when present).
     #[arg(long, value_name = "DIR")]
     pub binlog_dir: Option<PathBuf>,
@@ -185,6 +169,12 @@ pub struct ResolvePositionArgs {
     /// DM source file describing the live server.
     #[arg(long, value_name = "FILE")]
     pub source_config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResolvePositionArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
 
     /// The start time: '2006-01-02 15:04:05', optionally with up to 6 fractional digits and
     /// Z, +hh:mm or +hhmm; 'T' may replace the space.

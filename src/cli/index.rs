@@ -5,14 +5,11 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use startpoint::remote::{ConnSettings, index_remote};
+use startpoint::remote::index_remote;
 use startpoint::resolve::ReadProgress;
 use startpoint::resolve::index::{FileCoverage, cover_local};
 use startpoint::resolve::summary::UnitMark;
-use startpoint::source::local::BinlogDir;
-use startpoint::source::relay::open_relay_dir;
 use startpoint::start_time::format_instant;
-use startpoint::task::source::SourceConfig;
 use startpoint::unit::TimeBasis;
 
 use super::EXIT_FAILED;
@@ -67,33 +64,13 @@ fn collect(
     cache: Arc<startpoint::resolve::cache::SummaryCache>,
     progress: Arc<ReadProgress>,
 ) -> Result<Collected, String> {
-    let local = match (&args.binlog_dir, &args.relay_dir) {
-        (Some(dir), _) => Some(BinlogDir::open(dir).map_err(|e| e.to_string())?),
-        (_, Some(dir)) => Some(open_relay_dir(dir).map_err(|e| e.to_string())?),
-        _ => None,
-    };
-    if let Some(dir) = local {
-        for left in &dir.left_out {
-            eprintln!("note: {} left out ({})", left.name, left.why);
-        }
+    if let Some(dir) = super::local_sequence(&args.source).map_err(|e| e.to_string())? {
         let (rows, notes) = cover_local(&dir, cache, progress).map_err(|e| e.to_string())?;
         return Ok((rows, notes, dir.dir.display().to_string()));
     }
-    let mut settings = match (&args.url, &args.source_config) {
-        (Some(url), _) => ConnSettings::from_url(url, std::env::var("MYSQL_PWD").ok())
-            .map_err(|e| e.to_string())?,
-        (_, Some(path)) => {
-            let source = SourceConfig::load(path).map_err(|e| e.to_string())?;
-            for warning in &source.warnings {
-                eprintln!("warning: {warning}");
-            }
-            source.connection
-        }
-        _ => return Err("give --binlog-dir, --relay-dir, --url or --source-config".to_owned()),
-    };
-    settings = settings.with_default_tls(Some(&global.tls_files()));
-    settings.compress = args.compress;
-    settings.server_id = args.server_id;
+    let settings = super::live_settings(&args.source, global, args.compress, args.server_id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "give --binlog-dir, --relay-dir, --url or --source-config".to_owned())?;
     let runtime = super::runtime().map_err(|e| e.to_string())?;
     let deadline = tokio::time::Instant::now() + global.rpc_timeout;
     let (rows, notes, version) = runtime

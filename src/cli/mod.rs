@@ -119,3 +119,57 @@ fn assumption(args: &args::AssumeArgs) -> Option<startpoint::resolve::Assumption
         (None, false) => None,
     }
 }
+
+/// The connection settings of a live source (`--url`, password from `MYSQL_PWD`, or
+/// `--source-config`), with the global TLS files and the command's compression and server_id;
+/// `None` for a local source.
+fn live_settings(
+    source: &args::SourceArgs,
+    global: &args::GlobalArgs,
+    compress: bool,
+    server_id: Option<u32>,
+) -> Result<Option<startpoint::remote::ConnSettings>, LiveSourceError> {
+    use startpoint::remote::ConnSettings;
+    use startpoint::task::source::SourceConfig;
+    let settings = match (&source.url, &source.source_config) {
+        (Some(url), _) => ConnSettings::from_url(url, std::env::var("MYSQL_PWD").ok())?,
+        (_, Some(path)) => {
+            let config = SourceConfig::load(path)?;
+            for warning in &config.warnings {
+                eprintln!("warning: {warning}");
+            }
+            config.connection
+        }
+        _ => return Ok(None),
+    };
+    let mut settings = settings.with_default_tls(Some(&global.tls_files()));
+    settings.compress = compress;
+    settings.server_id = server_id;
+    Ok(Some(settings))
+}
+
+/// The local sequence of a `--binlog-dir` or `--relay-dir` source (`None` for a live one), with
+/// what was left out of it noted on stderr.
+fn local_sequence(
+    source: &args::SourceArgs,
+) -> Result<Option<startpoint::source::local::BinlogDir>, startpoint::source::local::LocalSourceError>
+{
+    let sequence = match (&source.binlog_dir, &source.relay_dir) {
+        (Some(dir), _) => startpoint::source::local::BinlogDir::open(dir)?,
+        (_, Some(dir)) => startpoint::source::relay::open_relay_dir(dir)?,
+        _ => return Ok(None),
+    };
+    for left in &sequence.left_out {
+        eprintln!("note: {} left out ({})", left.name, left.why);
+    }
+    Ok(Some(sequence))
+}
+
+/// Why a live source's settings could not be made.
+#[derive(Debug, thiserror::Error)]
+enum LiveSourceError {
+    #[error(transparent)]
+    Settings(#[from] startpoint::remote::settings::SettingsError),
+    #[error(transparent)]
+    SourceConfig(#[from] startpoint::task::source::SourceConfigError),
+}

@@ -5,15 +5,12 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use startpoint::remote::settings::SettingsError;
-use startpoint::remote::{ConnSettings, RemoteError, RemoteRequest, resolve_remote};
+use startpoint::remote::{RemoteError, RemoteRequest, resolve_remote};
 use startpoint::resolve::{
     self, LocalSequence, ReadProgress, Request, Resolution, ResolveError, Status,
 };
-use startpoint::source::local::{BinlogDir, LocalSourceError};
-use startpoint::source::relay::open_relay_dir;
+use startpoint::source::local::LocalSourceError;
 use startpoint::start_time::{ResolvedTime, StartTime, TimeError, Zone, format_instant};
-use startpoint::task::source::{SourceConfig, SourceConfigError};
 use startpoint::unit::TimeBasis;
 
 use super::args::{GlobalArgs, GtidMode, OutputFormat, ResolvePositionArgs, TimeBasis as BasisArg};
@@ -29,9 +26,7 @@ enum Failure {
     #[error(transparent)]
     Resolve(#[from] ResolveError),
     #[error(transparent)]
-    Settings(#[from] SettingsError),
-    #[error(transparent)]
-    SourceConfig(#[from] SourceConfigError),
+    Live(#[from] super::LiveSourceError),
     #[error(transparent)]
     Remote(#[from] RemoteError),
     #[error("{0}")]
@@ -133,15 +128,10 @@ fn request_for(args: &ResolvePositionArgs, start_us: i64) -> Request {
 fn resolve(args: &ResolvePositionArgs, global: &GlobalArgs) -> Result<Outcome, Failure> {
     let start = StartTime::parse(&args.start_time)?;
     let zone = args.timezone.as_deref().map(Zone::parse).transpose()?;
-    let sequence = match (&args.binlog_dir, &args.relay_dir) {
-        (Some(dir), _) => BinlogDir::open(dir)?,
-        (_, Some(dir)) => open_relay_dir(dir)?,
-        _ => return resolve_live(args, global, start, zone),
+    let Some(sequence) = super::local_sequence(&args.source)? else {
+        return resolve_live(args, global, start, zone);
     };
     let resolved = start.resolve(zone.as_ref().unwrap_or(&Zone::Local))?;
-    for left in &sequence.left_out {
-        eprintln!("note: {} left out ({})", left.name, left.why);
-    }
     let progress = Arc::new(ReadProgress::default());
     let bar = super::progress::follow(&progress);
     let mut local = LocalSequence::new(&sequence)
@@ -165,20 +155,12 @@ fn resolve_live(
     start: StartTime,
     zone: Option<Zone>,
 ) -> Result<Outcome, Failure> {
-    let mut settings = match (&args.url, &args.source_config) {
-        (Some(url), _) => ConnSettings::from_url(url, std::env::var("MYSQL_PWD").ok())?,
-        (_, Some(path)) => {
-            let source = SourceConfig::load(path)?;
-            for warning in &source.warnings {
-                eprintln!("warning: {warning}");
-            }
-            source.connection
-        }
-        _ => unreachable!("clap requires one source"),
+    let Some(settings) = super::live_settings(&args.source, global, args.compress, args.server_id)?
+    else {
+        return Err(Failure::Runtime(
+            "give --binlog-dir, --relay-dir, --url or --source-config".to_owned(),
+        ));
     };
-    settings = settings.with_default_tls(Some(&global.tls_files()));
-    settings.compress = args.compress;
-    settings.server_id = args.server_id;
     if args.assume.assume_mtime_bounds {
         return Err(Failure::Runtime(
             "--assume-mtime-bounds needs local files (a live server's files have no \

@@ -51,7 +51,7 @@ use crate::binlog::{
     FormatDescription,
 };
 use crate::gtid::ExecutedGtids;
-use crate::resolve::cache::{Lookup, SummaryCache};
+use crate::resolve::cache::{SummaryCache, stale_note};
 use crate::resolve::scan::{ClockSeen, FileAnswer, FileScan};
 use crate::resolve::summary::{FileIdentity, FileSummary, UnitSpan, digest};
 use crate::resolve::{
@@ -987,10 +987,7 @@ impl RemoteSequence {
     }
 
     fn stale(&mut self, name: &str) {
-        self.notes.push(format!(
-            "the cached summary of {name} does not match the server's file any more (replaced or \
-             changed): it is read again"
-        ));
+        self.notes.push(stale_note(name));
     }
 
     /// Keeps what a whole read of file `index` proved about its identity.
@@ -1114,20 +1111,9 @@ impl BinlogSequence for RemoteSequence {
                 return Ok(None);
             }
         };
-        Ok(match self.cache.get(&identity) {
-            Lookup::Hit(summary) => {
-                if let Some(progress) = &self.progress {
-                    progress.read(identity.size);
-                    progress.file_done();
-                }
-                Some(*summary)
-            }
-            Lookup::Stale => {
-                self.stale(&name);
-                None
-            }
-            Lookup::Miss => None,
-        })
+        Ok(self
+            .cache
+            .proven(&identity, self.progress.as_deref(), &mut self.notes))
     }
 
     fn read_file(
@@ -1148,6 +1134,7 @@ impl BinlogSequence for RemoteSequence {
         let mut clock = ClockSeen::default();
         let mut span = UnitSpan::default();
         let mut found = None;
+        let mut last = None;
         while let Some(unit) = units.next_unit()? {
             clock.see(&unit);
             span.see(&unit);
@@ -1155,7 +1142,9 @@ impl BinlogSequence for RemoteSequence {
                 found = Some(unit);
                 break;
             }
+            last = Some(unit);
         }
+        span.end_at(found.as_ref().or(last.as_ref()));
         let declared = units.initial_gtids().cloned();
         if track && initial.is_none() && declared.is_none() {
             return Ok(None);

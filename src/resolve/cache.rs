@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::progress::ReadProgress;
 use super::summary::{FileIdentity, FileSummary};
 
 /// The store's format; a change makes older stores someone else's.
@@ -139,6 +140,31 @@ impl SummaryCache {
         }
     }
 
+    /// The summary of `identity`'s file when it is proven to be this file's; a note in `notes`
+    /// when the one stored under its name is another file's; what it covers counted in
+    /// `progress` as read.
+    pub fn proven(
+        &self,
+        identity: &FileIdentity,
+        progress: Option<&ReadProgress>,
+        notes: &mut Vec<String>,
+    ) -> Option<FileSummary> {
+        match self.get(identity) {
+            Lookup::Hit(summary) => {
+                if let Some(progress) = progress {
+                    progress.read(identity.size);
+                    progress.file_done();
+                }
+                Some(*summary)
+            }
+            Lookup::Stale => {
+                notes.push(stale_note(&identity.name));
+                None
+            }
+            Lookup::Miss => None,
+        }
+    }
+
     /// What is stored for file `name` of `source`, whatever file it was taken from: the
     /// identity to check and the summary (`None` when unreadable).
     pub fn stored(&self, source: &str, name: &str) -> Option<(FileIdentity, Option<FileSummary>)> {
@@ -222,6 +248,14 @@ impl SummaryCache {
              unchanged"
         ));
     }
+}
+
+/// The note for a stored summary that is another file's.
+pub fn stale_note(name: &str) -> String {
+    format!(
+        "the cached summary of {name} does not match the file any more (replaced or changed): \
+         it is read again"
+    )
 }
 
 /// Opens and checks the store; why not, in words.

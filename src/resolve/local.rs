@@ -16,7 +16,7 @@ use crate::gtid::ExecutedGtids;
 use crate::source::local::{BinlogDir, BinlogFileEntry};
 use crate::unit::{FirstCommit, declared_gtids, first_commit};
 
-use super::cache::{Lookup, SummaryCache};
+use super::cache::SummaryCache;
 use super::progress::ReadProgress;
 use super::scan::{self, FileScan, ScanTuning};
 use super::summary::{FileIdentity, FileSummary, digest};
@@ -247,24 +247,9 @@ impl<'d> BinlogSequence for LocalSequence<'d> {
         let Some(identity) = identity(&self.dir.files[index]) else {
             return Ok(None);
         };
-        Ok(match self.cache.get(&identity) {
-            Lookup::Hit(summary) => {
-                if let Some(progress) = &self.progress {
-                    progress.read(identity.size);
-                    progress.file_done();
-                }
-                Some(*summary)
-            }
-            Lookup::Stale => {
-                self.notes.push(format!(
-                    "the cached summary of {} does not match the file any more (replaced or \
-                     changed): it is read again",
-                    self.dir.files[index].name
-                ));
-                None
-            }
-            Lookup::Miss => None,
-        })
+        Ok(self
+            .cache
+            .proven(&identity, self.progress.as_deref(), &mut self.notes))
     }
 
     fn read_file(

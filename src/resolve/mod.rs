@@ -516,25 +516,9 @@ pub(crate) fn read_files<S: BinlogSequence>(
                     "the answer is in it".to_owned(),
                     &scanned.units,
                 ));
-                return Ok(Reading::Answer(Box::new(Resolution {
-                    status: Status::InRange,
-                    location: Some(BinlogLocation {
-                        file: file.name.clone(),
-                        pos: unit.pos,
-                        relay_subdir: file.relay_subdir,
-                    }),
-                    gtid,
-                    matched: Some(MatchedUnit {
-                        file: file.name,
-                        unit,
-                    }),
-                    warnings,
-                    steps: Vec::new(),
-                    files: visited,
-                    notes: Vec::new(),
-                    assumption: None,
-                    stats,
-                })));
+                let mut resolution = in_range(file, unit, gtid, warnings, stats);
+                resolution.files = visited;
+                return Ok(Reading::Answer(Box::new(resolution)));
             }
         }
     }
@@ -546,6 +530,35 @@ pub(crate) fn read_files<S: BinlogSequence>(
     let mut resolution = Resolution::too_late(warnings, stats);
     resolution.files = visited;
     Ok(Reading::Answer(Box::new(resolution)))
+}
+
+/// InRange at `unit` of `file`.
+fn in_range(
+    file: SequenceFile,
+    unit: TransactionUnit,
+    gtid: Option<ExecutedGtids>,
+    warnings: Vec<String>,
+    stats: SearchStats,
+) -> Resolution {
+    Resolution {
+        status: Status::InRange,
+        location: Some(BinlogLocation {
+            file: file.name.clone(),
+            pos: unit.pos,
+            relay_subdir: file.relay_subdir,
+        }),
+        gtid,
+        matched: Some(MatchedUnit {
+            file: file.name,
+            unit,
+        }),
+        warnings,
+        steps: Vec::new(),
+        files: Vec::new(),
+        notes: Vec::new(),
+        assumption: None,
+        stats,
+    }
 }
 
 fn visit(
@@ -1172,25 +1185,7 @@ pub(crate) fn walk_units<W: Walk, E>(
             Some(executed)
         }
     };
-    Ok(Ok(Resolution {
-        status: Status::InRange,
-        location: Some(BinlogLocation {
-            file: file.name.clone(),
-            pos: unit.pos,
-            relay_subdir: file.relay_subdir,
-        }),
-        gtid,
-        matched: Some(MatchedUnit {
-            file: file.name,
-            unit,
-        }),
-        warnings,
-        steps: Vec::new(),
-        files: Vec::new(),
-        notes: Vec::new(),
-        assumption: None,
-        stats,
-    }))
+    Ok(Ok(in_range(file, unit, gtid, warnings, stats)))
 }
 
 /// The error text of AboveUpperBound, as DM words it (`input` as the user wrote it).

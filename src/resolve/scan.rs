@@ -220,6 +220,7 @@ fn find(
     let mut read = 0u32;
     let mut clock = ClockSeen::default();
     let mut span = UnitSpan::default();
+    let mut last = None;
     let mut complete = true;
     while let Some(unit) = units.next_unit()? {
         clock.see(&unit);
@@ -229,12 +230,14 @@ fn find(
             complete = false;
             break;
         }
+        last = Some(unit);
         read = read.wrapping_add(1);
         if read.is_multiple_of(1024) && stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
             complete = false;
             break;
         }
     }
+    span.end_at(found.as_ref().or(last.as_ref()));
     Ok(Outcome {
         found,
         executed: units.executed().clone(),

@@ -59,24 +59,28 @@ pub struct UnitSpan {
 }
 
 impl UnitSpan {
+    /// Counts `unit`, the next unit read. The last unit is marked by [`UnitSpan::end_at`] once
+    /// the reading stops (marking every unit would format every GTID).
     #[inline]
     pub fn see(&mut self, unit: &TransactionUnit) {
-        for basis in BASES {
-            let (i, time) = (slot(basis), unit.time_us(basis));
-            if self.count == 0 {
-                self.min[i] = time;
-                self.max[i] = time;
-            } else {
-                self.backwards[i] = self.backwards[i].max(self.max[i] - time);
-                self.min[i] = self.min[i].min(time);
-                self.max[i] = self.max[i].max(time);
-            }
-        }
+        let times = [unit.commit_us(), unit.begin_us()];
         if self.count == 0 {
             self.first = Some(UnitMark::of(unit));
+            self.min = times;
+            self.max = times;
+        } else {
+            for i in 0..2 {
+                self.backwards[i] = self.backwards[i].max(self.max[i] - times[i]);
+                self.min[i] = self.min[i].min(times[i]);
+                self.max[i] = self.max[i].max(times[i]);
+            }
         }
-        self.last = Some(UnitMark::of(unit));
         self.count += 1;
+    }
+
+    /// Marks `unit`, the last unit counted, as the last.
+    pub fn end_at(&mut self, unit: Option<&TransactionUnit>) {
+        self.last = unit.map(UnitMark::of);
     }
 
     /// This stretch followed by `later`.
@@ -244,10 +248,14 @@ mod tests {
                 whole.see(u);
                 if i < split { a.see(u) } else { b.see(u) }
             }
+            whole.end_at(units.last());
+            a.end_at(units[..split].last());
+            b.end_at(units[split..].last());
             assert_eq!(a.then(b), whole, "split at {split}");
         }
         let mut whole = UnitSpan::default();
         units.iter().for_each(|u| whole.see(u));
+        whole.end_at(units.last());
         assert_eq!(whole.latest(TimeBasis::Commit), Some(31_000_000));
         assert_eq!(whole.earliest(TimeBasis::Begin), Some(2_000_000));
         // 31 s then 3 s: 28 s backwards.

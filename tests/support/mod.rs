@@ -101,3 +101,16 @@ impl Scene {
             .assert_success();
     }
 }
+
+/// `command` (the binary, started by hand) with a summary cache of its own, so that no run
+/// depends on what another left in ~/.cache.
+#[allow(dead_code)]
+pub fn isolated(mut command: Command) -> Command {
+    let cache = std::env::temp_dir().join(format!(
+        "startpoint-test-cache-{}-{}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    command.env("XDG_CACHE_HOME", cache);
+    command
+}
