@@ -69,10 +69,10 @@ impl UnitSpan {
             self.min = times;
             self.max = times;
         } else {
-            for i in 0..2 {
-                self.backwards[i] = self.backwards[i].max(self.max[i] - times[i]);
-                self.min[i] = self.min[i].min(times[i]);
-                self.max[i] = self.max[i].max(times[i]);
+            for (i, time) in times.into_iter().enumerate() {
+                self.backwards[i] = self.backwards[i].max(self.max[i] - time);
+                self.min[i] = self.min[i].min(time);
+                self.max[i] = self.max[i].max(time);
             }
         }
         self.count += 1;
