@@ -11,7 +11,13 @@
 //!   row inserts of ~1 KiB, a simulated clock advancing one second per 100 transactions), then a
 //!   `FLUSH BINARY LOGS`, so a small newest file follows it as on a real server;
 //! - `mysql80/`: a ~1 GiB MySQL 8.0 binlog from the project's binlog writer (GTIDs, commit
-//!   timestamps, `transaction_length`, 200-byte row images), and a small newest file after it.
+//!   timestamps, `transaction_length`, 200-byte row images), and a small newest file after it;
+//! - `mariadb-history/` and `mysql80-history/`: the same two workloads as ~1 GiB histories of
+//!   128 MiB files, resolved with T at 97 % of the MariaDB history (cold with `--no-cache`, and
+//!   warm after `startpoint index` filled a cache) and near the end of the MySQL one.
+//!
+//! Each case also times the copy floor in the same run: two threads that `pread` the same files
+//! into reused 1 MiB buffers, the least that reading every byte costs here.
 //!
 //! Each case runs both tools alternately (after a warm-up run that brings the files into the
 //! page cache), `--runs` times (default 7), and reports the medians, their ratio and each

@@ -994,3 +994,56 @@ fn assumptions_skip_files_only_when_asked_and_give_way_to_what_is_read() {
     );
     assert!(touched.assumption.is_none(), "{:?}", touched.steps);
 }
+
+/// Concurrent runs share one cache (issue 13): four threads, each with its own handle on the
+/// same store, resolving and filling it at once, all give the linear answers, and the store is
+/// whole afterwards.
+#[test]
+fn concurrent_runs_share_one_cache() {
+    const T0: u32 = 1_900_000_000;
+    let files: Vec<(u32, Vec<TrxSpec>)> = (0..8u32)
+        .map(|f| {
+            let at = T0 + 100 * f;
+            (at, (0..40u32).map(|i| trx(at + i, at + i, 0)).collect())
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let sequence = write_rotated(WriterFlavor::MariaDb, dir.path(), &files, None);
+    let cache_dir = tempfile::tempdir().unwrap();
+    std::thread::scope(|scope| {
+        for worker in 0..4u32 {
+            let (sequence, cache_dir) = (&sequence, cache_dir.path());
+            scope.spawn(move || {
+                let cache = Arc::new(SummaryCache::open(cache_dir));
+                assert!(cache.is_active(), "{:?}", cache.take_notes());
+                for round in 0..10u32 {
+                    let request = Request {
+                        start_us: i64::from(T0 + (worker * 97 + round * 61) % 820) * 1_000_000,
+                        basis: TimeBasis::Commit,
+                        gtid: GtidMode::Auto,
+                    };
+                    let cached = resolve_cached(sequence, &request, ScanTuning::default(), &cache);
+                    let linear = resolve_linear(sequence, &request).unwrap();
+                    assert_eq!(summary(&cached), summary(&linear));
+                    assert!(cached.notes.is_empty(), "{:?}", cached.notes);
+                }
+            });
+        }
+    });
+    let cache = Arc::new(SummaryCache::open(cache_dir.path()));
+    let request = Request {
+        start_us: i64::from(T0 + 790) * 1_000_000,
+        basis: TimeBasis::Commit,
+        gtid: GtidMode::Auto,
+    };
+    let warm = resolve_cached(&sequence, &request, ScanTuning::default(), &cache);
+    assert_eq!(
+        warm.files
+            .iter()
+            .filter(|f| f.decision == FileDecision::SkippedOnSummary)
+            .count(),
+        7,
+        "{:?}",
+        warm.files
+    );
+}

@@ -465,6 +465,7 @@ async fn over_sequence<T: Send + 'static>(
         identities: Vec::new(),
         notes: Vec::new(),
         assume,
+        open_walk: None,
     };
     let outcome = tokio::task::spawn_blocking(move || work(&mut sequence)).await;
     let taken = failure.lock().ok().and_then(|mut f| f.take());
@@ -937,6 +938,9 @@ struct RemoteSequence {
     identities: Vec<Option<FileIdentity>>,
     notes: Vec<String>,
     assume: Option<Assumption>,
+    /// A per-file dump that read to the end of a file and stands at the start of the next
+    /// (its index), to go on with if that file is read next.
+    open_walk: Option<(usize, RemoteWalk)>,
 }
 
 impl RemoteSequence {
@@ -983,6 +987,7 @@ impl RemoteSequence {
             progress: self.progress.clone(),
             only,
             capture: Capture::default(),
+            reached_next: false,
         })
     }
 
@@ -1129,7 +1134,16 @@ impl BinlogSequence for RemoteSequence {
             return Ok(Some(scan));
         }
         let track = request.gtid != GtidMode::Off;
-        let walk = self.walk_at(index, 4, true)?;
+        // The dump that read the file before this one runs on into this one: go on with it
+        // rather than start another (which would also waste what the first read ahead).
+        let walk = match self.open_walk.take() {
+            Some((next, mut walk)) if next == index => {
+                walk.go_on(index);
+                walk
+            }
+            _ => self.walk_at(index, 4, true)?,
+        };
+        let before = walk.stats();
         let mut units = UnitReader::resume(walk, track, initial.cloned().unwrap_or_default());
         let mut clock = ClockSeen::default();
         let mut span = UnitSpan::default();
@@ -1156,10 +1170,21 @@ impl BinlogSequence for RemoteSequence {
             .map(|w| w.to_string())
             .collect();
         let walk = units.into_source();
-        let stats = walk.stats();
+        let after = walk.stats();
+        let stats = SearchStats {
+            bytes_read: after.bytes_read - before.bytes_read,
+            events_read: after.events_read - before.events_read,
+            ..SearchStats::default()
+        };
         let whole = found.is_none();
         if whole {
             self.note_identity(index, &walk.capture);
+            if let Some(progress) = &self.progress {
+                progress.file_done();
+            }
+            if walk.reached_next {
+                self.open_walk = Some((index + 1, walk));
+            }
         }
         steps.push(format!(
             "{}: streamed from its start{}",
@@ -1309,6 +1334,17 @@ pub struct RemoteWalk {
     /// A per-file read: the walk ends where the next file begins.
     only: bool,
     capture: Capture,
+    /// A per-file read ended because the stream went on into the next file of the sequence.
+    reached_next: bool,
+}
+
+impl RemoteWalk {
+    /// Reads file `index` next, where the stream now stands.
+    fn go_on(&mut self, index: usize) {
+        self.index = index;
+        self.capture = Capture::default();
+        self.reached_next = false;
+    }
 }
 
 /// What a per-file read notes for the file's identity (SEMANTICS.md §6.2): the bytes of its
@@ -1356,7 +1392,14 @@ impl EventSource for RemoteWalk {
     fn advance(&mut self) -> Result<bool, BinlogError> {
         let moved = self.source.advance()?;
         if self.only {
-            if !moved || self.source.file_name() != self.names[self.index] {
+            if !moved {
+                return Ok(false);
+            }
+            if self.source.file_name() != self.names[self.index] {
+                self.reached_next = self
+                    .names
+                    .get(self.index + 1)
+                    .is_some_and(|next| next == self.source.file_name());
                 return Ok(false);
             }
             if let Some(event) = self.source.current() {
