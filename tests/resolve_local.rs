@@ -1047,3 +1047,43 @@ fn concurrent_runs_share_one_cache() {
         warm.files
     );
 }
+
+/// Found in review: a file time kept to the whole second (tar, ext3, a copy) is below the
+/// µs commit times of the second it names, so `--assume-mtime-bounds` bounds a file by the
+/// next whole second after its modification time, not by the time itself.
+#[test]
+fn mtime_bounds_round_whole_second_times_up() {
+    use startpoint::resolve::Assumption;
+    const T0: u32 = 1_900_000_000;
+    let files: Vec<(u32, Vec<TrxSpec>)> = (0..3u32)
+        .map(|f| {
+            let at = T0 + 100 * f;
+            (at, (0..5u32).map(|i| trx(at + i, at + i, 700_000)).collect())
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let sequence = write_rotated(WriterFlavor::MySql80Gtid, dir.path(), &files, None);
+    // File 1's last commit is at +104.7 s; its time is kept as +104 s.
+    for (file, second) in sequence.files.iter().zip([4u32, 104, 204]) {
+        let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::from(T0 + second));
+        std::fs::File::options()
+            .write(true)
+            .open(&file.path)
+            .unwrap()
+            .set_modified(when)
+            .unwrap();
+    }
+    let request = Request {
+        start_us: i64::from(T0 + 104) * 1_000_000 + 500_000,
+        basis: TimeBasis::Commit,
+        gtid: GtidMode::Auto,
+    };
+    let assumed = resolve(
+        &mut LocalSequence::new(&sequence).with_assumption(Some(Assumption::FileMtime)),
+        &request,
+    )
+    .unwrap();
+    let linear = resolve_linear(&sequence, &request).unwrap();
+    assert_eq!(summary(&assumed), summary(&linear));
+    assert_eq!(linear.location.unwrap().file, "mysql-bin.000002");
+}

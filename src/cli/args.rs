@@ -222,8 +222,9 @@ pub struct ResolvePositionArgs {
 pub struct AssumeArgs {
     /// Assume no statement (nor a replica's applying of a transaction) ran longer than
     /// DURATION (e.g. 10m): a file then holds nothing later than the next file's creation
-    /// second + 1 s + DURATION, so older files can be skipped without reading them. Not
-    /// proven by the binlog: the answer names it, and a transaction read that contradicts
+    /// second + 1 s + DURATION, so older files can be skipped without reading them. On a
+    /// replica, count its replication lag in DURATION (its files carry the source's times).
+    /// Not proven by the binlog: the answer names it, and a transaction read that contradicts
     /// it turns it off for the rest of the run.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub assume_max_statement: Option<std::time::Duration>,

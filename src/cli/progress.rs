@@ -44,7 +44,11 @@ fn draw(progress: &ReadProgress, stop: &AtomicBool) {
         }
         std::thread::sleep(TICK);
     }
-    let bar = indicatif::ProgressBar::new(0);
+    // Start from where the reading is, so that the rate counts only what comes after.
+    let now = progress.snapshot();
+    let bar = indicatif::ProgressBar::new(now.bytes_total.max(now.bytes_read))
+        .with_position(now.bytes_read);
+    bar.reset_eta();
     if let Ok(style) = indicatif::ProgressStyle::with_template(
         "{msg} [{bar:30}] {bytes}/{total_bytes} at {binary_bytes_per_sec}, {eta} left",
     ) {

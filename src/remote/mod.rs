@@ -864,16 +864,29 @@ async fn identity_now(
                 return true;
             };
             let kind = header.event_type().ok();
-            matches!(
-                kind,
-                Some(EventType::PreviousGtids | EventType::MariaGtidList)
-            ) || kind.is_some_and(|k| k.role() != crate::binlog::UnitRole::Outside)
+            let ends_file = matches!(kind, Some(EventType::Rotate | EventType::Stop))
+                && !header.is_artificial()
+                && header.log_pos != 0;
+            ends_file
+                || matches!(
+                    kind,
+                    Some(EventType::PreviousGtids | EventType::MariaGtidList)
+                )
+                || kind.is_some_and(|k| k.role() != crate::binlog::UnitRole::Outside)
         })
         .await?;
+    // As a reading of the file sees them: its own events only (a file with neither a declaring
+    // event nor a transaction ends with its ROTATE, after which the next file's come).
     for raw in &head_events {
         if let Some(header) = crate::binlog::EventHeader::parse_prefix(raw) {
             let offset = u64::from(header.log_pos).saturating_sub(u64::from(header.event_size));
             capture.see(EventRef { offset, header }, raw);
+            if matches!(header.event_type(), Ok(EventType::Rotate | EventType::Stop))
+                && !header.is_artificial()
+                && header.log_pos != 0
+            {
+                break;
+            }
         }
     }
     let (tail_events, tail_bytes) =

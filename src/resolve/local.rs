@@ -71,6 +71,9 @@ pub struct LocalSequence<'d> {
     cache: Arc<SummaryCache>,
     notes: Vec<String>,
     assumption: Option<Assumption>,
+    /// The identity of each file as it was before it was read, to check at `remember` that
+    /// the file did not change while it was read.
+    read_as: Vec<Option<FileIdentity>>,
 }
 
 /// How much of a file's start and end its identity digests (SEMANTICS.md §6.2): the FDE and
@@ -120,6 +123,7 @@ impl<'d> LocalSequence<'d> {
             cache: Arc::new(SummaryCache::disabled()),
             notes: Vec::new(),
             assumption: None,
+            read_as: Vec::new(),
         }
     }
 
@@ -259,23 +263,33 @@ impl<'d> BinlogSequence for LocalSequence<'d> {
         initial: Option<&ExecutedGtids>,
     ) -> Result<Option<FileScan>, ResolveError> {
         let count = self.dir.files.len();
+        if self.cache.is_active() && index + 1 < count {
+            if self.read_as.len() <= index {
+                self.read_as.resize(index + 1, None);
+            }
+            self.read_as[index] = identity(&self.dir.files[index]);
+        }
         let scanned = scan::scan_file(
             &self.dir.files[index].path,
             index + 1 == count,
             request,
             initial,
             &self.tuning,
+            self.progress.as_deref(),
         )?;
-        if let (Some(progress), Some(scanned)) = (&self.progress, &scanned) {
-            progress.read(scanned.stats.bytes_read);
+        if let Some(progress) = &self.progress {
             progress.file_done();
         }
         Ok(scanned)
     }
 
     fn remember(&mut self, index: usize, summary: FileSummary) {
+        // Only a file that is the same before and after it was read (a copy still growing, a
+        // file replaced meanwhile, would give a summary of something else).
+        let before = self.read_as.get_mut(index).and_then(Option::take);
         if self.cache.is_active()
             && let Some(identity) = identity(&self.dir.files[index])
+            && before.as_ref() == Some(&identity)
         {
             self.cache.put(&identity, &summary);
         }

@@ -978,11 +978,12 @@ fn assumed_bound<S: BinlogSequence>(
             .created
             .map(|created| seconds_to_us(i64::from(created) + 1).saturating_add(us)),
         Assumption::MaxStatement { .. } => None,
-        // A unit is at most the modification time: strictly before a µs later.
+        // A unit is at most the modification time; file systems and copies that keep whole
+        // seconds (tar, ext3, HFS+) truncate it, so the bound is the next whole second.
         Assumption::FileMtime => probes
             .sequence
             .modified_us(index)
-            .map(|us| us.saturating_add(1)),
+            .map(|us| seconds_to_us(us.div_euclid(1_000_000) + 1)),
     })
 }
 

@@ -31,6 +31,7 @@ use crate::binlog::{
 use crate::gtid::{ExecutedGtids, GtidSet, Tsid};
 use crate::unit::{TimeBasis, TransactionUnit, UnitReader, declared_gtids};
 
+use super::progress::ReadProgress;
 use super::summary::{FileSummary, UnitSpan};
 use super::{GtidMode, Request, ResolveError, SearchStats};
 
@@ -215,7 +216,16 @@ fn find(
     mut units: UnitReader<FileEventSource>,
     request: &Request,
     stop: Option<&AtomicBool>,
+    progress: Option<&ReadProgress>,
 ) -> Result<Outcome, BinlogError> {
+    let mut counted = 0;
+    let mut count = |units: &UnitReader<FileEventSource>| {
+        if let Some(progress) = progress {
+            let read = units.source().stats().bytes_read;
+            progress.read(read.saturating_sub(counted));
+            counted = read;
+        }
+    };
     let mut found = None;
     let mut read = 0u32;
     let mut clock = ClockSeen::default();
@@ -232,11 +242,15 @@ fn find(
         }
         last = Some(unit);
         read = read.wrapping_add(1);
-        if read.is_multiple_of(1024) && stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
-            complete = false;
-            break;
+        if read.is_multiple_of(1024) {
+            count(&units);
+            if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+                complete = false;
+                break;
+            }
         }
     }
+    count(&units);
     span.end_at(found.as_ref().or(last.as_ref()));
     Ok(Outcome {
         found,
@@ -260,6 +274,7 @@ pub(crate) fn scan_file(
     request: &Request,
     initial: Option<&ExecutedGtids>,
     tuning: &ScanTuning,
+    progress: Option<&ReadProgress>,
 ) -> Result<Option<FileScan>, ResolveError> {
     let len = std::fs::metadata(path)
         .map_err(|source| BinlogError::Io {
@@ -286,7 +301,7 @@ pub(crate) fn scan_file(
         }
     }
     if len >= tuning.parallel_min_bytes
-        && let Some(mut scan) = halves(path, newest, request, initial)?
+        && let Some(mut scan) = halves(path, newest, request, initial, progress)?
     {
         scan.steps.splice(0..0, steps);
         return Ok(Some(scan));
@@ -294,7 +309,12 @@ pub(crate) fn scan_file(
     let track = request.gtid != GtidMode::Off;
     let reader = open(path, newest, SCAN_WINDOW)?;
     let start = initial.cloned().unwrap_or_default();
-    let outcome = find(UnitReader::resume(reader, track, start), request, None)?;
+    let outcome = find(
+        UnitReader::resume(reader, track, start),
+        request,
+        None,
+        progress,
+    )?;
     if track && initial.is_none() && outcome.declared.is_none() {
         return Ok(None);
     }
@@ -330,6 +350,7 @@ fn halves(
     newest: bool,
     request: &Request,
     initial: Option<&ExecutedGtids>,
+    progress: Option<&ReadProgress>,
 ) -> Result<Option<FileScan>, ResolveError> {
     let track = request.gtid != GtidMode::Off;
     let mut probe = open(path, newest, 64 << 10)?;
@@ -354,9 +375,15 @@ fn halves(
                 UnitReader::resume(second, track, ExecutedGtids::None),
                 request,
                 Some(&stop),
+                progress,
             )
         });
-        let earlier = find(UnitReader::resume(first, track, start), request, None);
+        let earlier = find(
+            UnitReader::resume(first, track, start),
+            request,
+            None,
+            progress,
+        );
         if earlier.as_ref().is_ok_and(|o| o.found.is_some()) {
             stop.store(true, Ordering::Relaxed);
         }
