@@ -1058,7 +1058,10 @@ fn mtime_bounds_round_whole_second_times_up() {
     let files: Vec<(u32, Vec<TrxSpec>)> = (0..3u32)
         .map(|f| {
             let at = T0 + 100 * f;
-            (at, (0..5u32).map(|i| trx(at + i, at + i, 700_000)).collect())
+            (
+                at,
+                (0..5u32).map(|i| trx(at + i, at + i, 700_000)).collect(),
+            )
         })
         .collect();
     let dir = tempfile::tempdir().unwrap();

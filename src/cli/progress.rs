@@ -44,16 +44,15 @@ fn draw(progress: &ReadProgress, stop: &AtomicBool) {
         }
         std::thread::sleep(TICK);
     }
-    // Start from where the reading is, so that the rate counts only what comes after.
-    let now = progress.snapshot();
-    let bar = indicatif::ProgressBar::new(now.bytes_total.max(now.bytes_read))
-        .with_position(now.bytes_read);
-    bar.reset_eta();
+    let bar = indicatif::ProgressBar::new(0);
     if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{msg} [{bar:30}] {bytes}/{total_bytes} at {binary_bytes_per_sec}, {eta} left",
+        "{msg} [{bar:30}] {binary_bytes}/{binary_total_bytes} {prefix}",
     ) {
         bar.set_style(style.progress_chars("=> "));
     }
+    // The rate and the time left are this bar's own, from the bytes read since it appeared
+    // (indicatif's would count the reading before it as done in no time).
+    let (shown_at, read_before) = (Instant::now(), progress.snapshot().bytes_read);
     while !stop.load(Ordering::Relaxed) {
         let now = progress.snapshot();
         bar.set_length(now.bytes_total.max(now.bytes_read));
@@ -63,6 +62,16 @@ fn draw(progress: &ReadProgress, stop: &AtomicBool) {
             (now.files_read + 1).min(now.files_total.max(1)),
             now.files_total
         ));
+        let seconds = shown_at.elapsed().as_secs_f64();
+        let rate = now.bytes_read.saturating_sub(read_before) as f64 / seconds.max(0.001);
+        if rate > 0.0 {
+            let left = now.bytes_total.saturating_sub(now.bytes_read) as f64 / rate;
+            bar.set_prefix(format!(
+                "at {:.0} MiB/s, {} left",
+                rate / f64::from(1 << 20),
+                humantime::format_duration(Duration::from_secs(left.ceil() as u64))
+            ));
+        }
         std::thread::sleep(TICK);
     }
     bar.finish_and_clear();
