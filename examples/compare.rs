@@ -209,6 +209,20 @@ fn main() {
     }
 }
 
+/// The `i`-th transaction of a MySQL 8.0 data set starting at `base`: one row, `PER_SECOND`
+/// commits a second, evenly spread over the second.
+fn mysql_trx(base: u32, i: u32) -> TrxSpec {
+    TrxSpec {
+        shape: TrxShape::RowDml { statements: 1 },
+        begin_ts: base + i / PER_SECOND,
+        commit_ts: base + i / PER_SECOND,
+        commit_micros: (i % PER_SECOND) * (1_000_000 / PER_SECOND),
+        domain: 0,
+        origin: 0,
+        gtid_gap: 0,
+    }
+}
+
 /// `max_binlog_size` of the history data sets: about 8 files of 128 MiB per GiB.
 const HISTORY_FILE: u64 = 128 << 20;
 
@@ -267,15 +281,7 @@ fn ensure_mysql80_history(dir: &Path, size: u64) -> u32 {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).expect("create the data directory");
     let mut writer = SequenceWriter::new(WriterFlavor::MySql80Gtid, "binlog").with_row_image(200);
-    let spec = |i: u32| TrxSpec {
-        shape: TrxShape::RowDml { statements: 1 },
-        begin_ts: BASE + i / PER_SECOND,
-        commit_ts: BASE + i / PER_SECOND,
-        commit_micros: (i % PER_SECOND) * (1_000_000 / PER_SECOND),
-        domain: 0,
-        origin: 0,
-        gtid_gap: 0,
-    };
+    let spec = |i: u32| mysql_trx(BASE, i);
     let mut index = String::new();
     for f in 0..=files {
         let range = if f < files {
@@ -318,15 +324,7 @@ async fn remote_mysql80_bytes(binary: &Path, dir: &Path, size: u64) {
         std::fs::create_dir_all(dir).expect("create the data directory");
         let mut writer =
             SequenceWriter::new(WriterFlavor::MySql80Gtid, "mysql-bin").with_row_image(200);
-        let spec = |i: u32| TrxSpec {
-            shape: TrxShape::RowDml { statements: 1 },
-            begin_ts: SERVED_BASE + i / PER_SECOND,
-            commit_ts: SERVED_BASE + i / PER_SECOND,
-            commit_micros: (i % PER_SECOND) * (1_000_000 / PER_SECOND),
-            domain: 0,
-            origin: 0,
-            gtid_gap: 0,
-        };
+        let spec = |i: u32| mysql_trx(SERVED_BASE, i);
         let mut index = String::new();
         // Both files closed (a server would recover a file left in use).
         for (created, range) in [(SERVED_BASE, 0..count), (last + 1, count..count + 100)] {
@@ -691,12 +689,7 @@ fn ensure_mysql80(dir: &Path, size: u64) -> u32 {
         } else {
             TrxShape::RowDml { statements: 1 }
         },
-        begin_ts: BASE + i / PER_SECOND,
-        commit_ts: BASE + i / PER_SECOND,
-        commit_micros: (i % PER_SECOND) * (1_000_000 / PER_SECOND),
-        domain: 0,
-        origin: 0,
-        gtid_gap: 0,
+        ..mysql_trx(BASE, i)
     };
     writer
         .write_long_and_newest(dir, BASE, count, 100, spec)

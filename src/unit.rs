@@ -571,11 +571,7 @@ pub fn first_commit<S: EventSource>(
                         },
                     );
                 }
-                EventType::Rotate | EventType::Stop
-                    if !event.header.is_artificial() && event.header.log_pos != 0 =>
-                {
-                    return Ok(FirstCommit::NoUnits);
-                }
+                _ if event.header.closes_file() => return Ok(FirstCommit::NoUnits),
                 other if other.role() != UnitRole::Outside => return Ok(FirstCommit::NoClock),
                 _ => {}
             }

@@ -58,6 +58,14 @@ impl EventHeader {
         self.flags & FLAG_ARTIFICIAL != 0
     }
 
+    /// A ROTATE or STOP written in the file (not one a server makes up for a dump): the event
+    /// that closes a binlog file.
+    pub fn closes_file(&self) -> bool {
+        matches!(self.event_type(), Ok(EventType::Rotate | EventType::Stop))
+            && !self.is_artificial()
+            && self.log_pos != 0
+    }
+
     pub fn is_ignorable(&self) -> bool {
         self.flags & FLAG_IGNORABLE != 0
     }

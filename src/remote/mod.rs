@@ -52,8 +52,8 @@ use crate::binlog::{
 };
 use crate::gtid::ExecutedGtids;
 use crate::resolve::cache::{SummaryCache, stale_note};
-use crate::resolve::scan::{ClockSeen, FileAnswer, FileScan};
-use crate::resolve::summary::{FileIdentity, FileSummary, UnitSpan, digest};
+use crate::resolve::scan::{FileAnswer, FileScan, Tally};
+use crate::resolve::summary::{FileIdentity, FileSummary, digest};
 use crate::resolve::{
     self, Assumption, BinlogSequence, FileProbe, GtidMode, ReadProgress, Request, Resolution,
     ResolveError, SearchStats, SequenceFile, Walk,
@@ -804,9 +804,8 @@ async fn probe_file(
             return false;
         };
         let starts_unit = event_type.role() != crate::binlog::UnitRole::Outside;
-        let header = crate::binlog::EventHeader::parse_prefix(raw);
-        let ends_file = matches!(event_type, EventType::Rotate | EventType::Stop)
-            && header.is_some_and(|h| !h.is_artificial() && h.log_pos != 0);
+        let ends_file =
+            crate::binlog::EventHeader::parse_prefix(raw).is_some_and(|h| h.closes_file());
         let declares = matches!(
             event_type,
             EventType::PreviousGtids | EventType::MariaGtidList
@@ -864,10 +863,7 @@ async fn identity_now(
                 return true;
             };
             let kind = header.event_type().ok();
-            let ends_file = matches!(kind, Some(EventType::Rotate | EventType::Stop))
-                && !header.is_artificial()
-                && header.log_pos != 0;
-            ends_file
+            header.closes_file()
                 || matches!(
                     kind,
                     Some(EventType::PreviousGtids | EventType::MariaGtidList)
@@ -881,10 +877,7 @@ async fn identity_now(
         if let Some(header) = crate::binlog::EventHeader::parse_prefix(raw) {
             let offset = u64::from(header.log_pos).saturating_sub(u64::from(header.event_size));
             capture.see(EventRef { offset, header }, raw);
-            if matches!(header.event_type(), Ok(EventType::Rotate | EventType::Stop))
-                && !header.is_artificial()
-                && header.log_pos != 0
-            {
+            if header.closes_file() {
                 break;
             }
         }
@@ -1158,20 +1151,16 @@ impl BinlogSequence for RemoteSequence {
         };
         let before = walk.stats();
         let mut units = UnitReader::resume(walk, track, initial.cloned().unwrap_or_default());
-        let mut clock = ClockSeen::default();
-        let mut span = UnitSpan::default();
+        let mut tally = Tally::default();
         let mut found = None;
-        let mut last = None;
         while let Some(unit) = units.next_unit()? {
-            clock.see(&unit);
-            span.see(&unit);
-            if unit.time_us(request.basis) >= request.start_us {
+            if tally.answers(&unit, request) {
                 found = Some(unit);
                 break;
             }
-            last = Some(unit);
+            tally.passed(unit);
         }
-        span.end_at(found.as_ref().or(last.as_ref()));
+        let (clock, span) = tally.finish(found.as_ref());
         let declared = units.initial_gtids().cloned();
         if track && initial.is_none() && declared.is_none() {
             return Ok(None);
@@ -1384,7 +1373,7 @@ impl Capture {
                 self.head.extend_from_slice(raw);
                 self.head_done = true;
             }
-            EventType::Rotate | EventType::Stop if real => {
+            _ if event.header.closes_file() => {
                 self.tail = Some((event.offset, digest(&[raw])));
             }
             kind if kind.role() != crate::binlog::UnitRole::Outside => self.head_done = true,

@@ -133,6 +133,13 @@ impl<'d> LocalSequence<'d> {
         self
     }
 
+    fn note_read_as(&mut self, index: usize, identity: Option<FileIdentity>) {
+        if self.read_as.len() <= index {
+            self.read_as.resize(index + 1, None);
+        }
+        self.read_as[index] = identity;
+    }
+
     /// Reads and fills `cache` with the summaries of the files it reads in full.
     pub fn with_cache(mut self, cache: Arc<SummaryCache>) -> Self {
         self.cache = cache;
@@ -251,9 +258,14 @@ impl<'d> BinlogSequence for LocalSequence<'d> {
         let Some(identity) = identity(&self.dir.files[index]) else {
             return Ok(None);
         };
-        Ok(self
+        let proven = self
             .cache
-            .proven(&identity, self.progress.as_deref(), &mut self.notes))
+            .proven(&identity, self.progress.as_deref(), &mut self.notes);
+        if proven.is_none() {
+            // The file is read next: this is its identity before the read.
+            self.note_read_as(index, Some(identity));
+        }
+        Ok(proven)
     }
 
     fn read_file(
@@ -263,11 +275,11 @@ impl<'d> BinlogSequence for LocalSequence<'d> {
         initial: Option<&ExecutedGtids>,
     ) -> Result<Option<FileScan>, ResolveError> {
         let count = self.dir.files.len();
-        if self.cache.is_active() && index + 1 < count {
-            if self.read_as.len() <= index {
-                self.read_as.resize(index + 1, None);
-            }
-            self.read_as[index] = identity(&self.dir.files[index]);
+        if self.cache.is_active()
+            && index + 1 < count
+            && self.read_as.get(index).is_none_or(Option::is_none)
+        {
+            self.note_read_as(index, identity(&self.dir.files[index]));
         }
         let scanned = scan::scan_file(
             &self.dir.files[index].path,

@@ -492,18 +492,7 @@ pub(crate) fn read_files<S: BinlogSequence>(
                 ));
             }
             FileAnswer::Found { unit, executed } => {
-                let gtid = match request.gtid {
-                    GtidMode::Off => None,
-                    mode => {
-                        if mode == GtidMode::On
-                            && executed == ExecutedGtids::None
-                            && unit.gtid.is_none()
-                        {
-                            return Err(ResolveError::NoGtids { file: file.name });
-                        }
-                        Some(executed)
-                    }
-                };
+                let gtid = gtid_at(request, executed, &unit, &file)?;
                 steps.extend(file_steps);
                 steps.push(format!(
                     "the transaction at {}:{} is the first whose {} time is at or after the \
@@ -530,6 +519,25 @@ pub(crate) fn read_files<S: BinlogSequence>(
     let mut resolution = Resolution::too_late(warnings, stats);
     resolution.files = visited;
     Ok(Reading::Answer(Box::new(resolution)))
+}
+
+/// The GTID set an answer at `unit` of `file` reports, `executed` being the GTIDs before it:
+/// none with `--gtid off`; with `--gtid on`, an error when the binlog carries no GTIDs.
+fn gtid_at(
+    request: &Request,
+    executed: ExecutedGtids,
+    unit: &TransactionUnit,
+    file: &SequenceFile,
+) -> Result<Option<ExecutedGtids>, ResolveError> {
+    match request.gtid {
+        GtidMode::Off => Ok(None),
+        GtidMode::On if executed == ExecutedGtids::None && unit.gtid.is_none() => {
+            Err(ResolveError::NoGtids {
+                file: file.name.clone(),
+            })
+        }
+        _ => Ok(Some(executed)),
+    }
 }
 
 /// InRange at `unit` of `file`.
@@ -1176,16 +1184,7 @@ pub(crate) fn walk_units<W: Walk, E>(
          the start time ({skipped} transactions before it)",
         files[start].name, file.name, unit.pos, request.basis
     ));
-    let gtid = match request.gtid {
-        GtidMode::Off => None,
-        mode => {
-            let executed = units.executed().clone();
-            if mode == GtidMode::On && executed == ExecutedGtids::None && unit.gtid.is_none() {
-                return Err(ResolveError::NoGtids { file: file.name });
-            }
-            Some(executed)
-        }
-    };
+    let gtid = gtid_at(request, units.executed().clone(), &unit, &file)?;
     Ok(Ok(in_range(file, unit, gtid, warnings, stats)))
 }
 

@@ -112,6 +112,37 @@ impl FileScan {
     }
 }
 
+/// What a reading of a file notes about each unit it reads, for the clock check and the file's
+/// summary; the last unit is marked once, when the reading stops.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    pub clock: ClockSeen,
+    pub units: UnitSpan,
+    last: Option<TransactionUnit>,
+}
+
+impl Tally {
+    /// Notes `unit`; whether it is the answer (at or after T under the request's basis).
+    #[inline]
+    pub(crate) fn answers(&mut self, unit: &TransactionUnit, request: &Request) -> bool {
+        self.clock.see(unit);
+        self.units.see(unit);
+        unit.time_us(request.basis) >= request.start_us
+    }
+
+    /// Keeps `unit`, read and not the answer, as the last one so far.
+    #[inline]
+    pub(crate) fn passed(&mut self, unit: TransactionUnit) {
+        self.last = Some(unit);
+    }
+
+    /// The reading stopped at `found` (or after the last unit passed).
+    pub(crate) fn finish(mut self, found: Option<&TransactionUnit>) -> (ClockSeen, UnitSpan) {
+        self.units.end_at(found.or(self.last.as_ref()));
+        (self.clock, self.units)
+    }
+}
+
 /// The commit times a reading saw, in binlog order, for the check that they rise where files
 /// were skipped on the commit clock (SEMANTICS.md §6.1).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -228,19 +259,15 @@ fn find(
     };
     let mut found = None;
     let mut read = 0u32;
-    let mut clock = ClockSeen::default();
-    let mut span = UnitSpan::default();
-    let mut last = None;
+    let mut tally = Tally::default();
     let mut complete = true;
     while let Some(unit) = units.next_unit()? {
-        clock.see(&unit);
-        span.see(&unit);
-        if unit.time_us(request.basis) >= request.start_us {
+        if tally.answers(&unit, request) {
             found = Some(unit);
             complete = false;
             break;
         }
-        last = Some(unit);
+        tally.passed(unit);
         read = read.wrapping_add(1);
         if read.is_multiple_of(1024) {
             count(&units);
@@ -251,7 +278,7 @@ fn find(
         }
     }
     count(&units);
-    span.end_at(found.as_ref().or(last.as_ref()));
+    let (clock, span) = tally.finish(found.as_ref());
     Ok(Outcome {
         found,
         executed: units.executed().clone(),
