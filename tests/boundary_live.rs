@@ -10,7 +10,7 @@
 //! and the rotation after a commit writes the new file's FDE from the committing session, so its
 //! time is that start; MySQL does the same (`Log_event::get_time`, sql/log_event.cc).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! The command line on the real binary: dmctl's flags, help, and honest refusals.
 
-mod support;
+use crate::support;
 
 use startpoint::testkit::fixtures;
 use support::startpoint;

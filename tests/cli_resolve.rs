@@ -1,7 +1,7 @@
 //! `startpoint resolve-position` on the real binary: every status, both output formats, time
 //! zones, bad times and bad directories.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

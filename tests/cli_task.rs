@@ -2,7 +2,7 @@
 //! before a server is contacted: DM's JSON byte for byte (tests/expected/), DM's error texts,
 //! and passwords that never show. The live paths are in tests/start_task_live.rs.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! The live-server path against private MariaDB servers: the same answers as the local path on
 //! copies of the same binlogs, few bytes on the wire, and clear failures.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -651,8 +651,7 @@ async fn the_cli_resolves_against_a_live_server() {
     )
     .unwrap();
     let run = |args: &[&str], password: Option<&str>| {
-        let mut command =
-            support::isolated(std::process::Command::new(env!("CARGO_BIN_EXE_startpoint")));
+        let mut command = support::command();
         command.args(args).env_remove("MYSQL_PWD");
         if let Some(password) = password {
             command.env("MYSQL_PWD", password);
@@ -798,7 +797,7 @@ async fn a_stopped_server_ends_in_a_timeout() {
     // The binary, with the server still stopped from the start: --rpc-timeout holds.
     let started = std::time::Instant::now();
     let out = tokio::task::spawn_blocking(move || {
-        support::isolated(std::process::Command::new(env!("CARGO_BIN_EXE_startpoint")))
+        support::command()
             .args([
                 "--rpc-timeout",
                 "3s",
@@ -986,7 +985,7 @@ async fn mysql8_files_are_bisected_on_the_server() {
     let deep = &target_units[target_units.len() * 2 / 3];
     let input = format_instant(deep.commit_us);
     for output in ["json", "text"] {
-        let out = support::isolated(std::process::Command::new(env!("CARGO_BIN_EXE_startpoint")))
+        let out = support::command()
             .args([
                 "resolve-position",
                 "--url",
@@ -1350,7 +1349,7 @@ async fn live_summaries_are_checked_against_the_server_before_use() {
     // The coverage table from the server: the files read in full above are cached; a first
     // `index` summarises the rest, a second finds every file but the newest cached.
     let index = || {
-        let out = support::isolated(std::process::Command::new(env!("CARGO_BIN_EXE_startpoint")))
+        let out = support::command()
             .args([
                 "index",
                 "--url",

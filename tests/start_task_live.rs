@@ -3,7 +3,7 @@
 //! zone UTC) and a downstream holding DM's checkpoint table. Expected locations come from the
 //! local resolver on a copy of the upstream's binlogs (itself checked against the server).
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::Duration;
@@ -505,9 +505,8 @@ async fn embedded_store_relay_directory_and_concurrent_runs() {
     // Two runs of the same task at once: the second waits for the first; both land, one after
     // the other, and the state is one of theirs, whole.
     let state = scene.path("state").display().to_string();
-    let binary = env!("CARGO_BIN_EXE_startpoint");
     let spawn = |time: &str| {
-        support::isolated(std::process::Command::new(binary))
+        support::command()
             .args([
                 "--state-dir",
                 &state,
@@ -762,22 +761,21 @@ async fn killed_at_any_point_leaves_the_old_or_the_new_checkpoint() {
         let state = scene.state();
         for round in 0..10u64 {
             let other = 1 - current;
-            let mut child =
-                support::isolated(std::process::Command::new(env!("CARGO_BIN_EXE_startpoint")))
-                    .args([
-                        "--state-dir",
-                        &state,
-                        "start-task",
-                        "--meta-store",
-                        store,
-                        "--start-time",
-                        times[other],
-                        &task,
-                    ])
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .spawn()
-                    .unwrap();
+            let mut child = support::command()
+                .args([
+                    "--state-dir",
+                    &state,
+                    "start-task",
+                    "--meta-store",
+                    store,
+                    "--start-time",
+                    times[other],
+                    &task,
+                ])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
             std::thread::sleep(Duration::from_millis(15 + round * 20));
             let _ = child.kill();
             let _ = child.wait();

@@ -24,22 +24,16 @@ impl Output {
 }
 
 /// Runs `startpoint ARGS` from the project root, without inheriting `STARTPOINT_HOME`.
-#[allow(dead_code)]
 pub fn startpoint(args: &[&str]) -> Output {
     startpoint_env(args, &[])
 }
 
 /// Runs `startpoint ARGS` with extra environment variables.
-#[allow(dead_code)]
 pub fn startpoint_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     // Each run starts with an empty summary cache of its own (a test that wants a warm one
     // passes --cache-dir), so that no run depends on what another left in ~/.cache.
-    let cache = tempfile::tempdir().expect("a temporary cache directory");
-    let out = Command::new(env!("CARGO_BIN_EXE_startpoint"))
+    let out = command()
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("STARTPOINT_HOME")
-        .env("XDG_CACHE_HOME", cache.path())
         .envs(env.iter().copied())
         .output()
         .expect("run the startpoint binary");
@@ -51,12 +45,10 @@ pub fn startpoint_env(args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 /// A temporary state directory and the files a command reads, for the task commands.
-#[allow(dead_code)]
 pub struct Scene {
     dir: tempfile::TempDir,
 }
 
-#[allow(dead_code)]
 impl Scene {
     pub fn new() -> Scene {
         Scene {
@@ -102,15 +94,19 @@ impl Scene {
     }
 }
 
-/// `command` (the binary, started by hand) with a summary cache of its own, so that no run
-/// depends on what another left in ~/.cache.
-#[allow(dead_code)]
-pub fn isolated(mut command: Command) -> Command {
-    let cache = std::env::temp_dir().join(format!(
+/// The binary as a `Command` not yet run, from the project root, with a summary cache of its
+/// own and without `STARTPOINT_HOME`: for a test that spawns, kills or times a run. The caches
+/// live under cargo's `target/tmp`, so that `cargo clean` takes them.
+pub fn command() -> Command {
+    let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "startpoint-test-cache-{}-{}",
         std::process::id(),
         fastrand::u64(..)
     ));
-    command.env("XDG_CACHE_HOME", cache);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_startpoint"));
+    command
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("STARTPOINT_HOME")
+        .env("XDG_CACHE_HOME", cache);
     command
 }
