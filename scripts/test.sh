@@ -23,6 +23,8 @@ echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
+echo "==> cargo doc (no broken or private links)"
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps
 echo "==> cargo check (fuzz targets)"
 cargo check --locked --manifest-path fuzz/Cargo.toml
 echo "==> cargo test"

@@ -3,9 +3,12 @@
 //! `STARTPOINT_CRASH_AT=<name>` makes the process abort, with no clean-up of any kind, when it
 //! reaches the point called `name` (the names are listed in [`POINTS`]). The tests use it to
 //! check that start-task killed at any point leaves the old checkpoint or the new one, never a
-//! mix. Unset (always, outside tests), a point costs one environment lookup.
+//! mix. Only a build with the `testkit` feature (the tests' build) has them: elsewhere a point
+//! compiles to nothing, so the release binary carries no abort hook. With the feature and the
+//! variable unset, a point costs one environment lookup.
 
 /// Every crash point, in the order a start-task reaches them.
+#[cfg(feature = "testkit")]
 pub const POINTS: &[&str] = &[
     // Checkpoint tables created (downstream: committed; embedded: inside the transaction).
     "store-after-tables",
@@ -20,9 +23,11 @@ pub const POINTS: &[&str] = &[
 ];
 
 /// The environment variable naming the point to crash at.
+#[cfg(feature = "testkit")]
 pub const VARIABLE: &str = "STARTPOINT_CRASH_AT";
 
 /// Aborts the process if `STARTPOINT_CRASH_AT` names `name`.
+#[cfg(feature = "testkit")]
 pub fn hit(name: &str) {
     debug_assert!(POINTS.contains(&name), "unknown crash point {name}");
     if std::env::var_os(VARIABLE).is_some_and(|v| v == name) {
@@ -30,3 +35,8 @@ pub fn hit(name: &str) {
         std::process::abort();
     }
 }
+
+/// Without the `testkit` feature a crash point is nothing.
+#[cfg(not(feature = "testkit"))]
+#[inline(always)]
+pub fn hit(_name: &str) {}

@@ -365,7 +365,7 @@ pub fn maria_gtid_list(body: &[u8]) -> Decoded<MariaGtidPos> {
 
 /// A MySQL PREVIOUS_GTIDS_LOG_EVENT (MySQL `Previous_gtids_event`, tagged format WL#15294).
 ///
-/// Untagged: n_sids u64, then per source: uuid [16], n_intervals u64, intervals (start u64,
+/// Untagged: n_sids u64, then per source: uuid `[16]`, n_intervals u64, intervals (start u64,
 /// end u64 exclusive). Tagged: the top byte of the first u64 is the format (1), bits 8–55 the
 /// count, and each UUID is followed by the tag as a serialization-library varlen length and bytes.
 pub fn previous_gtids(body: &[u8]) -> Decoded<GtidSet> {

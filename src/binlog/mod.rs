@@ -5,13 +5,13 @@
 //! before that length is checked; every error names the file and the offset of the event.
 
 pub mod checksum;
-pub mod error;
-pub mod event_type;
+pub(crate) mod error;
+pub(crate) mod event_type;
 pub mod events;
-pub mod format;
+pub(crate) mod format;
 pub mod header;
-pub mod reader;
-pub mod stream;
+pub(crate) mod reader;
+pub(crate) mod stream;
 
 pub use error::{BinlogError, BinlogWarning};
 pub use event_type::{EventType, UnitRole};

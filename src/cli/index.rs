@@ -64,7 +64,7 @@ fn collect(
     cache: Arc<startpoint::resolve::cache::SummaryCache>,
     progress: Arc<ReadProgress>,
 ) -> Result<Collected, String> {
-    if let Some(dir) = super::local_sequence(&args.source).map_err(|e| e.to_string())? {
+    if let Some(dir) = super::local_sequence(&args.source, false).map_err(|e| e.to_string())? {
         let (rows, notes) = cover_local(&dir, cache, progress).map_err(|e| e.to_string())?;
         return Ok((rows, notes, dir.dir.display().to_string()));
     }

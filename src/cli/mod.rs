@@ -149,9 +149,12 @@ fn live_settings(
 }
 
 /// The local sequence of a `--binlog-dir` or `--relay-dir` source (`None` for a live one), with
-/// what was left out of it noted on stderr.
+/// what was left out of it noted on stderr: each entry when no index names the binlog files;
+/// when one does, the rest of the directory is not the binlog's business, and only `--explain`
+/// (`explain`) mentions it, in one line.
 fn local_sequence(
     source: &args::SourceArgs,
+    explain: bool,
 ) -> Result<Option<startpoint::source::local::BinlogDir>, startpoint::source::local::LocalSourceError>
 {
     let sequence = match (&source.binlog_dir, &source.relay_dir) {
@@ -159,8 +162,25 @@ fn local_sequence(
         (_, Some(dir)) => startpoint::source::relay::open_relay_dir(dir)?,
         _ => return Ok(None),
     };
-    for left in &sequence.left_out {
-        eprintln!("note: {} left out ({})", left.name, left.why);
+    match (&sequence.index, sequence.left_out.as_slice()) {
+        (_, []) => {}
+        (None, left_out) => {
+            for left in left_out {
+                eprintln!("note: {} left out ({})", left.name, left.why);
+            }
+        }
+        (Some(index), left_out) if explain => eprintln!(
+            "note: {} names the binlog files; {} other entries of {} left out: {}",
+            index.display(),
+            left_out.len(),
+            sequence.dir.display(),
+            left_out
+                .iter()
+                .map(|l| l.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        (Some(_), _) => {}
     }
     Ok(Some(sequence))
 }

@@ -5,10 +5,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use startpoint::remote::{RemoteError, RemoteRequest, resolve_remote};
-use startpoint::resolve::{
-    self, LocalSequence, ReadProgress, Request, Resolution, ResolveError, Status,
-};
+use startpoint::locate::{self, LocateError, Options, Source};
+use startpoint::resolve::{self, ReadProgress, Request, Resolution, ResolveError, Status};
 use startpoint::source::local::LocalSourceError;
 use startpoint::start_time::{ResolvedTime, StartTime, TimeError, Zone, format_instant};
 use startpoint::unit::TimeBasis;
@@ -28,7 +26,7 @@ enum Failure {
     #[error(transparent)]
     Live(#[from] super::LiveSourceError),
     #[error(transparent)]
-    Remote(#[from] RemoteError),
+    Locate(#[from] LocateError),
     #[error("{0}")]
     Runtime(String),
 }
@@ -127,67 +125,41 @@ fn request_for(args: &ResolvePositionArgs, start_us: i64) -> Request {
 
 fn resolve(args: &ResolvePositionArgs, global: &GlobalArgs) -> Result<Outcome, Failure> {
     let start = StartTime::parse(&args.start_time)?;
-    let zone = args.timezone.as_deref().map(Zone::parse).transpose()?;
-    let Some(sequence) = super::local_sequence(&args.source)? else {
-        return resolve_live(args, global, start, zone);
-    };
-    let resolved = start.resolve(zone.as_ref().unwrap_or(&Zone::Local))?;
-    let progress = Arc::new(ReadProgress::default());
-    let bar = super::progress::follow(&progress);
-    let mut local = LocalSequence::new(&sequence)
-        .with_progress(progress)
-        .with_cache(super::summary_cache(&args.cache))
-        .with_assumption(super::assumption(&args.assume));
-    let resolution = resolve::resolve(&mut local, &request_for(args, resolved.instant_us));
-    drop(bar);
-    let resolution = resolution?;
-    Ok(Outcome {
-        start: (start, resolved),
-        resolution,
-        server: None,
-    })
-}
-
-/// `--url` or `--source-config`: the live server, under the `--rpc-timeout` deadline.
-fn resolve_live(
-    args: &ResolvePositionArgs,
-    global: &GlobalArgs,
-    start: StartTime,
-    zone: Option<Zone>,
-) -> Result<Outcome, Failure> {
-    let Some(settings) = super::live_settings(&args.source, global, args.compress, args.server_id)?
-    else {
-        return Err(Failure::Runtime(
-            "give --binlog-dir, --relay-dir, --url or --source-config".to_owned(),
-        ));
-    };
-    if args.assume.assume_mtime_bounds {
-        return Err(Failure::Runtime(
-            "--assume-mtime-bounds needs local files (a live server's files have no \
-             modification time to read); use --assume-max-statement DURATION instead"
-                .to_owned(),
-        ));
-    }
-    let probe = request_for(args, 0);
-    let request = RemoteRequest {
-        start: start.clone(),
-        zone,
-        basis: probe.basis,
-        gtid: probe.gtid,
-        deadline: tokio::time::Instant::now() + global.rpc_timeout,
-        progress: Some(Arc::new(ReadProgress::default())),
-        cache: Some(super::summary_cache(&args.cache)),
-        assume: super::assumption(&args.assume),
-    };
+    let request = request_for(args, 0);
+    let mut options = Options::new(global.rpc_timeout);
+    options.basis = request.basis;
+    options.gtid = request.gtid;
+    options.zone = args.timezone.as_deref().map(Zone::parse).transpose()?;
+    options.cache = Some(super::summary_cache(&args.cache));
+    options.assume = super::assumption(&args.assume);
+    options.progress = Some(Arc::new(ReadProgress::default()));
     let runtime = super::runtime().map_err(|e| Failure::Runtime(e.to_string()))?;
-    let bar = request.progress.as_ref().and_then(super::progress::follow);
-    let answer = runtime.block_on(resolve_remote(&settings, &request));
-    drop(bar);
-    let answer = answer?;
+    let (located, server) = match super::local_sequence(&args.source, args.explain)? {
+        Some(dir) => {
+            let bar = options.progress.as_ref().and_then(super::progress::follow);
+            let located = runtime.block_on(locate::locate_in(dir, &start, &options));
+            drop(bar);
+            (located?, None)
+        }
+        None => {
+            let settings =
+                super::live_settings(&args.source, global, args.compress, args.server_id)?
+                    .ok_or_else(|| {
+                        Failure::Runtime(
+                            "give --binlog-dir, --relay-dir, --url or --source-config".to_owned(),
+                        )
+                    })?;
+            let bar = options.progress.as_ref().and_then(super::progress::follow);
+            let source = Source::Server(settings.clone());
+            let located = runtime.block_on(locate::locate(&source, &start, &options));
+            drop(bar);
+            (located?, Some(settings.display()))
+        }
+    };
     Ok(Outcome {
-        start: (start, answer.start),
-        resolution: answer.resolution,
-        server: Some((settings.display(), answer.server_version)),
+        start: (start, located.start),
+        resolution: located.resolution,
+        server: server.map(|s| (s, located.server_version.unwrap_or_default())),
     })
 }
 

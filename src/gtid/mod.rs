@@ -1,13 +1,13 @@
 //! GTIDs of both flavours and the executed-GTID state a binlog location carries.
 //!
-//! - [`mysql`]: MySQL GTID sets (`uuid[:tag]:intervals`), with set algebra;
-//! - [`mariadb`]: MariaDB GTID positions (last `domain-server-seq` per domain).
+//! - `mysql`: MySQL GTID sets (`uuid[:tag]:intervals`), with set algebra;
+//! - `mariadb`: MariaDB GTID positions (last `domain-server-seq` per domain).
 //!
 //! No maintained crate covers either (mysql_common's `Sid` holds one block and has no set
 //! operations), so both are small, self-contained and property-tested.
 
-pub mod mariadb;
-pub mod mysql;
+pub(crate) mod mariadb;
+pub(crate) mod mysql;
 
 use std::fmt;
 

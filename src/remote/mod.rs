@@ -31,8 +31,8 @@
 //! on the runtime.
 
 mod bisect;
-pub mod error;
-pub mod relay;
+pub(crate) mod error;
+pub(crate) mod relay;
 pub mod settings;
 
 use std::sync::{Arc, Mutex};

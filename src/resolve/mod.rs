@@ -1,5 +1,5 @@
 //! A start time → a binlog location (SEMANTICS.md §5), from any [`BinlogSequence`]: files on
-//! disk ([`local`]) or a live server (`crate::remote`).
+//! disk (`local`) or a live server (`crate::remote`).
 //!
 //! [`resolve`] skips a file only on a sound bound (SEMANTICS.md §6), never on a file's creation
 //! time: a long statement that rotates the log dates the new file at its *start*, before
@@ -38,9 +38,9 @@
 pub mod cache;
 pub mod index;
 pub mod linear;
-pub mod local;
-pub mod progress;
-pub mod scan;
+pub(crate) mod local;
+pub(crate) mod progress;
+pub(crate) mod scan;
 pub mod summary;
 
 use std::fmt;

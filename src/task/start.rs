@@ -24,11 +24,10 @@ use futures_util::future::join_all;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::remote::{self, RemoteRequest, TlsFiles, resolve_remote};
+use crate::locate::{self, Options, Source};
+use crate::remote::{self, TlsFiles};
 use crate::resolve::cache::SummaryCache;
-use crate::resolve::{
-    self, Assumption, GtidMode, LocalSequence, ReadProgress, Request, Resolution, Status,
-};
+use crate::resolve::{self, Assumption, ReadProgress, Resolution, Status};
 use crate::source::relay::open_relay_dir;
 use crate::start_time::{ResolvedTime, StartTime, Zone, format_instant};
 use crate::unit::TimeBasis;
@@ -616,6 +615,7 @@ async fn resolve_start(
     deadline: Instant,
 ) -> Result<Located, String> {
     let settings = &source.connection;
+    // The relay directory when DM keeps one and it holds files; the upstream otherwise.
     let relay = if source.enable_relay {
         open_relay_dir(&source.relay_dir)
             .ok()
@@ -623,66 +623,28 @@ async fn resolve_start(
     } else {
         None
     };
-    let (resolution, resolved, from) = match relay {
+    let mut options = Options::new(Duration::ZERO);
+    options.basis = request.basis;
+    options.zone = zone.cloned();
+    options.deadline = deadline;
+    options.cache = request.cache.clone();
+    options.assume = request.assume;
+    options.progress = request.progress.clone();
+    let (answer, from) = match relay {
         Some(dir) => {
-            let resolved = match (start.offset, zone) {
-                (Some(_), _) => start.resolve(&Zone::Local).map_err(|e| e.to_string())?,
-                (None, Some(zone)) => start.resolve(zone).map_err(|e| e.to_string())?,
-                (None, None) => remote::read_start_time(settings, start, deadline)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            };
-            let resolve_request = Request {
-                start_us: resolved.instant_us,
-                basis: request.basis,
-                gtid: GtidMode::Auto,
-            };
-            let path = dir.dir.clone();
-            let assume = request.assume;
-            let progress = request.progress.clone();
-            let cache = request
-                .cache
-                .clone()
-                .unwrap_or_else(|| Arc::new(SummaryCache::disabled()));
-            let resolution = tokio::task::spawn_blocking(move || {
-                let mut sequence = LocalSequence::new(&dir)
-                    .with_cache(cache)
-                    .with_assumption(assume);
-                if let Some(progress) = progress {
-                    sequence = sequence.with_progress(progress);
-                }
-                resolve::resolve(&mut sequence, &resolve_request)
-            })
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
-            (
-                resolution,
-                resolved,
-                format!("relay directory {}", path.display()),
-            )
+            // A bare start time means the upstream's wall clock, as on the live path.
+            options.zone_server = Some(settings.clone());
+            let from = format!("relay directory {}", dir.dir.display());
+            (locate::locate_in(dir, start, &options).await, from)
         }
         None => {
-            let remote_request = RemoteRequest {
-                start: start.clone(),
-                zone: zone.cloned(),
-                basis: request.basis,
-                gtid: GtidMode::Auto,
-                deadline,
-                progress: request.progress.clone(),
-                cache: request.cache.clone(),
-                assume: request.assume,
-            };
-            let answer = resolve_remote(settings, &remote_request)
-                .await
-                .map_err(|e| e.to_string())?;
-            (
-                answer.resolution,
-                answer.start,
-                format!("upstream {}", settings.address()),
-            )
+            let from = format!("upstream {}", settings.address());
+            let live = Source::Server(settings.clone());
+            (locate::locate(&live, start, &options).await, from)
         }
     };
+    let answer = answer.map_err(|e| e.to_string())?;
+    let (resolution, resolved) = (answer.resolution, answer.start);
     located(request, start, resolution, &resolved, &from)
 }
 

@@ -1,5 +1,5 @@
 //! Checkpoint stores: DM's checkpoint table (DM-COMPAT.md §5) in a SQLite file in the state
-//! directory ([`embedded`]) or in the task's target database ([`downstream`]), where a DM
+//! directory (`embedded`) or in the task's target database (`downstream`), where a DM
 //! cluster started later reads it.
 //!
 //! A run's writes are one [`StorePlan`], applied in one transaction per store: the rows the
@@ -11,8 +11,8 @@
 //! The statements are built once here, for both SQL dialects, so `--dry-run` prints exactly
 //! what would run.
 
-pub mod downstream;
-pub mod embedded;
+pub(crate) mod downstream;
+pub(crate) mod embedded;
 
 use std::collections::BTreeMap;
 use std::fmt;
