@@ -9,6 +9,15 @@ pub enum BinlogError {
     #[error("{file}: cannot read it: {source}")]
     Io { file: String, source: io::Error },
 
+    /// What carries a stream's events failed (a live server's connection), kept whole: the
+    /// layer that made the stream knows the type and takes it back with `downcast`.
+    #[error("{source}")]
+    Transport {
+        /// The stream's origin, e.g. `127.0.0.1:3307`.
+        origin: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     #[error(
         "{file} is not a binlog file (it does not start with the binlog magic fe 62 69 6e); \
          remove it from the binlog directory or its index"
@@ -77,7 +86,8 @@ impl BinlogError {
             | BinlogError::Corrupt { file, .. }
             | BinlogError::Checksum { file, .. }
             | BinlogError::Truncated { file, .. }
-            | BinlogError::Encrypted { file, .. } => file,
+            | BinlogError::Encrypted { file, .. }
+            | BinlogError::Transport { origin: file, .. } => file,
         }
     }
 }

@@ -24,30 +24,24 @@ use mysql_async::Conn;
 use mysql_async::prelude::*;
 use tokio::time::Instant;
 
-use super::{
-    ConnSettings, RemoteError, RemoteSequence, Role, ServerFacts, connect, dump_head, within,
+use super::connection::{
+    CONNECT_ROUND_TRIPS, DUMP_ROUND_TRIPS, POSITION_PROBE_EVENTS, Role, ServerFacts, connect,
+    dump_head, within,
 };
-use crate::binlog::{EventSource, EventStreamSource, EventType, events};
-use crate::gtid::ExecutedGtids;
-use crate::resolve::scan::{ClockSeen, FileAnswer, FileScan};
-use crate::resolve::summary::UnitSpan;
-use crate::resolve::{GtidMode, Request, ResolveError, SearchStats, Walk};
-use crate::unit::{TimeBasis, UnitReader};
+use super::error::Recovery;
+use super::error::RemoteError;
+use super::settings::ConnSettings;
+use crate::binlog::{EventSource, EventStreamSource, EventType, HEADER_LEN, events};
+use crate::resolve::SearchStats;
 
 /// Below this many bytes left, the rest of the file is streamed rather than probed.
-const STREAM_SPAN: u64 = 256 << 10;
+pub(super) const STREAM_SPAN: u64 = 256 << 10;
 /// Rows asked of `SHOW BINLOG EVENTS` at once: enough to reach the next transaction's start.
-const PROBE_ROWS: u32 = 64;
-/// Events a commit-time probe reads (artificial ROTATE, FDE, the event) before giving up.
-const PROBE_EVENTS: usize = 8;
-/// The smallest event: a header.
-const MIN_EVENT: u64 = 19;
-/// Round trips of a dump probe: connect (3), capabilities, checksum, register, dump request.
-const DUMP_ROUND_TRIPS: u64 = 7;
+pub(super) const PROBE_ROWS: u32 = 64;
 
 /// One row of `SHOW BINLOG EVENTS`.
 #[derive(Debug, Clone)]
-struct Row {
+pub(super) struct Row {
     pos: u64,
     end: u64,
     /// The server names it a GTID-family event (a dump then checks).
@@ -57,12 +51,13 @@ struct Row {
 
 /// A transaction start and its commit time.
 #[derive(Debug, Clone, Copy)]
-struct Probe {
-    pos: u64,
-    commit_us: i64,
+pub(super) struct Probe {
+    pub(super) pos: u64,
+    pub(super) commit_us: i64,
 }
 
-enum Outcome {
+/// Where a bisection leaves the file's read.
+pub(super) enum Bracket {
     /// Stream from `from` (committed before T); `above`, when known, is a transaction at or
     /// after T that the stream must not pass without an answer.
     From {
@@ -75,7 +70,7 @@ enum Outcome {
 }
 
 /// What the event at a position says about its transaction's commit time.
-enum Commit {
+pub(super) enum Commit {
     At(i64),
     /// A GTID event without `immediate_commit_timestamp` (before MySQL 8.0.1).
     NoClock,
@@ -88,7 +83,14 @@ enum Commit {
 /// seen from the file's first transaction to `lo`), a quarter of a streaming span to the side of
 /// the end farther from it, so that two probes usually bracket T within one span; the midpoint
 /// when `halve`, or when no rate is known yet. Always strictly inside `(lo, hi)`.
-fn next_target(first: Probe, lo: Probe, hi: u64, above: Option<Probe>, t: i64, halve: bool) -> u64 {
+pub(super) fn next_target(
+    first: Probe,
+    lo: Probe,
+    hi: u64,
+    above: Option<Probe>,
+    t: i64,
+    halve: bool,
+) -> u64 {
     let span = hi - lo.pos;
     let (from, to) = match above {
         Some(above) => (lo, above),
@@ -118,7 +120,7 @@ fn next_target(first: Probe, lo: Probe, hi: u64, above: Option<Probe>, t: i64, h
 /// Whether `SHOW BINLOG EVENTS` names a GTID-family event: MySQL calls them `Gtid`,
 /// `Anonymous_Gtid` and `Gtid_tagged`; MariaDB, serving MySQL files, lists them as ignorable
 /// events "type 33 (MySQL Gtid)".
-fn names_transaction_start(kind: &str, info: Option<&str>) -> bool {
+pub(super) fn names_transaction_start(kind: &str, info: Option<&str>) -> bool {
     let kind = kind.to_ascii_lowercase();
     matches!(kind.as_str(), "gtid" | "anonymous_gtid" | "gtid_tagged")
         || info.is_some_and(|info| {
@@ -130,7 +132,7 @@ fn names_transaction_start(kind: &str, info: Option<&str>) -> bool {
 
 /// Whether the FORMAT_DESCRIPTION's row ("Server ver: 8.0.36, Binlog ver: 4") may come from a
 /// MySQL ≥ 8.0.1 server, whose GTID events record commit times (a probe then checks).
-fn written_with_commit_times(format_info: Option<&str>) -> bool {
+pub(super) fn written_with_commit_times(format_info: Option<&str>) -> bool {
     let Some(version) = format_info
         .and_then(|info| info.strip_prefix("Server ver: "))
         .and_then(|rest| rest.split(',').next())
@@ -144,7 +146,7 @@ fn written_with_commit_times(format_info: Option<&str>) -> bool {
     (major, minor, patch) >= (8, 0, 1)
 }
 
-fn parse_row(row: &mysql_async::Row) -> Option<Row> {
+pub(super) fn parse_row(row: &mysql_async::Row) -> Option<Row> {
     let pos = row.get_opt::<u64, _>(1)?.ok()?;
     let kind = row.get_opt::<String, _>(2)?.ok()?;
     let end = row.get_opt::<u64, _>(4)?.ok()?;
@@ -161,12 +163,12 @@ fn parse_row(row: &mysql_async::Row) -> Option<Row> {
 }
 
 /// One file's bisection: the server, the file, the deadline, and what it has cost so far.
-struct Bisection<'a> {
-    settings: &'a ConnSettings,
-    facts: &'a ServerFacts,
-    file: &'a str,
-    deadline: Instant,
-    stats: SearchStats,
+pub(super) struct Bisection<'a> {
+    pub(super) settings: &'a ConnSettings,
+    pub(super) facts: &'a ServerFacts,
+    pub(super) file: &'a str,
+    pub(super) deadline: Instant,
+    pub(super) stats: SearchStats,
 }
 
 impl Bisection<'_> {
@@ -200,7 +202,7 @@ impl Bisection<'_> {
             file,
             pos,
             self.deadline,
-            PROBE_EVENTS,
+            POSITION_PROBE_EVENTS,
             |raw| {
                 let size = raw.len() as u64;
                 let log_pos = u64::from(u32::from_le_bytes([raw[13], raw[14], raw[15], raw[16]]));
@@ -267,28 +269,28 @@ impl Bisection<'_> {
     }
 
     /// The search for T in a file of `size` bytes, on the query connection `conn`.
-    async fn search(&mut self, conn: &mut Conn, size: u64, t: i64) -> Result<Outcome, RemoteError> {
+    async fn search(&mut self, conn: &mut Conn, size: u64, t: i64) -> Result<Bracket, RemoteError> {
         let head = self.rows_at(conn, 4, 0).await?;
         if !written_with_commit_times(head.first().and_then(|r| r.info.as_deref())) {
-            return Ok(Outcome::No(None));
+            return Ok(Bracket::No(None));
         }
         let Some(first) = head.iter().find(|r| r.starts_transaction) else {
-            return Ok(Outcome::No(None));
+            return Ok(Bracket::No(None));
         };
         let first = match self.commit_at(first.pos).await? {
             Commit::At(commit_us) => Probe {
                 pos: first.pos,
                 commit_us,
             },
-            Commit::NoClock | Commit::NotATransactionStart => return Ok(Outcome::No(None)),
+            Commit::NoClock | Commit::NotATransactionStart => return Ok(Bracket::No(None)),
         };
         if first.commit_us >= t {
             // The answer is the file's first transaction: streaming finds it at once.
-            return Ok(Outcome::No(None));
+            return Ok(Bracket::No(None));
         }
         let head_bytes: u64 = head.iter().map(|r| r.end.saturating_sub(r.pos)).sum();
         // Bytes per event, to turn a byte offset into a number of events to skip.
-        let mut average = (head_bytes as f64 / head.len() as f64).max(MIN_EVENT as f64);
+        let mut average = (head_bytes as f64 / head.len() as f64).max(HEADER_LEN as f64);
         let (mut lo, mut hi, mut above) = (first, size, None);
         let mut probes = vec![first];
         let (mut halve, mut last_moved_lo) = (false, None);
@@ -306,7 +308,7 @@ impl Bisection<'_> {
             let Some(landed) = rows.first().filter(|r| r.pos > lo.pos && r.pos < hi) else {
                 break; // nothing between `lo` and `hi`
             };
-            average = ((landed.pos - lo.pos) as f64 / skip as f64).max(MIN_EVENT as f64);
+            average = ((landed.pos - lo.pos) as f64 / skip as f64).max(HEADER_LEN as f64);
             let candidate = rows.iter().find(|r| r.starts_transaction);
             let Some(candidate) = candidate.filter(|r| r.pos < hi) else {
                 let covered = rows.last().map_or(landed.pos, |r| r.end);
@@ -323,7 +325,7 @@ impl Bisection<'_> {
                     commit_us,
                 },
                 Commit::NoClock => {
-                    return Ok(Outcome::No(Some(format!(
+                    return Ok(Bracket::No(Some(format!(
                         "the transaction at {} records no commit timestamp; read in full",
                         candidate.pos
                     ))));
@@ -345,11 +347,11 @@ impl Bisection<'_> {
         }
         probes.sort_by_key(|p| p.pos);
         if !probes.windows(2).all(|w| w[0].commit_us <= w[1].commit_us) {
-            return Ok(Outcome::No(Some(
+            return Ok(Bracket::No(Some(
                 "commit times go backwards between probes; read in full".to_owned(),
             )));
         }
-        Ok(Outcome::From {
+        Ok(Bracket::From {
             from: lo,
             above,
             probes: probes.len(),
@@ -357,126 +359,24 @@ impl Bisection<'_> {
     }
 
     /// Bisects the file (of `size` bytes) for T, on a query connection of its own.
-    async fn run(&mut self, size: u64, t: i64) -> Result<Outcome, RemoteError> {
-        let (mut conn, relay) = connect(self.settings, Role::Control, self.deadline).await?;
-        self.stats.round_trips += 3;
+    pub(super) async fn run(&mut self, size: u64, t: i64) -> Result<Bracket, RemoteError> {
+        let (mut conn, throttle) = connect(self.settings, Role::Control, self.deadline).await?;
+        self.stats.round_trips += CONNECT_ROUND_TRIPS;
         let outcome = self.search(&mut conn, size, t).await;
         let _ = tokio::time::timeout_at(self.deadline, conn.disconnect()).await;
-        self.stats.bytes_read += relay.received();
+        self.stats.bytes_read += throttle.received();
         match outcome {
             // The server will not do it (SHOW BINLOG EVENTS refused, an event it cannot
             // parse): streaming does not need it.
             Err(error @ (RemoteError::Server { .. } | RemoteError::Privilege { .. }))
-                if !error.is_transient() =>
+                if error.recovery() == Recovery::Definite =>
             {
-                Ok(Outcome::No(Some(format!(
+                Ok(Bracket::No(Some(format!(
                     "not searched on the server ({error}); read in full"
                 ))))
             }
             other => other,
         }
-    }
-}
-
-impl RemoteSequence {
-    /// File `index` read by bisecting it on the server, when the request and the file allow it
-    /// (see the module documentation); `None` to stream the file from its start. Why it was not
-    /// bisected, when it looked bisectable, goes to `steps`.
-    pub(super) fn bisect_file(
-        &mut self,
-        index: usize,
-        request: &Request,
-        steps: &mut Vec<String>,
-    ) -> Result<Option<FileScan>, ResolveError> {
-        if request.basis != TimeBasis::Commit || request.gtid != GtidMode::Off {
-            return Ok(None);
-        }
-        let file = self.files[index].name.clone();
-        let Some(size) = self.sizes.get(index).copied().flatten() else {
-            return Ok(None);
-        };
-        if size <= STREAM_SPAN {
-            return Ok(None); // streaming it costs less than probing
-        }
-        if file.contains(['\'', '\\']) {
-            return Ok(None); // not a name to put in a query
-        }
-        let mut bisection = Bisection {
-            settings: &self.settings,
-            facts: &self.facts,
-            file: &file,
-            deadline: self.deadline,
-            stats: SearchStats::default(),
-        };
-        let outcome = self.handle.block_on(bisection.run(size, request.start_us));
-        let stats = bisection.stats;
-        self.stats += stats;
-        let (from, above, probes) = match outcome.map_err(|e| self.fail(e))? {
-            Outcome::From {
-                from,
-                above,
-                probes,
-            } => (from, above, probes),
-            Outcome::No(reason) => {
-                steps.extend(reason.map(|reason| format!("{file}: {reason}")));
-                return Ok(None);
-            }
-        };
-        let searched = format!(
-            "{file}: searched by commit time on the server ({probes} probes, {} bytes), then \
-             streamed from {}",
-            stats.bytes_read, from.pos
-        );
-        let walk = self.walk_at(index, from.pos, true)?;
-        let mut units = UnitReader::resume(walk, false, ExecutedGtids::None);
-        let mut previous = from.commit_us;
-        let mut found = None;
-        // The walk must agree with the probes: commit times rise, each is recorded, and no
-        // transaction at or past a probe at or after T is before T.
-        let disagreement = loop {
-            let Some(unit) = units.next_unit()? else {
-                break above.map(|_| "the transactions disagree with the probes".to_owned());
-            };
-            let time = unit.commit_us();
-            if unit.recorded_commit_us.is_none() || time < previous {
-                break Some(format!("the clock is not monotonic near {}", unit.pos));
-            }
-            previous = time;
-            if time >= request.start_us {
-                found = Some(unit);
-                break None;
-            }
-            if above.is_some_and(|above| unit.pos >= above.pos) {
-                break Some("the transactions disagree with the probes".to_owned());
-            }
-        };
-        if let Some(why) = disagreement {
-            steps.push(format!("{file}: {why}; read in full"));
-            return Ok(None);
-        }
-        let walked = units.source().stats();
-        let warnings = units
-            .take_warnings()
-            .into_iter()
-            .map(|w| w.to_string())
-            .collect();
-        let clock = ClockSeen::rising((from.pos, from.commit_us), previous);
-        Ok(Some(FileScan {
-            answer: match found {
-                Some(unit) => FileAnswer::Found {
-                    unit,
-                    executed: ExecutedGtids::None,
-                },
-                None => FileAnswer::NotHere { executed: None },
-            },
-            warnings,
-            steps: vec![searched],
-            stats: walked,
-            clock,
-            units: UnitSpan::default(),
-            whole: false,
-            declared: None,
-        }))
     }
 }
 

@@ -1,7 +1,10 @@
-//! What can go wrong with a live server, split the way an operator acts on it: *definite*
-//! errors (wrong password, missing privilege, binlog off or gone, TLS) stop at once and say
-//! what to do; *transient* ones (a dropped connection, a server restarting) are retried with
-//! backoff until the deadline. Every message names the server; none contains a password.
+//! What can go wrong with a live server, split the way an operator acts on it ([`Recovery`], the
+//! split Materialize draws): *definite* errors (wrong password, missing privilege, binlog off,
+//! TLS) stop at once and say what to do; *transient* ones (a dropped connection, a server
+//! restarting, another replica taking our server_id) are retried with backoff until the
+//! deadline; a file or position the server no longer has (error 1236) is worth one fresh
+//! listing. The kind is decided once, where the driver's error is classified; every message
+//! names the server; none contains a password.
 
 use std::time::Duration;
 
@@ -60,6 +63,16 @@ pub enum RemoteError {
          file's from.security"
     )]
     Tls { server: String, message: String },
+
+    /// Another replica registered with the server_id this connection drew (the server says so
+    /// in error 1236's text or with its own code): another is drawn.
+    #[error("{server}: {what}: server error {code}: {message}")]
+    ServerIdTaken {
+        server: String,
+        what: String,
+        code: u16,
+        message: String,
+    },
 
     #[error("{server}: {what}: server error {code}: {message}")]
     Server {
@@ -126,31 +139,39 @@ impl RemoteError {
         }
     }
 
-    /// Whether trying again later may succeed.
-    pub fn is_transient(&self) -> bool {
+    /// What to do about it.
+    pub fn recovery(&self) -> Recovery {
         match self {
-            RemoteError::Connection { .. } => true,
-            // Too many connections, server shutting down or starting, lock wait.
-            RemoteError::Server { code, .. } => matches!(code, 1040 | 1053 | 1077 | 1205 | 1927),
-            _ => false,
-        }
-    }
-
-    /// Error 1236 (binlog not available): worth one fresh start from a new file list.
-    pub fn is_binlog_unavailable(&self) -> bool {
-        matches!(self, RemoteError::BinlogUnavailable { .. })
-    }
-
-    /// "A slave with the same server_uuid/server_id has connected": draw another server_id.
-    pub fn is_duplicate_server_id(&self) -> bool {
-        match self {
-            RemoteError::BinlogUnavailable { message, .. }
-            | RemoteError::Server { message, .. } => {
-                message.contains("same server_uuid/server_id") || message.contains("same server_id")
+            RemoteError::Connection { .. } | RemoteError::ServerIdTaken { .. } => {
+                Recovery::Transient
             }
-            _ => false,
+            // Too many connections, server shutting down or starting, lock wait.
+            RemoteError::Server {
+                code: 1040 | 1053 | 1077 | 1205 | 1927,
+                ..
+            } => Recovery::Transient,
+            RemoteError::BinlogUnavailable { .. } => Recovery::Relist,
+            _ => Recovery::Definite,
         }
     }
+}
+
+impl RemoteError {
+    /// Shorthand for `recovery() == Recovery::Transient`.
+    pub fn is_transient(&self) -> bool {
+        self.recovery() == Recovery::Transient
+    }
+}
+
+/// What an error calls for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// Stop and tell the user: trying again cannot help.
+    Definite,
+    /// Try again after a backoff, until the deadline.
+    Transient,
+    /// The file or position is not on the server (any more): once more from a fresh listing.
+    Relist,
 }
 
 /// Sorts a driver error into definite and transient, naming `server` and what was being done.
@@ -187,6 +208,12 @@ pub fn classify(err: mysql_async::Error, settings: &ConnSettings, what: &str) ->
                 message: e.message,
             },
             1381 => RemoteError::BinlogOff { server },
+            code if names_taken_server_id(&e.message) => RemoteError::ServerIdTaken {
+                server,
+                what,
+                code,
+                message: e.message,
+            },
             1236 => RemoteError::BinlogUnavailable {
                 server,
                 what,
@@ -213,6 +240,13 @@ pub fn classify(err: mysql_async::Error, settings: &ConnSettings, what: &str) ->
             message: format!("{what}: {other}"),
         },
     }
+}
+
+/// "A slave with the same server_uuid/server_id as this slave has connected to the master"
+/// (MySQL, sent with error 1236) or MariaDB's wording of it: only the text tells it from a purged
+/// file.
+fn names_taken_server_id(message: &str) -> bool {
+    message.contains("same server_uuid/server_id") || message.contains("same server_id")
 }
 
 fn tls_or_connection(message: String, server: String, what: String) -> RemoteError {

@@ -148,14 +148,14 @@ impl ConnSettings {
         }
     }
 
-    /// mysql_async options for a connection to this server, made through a local relay
-    /// listening on `relay_port` (see `remote::relay`); TLS still verifies the server's name.
+    /// mysql_async options for a connection to this server, made through a local throttle
+    /// listening on `throttle_port` (see `remote::throttle`); TLS still verifies the server's name.
     /// `compress` asks for protocol compression when the settings allow it.
-    pub fn opts_via(&self, relay_port: u16, compress: bool) -> Opts {
-        self.opts_to("127.0.0.1", relay_port, compress)
+    pub fn opts_via(&self, throttle_port: u16, compress: bool) -> Opts {
+        self.opts_to("127.0.0.1", throttle_port, compress)
     }
 
-    /// mysql_async options for a direct connection (no relay), for plain queries.
+    /// mysql_async options for a direct connection (no throttle), for plain queries.
     pub fn opts_direct(&self) -> Opts {
         self.opts_to(&self.host, self.port, false)
     }

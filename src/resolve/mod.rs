@@ -264,9 +264,10 @@ pub enum ResolveError {
     Binlog(#[from] BinlogError),
     #[error(transparent)]
     Source(#[from] LocalSourceError),
-    /// A live server failed in a way the remote module describes.
+    /// The sequence's own failure (a live server's), kept whole: the layer that made the
+    /// sequence knows the type and takes it back with `downcast`.
     #[error("{0}")]
-    Remote(String),
+    Sequence(Box<dyn std::error::Error + Send + Sync>),
     #[error(
         "{file}: the binlog carries no GTIDs (written with gtid_mode=OFF?), so --gtid on cannot \
          be met; use --gtid auto or --gtid off"

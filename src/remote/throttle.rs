@@ -1,12 +1,12 @@
-//! A loopback relay between mysql_async and the server, so that what crosses the network follows
+//! A loopback throttle between mysql_async and the server, so that what crosses the network follows
 //! what the resolution actually reads.
 //!
 //! Why: a binlog dump makes the server push events as fast as the connection takes them, and the
 //! kernel takes as much as the receive window allows (megabytes on a fast link) whether or not
 //! anyone reads it. A probe that needs a few hundred bytes, or a walk that has found its answer,
 //! would still pull the rest of the binlog in. mysql_async does not expose its socket, so each
-//! connection goes through this relay: mysql_async talks to a one-shot listener on 127.0.0.1, and
-//! the relay owns the socket to the server. Once a dump is requested, the relay reads from the
+//! connection goes through this throttle: mysql_async talks to a one-shot listener on 127.0.0.1, and
+//! the throttle owns the socket to the server. Once a dump is requested, the throttle reads from the
 //! server only up to an allowance that grows with what the reader has consumed (plus a slack
 //! proportional to it, so long walks keep streaming at full speed), and keeps the socket's
 //! receive buffer no larger than that slack. When the reader stops, the server is held back and
@@ -24,13 +24,13 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-/// No limit: the relay forwards freely until a dump starts.
+/// No limit: the throttle forwards freely until a dump starts.
 const UNLIMITED: u64 = u64::MAX;
 /// The least a starved reader is let through at once.
 const MIN_GROWTH: u64 = 1024;
 /// The most slack, and receive buffer, a long walk grows to.
 const MAX_SLACK: u64 = 2 << 20;
-/// A reader that waits this long without consuming, while the relay holds the server back, is
+/// A reader that waits this long without consuming, while the throttle holds the server back, is
 /// starved: its next event is larger than what is allowed.
 const STARVED_AFTER: Duration = Duration::from_millis(5);
 
@@ -38,13 +38,13 @@ const STARVED_AFTER: Duration = Duration::from_millis(5);
 struct Shared {
     /// Bytes received from the server.
     received: AtomicU64,
-    /// Bytes the relay may have received from the server in all.
+    /// Bytes the throttle may have received from the server in all.
     allowance: AtomicU64,
     /// Where the dump's allowance counts from.
     dump_start: AtomicU64,
     /// The least read-ahead the dump keeps.
     min_slack: AtomicU64,
-    /// The reader waits for an event: if the relay is at its allowance and nothing has been
+    /// The reader waits for an event: if the throttle is at its allowance and nothing has been
     /// consumed for a while, the event is larger than the allowance left (or split over
     /// encrypted records), so more must come.
     reader_waiting: AtomicBool,
@@ -54,18 +54,18 @@ struct Shared {
 }
 
 /// One relayed connection.
-pub struct Relay {
+pub struct Throttle {
     port: u16,
     shared: Arc<Shared>,
     task: JoinHandle<()>,
 }
 
-impl Relay {
+impl Throttle {
     /// Listens on 127.0.0.1 for the one connection mysql_async makes, and relays it to
     /// `server` (`host:port`). `receive_buffer` sets the server socket's receive buffer before
     /// connecting (which also stops the kernel from growing it on its own); `None` leaves the
     /// kernel's default, for connections that do not dump.
-    pub async fn start(server: String, receive_buffer: Option<u32>) -> std::io::Result<Relay> {
+    pub async fn start(server: String, receive_buffer: Option<u32>) -> std::io::Result<Throttle> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let port = listener.local_addr()?.port();
         let shared = Arc::new(Shared {
@@ -88,7 +88,7 @@ impl Relay {
                 .await;
             }
         });
-        Ok(Relay { port, shared, task })
+        Ok(Throttle { port, shared, task })
     }
 
     /// The port mysql_async connects to.
@@ -132,7 +132,7 @@ impl Relay {
     }
 }
 
-impl Drop for Relay {
+impl Drop for Throttle {
     fn drop(&mut self) {
         self.task.abort();
     }
@@ -191,7 +191,7 @@ async fn pump(client: TcpStream, server: TcpStream, shared: Arc<Shared>, initial
         let allowance = shared.allowance.load(Ordering::SeqCst);
         if received >= allowance {
             // Hold the server back until the reader catches up; but a reader that waits while
-            // the relay is held back is waiting for an event larger than the allowance left:
+            // the throttle is held back is waiting for an event larger than the allowance left:
             // let twice the dump so far through, so any event completes in a few rounds.
             let consumed = shared.consumed.load(Ordering::SeqCst);
             let notified = shared.more.notified();

@@ -1,0 +1,389 @@
+//! Connections and dumps: every connection to the server goes through its own throttle
+//! (`throttle`), under the deadline; a dump is requested the way each server wants it and read
+//! event by event, either on the runtime ([`dump_head`], for probes) or pulled from the search's
+//! blocking thread ([`StreamEvents`]). The cost constants of a connection and a dump live here.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use mysql_async::prelude::*;
+use mysql_async::{BinlogStream, BinlogStreamRequest, Conn};
+use mysql_common::binlog::events::Event;
+use mysql_common::proto::MySerialize;
+use tokio::runtime::Handle;
+use tokio::time::Instant;
+
+use crate::binlog::{BinlogError, ChecksumAlg, EventType, Flavor};
+use crate::resolve::{ReadProgress, SearchStats};
+
+use super::error::{self, RemoteError};
+use super::settings::ConnSettings;
+use super::throttle::Throttle;
+
+/// What the control connection learned.
+#[derive(Debug, Clone)]
+pub(super) struct ServerFacts {
+    pub(super) version: String,
+    pub(super) flavor: Flavor,
+    pub(super) checksum: ChecksumAlg,
+    /// Which server this is, for file summaries: `mysql:<server_uuid>`, or on MariaDB (which has
+    /// no server_uuid) `mariadb:server_id=<id>` (each file's GTID_LIST is in its identity).
+    pub(super) source: String,
+}
+
+/// What a probe's dump may read ahead of its reader (its first events are a few hundred bytes;
+/// a larger PREVIOUS_GTIDS is let through when the reader starves).
+pub(super) const PROBE_BYTES: u64 = 1024;
+
+/// What a walk's dump may read ahead to begin with; it grows with what is read.
+pub(super) const WALK_BYTES: u64 = 16 * 1024;
+/// What a file probe reads at most (artificial ROTATE, FORMAT_DESCRIPTION, PREVIOUS_GTIDS /
+/// GTID_LIST, the first transaction's first events) when nothing decided it sooner.
+pub(super) const FILE_PROBE_EVENTS: usize = 16;
+/// What a probe of one position reads at most (artificial ROTATE, FORMAT_DESCRIPTION, the event
+/// there): a commit-time probe, or the closing event of a file's identity.
+pub(super) const POSITION_PROBE_EVENTS: usize = 8;
+/// Round trips of opening a connection (TCP, greeting, authentication).
+pub(super) const CONNECT_ROUND_TRIPS: u64 = 3;
+/// Round trips of a dump: connecting, then capabilities, checksum, register and the request.
+pub(super) const DUMP_ROUND_TRIPS: u64 = CONNECT_ROUND_TRIPS + 4;
+
+/// A plain query connection to the server (no throttle): for prechecks and the current position.
+pub async fn query_connection(
+    settings: &ConnSettings,
+    deadline: Instant,
+) -> Result<Conn, RemoteError> {
+    within(
+        settings,
+        deadline,
+        "connecting",
+        Conn::new(settings.opts_direct()),
+    )
+    .await
+}
+
+/// Runs `future` on a query connection under the deadline, naming what it does in errors.
+pub async fn query<T>(
+    settings: &ConnSettings,
+    deadline: Instant,
+    what: &str,
+    future: impl Future<Output = Result<T, mysql_async::Error>>,
+) -> Result<T, RemoteError> {
+    within(settings, deadline, what, future).await
+}
+
+/// Runs `future` under the deadline, naming what was being done when it passes.
+pub(super) async fn within<T>(
+    settings: &ConnSettings,
+    deadline: Instant,
+    what: &str,
+    future: impl Future<Output = Result<T, mysql_async::Error>>,
+) -> Result<T, RemoteError> {
+    match tokio::time::timeout_at(deadline, future).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(error::classify(err, settings, what)),
+        Err(_) => Err(RemoteError::Deadline {
+            server: settings.address(),
+            what: what.to_owned(),
+            elapsed: Duration::ZERO,
+            last: "no answer before the deadline".to_owned(),
+        }),
+    }
+}
+
+/// How a connection is used, which decides its buffers and compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    /// Queries only.
+    Control,
+    /// A dump read for its first events: compression would only make the server send a
+    /// whole compressed frame where a few hundred bytes do.
+    Probe,
+    /// A dump read up to the answer: compressed when asked.
+    Walk,
+}
+
+/// A connection through its own throttle (kept alive as long as the connection is used).
+pub(super) async fn connect(
+    settings: &ConnSettings,
+    role: Role,
+    deadline: Instant,
+) -> Result<(Conn, Throttle), RemoteError> {
+    let receive_buffer = match role {
+        Role::Control => None,
+        Role::Probe => Some(2048),
+        Role::Walk => Some(WALK_BYTES as u32),
+    };
+    let throttle = Throttle::start(settings.address(), receive_buffer)
+        .await
+        .map_err(|e| RemoteError::Connection {
+            server: settings.address(),
+            what: "opening a local throttle".to_owned(),
+            message: e.to_string(),
+        })?;
+    let conn = within(
+        settings,
+        deadline,
+        "connecting",
+        Conn::new(settings.opts_via(throttle.port(), role == Role::Walk)),
+    )
+    .await?;
+    Ok((conn, throttle))
+}
+
+pub(super) async fn server_facts(
+    settings: &ConnSettings,
+    conn: &mut Conn,
+    deadline: Instant,
+) -> Result<ServerFacts, RemoteError> {
+    let row: Option<(String, Option<String>, Option<u64>)> = within(
+        settings,
+        deadline,
+        "reading the server version, binlog_checksum and server_id",
+        conn.query_first("SELECT VERSION(), @@global.binlog_checksum, @@global.server_id"),
+    )
+    .await?;
+    let (version, checksum, server_id) = row.unwrap_or_default();
+    let flavor = if version.to_ascii_lowercase().contains("mariadb") {
+        Flavor::MariaDb
+    } else {
+        Flavor::MySql
+    };
+    let uuid = match flavor {
+        Flavor::MySql => conn
+            .query_first::<Option<String>, _>("SELECT @@global.server_uuid")
+            .await
+            .ok()
+            .flatten()
+            .flatten(),
+        Flavor::MariaDb => None,
+    };
+    let source = match uuid {
+        Some(uuid) => format!("mysql:{uuid}"),
+        None => format!(
+            "{}:server_id={}",
+            if flavor == Flavor::MariaDb {
+                "mariadb"
+            } else {
+                "mysql"
+            },
+            server_id.unwrap_or(0)
+        ),
+    };
+    Ok(ServerFacts {
+        flavor,
+        checksum: match checksum.as_deref() {
+            Some(alg) if alg.eq_ignore_ascii_case("CRC32") => ChecksumAlg::Crc32,
+            _ => ChecksumAlg::Off,
+        },
+        version,
+        source,
+    })
+}
+
+/// The bytes of an event as the server sent them (mysql_common splits off the checksum and the
+/// FDE's checksum-algorithm byte; they are put back so the reader can verify them).
+pub(super) fn raw_event(event: &Event) -> Vec<u8> {
+    let header = event.header();
+    let mut raw = Vec::with_capacity(header.event_size() as usize);
+    header.serialize(&mut raw);
+    raw.extend_from_slice(event.data());
+    if header.event_type_raw() == EventType::FormatDescription as u8 {
+        match event.footer().get_checksum_alg() {
+            Ok(Some(alg)) => raw.push(alg as u8),
+            Err(mysql_common::binlog::consts::UnknownChecksumAlg(raw_alg)) => raw.push(raw_alg),
+            Ok(None) => {}
+        }
+    }
+    if let Some(checksum) = event.checksum() {
+        raw.extend_from_slice(&checksum);
+    }
+    raw
+}
+
+/// Requests a non-blocking dump of `file` from `pos` (an event start) on a new connection.
+pub(super) async fn dump(
+    settings: &ConnSettings,
+    facts: &ServerFacts,
+    file: &str,
+    pos: u64,
+    role: Role,
+    deadline: Instant,
+) -> Result<(BinlogStream, Throttle), RemoteError> {
+    let (mut conn, throttle) = connect(settings, role, deadline).await?;
+    if facts.flavor == Flavor::MariaDb {
+        within(
+            settings,
+            deadline,
+            "announcing MariaDB replica capabilities",
+            conn.query_drop("SET @mariadb_slave_capability=4"),
+        )
+        .await?;
+    }
+    let request = BinlogStreamRequest::new(settings.probe_server_id())
+        .with_filename(file.as_bytes())
+        .with_pos(pos)
+        .with_non_blocking();
+    throttle.start_dump(if role == Role::Probe {
+        PROBE_BYTES
+    } else {
+        WALK_BYTES
+    });
+    let stream = within(
+        settings,
+        deadline,
+        &format!("requesting a binlog dump of {file} from {pos}"),
+        conn.get_binlog_stream(request),
+    )
+    .await?;
+    Ok((stream, throttle))
+}
+
+/// Dumps `file` from `pos` (an event start) and reads its first events, at most `limit`, until
+/// `enough` holds for the last one read, then closes the dump. Returns the events as the server
+/// sent them and the bytes received.
+pub(super) async fn dump_head(
+    settings: &ConnSettings,
+    facts: &ServerFacts,
+    file: &str,
+    pos: u64,
+    deadline: Instant,
+    limit: usize,
+    mut enough: impl FnMut(&[u8]) -> bool,
+) -> Result<(Vec<Vec<u8>>, u64), RemoteError> {
+    let (mut stream, throttle) = dump(settings, facts, file, pos, Role::Probe, deadline).await?;
+    let what = format!("reading {file} from {pos}");
+    let mut events = Vec::new();
+    let mut consumed = 0u64;
+    let pulled = loop {
+        if events.len() >= limit {
+            break Ok(());
+        }
+        throttle.waiting(true);
+        let next = tokio::time::timeout_at(deadline, stream.next()).await;
+        throttle.waiting(false);
+        let event = match next {
+            Err(_) => {
+                break Err(RemoteError::Deadline {
+                    server: settings.address(),
+                    what,
+                    elapsed: Duration::ZERO,
+                    last: "no answer before the deadline".to_owned(),
+                });
+            }
+            Ok(None) => break Ok(()),
+            Ok(Some(Err(err))) => break Err(error::classify(err, settings, &what)),
+            Ok(Some(Ok(event))) => event,
+        };
+        let raw = raw_event(&event);
+        consumed += raw.len() as u64 + 5;
+        throttle.consumed(consumed);
+        let done = enough(&raw);
+        events.push(raw);
+        if done {
+            break Ok(());
+        }
+    };
+    close(stream).await;
+    pulled.map(|()| (events, throttle.received()))
+}
+
+pub(super) async fn close(stream: BinlogStream) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), stream.close()).await;
+}
+
+/// A dump's events, pulled one at a time on the blocking thread.
+pub(super) struct StreamEvents {
+    pub(super) stream: Option<BinlogStream>,
+    /// Holds the server back to what has been consumed.
+    pub(super) throttle: Throttle,
+    pub(super) consumed: u64,
+    pub(super) handle: Handle,
+    pub(super) deadline: Instant,
+    pub(super) settings: ConnSettings,
+    /// After a TRANSACTION_PAYLOAD ending here, mysql_async hands out the events inside it.
+    pub(super) payload_end: Option<u32>,
+    pub(super) counters: Arc<Mutex<SearchStats>>,
+    pub(super) progress: Option<Arc<ReadProgress>>,
+}
+
+impl StreamEvents {
+    /// Ends the stream with `error`, for the search to return as it is.
+    fn fail(&mut self, error: RemoteError) -> Option<Result<Vec<u8>, BinlogError>> {
+        if let Some(stream) = self.stream.take() {
+            self.handle.block_on(close(stream));
+        }
+        Some(Err(BinlogError::Transport {
+            origin: self.settings.address(),
+            source: Box::new(error),
+        }))
+    }
+}
+
+impl Iterator for StreamEvents {
+    type Item = Result<Vec<u8>, BinlogError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let stream = self.stream.as_mut()?;
+            self.throttle.waiting(true);
+            let next = self
+                .handle
+                .block_on(tokio::time::timeout_at(self.deadline, stream.next()));
+            self.throttle.waiting(false);
+            let event = match next {
+                Err(_) => {
+                    return self.fail(RemoteError::Deadline {
+                        server: self.settings.address(),
+                        what: "reading the binlog stream".to_owned(),
+                        elapsed: Duration::ZERO,
+                        last: "no event before the deadline".to_owned(),
+                    });
+                }
+                Ok(None) => {
+                    if let Some(stream) = self.stream.take() {
+                        self.handle.block_on(close(stream));
+                    }
+                    return None;
+                }
+                Ok(Some(Err(err))) => {
+                    let error = error::classify(err, &self.settings, "reading the binlog stream");
+                    return self.fail(error);
+                }
+                Ok(Some(Ok(event))) => event,
+            };
+            let header = event.header();
+            if let Some(end) = self.payload_end {
+                let log_pos = header.log_pos();
+                if log_pos <= end && header.flags_raw() & 0x20 == 0 {
+                    continue; // an event from inside the payload
+                }
+                self.payload_end = None;
+            }
+            if header.event_type_raw() == EventType::TransactionPayload as u8 {
+                self.payload_end = Some(header.log_pos());
+            }
+            let raw = raw_event(&event);
+            self.consumed += raw.len() as u64 + 5;
+            self.throttle.consumed(self.consumed);
+            if let Some(progress) = &self.progress {
+                progress.read(raw.len() as u64);
+            }
+            if let Ok(mut counters) = self.counters.lock() {
+                counters.bytes_read = self.throttle.received();
+                counters.events_read += 1;
+            }
+            return Some(Ok(raw));
+        }
+    }
+}
+
+impl Drop for StreamEvents {
+    fn drop(&mut self) {
+        if let Some(stream) = self.stream.take() {
+            // The answer is known: stop the dump now. Dropped on the blocking thread.
+            self.handle.block_on(close(stream));
+        }
+    }
+}

@@ -1,0 +1,841 @@
+//! A live server's binary logs as a `resolve::BinlogSequence`: the listing (`SHOW BINARY
+//! LOGS`), file probes (a dump read to its PREVIOUS_GTIDS / GTID_LIST or first transaction, up to
+//! three at once), per-file reads (one dump from the file's start, which runs on into the next
+//! file when that is read next), bisection on the server where `bisect` allows it, and the
+//! identity checks that let a cached summary skip a file. The search runs on a blocking thread;
+//! every network call here blocks on the runtime.
+
+use std::sync::{Arc, Mutex};
+
+use mysql_async::Conn;
+use mysql_async::prelude::*;
+use tokio::runtime::Handle;
+use tokio::time::Instant;
+
+use crate::binlog::{
+    BinlogError, EventRef, EventSource, EventStreamSource, EventType, FormatDescription,
+};
+use crate::gtid::ExecutedGtids;
+use crate::resolve::cache::{SummaryCache, stale_note};
+use crate::resolve::scan::{ClockSeen, FileAnswer, FileScan, Tally};
+use crate::resolve::summary::{FileIdentity, FileSummary, UnitSpan, digest};
+use crate::resolve::{
+    Assumption, BinlogSequence, FileProbe, GtidMode, ReadProgress, Request, ResolveError,
+    SearchStats, SequenceFile, Walk,
+};
+use crate::unit::{FirstCommit, TimeBasis, UnitReader, declared_gtids, first_commit};
+
+use super::bisect::{Bisection, Bracket, STREAM_SPAN};
+use super::connection::{
+    CONNECT_ROUND_TRIPS, DUMP_ROUND_TRIPS, FILE_PROBE_EVENTS, POSITION_PROBE_EVENTS, Role,
+    ServerFacts, StreamEvents, dump, dump_head, within,
+};
+use super::error::{Recovery, RemoteError};
+use super::settings::ConnSettings;
+use super::throttle::Throttle;
+
+/// How many file probes run at once.
+pub(super) const PROBE_WIDTH: usize = 3;
+
+/// `SHOW BINARY LOGS`, read once on the control connection (which it closes).
+pub(super) struct Listing {
+    pub(super) files: Vec<SequenceFile>,
+    pub(super) sizes: Vec<Option<u64>>,
+    /// What the control connection received.
+    pub(super) control_bytes: u64,
+}
+
+impl Listing {
+    pub(super) async fn read(
+        settings: &ConnSettings,
+        mut conn: Conn,
+        control_throttle: Throttle,
+        deadline: Instant,
+    ) -> Result<Listing, RemoteError> {
+        let rows: Vec<mysql_async::Row> = within(
+            settings,
+            deadline,
+            "listing binary logs (SHOW BINARY LOGS)",
+            conn.query("SHOW BINARY LOGS"),
+        )
+        .await?;
+        let _ = tokio::time::timeout_at(deadline, conn.disconnect()).await;
+        let control_bytes = control_throttle.received();
+        drop(control_throttle);
+        let (files, sizes): (Vec<SequenceFile>, Vec<Option<u64>>) = rows
+            .iter()
+            .filter_map(|row| Some((row.get::<String, _>(0)?, row.get_opt::<u64, _>(1))))
+            .map(|(name, size)| {
+                let file = SequenceFile {
+                    name,
+                    relay_subdir: None,
+                };
+                (file, size.and_then(Result::ok))
+            })
+            .unzip();
+        if files.is_empty() {
+            return Err(RemoteError::BinlogOff {
+                server: settings.address(),
+            });
+        }
+        Ok(Listing {
+            files,
+            sizes,
+            control_bytes,
+        })
+    }
+}
+
+/// Runs `work` over the server's binary logs on a blocking thread (whose network calls block on
+/// the runtime).
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn over_sequence<T: Send + 'static>(
+    settings: &ConnSettings,
+    facts: ServerFacts,
+    listing: Listing,
+    deadline: Instant,
+    progress: Option<Arc<ReadProgress>>,
+    cache: Option<Arc<SummaryCache>>,
+    assume: Option<Assumption>,
+    work: impl FnOnce(&mut RemoteSequence) -> Result<T, ResolveError> + Send + 'static,
+) -> Result<T, RemoteError> {
+    let mut sequence = RemoteSequence {
+        settings: settings.clone(),
+        facts,
+        files: listing.files,
+        sizes: listing.sizes,
+        handle: Handle::current(),
+        deadline,
+        stats: SearchStats {
+            // Connecting, three queries and the listing on the control connection.
+            round_trips: CONNECT_ROUND_TRIPS + 4,
+            bytes_read: listing.control_bytes,
+            ..SearchStats::default()
+        },
+        progress,
+        cache: cache.unwrap_or_else(|| Arc::new(SummaryCache::disabled())),
+        identities: Vec::new(),
+        notes: Vec::new(),
+        assume,
+        open_walk: None,
+    };
+    let outcome = tokio::task::spawn_blocking(move || work(&mut sequence)).await;
+    match outcome {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(remote_error(settings, err)),
+        Err(join) => Err(RemoteError::Other {
+            server: settings.address(),
+            message: format!("the replication stream could not be read: {join}"),
+        }),
+    }
+}
+
+/// The error behind a failed search over a server: the network's own when the connection
+/// failed (it travels whole through the reader and the search), else the reader's or the
+/// search's, naming the server.
+fn remote_error(settings: &ConnSettings, err: ResolveError) -> RemoteError {
+    let server = || settings.address();
+    let unbox = |inner: Box<dyn std::error::Error + Send + Sync>| match inner.downcast() {
+        Ok(remote) => *remote,
+        Err(other) => RemoteError::Other {
+            server: server(),
+            message: other.to_string(),
+        },
+    };
+    match err {
+        ResolveError::Sequence(inner)
+        | ResolveError::Binlog(BinlogError::Transport { source: inner, .. }) => unbox(inner),
+        ResolveError::Binlog(source) => RemoteError::Binlog {
+            server: server(),
+            what: "reading the binlog stream".to_owned(),
+            source,
+        },
+        other => RemoteError::Other {
+            server: server(),
+            message: other.to_string(),
+        },
+    }
+}
+
+/// Reads the first events of `file`: its creation second and declared GTIDs, and with `deep`
+/// its first transaction's commit time.
+pub(super) async fn probe_file(
+    settings: &ConnSettings,
+    facts: &ServerFacts,
+    file: &str,
+    deep: bool,
+    deadline: Instant,
+) -> Result<(FileProbe, u64, u64), RemoteError> {
+    let mut seen_format = false;
+    let mut decided = false;
+    let (events, bytes) = dump_head(
+        settings,
+        facts,
+        file,
+        4,
+        deadline,
+        FILE_PROBE_EVENTS,
+        |raw| {
+            let code = raw[4];
+            if code == EventType::FormatDescription as u8 {
+                seen_format = true;
+                return false;
+            }
+            let Ok(event_type) = EventType::try_from(code) else {
+                return false;
+            };
+            let starts_unit = event_type.role() != crate::binlog::UnitRole::Outside;
+            let ends_file =
+                crate::binlog::EventHeader::parse_prefix(raw).is_some_and(|h| h.closes_file());
+            let declares = matches!(
+                event_type,
+                EventType::PreviousGtids | EventType::MariaGtidList
+            );
+            decided = seen_format && (starts_unit || ends_file || (declares && !deep));
+            decided
+        },
+    )
+    .await?;
+    let count = events.len() as u64;
+    let cut_short = !decided && events.len() >= FILE_PROBE_EVENTS;
+    let mut source = EventStreamSource::new(
+        settings.address(),
+        file,
+        facts.checksum,
+        events.into_iter().map(Ok),
+    );
+    let decode = |source: &mut EventStreamSource<_>| -> Result<FileProbe, BinlogError> {
+        while source.format().is_none() && source.advance()? {}
+        let created = source.format().map(|f| f.created);
+        let declared = declared_gtids(source)?;
+        let first = if deep && !cut_short {
+            first_commit(source, FILE_PROBE_EVENTS)?
+        } else {
+            FirstCommit::NoClock
+        };
+        Ok(FileProbe {
+            created,
+            declared,
+            first,
+        })
+    };
+    let probe = decode(&mut source).map_err(|source| RemoteError::Binlog {
+        server: settings.address(),
+        what: format!("reading the start of {file}"),
+        source,
+    })?;
+    Ok((probe, bytes, count))
+}
+
+/// The identity of `file` on the server now (SEMANTICS.md §6.2): its first events as a dump from
+/// position 4 sends them, and the event at `tail_offset` (which must end the file), with what it
+/// cost; `None` when the file does not have such an event there (it changed).
+pub(super) async fn identity_now(
+    settings: &ConnSettings,
+    facts: &ServerFacts,
+    file: &str,
+    size: u64,
+    tail_offset: u64,
+    deadline: Instant,
+) -> Result<Option<(FileIdentity, SearchStats)>, RemoteError> {
+    let mut capture = Capture::default();
+    let (head_events, head_bytes) = dump_head(
+        settings,
+        facts,
+        file,
+        4,
+        deadline,
+        FILE_PROBE_EVENTS,
+        |raw| {
+            let Some(header) = crate::binlog::EventHeader::parse_prefix(raw) else {
+                return true;
+            };
+            let kind = header.event_type().ok();
+            header.closes_file()
+                || matches!(
+                    kind,
+                    Some(EventType::PreviousGtids | EventType::MariaGtidList)
+                )
+                || kind.is_some_and(|k| k.role() != crate::binlog::UnitRole::Outside)
+        },
+    )
+    .await?;
+    // As a reading of the file sees them: its own events only (a file with neither a declaring
+    // event nor a transaction ends with its ROTATE, after which the next file's come).
+    for raw in &head_events {
+        if let Some(header) = crate::binlog::EventHeader::parse_prefix(raw) {
+            let offset = u64::from(header.log_pos).saturating_sub(u64::from(header.event_size));
+            capture.see(EventRef { offset, header }, raw);
+            if header.closes_file() {
+                break;
+            }
+        }
+    }
+    let (tail_events, tail_bytes) = match dump_head(
+        settings,
+        facts,
+        file,
+        tail_offset,
+        deadline,
+        POSITION_PROBE_EVENTS,
+        |raw| {
+            crate::binlog::EventHeader::parse_prefix(raw).is_some_and(|h| {
+                !h.is_artificial() && u64::from(h.log_pos) == tail_offset + u64::from(h.event_size)
+            })
+        },
+    )
+    .await
+    {
+        Ok(pulled) => pulled,
+        // Not an event start there any more: another file.
+        Err(error) if error.recovery() == Recovery::Relist => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let tail = tail_events.iter().find_map(|raw| {
+        let header = crate::binlog::EventHeader::parse_prefix(raw)?;
+        let end = u64::from(header.log_pos);
+        (!header.is_artificial()
+            && end == size
+            && end == tail_offset + u64::from(header.event_size))
+        .then(|| digest(&[raw]))
+    });
+    let Some(tail) = tail else {
+        return Ok(None);
+    };
+    let stats = SearchStats {
+        files_opened: 2,
+        bytes_read: head_bytes + tail_bytes,
+        events_read: (head_events.len() + tail_events.len()) as u64,
+        round_trips: 2 * DUMP_ROUND_TRIPS,
+        elapsed_us: 0,
+    };
+    Ok(Some((
+        FileIdentity {
+            source: facts.source.clone(),
+            name: file.to_owned(),
+            size,
+            head: digest(&[&capture.head]),
+            tail_offset,
+            tail,
+        },
+        stats,
+    )))
+}
+
+/// The binlog files of a live server, for the search.
+pub(super) struct RemoteSequence {
+    settings: ConnSettings,
+    facts: ServerFacts,
+    files: Vec<SequenceFile>,
+    /// `File_size` of each file in `SHOW BINARY LOGS`, when the server gave one.
+    sizes: Vec<Option<u64>>,
+    handle: Handle,
+    deadline: Instant,
+    stats: SearchStats,
+    progress: Option<Arc<ReadProgress>>,
+    cache: Arc<SummaryCache>,
+    /// What a per-file read proved about each file's identity, for its summary.
+    identities: Vec<Option<FileIdentity>>,
+    notes: Vec<String>,
+    assume: Option<Assumption>,
+    /// A per-file dump that read to the end of a file and stands at the start of the next
+    /// (its index), to go on with if that file is read next.
+    open_walk: Option<(usize, RemoteWalk)>,
+}
+
+impl RemoteSequence {
+    /// A dump from `pos` (a transaction start, or 4) of file `index` on, to walk; with `only`,
+    /// the walk ends where the next file begins and notes what proves the file's identity.
+    fn walk_at(&mut self, index: usize, pos: u64, only: bool) -> Result<RemoteWalk, ResolveError> {
+        let name = self.files[index].name.clone();
+        let (stream, throttle) = self
+            .handle
+            .block_on(dump(
+                &self.settings,
+                &self.facts,
+                &name,
+                pos,
+                Role::Walk,
+                self.deadline,
+            ))
+            .map_err(|e| self.fail(e))?;
+        self.stats.round_trips += DUMP_ROUND_TRIPS;
+        self.stats.files_opened += 1;
+        let counters = Arc::new(Mutex::new(SearchStats::default()));
+        let events = StreamEvents {
+            stream: Some(stream),
+            throttle,
+            consumed: 0,
+            handle: self.handle.clone(),
+            deadline: self.deadline,
+            settings: self.settings.clone(),
+            payload_end: None,
+            counters: counters.clone(),
+            progress: self.progress.clone(),
+        };
+        Ok(RemoteWalk {
+            source: EventStreamSource::new(
+                self.settings.address(),
+                name,
+                self.facts.checksum,
+                events,
+            ),
+            names: self.files.iter().map(|f| f.name.clone()).collect(),
+            index,
+            counters,
+            progress: self.progress.clone(),
+            only,
+            capture: Capture::default(),
+            reached_next: false,
+        })
+    }
+
+    fn stale(&mut self, name: &str) {
+        self.notes.push(stale_note(name));
+    }
+
+    /// Keeps what a whole read of file `index` proved about its identity.
+    fn note_identity(&mut self, index: usize, capture: &Capture) {
+        let (Some(size), Some((tail_offset, tail))) =
+            (self.sizes.get(index).copied().flatten(), &capture.tail)
+        else {
+            return;
+        };
+        if self.identities.len() <= index {
+            self.identities.resize(index + 1, None);
+        }
+        self.identities[index] = Some(FileIdentity {
+            source: self.facts.source.clone(),
+            name: self.files[index].name.clone(),
+            size,
+            head: digest(&[&capture.head]),
+            tail_offset: *tail_offset,
+            tail: tail.clone(),
+        });
+    }
+
+    fn fail(&self, error: RemoteError) -> ResolveError {
+        ResolveError::Sequence(Box::new(error))
+    }
+}
+
+impl RemoteSequence {
+    /// File `index` read by bisecting it on the server, when the request and the file allow it
+    /// (see the module documentation); `None` to stream the file from its start. Why it was not
+    /// bisected, when it looked bisectable, goes to `steps`.
+    pub(super) fn bisect_file(
+        &mut self,
+        index: usize,
+        request: &Request,
+        steps: &mut Vec<String>,
+    ) -> Result<Option<FileScan>, ResolveError> {
+        if request.basis != TimeBasis::Commit || request.gtid != GtidMode::Off {
+            return Ok(None);
+        }
+        let file = self.files[index].name.clone();
+        let Some(size) = self.sizes.get(index).copied().flatten() else {
+            return Ok(None);
+        };
+        if size <= STREAM_SPAN {
+            return Ok(None); // streaming it costs less than probing
+        }
+        if file.contains(['\'', '\\']) {
+            return Ok(None); // not a name to put in a query
+        }
+        let mut bisection = Bisection {
+            settings: &self.settings,
+            facts: &self.facts,
+            file: &file,
+            deadline: self.deadline,
+            stats: SearchStats::default(),
+        };
+        let outcome = self.handle.block_on(bisection.run(size, request.start_us));
+        let stats = bisection.stats;
+        self.stats += stats;
+        let (from, above, probes) = match outcome.map_err(|e| self.fail(e))? {
+            Bracket::From {
+                from,
+                above,
+                probes,
+            } => (from, above, probes),
+            Bracket::No(reason) => {
+                steps.extend(reason.map(|reason| format!("{file}: {reason}")));
+                return Ok(None);
+            }
+        };
+        let searched = format!(
+            "{file}: searched by commit time on the server ({probes} probes, {} bytes), then \
+             streamed from {}",
+            stats.bytes_read, from.pos
+        );
+        let walk = self.walk_at(index, from.pos, true)?;
+        let mut units = UnitReader::resume(walk, false, ExecutedGtids::None);
+        let mut previous = from.commit_us;
+        let mut found = None;
+        // The walk must agree with the probes: commit times rise, each is recorded, and no
+        // transaction at or past a probe at or after T is before T.
+        let disagreement = loop {
+            let Some(unit) = units.next_unit()? else {
+                break above.map(|_| "the transactions disagree with the probes".to_owned());
+            };
+            let time = unit.commit_us();
+            if unit.recorded_commit_us.is_none() || time < previous {
+                break Some(format!("the clock is not monotonic near {}", unit.pos));
+            }
+            previous = time;
+            if time >= request.start_us {
+                found = Some(unit);
+                break None;
+            }
+            if above.is_some_and(|above| unit.pos >= above.pos) {
+                break Some("the transactions disagree with the probes".to_owned());
+            }
+        };
+        if let Some(why) = disagreement {
+            steps.push(format!("{file}: {why}; read in full"));
+            return Ok(None);
+        }
+        let walked = units.source().stats();
+        let warnings = units
+            .take_warnings()
+            .into_iter()
+            .map(|w| w.to_string())
+            .collect();
+        let clock = ClockSeen::rising((from.pos, from.commit_us), previous);
+        Ok(Some(FileScan {
+            answer: match found {
+                Some(unit) => FileAnswer::Found {
+                    unit,
+                    executed: ExecutedGtids::None,
+                },
+                None => FileAnswer::NotHere { executed: None },
+            },
+            warnings,
+            steps: vec![searched],
+            stats: walked,
+            clock,
+            units: UnitSpan::default(),
+            whole: false,
+            declared: None,
+        }))
+    }
+}
+
+impl BinlogSequence for RemoteSequence {
+    type Walk = RemoteWalk;
+
+    fn files(&self) -> &[SequenceFile] {
+        &self.files
+    }
+
+    fn probe(&mut self, indices: &[usize], deep: bool) -> Result<Vec<FileProbe>, ResolveError> {
+        let probes = indices.iter().map(|&i| {
+            probe_file(
+                &self.settings,
+                &self.facts,
+                &self.files[i].name,
+                deep,
+                self.deadline,
+            )
+        });
+        let results = self.handle.block_on(futures_util::future::join_all(probes));
+        let mut out = Vec::with_capacity(results.len());
+        for result in results {
+            let (probe, bytes, events) = result.map_err(|e| self.fail(e))?;
+            self.stats.files_opened += 1;
+            self.stats.bytes_read += bytes;
+            self.stats.events_read += events;
+            self.stats.round_trips += DUMP_ROUND_TRIPS;
+            out.push(probe);
+        }
+        Ok(out)
+    }
+
+    fn probe_width(&self) -> usize {
+        PROBE_WIDTH
+    }
+
+    fn walk_from(&mut self, index: usize) -> Result<RemoteWalk, ResolveError> {
+        self.walk_at(index, 4, false)
+    }
+
+    fn plan(&mut self, start: usize) {
+        if let Some(progress) = &self.progress {
+            let rest: u64 = self.sizes[start..].iter().map(|s| s.unwrap_or(0)).sum();
+            progress.plan((self.files.len() - start) as u64, rest);
+        }
+    }
+
+    fn size(&self, index: usize) -> Option<u64> {
+        self.sizes.get(index).copied().flatten()
+    }
+
+    fn assumption(&self) -> Option<Assumption> {
+        self.assume
+    }
+
+    fn summary(&mut self, index: usize) -> Result<Option<FileSummary>, ResolveError> {
+        if !self.cache.is_active() || index + 1 >= self.files.len() {
+            return Ok(None);
+        }
+        let name = self.files[index].name.clone();
+        let Some((stored, _)) = self.cache.stored(&self.facts.source, &name) else {
+            return Ok(None);
+        };
+        let size = self.sizes.get(index).copied().flatten();
+        let verified = if size != Some(stored.size) {
+            Ok(None)
+        } else {
+            self.handle.block_on(identity_now(
+                &self.settings,
+                &self.facts,
+                &name,
+                stored.size,
+                stored.tail_offset,
+                self.deadline,
+            ))
+        };
+        let identity = match verified {
+            Ok(Some((identity, stats))) => {
+                self.stats += stats;
+                identity
+            }
+            Ok(None) => {
+                self.stale(&name);
+                return Ok(None);
+            }
+            Err(error) => {
+                self.notes.push(format!(
+                    "the cached summary of {name} could not be checked against the server \
+                     ({error}): it is read again"
+                ));
+                return Ok(None);
+            }
+        };
+        Ok(self
+            .cache
+            .proven(&identity, self.progress.as_deref(), &mut self.notes))
+    }
+
+    fn read_file(
+        &mut self,
+        index: usize,
+        request: &Request,
+        initial: Option<&ExecutedGtids>,
+    ) -> Result<Option<FileScan>, ResolveError> {
+        let mut steps = Vec::new();
+        if let Some(mut scan) = self.bisect_file(index, request, &mut steps)? {
+            steps.append(&mut scan.steps);
+            scan.steps = steps;
+            return Ok(Some(scan));
+        }
+        let track = request.gtid != GtidMode::Off;
+        // The dump that read the file before this one runs on into this one: go on with it
+        // rather than start another (which would also waste what the first read ahead).
+        let walk = match self.open_walk.take() {
+            Some((next, mut walk)) if next == index => {
+                walk.go_on(index);
+                walk
+            }
+            _ => self.walk_at(index, 4, true)?,
+        };
+        let before = walk.stats();
+        let mut units = UnitReader::resume(walk, track, initial.cloned().unwrap_or_default());
+        let mut tally = Tally::default();
+        let mut found = None;
+        while let Some(unit) = units.next_unit()? {
+            if tally.answers(&unit, request) {
+                found = Some(unit);
+                break;
+            }
+            tally.passed(unit);
+        }
+        let (clock, span) = tally.finish(found.as_ref());
+        let declared = units.initial_gtids().cloned();
+        if track && initial.is_none() && declared.is_none() {
+            return Ok(None);
+        }
+        let executed = units.executed().clone();
+        let warnings = units
+            .take_warnings()
+            .into_iter()
+            .map(|w| w.to_string())
+            .collect();
+        let walk = units.into_source();
+        let after = walk.stats();
+        let stats = SearchStats {
+            bytes_read: after.bytes_read - before.bytes_read,
+            events_read: after.events_read - before.events_read,
+            ..SearchStats::default()
+        };
+        let whole = found.is_none();
+        if whole {
+            self.note_identity(index, &walk.capture);
+            if let Some(progress) = &self.progress {
+                progress.file_done();
+            }
+            if walk.reached_next {
+                self.open_walk = Some((index + 1, walk));
+            }
+        }
+        steps.push(format!(
+            "{}: streamed from its start{}",
+            self.files[index].name,
+            if whole { " to its end" } else { "" }
+        ));
+        Ok(Some(FileScan {
+            answer: match found {
+                Some(unit) => FileAnswer::Found { unit, executed },
+                None => FileAnswer::NotHere {
+                    executed: Some(executed),
+                },
+            },
+            warnings,
+            steps,
+            stats,
+            clock,
+            units: span,
+            whole,
+            declared,
+        }))
+    }
+
+    fn remember(&mut self, index: usize, summary: FileSummary) {
+        if let Some(Some(identity)) = self.identities.get(index) {
+            self.cache.put(identity, &summary);
+        }
+    }
+
+    fn take_notes(&mut self) -> Vec<String> {
+        let mut notes = std::mem::take(&mut self.notes);
+        notes.extend(self.cache.take_notes());
+        notes
+    }
+
+    fn stats(&self) -> SearchStats {
+        self.stats
+    }
+}
+
+/// A dump from the start of the chosen file on, as the search walks it.
+pub struct RemoteWalk {
+    source: EventStreamSource<StreamEvents>,
+    names: Vec<String>,
+    index: usize,
+    counters: Arc<Mutex<SearchStats>>,
+    progress: Option<Arc<ReadProgress>>,
+    /// A per-file read: the walk ends where the next file begins.
+    only: bool,
+    capture: Capture,
+    /// A per-file read ended because the stream went on into the next file of the sequence.
+    reached_next: bool,
+}
+
+impl RemoteWalk {
+    /// Reads file `index` next, where the stream now stands.
+    fn go_on(&mut self, index: usize) {
+        self.index = index;
+        self.capture = Capture::default();
+        self.reached_next = false;
+    }
+}
+
+/// What a per-file read notes for the file's identity (SEMANTICS.md §6.2): the bytes of its
+/// FORMAT_DESCRIPTION and PREVIOUS_GTIDS / GTID_LIST as the server sends them from position 4,
+/// and its last event (the ROTATE or STOP that closes it), with its offset.
+#[derive(Debug, Default)]
+pub(super) struct Capture {
+    head: Vec<u8>,
+    head_done: bool,
+    tail: Option<(u64, Vec<u8>)>,
+}
+
+impl Capture {
+    fn see(&mut self, event: EventRef, raw: &[u8]) {
+        let Ok(kind) = event.header.event_type() else {
+            return;
+        };
+        let real = !event.header.is_artificial() && event.header.log_pos != 0;
+        match kind {
+            EventType::FormatDescription if real && !self.head_done => {
+                self.head.extend_from_slice(raw);
+            }
+            EventType::PreviousGtids | EventType::MariaGtidList if !self.head_done => {
+                self.head.extend_from_slice(raw);
+                self.head_done = true;
+            }
+            _ if event.header.closes_file() => {
+                self.tail = Some((event.offset, digest(&[raw])));
+            }
+            kind if kind.role() != crate::binlog::UnitRole::Outside => self.head_done = true,
+            _ => {}
+        }
+    }
+}
+
+impl EventSource for RemoteWalk {
+    fn name(&self) -> &str {
+        self.source.name()
+    }
+
+    fn file_name(&self) -> &str {
+        self.source.file_name()
+    }
+
+    fn advance(&mut self) -> Result<bool, BinlogError> {
+        let moved = self.source.advance()?;
+        if self.only {
+            if !moved {
+                return Ok(false);
+            }
+            if self.source.file_name() != self.names[self.index] {
+                self.reached_next = self
+                    .names
+                    .get(self.index + 1)
+                    .is_some_and(|next| next == self.source.file_name());
+                return Ok(false);
+            }
+            if let Some(event) = self.source.current() {
+                self.capture.see(event, self.source.raw());
+            }
+            return Ok(true);
+        }
+        if moved
+            && let Some(position) = self.names.iter().position(|n| n == self.source.file_name())
+        {
+            if position > self.index
+                && let Some(progress) = &self.progress
+            {
+                progress.file_done();
+            }
+            self.index = position;
+        }
+        Ok(moved)
+    }
+
+    fn current(&self) -> Option<EventRef> {
+        self.source.current()
+    }
+
+    fn body(&mut self) -> Result<&[u8], BinlogError> {
+        self.source.body()
+    }
+
+    fn format(&self) -> Option<&FormatDescription> {
+        self.source.format()
+    }
+
+    fn may_grow(&self) -> bool {
+        true
+    }
+}
+
+impl Walk for RemoteWalk {
+    fn file_index(&self) -> usize {
+        self.index
+    }
+
+    fn stats(&self) -> SearchStats {
+        self.counters.lock().map(|c| *c).unwrap_or_default()
+    }
+}
