@@ -63,7 +63,7 @@ fn print_dm<T: serde::Serialize>(value: &T, result: bool) -> anyhow::Result<u8> 
     use std::io::Write;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    writeln!(out, "{}", startpoint::task::start::dm_json(value))?;
+    writeln!(out, "{}", startpoint::task::dm::dm_json(value))?;
     out.flush()?;
     Ok(if result { 0 } else { EXIT_FAILED })
 }

@@ -1,8 +1,7 @@
 //! `startpoint start-task`: DM's command, run locally; prints DM's standard JSON.
 
-use startpoint::task::start::{
-    StartTaskRequest, StartTaskResponse, default_worker, read_task_file, start_task,
-};
+use startpoint::task::dm::{StartTaskResponse, default_worker};
+use startpoint::task::start::{StartTaskRequest, read_task_file, start_task};
 use startpoint::task::state::StateDir;
 use startpoint::task::store::MetaStoreKind;
 use startpoint::unit::TimeBasis;
@@ -14,10 +13,10 @@ pub fn run(args: &StartTaskArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let state = StateDir::locate(global.state_dir.clone())?;
     let (task, text) = match read_task_file(&args.task_file) {
         Ok(read) => read,
-        Err(message) => {
+        Err(error) => {
             return print(&StartTaskResponse {
                 result: false,
-                msg: message,
+                msg: error.to_string(),
                 sources: Vec::new(),
                 check_result: String::new(),
             });

@@ -9,7 +9,7 @@
 //!    FORMAT_DESCRIPTION and PREVIOUS_GTIDS / GTID_LIST, then close; up to three at once (the
 //!    search asks for them in rounds);
 //! 3. one dump per file to read, from its start, non-blocking, read through the file reader's
-//!    decoders ([`EventStreamSource`]) and closed at the answer or at the file's end; or, where
+//!    decoders ([`EventStreamSource`](crate::binlog::EventStreamSource)) and closed at the answer or at the file's end; or, where
 //!    the file's clock allows it and no GTID set is asked for, a bisection on the server
 //!    (`bisect`) and a dump from the last transaction before T;
 //! 4. with a summary cache, for each file that has a summary, two short dumps that prove it is

@@ -1,8 +1,17 @@
-//! DM's files and task state: source and task configs (YAML), checkpoint locations and how they
-//! compare, the safe-mode decision, prechecks, checkpoint stores, and `start-task` itself.
+//! DM's side: a location becomes a task decision.
+//!
+//! - `config`, `source`, `yaml`, `secret`: DM's task and source files, as DM reads them;
+//! - `location`, `safe_mode`: checkpoint locations, their order, and the safe-mode window;
+//! - `precheck`: DM's prechecks of the upstream and the downstream;
+//! - [`store`]: DM's checkpoint table, embedded or downstream, behind one `CheckpointStore`;
+//! - [`state`]: the state directory (sources, task records, locks);
+//! - [`start`], [`status`], [`operate`]: the three DM commands;
+//! - [`dm`]: DM's texts and the JSON replies of all three.
 
 pub(crate) mod config;
+pub mod dm;
 pub(crate) mod location;
+pub mod operate;
 pub(crate) mod precheck;
 pub(crate) mod safe_mode;
 pub(crate) mod secret;

@@ -31,6 +31,17 @@ pub enum SourceFlavor {
     Detect,
 }
 
+impl SourceFlavor {
+    /// The source file's `flavor` value (empty: detected).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceFlavor::MySql => "mysql",
+            SourceFlavor::MariaDb => "mariadb",
+            SourceFlavor::Detect => "",
+        }
+    }
+}
+
 /// A DM source file, as far as startpoint reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceConfig {

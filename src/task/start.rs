@@ -21,45 +21,30 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::locate::{self, Options, Source};
-use crate::remote::{self, TlsFiles};
+use crate::locate::{self, LocateError, Options, Source};
+use crate::remote::{self, RemoteError, TlsFiles};
 use crate::resolve::cache::SummaryCache;
-use crate::resolve::{self, Assumption, ReadProgress, Resolution, Status};
+use crate::resolve::{Assumption, ReadProgress, Resolution, Status};
 use crate::source::relay::open_relay_dir;
-use crate::start_time::{ResolvedTime, StartTime, Zone, format_instant};
+use crate::start_time::{ResolvedTime, StartTime, TimeError, Zone, format_instant};
 use crate::unit::TimeBasis;
 
 use super::config::{TaskConfig, TaskMode};
+use super::dm::{
+    SOURCE_NOT_IN_TASK, START_TIME_FORMAT_ERROR, SourceResponse, StartTaskResponse, too_late_error,
+};
 use super::location::{CheckpointLocation, relay_file_name};
 use super::precheck::{self, PrecheckReport};
 use super::safe_mode::{StoredCheckpoint, plan_safe_mode};
 use super::source::SourceConfig;
-use super::state::StateDir;
-use super::store::downstream::DownstreamStore;
+use super::state::{StateDir, StateError, TaskLock};
 use super::store::{
-    CheckpointWrite, Dialect, GlobalRow, MetaStoreKind, RemoveMeta, StorePlan, TaskTables,
+    CheckpointStore, CheckpointWrite, Dialect, MetaStoreKind, RemoveMeta, StoreError, StorePlan,
+    TaskTables,
 };
-
-/// DM's message for a start time it cannot parse (the forms DM accepts; startpoint also takes
-/// fractions of a second).
-pub const START_TIME_FORMAT_ERROR: &str = "error while parse start-time, expected in the format like \
-     '2006-01-02 15:04:05', '2006-01-02T15:04:05', '2006-01-02 15:04:05+08:00', \
-     '2006-01-02T15:04:05+08:00', '2006-01-02 15:04:05+0800', or '2006-01-02T15:04:05+0800'";
-
-/// DM's `source not found in task's config`.
-pub const SOURCE_NOT_IN_TASK: &str = "source not found in task's config";
-
-/// DM's error for a start time after every transaction (code 20057).
-pub fn too_late_error(input: &str) -> String {
-    format!(
-        "[code=20057:class=config:scope=internal:level=high], Message: {}, Workaround: Please \
-         check the `--start-time` is expected or try again later.",
-        resolve::too_late_message(input)
-    )
-}
+use super::yaml::ConfigError;
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -89,36 +74,6 @@ pub struct StartTaskRequest {
     pub progress: Option<Arc<ReadProgress>>,
 }
 
-/// One source's entry of DM's JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SourceResponse {
-    pub result: bool,
-    pub msg: String,
-    pub source: String,
-    pub worker: String,
-}
-
-/// DM's standard JSON (field order as DM prints it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StartTaskResponse {
-    pub result: bool,
-    pub msg: String,
-    pub sources: Vec<SourceResponse>,
-    #[serde(rename = "checkResult")]
-    pub check_result: String,
-}
-
-impl StartTaskResponse {
-    fn failed(msg: impl Into<String>) -> StartTaskResponse {
-        StartTaskResponse {
-            result: false,
-            msg: msg.into(),
-            sources: Vec::new(),
-            check_result: String::new(),
-        }
-    }
-}
-
 /// The response and what people should read besides it.
 #[derive(Debug, Clone)]
 pub struct StartTaskOutcome {
@@ -139,6 +94,132 @@ impl From<StartTaskResponse> for StartTaskOutcome {
     }
 }
 
+/// Why start-task wrote nothing (each source's own reasons are [`SourceError`]s).
+#[derive(Debug, thiserror::Error)]
+pub enum StartTaskError {
+    #[error("{START_TIME_FORMAT_ERROR}; got {input:?}")]
+    StartTimeFormat { input: String },
+    #[error("task {task}: timezone: {source}")]
+    Timezone { task: String, source: TimeError },
+    /// `-s` named sources the task does not have (DM answers per source, with an empty msg).
+    #[error("")]
+    NotInTask { ids: Vec<String> },
+    #[error(
+        "task {task} has task-mode {mode}, which replicates no binlog: there is no start point \
+         to set; run it with DM"
+    )]
+    ReplicatesNoBinlog { task: String, mode: &'static str },
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(
+        "source {} not created: run `startpoint operate-source create SOURCE.yaml` for it \
+         first (state directory {})",
+        ids.join(", "),
+        root.display()
+    )]
+    NotCreated { ids: Vec<String>, root: PathBuf },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal error: {what} stopped ({message}); please report it")]
+    Thread { what: &'static str, message: String },
+    /// A precheck failed: the check result says which (DM answers with an empty msg).
+    #[error("")]
+    Precheck,
+    #[error(
+        "nothing was written: {failed} of {of} sources failed (start-task writes all sources or \
+         none)"
+    )]
+    SourcesFailed { failed: usize, of: usize },
+    #[error("nothing was written: {0}")]
+    Write(StoreError),
+}
+
+/// Why one source has no start.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Locate(#[from] LocateError),
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+    /// DM's code 20057.
+    #[error("{}", too_late_error(input))]
+    TooLate { input: String },
+    #[error("binlog position {pos} does not fit DM's checkpoint column (INT UNSIGNED)")]
+    PositionTooLarge { pos: u64 },
+    #[error(
+        "task-mode {mode} starts replication where its dump ends, and startpoint does not \
+         dump: give --start-time or mysql-instances[].meta for source {source_id}, or run the \
+         full phase with DM"
+    )]
+    NeedsStart {
+        mode: &'static str,
+        source_id: String,
+    },
+}
+
+/// A start-task that stopped: the error, and what DM's reply carries besides it.
+struct Refusal {
+    error: StartTaskError,
+    check_result: String,
+    sources: Vec<SourceResponse>,
+    notes: Vec<String>,
+}
+
+impl From<StartTaskError> for Refusal {
+    fn from(error: StartTaskError) -> Refusal {
+        Refusal {
+            error,
+            check_result: String::new(),
+            sources: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+}
+
+impl From<StateError> for Refusal {
+    fn from(error: StateError) -> Refusal {
+        StartTaskError::State(error).into()
+    }
+}
+
+impl From<StoreError> for Refusal {
+    fn from(error: StoreError) -> Refusal {
+        StartTaskError::Store(error).into()
+    }
+}
+
+impl Refusal {
+    fn with_check(mut self, report: &PrecheckReport) -> Refusal {
+        self.check_result = report.check_result();
+        self
+    }
+
+    fn into_outcome(self) -> StartTaskOutcome {
+        let sources = match &self.error {
+            StartTaskError::NotInTask { ids } => ids
+                .iter()
+                .map(|id| SourceResponse {
+                    result: false,
+                    msg: SOURCE_NOT_IN_TASK.to_owned(),
+                    source: id.clone(),
+                    worker: String::new(),
+                })
+                .collect(),
+            _ => self.sources,
+        };
+        StartTaskOutcome {
+            response: StartTaskResponse {
+                result: false,
+                msg: self.error.to_string(),
+                sources,
+                check_result: self.check_result,
+            },
+            notes: self.notes,
+            statements: Vec::new(),
+        }
+    }
+}
+
 /// One source's decided start.
 #[derive(Debug, Clone)]
 struct SourceStart {
@@ -150,351 +231,327 @@ struct SourceStart {
     details: Vec<String>,
 }
 
-/// The store a run reads and writes.
-enum Store {
-    Embedded(super::store::embedded::EmbeddedStore),
-    Downstream(DownstreamStore),
+/// What every source's decision came to.
+struct Decided {
+    responses: Vec<SourceResponse>,
+    notes: Vec<String>,
+    writes: Vec<CheckpointWrite>,
 }
 
 /// Runs start-task. Every outcome, failures included, is a DM response.
 pub async fn start_task(state: &StateDir, request: StartTaskRequest) -> StartTaskOutcome {
+    match run(state, &request).await {
+        Ok(outcome) => outcome,
+        Err(refusal) => refusal.into_outcome(),
+    }
+}
+
+/// The phases, in the order the module documentation guarantees: read everything, decide,
+/// then write once.
+async fn run(state: &StateDir, request: &StartTaskRequest) -> Result<StartTaskOutcome, Refusal> {
     let deadline = Instant::now() + request.rpc_timeout;
     let task = &request.task;
+    let (start, zone) = read_times(request)?;
+    let selected = selected_sources(request)?;
+    let sources = created_sources(state, request, &selected)?;
+    let store = state.checkpoint_store(task, request.meta_store, request.default_tls.as_ref())?;
+    TaskTables::new(Dialect::MySql, &task.meta_schema, &task.name)?;
+    // Held until the write is done; a dry run reads only and takes no lock.
+    let _lock = match request.dry_run {
+        true => None,
+        false => Some(lock(state, request).await?),
+    };
+    let report = prechecks(request, &sources, &store, deadline).await;
+    if !report.passed() {
+        return Err(Refusal::from(StartTaskError::Precheck).with_check(&report));
+    }
+    let rows = store
+        .read(&task.meta_schema, &task.name, deadline)
+        .await
+        .map_err(|e| Refusal::from(e).with_check(&report))?;
+    let stored: BTreeMap<String, StoredCheckpoint> =
+        rows.into_iter().map(|r| (r.source_id, r.stored)).collect();
+    let set_at = format_instant(chrono::Utc::now().timestamp_micros());
+    let times = (start.as_ref(), zone.as_ref());
+    let decided = decide_all(request, &sources, times, &stored, &set_at, deadline)
+        .await
+        .map_err(|refusal| refusal.with_check(&report))?;
+    let plan = plan(request, &selected, &stored, decided.writes);
+    let nothing_to_write = plan.writes.is_empty() && plan.remove_meta == RemoveMeta::No;
+    let success = |msg: String, statements: Vec<String>| StartTaskOutcome {
+        response: StartTaskResponse {
+            result: true,
+            msg,
+            sources: decided.responses.clone(),
+            check_result: report.check_result(),
+        },
+        notes: decided.notes.clone(),
+        statements,
+    };
+    if request.dry_run {
+        let statements = match nothing_to_write {
+            true => Vec::new(),
+            false => TaskTables::new(store.dialect(), &task.meta_schema, &task.name)
+                .map(|t| t.describe(&plan))
+                .unwrap_or_default(),
+        };
+        return Ok(success(
+            "dry run: nothing was written".to_owned(),
+            statements,
+        ));
+    }
+    if !nothing_to_write && let Err(err) = store.apply(&plan, deadline).await {
+        return Err(Refusal {
+            error: StartTaskError::Write(err),
+            check_result: report.check_result(),
+            sources: decided
+                .responses
+                .iter()
+                .map(|r| SourceResponse {
+                    result: false,
+                    ..r.clone()
+                })
+                .collect(),
+            notes: decided.notes.clone(),
+        });
+    }
+    crate::crashpoint::hit("state-before-task-record");
+    let recorded = state.save_task(
+        task,
+        &request.task_file,
+        &request.task_text,
+        request.meta_store,
+        &set_at,
+    );
+    let msg = match recorded {
+        Ok(()) => String::new(),
+        Err(err) => format!(
+            "the checkpoint is written, but the task record query-status reads could not be \
+             saved: {err}"
+        ),
+    };
+    Ok(success(msg, Vec::new()))
+}
 
-    let start = match request.start_time.as_deref().map(StartTime::parse) {
+/// `--start-time` and the task's `timezone`, parsed.
+fn read_times(
+    request: &StartTaskRequest,
+) -> Result<(Option<StartTime>, Option<Zone>), StartTaskError> {
+    let start = match request.start_time.as_deref() {
         None => None,
-        Some(Ok(start)) => Some(start),
-        Some(Err(_)) => {
-            let input = request.start_time.as_deref().unwrap_or_default();
-            return StartTaskResponse::failed(format!("{START_TIME_FORMAT_ERROR}; got {input:?}"))
-                .into();
+        Some(input) => {
+            Some(
+                StartTime::parse(input).map_err(|_| StartTaskError::StartTimeFormat {
+                    input: input.to_owned(),
+                })?,
+            )
         }
     };
-    let zone = match task.timezone.as_deref().map(Zone::parse).transpose() {
-        Ok(zone) => zone,
-        Err(err) => {
-            return StartTaskResponse::failed(format!("task {}: timezone: {err}", task.name))
-                .into();
-        }
-    };
+    let task = &request.task;
+    let zone = task
+        .timezone
+        .as_deref()
+        .map(Zone::parse)
+        .transpose()
+        .map_err(|source| StartTaskError::Timezone {
+            task: task.name.clone(),
+            source,
+        })?;
+    Ok((start, zone))
+}
 
-    let unknown: Vec<&String> = request
+/// The task's sources `-s` selects (all when none is named), in the task's order.
+fn selected_sources(request: &StartTaskRequest) -> Result<Vec<String>, StartTaskError> {
+    let task = &request.task;
+    let unknown: Vec<String> = request
         .selected
         .iter()
         .filter(|id| task.instance(id).is_none())
+        .cloned()
         .collect();
     if !unknown.is_empty() {
-        return StartTaskResponse {
-            result: false,
-            msg: String::new(),
-            sources: unknown
-                .into_iter()
-                .map(|id| SourceResponse {
-                    result: false,
-                    msg: SOURCE_NOT_IN_TASK.to_owned(),
-                    source: id.clone(),
-                    worker: String::new(),
-                })
-                .collect(),
-            check_result: String::new(),
-        }
-        .into();
+        return Err(StartTaskError::NotInTask { ids: unknown });
     }
-    let selected: Vec<String> = if request.selected.is_empty() {
-        task.instances.iter().map(|i| i.source_id.clone()).collect()
-    } else {
-        task.instances
-            .iter()
-            .map(|i| i.source_id.clone())
-            .filter(|id| request.selected.contains(id))
-            .collect()
-    };
-
     if !task.task_mode.replicates() {
-        return StartTaskResponse::failed(format!(
-            "task {} has task-mode {}, which replicates no binlog: there is no start point to \
-             set; run it with DM",
-            task.name,
-            task.task_mode.as_str()
-        ))
-        .into();
+        return Err(StartTaskError::ReplicatesNoBinlog {
+            task: task.name.clone(),
+            mode: task.task_mode.as_str(),
+        });
     }
+    Ok(task
+        .instances
+        .iter()
+        .map(|i| i.source_id.clone())
+        .filter(|id| request.selected.is_empty() || request.selected.contains(id))
+        .collect())
+}
 
+/// The selected sources' configs from the state directory, with the default TLS files.
+fn created_sources(
+    state: &StateDir,
+    request: &StartTaskRequest,
+    selected: &[String],
+) -> Result<Vec<SourceConfig>, StartTaskError> {
     let mut sources = Vec::new();
     let mut missing = Vec::new();
-    for id in &selected {
-        match state.source(id) {
-            Ok(Some(mut source)) => {
+    for id in selected {
+        match state.source(id)? {
+            Some(mut source) => {
                 source.connection = source
                     .connection
                     .with_default_tls(request.default_tls.as_ref());
                 sources.push(source);
             }
-            Ok(None) => missing.push(id.clone()),
-            Err(err) => return StartTaskResponse::failed(err.to_string()).into(),
+            None => missing.push(id.clone()),
         }
     }
     if !missing.is_empty() {
-        return StartTaskResponse::failed(format!(
-            "source {} not created: run `startpoint operate-source create SOURCE.yaml` for it \
-             first (state directory {})",
-            missing.join(", "),
-            state.root().display()
-        ))
-        .into();
+        return Err(StartTaskError::NotCreated {
+            ids: missing,
+            root: state.root().to_path_buf(),
+        });
     }
+    Ok(sources)
+}
 
-    let store = match request.meta_store {
-        MetaStoreKind::Embedded => Store::Embedded(state.embedded_store(&task.meta_schema)),
-        MetaStoreKind::Downstream => match &task.target {
-            Some(target) => Store::Downstream(DownstreamStore::new(
-                target
-                    .clone()
-                    .with_default_tls(request.default_tls.as_ref()),
-            )),
-            None => {
-                return StartTaskResponse::failed(format!(
-                    "task {}: --meta-store downstream needs target-database in the task file",
-                    task.name
-                ))
-                .into();
-            }
-        },
-    };
-    if let Err(err) = TaskTables::new(Dialect::MySql, &task.meta_schema, &task.name) {
-        return StartTaskResponse::failed(err.to_string()).into();
-    }
+/// The task lock, waited for up to `--rpc-timeout`.
+async fn lock(state: &StateDir, request: &StartTaskRequest) -> Result<TaskLock, StartTaskError> {
+    let state = state.clone();
+    let name = request.task.name.clone();
+    let wait = request.rpc_timeout;
+    tokio::task::spawn_blocking(move || state.lock_task(&name, wait))
+        .await
+        .map_err(|e| StartTaskError::Thread {
+            what: "waiting for the task lock",
+            message: e.to_string(),
+        })?
+        .map_err(StartTaskError::State)
+}
 
-    // Held until the write is done; a dry run reads only and takes no lock.
-    let _lock = if request.dry_run {
-        None
-    } else {
-        let state = state.clone();
-        let name = task.name.clone();
-        let wait = request.rpc_timeout;
-        match tokio::task::spawn_blocking(move || state.lock_task(&name, wait)).await {
-            Ok(Ok(lock)) => Some(lock),
-            Ok(Err(err)) => return StartTaskResponse::failed(err.to_string()).into(),
-            Err(err) => return StartTaskResponse::failed(err.to_string()).into(),
-        }
-    };
-
-    // Prechecks, all sources and the downstream at once.
-    let mut report = PrecheckReport::default();
+/// Prechecks of every selected source and of the downstream store, all at once.
+async fn prechecks(
+    request: &StartTaskRequest,
+    sources: &[SourceConfig],
+    store: &CheckpointStore,
+    deadline: Instant,
+) -> PrecheckReport {
     let upstream = join_all(
         sources
             .iter()
             .map(|s| precheck::check_upstream(s, &s.connection, deadline)),
     );
     let downstream = async {
-        match &store {
-            Store::Downstream(store) => {
-                precheck::check_downstream(store, &task.meta_schema, request.remove_meta, deadline)
-                    .await
+        match store.downstream() {
+            Some(store) => {
+                precheck::check_downstream(
+                    store,
+                    &request.task.meta_schema,
+                    request.remove_meta,
+                    deadline,
+                )
+                .await
             }
-            Store::Embedded(_) => Vec::new(),
+            None => Vec::new(),
         }
     };
     let (upstream, downstream) = tokio::join!(upstream, downstream);
+    let mut report = PrecheckReport::default();
     for items in upstream {
         report.extend(items);
     }
     report.extend(downstream);
-    if !report.passed() {
-        return StartTaskResponse {
-            result: false,
-            msg: String::new(),
-            sources: Vec::new(),
-            check_result: report.check_result(),
-        }
-        .into();
-    }
+    report
+}
 
-    let rows = match &store {
-        Store::Embedded(store) => {
-            let store = store.clone();
-            let schema = task.meta_schema.clone();
-            let name = task.name.clone();
-            tokio::task::spawn_blocking(move || store.read(&schema, &name))
-                .await
-                .unwrap_or_else(|e| {
-                    Err(super::store::StoreError::Invalid(format!(
-                        "reading the embedded store failed: {e}"
-                    )))
-                })
-        }
-        Store::Downstream(store) => store.read(&task.meta_schema, &task.name, deadline).await,
-    };
-    let rows: Vec<GlobalRow> = match rows {
-        Ok(rows) => rows,
-        Err(err) => {
-            return StartTaskResponse {
-                check_result: report.check_result(),
-                ..StartTaskResponse::failed(err.to_string())
-            }
-            .into();
-        }
-    };
-    let stored: BTreeMap<String, StoredCheckpoint> =
-        rows.into_iter().map(|r| (r.source_id, r.stored)).collect();
-
-    let set_at = format_instant(chrono::Utc::now().timestamp_micros());
+/// Every source's start, concurrently; one failed source fails them all.
+async fn decide_all(
+    request: &StartTaskRequest,
+    sources: &[SourceConfig],
+    (start, zone): (Option<&StartTime>, Option<&Zone>),
+    stored: &BTreeMap<String, StoredCheckpoint>,
+    set_at: &str,
+    deadline: Instant,
+) -> Result<Decided, Refusal> {
     let decisions = join_all(sources.iter().map(|source| {
-        let existing = if request.remove_meta {
-            None
-        } else {
-            stored.get(&source.source_id)
+        let existing = match request.remove_meta {
+            true => None,
+            false => stored.get(&source.source_id),
         };
-        decide(
-            &request,
-            source,
-            start.as_ref(),
-            zone.as_ref(),
-            existing,
-            &set_at,
-            deadline,
-        )
+        decide(request, source, start, zone, existing, set_at, deadline)
     }))
     .await;
-
-    let mut responses = Vec::new();
-    let mut notes = Vec::new();
-    let mut writes = Vec::new();
+    let mut decided = Decided {
+        responses: Vec::new(),
+        notes: Vec::new(),
+        writes: Vec::new(),
+    };
     let mut failed = 0;
     for (source, decision) in sources.iter().zip(decisions) {
-        match decision {
+        let (result, msg) = match decision {
             Ok(start) => {
-                notes.push(format!("{}: {}", source.source_id, start.note));
+                decided
+                    .notes
+                    .push(format!("{}: {}", source.source_id, start.note));
                 for detail in &start.details {
-                    notes.push(format!("{}: {detail}", source.source_id));
+                    decided
+                        .notes
+                        .push(format!("{}: {detail}", source.source_id));
                 }
-                responses.push(SourceResponse {
-                    result: true,
-                    msg: start.warnings.join("; "),
-                    source: source.source_id.clone(),
-                    worker: request.worker.clone(),
-                });
-                writes.extend(start.write);
+                decided.writes.extend(start.write);
+                (true, start.warnings.join("; "))
             }
-            Err(message) => {
+            Err(error) => {
                 failed += 1;
-                responses.push(SourceResponse {
-                    result: false,
-                    msg: message,
-                    source: source.source_id.clone(),
-                    worker: request.worker.clone(),
-                });
+                (false, error.to_string())
             }
-        }
+        };
+        decided.responses.push(SourceResponse {
+            result,
+            msg,
+            source: source.source_id.clone(),
+            worker: request.worker.clone(),
+        });
     }
     if failed > 0 {
-        return StartTaskOutcome {
-            response: StartTaskResponse {
-                result: false,
-                msg: format!(
-                    "nothing was written: {failed} of {} sources failed (start-task writes all \
-                     sources or none)",
-                    responses.len()
-                ),
-                sources: responses,
-                check_result: report.check_result(),
+        return Err(Refusal {
+            error: StartTaskError::SourcesFailed {
+                failed,
+                of: decided.responses.len(),
             },
-            notes,
-            statements: Vec::new(),
-        };
+            check_result: String::new(),
+            sources: decided.responses,
+            notes: decided.notes,
+        });
     }
+    Ok(decided)
+}
 
+/// The one write of the run: the new rows, what they were decided against, and what
+/// `--remove-meta` removes.
+fn plan(
+    request: &StartTaskRequest,
+    selected: &[String],
+    stored: &BTreeMap<String, StoredCheckpoint>,
+    writes: Vec<CheckpointWrite>,
+) -> StorePlan {
+    let task = &request.task;
     let remove_meta = match (request.remove_meta, request.selected.is_empty()) {
         (false, _) => RemoveMeta::No,
         (true, true) => RemoveMeta::Task,
         (true, false) if selected.len() == task.instances.len() => RemoveMeta::Task,
-        (true, false) => RemoveMeta::Sources(selected.clone()),
+        (true, false) => RemoveMeta::Sources(selected.to_vec()),
     };
-    let expected: BTreeMap<String, Option<StoredCheckpoint>> = writes
+    let expected = writes
         .iter()
         .map(|w| (w.source_id.clone(), stored.get(&w.source_id).cloned()))
         .collect();
-    let plan = StorePlan {
+    StorePlan {
         task: task.name.clone(),
         meta_schema: task.meta_schema.clone(),
         remove_meta,
         expected,
         writes,
-    };
-    let nothing_to_write = plan.writes.is_empty() && plan.remove_meta == RemoveMeta::No;
-    let dialect = match store {
-        Store::Embedded(_) => Dialect::Sqlite,
-        Store::Downstream(_) => Dialect::MySql,
-    };
-    let statements = if nothing_to_write {
-        Vec::new()
-    } else {
-        TaskTables::new(dialect, &task.meta_schema, &task.name)
-            .map(|t| t.describe(&plan))
-            .unwrap_or_default()
-    };
-    let success = |msg: String, statements: Vec<String>, notes: Vec<String>| StartTaskOutcome {
-        response: StartTaskResponse {
-            result: true,
-            msg,
-            sources: responses.clone(),
-            check_result: report.check_result(),
-        },
-        notes,
-        statements,
-    };
-    if request.dry_run {
-        return success("dry run: nothing was written".to_owned(), statements, notes);
     }
-    if !nothing_to_write {
-        let applied = match &store {
-            Store::Embedded(store) => {
-                let store = store.clone();
-                let plan = plan.clone();
-                tokio::task::spawn_blocking(move || store.apply(&plan))
-                    .await
-                    .unwrap_or_else(|e| {
-                        Err(super::store::StoreError::Invalid(format!(
-                            "writing the embedded store failed: {e}"
-                        )))
-                    })
-            }
-            Store::Downstream(store) => store.apply(&plan, deadline).await,
-        };
-        if let Err(err) = applied {
-            return StartTaskOutcome {
-                response: StartTaskResponse {
-                    result: false,
-                    msg: format!("nothing was written: {err}"),
-                    sources: responses
-                        .iter()
-                        .map(|r| SourceResponse {
-                            result: false,
-                            ..r.clone()
-                        })
-                        .collect(),
-                    check_result: report.check_result(),
-                },
-                notes,
-                statements: Vec::new(),
-            };
-        }
-    }
-    crate::crashpoint::hit("state-before-task-record");
-    let mut msg = String::new();
-    if let Err(err) = state.save_task(
-        task,
-        &request.task_file,
-        &request.task_text,
-        request.meta_store,
-        &set_at,
-    ) {
-        msg = format!(
-            "the checkpoint is written, but the task record query-status reads could not be \
-             saved: {err}"
-        );
-    }
-    success(msg, Vec::new(), notes)
 }
 
 /// The start of one source.
@@ -506,7 +563,7 @@ async fn decide(
     existing: Option<&StoredCheckpoint>,
     set_at: &str,
     deadline: Instant,
-) -> Result<SourceStart, String> {
+) -> Result<SourceStart, SourceError> {
     let settings = &source.connection;
     let write = |checkpoint: CheckpointLocation,
                  exit_point: Option<CheckpointLocation>,
@@ -521,8 +578,10 @@ async fn decide(
         worker: request.worker.clone(),
     };
     if let Some(start) = start {
-        let (location, how, mut warnings, details) =
-            resolve_start(request, source, start, zone, deadline).await?;
+        let resolved = resolve_start(request, source, start, zone, deadline).await?;
+        let location = resolved.location;
+        let how = resolved.how;
+        let mut warnings = resolved.warnings;
         let plan = plan_safe_mode(&location, existing);
         warnings.extend(plan.warnings);
         let exit = plan.window.map(|w| w.until);
@@ -536,7 +595,7 @@ async fn decide(
             write: Some(write(location, exit, true, how)),
             warnings,
             note,
-            details,
+            details: resolved.details,
         });
     }
     if let Some(existing) = existing {
@@ -575,17 +634,12 @@ async fn decide(
         });
     }
     if request.task.task_mode != TaskMode::Incremental {
-        return Err(format!(
-            "task-mode {} starts replication where its dump ends, and startpoint does not \
-             dump: give --start-time or mysql-instances[].meta for source {}, or run the full \
-             phase with DM",
-            request.task.task_mode.as_str(),
-            source.source_id
-        ));
+        return Err(SourceError::NeedsStart {
+            mode: request.task.task_mode.as_str(),
+            source_id: source.source_id.clone(),
+        });
     }
-    let position = remote::current_position(settings, deadline)
-        .await
-        .map_err(|e| e.to_string())?;
+    let position = remote::current_position(settings, deadline).await?;
     let location = CheckpointLocation {
         binlog_name: position.file,
         binlog_pos: to_u32(position.pos)?,
@@ -600,10 +654,19 @@ async fn decide(
     })
 }
 
-fn to_u32(pos: u64) -> Result<u32, String> {
-    u32::try_from(pos).map_err(|_| {
-        format!("binlog position {pos} does not fit DM's checkpoint column (INT UNSIGNED)")
-    })
+fn to_u32(pos: u64) -> Result<u32, SourceError> {
+    u32::try_from(pos).map_err(|_| SourceError::PositionTooLarge { pos })
+}
+
+/// A start time resolved for one source.
+struct ResolvedStart {
+    location: CheckpointLocation,
+    /// How it was found, for the log and the notes.
+    how: String,
+    /// For DM's `msg`.
+    warnings: Vec<String>,
+    /// For people (stderr).
+    details: Vec<String>,
 }
 
 /// `--start-time` → a location, from the relay directory or the live upstream.
@@ -613,7 +676,7 @@ async fn resolve_start(
     start: &StartTime,
     zone: Option<&Zone>,
     deadline: Instant,
-) -> Result<Located, String> {
+) -> Result<ResolvedStart, SourceError> {
     let settings = &source.connection;
     // The relay directory when DM keeps one and it holds files; the upstream otherwise.
     let relay = if source.enable_relay {
@@ -643,26 +706,23 @@ async fn resolve_start(
             (locate::locate(&live, start, &options).await, from)
         }
     };
-    let answer = answer.map_err(|e| e.to_string())?;
-    let (resolution, resolved) = (answer.resolution, answer.start);
-    located(request, start, resolution, &resolved, &from)
+    let answer = answer?;
+    resolved_start(request, start, &answer.resolution, &answer.start, &from)
 }
 
-/// A resolved start: the location, how it was found, warnings for `msg`, details for people.
-type Located = (CheckpointLocation, String, Vec<String>, Vec<String>);
-
-fn located(
+fn resolved_start(
     request: &StartTaskRequest,
     start: &StartTime,
-    resolution: Resolution,
+    resolution: &Resolution,
     resolved: &ResolvedTime,
     from: &str,
-) -> Result<Located, String> {
-    let Some(location) = resolution.location.as_ref() else {
-        return Err(too_late_error(&start.input));
+) -> Result<ResolvedStart, SourceError> {
+    let too_late = || SourceError::TooLate {
+        input: start.input.clone(),
     };
+    let location = resolution.location.as_ref().ok_or_else(too_late)?;
     if resolution.status == Status::AboveUpperBound {
-        return Err(too_late_error(&start.input));
+        return Err(too_late());
     }
     let binlog_name = match &location.relay_subdir {
         Some(subdir) => relay_file_name(&location.file, subdir),
@@ -672,10 +732,6 @@ fn located(
         binlog_name,
         binlog_pos: to_u32(location.pos)?,
         binlog_gtid: resolution.gtid_text(),
-    };
-    let basis = match request.basis {
-        TimeBasis::Commit => "commit",
-        TimeBasis::Begin => "begin",
     };
     let zone_part = if start.offset.is_some() {
         String::new()
@@ -687,9 +743,10 @@ fn located(
         .as_ref()
         .map_or(String::new(), |name| format!(", assuming {name}"));
     let how = format!(
-        "start-time {}{zone_part} = {}, {basis} time, from the {from}{assumed}",
+        "start-time {}{zone_part} = {}, {} time, from the {from}{assumed}",
         start.input.trim(),
-        format_instant(resolved.instant_us)
+        format_instant(resolved.instant_us),
+        request.basis,
     );
     let mut warnings = Vec::new();
     if resolution.status == Status::BelowLowerBound {
@@ -703,83 +760,35 @@ fn located(
     if resolution.status == Status::InRange {
         details.extend(resolution.warnings.iter().cloned());
     }
-    Ok((checkpoint, how, warnings, details))
+    Ok(ResolvedStart {
+        location: checkpoint,
+        how,
+        warnings,
+        details,
+    })
 }
 
-/// The worker name of DM's JSON: this machine's host name.
-pub fn default_worker() -> String {
-    let name = rustix::system::uname()
-        .nodename()
-        .to_string_lossy()
-        .into_owned();
-    if name.is_empty() {
-        "localhost".to_owned()
-    } else {
-        name
-    }
-}
+/// The worker name of DM's JSON: this machine's host name (see [`super::dm::default_worker`]).
+pub use super::dm::default_worker;
 
-/// DM's JSON text: 4-space indentation.
-pub fn dm_json<T: Serialize>(value: &T) -> String {
-    let mut out = Vec::new();
-    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
-    if value.serialize(&mut serializer).is_err() {
-        return "{}".to_owned();
-    }
-    String::from_utf8(out).unwrap_or_default()
+/// Why a task file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskFileError {
+    #[error("{}: cannot read the task file: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 }
 
 /// Reads a task file for start-task: its config and text.
-pub fn read_task_file(path: &Path) -> Result<(TaskConfig, String), String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{}: cannot read the task file: {e}", path.display()))?;
-    let task = TaskConfig::parse(&path.display().to_string(), &text).map_err(|e| e.to_string())?;
+pub fn read_task_file(path: &Path) -> Result<(TaskConfig, String), TaskFileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| TaskFileError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let task = TaskConfig::parse(&path.display().to_string(), &text)?;
     Ok((task, text))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dm_json_uses_four_spaces_and_dm_field_order() {
-        let response = StartTaskResponse {
-            result: true,
-            msg: String::new(),
-            sources: vec![SourceResponse {
-                result: true,
-                msg: String::new(),
-                source: "mysql-replica-01".into(),
-                worker: "worker1".into(),
-            }],
-            check_result: "pre-check is passed. ".into(),
-        };
-        assert_eq!(
-            dm_json(&response),
-            r#"{
-    "result": true,
-    "msg": "",
-    "sources": [
-        {
-            "result": true,
-            "msg": "",
-            "source": "mysql-replica-01",
-            "worker": "worker1"
-        }
-    ],
-    "checkResult": "pre-check is passed. "
-}"#
-        );
-    }
-
-    #[test]
-    fn too_late_is_dms_text() {
-        assert_eq!(
-            too_late_error("2031-01-01 00:00:00"),
-            "[code=20057:class=config:scope=internal:level=high], Message: start-time \
-             2031-01-01 00:00:00 is too late, no binlog location matches it, Workaround: Please \
-             check the `--start-time` is expected or try again later."
-        );
-    }
 }

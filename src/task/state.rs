@@ -23,8 +23,10 @@ use serde::{Deserialize, Serialize};
 use super::config::TaskConfig;
 use super::secret::{SecretError, SecretKey, is_sealed};
 use super::source::{SourceConfig, SourceConfigError};
-use super::store::MetaStoreKind;
+use super::store::downstream::DownstreamStore;
 use super::store::embedded::EmbeddedStore;
+use super::store::{CheckpointStore, MetaStoreKind, StoreError};
+use crate::remote::TlsFiles;
 
 /// Why the state directory could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -208,6 +210,29 @@ impl StateDir {
     /// The embedded store of `meta_schema`.
     pub fn embedded_store(&self, meta_schema: &str) -> EmbeddedStore {
         EmbeddedStore::new(&self.root.join("meta"), meta_schema)
+    }
+
+    /// The store `kind` of `task`: the embedded one here, or the task's target database
+    /// (connected with `default_tls` when its config has no `security`).
+    pub fn checkpoint_store(
+        &self,
+        task: &TaskConfig,
+        kind: MetaStoreKind,
+        default_tls: Option<&TlsFiles>,
+    ) -> Result<CheckpointStore, StoreError> {
+        Ok(match kind {
+            MetaStoreKind::Embedded => {
+                CheckpointStore::Embedded(self.embedded_store(&task.meta_schema))
+            }
+            MetaStoreKind::Downstream => {
+                let target = task.target.clone().ok_or_else(|| StoreError::NoTarget {
+                    task: task.name.clone(),
+                })?;
+                CheckpointStore::Downstream(DownstreamStore::new(
+                    target.with_default_tls(default_tls),
+                ))
+            }
+        })
     }
 
     /// Records the task file and meta store of a successful start-task: one file, replaced

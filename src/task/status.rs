@@ -2,76 +2,20 @@
 //! how startpoint set them (from the `<task>_startpoint_log` table), read from the meta store the
 //! task's last start-task used.
 
-use serde::Serialize;
 use tokio::time::Instant;
 
-use super::location::CheckpointLocation;
+use crate::remote::TlsFiles;
+
+use super::dm::{QueryStatusResponse, SOURCE_NOT_IN_TASK, SetBy, SourceStatus};
 use super::state::StateDir;
-use super::store::downstream::DownstreamStore;
-use super::store::{GlobalRow, LogEntry, MetaStoreKind, StoreError};
-
-/// A location in DM's column names.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LocationJson {
-    pub binlog_name: String,
-    pub binlog_pos: u32,
-    pub binlog_gtid: String,
-}
-
-impl From<&CheckpointLocation> for LocationJson {
-    fn from(l: &CheckpointLocation) -> LocationJson {
-        LocationJson {
-            binlog_name: l.binlog_name.clone(),
-            binlog_pos: l.binlog_pos,
-            binlog_gtid: l.binlog_gtid.clone(),
-        }
-    }
-}
-
-/// When and how a checkpoint was set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SetBy {
-    #[serde(rename = "setAt")]
-    pub set_at: String,
-    pub how: String,
-    pub worker: String,
-    pub tool: String,
-}
-
-/// One source of the task.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SourceStatus {
-    pub result: bool,
-    pub msg: String,
-    pub source: String,
-    pub checkpoint: Option<LocationJson>,
-    #[serde(rename = "safeModeExitPoint")]
-    pub safe_mode_exit_point: Option<LocationJson>,
-    #[serde(rename = "updateTime")]
-    pub update_time: Option<String>,
-    /// The latest entry of the log for this source, if startpoint set it.
-    #[serde(rename = "setBy")]
-    pub set_by: Option<SetBy>,
-}
-
-/// The answer of `query-status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct QueryStatusResponse {
-    pub result: bool,
-    pub msg: String,
-    pub task: String,
-    #[serde(rename = "metaStore")]
-    pub meta_store: String,
-    #[serde(rename = "metaSchema")]
-    pub meta_schema: String,
-    pub sources: Vec<SourceStatus>,
-}
+use super::store::{GlobalRow, LogEntry, StoreError};
 
 /// Reads the task's state; `selected` (`-s`) restricts the sources.
 pub async fn query_status(
     state: &StateDir,
     task_name: &str,
     selected: &[String],
+    default_tls: Option<&TlsFiles>,
     deadline: Instant,
 ) -> QueryStatusResponse {
     let failed = |msg: String| QueryStatusResponse {
@@ -82,7 +26,7 @@ pub async fn query_status(
         meta_schema: String::new(),
         sources: Vec::new(),
     };
-    let (task, store) = match state.task(task_name) {
+    let (task, kind) = match state.task(task_name) {
         Ok(Some(found)) => found,
         Ok(None) => {
             return failed(format!(
@@ -93,34 +37,18 @@ pub async fn query_status(
         }
         Err(err) => return failed(err.to_string()),
     };
-    let read: Result<(Vec<GlobalRow>, Vec<LogEntry>), StoreError> = match store {
-        MetaStoreKind::Embedded => {
-            let store = state.embedded_store(&task.meta_schema);
-            store
-                .read(&task.meta_schema, &task.name)
-                .and_then(|rows| Ok((rows, store.log(&task.meta_schema, &task.name)?)))
-        }
-        MetaStoreKind::Downstream => match &task.target {
-            Some(target) => {
-                let store = DownstreamStore::new(target.clone());
-                match store.read(&task.meta_schema, &task.name, deadline).await {
-                    Ok(rows) => store
-                        .log(&task.meta_schema, &task.name, deadline)
-                        .await
-                        .map(|log| (rows, log)),
-                    Err(err) => Err(err),
-                }
-            }
-            None => Err(StoreError::Invalid(format!(
-                "task {task_name}: the recorded task file has no target-database"
-            ))),
-        },
-    };
+    let read = async {
+        let store = state.checkpoint_store(&task, kind, default_tls)?;
+        let rows = store.read(&task.meta_schema, &task.name, deadline).await?;
+        let log = store.log(&task.meta_schema, &task.name, deadline).await?;
+        Ok::<(Vec<GlobalRow>, Vec<LogEntry>), StoreError>((rows, log))
+    }
+    .await;
     let (rows, log) = match read {
         Ok(read) => read,
         Err(err) => {
             return QueryStatusResponse {
-                meta_store: store.as_str().to_owned(),
+                meta_store: kind.as_str().to_owned(),
                 meta_schema: task.meta_schema.clone(),
                 ..failed(err.to_string())
             };
@@ -156,7 +84,7 @@ pub async fn query_status(
         if task.instance(id).is_none() {
             sources.push(SourceStatus {
                 result: false,
-                msg: super::start::SOURCE_NOT_IN_TASK.to_owned(),
+                msg: SOURCE_NOT_IN_TASK.to_owned(),
                 source: id.clone(),
                 checkpoint: None,
                 safe_mode_exit_point: None,
@@ -169,7 +97,7 @@ pub async fn query_status(
         result: sources.iter().all(|s| s.result),
         msg: String::new(),
         task: task.name.clone(),
-        meta_store: store.as_str().to_owned(),
+        meta_store: kind.as_str().to_owned(),
         meta_schema: task.meta_schema.clone(),
         sources,
     }

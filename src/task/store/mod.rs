@@ -17,8 +17,12 @@ pub(crate) mod embedded;
 use std::collections::BTreeMap;
 use std::fmt;
 
+use tokio::time::Instant;
+
 use super::location::CheckpointLocation;
 use super::safe_mode::StoredCheckpoint;
+use downstream::DownstreamStore;
+use embedded::EmbeddedStore;
 
 /// DM's meta tables of a task besides the checkpoint table, dropped by `--remove-meta`
 /// (as DM's master does).
@@ -50,6 +54,97 @@ impl MetaStoreKind {
             MetaStoreKind::Downstream => "downstream",
         }
     }
+}
+
+/// The store a task's checkpoints are in, for every command that reads or writes them
+/// (start-task, `--remove-meta`, query-status). The embedded store's SQLite calls block, so they
+/// run on a blocking thread; the downstream store's are network calls under the deadline.
+#[derive(Debug, Clone)]
+pub enum CheckpointStore {
+    Embedded(EmbeddedStore),
+    Downstream(DownstreamStore),
+}
+
+impl CheckpointStore {
+    pub fn kind(&self) -> MetaStoreKind {
+        match self {
+            CheckpointStore::Embedded(_) => MetaStoreKind::Embedded,
+            CheckpointStore::Downstream(_) => MetaStoreKind::Downstream,
+        }
+    }
+
+    /// The SQL its statements are written in.
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            CheckpointStore::Embedded(_) => Dialect::Sqlite,
+            CheckpointStore::Downstream(_) => Dialect::MySql,
+        }
+    }
+
+    /// The target database, for the downstream store's prechecks.
+    pub fn downstream(&self) -> Option<&DownstreamStore> {
+        match self {
+            CheckpointStore::Downstream(store) => Some(store),
+            CheckpointStore::Embedded(_) => None,
+        }
+    }
+
+    /// The global rows of `task` (none when there are no tables yet).
+    pub async fn read(
+        &self,
+        meta_schema: &str,
+        task: &str,
+        deadline: Instant,
+    ) -> Result<Vec<GlobalRow>, StoreError> {
+        match self {
+            CheckpointStore::Embedded(store) => {
+                let (store, schema, task) =
+                    (store.clone(), meta_schema.to_owned(), task.to_owned());
+                blocking("reading", move || store.read(&schema, &task)).await
+            }
+            CheckpointStore::Downstream(store) => store.read(meta_schema, task, deadline).await,
+        }
+    }
+
+    /// The log of `task`, newest first.
+    pub async fn log(
+        &self,
+        meta_schema: &str,
+        task: &str,
+        deadline: Instant,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        match self {
+            CheckpointStore::Embedded(store) => {
+                let (store, schema, task) =
+                    (store.clone(), meta_schema.to_owned(), task.to_owned());
+                blocking("reading", move || store.log(&schema, &task)).await
+            }
+            CheckpointStore::Downstream(store) => store.log(meta_schema, task, deadline).await,
+        }
+    }
+
+    /// Applies `plan` in one transaction (see the module documentation).
+    pub async fn apply(&self, plan: &StorePlan, deadline: Instant) -> Result<(), StoreError> {
+        match self {
+            CheckpointStore::Embedded(store) => {
+                let (store, plan) = (store.clone(), plan.clone());
+                blocking("writing", move || store.apply(&plan)).await
+            }
+            CheckpointStore::Downstream(store) => store.apply(plan, deadline).await,
+        }
+    }
+}
+
+/// Runs a blocking SQLite call of the embedded store on a blocking thread.
+async fn blocking<T: Send + 'static>(
+    doing: &str,
+    call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(call).await.unwrap_or_else(|e| {
+        Err(StoreError::Invalid(format!(
+            "{doing} the embedded store failed: {e}"
+        )))
+    })
 }
 
 /// What `--remove-meta` removes.
@@ -106,6 +201,8 @@ pub enum StoreError {
         before: String,
         now: String,
     },
+    #[error("task {task}: --meta-store downstream needs target-database in the task file")]
+    NoTarget { task: String },
     #[error("{0}")]
     Invalid(String),
 }

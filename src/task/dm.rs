@@ -1,0 +1,267 @@
+//! What DM says, in DM's words and shapes: the texts of its errors that startpoint repeats, and
+//! the JSON replies of `start-task`, `query-status` and `operate-source` (field names and order
+//! as dmctl prints them, 4-space indentation: [`dm_json`]). Every command builds its reply from
+//! these types, so that a DM operator reads the same thing from either tool (DM-COMPAT.md §4).
+
+use serde::Serialize;
+
+use crate::resolve;
+
+use super::location::CheckpointLocation;
+use super::source::SourceConfig;
+
+/// operate-source's `source not found` (`show` of a source that was never created).
+pub const SOURCE_NOT_FOUND: &str = "source not found";
+
+/// DM's message for a start time it cannot parse (the forms DM accepts; startpoint also takes
+/// fractions of a second).
+pub const START_TIME_FORMAT_ERROR: &str = "error while parse start-time, expected in the format like \
+     '2006-01-02 15:04:05', '2006-01-02T15:04:05', '2006-01-02 15:04:05+08:00', \
+     '2006-01-02T15:04:05+08:00', '2006-01-02 15:04:05+0800', or '2006-01-02T15:04:05+0800'";
+
+/// DM's `source not found in task's config`.
+pub const SOURCE_NOT_IN_TASK: &str = "source not found in task's config";
+
+/// DM's error for a start time after every transaction (code 20057).
+pub fn too_late_error(input: &str) -> String {
+    format!(
+        "[code=20057:class=config:scope=internal:level=high], Message: {}, Workaround: Please \
+         check the `--start-time` is expected or try again later.",
+        resolve::too_late_message(input)
+    )
+}
+
+/// One source's entry of DM's JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceResponse {
+    pub result: bool,
+    pub msg: String,
+    pub source: String,
+    pub worker: String,
+}
+
+/// DM's standard JSON (field order as DM prints it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StartTaskResponse {
+    pub result: bool,
+    pub msg: String,
+    pub sources: Vec<SourceResponse>,
+    #[serde(rename = "checkResult")]
+    pub check_result: String,
+}
+
+impl StartTaskResponse {
+    pub fn failed(msg: impl Into<String>) -> StartTaskResponse {
+        StartTaskResponse {
+            result: false,
+            msg: msg.into(),
+            sources: Vec::new(),
+            check_result: String::new(),
+        }
+    }
+}
+
+/// The worker name of DM's JSON: this machine's host name.
+pub fn default_worker() -> String {
+    let name = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    if name.is_empty() {
+        "localhost".to_owned()
+    } else {
+        name
+    }
+}
+
+/// DM's JSON text: 4-space indentation.
+pub fn dm_json<T: Serialize>(value: &T) -> String {
+    let mut out = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+    if value.serialize(&mut serializer).is_err() {
+        return "{}".to_owned();
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// A location in DM's column names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LocationJson {
+    pub binlog_name: String,
+    pub binlog_pos: u32,
+    pub binlog_gtid: String,
+}
+
+impl From<&CheckpointLocation> for LocationJson {
+    fn from(l: &CheckpointLocation) -> LocationJson {
+        LocationJson {
+            binlog_name: l.binlog_name.clone(),
+            binlog_pos: l.binlog_pos,
+            binlog_gtid: l.binlog_gtid.clone(),
+        }
+    }
+}
+
+/// When and how a checkpoint was set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SetBy {
+    #[serde(rename = "setAt")]
+    pub set_at: String,
+    pub how: String,
+    pub worker: String,
+    pub tool: String,
+}
+
+/// One source of the task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceStatus {
+    pub result: bool,
+    pub msg: String,
+    pub source: String,
+    pub checkpoint: Option<LocationJson>,
+    #[serde(rename = "safeModeExitPoint")]
+    pub safe_mode_exit_point: Option<LocationJson>,
+    #[serde(rename = "updateTime")]
+    pub update_time: Option<String>,
+    /// The latest entry of the log for this source, if startpoint set it.
+    #[serde(rename = "setBy")]
+    pub set_by: Option<SetBy>,
+}
+
+/// The answer of `query-status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueryStatusResponse {
+    pub result: bool,
+    pub msg: String,
+    pub task: String,
+    #[serde(rename = "metaStore")]
+    pub meta_store: String,
+    #[serde(rename = "metaSchema")]
+    pub meta_schema: String,
+    pub sources: Vec<SourceStatus>,
+}
+
+#[derive(Serialize)]
+pub struct OperateSourceResponse {
+    pub result: bool,
+    pub msg: String,
+    pub sources: Vec<OperateSourceEntry>,
+}
+
+#[derive(Serialize)]
+pub struct OperateSourceEntry {
+    pub result: bool,
+    pub msg: String,
+    pub source: String,
+    pub worker: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<ShownConfig>,
+}
+
+/// A source config as `show` prints it.
+#[derive(Serialize)]
+pub struct ShownConfig {
+    #[serde(rename = "source-id")]
+    pub source_id: String,
+    pub flavor: &'static str,
+    #[serde(rename = "enable-gtid")]
+    pub enable_gtid: bool,
+    #[serde(rename = "enable-relay")]
+    pub enable_relay: bool,
+    #[serde(rename = "relay-dir")]
+    pub relay_dir: String,
+    #[serde(rename = "server-id", skip_serializing_if = "Option::is_none")]
+    pub server_id: Option<u32>,
+    pub from: ShownFrom,
+}
+
+#[derive(Serialize)]
+pub struct ShownFrom {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security: Option<ShownSecurity>,
+}
+
+#[derive(Serialize)]
+pub struct ShownSecurity {
+    #[serde(rename = "ssl-ca", skip_serializing_if = "Option::is_none")]
+    pub ssl_ca: Option<String>,
+    #[serde(rename = "ssl-cert", skip_serializing_if = "Option::is_none")]
+    pub ssl_cert: Option<String>,
+    #[serde(rename = "ssl-key", skip_serializing_if = "Option::is_none")]
+    pub ssl_key: Option<String>,
+}
+
+pub fn shown(config: &SourceConfig) -> ShownConfig {
+    let c = &config.connection;
+    let path = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
+    ShownConfig {
+        source_id: config.source_id.clone(),
+        flavor: config.flavor.as_str(),
+        enable_gtid: config.enable_gtid,
+        enable_relay: config.enable_relay,
+        relay_dir: config.relay_dir.display().to_string(),
+        server_id: config.server_id,
+        from: ShownFrom {
+            host: c.host.clone(),
+            port: c.port,
+            user: c.user.clone(),
+            password: if c.password.is_empty() { "" } else { "******" },
+            security: c.tls.as_ref().map(|t| ShownSecurity {
+                ssl_ca: path(&t.ca),
+                ssl_cert: path(&t.cert),
+                ssl_key: path(&t.key),
+            }),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dm_json_uses_four_spaces_and_dm_field_order() {
+        let response = StartTaskResponse {
+            result: true,
+            msg: String::new(),
+            sources: vec![SourceResponse {
+                result: true,
+                msg: String::new(),
+                source: "mysql-replica-01".into(),
+                worker: "worker1".into(),
+            }],
+            check_result: "pre-check is passed. ".into(),
+        };
+        assert_eq!(
+            dm_json(&response),
+            r#"{
+    "result": true,
+    "msg": "",
+    "sources": [
+        {
+            "result": true,
+            "msg": "",
+            "source": "mysql-replica-01",
+            "worker": "worker1"
+        }
+    ],
+    "checkResult": "pre-check is passed. "
+}"#
+        );
+    }
+
+    #[test]
+    fn too_late_is_dms_text() {
+        assert_eq!(
+            too_late_error("2031-01-01 00:00:00"),
+            "[code=20057:class=config:scope=internal:level=high], Message: start-time \
+             2031-01-01 00:00:00 is too late, no binlog location matches it, Workaround: Please \
+             check the `--start-time` is expected or try again later."
+        );
+    }
+}
