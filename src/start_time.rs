@@ -233,6 +233,14 @@ impl fmt::Display for Zone {
     }
 }
 
+/// `2030-03-31 00:59:59.000000` (UTC), for columns of a table (`list-units`), where the
+/// instant's `T…Z` form would only widen them.
+pub fn format_utc_column(us: i64) -> String {
+    DateTime::from_timestamp_micros(us)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S%.6f").to_string())
+        .unwrap_or_else(|| format!("{us} µs"))
+}
+
 /// `2030-03-31T00:59:59.000000Z`, the form every output uses for instants.
 pub fn format_instant(us: i64) -> String {
     DateTime::from_timestamp_micros(us)

@@ -31,12 +31,19 @@ pub enum TimeBasis {
     Begin,
 }
 
-impl fmt::Display for TimeBasis {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl TimeBasis {
+    /// `commit` or `begin`, as the command line and every output name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
             TimeBasis::Commit => "commit",
             TimeBasis::Begin => "begin",
-        })
+        }
+    }
+}
+
+impl fmt::Display for TimeBasis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -80,11 +80,7 @@ impl FormatDescription {
             ));
         }
         let version = split_version(&server_version);
-        let flavor = if server_version.to_ascii_lowercase().contains("mariadb") {
-            Flavor::MariaDb
-        } else {
-            Flavor::MySql
-        };
+        let flavor = Flavor::of_version(&server_version);
         let knows_checksums = match flavor {
             Flavor::MySql => version >= (5, 6, 1),
             Flavor::MariaDb => version >= (5, 3, 0),
@@ -163,6 +159,26 @@ impl FormatDescription {
             });
         }
         body
+    }
+}
+
+impl Flavor {
+    /// The server that reports `version` (`VERSION()`, or an FDE's server version): MariaDB
+    /// says so in it (`10.11.6-MariaDB-log`, `5.5.5-10.6.12-MariaDB`); anything else is MySQL.
+    pub fn of_version(version: &str) -> Flavor {
+        if version.to_ascii_lowercase().contains("mariadb") {
+            Flavor::MariaDb
+        } else {
+            Flavor::MySql
+        }
+    }
+
+    /// `mysql` or `mariadb`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flavor::MySql => "mysql",
+            Flavor::MariaDb => "mariadb",
+        }
     }
 }
 

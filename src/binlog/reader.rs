@@ -466,7 +466,10 @@ impl<R: ReadAt> BinlogReader<R> {
         let at = (offset - self.window_start) as usize;
         let header = EventHeader::parse_prefix(&self.window[at..])?;
         let size = u64::from(header.event_size);
-        let plain_type = !matches!(header.type_code, 4 | 15 | 164);
+        let plain_type = !matches!(
+            header.event_type(),
+            Ok(EventType::Rotate | EventType::FormatDescription | EventType::MariaStartEncryption)
+        );
         let log_pos_ok = self.foreign_positions
             || header.log_pos == 0
             || header.log_pos == (offset + size) as u32;

@@ -336,6 +336,36 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 10m, 90s, 1h30m)"))
 }
 
+// The library's own types behind the command line's value names (their text is the library's).
+
+impl From<TimeBasis> for startpoint::unit::TimeBasis {
+    fn from(basis: TimeBasis) -> Self {
+        match basis {
+            TimeBasis::Commit => startpoint::unit::TimeBasis::Commit,
+            TimeBasis::Begin => startpoint::unit::TimeBasis::Begin,
+        }
+    }
+}
+
+impl From<GtidMode> for startpoint::resolve::GtidMode {
+    fn from(mode: GtidMode) -> Self {
+        match mode {
+            GtidMode::Auto => startpoint::resolve::GtidMode::Auto,
+            GtidMode::On => startpoint::resolve::GtidMode::On,
+            GtidMode::Off => startpoint::resolve::GtidMode::Off,
+        }
+    }
+}
+
+impl From<MetaStore> for startpoint::task::store::MetaStoreKind {
+    fn from(store: MetaStore) -> Self {
+        match store {
+            MetaStore::Embedded => startpoint::task::store::MetaStoreKind::Embedded,
+            MetaStore::Downstream => startpoint::task::store::MetaStoreKind::Downstream,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

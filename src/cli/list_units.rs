@@ -11,7 +11,7 @@ use startpoint::source::local::{BinlogDir, BinlogFileEntry};
 use startpoint::unit::{TransactionUnit, UnitReader};
 
 use super::args::{ListUnitsArgs, OutputFormat};
-use super::format_us;
+use startpoint::start_time::format_utc_column;
 
 /// One line of `--output json`.
 #[derive(Serialize)]
@@ -126,7 +126,7 @@ fn print_unit(
             writeln!(out)?;
         }
         OutputFormat::Text => {
-            let begin = format_us(unit.begin_us());
+            let begin = format_utc_column(unit.begin_us());
             writeln!(
                 out,
                 "{:<18} {:>10} {:>10}  {:<19}  {:<26}  {:<11}  {:<24}  {}",
@@ -134,7 +134,7 @@ fn print_unit(
                 unit.pos,
                 unit.end_pos,
                 &begin[..19.min(begin.len())],
-                format_us(unit.commit_us()),
+                format_utc_column(unit.commit_us()),
                 unit.end.as_str(),
                 unit.gtid
                     .as_ref()

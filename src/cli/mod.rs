@@ -77,13 +77,6 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .map_err(|e| anyhow::anyhow!("cannot start the network runtime: {e}"))
 }
 
-/// A time in µs since the epoch as `2030-03-31 00:59:59.000000` (UTC), for text output.
-fn format_us(us: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(us)
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S%.6f").to_string())
-        .unwrap_or_else(|| format!("{us} µs"))
-}
-
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
         cause

@@ -11,7 +11,7 @@ use startpoint::source::local::LocalSourceError;
 use startpoint::start_time::{ResolvedTime, StartTime, TimeError, Zone, format_instant};
 use startpoint::unit::TimeBasis;
 
-use super::args::{GlobalArgs, GtidMode, OutputFormat, ResolvePositionArgs, TimeBasis as BasisArg};
+use super::args::{GlobalArgs, GtidMode, OutputFormat, ResolvePositionArgs};
 use super::{EXIT_FAILED, EXIT_TOO_LATE};
 
 /// Everything that can stop a resolution, for one place that prints it.
@@ -32,7 +32,7 @@ enum Failure {
 }
 
 /// An answer and where it came from.
-struct Outcome {
+struct Answered {
     start: (StartTime, ResolvedTime),
     resolution: Resolution,
     /// `user@host:port` and the server's version, for a live source.
@@ -111,19 +111,12 @@ pub fn run(args: &ResolvePositionArgs, global: &GlobalArgs) -> anyhow::Result<u8
 fn request_for(args: &ResolvePositionArgs, start_us: i64) -> Request {
     Request {
         start_us,
-        basis: match args.time_basis {
-            BasisArg::Commit => TimeBasis::Commit,
-            BasisArg::Begin => TimeBasis::Begin,
-        },
-        gtid: match args.gtid {
-            GtidMode::Auto => resolve::GtidMode::Auto,
-            GtidMode::On => resolve::GtidMode::On,
-            GtidMode::Off => resolve::GtidMode::Off,
-        },
+        basis: args.time_basis.into(),
+        gtid: args.gtid.into(),
     }
 }
 
-fn resolve(args: &ResolvePositionArgs, global: &GlobalArgs) -> Result<Outcome, Failure> {
+fn resolve(args: &ResolvePositionArgs, global: &GlobalArgs) -> Result<Answered, Failure> {
     let start = StartTime::parse(&args.start_time)?;
     let request = request_for(args, 0);
     let mut options = Options::new(global.rpc_timeout);
@@ -156,20 +149,17 @@ fn resolve(args: &ResolvePositionArgs, global: &GlobalArgs) -> Result<Outcome, F
             (located?, Some(settings.display()))
         }
     };
-    Ok(Outcome {
+    Ok(Answered {
         start: (start, located.start),
         resolution: located.resolution,
         server: server.map(|s| (s, located.server_version.unwrap_or_default())),
     })
 }
 
-fn report(args: &ResolvePositionArgs, outcome: &Outcome) -> anyhow::Result<u8> {
+fn report(args: &ResolvePositionArgs, outcome: &Answered) -> anyhow::Result<u8> {
     let (start, resolved) = &outcome.start;
     let resolution = &outcome.resolution;
-    let basis = match args.time_basis {
-        BasisArg::Commit => "commit",
-        BasisArg::Begin => "begin",
-    };
+    let basis = TimeBasis::from(args.time_basis).as_str();
     let mut warnings = resolution.warnings.clone();
     if let Some(note) = &resolved.note {
         warnings.insert(0, note.clone());

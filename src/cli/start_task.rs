@@ -3,10 +3,8 @@
 use startpoint::task::dm::{StartTaskResponse, default_worker};
 use startpoint::task::start::{StartTaskRequest, read_task_file, start_task};
 use startpoint::task::state::StateDir;
-use startpoint::task::store::MetaStoreKind;
-use startpoint::unit::TimeBasis;
 
-use super::args::{GlobalArgs, MetaStore, StartTaskArgs, TimeBasis as BasisArg};
+use super::args::{GlobalArgs, StartTaskArgs};
 use super::{print_dm, runtime};
 
 pub fn run(args: &StartTaskArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
@@ -34,18 +32,12 @@ pub fn run(args: &StartTaskArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         selected: global.sources.clone(),
         start_time: args.start_time.clone(),
         remove_meta: args.remove_meta,
-        meta_store: match args.meta_store {
-            MetaStore::Embedded => MetaStoreKind::Embedded,
-            MetaStore::Downstream => MetaStoreKind::Downstream,
-        },
+        meta_store: args.meta_store.into(),
         dry_run: args.dry_run,
         rpc_timeout: global.rpc_timeout,
         default_tls: (!tls.is_empty()).then_some(tls),
         worker: default_worker(),
-        basis: match args.time_basis {
-            BasisArg::Commit => TimeBasis::Commit,
-            BasisArg::Begin => TimeBasis::Begin,
-        },
+        basis: args.time_basis.into(),
         cache: Some(super::summary_cache(&args.cache)),
         assume: super::assumption(&args.assume),
         progress: Some(progress.clone()),

@@ -28,10 +28,12 @@ use super::connection::{
     CONNECT_ROUND_TRIPS, DUMP_ROUND_TRIPS, POSITION_PROBE_EVENTS, Role, ServerFacts, connect,
     dump_head, within,
 };
-use super::error::Recovery;
-use super::error::RemoteError;
+use super::error::{Recovery, RemoteError};
 use super::settings::ConnSettings;
-use crate::binlog::{EventSource, EventStreamSource, EventType, HEADER_LEN, events};
+use crate::binlog::format::split_version;
+use crate::binlog::{
+    EventHeader, EventSource, EventStreamSource, EventType, Flavor, HEADER_LEN, events,
+};
 use crate::resolve::SearchStats;
 
 /// Below this many bytes left, the rest of the file is streamed rather than probed.
@@ -124,9 +126,13 @@ pub(super) fn names_transaction_start(kind: &str, info: Option<&str>) -> bool {
     let kind = kind.to_ascii_lowercase();
     matches!(kind.as_str(), "gtid" | "anonymous_gtid" | "gtid_tagged")
         || info.is_some_and(|info| {
-            ["event type 33 ", "event type 34 ", "event type 42 "]
-                .iter()
-                .any(|code| info.contains(code))
+            [
+                EventType::Gtid,
+                EventType::AnonymousGtid,
+                EventType::GtidTagged,
+            ]
+            .iter()
+            .any(|code| info.contains(&format!("event type {} ", *code as u8)))
         })
 }
 
@@ -139,11 +145,7 @@ pub(super) fn written_with_commit_times(format_info: Option<&str>) -> bool {
     else {
         return true;
     };
-    if version.to_ascii_lowercase().contains("mariadb") {
-        return false;
-    }
-    let (major, minor, patch) = crate::binlog::format::split_version(version);
-    (major, minor, patch) >= (8, 0, 1)
+    Flavor::of_version(version) == Flavor::MySql && split_version(version) >= (8, 0, 1)
 }
 
 pub(super) fn parse_row(row: &mysql_async::Row) -> Option<Row> {
@@ -204,11 +206,11 @@ impl Bisection<'_> {
             self.deadline,
             POSITION_PROBE_EVENTS,
             |raw| {
-                let size = raw.len() as u64;
-                let log_pos = u64::from(u32::from_le_bytes([raw[13], raw[14], raw[15], raw[16]]));
-                let artificial = u16::from_le_bytes([raw[17], raw[18]]) & 0x20 != 0;
                 // The event at `pos` (the artificial ROTATE and the FDE come first).
-                !artificial && log_pos >= pos + size
+                EventHeader::parse_prefix(raw).is_none_or(|header| {
+                    !header.is_artificial()
+                        && u64::from(header.log_pos) >= pos + u64::from(header.event_size)
+                })
             },
         )
         .await?;

@@ -14,6 +14,7 @@ use mysql_common::proto::MySerialize;
 use tokio::runtime::Handle;
 use tokio::time::Instant;
 
+use crate::binlog::header::FLAG_ARTIFICIAL;
 use crate::binlog::{BinlogError, ChecksumAlg, EventType, Flavor};
 use crate::resolve::{ReadProgress, SearchStats};
 
@@ -145,11 +146,7 @@ pub(super) async fn server_facts(
     )
     .await?;
     let (version, checksum, server_id) = row.unwrap_or_default();
-    let flavor = if version.to_ascii_lowercase().contains("mariadb") {
-        Flavor::MariaDb
-    } else {
-        Flavor::MySql
-    };
+    let flavor = Flavor::of_version(&version);
     let uuid = match flavor {
         Flavor::MySql => conn
             .query_first::<Option<String>, _>("SELECT @@global.server_uuid")
@@ -161,15 +158,7 @@ pub(super) async fn server_facts(
     };
     let source = match uuid {
         Some(uuid) => format!("mysql:{uuid}"),
-        None => format!(
-            "{}:server_id={}",
-            if flavor == Flavor::MariaDb {
-                "mariadb"
-            } else {
-                "mysql"
-            },
-            server_id.unwrap_or(0)
-        ),
+        None => format!("{}:server_id={}", flavor.as_str(), server_id.unwrap_or(0)),
     };
     Ok(ServerFacts {
         flavor,
@@ -356,7 +345,7 @@ impl Iterator for StreamEvents {
             let header = event.header();
             if let Some(end) = self.payload_end {
                 let log_pos = header.log_pos();
-                if log_pos <= end && header.flags_raw() & 0x20 == 0 {
+                if log_pos <= end && header.flags_raw() & FLAG_ARTIFICIAL == 0 {
                     continue; // an event from inside the payload
                 }
                 self.payload_end = None;

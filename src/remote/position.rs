@@ -5,6 +5,9 @@
 use mysql_async::prelude::*;
 use tokio::time::Instant;
 
+use crate::binlog::Flavor;
+use crate::binlog::format::split_version;
+
 use super::connection::{query_connection, within};
 use super::error::RemoteError;
 use super::settings::ConnSettings;
@@ -34,8 +37,8 @@ pub async fn current_position(
         )
         .await?;
         let version = version.unwrap_or_default();
-        let mariadb = version.to_ascii_lowercase().contains("mariadb");
-        let status = if !mariadb && mysql_at_least(&version, 8, 4) {
+        let mariadb = Flavor::of_version(&version) == Flavor::MariaDb;
+        let status = if !mariadb && split_version(&version) >= (8, 4, 0) {
             "SHOW BINARY LOG STATUS"
         } else {
             "SHOW MASTER STATUS"
@@ -69,14 +72,4 @@ pub async fn current_position(
     .await;
     let _ = tokio::time::timeout_at(deadline, conn.disconnect()).await;
     answer
-}
-
-/// `8.4.0` ≥ `major.minor`?
-pub(super) fn mysql_at_least(version: &str, major: u32, minor: u32) -> bool {
-    let mut parts = version
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|p| !p.is_empty())
-        .map(|p| p.parse::<u32>().unwrap_or(0));
-    let found = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    found >= (major, minor)
 }

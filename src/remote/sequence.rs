@@ -13,7 +13,8 @@ use tokio::runtime::Handle;
 use tokio::time::Instant;
 
 use crate::binlog::{
-    BinlogError, EventRef, EventSource, EventStreamSource, EventType, FormatDescription,
+    BinlogError, EventHeader, EventRef, EventSource, EventStreamSource, EventType,
+    FormatDescription, UnitRole,
 };
 use crate::gtid::ExecutedGtids;
 use crate::resolve::cache::{SummaryCache, stale_note};
@@ -176,17 +177,18 @@ pub(super) async fn probe_file(
         deadline,
         FILE_PROBE_EVENTS,
         |raw| {
-            let code = raw[4];
-            if code == EventType::FormatDescription as u8 {
+            let Some(header) = EventHeader::parse_prefix(raw) else {
+                return false;
+            };
+            let Ok(event_type) = header.event_type() else {
+                return false;
+            };
+            if event_type == EventType::FormatDescription {
                 seen_format = true;
                 return false;
             }
-            let Ok(event_type) = EventType::try_from(code) else {
-                return false;
-            };
-            let starts_unit = event_type.role() != crate::binlog::UnitRole::Outside;
-            let ends_file =
-                crate::binlog::EventHeader::parse_prefix(raw).is_some_and(|h| h.closes_file());
+            let starts_unit = event_type.role() != UnitRole::Outside;
+            let ends_file = header.closes_file();
             let declares = matches!(
                 event_type,
                 EventType::PreviousGtids | EventType::MariaGtidList
@@ -247,7 +249,7 @@ pub(super) async fn identity_now(
         deadline,
         FILE_PROBE_EVENTS,
         |raw| {
-            let Some(header) = crate::binlog::EventHeader::parse_prefix(raw) else {
+            let Some(header) = EventHeader::parse_prefix(raw) else {
                 return true;
             };
             let kind = header.event_type().ok();
@@ -256,14 +258,14 @@ pub(super) async fn identity_now(
                     kind,
                     Some(EventType::PreviousGtids | EventType::MariaGtidList)
                 )
-                || kind.is_some_and(|k| k.role() != crate::binlog::UnitRole::Outside)
+                || kind.is_some_and(|k| k.role() != UnitRole::Outside)
         },
     )
     .await?;
     // As a reading of the file sees them: its own events only (a file with neither a declaring
     // event nor a transaction ends with its ROTATE, after which the next file's come).
     for raw in &head_events {
-        if let Some(header) = crate::binlog::EventHeader::parse_prefix(raw) {
+        if let Some(header) = EventHeader::parse_prefix(raw) {
             let offset = u64::from(header.log_pos).saturating_sub(u64::from(header.event_size));
             capture.see(EventRef { offset, header }, raw);
             if header.closes_file() {
@@ -279,7 +281,7 @@ pub(super) async fn identity_now(
         deadline,
         POSITION_PROBE_EVENTS,
         |raw| {
-            crate::binlog::EventHeader::parse_prefix(raw).is_some_and(|h| {
+            EventHeader::parse_prefix(raw).is_some_and(|h| {
                 !h.is_artificial() && u64::from(h.log_pos) == tail_offset + u64::from(h.event_size)
             })
         },
@@ -292,7 +294,7 @@ pub(super) async fn identity_now(
         Err(error) => return Err(error),
     };
     let tail = tail_events.iter().find_map(|raw| {
-        let header = crate::binlog::EventHeader::parse_prefix(raw)?;
+        let header = EventHeader::parse_prefix(raw)?;
         let end = u64::from(header.log_pos);
         (!header.is_artificial()
             && end == size
@@ -767,7 +769,7 @@ impl Capture {
             _ if event.header.closes_file() => {
                 self.tail = Some((event.offset, digest(&[raw])));
             }
-            kind if kind.role() != crate::binlog::UnitRole::Outside => self.head_done = true,
+            kind if kind.role() != UnitRole::Outside => self.head_done = true,
             _ => {}
         }
     }

@@ -6,9 +6,7 @@ use crate::binlog::{EventSource, FileEventSource, ReadOptions};
 use crate::source::local::BinlogDir;
 use crate::unit::UnitReader;
 
-use super::{
-    BinlogLocation, GtidMode, MatchedUnit, Request, Resolution, ResolveError, SearchStats, Status,
-};
+use super::{GtidMode, Request, Resolution, ResolveError, SearchStats, SequenceFile};
 
 /// The answer for `request` over every unit of `sequence`.
 pub fn resolve_linear(sequence: &BinlogDir, request: &Request) -> Result<Resolution, ResolveError> {
@@ -34,52 +32,31 @@ pub fn resolve_linear(sequence: &BinlogDir, request: &Request) -> Result<Resolut
             first_declared = units.initial_gtids().cloned();
         }
     }
-    let answer =
-        |status, entry: &crate::source::local::BinlogFileEntry, pos, gtid, matched| Resolution {
-            status,
-            location: Some(BinlogLocation {
-                file: entry.name.clone(),
-                pos,
-                relay_subdir: entry.relay_subdir.clone(),
-            }),
-            gtid,
-            matched,
-            warnings: Vec::new(),
-            steps: Vec::new(),
-            files: Vec::new(),
-            notes: Vec::new(),
-            assumption: None,
-            stats: SearchStats::default(),
-        };
+    let file = |entry: &crate::source::local::BinlogFileEntry| SequenceFile {
+        name: entry.name.clone(),
+        relay_subdir: entry.relay_subdir.clone(),
+    };
 
     let lower_bound = first_created.map_or(i64::MAX, |c| (i64::from(c) + 1) * 1_000_000);
     if request.start_us < lower_bound {
         let gtid = track.then(|| first_declared.unwrap_or_default());
-        return Ok(answer(
-            Status::BelowLowerBound,
-            &sequence.files[0],
-            4,
+        return Ok(Resolution::below_lower_bound(
+            file(&sequence.files[0]),
             gtid,
-            None,
+            Vec::new(),
         ));
     }
     match all
         .into_iter()
         .find(|(_, unit, _)| unit.time_us(request.basis) >= request.start_us)
     {
-        Some((entry, unit, before)) => {
-            let matched = MatchedUnit {
-                file: entry.name.clone(),
-                unit: unit.clone(),
-            };
-            Ok(answer(
-                Status::InRange,
-                entry,
-                unit.pos,
-                track.then_some(before),
-                Some(matched),
-            ))
-        }
+        Some((entry, unit, before)) => Ok(Resolution::in_range(
+            file(entry),
+            unit,
+            track.then_some(before),
+            Vec::new(),
+            SearchStats::default(),
+        )),
         None => Ok(Resolution::too_late(Vec::new(), SearchStats::default())),
     }
 }

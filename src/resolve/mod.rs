@@ -233,6 +233,49 @@ impl FileDecision {
 
 impl Resolution {
     /// No location matches the start time (SEMANTICS.md's AboveUpperBound).
+    /// InRange at `unit` of `file` (SEMANTICS.md §5.2).
+    pub(crate) fn in_range(
+        file: SequenceFile,
+        unit: TransactionUnit,
+        gtid: Option<ExecutedGtids>,
+        warnings: Vec<String>,
+        stats: SearchStats,
+    ) -> Resolution {
+        Resolution {
+            status: Status::InRange,
+            location: Some(BinlogLocation {
+                file: file.name.clone(),
+                pos: unit.pos,
+                relay_subdir: file.relay_subdir,
+            }),
+            gtid,
+            matched: Some(MatchedUnit {
+                file: file.name,
+                unit,
+            }),
+            ..Resolution::too_late(warnings, stats)
+        }
+    }
+
+    /// BelowLowerBound: the start of `first`, the oldest file (SEMANTICS.md §5.1).
+    pub(crate) fn below_lower_bound(
+        first: SequenceFile,
+        gtid: Option<ExecutedGtids>,
+        warnings: Vec<String>,
+    ) -> Resolution {
+        Resolution {
+            status: Status::BelowLowerBound,
+            location: Some(BinlogLocation {
+                file: first.name,
+                pos: 4,
+                relay_subdir: first.relay_subdir,
+            }),
+            gtid,
+            ..Resolution::too_late(warnings, SearchStats::default())
+        }
+    }
+
+    /// AboveUpperBound (SEMANTICS.md §5.3).
     pub fn too_late(warnings: Vec<String>, stats: SearchStats) -> Resolution {
         Resolution {
             status: Status::AboveUpperBound,
@@ -506,7 +549,7 @@ pub(crate) fn read_files<S: BinlogSequence>(
                     "the answer is in it".to_owned(),
                     &scanned.units,
                 ));
-                let mut resolution = in_range(file, unit, gtid, warnings, stats);
+                let mut resolution = Resolution::in_range(file, unit, gtid, warnings, stats);
                 resolution.files = visited;
                 return Ok(Reading::Answer(Box::new(resolution)));
             }
@@ -538,35 +581,6 @@ fn gtid_at(
             })
         }
         _ => Ok(Some(executed)),
-    }
-}
-
-/// InRange at `unit` of `file`.
-fn in_range(
-    file: SequenceFile,
-    unit: TransactionUnit,
-    gtid: Option<ExecutedGtids>,
-    warnings: Vec<String>,
-    stats: SearchStats,
-) -> Resolution {
-    Resolution {
-        status: Status::InRange,
-        location: Some(BinlogLocation {
-            file: file.name.clone(),
-            pos: unit.pos,
-            relay_subdir: file.relay_subdir,
-        }),
-        gtid,
-        matched: Some(MatchedUnit {
-            file: file.name,
-            unit,
-        }),
-        warnings,
-        steps: Vec::new(),
-        files: Vec::new(),
-        notes: Vec::new(),
-        assumption: None,
-        stats,
     }
 }
 
@@ -1072,22 +1086,7 @@ fn lower_bound<S: BinlogSequence>(
         warnings.push("older binlog files listed in the index are missing (purged)".to_owned());
     }
     steps.push("the start time is before the first file's creation second + 1 s".to_owned());
-    Ok(Resolution {
-        status: Status::BelowLowerBound,
-        location: Some(BinlogLocation {
-            file: first.name,
-            pos: 4,
-            relay_subdir: first.relay_subdir,
-        }),
-        gtid,
-        matched: None,
-        warnings,
-        steps: Vec::new(),
-        files: Vec::new(),
-        notes: Vec::new(),
-        assumption: None,
-        stats: SearchStats::default(),
-    })
+    Ok(Resolution::below_lower_bound(first, gtid, warnings))
 }
 
 /// Walks from file `start` on to the first unit at or after T; with `check_clock`, every unit
@@ -1186,7 +1185,7 @@ pub(crate) fn walk_units<W: Walk, E>(
         files[start].name, file.name, unit.pos, request.basis
     ));
     let gtid = gtid_at(request, units.executed().clone(), &unit, &file)?;
-    Ok(Ok(in_range(file, unit, gtid, warnings, stats)))
+    Ok(Ok(Resolution::in_range(file, unit, gtid, warnings, stats)))
 }
 
 /// The error text of AboveUpperBound, as DM words it (`input` as the user wrote it).

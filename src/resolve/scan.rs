@@ -207,7 +207,7 @@ impl ClockSeen {
 }
 
 /// Where a reading found the answer, or what it ended with.
-struct Outcome {
+struct Scanned {
     found: Option<TransactionUnit>,
     /// Before `found`, or everything read when nothing was found.
     executed: ExecutedGtids,
@@ -248,7 +248,7 @@ fn find(
     request: &Request,
     stop: Option<&AtomicBool>,
     progress: Option<&ReadProgress>,
-) -> Result<Outcome, BinlogError> {
+) -> Result<Scanned, BinlogError> {
     let mut counted = 0;
     let mut count = |units: &UnitReader<FileEventSource>| {
         if let Some(progress) = progress {
@@ -279,7 +279,7 @@ fn find(
     }
     count(&units);
     let (clock, span) = tally.finish(found.as_ref());
-    Ok(Outcome {
+    Ok(Scanned {
         found,
         executed: units.executed().clone(),
         declared: units.initial_gtids().cloned(),
@@ -349,7 +349,7 @@ pub(crate) fn scan_file(
     Ok(Some(into_scan(outcome, steps)))
 }
 
-fn into_scan(outcome: Outcome, steps: Vec<String>) -> FileScan {
+fn into_scan(outcome: Scanned, steps: Vec<String>) -> FileScan {
     let whole = outcome.complete && outcome.found.is_none();
     FileScan {
         answer: match outcome.found {
@@ -441,7 +441,7 @@ fn halves(
     let mut warnings = a.warnings;
     warnings.extend(b.warnings);
     Ok(Some(into_scan(
-        Outcome {
+        Scanned {
             complete: b.complete,
             found: b.found,
             executed,

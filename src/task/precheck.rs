@@ -14,6 +14,7 @@ use mysql_async::prelude::*;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::binlog::Flavor;
 use crate::remote::{self, ConnSettings, RemoteError};
 
 use super::source::{SourceConfig, SourceFlavor};
@@ -225,7 +226,7 @@ pub async fn check_upstream(
             return items;
         }
     };
-    let mariadb = version.to_ascii_lowercase().contains("mariadb");
+    let mariadb = Flavor::of_version(&version) == Flavor::MariaDb;
 
     let log_bin_on = matches!(log_bin.as_deref(), Some("1" | "ON" | "on"));
     items.push(item(
