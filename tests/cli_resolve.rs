@@ -434,6 +434,55 @@ fn gtid_on_needs_a_binlog_with_gtids() {
     assert_eq!(json(&out)["binlog_gtid"], "");
 }
 
+/// Issue 14: `--binlog-dir /var/lib/mysql` printed a note for every file of the datadir that is
+/// not a binlog (13 lines on a fresh MariaDB). An index names the binlog files; the rest is
+/// the server's business, and only `--explain` mentions it, in one line.
+#[test]
+fn a_datadir_with_an_index_says_nothing_of_its_other_files() {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(DIR).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    // What a fresh MariaDB datadir holds besides its binlogs.
+    for name in [
+        "aria_log.00000001",
+        "aria_log_control",
+        "ib_buffer_pool",
+        "ibdata1",
+    ] {
+        std::fs::write(dir.path().join(name), "not a binlog").unwrap();
+    }
+    for name in ["mysql", "performance_schema", "sys"] {
+        std::fs::create_dir(dir.path().join(name)).unwrap();
+    }
+    let args = [
+        "resolve-position",
+        "--binlog-dir",
+        dir.path().to_str().unwrap(),
+        "--start-time",
+        "2030-03-31 00:30:00Z",
+    ];
+    let out = startpoint(&args);
+    out.assert_success();
+    assert!(!out.stderr.contains("left out"), "{}", out.stderr);
+    assert_eq!(out.stdout.lines().next(), Some("mysql-bin.000007:19599"));
+
+    let out = startpoint(&[&args[..], &["--explain"]].concat());
+    out.assert_success();
+    let notes: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("left out"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{}", out.stderr);
+    assert!(
+        notes[0].contains("7 other entries") && notes[0].contains("ibdata1"),
+        "{}",
+        notes[0]
+    );
+}
+
 #[test]
 fn other_files_in_the_directory_are_noted() {
     let dir = tempfile::tempdir().unwrap();

@@ -353,6 +353,31 @@ fn file_stem(name: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Issue 14: query-status opened the downstream store without the global `--ssl-*` files,
+    /// where start-task used them, so a TLS-only target worked for one and not the other. Both
+    /// now get their store here.
+    #[test]
+    fn the_downstream_store_gets_the_default_tls_files_for_every_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::locate(Some(dir.path().to_path_buf())).unwrap();
+        let text = "name: t\ntask-mode: incremental\ntarget-database:\n  host: 127.0.0.1\n  \
+                    port: 4000\n  user: root\nmysql-instances:\n  - source-id: s1\n";
+        let task = TaskConfig::parse("task.yaml", text).unwrap();
+        let tls = TlsFiles {
+            ca: Some(PathBuf::from("/etc/ssl/ca.pem")),
+            ..TlsFiles::default()
+        };
+        let store = state
+            .checkpoint_store(&task, MetaStoreKind::Downstream, Some(&tls))
+            .unwrap();
+        let downstream = store.downstream().expect("a downstream store");
+        assert_eq!(downstream.settings.tls.as_ref(), Some(&tls));
+        let embedded = state
+            .checkpoint_store(&task, MetaStoreKind::Embedded, Some(&tls))
+            .unwrap();
+        assert!(embedded.downstream().is_none());
+    }
+
     const SOURCE: &str = "source-id: s/1\nfrom: {host: h, user: u, password: pw}\n";
 
     #[test]
