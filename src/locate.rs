@@ -25,7 +25,7 @@ use crate::resolve::{
 };
 use crate::source::local::{BinlogDir, LeftOut, LocalSourceError};
 use crate::source::relay::open_relay_dir;
-use crate::start_time::{ResolvedTime, StartTime, TimeError, Zone};
+use crate::start_time::{Reading, ResolvedTime, StartTime, TimeError, Zone};
 use crate::unit::TimeBasis;
 
 /// Where the binlog comes from.
@@ -97,22 +97,8 @@ pub enum LocateError {
     Resolve(#[from] ResolveError),
     #[error(transparent)]
     Remote(#[from] RemoteError),
-    #[error(
-        "--assume-mtime-bounds needs local files (a live server's files have no modification \
-         time to read); use --assume-max-statement DURATION instead"
-    )]
-    MtimeOnServer,
     #[error("internal error: the search's thread stopped ({0}); please report it")]
     Thread(String),
-}
-
-/// Lists a local source (`None` for a server).
-pub fn open_local(source: &Source) -> Result<Option<BinlogDir>, LocalSourceError> {
-    match source {
-        Source::BinlogDir(dir) => BinlogDir::open(dir).map(Some),
-        Source::RelayDir(dir) => open_relay_dir(dir).map(Some),
-        Source::Server(_) => Ok(None),
-    }
 }
 
 /// Resolves `start` against `source`: the location to start from, as SEMANTICS.md defines it.
@@ -123,14 +109,13 @@ pub async fn locate(
 ) -> Result<Located, LocateError> {
     match source {
         Source::Server(settings) => locate_on_server(settings, start, options).await,
-        local => {
-            let dir = open_local(local)?.ok_or_else(|| LocateError::Thread("no files".into()))?;
-            locate_in(dir, start, options).await
-        }
+        Source::BinlogDir(dir) => locate_in(BinlogDir::open(dir)?, start, options).await,
+        Source::RelayDir(dir) => locate_in(open_relay_dir(dir)?, start, options).await,
     }
 }
 
-/// [`locate`] over a local sequence already listed.
+/// [`locate`] over a local sequence already listed (by `BinlogDir::open` or `open_relay_dir`),
+/// for a caller that reports what was left out of it before the search.
 pub async fn locate_in(
     dir: BinlogDir,
     start: &StartTime,
@@ -173,9 +158,6 @@ async fn locate_on_server(
     start: &StartTime,
     options: &Options,
 ) -> Result<Located, LocateError> {
-    if options.assume == Some(Assumption::FileMtime) {
-        return Err(LocateError::MtimeOnServer);
-    }
     let request = RemoteRequest {
         start: start.clone(),
         zone: options.zone.clone(),
@@ -195,13 +177,20 @@ async fn locate_on_server(
     })
 }
 
-/// The instant `start` means for a local source (the module doc's policy; a live source
-/// applies the same rules on its own connection).
+/// The instant `start` means for a local source, read where [`StartTime::reading`] says: by
+/// [`Options::zone_server`] when the caller names the files' upstream.
 async fn start_instant(start: &StartTime, options: &Options) -> Result<ResolvedTime, LocateError> {
-    Ok(match (&start.offset, &options.zone, &options.zone_server) {
-        (None, None, Some(server)) => {
-            remote::read_start_time(server, start, options.deadline).await?
-        }
-        (_, zone, _) => start.resolve(zone.as_ref().unwrap_or(&Zone::Local))?,
-    })
+    let server = options.zone_server.as_ref();
+    Ok(
+        match (
+            start.reading(options.zone.as_ref(), server.is_some()),
+            server,
+        ) {
+            (Reading::OnServer, Some(server)) => {
+                remote::read_start_time(server, start, options.deadline).await?
+            }
+            (Reading::Here(zone), _) => start.resolve(zone)?,
+            (Reading::OnServer, None) => start.resolve(&Zone::Local)?,
+        },
+    )
 }

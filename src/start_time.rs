@@ -43,7 +43,28 @@ pub struct StartTime {
     pub offset: Option<FixedOffset>,
 }
 
+/// Where a start time is read: the one policy of every source and command (SEMANTICS.md §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading<'z> {
+    /// Here: its own offset, else this zone.
+    Here(&'z Zone),
+    /// By the server that wrote the binlog, in its own default zone at that instant.
+    OnServer,
+}
+
 impl StartTime {
+    /// Where this time is read: with an offset, it is that instant; else in `zone`, the zone
+    /// the user gave (`--timezone`, a task's `timezone`); else by the server when one can be
+    /// asked (`server`: a live source, or the upstream of a relay directory); else in this
+    /// machine's zone.
+    pub fn reading<'z>(&self, zone: Option<&'z Zone>, server: bool) -> Reading<'z> {
+        match (&self.offset, zone) {
+            (None, None) if server => Reading::OnServer,
+            (_, Some(zone)) => Reading::Here(zone),
+            (_, None) => Reading::Here(&Zone::Local),
+        }
+    }
+
     /// Parses one of the accepted forms; anything else is [`TimeError::Format`].
     pub fn parse(input: &str) -> Result<StartTime, TimeError> {
         let format_error = || TimeError::Format {

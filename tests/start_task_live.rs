@@ -12,7 +12,7 @@ use mysql_async::prelude::*;
 use startpoint::resolve::{GtidMode, Request, resolve_files};
 use startpoint::source::local::BinlogDir;
 use startpoint::start_time::{StartTime, Zone};
-use startpoint::task::start::default_worker;
+use startpoint::task::dm::default_worker;
 use startpoint::testkit::fixtures::server_with_history;
 use startpoint::testkit::mariadb::{MariaDb, ServerConfig};
 use startpoint::testkit::workload::FIXTURE_MAX_BINLOG_SIZE;

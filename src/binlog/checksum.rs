@@ -5,7 +5,7 @@
 //! header of the file it is writing and clears it on close without recomputing the checksum,
 //! so that flag is cleared before computing (MySQL `Format_description_event`, MDEV-4475).
 
-use super::header::{FLAG_BINLOG_IN_USE, HEADER_LEN};
+use super::header::{FLAG_BINLOG_IN_USE, FLAGS_OFFSET, HEADER_LEN};
 
 /// Length of the checksum at the end of an event.
 pub const CHECKSUM_LEN: usize = 4;
@@ -20,10 +20,11 @@ pub fn stored_and_computed(event: &[u8], is_format_description: bool) -> Option<
     let stored = u32::from_le_bytes([stored[0], stored[1], stored[2], stored[3]]);
     let mut hasher = crc32fast::Hasher::new();
     if is_format_description {
-        let flags_low = covered[17] & !(FLAG_BINLOG_IN_USE as u8);
-        hasher.update(&covered[..17]);
+        // The server sets LOG_EVENT_BINLOG_IN_USE_F after computing the FDE's checksum.
+        let flags_low = covered[FLAGS_OFFSET] & !(FLAG_BINLOG_IN_USE as u8);
+        hasher.update(&covered[..FLAGS_OFFSET]);
         hasher.update(&[flags_low]);
-        hasher.update(&covered[18..]);
+        hasher.update(&covered[FLAGS_OFFSET + 1..]);
     } else {
         hasher.update(covered);
     }

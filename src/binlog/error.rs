@@ -76,20 +76,6 @@ impl BinlogError {
             what: what.into(),
         }
     }
-
-    /// The file or stream name the error is about.
-    pub fn file(&self) -> &str {
-        match self {
-            BinlogError::Io { file, .. }
-            | BinlogError::NotABinlog { file }
-            | BinlogError::UnsupportedVersion { file, .. }
-            | BinlogError::Corrupt { file, .. }
-            | BinlogError::Checksum { file, .. }
-            | BinlogError::Truncated { file, .. }
-            | BinlogError::Encrypted { file, .. }
-            | BinlogError::Transport { origin: file, .. } => file,
-        }
-    }
 }
 
 /// A problem that does not stop reading but that a user should hear about.

@@ -9,7 +9,7 @@
 use std::fmt;
 
 use super::checksum::CHECKSUM_LEN;
-use super::header::HEADER_LEN;
+use super::header::{EventHeader, HEADER_LEN};
 
 /// Fixed part of the FDE body before the post-header lengths.
 const FIXED_BODY_LEN: usize = 2 + 50 + 4 + 1;
@@ -71,7 +71,9 @@ impl FormatDescription {
         let raw_version = &body[2..52];
         let end = raw_version.iter().position(|&b| b == 0).unwrap_or(50);
         let server_version = String::from_utf8_lossy(&raw_version[..end]).into_owned();
-        let created = u32::from_le_bytes([event[0], event[1], event[2], event[3]]);
+        let created = EventHeader::parse_prefix(event)
+            .ok_or_else(too_short)?
+            .timestamp;
         let header_length = body[56];
         if usize::from(header_length) != HEADER_LEN {
             return Err(format!(

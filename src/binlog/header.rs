@@ -12,6 +12,8 @@ pub const HEADER_LEN: usize = 19;
 /// `LOG_EVENT_BINLOG_IN_USE_F`: set in the FDE of a file being written; cleared on close without
 /// recomputing the FDE's checksum.
 pub const FLAG_BINLOG_IN_USE: u16 = 0x0001;
+/// Where the header's `flags` (u16, little-endian) start.
+pub const FLAGS_OFFSET: usize = 17;
 /// `LOG_EVENT_ARTIFICIAL_F`: made up by a server or relay writer, not by a transaction.
 pub const FLAG_ARTIFICIAL: u16 = 0x0020;
 /// `LOG_EVENT_IGNORABLE_F`: a reader that does not know the type may skip the event.

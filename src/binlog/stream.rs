@@ -86,7 +86,8 @@ where
             Some((stored, computed)) => Err(BinlogError::Checksum {
                 file: self.name.clone(),
                 offset,
-                event: type_name(self.bytes[4]),
+                event: EventHeader::parse_prefix(&self.bytes)
+                    .map_or_else(String::new, |header| type_name(header.type_code)),
                 stored,
                 computed,
             }),

@@ -142,9 +142,7 @@ fn live_settings(
 }
 
 /// The local sequence of a `--binlog-dir` or `--relay-dir` source (`None` for a live one), with
-/// what was left out of it noted on stderr: each entry when no index names the binlog files;
-/// when one does, the rest of the directory is not the binlog's business, and only `--explain`
-/// (`explain`) mentions it, in one line.
+/// what was left out of it noted on stderr.
 fn local_sequence(
     source: &args::SourceArgs,
     explain: bool,
@@ -155,27 +153,26 @@ fn local_sequence(
         (_, Some(dir)) => startpoint::source::relay::open_relay_dir(dir)?,
         _ => return Ok(None),
     };
-    match (&sequence.index, sequence.left_out.as_slice()) {
-        (_, []) => {}
-        (None, left_out) => {
-            for left in left_out {
-                eprintln!("note: {} left out ({})", left.name, left.why);
-            }
-        }
-        (Some(index), left_out) if explain => eprintln!(
-            "note: {} names the binlog files; {} other entries of {} left out: {}",
-            index.display(),
-            left_out.len(),
-            sequence.dir.display(),
-            left_out
-                .iter()
-                .map(|l| l.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        (Some(_), _) => {}
-    }
+    note_left_out(&sequence.left_out, explain);
     Ok(Some(sequence))
+}
+
+/// One note per entry left out of a local sequence, except the quiet ones (a datadir's own
+/// files beside the index that names its binlogs), which only `--explain` (`explain`) mentions,
+/// in one line.
+fn note_left_out(left_out: &[startpoint::source::local::LeftOut], explain: bool) {
+    let (quiet, loud): (Vec<_>, Vec<_>) = left_out.iter().partition(|l| l.quiet);
+    for left in loud {
+        eprintln!("note: {} left out ({})", left.name, left.why);
+    }
+    if explain && !quiet.is_empty() {
+        let names: Vec<&str> = quiet.iter().map(|l| l.name.as_str()).collect();
+        eprintln!(
+            "note: {} other entries left out (not binlog files; the index names the binlogs): {}",
+            quiet.len(),
+            names.join(", ")
+        );
+    }
 }
 
 /// Why a live source's settings could not be made.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use startpoint::locate::{self, LocateError, Options, Source};
-use startpoint::resolve::{self, ReadProgress, Request, Resolution, ResolveError, Status};
+use startpoint::resolve::{self, ReadProgress, Resolution, Status};
 use startpoint::source::local::LocalSourceError;
 use startpoint::start_time::{ResolvedTime, StartTime, TimeError, Zone, format_instant};
 use startpoint::unit::TimeBasis;
@@ -21,8 +21,6 @@ enum Failure {
     Time(#[from] TimeError),
     #[error(transparent)]
     Source(#[from] LocalSourceError),
-    #[error(transparent)]
-    Resolve(#[from] ResolveError),
     #[error(transparent)]
     Live(#[from] super::LiveSourceError),
     #[error(transparent)]
@@ -96,7 +94,7 @@ struct JsonUnit<'a> {
 
 pub fn run(args: &ResolvePositionArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     match resolve(args, global) {
-        Ok(outcome) => report(args, &outcome),
+        Ok(answered) => report(args, &answered),
         Err(failure) => {
             if args.output == OutputFormat::Json {
                 let text = serde_json::json!({"status": "Error", "error": failure.to_string()});
@@ -108,32 +106,24 @@ pub fn run(args: &ResolvePositionArgs, global: &GlobalArgs) -> anyhow::Result<u8
     }
 }
 
-fn request_for(args: &ResolvePositionArgs, start_us: i64) -> Request {
-    Request {
-        start_us,
-        basis: args.time_basis.into(),
-        gtid: args.gtid.into(),
-    }
+/// A source as the command line chose it: local files already listed, or a live server.
+enum Chosen {
+    Listed(startpoint::source::local::BinlogDir),
+    Live(Source),
 }
 
 fn resolve(args: &ResolvePositionArgs, global: &GlobalArgs) -> Result<Answered, Failure> {
     let start = StartTime::parse(&args.start_time)?;
-    let request = request_for(args, 0);
     let mut options = Options::new(global.rpc_timeout);
-    options.basis = request.basis;
-    options.gtid = request.gtid;
+    options.basis = args.time_basis.into();
+    options.gtid = args.gtid.into();
     options.zone = args.timezone.as_deref().map(Zone::parse).transpose()?;
-    options.cache = Some(super::summary_cache(&args.cache));
     options.assume = super::assumption(&args.assume);
     options.progress = Some(Arc::new(ReadProgress::default()));
-    let runtime = super::runtime().map_err(|e| Failure::Runtime(e.to_string()))?;
-    let (located, server) = match super::local_sequence(&args.source, args.explain)? {
-        Some(dir) => {
-            let bar = options.progress.as_ref().and_then(super::progress::follow);
-            let located = runtime.block_on(locate::locate_in(dir, &start, &options));
-            drop(bar);
-            (located?, None)
-        }
+    // The source first: the local files listed (and what was left out noted), or the live
+    // server's settings; then the cache, so that a wrong source leaves nothing behind.
+    let (source, server) = match super::local_sequence(&args.source, args.explain)? {
+        Some(listed) => (Chosen::Listed(listed), None),
         None => {
             let settings =
                 super::live_settings(&args.source, global, args.compress, args.server_id)?
@@ -142,13 +132,28 @@ fn resolve(args: &ResolvePositionArgs, global: &GlobalArgs) -> Result<Answered, 
                             "give --binlog-dir, --relay-dir, --url or --source-config".to_owned(),
                         )
                     })?;
-            let bar = options.progress.as_ref().and_then(super::progress::follow);
-            let source = Source::Server(settings.clone());
-            let located = runtime.block_on(locate::locate(&source, &start, &options));
-            drop(bar);
-            (located?, Some(settings.display()))
+            if args.assume.assume_mtime_bounds {
+                return Err(Failure::Runtime(
+                    "--assume-mtime-bounds needs local files (a live server's files have no \
+                     modification time to read); use --assume-max-statement DURATION instead"
+                        .to_owned(),
+                ));
+            }
+            let display = settings.display();
+            (Chosen::Live(Source::Server(settings)), Some(display))
         }
     };
+    options.cache = Some(super::summary_cache(&args.cache));
+    let runtime = super::runtime().map_err(|e| Failure::Runtime(e.to_string()))?;
+    let bar = options.progress.as_ref().and_then(super::progress::follow);
+    let located = runtime.block_on(async {
+        match source {
+            Chosen::Live(server) => locate::locate(&server, &start, &options).await,
+            Chosen::Listed(listed) => locate::locate_in(listed, &start, &options).await,
+        }
+    });
+    drop(bar);
+    let located = located?;
     Ok(Answered {
         start: (start, located.start),
         resolution: located.resolution,
@@ -156,9 +161,9 @@ fn resolve(args: &ResolvePositionArgs, global: &GlobalArgs) -> Result<Answered, 
     })
 }
 
-fn report(args: &ResolvePositionArgs, outcome: &Answered) -> anyhow::Result<u8> {
-    let (start, resolved) = &outcome.start;
-    let resolution = &outcome.resolution;
+fn report(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8> {
+    let (start, resolved) = &answered.start;
+    let resolution = &answered.resolution;
     let basis = TimeBasis::from(args.time_basis).as_str();
     let mut warnings = resolution.warnings.clone();
     if let Some(note) = &resolved.note {
@@ -182,8 +187,8 @@ fn report(args: &ResolvePositionArgs, outcome: &Answered) -> anyhow::Result<u8> 
                 assumption: resolution.assumption.as_deref(),
                 input: &start.input,
                 timezone: &resolved.zone,
-                server: outcome.server.as_ref().map(|(s, _)| s.as_str()),
-                server_version: outcome.server.as_ref().map(|(_, v)| v.as_str()),
+                server: answered.server.as_ref().map(|(s, _)| s.as_str()),
+                server_version: answered.server.as_ref().map(|(_, v)| v.as_str()),
                 relay_subdir: location.and_then(|l| l.relay_subdir.as_deref()),
                 matched: resolution.matched.as_ref().map(|m| JsonUnit {
                     binlog_name: &m.file,
@@ -275,7 +280,7 @@ fn report(args: &ResolvePositionArgs, outcome: &Answered) -> anyhow::Result<u8> 
                     writeln!(out, "  - {step}")?;
                 }
                 let stats = &resolution.stats;
-                match &outcome.server {
+                match &answered.server {
                     Some((server, version)) => writeln!(
                         out,
                         "  - {server} ({version}): {} binlog dumps, {} bytes received, {} round \

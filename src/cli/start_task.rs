@@ -12,12 +12,7 @@ pub fn run(args: &StartTaskArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let (task, text) = match read_task_file(&args.task_file) {
         Ok(read) => read,
         Err(error) => {
-            return print(&StartTaskResponse {
-                result: false,
-                msg: error.to_string(),
-                sources: Vec::new(),
-                check_result: String::new(),
-            });
+            return print(&StartTaskResponse::failed(error.to_string()));
         }
     };
     for warning in &task.warnings {

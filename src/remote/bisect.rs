@@ -39,11 +39,11 @@ use crate::resolve::SearchStats;
 /// Below this many bytes left, the rest of the file is streamed rather than probed.
 pub(super) const STREAM_SPAN: u64 = 256 << 10;
 /// Rows asked of `SHOW BINLOG EVENTS` at once: enough to reach the next transaction's start.
-pub(super) const PROBE_ROWS: u32 = 64;
+const PROBE_ROWS: u32 = 64;
 
 /// One row of `SHOW BINLOG EVENTS`.
 #[derive(Debug, Clone)]
-pub(super) struct Row {
+struct Row {
     pos: u64,
     end: u64,
     /// The server names it a GTID-family event (a dump then checks).
@@ -72,7 +72,7 @@ pub(super) enum Bracket {
 }
 
 /// What the event at a position says about its transaction's commit time.
-pub(super) enum Commit {
+enum Commit {
     At(i64),
     /// A GTID event without `immediate_commit_timestamp` (before MySQL 8.0.1).
     NoClock,
@@ -85,14 +85,7 @@ pub(super) enum Commit {
 /// seen from the file's first transaction to `lo`), a quarter of a streaming span to the side of
 /// the end farther from it, so that two probes usually bracket T within one span; the midpoint
 /// when `halve`, or when no rate is known yet. Always strictly inside `(lo, hi)`.
-pub(super) fn next_target(
-    first: Probe,
-    lo: Probe,
-    hi: u64,
-    above: Option<Probe>,
-    t: i64,
-    halve: bool,
-) -> u64 {
+fn next_target(first: Probe, lo: Probe, hi: u64, above: Option<Probe>, t: i64, halve: bool) -> u64 {
     let span = hi - lo.pos;
     let (from, to) = match above {
         Some(above) => (lo, above),
@@ -122,7 +115,7 @@ pub(super) fn next_target(
 /// Whether `SHOW BINLOG EVENTS` names a GTID-family event: MySQL calls them `Gtid`,
 /// `Anonymous_Gtid` and `Gtid_tagged`; MariaDB, serving MySQL files, lists them as ignorable
 /// events "type 33 (MySQL Gtid)".
-pub(super) fn names_transaction_start(kind: &str, info: Option<&str>) -> bool {
+fn names_transaction_start(kind: &str, info: Option<&str>) -> bool {
     let kind = kind.to_ascii_lowercase();
     matches!(kind.as_str(), "gtid" | "anonymous_gtid" | "gtid_tagged")
         || info.is_some_and(|info| {
@@ -138,7 +131,7 @@ pub(super) fn names_transaction_start(kind: &str, info: Option<&str>) -> bool {
 
 /// Whether the FORMAT_DESCRIPTION's row ("Server ver: 8.0.36, Binlog ver: 4") may come from a
 /// MySQL ≥ 8.0.1 server, whose GTID events record commit times (a probe then checks).
-pub(super) fn written_with_commit_times(format_info: Option<&str>) -> bool {
+fn written_with_commit_times(format_info: Option<&str>) -> bool {
     let Some(version) = format_info
         .and_then(|info| info.strip_prefix("Server ver: "))
         .and_then(|rest| rest.split(',').next())
@@ -148,7 +141,7 @@ pub(super) fn written_with_commit_times(format_info: Option<&str>) -> bool {
     Flavor::of_version(version) == Flavor::MySql && split_version(version) >= (8, 0, 1)
 }
 
-pub(super) fn parse_row(row: &mysql_async::Row) -> Option<Row> {
+fn parse_row(row: &mysql_async::Row) -> Option<Row> {
     let pos = row.get_opt::<u64, _>(1)?.ok()?;
     let kind = row.get_opt::<String, _>(2)?.ok()?;
     let end = row.get_opt::<u64, _>(4)?.ok()?;
@@ -364,10 +357,10 @@ impl Bisection<'_> {
     pub(super) async fn run(&mut self, size: u64, t: i64) -> Result<Bracket, RemoteError> {
         let (mut conn, throttle) = connect(self.settings, Role::Control, self.deadline).await?;
         self.stats.round_trips += CONNECT_ROUND_TRIPS;
-        let outcome = self.search(&mut conn, size, t).await;
+        let searched = self.search(&mut conn, size, t).await;
         let _ = tokio::time::timeout_at(self.deadline, conn.disconnect()).await;
         self.stats.bytes_read += throttle.received();
-        match outcome {
+        match searched {
             // The server will not do it (SHOW BINLOG EVENTS refused, an event it cannot
             // parse): streaming does not need it.
             Err(error @ (RemoteError::Server { .. } | RemoteError::Privilege { .. }))

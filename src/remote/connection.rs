@@ -35,18 +35,27 @@ pub(super) struct ServerFacts {
 
 /// What a probe's dump may read ahead of its reader (its first events are a few hundred bytes;
 /// a larger PREVIOUS_GTIDS is let through when the reader starves).
-pub(super) const PROBE_BYTES: u64 = 1024;
+const PROBE_BYTES: u64 = 1024;
 
 /// What a walk's dump may read ahead to begin with; it grows with what is read.
-pub(super) const WALK_BYTES: u64 = 16 * 1024;
+const WALK_BYTES: u64 = 16 * 1024;
 /// What a file probe reads at most (artificial ROTATE, FORMAT_DESCRIPTION, PREVIOUS_GTIDS /
 /// GTID_LIST, the first transaction's first events) when nothing decided it sooner.
 pub(super) const FILE_PROBE_EVENTS: usize = 16;
 /// What a probe of one position reads at most (artificial ROTATE, FORMAT_DESCRIPTION, the event
 /// there): a commit-time probe, or the closing event of a file's identity.
 pub(super) const POSITION_PROBE_EVENTS: usize = 8;
+/// The receive buffer of a probe's connection: its first events are a few hundred bytes.
+const PROBE_RECEIVE_BUFFER: u32 = 2048;
+/// What a packet costs on the wire beyond its event: the packet header (4 bytes) and the OK
+/// byte before each event of a dump.
+const PACKET_OVERHEAD: u64 = 5;
+/// How long closing a dump may take before the connection is dropped instead.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// Round trips of opening a connection (TCP, greeting, authentication).
 pub(super) const CONNECT_ROUND_TRIPS: u64 = 3;
+/// Round trips of the control connection: connecting, three queries and the listing.
+pub(super) const CONTROL_ROUND_TRIPS: u64 = CONNECT_ROUND_TRIPS + 4;
 /// Round trips of a dump: connecting, then capabilities, checksum, register and the request.
 pub(super) const DUMP_ROUND_TRIPS: u64 = CONNECT_ROUND_TRIPS + 4;
 
@@ -113,14 +122,14 @@ pub(super) async fn connect(
 ) -> Result<(Conn, Throttle), RemoteError> {
     let receive_buffer = match role {
         Role::Control => None,
-        Role::Probe => Some(2048),
+        Role::Probe => Some(PROBE_RECEIVE_BUFFER),
         Role::Walk => Some(WALK_BYTES as u32),
     };
     let throttle = Throttle::start(settings.address(), receive_buffer)
         .await
         .map_err(|e| RemoteError::Connection {
             server: settings.address(),
-            what: "opening a local throttle".to_owned(),
+            what: "opening the local proxy of the connection".to_owned(),
             message: e.to_string(),
         })?;
     let conn = within(
@@ -173,7 +182,7 @@ pub(super) async fn server_facts(
 
 /// The bytes of an event as the server sent them (mysql_common splits off the checksum and the
 /// FDE's checksum-algorithm byte; they are put back so the reader can verify them).
-pub(super) fn raw_event(event: &Event) -> Vec<u8> {
+fn raw_event(event: &Event) -> Vec<u8> {
     let header = event.header();
     let mut raw = Vec::with_capacity(header.event_size() as usize);
     header.serialize(&mut raw);
@@ -266,7 +275,7 @@ pub(super) async fn dump_head(
             Ok(Some(Ok(event))) => event,
         };
         let raw = raw_event(&event);
-        consumed += raw.len() as u64 + 5;
+        consumed += raw.len() as u64 + PACKET_OVERHEAD;
         throttle.consumed(consumed);
         let done = enough(&raw);
         events.push(raw);
@@ -278,8 +287,8 @@ pub(super) async fn dump_head(
     pulled.map(|()| (events, throttle.received()))
 }
 
-pub(super) async fn close(stream: BinlogStream) {
-    let _ = tokio::time::timeout(Duration::from_secs(2), stream.close()).await;
+async fn close(stream: BinlogStream) {
+    let _ = tokio::time::timeout(CLOSE_WAIT, stream.close()).await;
 }
 
 /// A dump's events, pulled one at a time on the blocking thread.
@@ -354,7 +363,7 @@ impl Iterator for StreamEvents {
                 self.payload_end = Some(header.log_pos());
             }
             let raw = raw_event(&event);
-            self.consumed += raw.len() as u64 + 5;
+            self.consumed += raw.len() as u64 + PACKET_OVERHEAD;
             self.throttle.consumed(self.consumed);
             if let Some(progress) = &self.progress {
                 progress.read(raw.len() as u64);

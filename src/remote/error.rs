@@ -261,3 +261,57 @@ fn tls_or_connection(message: String, server: String, what: String) -> RemoteErr
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> ConnSettings {
+        ConnSettings::from_url("mysql://repl@127.0.0.1:3307", None).unwrap()
+    }
+
+    fn server_error(code: u16, message: &str) -> mysql_async::Error {
+        mysql_async::Error::Server(mysql_async::ServerError {
+            code,
+            message: message.to_owned(),
+            state: "HY000".to_owned(),
+        })
+    }
+
+    /// Issue 14: whether to retry was three predicates and a match on the message at every
+    /// decision; it is decided once, here, and the retry loop only reads it.
+    #[test]
+    fn each_error_says_once_whether_to_stop_retry_or_list_again() {
+        let recovery = |code, message| classify(server_error(code, message), &settings(), "x");
+        // MySQL's and MariaDB's words for another replica with our server_id (sent as 1236).
+        for message in [
+            "A slave with the same server_uuid/server_id as this slave has connected to the master",
+            "A replica with the same server_uuid/server_id as this replica has connected",
+        ] {
+            let error = recovery(1236, message);
+            assert!(
+                matches!(error, RemoteError::ServerIdTaken { .. }),
+                "{error}"
+            );
+            assert_eq!(error.recovery(), Recovery::Transient);
+        }
+        let purged = recovery(
+            1236,
+            "Could not find first log file name in binary log index file",
+        );
+        assert_eq!(purged.recovery(), Recovery::Relist);
+        assert_eq!(
+            recovery(1040, "Too many connections").recovery(),
+            Recovery::Transient
+        );
+        assert_eq!(
+            recovery(1045, "Access denied").recovery(),
+            Recovery::Definite
+        );
+        assert_eq!(
+            recovery(1227, "Access denied; you need").recovery(),
+            Recovery::Definite
+        );
+        assert_eq!(recovery(1064, "syntax").recovery(), Recovery::Definite);
+    }
+}

@@ -64,7 +64,7 @@ use crate::start_time::{ResolvedTime, StartTime, Zone};
 use crate::unit::TimeBasis;
 
 use connection::{Role, connect, server_facts};
-pub use connection::{query, query_connection};
+pub(crate) use connection::{query, query_connection};
 pub use error::{Recovery, RemoteError};
 pub use position::{ServerPosition, current_position};
 use sequence::{Listing, over_sequence};

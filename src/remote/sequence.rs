@@ -28,7 +28,7 @@ use crate::unit::{FirstCommit, TimeBasis, UnitReader, declared_gtids, first_comm
 
 use super::bisect::{Bisection, Bracket, STREAM_SPAN};
 use super::connection::{
-    CONNECT_ROUND_TRIPS, DUMP_ROUND_TRIPS, FILE_PROBE_EVENTS, POSITION_PROBE_EVENTS, Role,
+    CONTROL_ROUND_TRIPS, DUMP_ROUND_TRIPS, FILE_PROBE_EVENTS, POSITION_PROBE_EVENTS, Role,
     ServerFacts, StreamEvents, dump, dump_head, within,
 };
 use super::error::{Recovery, RemoteError};
@@ -36,7 +36,7 @@ use super::settings::ConnSettings;
 use super::throttle::Throttle;
 
 /// How many file probes run at once.
-pub(super) const PROBE_WIDTH: usize = 3;
+const PROBE_WIDTH: usize = 3;
 
 /// `SHOW BINARY LOGS`, read once on the control connection (which it closes).
 pub(super) struct Listing {
@@ -108,8 +108,7 @@ pub(super) async fn over_sequence<T: Send + 'static>(
         handle: Handle::current(),
         deadline,
         stats: SearchStats {
-            // Connecting, three queries and the listing on the control connection.
-            round_trips: CONNECT_ROUND_TRIPS + 4,
+            round_trips: CONTROL_ROUND_TRIPS,
             bytes_read: listing.control_bytes,
             ..SearchStats::default()
         },
@@ -160,7 +159,7 @@ fn remote_error(settings: &ConnSettings, err: ResolveError) -> RemoteError {
 
 /// Reads the first events of `file`: its creation second and declared GTIDs, and with `deep`
 /// its first transaction's commit time.
-pub(super) async fn probe_file(
+async fn probe_file(
     settings: &ConnSettings,
     facts: &ServerFacts,
     file: &str,
@@ -232,7 +231,7 @@ pub(super) async fn probe_file(
 /// The identity of `file` on the server now (SEMANTICS.md §6.2): its first events as a dump from
 /// position 4 sends them, and the event at `tail_offset` (which must end the file), with what it
 /// cost; `None` when the file does not have such an event there (it changed).
-pub(super) async fn identity_now(
+async fn identity_now(
     settings: &ConnSettings,
     facts: &ServerFacts,
     file: &str,
@@ -451,10 +450,10 @@ impl RemoteSequence {
             deadline: self.deadline,
             stats: SearchStats::default(),
         };
-        let outcome = self.handle.block_on(bisection.run(size, request.start_us));
+        let bracket = self.handle.block_on(bisection.run(size, request.start_us));
         let stats = bisection.stats;
         self.stats += stats;
-        let (from, above, probes) = match outcome.map_err(|e| self.fail(e))? {
+        let (from, above, probes) = match bracket.map_err(|e| self.fail(e))? {
             Bracket::From {
                 from,
                 above,
@@ -746,7 +745,7 @@ impl RemoteWalk {
 /// FORMAT_DESCRIPTION and PREVIOUS_GTIDS / GTID_LIST as the server sends them from position 4,
 /// and its last event (the ROTATE or STOP that closes it), with its offset.
 #[derive(Debug, Default)]
-pub(super) struct Capture {
+struct Capture {
     head: Vec<u8>,
     head_done: bool,
     tail: Option<(u64, Vec<u8>)>,
@@ -839,5 +838,40 @@ impl Walk for RemoteWalk {
 
     fn stats(&self) -> SearchStats {
         self.counters.lock().map(|c| *c).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 14: a network failure inside the search came back through a side channel beside
+    /// a `ResolveError::Remote(String)`; it now travels inside the errors themselves and must
+    /// come out as the same `RemoteError`, still retryable.
+    #[test]
+    fn a_network_failure_inside_the_search_comes_back_whole() {
+        let settings = ConnSettings::from_url("mysql://repl@127.0.0.1:3307", None).unwrap();
+        let dropped = || RemoteError::Connection {
+            server: settings.address(),
+            what: "reading the binlog stream".to_owned(),
+            message: "connection reset by peer".to_owned(),
+        };
+        let through_the_reader = ResolveError::Binlog(BinlogError::Transport {
+            origin: settings.address(),
+            source: Box::new(dropped()),
+        });
+        let from_the_sequence = ResolveError::Sequence(Box::new(dropped()));
+        for error in [through_the_reader, from_the_sequence] {
+            let error = remote_error(&settings, error);
+            assert!(matches!(error, RemoteError::Connection { .. }), "{error}");
+            assert_eq!(error.recovery(), Recovery::Transient);
+            assert_eq!(error.to_string(), dropped().to_string());
+        }
+        // The reader's own errors name the server.
+        let corrupt = ResolveError::Binlog(BinlogError::corrupt("f", 4, "bad"));
+        assert!(matches!(
+            remote_error(&settings, corrupt),
+            RemoteError::Binlog { .. }
+        ));
     }
 }

@@ -7,9 +7,12 @@ use mysql_async::Conn;
 use mysql_async::prelude::*;
 use tokio::time::Instant;
 
-use crate::start_time::{ResolvedTime, StartTime, TimeError, Zone};
+use crate::start_time::{Reading, ResolvedTime, StartTime, TimeError, Zone};
 
 use super::connection::{query_connection, within};
+
+/// One hour: how far back a DST fold repeats the wall clock.
+const HOUR_US: i64 = 3_600_000_000;
 use super::error::RemoteError;
 use super::settings::ConnSettings;
 
@@ -20,18 +23,19 @@ pub async fn read_start_time(
     start: &StartTime,
     deadline: Instant,
 ) -> Result<ResolvedTime, RemoteError> {
-    if start.offset.is_some() {
-        return read_here(settings, start, None);
+    match start.reading(None, true) {
+        Reading::Here(zone) => read_here(settings, start, zone),
+        Reading::OnServer => {
+            let mut conn = query_connection(settings, deadline).await?;
+            let answer = server_time(settings, &mut conn, start, deadline).await;
+            let _ = tokio::time::timeout_at(deadline, conn.disconnect()).await;
+            answer
+        }
     }
-    let mut conn = query_connection(settings, deadline).await?;
-    let answer = server_time(settings, &mut conn, start, deadline).await;
-    let _ = tokio::time::timeout_at(deadline, conn.disconnect()).await;
-    answer
 }
 
-/// The instant `start` means on a live source (the policy `locate` documents): with an offset,
-/// that instant; else read in `zone` when the user gave one; else as the server reads it, on
-/// `conn`.
+/// The instant `start` means on a live source, read where [`StartTime::reading`] says
+/// (`zone`: the one the user gave), the server's part on `conn`.
 pub(super) async fn instant_on(
     settings: &ConnSettings,
     conn: &mut Conn,
@@ -39,24 +43,21 @@ pub(super) async fn instant_on(
     zone: Option<&Zone>,
     deadline: Instant,
 ) -> Result<ResolvedTime, RemoteError> {
-    match (&start.offset, zone) {
-        (None, None) => server_time(settings, conn, start, deadline).await,
-        (_, zone) => read_here(settings, start, zone),
+    match start.reading(zone, true) {
+        Reading::OnServer => server_time(settings, conn, start, deadline).await,
+        Reading::Here(zone) => read_here(settings, start, zone),
     }
 }
 
-/// `start` read without the server: its offset, else `zone`.
 fn read_here(
     settings: &ConnSettings,
     start: &StartTime,
-    zone: Option<&Zone>,
+    zone: &Zone,
 ) -> Result<ResolvedTime, RemoteError> {
-    start
-        .resolve(zone.unwrap_or(&Zone::Local))
-        .map_err(|e| RemoteError::Other {
-            server: settings.address(),
-            message: e.to_string(),
-        })
+    start.resolve(zone).map_err(|e| RemoteError::Other {
+        server: settings.address(),
+        message: e.to_string(),
+    })
 }
 
 /// The instant a bare start time means in the server's default time zone, as the server itself
@@ -126,12 +127,12 @@ async fn server_time(
         settings,
         deadline,
         "checking the start time",
-        conn.query_first(back(us - 3_600_000_000)),
+        conn.query_first(back(us - HOUR_US)),
     )
     .await?;
     let (instant_us, note) = if hour_earlier.flatten().as_deref() == Some(local.as_str()) {
         (
-            us - 3_600_000_000,
+            us - HOUR_US,
             Some(format!(
                 "{} happens twice in {zone} (daylight saving ends); the earlier one was used; \
                  write an offset to choose",
@@ -149,7 +150,7 @@ async fn server_time(
 }
 
 /// `1901149200.500000` → µs.
-pub(super) fn parse_decimal_us(text: &str) -> Option<i64> {
+fn parse_decimal_us(text: &str) -> Option<i64> {
     let (whole, fraction) = text.trim().split_once('.').unwrap_or((text.trim(), ""));
     let whole: i64 = whole.parse().ok()?;
     let mut digits: String = fraction.chars().take(6).collect();

@@ -151,12 +151,12 @@ impl ConnSettings {
     /// mysql_async options for a connection to this server, made through a local throttle
     /// listening on `throttle_port` (see `remote::throttle`); TLS still verifies the server's name.
     /// `compress` asks for protocol compression when the settings allow it.
-    pub fn opts_via(&self, throttle_port: u16, compress: bool) -> Opts {
+    pub(crate) fn opts_via(&self, throttle_port: u16, compress: bool) -> Opts {
         self.opts_to("127.0.0.1", throttle_port, compress)
     }
 
     /// mysql_async options for a direct connection (no throttle), for plain queries.
-    pub fn opts_direct(&self) -> Opts {
+    pub(crate) fn opts_direct(&self) -> Opts {
         self.opts_to(&self.host, self.port, false)
     }
 
@@ -196,14 +196,14 @@ impl ConnSettings {
     }
 
     /// The server_id for the next probe connection.
-    pub fn probe_server_id(&self) -> u32 {
+    pub(crate) fn probe_server_id(&self) -> u32 {
         self.server_id
             .unwrap_or_else(|| fastrand::u32(PROBE_SERVER_ID_MIN..=u32::MAX))
     }
 }
 
 /// The URL with the password replaced by `****`.
-pub fn mask_url(text: &str) -> String {
+pub(crate) fn mask_url(text: &str) -> String {
     match url::Url::parse(text) {
         Ok(mut url) if url.password().is_some() => {
             let _ = url.set_password(Some("****"));

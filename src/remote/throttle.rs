@@ -138,7 +138,10 @@ impl Drop for Throttle {
     }
 }
 
-async fn connect(server: &str, receive_buffer: Option<u32>) -> std::io::Result<TcpStream> {
+pub(super) async fn connect(
+    server: &str,
+    receive_buffer: Option<u32>,
+) -> std::io::Result<TcpStream> {
     let mut last = std::io::Error::other(format!("{server} did not resolve to an address"));
     for address in tokio::net::lookup_host(server).await? {
         let socket = if address.is_ipv4() {

@@ -232,7 +232,22 @@ impl FileDecision {
 }
 
 impl Resolution {
-    /// No location matches the start time (SEMANTICS.md's AboveUpperBound).
+    /// An answer of `status`, with nothing else known yet.
+    fn bare(status: Status, warnings: Vec<String>, stats: SearchStats) -> Resolution {
+        Resolution {
+            status,
+            location: None,
+            gtid: None,
+            matched: None,
+            warnings,
+            steps: Vec::new(),
+            files: Vec::new(),
+            notes: Vec::new(),
+            assumption: None,
+            stats,
+        }
+    }
+
     /// InRange at `unit` of `file` (SEMANTICS.md §5.2).
     pub(crate) fn in_range(
         file: SequenceFile,
@@ -253,7 +268,7 @@ impl Resolution {
                 file: file.name,
                 unit,
             }),
-            ..Resolution::too_late(warnings, stats)
+            ..Resolution::bare(Status::InRange, warnings, stats)
         }
     }
 
@@ -271,24 +286,13 @@ impl Resolution {
                 relay_subdir: first.relay_subdir,
             }),
             gtid,
-            ..Resolution::too_late(warnings, SearchStats::default())
+            ..Resolution::bare(Status::BelowLowerBound, warnings, SearchStats::default())
         }
     }
 
-    /// AboveUpperBound (SEMANTICS.md §5.3).
+    /// AboveUpperBound (SEMANTICS.md §5.3): no location matches the start time.
     pub fn too_late(warnings: Vec<String>, stats: SearchStats) -> Resolution {
-        Resolution {
-            status: Status::AboveUpperBound,
-            location: None,
-            gtid: None,
-            matched: None,
-            warnings,
-            steps: Vec::new(),
-            files: Vec::new(),
-            notes: Vec::new(),
-            assumption: None,
-            stats,
-        }
+        Resolution::bare(Status::AboveUpperBound, warnings, stats)
     }
 
     /// `binlog_gtid` as SEMANTICS.md §7 prints it (`""` when none or not computed).

@@ -336,38 +336,38 @@ pub(crate) fn scan_file(
     let track = request.gtid != GtidMode::Off;
     let reader = open(path, newest, SCAN_WINDOW)?;
     let start = initial.cloned().unwrap_or_default();
-    let outcome = find(
+    let scanned = find(
         UnitReader::resume(reader, track, start),
         request,
         None,
         progress,
     )?;
-    if track && initial.is_none() && outcome.declared.is_none() {
+    if track && initial.is_none() && scanned.declared.is_none() {
         return Ok(None);
     }
     steps.push(format!("{name}: read unit by unit"));
-    Ok(Some(into_scan(outcome, steps)))
+    Ok(Some(into_scan(scanned, steps)))
 }
 
-fn into_scan(outcome: Scanned, steps: Vec<String>) -> FileScan {
-    let whole = outcome.complete && outcome.found.is_none();
+fn into_scan(scanned: Scanned, steps: Vec<String>) -> FileScan {
+    let whole = scanned.complete && scanned.found.is_none();
     FileScan {
-        answer: match outcome.found {
+        answer: match scanned.found {
             Some(unit) => FileAnswer::Found {
                 unit,
-                executed: outcome.executed,
+                executed: scanned.executed,
             },
             None => FileAnswer::NotHere {
-                executed: Some(outcome.executed),
+                executed: Some(scanned.executed),
             },
         },
-        warnings: outcome.warnings,
+        warnings: scanned.warnings,
         steps,
-        stats: outcome.stats,
-        clock: outcome.clock,
+        stats: scanned.stats,
+        clock: scanned.clock,
         whole,
-        units: outcome.units,
-        declared: outcome.declared,
+        units: scanned.units,
+        declared: scanned.declared,
     }
 }
 

@@ -77,6 +77,9 @@ pub struct BinlogFileEntry {
 pub struct LeftOut {
     pub name: String,
     pub why: String,
+    /// Not the binlog's business: a directory, or a file that is not a binlog, beside an index
+    /// that names the binlog files (a server's datadir). Worth a note only on request.
+    pub quiet: bool,
 }
 
 /// The binlog files of a source, in order: a directory of binlogs, or a DM relay directory
@@ -122,6 +125,7 @@ impl BinlogDir {
                 left_out.push(LeftOut {
                     name,
                     why: "a directory".to_owned(),
+                    quiet: false,
                 });
             } else {
                 names.push(name);
@@ -211,6 +215,7 @@ impl BinlogDir {
                 self.left_out.push(LeftOut {
                     name,
                     why: format!("listed in {index} but not a binlog file"),
+                    quiet: false,
                 });
             } else {
                 self.files.push(BinlogFileEntry {
@@ -222,11 +227,17 @@ impl BinlogDir {
         }
         for name in names {
             if name != index && !listed.contains(name) {
+                // A binlog the index does not list means a stale index: always worth a note.
+                let binlog = has_magic(&self.dir.join(name));
                 self.left_out.push(LeftOut {
                     name: name.clone(),
                     why: format!("not listed in {index}"),
+                    quiet: !binlog,
                 });
             }
+        }
+        for left in &mut self.left_out {
+            left.quiet |= left.why == "a directory";
         }
         Ok(())
     }
@@ -241,6 +252,7 @@ impl BinlogDir {
                 self.left_out.push(LeftOut {
                     name: name.clone(),
                     why: "not a binlog file".to_owned(),
+                    quiet: false,
                 });
             }
         }

@@ -61,7 +61,7 @@ pub fn open_relay_dir(dir: &Path) -> Result<BinlogDir, LocalSourceError> {
                 .filter(|l| l.name != "relay.meta")
                 .map(|l| LeftOut {
                     name: format!("{subdir}/{}", l.name),
-                    why: l.why,
+                    ..l
                 }),
         );
         sequence

@@ -10,6 +10,14 @@ use crate::resolve;
 use super::location::CheckpointLocation;
 use super::source::SourceConfig;
 
+/// DM's prefix of a failed precheck (`checkResult`).
+pub const CHECK_FAILED: &str = "[code=26005:class=task-check:scope=internal:level=medium], \
+                                Message: fail to check synchronization configuration with \
+                                type: ";
+
+/// DM's `checkResult` when every precheck passed (details follow when some warned).
+pub const PRECHECK_PASSED: &str = "pre-check is passed. ";
+
 /// operate-source's `source not found` (`show` of a source that was never created).
 pub const SOURCE_NOT_FOUND: &str = "source not found";
 

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use super::dm::{OperateSourceEntry, OperateSourceResponse, SOURCE_NOT_FOUND, shown};
 use super::source::SourceConfig;
 use super::state::StateDir;
+use super::yaml::ConfigError;
 
 /// `create`: every file is read and checked before any is stored. Returns the reply and the
 /// files' warnings (unknown keys) for people.
@@ -19,7 +20,7 @@ pub fn create(
     for path in source_files {
         match read(path) {
             Ok(found) => parsed.push(found),
-            Err(message) => return (failed(message), Vec::new()),
+            Err(error) => return (failed(error.to_string()), Vec::new()),
         }
     }
     let mut warnings = Vec::new();
@@ -102,11 +103,24 @@ fn replied(sources: Vec<OperateSourceEntry>) -> OperateSourceResponse {
     }
 }
 
-fn read(path: &Path) -> Result<(SourceConfig, String), String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{}: cannot read the source file: {e}", path.display()))?;
-    let config =
-        SourceConfig::parse(&path.display().to_string(), &text).map_err(|e| e.to_string())?;
+/// Why a source file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceFileError {
+    #[error("{}: cannot read the source file: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+fn read(path: &Path) -> Result<(SourceConfig, String), SourceFileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SourceFileError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let config = SourceConfig::parse(&path.display().to_string(), &text)?;
     Ok((config, text))
 }
 

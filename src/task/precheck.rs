@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use crate::binlog::Flavor;
 use crate::remote::{self, ConnSettings, RemoteError};
 
+use super::dm::{CHECK_FAILED, PRECHECK_PASSED};
 use super::source::{SourceConfig, SourceFlavor};
 use super::store::downstream::DownstreamStore;
 
@@ -56,10 +57,6 @@ pub struct PrecheckReport {
     pub items: Vec<CheckItem>,
 }
 
-/// DM's prefix of a failed precheck.
-const CHECK_FAILED: &str = "[code=26005:class=task-check:scope=internal:level=medium], Message: \
-                            fail to check synchronization configuration with type: ";
-
 impl PrecheckReport {
     pub fn extend(&mut self, items: Vec<CheckItem>) {
         for mut item in items {
@@ -94,8 +91,8 @@ impl PrecheckReport {
                     .map_or(first.desc.as_str(), |e| e.short_error.as_str());
                 format!("{CHECK_FAILED}{reason}\n detail: {}", detail(&failed))
             }
-            None if warned.is_empty() => "pre-check is passed. ".to_owned(),
-            None => format!("pre-check is passed. \n detail: {}", detail(&warned)),
+            None if warned.is_empty() => PRECHECK_PASSED.to_owned(),
+            None => format!("{PRECHECK_PASSED}\n detail: {}", detail(&warned)),
         }
     }
 }
@@ -365,7 +362,7 @@ pub async fn check_upstream(
             fail(
                 prefix(format!(
                     "flavor is {} but the server is {version}",
-                    if mariadb { "mysql" } else { "mariadb" }
+                    source.flavor.as_str()
                 )),
                 "set flavor to the server's (mysql or mariadb) or leave it empty, then \
                  operate-source create the source again",

@@ -84,16 +84,6 @@ pub struct StartTaskOutcome {
     pub statements: Vec<String>,
 }
 
-impl From<StartTaskResponse> for StartTaskOutcome {
-    fn from(response: StartTaskResponse) -> StartTaskOutcome {
-        StartTaskOutcome {
-            response,
-            notes: Vec::new(),
-            statements: Vec::new(),
-        }
-    }
-}
-
 /// Why start-task wrote nothing (each source's own reasons are [`SourceError`]s).
 #[derive(Debug, thiserror::Error)]
 pub enum StartTaskError {
@@ -102,7 +92,7 @@ pub enum StartTaskError {
     #[error("task {task}: timezone: {source}")]
     Timezone { task: String, source: TimeError },
     /// `-s` named sources the task does not have (DM answers per source, with an empty msg).
-    #[error("")]
+    #[error("{SOURCE_NOT_IN_TASK}: {}", ids.join(", "))]
     NotInTask { ids: Vec<String> },
     #[error(
         "task {task} has task-mode {mode}, which replicates no binlog: there is no start point \
@@ -123,7 +113,7 @@ pub enum StartTaskError {
     #[error("internal error: {what} stopped ({message}); please report it")]
     Thread { what: &'static str, message: String },
     /// A precheck failed: the check result says which (DM answers with an empty msg).
-    #[error("")]
+    #[error("a precheck failed")]
     Precheck,
     #[error(
         "nothing was written: {failed} of {of} sources failed (start-task writes all sources or \
@@ -207,10 +197,15 @@ impl Refusal {
                 .collect(),
             _ => self.sources,
         };
+        // DM says nothing in `msg` where the sources or the check result say it all.
+        let msg = match &self.error {
+            StartTaskError::NotInTask { .. } | StartTaskError::Precheck => String::new(),
+            error => error.to_string(),
+        };
         StartTaskOutcome {
             response: StartTaskResponse {
                 result: false,
-                msg: self.error.to_string(),
+                msg,
                 sources,
                 check_result: self.check_result,
             },
@@ -767,9 +762,6 @@ fn resolved_start(
         details,
     })
 }
-
-/// The worker name of DM's JSON: this machine's host name (see [`super::dm::default_worker`]).
-pub use super::dm::default_worker;
 
 /// Why a task file cannot be used.
 #[derive(Debug, thiserror::Error)]

@@ -214,7 +214,7 @@ impl StateDir {
 
     /// The store `kind` of `task`: the embedded one here, or the task's target database
     /// (connected with `default_tls` when its config has no `security`).
-    pub fn checkpoint_store(
+    pub(crate) fn checkpoint_store(
         &self,
         task: &TaskConfig,
         kind: MetaStoreKind,

@@ -38,7 +38,15 @@ pub async fn query_status(
         Err(err) => return failed(err.to_string()),
     };
     let read = async {
-        let store = state.checkpoint_store(&task, kind, default_tls)?;
+        let store =
+            state
+                .checkpoint_store(&task, kind, default_tls)
+                .map_err(|error| match error {
+                    StoreError::NoTarget { task } => StoreError::Invalid(format!(
+                        "task {task}: the recorded task file has no target-database"
+                    )),
+                    other => other,
+                })?;
         let rows = store.read(&task.meta_schema, &task.name, deadline).await?;
         let log = store.log(&task.meta_schema, &task.name, deadline).await?;
         Ok::<(Vec<GlobalRow>, Vec<LogEntry>), StoreError>((rows, log))

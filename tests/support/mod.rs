@@ -32,8 +32,10 @@ pub fn startpoint(args: &[&str]) -> Output {
 pub fn startpoint_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     // Each run starts with an empty summary cache of its own (a test that wants a warm one
     // passes --cache-dir), so that no run depends on what another left in ~/.cache.
+    let cache = tempfile::tempdir().expect("a temporary cache directory");
     let out = command()
         .args(args)
+        .env("XDG_CACHE_HOME", cache.path())
         .envs(env.iter().copied())
         .output()
         .expect("run the startpoint binary");
@@ -95,8 +97,9 @@ impl Scene {
 }
 
 /// The binary as a `Command` not yet run, from the project root, with a summary cache of its
-/// own and without `STARTPOINT_HOME`: for a test that spawns, kills or times a run. The caches
-/// live under cargo's `target/tmp`, so that `cargo clean` takes them.
+/// own and without `STARTPOINT_HOME`: for a test that spawns, kills or times a run. Such a
+/// run may outlive any guard, so its cache lives under cargo's `target/tmp` (which `cargo
+/// clean` takes) rather than in a directory removed on drop.
 pub fn command() -> Command {
     let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "startpoint-test-cache-{}-{}",

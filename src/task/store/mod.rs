@@ -60,19 +60,12 @@ impl MetaStoreKind {
 /// (start-task, `--remove-meta`, query-status). The embedded store's SQLite calls block, so they
 /// run on a blocking thread; the downstream store's are network calls under the deadline.
 #[derive(Debug, Clone)]
-pub enum CheckpointStore {
+pub(crate) enum CheckpointStore {
     Embedded(EmbeddedStore),
     Downstream(DownstreamStore),
 }
 
 impl CheckpointStore {
-    pub fn kind(&self) -> MetaStoreKind {
-        match self {
-            CheckpointStore::Embedded(_) => MetaStoreKind::Embedded,
-            CheckpointStore::Downstream(_) => MetaStoreKind::Downstream,
-        }
-    }
-
     /// The SQL its statements are written in.
     pub fn dialect(&self) -> Dialect {
         match self {
