@@ -189,13 +189,16 @@ async fn pump(client: TcpStream, server: TcpStream, shared: Arc<Shared>, initial
     });
     let mut buf = vec![0u8; 64 * 1024];
     let mut buffer_size = initial_buffer;
+    // Rounds in a row the reader looked starved with nothing consumed in between, and at what.
+    let mut starved: (u32, u64) = (0, u64::MAX);
     loop {
         let received = shared.received.load(Ordering::SeqCst);
         let allowance = shared.allowance.load(Ordering::SeqCst);
         if received >= allowance {
             // Hold the server back until the reader catches up; but a reader that waits while
-            // the throttle is held back is waiting for an event larger than the allowance left:
-            // let twice the dump so far through, so any event completes in a few rounds.
+            // the throttle is held back may be waiting for an event larger than the allowance
+            // left: let more through, doubling round after round, so any event completes in a
+            // few rounds.
             let consumed = shared.consumed.load(Ordering::SeqCst);
             let notified = shared.more.notified();
             if shared.allowance.load(Ordering::SeqCst) <= received {
@@ -206,9 +209,15 @@ async fn pump(client: TcpStream, server: TcpStream, shared: Arc<Shared>, initial
                 && shared.allowance.load(Ordering::SeqCst) <= received
             {
                 let so_far = received - shared.dump_start.load(Ordering::SeqCst);
-                shared
-                    .allowance
-                    .fetch_max(received + so_far.max(MIN_GROWTH), Ordering::SeqCst);
+                starved = match starved {
+                    (rounds, at) if at == consumed => (rounds + 1, at),
+                    _ => (0, consumed),
+                };
+                let min_slack = shared.min_slack.load(Ordering::SeqCst);
+                shared.allowance.fetch_max(
+                    received + starved_growth(so_far, min_slack, starved.0),
+                    Ordering::SeqCst,
+                );
             }
             continue;
         }
@@ -236,4 +245,39 @@ async fn pump(client: TcpStream, server: TcpStream, shared: Arc<Shared>, initial
     }
     let _ = client_write.shutdown().await;
     upstream.abort();
+}
+
+/// What a reader that looks starved is let through, in its `rounds`-th round in a row without
+/// consuming: the dump's slack, doubling each round, never more than the dump so far. A
+/// reader that only waits because its machine is busy (mysql_async has not parsed what was
+/// forwarded yet) then costs a slack per stall, not the whole dump again; an event larger than
+/// the allowance still completes in a few rounds.
+fn starved_growth(so_far: u64, min_slack: u64, rounds: u32) -> u64 {
+    let step = min_slack
+        .max(MIN_GROWTH)
+        .saturating_mul(1 << rounds.min(32));
+    step.min(so_far.max(MIN_GROWTH))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 14's CI: with every test in one binary, a live walk ran beside CPU-bound tests; a
+    /// reader stalled for 5 ms by the machine, not by the server, let the whole dump so far
+    /// through again, and the bytes on the wire overshot their budget.
+    #[test]
+    fn a_stalled_reader_widens_a_long_walk_by_its_slack_not_by_the_whole_dump() {
+        let walk = 16 * 1024;
+        assert_eq!(starved_growth(200_000, walk, 0), walk);
+        assert_eq!(starved_growth(200_000, walk, 1), 2 * walk);
+        assert_eq!(starved_growth(200_000, walk, 10), 200_000);
+        // A probe's small allowance still doubles towards a large PREVIOUS_GTIDS.
+        let probe = 1024;
+        let grown: Vec<u64> = (0..4).map(|r| starved_growth(1 << 20, probe, r)).collect();
+        assert_eq!(grown, [1024, 2048, 4096, 8192]);
+        // Early in a dump, never more than before.
+        assert_eq!(starved_growth(0, probe, 0), MIN_GROWTH);
+        assert_eq!(starved_growth(3000, walk, 5), 3000);
+    }
 }
