@@ -37,6 +37,8 @@ pub struct EventStreamSource<I> {
     /// Checksum of the events that come before the first FDE (the artificial ROTATE): what
     /// the replica negotiated with `@master_binlog_checksum`.
     negotiated: ChecksumAlg,
+    /// The current event's checksum trailer when it is not the format's (the first ROTATE).
+    trailer: Option<usize>,
 }
 
 impl<I> EventStreamSource<I>
@@ -64,6 +66,7 @@ where
             format: None,
             last_end: 4,
             negotiated,
+            trailer: None,
         }
     }
 
@@ -95,6 +98,23 @@ where
         }
     }
 
+    /// Whether the dump's first artificial ROTATE (before any FORMAT_DESCRIPTION) ends with a
+    /// CRC32, read from its size: it names the file the dump was asked for, so its size is the
+    /// header, the 8-byte position and that name, plus 4 with a CRC. The servers disagree on
+    /// when they add one: MySQL only when the replica's `@source_binlog_checksum` /
+    /// `@master_binlog_checksum` names an algorithm it knows (`Binlog_sender::fake_rotate_event`
+    /// with `event_checksum_on()`; mysql_async sends `'ALL'`, which it does not know), MariaDB
+    /// whenever the replica announced checksum support, even with `binlog_checksum=NONE`
+    /// (`sql_repl.cc`, `fake_rotate_event`). Any other size falls back to what was negotiated.
+    fn first_rotate_trailer(&self, size: u64) -> usize {
+        let bare = (HEADER_LEN + 8 + self.file.len()) as u64;
+        match size.checked_sub(bare) {
+            Some(0) => 0,
+            Some(4) => checksum::CHECKSUM_LEN,
+            _ => self.checksum_len(),
+        }
+    }
+
     fn checksum_len(&self) -> usize {
         match (&self.format, self.negotiated) {
             (Some(format), _) => format.checksum_len(),
@@ -118,6 +138,7 @@ where
 
     fn advance(&mut self) -> Result<bool, BinlogError> {
         self.current = None;
+        self.trailer = None;
         let Some(item) = self.events.next() else {
             return Ok(false);
         };
@@ -185,7 +206,11 @@ where
                 self.format = Some(format);
             }
             Some(EventType::Rotate) => {
-                let trailer = self.checksum_len();
+                let trailer = match self.format {
+                    Some(_) => self.checksum_len(),
+                    None => self.first_rotate_trailer(size),
+                };
+                self.trailer = Some(trailer);
                 if trailer > 0 {
                     self.verify(offset, false)?;
                     self.verified = true;
@@ -224,7 +249,7 @@ where
         let event = self
             .current
             .ok_or_else(|| self.corrupt(self.last_end, "no current event to decode"))?;
-        let trailer = self.checksum_len();
+        let trailer = self.trailer.unwrap_or_else(|| self.checksum_len());
         if !self.verified && trailer > 0 {
             self.verify(event.offset, false)?;
             self.verified = true;
@@ -239,5 +264,69 @@ where
 
     fn may_grow(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::binlog::header::FLAG_ARTIFICIAL;
+
+    fn rotate(file: &str, crc: bool) -> Vec<u8> {
+        let mut body = 4u64.to_le_bytes().to_vec();
+        body.extend_from_slice(file.as_bytes());
+        let header = EventHeader {
+            timestamp: 0,
+            type_code: EventType::Rotate as u8,
+            server_id: 1,
+            event_size: (HEADER_LEN + body.len() + if crc { 4 } else { 0 }) as u32,
+            log_pos: 0,
+            flags: FLAG_ARTIFICIAL,
+        };
+        let mut bytes = header.serialize().to_vec();
+        bytes.extend_from_slice(&body);
+        if crc {
+            checksum::append(&mut bytes);
+        }
+        bytes
+    }
+
+    /// Issue 15: stock MySQL sends the dump's first artificial ROTATE without a CRC32 when the
+    /// replica's checksum variable names no algorithm it knows (mysql_async says `'ALL'`), while
+    /// `binlog_checksum` is CRC32; the CRC was expected and every live resolution failed with
+    /// "CRC32 mismatch in ROTATE_EVENT". MariaDB with `binlog_checksum=NONE` does the opposite.
+    #[test]
+    fn the_first_rotate_says_by_its_size_whether_it_has_a_crc() {
+        let file = "mysql-bin.000002";
+        for (crc, negotiated) in [
+            (false, ChecksumAlg::Crc32),
+            (true, ChecksumAlg::Off),
+            (true, ChecksumAlg::Crc32),
+            (false, ChecksumAlg::Off),
+        ] {
+            let events = vec![Ok(rotate(file, crc))];
+            let mut stream =
+                EventStreamSource::new("db:3306", file, negotiated, events.into_iter());
+            assert!(
+                stream.advance().unwrap(),
+                "crc {crc}, negotiated {negotiated:?}"
+            );
+            assert_eq!(
+                stream.file_name(),
+                file,
+                "crc {crc}, negotiated {negotiated:?}"
+            );
+        }
+        // A damaged CRC is still an error.
+        let mut damaged = rotate(file, true);
+        let last = damaged.len() - 1;
+        damaged[last] ^= 1;
+        let mut stream = EventStreamSource::new(
+            "db:3306",
+            file,
+            ChecksumAlg::Crc32,
+            vec![Ok(damaged)].into_iter(),
+        );
+        assert!(stream.advance().is_err());
     }
 }

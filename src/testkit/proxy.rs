@@ -2,6 +2,9 @@
 //! cross the wire in each direction (so compression and early stops can be measured), and can
 //! run a hook when a new connection arrives or when one connection has carried a given number of
 //! bytes to the client (to purge binlogs, kill or pause the server at a precise moment).
+//!
+//! It can also make a MariaDB dump look like a MySQL one where the two senders differ
+//! ([`Proxy::like_mysql`]), so that MySQL's behaviour is tested without a MySQL server.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +25,8 @@ struct Hooks {
     on_bytes: Option<(u64, Hook)>,
     /// Connections from this index on are cut after this many bytes to the client.
     cut: Option<(u64, u64)>,
+    /// Rewrite dumps the way MySQL's sender differs from MariaDB's.
+    like_mysql: bool,
 }
 
 /// Byte counts since the proxy started (or since [`Proxy::reset`]).
@@ -30,6 +35,8 @@ struct Counters {
     to_client: AtomicU64,
     to_server: AtomicU64,
     connections: AtomicU64,
+    /// Events rewritten by [`Proxy::like_mysql`].
+    rewritten: AtomicU64,
 }
 
 /// A running proxy to one server; stops when dropped.
@@ -64,12 +71,14 @@ impl Proxy {
                 if let Some(hook) = hook {
                     let _ = tokio::task::spawn_blocking(hook).await;
                 }
-                let cut = task_hooks
-                    .lock()
-                    .unwrap()
-                    .cut
-                    .filter(|(from, _)| index >= *from)
-                    .map(|(_, bytes)| bytes);
+                let (cut, like_mysql) = {
+                    let hooks = task_hooks.lock().unwrap();
+                    let cut = hooks
+                        .cut
+                        .filter(|(from, _)| index >= *from)
+                        .map(|(_, bytes)| bytes);
+                    (cut, hooks.like_mysql)
+                };
                 let (counters, hooks) = (task_counters.clone(), task_hooks.clone());
                 tokio::spawn(async move {
                     // Small buffers on both sides: the proxy must pass the client's flow control
@@ -81,7 +90,8 @@ impl Proxy {
                     };
                     let _ = socket.set_recv_buffer_size(4096);
                     if let Ok(server) = socket.connect(target).await {
-                        forward(client, server, counters, hooks, cut).await;
+                        let rewrite = like_mysql.then(FirstRotateWithoutCrc::default);
+                        forward(client, server, counters, hooks, cut, rewrite).await;
                     }
                 });
             }
@@ -111,6 +121,11 @@ impl Proxy {
         self.counters.to_server.load(Ordering::SeqCst)
     }
 
+    /// How many events [`Proxy::like_mysql`] has rewritten.
+    pub fn rewritten(&self) -> u64 {
+        self.counters.rewritten.load(Ordering::SeqCst)
+    }
+
     pub fn connections(&self) -> u64 {
         self.counters.connections.load(Ordering::SeqCst)
     }
@@ -135,6 +150,17 @@ impl Proxy {
     pub fn cut_after(&self, rule: Option<(u64, u64)>) {
         self.hooks.lock().unwrap().cut = rule;
     }
+
+    /// From the next connection on, dumps arrive as MySQL's sender would send them: the first
+    /// artificial ROTATE without a CRC32 when the replica's checksum variable names no
+    /// algorithm MySQL knows (mysql_async sends `'ALL'`). MySQL sizes that event with
+    /// `event_checksum_on()`, which is false for such a replica until the first
+    /// FORMAT_DESCRIPTION is read (mysql/mysql-server `sql/rpl_binlog_sender.cc`,
+    /// `Binlog_sender::init_checksum_alg` and `fake_rotate_event`); MariaDB always adds the CRC
+    /// (`sql/sql_repl.cc`). Plain connections only (no TLS, no compression).
+    pub fn like_mysql(&self, on: bool) {
+        self.hooks.lock().unwrap().like_mysql = on;
+    }
 }
 
 impl Drop for Proxy {
@@ -143,12 +169,70 @@ impl Drop for Proxy {
     }
 }
 
+/// Drops the CRC32 of the first artificial ROTATE a connection carries to the client: the
+/// server's bytes are cut into protocol packets (3-byte length, sequence id, payload) until that
+/// event has passed, then forwarded as they come.
+#[derive(Default)]
+struct FirstRotateWithoutCrc {
+    pending: Vec<u8>,
+    done: bool,
+}
+
+impl FirstRotateWithoutCrc {
+    fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
+        if self.done {
+            return bytes.to_vec();
+        }
+        self.pending.extend_from_slice(bytes);
+        let mut out = Vec::new();
+        while !self.done && self.pending.len() >= 4 {
+            let len =
+                u32::from_le_bytes([self.pending[0], self.pending[1], self.pending[2], 0]) as usize;
+            if self.pending.len() < 4 + len {
+                break;
+            }
+            let mut packet: Vec<u8> = self.pending.drain(..4 + len).collect();
+            if is_artificial_rotate(&packet[4..]) {
+                // Payload: 0x00, then the event; its size and the packet's both lose 4 bytes.
+                packet.truncate(packet.len() - 4);
+                let len = (len - 4) as u32;
+                packet[..3].copy_from_slice(&len.to_le_bytes()[..3]);
+                let size = u32::from_le_bytes(packet[4 + 10..4 + 14].try_into().unwrap()) - 4;
+                packet[4 + 10..4 + 14].copy_from_slice(&size.to_le_bytes());
+                self.done = true;
+            }
+            out.extend_from_slice(&packet);
+        }
+        if self.done {
+            out.append(&mut self.pending);
+        }
+        out
+    }
+}
+
+/// An event packet (OK byte, then an event) holding an artificial ROTATE with a CRC.
+fn is_artificial_rotate(payload: &[u8]) -> bool {
+    use crate::binlog::EventType;
+    use crate::binlog::header::EventHeader;
+    let Some((0, event)) = payload.split_first() else {
+        return false;
+    };
+    EventHeader::parse_prefix(event).is_some_and(|header| {
+        header.type_code == EventType::Rotate as u8
+            && header.is_artificial()
+            && header.log_pos == 0
+            && header.event_size as usize == event.len()
+            && event.len() >= crate::binlog::HEADER_LEN + 8 + 4
+    })
+}
+
 async fn forward(
     client: TcpStream,
     server: TcpStream,
     counters: Arc<Counters>,
     hooks: Arc<Mutex<Hooks>>,
     cut: Option<u64>,
+    mut rewrite: Option<FirstRotateWithoutCrc>,
 ) {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
@@ -172,11 +256,25 @@ async fn forward(
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        let n = match cut {
-            Some(limit) if carried + n as u64 >= limit => (limit.saturating_sub(carried)) as usize,
-            _ => n,
+        let rewritten;
+        let bytes = match rewrite.as_mut() {
+            Some(rewrite) => {
+                let done = rewrite.done;
+                rewritten = rewrite.feed(&buf[..n]);
+                if rewrite.done && !done {
+                    counters.rewritten.fetch_add(1, Ordering::SeqCst);
+                }
+                &rewritten[..]
+            }
+            None => &buf[..n],
         };
-        if client_write.write_all(&buf[..n]).await.is_err() {
+        let n = match cut {
+            Some(limit) if carried + bytes.len() as u64 >= limit => {
+                (limit.saturating_sub(carried)) as usize
+            }
+            _ => bytes.len(),
+        };
+        if client_write.write_all(&bytes[..n]).await.is_err() {
             break;
         }
         carried += n as u64;
