@@ -1335,6 +1335,184 @@ async fn a_mysql_dumps_first_rotate_without_a_crc_is_read() {
     assert!(proxy.rewritten() > 0, "the proxy rewrote no ROTATE");
 }
 
+/// Issue 15: a binlog that rotates while a resolution runs. The dump of the last listed file
+/// runs on into the file created after `SHOW BINARY LOGS` was read; a transaction found there
+/// was answered with the last listed file's *name* and the new file's *offset*. The names are
+/// taken once (SEMANTICS.md §2): the answer never leaves the listed files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_during_the_resolution_never_names_the_wrong_file() {
+    let server = MariaDb::start().unwrap();
+    let mut conn = server.connect().await.unwrap();
+    conn.query_drop("CREATE DATABASE test").await.unwrap();
+    conn.query_drop("CREATE TABLE test.t (id INT PRIMARY KEY, v VARCHAR(64))")
+        .await
+        .unwrap();
+    for id in 0..20 {
+        conn.query_drop(format!("INSERT INTO test.t VALUES ({id}, REPEAT('x', 64))"))
+            .await
+            .unwrap();
+    }
+    conn.query_drop("FLUSH BINARY LOGS").await.unwrap();
+    for id in 20..40 {
+        conn.query_drop(format!("INSERT INTO test.t VALUES ({id}, REPEAT('y', 64))"))
+            .await
+            .unwrap();
+    }
+    conn.disconnect().await.unwrap();
+    let proxy = Proxy::start(format!("127.0.0.1:{}", server.port()).parse().unwrap())
+        .await
+        .unwrap();
+    let settings = ConnSettings::from_url(&proxy.url("root"), None).unwrap();
+    // T: a second from now, after every transaction so far.
+    let start_us = chrono::Utc::now().timestamp_micros() + 1_000_000;
+    // After the listing (connection 0), before the first dump: wait for T, rotate, and commit
+    // a transaction at or after T into the new file.
+    let port = server.port();
+    proxy.on_connection(
+        1,
+        Box::new(move || {
+            // MariaDB dates a transaction to the second: commit in the second after T's.
+            let next_second = (start_us / 1_000_000 + 1) * 1_000_000;
+            let wait = next_second + 50_000 - chrono::Utc::now().timestamp_micros();
+            std::thread::sleep(Duration::from_micros(wait.max(0) as u64));
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let mut conn = mysql_async::Conn::new(
+                    mysql_async::OptsBuilder::default()
+                        .ip_or_hostname("127.0.0.1")
+                        .tcp_port(port)
+                        .user(Some("root"))
+                        .prefer_socket(false),
+                )
+                .await
+                .unwrap();
+                conn.query_drop("FLUSH BINARY LOGS").await.unwrap();
+                conn.query_drop("INSERT INTO test.t VALUES (1000, 'after the listing')")
+                    .await
+                    .unwrap();
+                conn.disconnect().await.unwrap();
+            });
+        }),
+    );
+    for gtid in [GtidMode::Auto, GtidMode::Off] {
+        let answer = resolve_remote(&settings, &commit_request(start_us, gtid))
+            .await
+            .unwrap();
+        let resolution = &answer.resolution;
+        match (&resolution.status, &resolution.matched) {
+            // Within the listed files there is nothing at or after T.
+            (Status::AboveUpperBound, _) => {}
+            // Or (the second round, listed after the rotation) the transaction, in its file.
+            (Status::InRange, Some(matched)) => {
+                let path = server.binlog_path(&matched.file);
+                let bytes = std::fs::read(&path).unwrap();
+                let pos = matched.unit.pos as usize;
+                assert!(
+                    pos + 19 <= bytes.len(),
+                    "{gtid:?}: {}:{pos} is past the end of that file: {:?}",
+                    matched.file,
+                    resolution.steps
+                );
+                assert!(
+                    resolution.location.as_ref().unwrap().file == matched.file,
+                    "{gtid:?}: {resolution:?}"
+                );
+                let mut units = UnitReader::new(
+                    FileEventSource::open(&path, ReadOptions::default()).unwrap(),
+                    false,
+                );
+                let mut found = false;
+                while let Some(unit) = units.next_unit().unwrap() {
+                    found |= unit.pos == matched.unit.pos && unit.commit_us() >= start_us;
+                }
+                assert!(
+                    found,
+                    "{gtid:?}: no transaction at or after T at {}:{pos}",
+                    matched.file
+                );
+            }
+            other => panic!("{gtid:?}: {other:?}"),
+        }
+    }
+}
+
+/// Issue 15: MariaDB with `encrypt_binlog=ON` was refused with "resolve against the live server
+/// instead" while resolving against the live server. A dump arrives decrypted, its
+/// START_ENCRYPTION marked IGNORABLE; the answer is the server's own (`BINLOG_GTID_POS`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_binlog_is_read_over_the_live_path() {
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("keys.txt");
+    std::fs::write(
+        &key_file,
+        "1;a7addd9adea9978fda19f21e6be987880e68ac92632ca052e5bb42b1a506939a\n",
+    )
+    .unwrap();
+    let server = MariaDb::start_with(&ServerConfig {
+        extra_args: vec![
+            "--plugin-load-add=file_key_management".to_owned(),
+            format!("--file-key-management-filename={}", key_file.display()),
+            "--encrypt-binlog=ON".to_owned(),
+        ],
+        ..ServerConfig::default()
+    })
+    .unwrap();
+    let mut conn = server.connect().await.unwrap();
+    conn.query_drop("CREATE DATABASE test").await.unwrap();
+    conn.query_drop("CREATE TABLE test.t (id INT PRIMARY KEY)")
+        .await
+        .unwrap();
+    for id in 0..5 {
+        conn.query_drop(format!("INSERT INTO test.t VALUES ({id})"))
+            .await
+            .unwrap();
+    }
+    // The start time: the next whole second (MariaDB dates transactions to the second).
+    let now = chrono::Utc::now().timestamp_micros();
+    let start_us = (now / 1_000_000 + 1) * 1_000_000;
+    let before: String = conn
+        .query_first("SELECT @@gtid_binlog_pos")
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_micros((start_us - now + 50_000) as u64)).await;
+    for id in 5..10 {
+        conn.query_drop(format!("INSERT INTO test.t VALUES ({id})"))
+            .await
+            .unwrap();
+    }
+    let local = BinlogDir::open(&server.datadir()).unwrap();
+    let first = &local.files[0].path;
+    let refused = UnitReader::new(
+        FileEventSource::open(first, ReadOptions::default()).unwrap(),
+        false,
+    )
+    .next_unit();
+    assert!(
+        refused.is_err(),
+        "the encrypted file on disk is still refused, with what to do"
+    );
+    let settings = ConnSettings::from_url(&server.url(), None).unwrap();
+    let answer = resolve_remote(&settings, &commit_request(start_us, GtidMode::Auto))
+        .await
+        .unwrap();
+    assert_eq!(answer.resolution.status, Status::InRange);
+    assert_eq!(answer.resolution.gtid_text(), before);
+    let location = answer.resolution.location.as_ref().unwrap();
+    let at: Option<String> = conn
+        .query_first(format!(
+            "SELECT BINLOG_GTID_POS('{}', {})",
+            location.file, location.pos
+        ))
+        .await
+        .unwrap();
+    assert_eq!(at.as_deref(), Some(before.as_str()));
+    conn.disconnect().await.unwrap();
+}
+
 /// A live server's files are summarised once (issue 13): a warm run checks each summary against
 /// the server (its first events and last event) and skips the file, with the cold run's answers;
 /// `index --url` reports them cached; after RESET MASTER the files of the same names are other

@@ -226,6 +226,9 @@ where
                     return Ok(true);
                 }
             }
+            // A server decrypts an encrypted binlog before it sends it and marks the event that
+            // started the encryption IGNORABLE (MariaDB `sql_repl.cc`): the rest reads as usual.
+            Some(EventType::MariaStartEncryption) if header.is_ignorable() => {}
             Some(EventType::MariaStartEncryption) => {
                 return Err(BinlogError::Encrypted {
                     file: self.name.clone(),

@@ -801,17 +801,21 @@ impl EventSource for RemoteWalk {
             }
             return Ok(true);
         }
-        if moved
-            && let Some(position) = self.names.iter().position(|n| n == self.source.file_name())
-        {
-            if position > self.index
-                && let Some(progress) = &self.progress
-            {
-                progress.file_done();
-            }
-            self.index = position;
+        if !moved {
+            return Ok(false);
         }
-        Ok(moved)
+        // The names are taken once (SEMANTICS.md §2): a file created after the listing ends the
+        // walk, or its transactions would be answered with a listed file's name.
+        let Some(position) = self.names.iter().position(|n| n == self.source.file_name()) else {
+            return Ok(false);
+        };
+        if position > self.index
+            && let Some(progress) = &self.progress
+        {
+            progress.file_done();
+        }
+        self.index = position;
+        Ok(true)
     }
 
     fn current(&self) -> Option<EventRef> {
