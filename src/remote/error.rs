@@ -64,6 +64,25 @@ pub enum RemoteError {
     )]
     Tls { server: String, message: String },
 
+    /// MySQL refuses to send the transactions of a binlog written under the other GTID mode
+    /// (`Binlog_sender::check_event_type`: anonymous ones under `gtid_mode=ON`, GTID ones under
+    /// `OFF`; sent as error 1236 with ER_CANT_REPLICATE_ANONYMOUS_WITH_GTID_MODE_ON /
+    /// ER_CANT_REPLICATE_GTID_WITH_GTID_MODE_OFF). The file is there; only another source can
+    /// read it.
+    #[error(
+        "{server}: {what}: the server (gtid_mode={mode}) refuses to send the {refused} \
+         transactions of binlog written before its GTID mode changed, which the answer needs \
+         (server error 1236: {message}); resolve from a copy of the binlog files with \
+         --binlog-dir, or choose a start time after the change"
+    )]
+    GtidModeRefuses {
+        server: String,
+        what: String,
+        mode: &'static str,
+        refused: &'static str,
+        message: String,
+    },
+
     /// Another replica registered with the server_id this connection drew (the server says so
     /// in error 1236's text or with its own code): another is drawn.
     #[error("{server}: {what}: server error {code}: {message}")]
@@ -208,6 +227,15 @@ pub fn classify(err: mysql_async::Error, settings: &ConnSettings, what: &str) ->
                 message: e.message,
             },
             1381 => RemoteError::BinlogOff { server },
+            1236 if let Some((mode, refused)) = gtid_mode_refusal(&e.message) => {
+                RemoteError::GtidModeRefuses {
+                    server,
+                    what,
+                    mode,
+                    refused,
+                    message: e.message,
+                }
+            }
             code if names_taken_server_id(&e.message) => RemoteError::ServerIdTaken {
                 server,
                 what,
@@ -247,6 +275,18 @@ pub fn classify(err: mysql_async::Error, settings: &ConnSettings, what: &str) ->
 /// file.
 fn names_taken_server_id(message: &str) -> bool {
     message.contains("same server_uuid/server_id") || message.contains("same server_id")
+}
+
+/// MySQL's texts for a dump that meets a transaction of the other GTID mode
+/// (`share/messages_to_clients.txt`): the server's mode, and what it will not send.
+fn gtid_mode_refusal(message: &str) -> Option<(&'static str, &'static str)> {
+    if message.contains("Cannot replicate anonymous transaction when @@GLOBAL.GTID_MODE = ON") {
+        Some(("ON", "anonymous (GTID-less)"))
+    } else if message.contains("Cannot replicate GTID-transaction when @@GLOBAL.GTID_MODE = OFF") {
+        Some(("OFF", "GTID"))
+    } else {
+        None
+    }
 }
 
 fn tls_or_connection(message: String, server: String, what: String) -> RemoteError {
@@ -313,5 +353,38 @@ mod tests {
             Recovery::Definite
         );
         assert_eq!(recovery(1064, "syntax").recovery(), Recovery::Definite);
+    }
+
+    /// Issue 15: MySQL with gtid_mode=ON refuses the anonymous transactions of binlogs kept from
+    /// before a GTID migration (and OFF refuses GTID ones) with error 1236, which was reported
+    /// as "the file or position is not available; it may have been purged".
+    #[test]
+    fn a_gtid_mode_refusal_says_what_it_is_and_how_to_proceed() {
+        let classify = |message: &str| classify(server_error(1236, message), &settings(), "x");
+        let on = classify(
+            "Cannot replicate anonymous transaction when @@GLOBAL.GTID_MODE = ON, at file \
+             ./mysql-bin.000120, position 367777777.; the first event 'mysql-bin.000120' at \
+             367777777, the last event read from './mysql-bin.000120' at 367777778, the last \
+             byte read from './mysql-bin.000120' at 367777778.",
+        );
+        assert!(
+            matches!(on, RemoteError::GtidModeRefuses { mode: "ON", .. }),
+            "{on}"
+        );
+        assert_eq!(on.recovery(), Recovery::Definite);
+        let text = on.to_string();
+        assert!(!text.contains("purged"), "{text}");
+        assert!(
+            text.contains("--binlog-dir") && text.contains("gtid_mode=ON"),
+            "{text}"
+        );
+        let off = classify(
+            "Cannot replicate GTID-transaction when @@GLOBAL.GTID_MODE = OFF, at file \
+             ./binlog.000003, position 157.",
+        );
+        assert!(
+            matches!(off, RemoteError::GtidModeRefuses { mode: "OFF", .. }),
+            "{off}"
+        );
     }
 }
