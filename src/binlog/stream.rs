@@ -139,10 +139,24 @@ where
     fn advance(&mut self) -> Result<bool, BinlogError> {
         self.current = None;
         self.trailer = None;
-        let Some(item) = self.events.next() else {
-            return Ok(false);
-        };
-        self.bytes = item?;
+        loop {
+            let Some(item) = self.events.next() else {
+                return Ok(false);
+            };
+            self.bytes = item?;
+            // A heartbeat keeps the connection alive and is no part of the binlog: its log_pos
+            // is where the stream stands, not the end of an event (MySQL's
+            // `Binlog_sender::send_heartbeat_event`; binlog servers and proxies send them too).
+            let heartbeat = EventHeader::parse_prefix(&self.bytes).is_some_and(|h| {
+                matches!(
+                    h.event_type(),
+                    Ok(EventType::Heartbeat | EventType::HeartbeatV2)
+                )
+            });
+            if !heartbeat {
+                break;
+            }
+        }
         let header = EventHeader::parse_prefix(&self.bytes).ok_or_else(|| {
             self.corrupt(
                 self.last_end,
@@ -331,5 +345,44 @@ mod tests {
             vec![Ok(damaged)].into_iter(),
         );
         assert!(stream.advance().is_err());
+    }
+
+    fn event(type_code: EventType, log_pos: u32, body: &[u8]) -> Vec<u8> {
+        let header = EventHeader {
+            timestamp: 0,
+            type_code: type_code as u8,
+            server_id: 1,
+            event_size: (HEADER_LEN + body.len() + 4) as u32,
+            log_pos,
+            flags: 0,
+        };
+        let mut bytes = header.serialize().to_vec();
+        bytes.extend_from_slice(body);
+        checksum::append(&mut bytes);
+        bytes
+    }
+
+    /// Issue 15: MySQL (and binlog servers) send heartbeats whose log_pos is the position the
+    /// stream stands at; read as an event, it ended before the event that came before it and
+    /// the stream was "damaged". They are passed over.
+    #[test]
+    fn heartbeats_are_no_part_of_the_binlog() {
+        let file = "mysql-bin.000002";
+        let query = event(EventType::Query, 4 + 19 + 30 + 4, &[0u8; 30]);
+        let events = vec![
+            Ok(rotate(file, true)),
+            Ok(event(EventType::Heartbeat, 57, file.as_bytes())),
+            Ok(query.clone()),
+            Ok(event(EventType::Heartbeat, 57, file.as_bytes())),
+            Ok(event(EventType::HeartbeatV2, 57, &[1, 2, 3])),
+        ];
+        let mut stream =
+            EventStreamSource::new("db:3306", file, ChecksumAlg::Crc32, events.into_iter());
+        assert!(stream.advance().unwrap());
+        assert!(stream.advance().unwrap());
+        let current = stream.current().unwrap();
+        assert_eq!(current.header.type_code, EventType::Query as u8);
+        assert_eq!(current.offset, 4);
+        assert!(!stream.advance().unwrap());
     }
 }
