@@ -320,6 +320,43 @@ async fn credentials_and_privileges_fail_clearly() {
     assert!(started.elapsed() < Duration::from_secs(6));
 }
 
+/// Issue 15: an account that authenticates with MariaDB's `ed25519` plugin made the process
+/// panic (exit 101) inside the driver, taking every other source of a start-task with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ed25519_account_resolves() {
+    let (server, _copy, local) = server_with_history(&small_binlogs()).await;
+    let mut conn = server.connect().await.unwrap();
+    for statement in [
+        "INSTALL SONAME 'auth_ed25519'",
+        "CREATE USER 'ed'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('Ed-secret1')",
+        "GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'ed'@'%'",
+    ] {
+        conn.query_drop(statement).await.unwrap();
+    }
+    conn.disconnect().await.unwrap();
+    let t = unit_times(&local)[40];
+    let url = format!("mysql://ed@127.0.0.1:{}", server.port());
+    let settings = ConnSettings::from_url(&url, Some("Ed-secret1".to_owned())).unwrap();
+    let answer = resolve_remote(&settings, &commit_request(t, GtidMode::Auto))
+        .await
+        .unwrap();
+    let local_answer = resolve_files(
+        &local,
+        &Request {
+            start_us: t,
+            basis: TimeBasis::Commit,
+            gtid: GtidMode::Auto,
+        },
+    )
+    .unwrap();
+    assert_eq!(summary(&answer.resolution), summary(&local_answer));
+    let wrong = ConnSettings::from_url(&url, Some("Wr0ng-guess".to_owned())).unwrap();
+    let err = resolve_remote(&wrong, &commit_request(t, GtidMode::Auto))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RemoteError::Auth { .. }), "{err}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_during_a_resolution() {
     let (server, _copy, local) = server_with_history(&small_binlogs()).await;

@@ -150,7 +150,21 @@ pub async fn resolve_many(
     concurrency: usize,
 ) -> Vec<Result<RemoteAnswer, RemoteError>> {
     futures_util::stream::iter(jobs)
-        .map(|(settings, request)| async move { resolve_remote(&settings, &request).await })
+        .map(|(settings, request)| async move {
+            // One source's panic (a driver's, say) is that source's failure, not the run's.
+            let resolved = std::panic::AssertUnwindSafe(resolve_remote(&settings, &request));
+            futures_util::FutureExt::catch_unwind(resolved)
+                .await
+                .unwrap_or_else(|panic| {
+                    Err(RemoteError::Other {
+                        server: settings.address(),
+                        message: format!(
+                            "internal error ({}); please report it",
+                            crate::panic_text(&*panic)
+                        ),
+                    })
+                })
+        })
         .buffered(concurrency.max(1))
         .collect()
         .await

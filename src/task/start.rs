@@ -20,6 +20,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
 use futures_util::future::join_all;
 use tokio::time::Instant;
 
@@ -145,6 +148,14 @@ pub enum SourceError {
         mode: &'static str,
         source_id: String,
     },
+    #[error("internal error while deciding this source ({0}); please report it")]
+    Panicked(String),
+}
+
+impl SourceError {
+    fn panicked(panic: &(dyn std::any::Any + Send)) -> SourceError {
+        SourceError::Panicked(crate::panic_text(panic).to_owned())
+    }
 }
 
 /// A start-task that stopped: the error, and what DM's reply carries besides it.
@@ -472,7 +483,12 @@ async fn decide_all(
             true => None,
             false => stored.get(&source.source_id),
         };
-        decide(request, source, start, zone, existing, set_at, deadline)
+        // One source's panic (a driver's, say) is that source's failure, not the run's.
+        AssertUnwindSafe(decide(
+            request, source, start, zone, existing, set_at, deadline,
+        ))
+        .catch_unwind()
+        .map(|decided| decided.unwrap_or_else(|panic| Err(SourceError::panicked(&*panic))))
     }))
     .await;
     let mut decided = Decided {
