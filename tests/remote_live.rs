@@ -1550,6 +1550,75 @@ async fn an_encrypted_binlog_is_read_over_the_live_path() {
     conn.disconnect().await.unwrap();
 }
 
+/// Issue 15: an account with max_user_connections below what the probes open at once (three,
+/// besides the search's own) failed every run with a definite "server error 1226". The
+/// probes fall back to one at a time and the answer is the local one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_with_few_connections_is_served_one_probe_at_a_time() {
+    use startpoint::testkit::binlog_writer::{
+        FileSpec, SequenceWriter, Trailing, TrxShape, TrxSpec, WriterFlavor,
+    };
+    const BASE: u32 = 1_735_689_600;
+    let spec = |i: u32| TrxSpec {
+        shape: TrxShape::RowDml { statements: 1 },
+        begin_ts: BASE + i,
+        commit_ts: BASE + i + 1,
+        commit_micros: 0,
+        domain: 0,
+        origin: 0,
+        gtid_gap: 0,
+    };
+    let files: Vec<FileSpec> = (0..8u32)
+        .map(|f| FileSpec {
+            created: spec(f * 10).begin_ts,
+            trxs: (f * 10..f * 10 + 10).map(spec).collect(),
+            trailing: Trailing::Nothing,
+        })
+        .collect();
+    let (dir, _) = write_sequence(
+        SequenceWriter::new(WriterFlavor::MySql80Gtid, "mysql-bin"),
+        &files,
+    );
+    let (server, _) = serving(dir.path());
+    let mut conn = server.connect().await.unwrap();
+    for statement in [
+        "CREATE USER 'few'@'%' IDENTIFIED BY 'Few-secret1' WITH MAX_USER_CONNECTIONS 2",
+        "GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'few'@'%'",
+    ] {
+        conn.query_drop(statement).await.unwrap();
+    }
+    conn.disconnect().await.unwrap();
+    let url = format!("mysql://few@127.0.0.1:{}", server.port());
+    let settings = ConnSettings::from_url(&url, Some("Few-secret1".to_owned())).unwrap();
+    let local = BinlogDir::open(dir.path()).unwrap();
+    let mut fell_back = false;
+    for file in [1, 4, 7] {
+        let t = i64::from(spec(file * 10 + 5).commit_ts) * 1_000_000;
+        let remote = resolve_remote(&settings, &commit_request(t, GtidMode::Auto))
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", format_instant(t)));
+        fell_back |= remote
+            .resolution
+            .notes
+            .iter()
+            .any(|n| n.contains("one at a time"));
+        let local_answer = resolve_files(
+            &local,
+            &Request {
+                start_us: t,
+                basis: TimeBasis::Commit,
+                gtid: GtidMode::Auto,
+            },
+        )
+        .unwrap();
+        assert_eq!(summary(&remote.resolution), summary(&local_answer));
+    }
+    assert!(
+        fell_back,
+        "the probes never needed more connections than allowed"
+    );
+}
+
 /// A live server's files are summarised once (issue 13): a warm run checks each summary against
 /// the server (its first events and last event) and skips the file, with the cold run's answers;
 /// `index --url` reports them cached; after RESET MASTER the files of the same names are other

@@ -370,6 +370,10 @@ impl Bisection<'_> {
                     "not searched on the server ({error}); read in full"
                 ))))
             }
+            // Fewer connections than a search needs at once: streaming needs one.
+            Err(error @ RemoteError::ConnectionLimit { .. }) => Ok(Bracket::No(Some(format!(
+                "not searched on the server ({error}); read in full"
+            )))),
             other => other,
         }
     }

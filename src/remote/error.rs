@@ -83,6 +83,16 @@ pub enum RemoteError {
         message: String,
     },
 
+    /// The account may not open another connection now (max_user_connections: 1203 globally,
+    /// 1226 for the account): the probes fall back to one at a time, and it is retried.
+    #[error("{server}: {what}: server error {code}: {message}")]
+    ConnectionLimit {
+        server: String,
+        what: String,
+        code: u16,
+        message: String,
+    },
+
     /// Another replica registered with the server_id this connection drew (the server says so
     /// in error 1236's text or with its own code): another is drawn.
     #[error("{server}: {what}: server error {code}: {message}")]
@@ -161,9 +171,9 @@ impl RemoteError {
     /// What to do about it.
     pub fn recovery(&self) -> Recovery {
         match self {
-            RemoteError::Connection { .. } | RemoteError::ServerIdTaken { .. } => {
-                Recovery::Transient
-            }
+            RemoteError::Connection { .. }
+            | RemoteError::ServerIdTaken { .. }
+            | RemoteError::ConnectionLimit { .. } => Recovery::Transient,
             // Too many connections, server shutting down or starting, lock wait.
             RemoteError::Server {
                 code: 1040 | 1053 | 1077 | 1205 | 1927,
@@ -233,6 +243,15 @@ pub fn classify(err: mysql_async::Error, settings: &ConnSettings, what: &str) ->
                     what,
                     mode,
                     refused,
+                    message: e.message,
+                }
+            }
+            // 1226 names the resource; only the connection limit passes with fewer connections.
+            code @ (1203 | 1226) if code == 1203 || e.message.contains("max_user_connections") => {
+                RemoteError::ConnectionLimit {
+                    server,
+                    what,
+                    code,
                     message: e.message,
                 }
             }

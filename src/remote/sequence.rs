@@ -106,6 +106,7 @@ pub(super) async fn over_sequence<T: Send + 'static>(
         files: listing.files,
         sizes: listing.sizes,
         handle: Handle::current(),
+        width: PROBE_WIDTH,
         deadline,
         stats: SearchStats {
             round_trips: CONTROL_ROUND_TRIPS,
@@ -333,6 +334,9 @@ pub(super) struct RemoteSequence {
     handle: Handle,
     deadline: Instant,
     stats: SearchStats,
+    /// How many files are probed at once ([`PROBE_WIDTH`], or 1 for an account whose
+    /// connections are limited).
+    width: usize,
     progress: Option<Arc<ReadProgress>>,
     cache: Arc<SummaryCache>,
     /// What a per-file read proved about each file's identity, for its summary.
@@ -530,16 +534,40 @@ impl BinlogSequence for RemoteSequence {
     }
 
     fn probe(&mut self, indices: &[usize], deep: bool) -> Result<Vec<FileProbe>, ResolveError> {
-        let probes = indices.iter().map(|&i| {
-            probe_file(
-                &self.settings,
-                &self.facts,
-                &self.files[i].name,
-                deep,
-                self.deadline,
-            )
-        });
-        let results = self.handle.block_on(futures_util::future::join_all(probes));
+        let (settings, facts, deadline) = (&self.settings, &self.facts, self.deadline);
+        let probe_one = |i: usize| probe_file(settings, facts, &self.files[i].name, deep, deadline);
+        let mut results: Vec<Option<Result<_, RemoteError>>> = match self.width {
+            1 => indices.iter().map(|_| None).collect(),
+            _ => self
+                .handle
+                .block_on(futures_util::future::join_all(
+                    indices.iter().map(|&i| probe_one(i)),
+                ))
+                .into_iter()
+                .map(Some)
+                .collect(),
+        };
+        // An account limited to fewer connections than the probes need at once
+        // (max_user_connections) is served one probe at a time from then on.
+        let limited = results
+            .iter()
+            .any(|r| matches!(r, Some(Err(RemoteError::ConnectionLimit { .. }))));
+        if self.width == 1 || limited {
+            for (slot, &i) in results.iter_mut().zip(indices) {
+                if !matches!(slot, Some(Ok(_))) {
+                    *slot = Some(self.handle.block_on(probe_one(i)));
+                }
+            }
+        }
+        if limited {
+            self.width = 1;
+            self.notes.push(format!(
+                "{} allows this account fewer connections than {PROBE_WIDTH} probes at once: \
+                 the files are probed one at a time",
+                self.settings.address()
+            ));
+        }
+        let results: Vec<_> = results.into_iter().flatten().collect();
         let mut out = Vec::with_capacity(results.len());
         for result in results {
             let (probe, bytes, events) = result.map_err(|e| self.fail(e))?;
@@ -553,7 +581,7 @@ impl BinlogSequence for RemoteSequence {
     }
 
     fn probe_width(&self) -> usize {
-        PROBE_WIDTH
+        self.width
     }
 
     fn walk_from(&mut self, index: usize) -> Result<RemoteWalk, ResolveError> {
