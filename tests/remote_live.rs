@@ -1619,6 +1619,44 @@ async fn an_account_with_few_connections_is_served_one_probe_at_a_time() {
     );
 }
 
+/// Issue 15: a file the server lists but no longer has on disk (deleted by hand, not purged)
+/// made MariaDB answer error 29, which was final. As on the local path, it is a purged gap:
+/// passed over, and the answer says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listed_file_missing_on_disk_is_a_purged_gap() {
+    let (server, copy, local) = server_with_history(&small_binlogs()).await;
+    let missing = local.files[3].name.clone();
+    std::fs::remove_file(server.binlog_path(&missing)).unwrap();
+    std::fs::remove_file(copy.path().join(&missing)).unwrap();
+    let local = BinlogDir::open(copy.path()).unwrap();
+    let settings = ConnSettings::from_url(&server.url(), None).unwrap();
+    let times = unit_times(&local);
+    for &t in [times[times.len() / 2], times[times.len() - 3]].iter() {
+        let remote = resolve_remote(&settings, &commit_request(t, GtidMode::Auto))
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", format_instant(t)));
+        let local_answer = resolve_files(
+            &local,
+            &Request {
+                start_us: t,
+                basis: TimeBasis::Commit,
+                gtid: GtidMode::Auto,
+            },
+        )
+        .unwrap();
+        assert_eq!(summary(&remote.resolution), summary(&local_answer));
+        assert!(
+            remote
+                .resolution
+                .warnings
+                .iter()
+                .any(|w| w.contains(&missing)),
+            "{:?}",
+            remote.resolution.warnings
+        );
+    }
+}
+
 /// A live server's files are summarised once (issue 13): a warm run checks each summary against
 /// the server (its first events and last event) and skips the file, with the cold run's answers;
 /// `index --url` reports them cached; after RESET MASTER the files of the same names are other

@@ -64,6 +64,15 @@ pub enum RemoteError {
     )]
     Tls { server: String, message: String },
 
+    /// A file the server lists is not on its disk (error 29, "File … not found"): deleted by
+    /// hand rather than purged. A fresh listing shows it with size 0, and it becomes a gap.
+    #[error("{server}: {what}: a binlog file the server lists is missing from its disk: {message}")]
+    FileMissing {
+        server: String,
+        what: String,
+        message: String,
+    },
+
     /// MySQL refuses to send the transactions of a binlog written under the other GTID mode
     /// (`Binlog_sender::check_event_type`: anonymous ones under `gtid_mode=ON`, GTID ones under
     /// `OFF`; sent as error 1236 with ER_CANT_REPLICATE_ANONYMOUS_WITH_GTID_MODE_ON /
@@ -179,7 +188,9 @@ impl RemoteError {
                 code: 1040 | 1053 | 1077 | 1205 | 1927,
                 ..
             } => Recovery::Transient,
-            RemoteError::BinlogUnavailable { .. } => Recovery::Relist,
+            RemoteError::BinlogUnavailable { .. } | RemoteError::FileMissing { .. } => {
+                Recovery::Relist
+            }
             _ => Recovery::Definite,
         }
     }
@@ -247,6 +258,12 @@ pub fn classify(err: mysql_async::Error, settings: &ConnSettings, what: &str) ->
                 }
             }
             // 1226 names the resource; only the connection limit passes with fewer connections.
+            // EE_FILENOTFOUND.
+            29 => RemoteError::FileMissing {
+                server,
+                what,
+                message: e.message,
+            },
             code @ (1203 | 1226) if code == 1203 || e.message.contains("max_user_connections") => {
                 RemoteError::ConnectionLimit {
                     server,

@@ -42,6 +42,9 @@ const PROBE_WIDTH: usize = 3;
 pub(super) struct Listing {
     pub(super) files: Vec<SequenceFile>,
     pub(super) sizes: Vec<Option<u64>>,
+    /// Listed files missing from the server's disk, with the position in `files` they would
+    /// have had.
+    pub(super) purged: Vec<(usize, String)>,
     /// What the control connection received.
     pub(super) control_bytes: u64,
 }
@@ -63,27 +66,36 @@ impl Listing {
         let _ = tokio::time::timeout_at(deadline, conn.disconnect()).await;
         let control_bytes = control_throttle.received();
         drop(control_throttle);
-        let (files, sizes): (Vec<SequenceFile>, Vec<Option<u64>>) = rows
+        let mut listing = Listing {
+            files: Vec::new(),
+            sizes: Vec::new(),
+            purged: Vec::new(),
+            control_bytes,
+        };
+        let listed = rows
             .iter()
-            .filter_map(|row| Some((row.get::<String, _>(0)?, row.get_opt::<u64, _>(1))))
-            .map(|(name, size)| {
-                let file = SequenceFile {
-                    name,
-                    relay_subdir: None,
-                };
-                (file, size.and_then(Result::ok))
-            })
-            .unzip();
-        if files.is_empty() {
+            .filter_map(|row| Some((row.get::<String, _>(0)?, row.get_opt::<u64, _>(1))));
+        for (name, size) in listed {
+            let size = size.and_then(Result::ok);
+            // A file the index lists but the disk no longer has: both servers report it with
+            // size 0, which no binlog file has (its magic alone is 4 bytes). Like a purged file
+            // of a local directory, it is a gap (SEMANTICS.md §2).
+            if size == Some(0) {
+                listing.purged.push((listing.files.len(), name));
+                continue;
+            }
+            listing.files.push(SequenceFile {
+                name,
+                relay_subdir: None,
+            });
+            listing.sizes.push(size);
+        }
+        if listing.files.is_empty() {
             return Err(RemoteError::BinlogOff {
                 server: settings.address(),
             });
         }
-        Ok(Listing {
-            files,
-            sizes,
-            control_bytes,
-        })
+        Ok(listing)
     }
 }
 
@@ -105,6 +117,7 @@ pub(super) async fn over_sequence<T: Send + 'static>(
         facts,
         files: listing.files,
         sizes: listing.sizes,
+        purged: listing.purged,
         handle: Handle::current(),
         width: PROBE_WIDTH,
         deadline,
@@ -331,6 +344,8 @@ pub(super) struct RemoteSequence {
     files: Vec<SequenceFile>,
     /// `File_size` of each file in `SHOW BINARY LOGS`, when the server gave one.
     sizes: Vec<Option<u64>>,
+    /// Listed files missing from the server's disk (see [`Listing::purged`]).
+    purged: Vec<(usize, String)>,
     handle: Handle,
     deadline: Instant,
     stats: SearchStats,
@@ -582,6 +597,18 @@ impl BinlogSequence for RemoteSequence {
 
     fn probe_width(&self) -> usize {
         self.width
+    }
+
+    fn gap_before(&self, index: usize) -> Vec<String> {
+        self.purged
+            .iter()
+            .filter(|(at, _)| *at > 0 && *at <= index)
+            .map(|(_, name)| name.clone())
+            .collect()
+    }
+
+    fn purged_before_first(&self) -> bool {
+        self.purged.iter().any(|(at, _)| *at == 0)
     }
 
     fn walk_from(&mut self, index: usize) -> Result<RemoteWalk, ResolveError> {
