@@ -1657,6 +1657,70 @@ async fn a_listed_file_missing_on_disk_is_a_purged_gap() {
     }
 }
 
+/// Issue 15: `--server-id N` made the three concurrent probes register with N, so the server
+/// disconnected one dump for each new one (runs of 4–14 s, or failures at the deadline); with N
+/// a real replica's, the two disconnected each other for the whole `--rpc-timeout`. With a
+/// fixed id the files are probed one at a time, and an id a registered replica uses is refused
+/// at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixed_server_id_neither_fights_itself_nor_a_replica() {
+    let (server, _copy, local) = server_with_history(&small_binlogs()).await;
+    // A replica registered as 4242, its dump left open.
+    let mut replica = server.connect().await.unwrap();
+    replica
+        .query_drop("SET @mariadb_slave_capability=4")
+        .await
+        .unwrap();
+    let mut dump = replica
+        .get_binlog_stream(mysql_async::BinlogStreamRequest::new(4242).with_hostname(b"replica1"))
+        .await
+        .unwrap();
+    // Registered: its first event has come.
+    futures_util::StreamExt::next(&mut dump)
+        .await
+        .unwrap()
+        .unwrap();
+    let times = unit_times(&local);
+    let t = times[times.len() / 2];
+    let with_id = |id: u32| {
+        let mut settings = ConnSettings::from_url(&server.url(), None).unwrap();
+        settings.server_id = Some(id);
+        settings
+    };
+    let started = std::time::Instant::now();
+    let err = resolve_remote(&with_id(4242), &commit_request(t, GtidMode::Auto))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, RemoteError::ServerIdInUse { id: 4242, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("replica1"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    let started = std::time::Instant::now();
+    let answer = resolve_remote(&with_id(4243), &commit_request(t, GtidMode::Auto))
+        .await
+        .unwrap();
+    let local_answer = resolve_files(
+        &local,
+        &Request {
+            start_us: t,
+            basis: TimeBasis::Commit,
+            gtid: GtidMode::Auto,
+        },
+    )
+    .unwrap();
+    assert_eq!(summary(&answer.resolution), summary(&local_answer));
+    // Three probes with one id took 4–14 s of disconnections and retries.
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "took {:?}",
+        started.elapsed()
+    );
+    drop(dump);
+}
+
 /// A live server's files are summarised once (issue 13): a warm run checks each summary against
 /// the server (its first events and last event) and skips the file, with the cold run's answers;
 /// `index --url` reports them cached; after RESET MASTER the files of the same names are other

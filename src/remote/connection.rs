@@ -14,6 +14,7 @@ use mysql_common::proto::MySerialize;
 use tokio::runtime::Handle;
 use tokio::time::Instant;
 
+use crate::binlog::format::split_version;
 use crate::binlog::header::FLAG_ARTIFICIAL;
 use crate::binlog::{BinlogError, ChecksumAlg, EventType, Flavor};
 use crate::resolve::{ReadProgress, SearchStats};
@@ -52,6 +53,8 @@ const PROBE_RECEIVE_BUFFER: u32 = 2048;
 const PACKET_OVERHEAD: u64 = 5;
 /// How long closing a dump may take before the connection is dropped instead.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
+/// The host name a dump registers with (COM_REGISTER_SLAVE's report-host).
+const REPORT_HOST: &str = "startpoint";
 /// Round trips of opening a connection (TCP, greeting, authentication).
 pub(super) const CONNECT_ROUND_TRIPS: u64 = 3;
 /// Round trips of the control connection: connecting, three queries and the listing.
@@ -155,6 +158,9 @@ pub(super) async fn server_facts(
     )
     .await?;
     let (version, checksum, server_id) = row.unwrap_or_default();
+    if let Some(id) = settings.server_id {
+        check_server_id_free(settings, conn, &version, id, deadline).await?;
+    }
     let flavor = Flavor::of_version(&version);
     let uuid = match flavor {
         Flavor::MySql => conn
@@ -178,6 +184,40 @@ pub(super) async fn server_facts(
         version,
         source,
     })
+}
+
+/// Fails when a replica registered with the server uses `id` (what DM checks before it dumps):
+/// the server keeps one dump per server_id and disconnects the older one.
+async fn check_server_id_free(
+    settings: &ConnSettings,
+    conn: &mut Conn,
+    version: &str,
+    id: u32,
+    deadline: Instant,
+) -> Result<(), RemoteError> {
+    let query = match Flavor::of_version(version) {
+        Flavor::MySql if split_version(version) >= (8, 0, 22) => "SHOW REPLICAS",
+        _ => "SHOW SLAVE HOSTS",
+    };
+    let rows: Vec<mysql_async::Row> = within(settings, deadline, query, conn.query(query)).await?;
+    for row in rows {
+        if row.get_opt::<u32, _>(0).and_then(Result::ok) == Some(id) {
+            let host = row
+                .get_opt::<String, _>(1)
+                .and_then(Result::ok)
+                .unwrap_or_default();
+            return Err(RemoteError::ServerIdInUse {
+                server: settings.address(),
+                id,
+                host: if host.is_empty() {
+                    "no report-host".to_owned()
+                } else {
+                    format!("host {host}")
+                },
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The bytes of an event as the server sent them (mysql_common splits off the checksum and the
@@ -219,7 +259,9 @@ pub(super) async fn dump(
         )
         .await?;
     }
+    // The name replicas list us under (SHOW SLAVE HOSTS, SHOW REPLICAS).
     let request = BinlogStreamRequest::new(settings.probe_server_id())
+        .with_hostname(REPORT_HOST.as_bytes())
         .with_filename(file.as_bytes())
         .with_pos(pos)
         .with_non_blocking();

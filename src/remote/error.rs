@@ -64,6 +64,19 @@ pub enum RemoteError {
     )]
     Tls { server: String, message: String },
 
+    /// `--server-id` names a replica the server has registered: dumping with it would disconnect
+    /// that replica (and it us), over and over, until the deadline.
+    #[error(
+        "{server}: server_id {id} (--server-id) belongs to a replica registered with this server \
+         ({host}); a dump with it would disconnect that replica: choose an unused --server-id, \
+         or leave it out to draw one from a reserved range"
+    )]
+    ServerIdInUse {
+        server: String,
+        id: u32,
+        host: String,
+    },
+
     /// A file the server lists is not on its disk (error 29, "File … not found"): deleted by
     /// hand rather than purged. A fresh listing shows it with size 0, and it becomes a gap.
     #[error("{server}: {what}: a binlog file the server lists is missing from its disk: {message}")]

@@ -119,7 +119,11 @@ pub(super) async fn over_sequence<T: Send + 'static>(
         sizes: listing.sizes,
         purged: listing.purged,
         handle: Handle::current(),
-        width: PROBE_WIDTH,
+        // A fixed server_id serves one dump at a time: the server disconnects the older of two.
+        width: match settings.server_id {
+            Some(_) => 1,
+            None => PROBE_WIDTH,
+        },
         deadline,
         stats: SearchStats {
             round_trips: CONTROL_ROUND_TRIPS,
