@@ -309,15 +309,49 @@ async fn credentials_and_privileges_fail_clearly() {
         "{text}"
     );
 
-    // Nothing listens: transient failures until the deadline, then an error naming the host.
+    // Nothing listens (issue 15: it was retried until the deadline, 10 minutes by default, and
+    // reported as "connection closed"): refused at once, naming the host and what to check.
     let closed = ConnSettings::from_url("mysql://root@127.0.0.1:9", None).unwrap();
     let started = std::time::Instant::now();
-    let err = resolve_remote(&closed, &request(&t, TimeBasis::Commit, 2))
+    let err = resolve_remote(&closed, &request(&t, TimeBasis::Commit, 60))
         .await
         .unwrap_err();
-    assert!(matches!(err, RemoteError::Deadline { .. }), "{err}");
+    assert!(matches!(err, RemoteError::Refused { .. }), "{err}");
     assert!(err.to_string().contains("127.0.0.1:9"), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(6));
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // A listener that never greets: its own handshake timeout, not the whole deadline.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("mysql://root@{}", silent.local_addr().unwrap());
+    let quiet = ConnSettings::from_url(&silent_url, None).unwrap();
+    let err = resolve_remote(&quiet, &request(&t, TimeBasis::Commit, 11))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no MySQL greeting"), "{err}");
+
+    // An account on PAM (the `dialog` plugin, which no library client speaks): definite.
+    let mut conn = server.connect().await.unwrap();
+    for statement in [
+        "INSTALL SONAME 'auth_pam'",
+        "CREATE USER 'pam'@'%' IDENTIFIED VIA pam",
+    ] {
+        conn.query_drop(statement).await.unwrap();
+    }
+    conn.disconnect().await.unwrap();
+    let pam = ConnSettings::from_url(&url("pam", "Pam-secret1"), None).unwrap();
+    let started = std::time::Instant::now();
+    let err = resolve_remote(&pam, &request(&t, TimeBasis::Commit, 60))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RemoteError::AuthPlugin { .. } | RemoteError::Auth { .. }
+        ),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("Pam-secret1"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
 }
 
 /// Issue 15: an account that authenticates with MariaDB's `ed25519` plugin made the process

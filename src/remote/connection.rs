@@ -128,21 +128,44 @@ pub(super) async fn connect(
         Role::Probe => Some(PROBE_RECEIVE_BUFFER),
         Role::Walk => Some(WALK_BYTES as u32),
     };
-    let throttle = Throttle::start(settings.address(), receive_buffer)
-        .await
-        .map_err(|e| RemoteError::Connection {
-            server: settings.address(),
-            what: "opening the local proxy of the connection".to_owned(),
-            message: e.to_string(),
-        })?;
-    let conn = within(
+    let opening = Throttle::start(settings.address(), receive_buffer);
+    let throttle = match tokio::time::timeout_at(deadline.min(handshake_deadline()), opening).await
+    {
+        Ok(opened) => opened.map_err(|e| error::unreachable(settings, "connecting", e))?,
+        Err(_) => return Err(no_greeting(settings, "connecting")),
+    };
+    let handshake = within(
         settings,
         deadline,
         "connecting",
         Conn::new(settings.opts_via(throttle.port(), role == Role::Walk)),
-    )
-    .await?;
+    );
+    let conn = match tokio::time::timeout_at(handshake_deadline(), handshake).await {
+        Ok(connected) => connected?,
+        Err(_) => return Err(no_greeting(settings, "connecting")),
+    };
     Ok((conn, throttle))
+}
+
+/// How long connecting and the server's greeting and authentication may take, whatever the
+/// deadline: a listener that never greets (not a MySQL server, or one that is hung) is reported
+/// as such rather than waited on for the whole `--rpc-timeout`.
+const HANDSHAKE_WAIT: Duration = Duration::from_secs(10);
+
+fn handshake_deadline() -> Instant {
+    Instant::now() + HANDSHAKE_WAIT
+}
+
+fn no_greeting(settings: &ConnSettings, what: &str) -> RemoteError {
+    RemoteError::Connection {
+        server: settings.address(),
+        what: what.to_owned(),
+        message: format!(
+            "no MySQL greeting and authentication within {}s (is this a MySQL or MariaDB \
+             server, and is it responsive?)",
+            HANDSHAKE_WAIT.as_secs()
+        ),
+    }
 }
 
 pub(super) async fn server_facts(

@@ -77,6 +77,38 @@ pub enum RemoteError {
         host: String,
     },
 
+    /// The host name does not resolve: nothing to retry.
+    #[error("{server}: {what}: the host name does not resolve ({message}); check the address")]
+    Unresolved {
+        server: String,
+        what: String,
+        message: String,
+    },
+
+    /// Nothing listens at the address. Definite on first contact (a wrong port, a server that is
+    /// down); after the server has answered once in the run, a restart, and retried.
+    #[error(
+        "{server}: {what}: nothing listens there ({message}); check the host and port, and that \
+         the server is running"
+    )]
+    Refused {
+        server: String,
+        what: String,
+        message: String,
+    },
+
+    /// The account authenticates with a plugin the client does not speak (PAM's `dialog`, say).
+    #[error(
+        "{server}: user {user} authenticates with the {plugin} plugin, which startpoint cannot \
+         use: give the account a password with mysql_native_password, caching_sha2_password or \
+         ed25519, or use another account"
+    )]
+    AuthPlugin {
+        server: String,
+        user: String,
+        plugin: String,
+    },
+
     /// A file the server lists is not on its disk (error 29, "File … not found"): deleted by
     /// hand rather than purged. A fresh listing shows it with size 0, and it becomes a gap.
     #[error("{server}: {what}: a binlog file the server lists is missing from its disk: {message}")]
@@ -195,7 +227,8 @@ impl RemoteError {
         match self {
             RemoteError::Connection { .. }
             | RemoteError::ServerIdTaken { .. }
-            | RemoteError::ConnectionLimit { .. } => Recovery::Transient,
+            | RemoteError::ConnectionLimit { .. }
+            | RemoteError::Refused { .. } => Recovery::Transient,
             // Too many connections, server shutting down or starting, lock wait.
             RemoteError::Server {
                 code: 1040 | 1053 | 1077 | 1205 | 1927,
@@ -308,8 +341,24 @@ pub fn classify(err: mysql_async::Error, settings: &ConnSettings, what: &str) ->
             message: e.to_string(),
         },
         // rustls reports certificate problems as I/O errors, mysql_async some as driver errors.
+        mysql_async::Error::Io(mysql_async::IoError::Io(e))
+            if e.kind() == std::io::ErrorKind::ConnectionRefused =>
+        {
+            RemoteError::Refused {
+                server,
+                what,
+                message: e.to_string(),
+            }
+        }
         mysql_async::Error::Io(mysql_async::IoError::Io(e)) => {
             tls_or_connection(e.to_string(), server, what)
+        }
+        mysql_async::Error::Driver(mysql_async::DriverError::UnknownAuthPlugin { name }) => {
+            RemoteError::AuthPlugin {
+                server,
+                user: user.to_owned(),
+                plugin: name,
+            }
         }
         mysql_async::Error::Driver(e) => tls_or_connection(e.to_string(), server, what),
         other => RemoteError::Other {
@@ -324,6 +373,32 @@ pub fn classify(err: mysql_async::Error, settings: &ConnSettings, what: &str) ->
 /// file.
 fn names_taken_server_id(message: &str) -> bool {
     message.contains("same server_uuid/server_id") || message.contains("same server_id")
+}
+
+/// Why the server's address could not be reached at all.
+pub(super) fn unreachable(
+    settings: &ConnSettings,
+    what: &str,
+    error: std::io::Error,
+) -> RemoteError {
+    let (server, what, message) = (settings.address(), what.to_owned(), error.to_string());
+    match error.kind() {
+        std::io::ErrorKind::NotFound => RemoteError::Unresolved {
+            server,
+            what,
+            message,
+        },
+        std::io::ErrorKind::ConnectionRefused => RemoteError::Refused {
+            server,
+            what,
+            message,
+        },
+        _ => RemoteError::Connection {
+            server,
+            what,
+            message,
+        },
+    }
 }
 
 /// MySQL's texts for a dump that meets a transaction of the other GTID mode
@@ -402,6 +477,40 @@ mod tests {
             Recovery::Definite
         );
         assert_eq!(recovery(1064, "syntax").recovery(), Recovery::Definite);
+    }
+
+    /// Issue 15: a host name that does not resolve, and nothing listening, were retried until
+    /// the deadline (10 minutes by default) and reported as "connection closed".
+    #[test]
+    fn an_unreachable_address_says_why() {
+        let io = |kind, text: &str| std::io::Error::new(kind, text.to_owned());
+        let unresolved = unreachable(
+            &settings(),
+            "connecting",
+            io(
+                std::io::ErrorKind::NotFound,
+                "failed to lookup address information",
+            ),
+        );
+        assert!(matches!(unresolved, RemoteError::Unresolved { .. }));
+        assert_eq!(unresolved.recovery(), Recovery::Definite);
+        assert!(unresolved.to_string().contains("does not resolve"));
+        let refused = unreachable(
+            &settings(),
+            "connecting",
+            io(std::io::ErrorKind::ConnectionRefused, "Connection refused"),
+        );
+        assert!(matches!(refused, RemoteError::Refused { .. }));
+        assert!(refused.to_string().contains("127.0.0.1:3307"));
+        let plugin = classify(
+            mysql_async::Error::Driver(mysql_async::DriverError::UnknownAuthPlugin {
+                name: "dialog".to_owned(),
+            }),
+            &settings(),
+            "connecting",
+        );
+        assert!(matches!(plugin, RemoteError::AuthPlugin { .. }), "{plugin}");
+        assert_eq!(plugin.recovery(), Recovery::Definite);
     }
 
     /// Issue 15: MySQL with gtid_mode=ON refuses the anonymous transactions of binlogs kept from

@@ -113,11 +113,38 @@ pub async fn resolve_remote(
     let started = Instant::now();
     let mut backoff = FIRST_BACKOFF;
     let mut relisted = false;
+    // Whether the server has answered in this run: before that, nothing listening is definite.
+    let mut reached = false;
+    // The error of the attempt before, for a deadline that cuts the next one short.
+    let mut previous: Option<String> = None;
     loop {
         let error = match attempt(settings, request).await {
             Ok(answer) => return Ok(answer),
             Err(error) => error.with_elapsed(started.elapsed()),
         };
+        let error = match (error, previous.take()) {
+            (
+                RemoteError::Deadline {
+                    server,
+                    what,
+                    elapsed,
+                    ..
+                },
+                Some(last),
+            ) => RemoteError::Deadline {
+                server,
+                what,
+                elapsed,
+                last,
+            },
+            (error, _) => error,
+        };
+        previous = Some(error.to_string());
+        let refused = matches!(error, RemoteError::Refused { .. });
+        if refused && !reached {
+            return Err(error);
+        }
+        reached |= !refused;
         match error.recovery() {
             // Purged between listing and dumping: once more from a fresh SHOW BINARY LOGS.
             Recovery::Relist if !relisted => {

@@ -66,6 +66,9 @@ impl Throttle {
     /// connecting (which also stops the kernel from growing it on its own); `None` leaves the
     /// kernel's default, for connections that do not dump.
     pub async fn start(server: String, receive_buffer: Option<u32>) -> std::io::Result<Throttle> {
+        // The server first, so that why it cannot be reached (no such host, nothing listening)
+        // reaches the caller, not a "connection closed" from the driver.
+        let upstream = connect(&server, receive_buffer).await?;
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let port = listener.local_addr()?.port();
         let shared = Arc::new(Shared {
@@ -78,15 +81,13 @@ impl Throttle {
                 return;
             };
             drop(listener);
-            if let Ok(upstream) = connect(&server, receive_buffer).await {
-                pump(
-                    client,
-                    upstream,
-                    task_shared,
-                    receive_buffer.map_or(0, u64::from),
-                )
-                .await;
-            }
+            pump(
+                client,
+                upstream,
+                task_shared,
+                receive_buffer.map_or(0, u64::from),
+            )
+            .await;
         });
         Ok(Throttle { port, shared, task })
     }
@@ -142,8 +143,14 @@ pub(super) async fn connect(
     server: &str,
     receive_buffer: Option<u32>,
 ) -> std::io::Result<TcpStream> {
-    let mut last = std::io::Error::other(format!("{server} did not resolve to an address"));
-    for address in tokio::net::lookup_host(server).await? {
+    let mut last = std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        format!("{server} did not resolve to an address"),
+    );
+    let addresses = tokio::net::lookup_host(server)
+        .await
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::NotFound, e.to_string()))?;
+    for address in addresses {
         let socket = if address.is_ipv4() {
             TcpSocket::new_v4()?
         } else {
