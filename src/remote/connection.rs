@@ -263,6 +263,15 @@ fn raw_event(event: &Event) -> Vec<u8> {
     raw
 }
 
+/// `pos` as COM_BINLOG_DUMP carries it: in 32 bits (the driver would cut a larger one short).
+fn dump_position(settings: &ConnSettings, file: &str, pos: u64) -> Result<u32, RemoteError> {
+    u32::try_from(pos).map_err(|_| RemoteError::PositionBeyond4Gib {
+        server: settings.address(),
+        file: file.to_owned(),
+        pos,
+    })
+}
+
 /// Requests a non-blocking dump of `file` from `pos` (an event start) on a new connection.
 pub(super) async fn dump(
     settings: &ConnSettings,
@@ -272,6 +281,7 @@ pub(super) async fn dump(
     role: Role,
     deadline: Instant,
 ) -> Result<(BinlogStream, Throttle), RemoteError> {
+    let pos = dump_position(settings, file, pos)?;
     let (mut conn, throttle) = connect(settings, role, deadline).await?;
     if facts.flavor == Flavor::MariaDb {
         within(
@@ -286,7 +296,7 @@ pub(super) async fn dump(
     let request = BinlogStreamRequest::new(settings.probe_server_id())
         .with_hostname(REPORT_HOST.as_bytes())
         .with_filename(file.as_bytes())
-        .with_pos(pos)
+        .with_pos(u64::from(pos))
         .with_non_blocking();
     throttle.start_dump(if role == Role::Probe {
         PROBE_BYTES
@@ -448,5 +458,29 @@ impl Drop for StreamEvents {
             // The answer is known: stop the dump now. Dropped on the blocking thread.
             self.handle.block_on(close(stream));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 15: COM_BINLOG_DUMP's position is 32-bit and the driver cut a larger one short,
+    /// so a dump from past 4 GiB would have started somewhere else in the file.
+    #[test]
+    fn a_position_past_4_gib_is_refused_not_cut_short() {
+        let settings = ConnSettings::from_url("mysql://repl@127.0.0.1:3307", None).unwrap();
+        assert_eq!(dump_position(&settings, "mysql-bin.000001", 4).unwrap(), 4);
+        let max = u64::from(u32::MAX);
+        assert_eq!(
+            dump_position(&settings, "mysql-bin.000001", max).unwrap(),
+            u32::MAX
+        );
+        let err = dump_position(&settings, "mysql-bin.000001", max + 5).unwrap_err();
+        assert!(
+            matches!(err, RemoteError::PositionBeyond4Gib { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("--binlog-dir"), "{err}");
     }
 }

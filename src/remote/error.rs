@@ -77,6 +77,19 @@ pub enum RemoteError {
         host: String,
     },
 
+    /// A dump asks for its position in 32 bits (COM_BINLOG_DUMP); a file that one huge
+    /// transaction pushed past 4 GiB cannot be read from there over the wire.
+    #[error(
+        "{server}: {file} at {pos}: a replica asks for a binlog position in 32 bits \
+         (COM_BINLOG_DUMP), and this one is past 4 GiB (a transaction made the file that \
+         large); resolve from a copy of the binlog files with --binlog-dir"
+    )]
+    PositionBeyond4Gib {
+        server: String,
+        file: String,
+        pos: u64,
+    },
+
     /// The host name does not resolve: nothing to retry.
     #[error("{server}: {what}: the host name does not resolve ({message}); check the address")]
     Unresolved {
