@@ -320,7 +320,8 @@ async fn credentials_and_privileges_fail_clearly() {
     assert!(err.to_string().contains("127.0.0.1:9"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(5));
 
-    // A listener that never greets: its own handshake timeout, not the whole deadline.
+    // A listener that never greets: each attempt gives up after its own 10 s, and the error says
+    // why rather than only that the deadline passed.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let silent_url = format!("mysql://root@{}", silent.local_addr().unwrap());
     let quiet = ConnSettings::from_url(&silent_url, None).unwrap();
@@ -1748,7 +1749,7 @@ async fn a_fixed_server_id_neither_fights_itself_nor_a_replica() {
     assert_eq!(summary(&answer.resolution), summary(&local_answer));
     // Three probes with one id took 4–14 s of disconnections and retries.
     assert!(
-        started.elapsed() < Duration::from_secs(6),
+        started.elapsed() < Duration::from_secs(8),
         "took {:?}",
         started.elapsed()
     );

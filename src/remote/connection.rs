@@ -132,7 +132,17 @@ pub(super) async fn connect(
     let throttle = match tokio::time::timeout_at(deadline.min(handshake_deadline()), opening).await
     {
         Ok(opened) => opened.map_err(|e| error::unreachable(settings, "connecting", e))?,
-        Err(_) => return Err(no_greeting(settings, "connecting")),
+        Err(_) if Instant::now() >= deadline => return Err(at_deadline(settings, "connecting")),
+        Err(_) => {
+            return Err(RemoteError::Connection {
+                server: settings.address(),
+                what: "connecting".to_owned(),
+                message: format!(
+                    "the TCP connection did not complete within {}s",
+                    HANDSHAKE_WAIT.as_secs()
+                ),
+            });
+        }
     };
     let handshake = within(
         settings,
@@ -140,16 +150,33 @@ pub(super) async fn connect(
         "connecting",
         Conn::new(settings.opts_via(throttle.port(), role == Role::Walk)),
     );
-    let conn = match tokio::time::timeout_at(handshake_deadline(), handshake).await {
-        Ok(connected) => connected?,
-        Err(_) => return Err(no_greeting(settings, "connecting")),
+    tokio::pin!(handshake);
+    let conn = tokio::select! {
+        connected = &mut handshake => connected?,
+        () = tokio::time::sleep_until(deadline.min(handshake_deadline())) => {
+            // Not a byte in all that time: no MySQL server is there (or it is hung). A server
+            // that greeted is busy, not absent: its handshake goes on under the deadline.
+            if throttle.received() == 0 && Instant::now() < deadline {
+                return Err(no_greeting(settings, "connecting"));
+            }
+            handshake.await?
+        }
     };
     Ok((conn, throttle))
 }
 
-/// How long connecting and the server's greeting and authentication may take, whatever the
-/// deadline: a listener that never greets (not a MySQL server, or one that is hung) is reported
-/// as such rather than waited on for the whole `--rpc-timeout`.
+fn at_deadline(settings: &ConnSettings, what: &str) -> RemoteError {
+    RemoteError::Deadline {
+        server: settings.address(),
+        what: what.to_owned(),
+        elapsed: Duration::ZERO,
+        last: "no answer before the deadline".to_owned(),
+    }
+}
+
+/// How long the TCP connection, and then the server's first byte, may take whatever the
+/// deadline: a listener that never greets (not a MySQL server, or a hung one) is reported as
+/// such on each attempt rather than waited on for the whole `--rpc-timeout`.
 const HANDSHAKE_WAIT: Duration = Duration::from_secs(10);
 
 fn handshake_deadline() -> Instant {
@@ -161,8 +188,8 @@ fn no_greeting(settings: &ConnSettings, what: &str) -> RemoteError {
         server: settings.address(),
         what: what.to_owned(),
         message: format!(
-            "no MySQL greeting and authentication within {}s (is this a MySQL or MariaDB \
-             server, and is it responsive?)",
+            "no MySQL greeting within {}s (is this a MySQL or MariaDB server, and is it \
+             responsive?)",
             HANDSHAKE_WAIT.as_secs()
         ),
     }
@@ -222,13 +249,24 @@ async fn check_server_id_free(
         Flavor::MySql if split_version(version) >= (8, 0, 22) => "SHOW REPLICAS",
         _ => "SHOW SLAVE HOSTS",
     };
-    let rows: Vec<mysql_async::Row> = within(settings, deadline, query, conn.query(query)).await?;
+    let rows: Vec<mysql_async::Row> =
+        match within(settings, deadline, query, conn.query(query)).await {
+            Ok(rows) => rows,
+            // MariaDB ≥ 10.5.2 wants REPLICATION MASTER ADMIN for the list, which a replication
+            // account need not have: then the check is skipped, as DM does without the grant.
+            Err(RemoteError::Privilege { .. }) => return Ok(()),
+            Err(error) => return Err(error),
+        };
     for row in rows {
+        let host = row
+            .get_opt::<String, _>(1)
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        // Our own dump of a moment ago, not yet unregistered, is no other replica.
+        if host == REPORT_HOST {
+            continue;
+        }
         if row.get_opt::<u32, _>(0).and_then(Result::ok) == Some(id) {
-            let host = row
-                .get_opt::<String, _>(1)
-                .and_then(Result::ok)
-                .unwrap_or_default();
             return Err(RemoteError::ServerIdInUse {
                 server: settings.address(),
                 id,

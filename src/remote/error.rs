@@ -90,7 +90,8 @@ pub enum RemoteError {
         pos: u64,
     },
 
-    /// The host name does not resolve: nothing to retry.
+    /// The host name does not resolve. Definite before the server has answered in the run (a
+    /// wrong address); after, a resolver's hiccup, and retried.
     #[error("{server}: {what}: the host name does not resolve ({message}); check the address")]
     Unresolved {
         server: String,
@@ -98,8 +99,8 @@ pub enum RemoteError {
         message: String,
     },
 
-    /// Nothing listens at the address. Definite on first contact (a wrong port, a server that is
-    /// down); after the server has answered once in the run, a restart, and retried.
+    /// Nothing listens at the address. Definite before the server has answered in the run (a
+    /// wrong port, a server that is down); after, a restart, and retried.
     #[error(
         "{server}: {what}: nothing listens there ({message}); check the host and port, and that \
          the server is running"
@@ -241,7 +242,8 @@ impl RemoteError {
             RemoteError::Connection { .. }
             | RemoteError::ServerIdTaken { .. }
             | RemoteError::ConnectionLimit { .. }
-            | RemoteError::Refused { .. } => Recovery::Transient,
+            | RemoteError::Refused { .. }
+            | RemoteError::Unresolved { .. } => Recovery::Transient,
             // Too many connections, server shutting down or starting, lock wait.
             RemoteError::Server {
                 code: 1040 | 1053 | 1077 | 1205 | 1927,
@@ -278,6 +280,18 @@ pub fn classify(err: mysql_async::Error, settings: &ConnSettings, what: &str) ->
     let server = settings.address();
     let user = settings.user.as_str();
     let what = what.to_owned();
+    if let mysql_async::Error::Server(e) = &err
+        && e.code == 1236
+        && let Some((mode, refused)) = gtid_mode_refusal(&e.message)
+    {
+        return RemoteError::GtidModeRefuses {
+            server,
+            what,
+            mode,
+            refused,
+            message: e.message.clone(),
+        };
+    }
     match err {
         mysql_async::Error::Server(e) => match e.code {
             // MariaDB refuses a plain connection to a server or account that requires TLS with
@@ -307,22 +321,13 @@ pub fn classify(err: mysql_async::Error, settings: &ConnSettings, what: &str) ->
                 message: e.message,
             },
             1381 => RemoteError::BinlogOff { server },
-            1236 if let Some((mode, refused)) = gtid_mode_refusal(&e.message) => {
-                RemoteError::GtidModeRefuses {
-                    server,
-                    what,
-                    mode,
-                    refused,
-                    message: e.message,
-                }
-            }
-            // 1226 names the resource; only the connection limit passes with fewer connections.
             // EE_FILENOTFOUND.
             29 => RemoteError::FileMissing {
                 server,
                 what,
                 message: e.message,
             },
+            // 1226 names the resource; only the connection limit passes with fewer connections.
             code @ (1203 | 1226) if code == 1203 || e.message.contains("max_user_connections") => {
                 RemoteError::ConnectionLimit {
                     server,
@@ -353,7 +358,6 @@ pub fn classify(err: mysql_async::Error, settings: &ConnSettings, what: &str) ->
             server,
             message: e.to_string(),
         },
-        // rustls reports certificate problems as I/O errors, mysql_async some as driver errors.
         mysql_async::Error::Io(mysql_async::IoError::Io(e))
             if e.kind() == std::io::ErrorKind::ConnectionRefused =>
         {
@@ -363,6 +367,7 @@ pub fn classify(err: mysql_async::Error, settings: &ConnSettings, what: &str) ->
                 message: e.to_string(),
             }
         }
+        // rustls reports certificate problems as I/O errors, mysql_async some as driver errors.
         mysql_async::Error::Io(mysql_async::IoError::Io(e)) => {
             tls_or_connection(e.to_string(), server, what)
         }

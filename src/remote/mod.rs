@@ -118,7 +118,7 @@ pub async fn resolve_remote(
     // The error of the attempt before, for a deadline that cuts the next one short.
     let mut previous: Option<String> = None;
     loop {
-        let error = match attempt(settings, request).await {
+        let error = match attempt(settings, request, &mut reached).await {
             Ok(answer) => return Ok(answer),
             Err(error) => error.with_elapsed(started.elapsed()),
         };
@@ -128,23 +128,28 @@ pub async fn resolve_remote(
                     server,
                     what,
                     elapsed,
-                    ..
+                    last,
                 },
-                Some(last),
+                Some(before),
             ) => RemoteError::Deadline {
                 server,
                 what,
                 elapsed,
-                last,
+                last: format!("{last}; before that: {before}"),
             },
             (error, _) => error,
         };
         previous = Some(error.to_string());
-        let refused = matches!(error, RemoteError::Refused { .. });
-        if refused && !reached {
+        // Before the server has answered in this run, nothing listening or a name that does not
+        // resolve is the address's fault; after, a restart or a hiccup, and retried.
+        if !reached
+            && matches!(
+                error,
+                RemoteError::Refused { .. } | RemoteError::Unresolved { .. }
+            )
+        {
             return Err(error);
         }
-        reached |= !refused;
         match error.recovery() {
             // Purged between listing and dumping: once more from a fresh SHOW BINARY LOGS.
             Recovery::Relist if !relisted => {
@@ -197,12 +202,15 @@ pub async fn resolve_many(
         .await
 }
 
+/// One try; `reached` turns true once the server has answered on the control connection.
 async fn attempt(
     settings: &ConnSettings,
     request: &RemoteRequest,
+    reached: &mut bool,
 ) -> Result<RemoteAnswer, RemoteError> {
     let deadline = request.deadline;
     let (mut conn, control_throttle) = connect(settings, Role::Control, deadline).await?;
+    *reached = true;
     let facts = server_facts(settings, &mut conn, deadline).await?;
     let start = instant_on(
         settings,

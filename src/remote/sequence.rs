@@ -35,6 +35,8 @@ use super::error::{Recovery, RemoteError};
 use super::settings::ConnSettings;
 use super::throttle::Throttle;
 
+/// How long a probe waits before it asks again for a connection the account's limit refused.
+const CONNECTION_LIMIT_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 /// How many file probes run at once.
 const PROBE_WIDTH: usize = 3;
 
@@ -353,8 +355,8 @@ pub(super) struct RemoteSequence {
     handle: Handle,
     deadline: Instant,
     stats: SearchStats,
-    /// How many files are probed at once ([`PROBE_WIDTH`], or 1 for an account whose
-    /// connections are limited).
+    /// How many files are probed at once: [`PROBE_WIDTH`], or 1 with a fixed server_id (the
+    /// server keeps one dump per id) or for an account whose connections are limited.
     width: usize,
     progress: Option<Arc<ReadProgress>>,
     cache: Arc<SummaryCache>,
@@ -405,6 +407,7 @@ impl RemoteSequence {
                 events,
             ),
             names: self.files.iter().map(|f| f.name.clone()).collect(),
+            missing: self.purged.iter().map(|(_, name)| name.clone()).collect(),
             index,
             counters,
             progress: self.progress.clone(),
@@ -412,6 +415,13 @@ impl RemoteSequence {
             capture: Capture::default(),
             reached_next: false,
         })
+    }
+
+    /// With a fixed server_id the server keeps one dump: the open one ends before another opens.
+    fn before_another_dump(&mut self) {
+        if self.settings.server_id.is_some() {
+            self.open_walk = None;
+        }
     }
 
     fn stale(&mut self, name: &str) {
@@ -456,6 +466,14 @@ impl RemoteSequence {
         if request.basis != TimeBasis::Commit || request.gtid != GtidMode::Off {
             return Ok(None);
         }
+        // With a fixed server_id (one dump at a time), a dump already standing at this file is
+        // worth more than a search that would end it; any other ends before the search.
+        if matches!(&self.open_walk, Some((next, _)) if *next == index)
+            && self.settings.server_id.is_some()
+        {
+            return Ok(None);
+        }
+        self.before_another_dump();
         let file = self.files[index].name.clone();
         let Some(size) = self.sizes.get(index).copied().flatten() else {
             return Ok(None);
@@ -573,20 +591,30 @@ impl BinlogSequence for RemoteSequence {
             .any(|r| matches!(r, Some(Err(RemoteError::ConnectionLimit { .. }))));
         if self.width == 1 || limited {
             for (slot, &i) in results.iter_mut().zip(indices) {
-                if !matches!(slot, Some(Ok(_))) {
-                    *slot = Some(self.handle.block_on(probe_one(i)));
+                if matches!(slot, Some(Ok(_))) {
+                    continue;
+                }
+                // The server may not have let go of the connection before: a few short waits.
+                let mut tries = 0;
+                let result = loop {
+                    let result = self.handle.block_on(probe_one(i));
+                    tries += 1;
+                    match result {
+                        Err(RemoteError::ConnectionLimit { .. }) if tries < 4 => {
+                            std::thread::sleep(CONNECTION_LIMIT_WAIT);
+                        }
+                        result => break result,
+                    }
+                };
+                let failed = result.is_err();
+                *slot = Some(result);
+                if failed {
+                    break;
                 }
             }
         }
-        if limited {
-            self.width = 1;
-            self.notes.push(format!(
-                "{} allows this account fewer connections than {PROBE_WIDTH} probes at once: \
-                 the files are probed one at a time",
-                self.settings.address()
-            ));
-        }
-        let results: Vec<_> = results.into_iter().flatten().collect();
+        // A slot left empty follows an error, which is returned first below.
+        let results: Vec<_> = results.into_iter().map_while(|r| r).collect();
         let mut out = Vec::with_capacity(results.len());
         for result in results {
             let (probe, bytes, events) = result.map_err(|e| self.fail(e))?;
@@ -638,6 +666,7 @@ impl BinlogSequence for RemoteSequence {
         if !self.cache.is_active() || index + 1 >= self.files.len() {
             return Ok(None);
         }
+        self.before_another_dump();
         let name = self.files[index].name.clone();
         let Some((stored, _)) = self.cache.stored(&self.facts.source, &name) else {
             return Ok(None);
@@ -781,6 +810,8 @@ impl BinlogSequence for RemoteSequence {
 pub struct RemoteWalk {
     source: EventStreamSource<StreamEvents>,
     names: Vec<String>,
+    /// Listed files missing from the server's disk: a walk cannot cross them.
+    missing: Vec<String>,
     index: usize,
     counters: Arc<Mutex<SearchStats>>,
     progress: Option<Arc<ReadProgress>>,
@@ -866,6 +897,21 @@ impl EventSource for RemoteWalk {
         // The names are taken once (SEMANTICS.md §2): a file created after the listing ends the
         // walk, or its transactions would be answered with a listed file's name.
         let Some(position) = self.names.iter().position(|n| n == self.source.file_name()) else {
+            if self.missing.iter().any(|n| n == self.source.file_name()) {
+                // A gap in the middle: the walk's GTID state cannot cross it.
+                return Err(BinlogError::Transport {
+                    origin: self.source.name().to_owned(),
+                    source: Box::new(RemoteError::FileMissing {
+                        server: self.source.name().to_owned(),
+                        what: "walking the binlog".to_owned(),
+                        message: format!(
+                            "{} is listed but not on the server's disk, and a walk from a file \
+                             that declares no GTIDs cannot pass it",
+                            self.source.file_name()
+                        ),
+                    }),
+                });
+            }
             return Ok(false);
         };
         if position > self.index

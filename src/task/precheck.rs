@@ -142,6 +142,14 @@ fn connection_fix(err: &RemoteError) -> &'static str {
         RemoteError::Tls { .. } => {
             "check the TLS files (from.security or --ssl-ca/--ssl-cert/--ssl-key)"
         }
+        RemoteError::AuthPlugin { .. } => {
+            "give the account a password with mysql_native_password, caching_sha2_password or \
+             ed25519, or use another account in the source config"
+        }
+        RemoteError::ConnectionLimit { .. } => {
+            "the account has reached its connection limit (max_user_connections): close other \
+             sessions of it or raise the limit, then run start-task again"
+        }
         RemoteError::TlsRequired { .. } => {
             "the server accepts only TLS: add from.security (ssl-ca, and ssl-cert/ssl-key if it \
              wants a client certificate) to the source config, or give --ssl-ca"
