@@ -117,8 +117,34 @@ pub(super) enum Role {
     Walk,
 }
 
-/// A connection through its own throttle (kept alive as long as the connection is used).
+/// A connection through its own throttle (kept alive as long as the connection is used). An
+/// account at its connection limit (max_user_connections) is asked again after a short wait, a
+/// few times: the server may not have let go of the connection closed just before.
 pub(super) async fn connect(
+    settings: &ConnSettings,
+    role: Role,
+    deadline: Instant,
+) -> Result<(Conn, Throttle), RemoteError> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match connect_once(settings, role, deadline).await {
+            Err(RemoteError::ConnectionLimit { .. })
+                if tries < CONNECTION_LIMIT_TRIES
+                    && Instant::now() + CONNECTION_LIMIT_WAIT < deadline =>
+            {
+                tokio::time::sleep(CONNECTION_LIMIT_WAIT).await;
+            }
+            connected => return connected,
+        }
+    }
+}
+
+/// How often, and how far apart, a connection refused by the account's limit is asked again.
+const CONNECTION_LIMIT_TRIES: u32 = 4;
+const CONNECTION_LIMIT_WAIT: Duration = Duration::from_millis(200);
+
+async fn connect_once(
     settings: &ConnSettings,
     role: Role,
     deadline: Instant,

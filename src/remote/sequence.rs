@@ -35,8 +35,6 @@ use super::error::{Recovery, RemoteError};
 use super::settings::ConnSettings;
 use super::throttle::Throttle;
 
-/// How long a probe waits before it asks again for a connection the account's limit refused.
-const CONNECTION_LIMIT_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 /// How many file probes run at once.
 const PROBE_WIDTH: usize = 3;
 
@@ -594,18 +592,7 @@ impl BinlogSequence for RemoteSequence {
                 if matches!(slot, Some(Ok(_))) {
                     continue;
                 }
-                // The server may not have let go of the connection before: a few short waits.
-                let mut tries = 0;
-                let result = loop {
-                    let result = self.handle.block_on(probe_one(i));
-                    tries += 1;
-                    match result {
-                        Err(RemoteError::ConnectionLimit { .. }) if tries < 4 => {
-                            std::thread::sleep(CONNECTION_LIMIT_WAIT);
-                        }
-                        result => break result,
-                    }
-                };
+                let result = self.handle.block_on(probe_one(i));
                 let failed = result.is_err();
                 *slot = Some(result);
                 if failed {
