@@ -511,7 +511,8 @@ mod tests {
             ),
         );
         assert!(matches!(unresolved, RemoteError::Unresolved { .. }));
-        assert_eq!(unresolved.recovery(), Recovery::Definite);
+        // Retried only after the server has answered in the run (`resolve_remote`).
+        assert_eq!(unresolved.recovery(), Recovery::Transient);
         assert!(unresolved.to_string().contains("does not resolve"));
         let refused = unreachable(
             &settings(),
