@@ -1407,6 +1407,39 @@ async fn a_mysql_dumps_first_rotate_without_a_crc_is_read() {
     assert!(proxy.rewritten() > 0, "the proxy rewrote no ROTATE");
 }
 
+/// Issue 15: MySQL with gtid_mode=OFF refuses to send GTID transactions (and ON anonymous
+/// ones) kept from before a change of mode, with error 1236 — reported as "it may have been
+/// purged", and retried once from a fresh listing. The proxy answers a dump's first
+/// transaction the way MySQL's sender does; the error says what it is and how to go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gtid_mode_refusal_on_the_wire_says_what_to_do() {
+    let (server, _copy, local) = server_with_history(&small_binlogs()).await;
+    let proxy = Proxy::start(format!("127.0.0.1:{}", server.port()).parse().unwrap())
+        .await
+        .unwrap();
+    proxy.refuse_gtid_mode(true);
+    let settings = ConnSettings::from_url(&proxy.url("root"), None).unwrap();
+    let times = unit_times(&local);
+    let started = std::time::Instant::now();
+    let err = resolve_remote(
+        &settings,
+        &commit_request(times[times.len() / 2], GtidMode::Auto),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, RemoteError::GtidModeRefuses { mode: "OFF", .. }),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("--binlog-dir") && !text.contains("purged"),
+        "{text}"
+    );
+    assert!(proxy.rewritten() > 0);
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
 /// Issue 15: a binlog that rotates while a resolution runs. The dump of the last listed file
 /// runs on into the file created after `SHOW BINARY LOGS` was read; a transaction found there
 /// was answered with the last listed file's *name* and the new file's *offset*. The names are

@@ -27,6 +27,8 @@ struct Hooks {
     cut: Option<(u64, u64)>,
     /// Rewrite dumps the way MySQL's sender differs from MariaDB's.
     like_mysql: bool,
+    /// Answer a dump's first transaction as MySQL under the other gtid_mode does.
+    refuse_gtid_mode: bool,
 }
 
 /// Byte counts since the proxy started (or since [`Proxy::reset`]).
@@ -71,13 +73,18 @@ impl Proxy {
                 if let Some(hook) = hook {
                     let _ = tokio::task::spawn_blocking(hook).await;
                 }
-                let (cut, like_mysql) = {
+                let (cut, rewrite) = {
                     let hooks = task_hooks.lock().unwrap();
                     let cut = hooks
                         .cut
                         .filter(|(from, _)| index >= *from)
                         .map(|(_, bytes)| bytes);
-                    (cut, hooks.like_mysql)
+                    let rewrite = (hooks.like_mysql || hooks.refuse_gtid_mode).then(|| Rewrite {
+                        rotate_done: !hooks.like_mysql,
+                        refuse: hooks.refuse_gtid_mode,
+                        ..Rewrite::default()
+                    });
+                    (cut, rewrite)
                 };
                 let (counters, hooks) = (task_counters.clone(), task_hooks.clone());
                 tokio::spawn(async move {
@@ -90,7 +97,6 @@ impl Proxy {
                     };
                     let _ = socket.set_recv_buffer_size(4096);
                     if let Ok(server) = socket.connect(target).await {
-                        let rewrite = like_mysql.then(FirstRotateWithoutCrc::default);
                         forward(client, server, counters, hooks, cut, rewrite).await;
                     }
                 });
@@ -161,6 +167,14 @@ impl Proxy {
     pub fn like_mysql(&self, on: bool) {
         self.hooks.lock().unwrap().like_mysql = on;
     }
+
+    /// From the next connection on, a dump's first transaction is answered as MySQL answers a
+    /// replica when the binlog holds transactions of the other GTID mode: error 1236 with
+    /// ER_CANT_REPLICATE_GTID_WITH_GTID_MODE_OFF's text, the dump ended (mysql/mysql-server
+    /// `sql/rpl_binlog_sender.cc`, `Binlog_sender::check_event_type`).
+    pub fn refuse_gtid_mode(&self, on: bool) {
+        self.hooks.lock().unwrap().refuse_gtid_mode = on;
+    }
 }
 
 impl Drop for Proxy {
@@ -169,45 +183,95 @@ impl Drop for Proxy {
     }
 }
 
-/// Drops the CRC32 of the first artificial ROTATE a connection carries to the client: the
-/// server's bytes are cut into protocol packets (3-byte length, sequence id, payload) until that
-/// event has passed, then forwarded as they come.
+/// The rewrites of [`Proxy::like_mysql`] and [`Proxy::refuse_gtid_mode`]: the server's bytes
+/// are cut into protocol packets (3-byte length, sequence id, payload) until the rewrites are
+/// done, then forwarded as they come.
 #[derive(Default)]
-struct FirstRotateWithoutCrc {
+struct Rewrite {
     pending: Vec<u8>,
-    done: bool,
+    /// The first artificial ROTATE has passed (without its CRC).
+    rotate_done: bool,
+    /// Replace the first transaction's GTID event by MySQL's error.
+    refuse: bool,
+    /// The error was sent: nothing more reaches the client.
+    refused: bool,
 }
 
-impl FirstRotateWithoutCrc {
+impl Rewrite {
+    fn done(&self) -> bool {
+        self.rotate_done && !self.refuse
+    }
+
     fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
-        if self.done {
+        if self.refused {
+            return Vec::new();
+        }
+        if self.done() {
             return bytes.to_vec();
         }
         self.pending.extend_from_slice(bytes);
         let mut out = Vec::new();
-        while !self.done && self.pending.len() >= 4 {
+        while !self.done() && !self.refused && self.pending.len() >= 4 {
             let len =
                 u32::from_le_bytes([self.pending[0], self.pending[1], self.pending[2], 0]) as usize;
             if self.pending.len() < 4 + len {
                 break;
             }
             let mut packet: Vec<u8> = self.pending.drain(..4 + len).collect();
-            if is_artificial_rotate(&packet[4..]) {
+            if !self.rotate_done && is_artificial_rotate(&packet[4..]) {
                 // Payload: 0x00, then the event; its size and the packet's both lose 4 bytes.
                 packet.truncate(packet.len() - 4);
                 let len = (len - 4) as u32;
                 packet[..3].copy_from_slice(&len.to_le_bytes()[..3]);
                 let size = u32::from_le_bytes(packet[4 + 10..4 + 14].try_into().unwrap()) - 4;
                 packet[4 + 10..4 + 14].copy_from_slice(&size.to_le_bytes());
-                self.done = true;
+                self.rotate_done = true;
+            } else if self.refuse && starts_transaction(&packet[4..]) {
+                packet = gtid_mode_error(packet[3]);
+                self.refused = true;
             }
             out.extend_from_slice(&packet);
         }
-        if self.done {
+        if self.done() {
             out.append(&mut self.pending);
+        }
+        if self.refused {
+            self.pending.clear();
         }
         out
     }
+}
+
+/// An event packet holding a GTID-family event (MySQL's, or MariaDB's GTID).
+fn starts_transaction(payload: &[u8]) -> bool {
+    use crate::binlog::EventType;
+    use crate::binlog::header::EventHeader;
+    let Some((0, event)) = payload.split_first() else {
+        return false;
+    };
+    EventHeader::parse_prefix(event).is_some_and(|header| {
+        header.event_size as usize == event.len()
+            && matches!(
+                header.event_type(),
+                Ok(EventType::Gtid | EventType::AnonymousGtid | EventType::MariaGtid)
+            )
+    })
+}
+
+/// MySQL's ERR packet for a GTID transaction under gtid_mode=OFF, with sequence id `seq`.
+fn gtid_mode_error(seq: u8) -> Vec<u8> {
+    let message = "Cannot replicate GTID-transaction when @@GLOBAL.GTID_MODE = OFF, at file \
+                   ./mysql-bin.000002, position 256.; the first event 'mysql-bin.000002' at 4, \
+                   the last event read from './mysql-bin.000002' at 256, the last byte read from \
+                   './mysql-bin.000002' at 256.";
+    let mut payload = vec![0xff];
+    payload.extend_from_slice(&1236u16.to_le_bytes());
+    payload.extend_from_slice(b"#HY000");
+    payload.extend_from_slice(message.as_bytes());
+    let mut packet = (payload.len() as u32).to_le_bytes()[..3].to_vec();
+    packet.push(seq);
+    packet.extend_from_slice(&payload);
+    packet
 }
 
 /// An event packet (OK byte, then an event) holding an artificial ROTATE with a CRC.
@@ -232,7 +296,7 @@ async fn forward(
     counters: Arc<Counters>,
     hooks: Arc<Mutex<Hooks>>,
     cut: Option<u64>,
-    mut rewrite: Option<FirstRotateWithoutCrc>,
+    mut rewrite: Option<Rewrite>,
 ) {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
@@ -259,11 +323,11 @@ async fn forward(
         let rewritten;
         let bytes = match rewrite.as_mut() {
             Some(rewrite) => {
-                let done = rewrite.done;
+                let before = (rewrite.rotate_done, rewrite.refused);
                 rewritten = rewrite.feed(&buf[..n]);
-                if rewrite.done && !done {
-                    counters.rewritten.fetch_add(1, Ordering::SeqCst);
-                }
+                let changed = u64::from(rewrite.rotate_done && !before.0)
+                    + u64::from(rewrite.refused && !before.1);
+                counters.rewritten.fetch_add(changed, Ordering::SeqCst);
                 &rewritten[..]
             }
             None => &buf[..n],
