@@ -70,6 +70,42 @@ fn commit_request(t: i64, gtid: GtidMode) -> RemoteRequest {
     }
 }
 
+/// The local path's answer for `t` on the `commit` basis: what a live answer must equal.
+fn local_commit_answer(local: &BinlogDir, t: i64, gtid: GtidMode) -> Resolution {
+    resolve_files(
+        local,
+        &Request {
+            start_us: t,
+            basis: TimeBasis::Commit,
+            gtid,
+        },
+    )
+    .unwrap()
+}
+
+/// Runs `statements` as root on the server at `port`, from a proxy hook (a blocking thread).
+fn run_as_root(port: u16, statements: &[&str]) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let mut conn = mysql_async::Conn::new(
+            mysql_async::OptsBuilder::default()
+                .ip_or_hostname("127.0.0.1")
+                .tcp_port(port)
+                .user(Some("root"))
+                .prefer_socket(false),
+        )
+        .await
+        .unwrap();
+        for statement in statements {
+            conn.query_drop(*statement).await.unwrap();
+        }
+        conn.disconnect().await.unwrap();
+    });
+}
+
 /// The linear definition's position-only answer for `t` on the `commit` basis.
 fn linear_position(local: &BinlogDir, t: i64) -> Resolution {
     startpoint::resolve::linear::resolve_linear(
@@ -375,15 +411,7 @@ async fn an_ed25519_account_resolves() {
     let answer = resolve_remote(&settings, &commit_request(t, GtidMode::Auto))
         .await
         .unwrap();
-    let local_answer = resolve_files(
-        &local,
-        &Request {
-            start_us: t,
-            basis: TimeBasis::Commit,
-            gtid: GtidMode::Auto,
-        },
-    )
-    .unwrap();
+    let local_answer = local_commit_answer(&local, t, GtidMode::Auto);
     assert_eq!(summary(&answer.resolution), summary(&local_answer));
     let wrong = ConnSettings::from_url(&url, Some("Wr0ng-guess".to_owned())).unwrap();
     let err = resolve_remote(&wrong, &commit_request(t, GtidMode::Auto))
@@ -447,30 +475,9 @@ async fn faults_during_a_resolution() {
     proxy.cut_after(None);
 
     // Binlogs purged between the listing and the first probe: one fresh start from a new listing.
-    let purger_port = port;
     proxy.on_connection(
         proxy.connections() + 1,
-        Box::new(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let mut conn = mysql_async::Conn::new(
-                    mysql_async::OptsBuilder::default()
-                        .ip_or_hostname("127.0.0.1")
-                        .tcp_port(purger_port)
-                        .user(Some("root"))
-                        .prefer_socket(false),
-                )
-                .await
-                .unwrap();
-                conn.query_drop("PURGE BINARY LOGS TO 'mysql-bin.000007'")
-                    .await
-                    .unwrap();
-                conn.disconnect().await.unwrap();
-            });
-        }),
+        Box::new(move || run_as_root(port, &["PURGE BINARY LOGS TO 'mysql-bin.000007'"])),
     );
     let early = format_instant(times[10]);
     let answer = resolve_remote(&settings, &request(&early, TimeBasis::Commit, 30))
@@ -713,15 +720,7 @@ async fn the_cli_resolves_against_a_live_server() {
     add_users(&server).await;
     let t = unit_times(&local)[60];
     let input = format_instant(t);
-    let want = resolve_files(
-        &local,
-        &Request {
-            start_us: t,
-            basis: TimeBasis::Commit,
-            gtid: GtidMode::Auto,
-        },
-    )
-    .unwrap();
+    let want = local_commit_answer(&local, t, GtidMode::Auto);
     let run = |args: &[&str], password: Option<&str>| {
         let mut command = support::command();
         command.args(args).env_remove("MYSQL_PWD");
@@ -1392,15 +1391,7 @@ async fn a_mysql_dumps_first_rotate_without_a_crc_is_read() {
             let remote = resolve_remote(&settings, &commit_request(t, gtid))
                 .await
                 .unwrap_or_else(|e| panic!("{} {gtid:?}: {e}", format_instant(t)));
-            let local_answer = resolve_files(
-                &local,
-                &Request {
-                    start_us: t,
-                    basis: TimeBasis::Commit,
-                    gtid,
-                },
-            )
-            .unwrap();
+            let local_answer = local_commit_answer(&local, t, gtid);
             assert_eq!(summary(&remote.resolution), summary(&local_answer));
         }
     }
@@ -1480,26 +1471,13 @@ async fn a_rotation_during_the_resolution_never_names_the_wrong_file() {
             let next_second = (start_us / 1_000_000 + 1) * 1_000_000;
             let wait = next_second + 50_000 - chrono::Utc::now().timestamp_micros();
             std::thread::sleep(Duration::from_micros(wait.max(0) as u64));
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let mut conn = mysql_async::Conn::new(
-                    mysql_async::OptsBuilder::default()
-                        .ip_or_hostname("127.0.0.1")
-                        .tcp_port(port)
-                        .user(Some("root"))
-                        .prefer_socket(false),
-                )
-                .await
-                .unwrap();
-                conn.query_drop("FLUSH BINARY LOGS").await.unwrap();
-                conn.query_drop("INSERT INTO test.t VALUES (1000, 'after the listing')")
-                    .await
-                    .unwrap();
-                conn.disconnect().await.unwrap();
-            });
+            run_as_root(
+                port,
+                &[
+                    "FLUSH BINARY LOGS",
+                    "INSERT INTO test.t VALUES (1000, 'after the listing')",
+                ],
+            );
         }),
     );
     for gtid in [GtidMode::Auto, GtidMode::Off] {
@@ -1678,15 +1656,7 @@ async fn an_account_at_its_connection_limit_still_resolves() {
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", format_instant(t)));
 
-        let local_answer = resolve_files(
-            &local,
-            &Request {
-                start_us: t,
-                basis: TimeBasis::Commit,
-                gtid: GtidMode::Auto,
-            },
-        )
-        .unwrap();
+        let local_answer = local_commit_answer(&local, t, GtidMode::Auto);
         assert_eq!(summary(&remote.resolution), summary(&local_answer));
     }
     held.query_drop("DO 1").await.unwrap();
@@ -1709,15 +1679,7 @@ async fn a_listed_file_missing_on_disk_is_a_purged_gap() {
         let remote = resolve_remote(&settings, &commit_request(t, GtidMode::Auto))
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", format_instant(t)));
-        let local_answer = resolve_files(
-            &local,
-            &Request {
-                start_us: t,
-                basis: TimeBasis::Commit,
-                gtid: GtidMode::Auto,
-            },
-        )
-        .unwrap();
+        let local_answer = local_commit_answer(&local, t, GtidMode::Auto);
         assert_eq!(summary(&remote.resolution), summary(&local_answer));
         assert!(
             remote
@@ -1776,15 +1738,7 @@ async fn a_fixed_server_id_neither_fights_itself_nor_a_replica() {
     let answer = resolve_remote(&with_id(4243), &commit_request(t, GtidMode::Auto))
         .await
         .unwrap();
-    let local_answer = resolve_files(
-        &local,
-        &Request {
-            start_us: t,
-            basis: TimeBasis::Commit,
-            gtid: GtidMode::Auto,
-        },
-    )
-    .unwrap();
+    let local_answer = local_commit_answer(&local, t, GtidMode::Auto);
     assert_eq!(summary(&answer.resolution), summary(&local_answer));
     // Three probes with one id took 4–14 s of disconnections and retries.
     assert!(

@@ -361,11 +361,7 @@ pub fn classify(err: mysql_async::Error, settings: &ConnSettings, what: &str) ->
         mysql_async::Error::Io(mysql_async::IoError::Io(e))
             if e.kind() == std::io::ErrorKind::ConnectionRefused =>
         {
-            RemoteError::Refused {
-                server,
-                what,
-                message: e.to_string(),
-            }
+            unreachable(settings, &what, e)
         }
         // rustls reports certificate problems as I/O errors, mysql_async some as driver errors.
         mysql_async::Error::Io(mysql_async::IoError::Io(e)) => {
