@@ -1398,6 +1398,98 @@ async fn a_mysql_dumps_first_rotate_without_a_crc_is_read() {
     assert!(proxy.rewritten() > 0, "the proxy rewrote no ROTATE");
 }
 
+/// Issue 15: heartbeats (27, 41) were not handled. MySQL sends one with flags 0 and log_pos
+/// where the stream stands (`Binlog_sender::send_heartbeat_event`); taken for an event, it ended
+/// a position probe before the event it was after, or posed as the event at a position. The
+/// proxy sends a heartbeat after every event of every dump, on top of MySQL's first ROTATE:
+/// scans, server-side bisection, file probes and cached summaries still give the local answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_between_any_two_events_change_no_answer() {
+    use startpoint::resolve::cache::SummaryCache;
+    use startpoint::testkit::binlog_writer::{
+        FileSpec, SequenceWriter, Trailing, TrxShape, TrxSpec, WriterFlavor,
+    };
+    const BASE: u32 = 1_735_689_600;
+    let spec = |i: u32| TrxSpec {
+        shape: TrxShape::RowDml {
+            statements: 1 + (i % 2) as u8,
+        },
+        begin_ts: BASE + i / 20,
+        commit_ts: BASE + i / 20,
+        commit_micros: (i % 20) * 50_000,
+        domain: 0,
+        origin: 0,
+        gtid_gap: 0,
+    };
+    let files: Vec<FileSpec> = [0..30u32, 30..4_030, 4_030..4_060]
+        .into_iter()
+        .map(|range| FileSpec {
+            created: spec(range.start).commit_ts,
+            trxs: range.map(spec).collect(),
+            trailing: Trailing::Nothing,
+        })
+        .collect();
+    let writer = SequenceWriter::new(WriterFlavor::MySql80Gtid, "mysql-bin").with_row_image(200);
+    let (dir, written) = write_sequence(writer, &files);
+    let (server, _) = serving(dir.path());
+    let proxy = Proxy::start(format!("127.0.0.1:{}", server.port()).parse().unwrap())
+        .await
+        .unwrap();
+    proxy.like_mysql(true);
+    proxy.heartbeats(true);
+    let settings = ConnSettings::from_url(&proxy.url("root"), None).unwrap();
+    let local = BinlogDir::open(dir.path()).unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = Arc::new(SummaryCache::open(cache_dir.path()));
+    let middle = &written[1].units;
+    let mut times: Vec<i64> = middle
+        .iter()
+        .step_by(701)
+        .flat_map(|u| [u.commit_us, u.commit_us + 1])
+        .collect();
+    times.extend([written[0].units[3].commit_us, written[2].units[5].commit_us]);
+    let mut searched_on_server = 0;
+    for &t in &times {
+        let input = format_instant(t);
+        let off = resolve_remote(&settings, &commit_request(t, GtidMode::Off))
+            .await
+            .unwrap_or_else(|e| panic!("{input} off: {e}"));
+        assert_eq!(
+            summary(&off.resolution),
+            summary(&linear_position(&local, t)),
+            "{input}: {:?}",
+            off.resolution.steps
+        );
+        searched_on_server += usize::from(explains(
+            &off.resolution,
+            "searched by commit time on the server",
+        ));
+        for cached in [false, true] {
+            let request = RemoteRequest {
+                cache: cached.then(|| cache.clone()),
+                ..commit_request(t, GtidMode::Auto)
+            };
+            let auto = resolve_remote(&settings, &request)
+                .await
+                .unwrap_or_else(|e| panic!("{input} auto: {e}"));
+            assert_eq!(
+                summary(&auto.resolution),
+                summary(&local_commit_answer(&local, t, GtidMode::Auto)),
+                "{input} (cached: {cached})"
+            );
+        }
+    }
+    assert!(
+        searched_on_server >= 3,
+        "only {searched_on_server} bisections"
+    );
+    assert!(
+        proxy.heartbeats_sent() > 1000,
+        "{}",
+        proxy.heartbeats_sent()
+    );
+}
+
 /// Issue 15: MySQL with gtid_mode=OFF refuses to send GTID transactions (and ON anonymous
 /// ones) kept from before a change of mode, with error 1236 — reported as "it may have been
 /// purged", and retried once from a fresh listing. The proxy answers a dump's first
@@ -1747,6 +1839,55 @@ async fn a_fixed_server_id_neither_fights_itself_nor_a_replica() {
         started.elapsed()
     );
     drop(dump);
+}
+
+/// Issue 15: MySQL kills every other dump of a server_id when a replica dumps without a UUID
+/// (`kill_zombie_dump_threads` and `Find_zombie_dump_thread` in mysql/mysql-server
+/// `sql/rpl_source.cc`), so with `--server-id` our dumps and a replica sharing the id killed
+/// each other there too. Every dump's connection now sets a fresh `@replica_uuid` and
+/// `@slave_uuid` (as go-mysql does) with the capability MariaDB needs, in one statement; the
+/// proxy sees it before every COM_BINLOG_DUMP, and MariaDB takes it as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_dump_announces_a_fresh_replica_uuid() {
+    const COM_QUERY: u8 = 0x03;
+    const COM_BINLOG_DUMP: u8 = 0x12;
+    let (server, _copy, local) = server_with_history(&small_binlogs()).await;
+    let proxy = Proxy::start(format!("127.0.0.1:{}", server.port()).parse().unwrap())
+        .await
+        .unwrap();
+    let times = unit_times(&local);
+    let t = times[times.len() / 3];
+    for id in [None, Some(4243)] {
+        let mut settings = ConnSettings::from_url(&proxy.url("root"), None).unwrap();
+        settings.server_id = id;
+        let answer = resolve_remote(&settings, &commit_request(t, GtidMode::Auto))
+            .await
+            .unwrap();
+        let local_answer = local_commit_answer(&local, t, GtidMode::Auto);
+        assert_eq!(summary(&answer.resolution), summary(&local_answer));
+    }
+    let commands = proxy.commands();
+    let dumps = commands
+        .iter()
+        .filter(|c| matches!(c.split_first(), Some((&COM_BINLOG_DUMP, _))))
+        .count();
+    let announced = commands
+        .iter()
+        .filter(|c| match c.split_first() {
+            Some((&COM_QUERY, query)) => {
+                let text = String::from_utf8_lossy(query);
+                text.contains("@slave_uuid=UUID()")
+                    && text.contains("@replica_uuid=@slave_uuid")
+                    && text.contains("@mariadb_slave_capability=4")
+            }
+            _ => false,
+        })
+        .count();
+    assert!(dumps >= 4, "{dumps} dumps");
+    assert_eq!(
+        announced, dumps,
+        "every dump's connection sets its own UUID"
+    );
 }
 
 /// A live server's files are summarised once (issue 13): a warm run checks each summary against

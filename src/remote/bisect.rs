@@ -193,7 +193,6 @@ impl Bisection<'_> {
         let (settings, file) = (self.settings, self.file);
         let (events, bytes) = dump_head(
             settings,
-            self.facts,
             file,
             pos,
             self.deadline,

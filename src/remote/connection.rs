@@ -27,7 +27,6 @@ use super::throttle::Throttle;
 #[derive(Debug, Clone)]
 pub(super) struct ServerFacts {
     pub(super) version: String,
-    pub(super) flavor: Flavor,
     pub(super) checksum: ChecksumAlg,
     /// Which server this is, for file summaries: `mysql:<server_uuid>`, or on MariaDB (which has
     /// no server_uuid) `mariadb:server_id=<id>` (each file's GTID_LIST is in its identity).
@@ -252,7 +251,6 @@ pub(super) async fn server_facts(
         None => format!("{}:server_id={}", flavor.as_str(), server_id.unwrap_or(0)),
     };
     Ok(ServerFacts {
-        flavor,
         checksum: match checksum.as_deref() {
             Some(alg) if alg.eq_ignore_ascii_case("CRC32") => ChecksumAlg::Crc32,
             _ => ChecksumAlg::Off,
@@ -307,6 +305,17 @@ async fn check_server_id_free(
     Ok(())
 }
 
+/// A heartbeat: it keeps a dump alive and is no part of the binlog. Its log_pos is where the
+/// stream stands, and on MySQL its flags are 0 (`Binlog_sender::send_heartbeat_event`, sent
+/// after a skipped group, while waiting, and by binlog servers and proxies; MariaDB's carries
+/// LOG_EVENT_ARTIFICIAL_F and may even come between a ROTATE and the next file's FDE,
+/// MDEV-29981). Read as an event, it would end a probe early or pose as the event at a
+/// position, so the transport drops it before anything counts or reads it.
+fn is_heartbeat(event: &Event) -> bool {
+    let code = event.header().event_type_raw();
+    code == EventType::Heartbeat as u8 || code == EventType::HeartbeatV2 as u8
+}
+
 /// The bytes of an event as the server sent them (mysql_common splits off the checksum and the
 /// FDE's checksum-algorithm byte; they are put back so the reader can verify them).
 fn raw_event(event: &Event) -> Vec<u8> {
@@ -339,7 +348,6 @@ fn dump_position(settings: &ConnSettings, file: &str, pos: u64) -> Result<u32, R
 /// Requests a non-blocking dump of `file` from `pos` (an event start) on a new connection.
 pub(super) async fn dump(
     settings: &ConnSettings,
-    facts: &ServerFacts,
     file: &str,
     pos: u64,
     role: Role,
@@ -347,15 +355,13 @@ pub(super) async fn dump(
 ) -> Result<(BinlogStream, Throttle), RemoteError> {
     let pos = dump_position(settings, file, pos)?;
     let (mut conn, throttle) = connect(settings, role, deadline).await?;
-    if facts.flavor == Flavor::MariaDb {
-        within(
-            settings,
-            deadline,
-            "announcing MariaDB replica capabilities",
-            conn.query_drop("SET @mariadb_slave_capability=4"),
-        )
-        .await?;
-    }
+    within(
+        settings,
+        deadline,
+        "announcing what kind of replica this is",
+        conn.query_drop(REPLICA_SESSION),
+    )
+    .await?;
     // The name replicas list us under (SHOW SLAVE HOSTS, SHOW REPLICAS).
     let request = BinlogStreamRequest::new(settings.probe_server_id())
         .with_hostname(REPORT_HOST.as_bytes())
@@ -377,19 +383,29 @@ pub(super) async fn dump(
     Ok((stream, throttle))
 }
 
+/// Set on every dump's connection, whatever the server (user variables the other one ignores):
+/// - MariaDB sends GTID events and the binlog as MariaDB writes it only to a replica that
+///   announces capability 4 (`MARIA_SLAVE_CAPABILITY_GTID`, `sql/sql_repl.cc`).
+/// - MySQL kills every other dump of the same server_id when a replica dumps *without* a UUID,
+///   and only the dumps of the same UUID when it has one (`kill_zombie_dump_threads`,
+///   `Find_zombie_dump_thread` in `sql/rpl_source.cc`, which reads `@replica_uuid` or
+///   `@slave_uuid`). A fresh UUID per connection, as go-mysql sets, so that with `--server-id`
+///   our dumps kill neither each other nor a replica that shares the id.
+const REPLICA_SESSION: &str =
+    "SET @mariadb_slave_capability=4, @slave_uuid=UUID(), @replica_uuid=@slave_uuid";
+
 /// Dumps `file` from `pos` (an event start) and reads its first events, at most `limit`, until
 /// `enough` holds for the last one read, then closes the dump. Returns the events as the server
 /// sent them and the bytes received.
 pub(super) async fn dump_head(
     settings: &ConnSettings,
-    facts: &ServerFacts,
     file: &str,
     pos: u64,
     deadline: Instant,
     limit: usize,
     mut enough: impl FnMut(&[u8]) -> bool,
 ) -> Result<(Vec<Vec<u8>>, u64), RemoteError> {
-    let (mut stream, throttle) = dump(settings, facts, file, pos, Role::Probe, deadline).await?;
+    let (mut stream, throttle) = dump(settings, file, pos, Role::Probe, deadline).await?;
     let what = format!("reading {file} from {pos}");
     let mut events = Vec::new();
     let mut consumed = 0u64;
@@ -416,6 +432,9 @@ pub(super) async fn dump_head(
         let raw = raw_event(&event);
         consumed += raw.len() as u64 + PACKET_OVERHEAD;
         throttle.consumed(consumed);
+        if is_heartbeat(&event) {
+            continue;
+        }
         let done = enough(&raw);
         events.push(raw);
         if done {
@@ -490,6 +509,11 @@ impl Iterator for StreamEvents {
                 }
                 Ok(Some(Ok(event))) => event,
             };
+            if is_heartbeat(&event) {
+                self.consumed += u64::from(event.header().event_size()) + PACKET_OVERHEAD;
+                self.throttle.consumed(self.consumed);
+                continue;
+            }
             let header = event.header();
             if let Some(end) = self.payload_end {
                 let log_pos = header.log_pos();
@@ -528,6 +552,88 @@ impl Drop for StreamEvents {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One protocol packet: 3-byte length, sequence id, payload.
+    fn packet(seq: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = (payload.len() as u32).to_le_bytes()[..3].to_vec();
+        out.push(seq);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    async fn read_packet(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
+        use tokio::io::AsyncReadExt;
+        let mut header = [0u8; 4];
+        stream.read_exact(&mut header).await.unwrap();
+        let mut payload =
+            vec![0u8; u32::from_le_bytes([header[0], header[1], header[2], 0]) as usize];
+        stream.read_exact(&mut payload).await.unwrap();
+        payload
+    }
+
+    /// Issue 15: an account of MariaDB's `parsec` plugin (≥ 11.6) made the driver panic
+    /// (mysql_common's `create_response_for_parsec` without `client_parsec`), taking the
+    /// process down. No server here has the plugin, so a listener plays MariaDB's side of the
+    /// exchange as the driver expects it (mysql_async `continue_parsec_auth`): an auth switch to
+    /// `parsec` with a 32-byte nonce, the ext-salt (`P`, the iteration factor, 18 bytes of
+    /// salt), then the client's nonce and signature (96 bytes), answered with error 1045 here.
+    #[tokio::test]
+    async fn a_parsec_account_is_answered_not_a_panic() {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            // Protocol 10, version, connection id, scramble part 1, capabilities (PROTOCOL_41,
+            // SECURE_CONNECTION, PLUGIN_AUTH, LONG_PASSWORD, TRANSACTIONS), charset, status,
+            // scramble length, reserved, scramble part 2, plugin name.
+            let capabilities: u32 =
+                0x0000_0001 | 0x0000_0200 | 0x0000_2000 | 0x0000_8000 | 0x0008_0000;
+            let mut greeting = vec![10];
+            greeting.extend_from_slice(b"11.6.2-MariaDB\0");
+            greeting.extend_from_slice(&7u32.to_le_bytes());
+            greeting.extend_from_slice(b"abcdefgh\0");
+            greeting.extend_from_slice(&(capabilities as u16).to_le_bytes());
+            greeting.push(45);
+            greeting.extend_from_slice(&2u16.to_le_bytes());
+            greeting.extend_from_slice(&((capabilities >> 16) as u16).to_le_bytes());
+            greeting.push(21);
+            greeting.extend_from_slice(&[0; 10]);
+            greeting.extend_from_slice(b"ijklmnopqrst\0");
+            greeting.extend_from_slice(b"mysql_native_password\0");
+            stream.write_all(&packet(0, &greeting)).await.unwrap();
+            let _response = read_packet(&mut stream).await;
+            let mut switch = vec![0xfe];
+            switch.extend_from_slice(b"parsec\0");
+            switch.extend_from_slice(&[7u8; 32]);
+            stream.write_all(&packet(2, &switch)).await.unwrap();
+            let empty = read_packet(&mut stream).await;
+            let mut salt = vec![0x01, b'P', 0];
+            salt.extend_from_slice(&[9u8; 18]);
+            stream.write_all(&packet(4, &salt)).await.unwrap();
+            let signed = read_packet(&mut stream).await;
+            let mut denied = vec![0xff];
+            denied.extend_from_slice(&1045u16.to_le_bytes());
+            denied.extend_from_slice(b"#28000Access denied for user 'repl'@'localhost'");
+            stream.write_all(&packet(6, &denied)).await.unwrap();
+            (empty.len(), signed.len())
+        });
+        let settings =
+            ConnSettings::from_url(&format!("mysql://repl:secret@127.0.0.1:{port}"), None).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let Err(err) = connect(&settings, Role::Control, deadline).await else {
+            panic!("a denied account connected");
+        };
+        assert!(matches!(err, RemoteError::Auth { .. }), "{err}");
+        assert!(!err.to_string().contains("secret"), "{err}");
+        assert_eq!(
+            server.await.unwrap(),
+            (0, 96),
+            "an empty packet, then nonce and signature"
+        );
+    }
 
     /// Issue 15: COM_BINLOG_DUMP's position is 32-bit and the driver cut a larger one short,
     /// so a dump from past 4 GiB would have started somewhere else in the file.

@@ -186,34 +186,26 @@ async fn probe_file(
 ) -> Result<(FileProbe, u64, u64), RemoteError> {
     let mut seen_format = false;
     let mut decided = false;
-    let (events, bytes) = dump_head(
-        settings,
-        facts,
-        file,
-        4,
-        deadline,
-        FILE_PROBE_EVENTS,
-        |raw| {
-            let Some(header) = EventHeader::parse_prefix(raw) else {
-                return false;
-            };
-            let Ok(event_type) = header.event_type() else {
-                return false;
-            };
-            if event_type == EventType::FormatDescription {
-                seen_format = true;
-                return false;
-            }
-            let starts_unit = event_type.role() != UnitRole::Outside;
-            let ends_file = header.closes_file();
-            let declares = matches!(
-                event_type,
-                EventType::PreviousGtids | EventType::MariaGtidList
-            );
-            decided = seen_format && (starts_unit || ends_file || (declares && !deep));
-            decided
-        },
-    )
+    let (events, bytes) = dump_head(settings, file, 4, deadline, FILE_PROBE_EVENTS, |raw| {
+        let Some(header) = EventHeader::parse_prefix(raw) else {
+            return false;
+        };
+        let Ok(event_type) = header.event_type() else {
+            return false;
+        };
+        if event_type == EventType::FormatDescription {
+            seen_format = true;
+            return false;
+        }
+        let starts_unit = event_type.role() != UnitRole::Outside;
+        let ends_file = header.closes_file();
+        let declares = matches!(
+            event_type,
+            EventType::PreviousGtids | EventType::MariaGtidList
+        );
+        decided = seen_format && (starts_unit || ends_file || (declares && !deep));
+        decided
+    })
     .await?;
     let count = events.len() as u64;
     let cut_short = !decided && events.len() >= FILE_PROBE_EVENTS;
@@ -258,14 +250,8 @@ async fn identity_now(
     deadline: Instant,
 ) -> Result<Option<(FileIdentity, SearchStats)>, RemoteError> {
     let mut capture = Capture::default();
-    let (head_events, head_bytes) = dump_head(
-        settings,
-        facts,
-        file,
-        4,
-        deadline,
-        FILE_PROBE_EVENTS,
-        |raw| {
+    let (head_events, head_bytes) =
+        dump_head(settings, file, 4, deadline, FILE_PROBE_EVENTS, |raw| {
             let Some(header) = EventHeader::parse_prefix(raw) else {
                 return true;
             };
@@ -276,9 +262,8 @@ async fn identity_now(
                     Some(EventType::PreviousGtids | EventType::MariaGtidList)
                 )
                 || kind.is_some_and(|k| k.role() != UnitRole::Outside)
-        },
-    )
-    .await?;
+        })
+        .await?;
     // As a reading of the file sees them: its own events only (a file with neither a declaring
     // event nor a transaction ends with its ROTATE, after which the next file's come).
     for raw in &head_events {
@@ -292,7 +277,6 @@ async fn identity_now(
     }
     let (tail_events, tail_bytes) = match dump_head(
         settings,
-        facts,
         file,
         tail_offset,
         deadline,
@@ -374,14 +358,7 @@ impl RemoteSequence {
         let name = self.files[index].name.clone();
         let (stream, throttle) = self
             .handle
-            .block_on(dump(
-                &self.settings,
-                &self.facts,
-                &name,
-                pos,
-                Role::Walk,
-                self.deadline,
-            ))
+            .block_on(dump(&self.settings, &name, pos, Role::Walk, self.deadline))
             .map_err(|e| self.fail(e))?;
         self.stats.round_trips += DUMP_ROUND_TRIPS;
         self.stats.files_opened += 1;
@@ -583,11 +560,15 @@ impl BinlogSequence for RemoteSequence {
                 .collect(),
         };
         // An account limited to fewer connections than the probes need at once
-        // (max_user_connections) is served one probe at a time from then on.
+        // (max_user_connections) is served one probe at a time from then on: the probes that
+        // failed now, and every later batch of this resolution.
         let limited = results
             .iter()
             .any(|r| matches!(r, Some(Err(RemoteError::ConnectionLimit { .. }))));
-        if self.width == 1 || limited {
+        if limited {
+            self.width = 1;
+        }
+        if self.width == 1 {
             for (slot, &i) in results.iter_mut().zip(indices) {
                 if matches!(slot, Some(Ok(_))) {
                     continue;

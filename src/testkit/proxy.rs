@@ -29,6 +29,8 @@ struct Hooks {
     like_mysql: bool,
     /// Answer a dump's first transaction as MySQL under the other gtid_mode does.
     refuse_gtid_mode: bool,
+    /// Send a heartbeat after every event of a dump.
+    heartbeats: bool,
 }
 
 /// Byte counts since the proxy started (or since [`Proxy::reset`]).
@@ -39,7 +41,14 @@ struct Counters {
     connections: AtomicU64,
     /// Events rewritten by [`Proxy::like_mysql`].
     rewritten: AtomicU64,
+    /// Heartbeats added by [`Proxy::heartbeats`].
+    heartbeats: AtomicU64,
+    /// The commands clients sent (packets with sequence id 0), their first bytes.
+    commands: Mutex<Vec<Vec<u8>>>,
 }
+
+/// How many bytes of each command [`Proxy::commands`] keeps.
+const COMMAND_BYTES: usize = 256;
 
 /// A running proxy to one server; stops when dropped.
 pub struct Proxy {
@@ -79,11 +88,13 @@ impl Proxy {
                         .cut
                         .filter(|(from, _)| index >= *from)
                         .map(|(_, bytes)| bytes);
-                    let rewrite = (hooks.like_mysql || hooks.refuse_gtid_mode).then(|| Rewrite {
-                        rotate_done: !hooks.like_mysql,
-                        refuse: hooks.refuse_gtid_mode,
-                        ..Rewrite::default()
-                    });
+                    let rewrite = (hooks.like_mysql || hooks.refuse_gtid_mode || hooks.heartbeats)
+                        .then(|| Rewrite {
+                            rotate_done: !hooks.like_mysql,
+                            refuse: hooks.refuse_gtid_mode,
+                            beats: hooks.heartbeats.then(Beats::default),
+                            ..Rewrite::default()
+                        });
                     (cut, rewrite)
                 };
                 let (counters, hooks) = (task_counters.clone(), task_hooks.clone());
@@ -132,6 +143,17 @@ impl Proxy {
         self.counters.rewritten.load(Ordering::SeqCst)
     }
 
+    /// How many heartbeats [`Proxy::heartbeats`] has added.
+    pub fn heartbeats_sent(&self) -> u64 {
+        self.counters.heartbeats.load(Ordering::SeqCst)
+    }
+
+    /// The commands clients have sent through the proxy (each packet with sequence id 0: the
+    /// command byte, then at most 255 bytes of its argument), in the order they were sent.
+    pub fn commands(&self) -> Vec<Vec<u8>> {
+        self.counters.commands.lock().unwrap().clone()
+    }
+
     pub fn connections(&self) -> u64 {
         self.counters.connections.load(Ordering::SeqCst)
     }
@@ -175,6 +197,19 @@ impl Proxy {
     pub fn refuse_gtid_mode(&self, on: bool) {
         self.hooks.lock().unwrap().refuse_gtid_mode = on;
     }
+
+    /// From the next connection on, a heartbeat follows every event of a dump, the dump's
+    /// sequence ids renumbered around them; they alternate between HEARTBEAT_LOG_EVENT and
+    /// HEARTBEAT_LOG_EVENT_V2. The first is built as MySQL builds it (mysql/mysql-server
+    /// `sql/rpl_binlog_sender.cc`, `Binlog_sender::send_heartbeat_event`): timestamp 0, flags
+    /// 0, log_pos where the stream stands (the end of the last event sent), the file's name as
+    /// the body and a CRC32 when the file has them. MySQL sends one before the next event after
+    /// a skipped group of events and while it waits; MariaDB also between a ROTATE and the next
+    /// file's FORMAT_DESCRIPTION (MDEV-29981); binlog servers and proxies send them as they
+    /// like. The V2 body is MySQL's tagged list in spirit only (nothing reads it).
+    pub fn heartbeats(&self, on: bool) {
+        self.hooks.lock().unwrap().heartbeats = on;
+    }
 }
 
 impl Drop for Proxy {
@@ -195,11 +230,122 @@ struct Rewrite {
     refuse: bool,
     /// The error was sent: nothing more reaches the client.
     refused: bool,
+    /// Heartbeats to add ([`Proxy::heartbeats`]).
+    beats: Option<Beats>,
+}
+
+/// Where a dump stands, for the heartbeats [`Proxy::heartbeats`] adds after each event.
+#[derive(Default)]
+struct Beats {
+    /// Between the dump's first artificial ROTATE and its end (EOF or ERR).
+    dumping: bool,
+    /// Packets added in this dump: the server's sequence ids after them move up by this.
+    added: u8,
+    /// The file being sent, from the last ROTATE (it only labels the heartbeat).
+    file: Vec<u8>,
+    /// The end of the last event sent.
+    position: u32,
+    /// The file's events end with a CRC32 (from its FORMAT_DESCRIPTION).
+    crc: bool,
+    /// The last packet was a full 16 MiB - 1 bytes: the next one continues its event.
+    continued: bool,
+    sent: u64,
+}
+
+impl Beats {
+    /// Forwards `packet` into `out`, renumbered, and a heartbeat after it if it is an event.
+    /// `rotate_crc`: whether an artificial ROTATE in this packet ends with a CRC32.
+    fn pass(&mut self, mut packet: Vec<u8>, rotate_crc: bool, out: &mut Vec<u8>) {
+        use crate::binlog::EventType;
+        use crate::binlog::header::{EventHeader, HEADER_LEN};
+        packet[3] = packet[3].wrapping_add(self.added);
+        let continues = self.continued;
+        self.continued = packet.len() == 4 + 0xff_ffff;
+        let payload = &packet[4..];
+        let header = match payload.split_first() {
+            Some((0, event)) if !continues => EventHeader::parse_prefix(event)
+                .filter(|header| header.event_size as usize == event.len()),
+            Some((0xfe | 0xff, _)) if !continues && payload.len() < 0xff_ffff => {
+                // EOF or ERR: the dump is over; a later command numbers its packets afresh.
+                self.dumping = false;
+                self.added = 0;
+                None
+            }
+            _ => None,
+        };
+        let seq = packet[3];
+        out.extend_from_slice(&packet);
+        let Some(header) = header else {
+            return;
+        };
+        let event = &payload[1..];
+        let body = &event[HEADER_LEN..];
+        match header.event_type() {
+            Ok(EventType::Rotate) if body.len() >= 8 => {
+                // The dump's first ROTATE has a CRC32 unless `like_mysql` took it off; later
+                // ones as the file before them.
+                let crc = if self.dumping { self.crc } else { rotate_crc };
+                let name = &body[8..];
+                let trailer = if crc { name.len().min(4) } else { 0 };
+                self.file = name[..name.len() - trailer].to_vec();
+                if header.is_artificial() {
+                    self.dumping = true;
+                    self.position =
+                        u32::try_from(u64::from_le_bytes(body[..8].try_into().unwrap()))
+                            .unwrap_or(u32::MAX);
+                }
+            }
+            Ok(EventType::FormatDescription) if body.len() >= 5 => {
+                self.crc = body[body.len() - 5] == 1;
+            }
+            _ => {}
+        }
+        if header.log_pos != 0 && !header.is_artificial() {
+            self.position = header.log_pos;
+        }
+        if !self.dumping {
+            return;
+        }
+        let v2 = self.sent % 2 == 1;
+        let mut beat = if v2 {
+            let mut body = vec![0u8, self.file.len() as u8];
+            body.extend_from_slice(&self.file);
+            body.extend_from_slice(&[1, 8]);
+            body.extend_from_slice(&u64::from(self.position).to_le_bytes());
+            body
+        } else {
+            self.file.clone()
+        };
+        let size = HEADER_LEN + beat.len() + if self.crc { 4 } else { 0 };
+        let header = EventHeader {
+            timestamp: 0,
+            type_code: if v2 {
+                EventType::HeartbeatV2
+            } else {
+                EventType::Heartbeat
+            } as u8,
+            server_id: header.server_id,
+            event_size: size as u32,
+            log_pos: self.position,
+            flags: 0,
+        };
+        let mut event = header.serialize().to_vec();
+        event.append(&mut beat);
+        if self.crc {
+            crate::binlog::checksum::append(&mut event);
+        }
+        out.extend_from_slice(&((event.len() + 1) as u32).to_le_bytes()[..3]);
+        out.push(seq.wrapping_add(1));
+        out.push(0);
+        out.extend_from_slice(&event);
+        self.added = self.added.wrapping_add(1);
+        self.sent += 1;
+    }
 }
 
 impl Rewrite {
     fn done(&self) -> bool {
-        self.rotate_done && !self.refuse
+        self.rotate_done && !self.refuse && self.beats.is_none()
     }
 
     fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
@@ -218,6 +364,7 @@ impl Rewrite {
                 break;
             }
             let mut packet: Vec<u8> = self.pending.drain(..4 + len).collect();
+            let mut rotate_crc = true;
             if !self.rotate_done && is_artificial_rotate(&packet[4..]) {
                 // Payload: 0x00, then the event; its size and the packet's both lose 4 bytes.
                 packet.truncate(packet.len() - 4);
@@ -226,11 +373,15 @@ impl Rewrite {
                 let size = u32::from_le_bytes(packet[4 + 10..4 + 14].try_into().unwrap()) - 4;
                 packet[4 + 10..4 + 14].copy_from_slice(&size.to_le_bytes());
                 self.rotate_done = true;
+                rotate_crc = false;
             } else if self.refuse && starts_transaction(&packet[4..]) {
                 packet = gtid_mode_error(packet[3]);
                 self.refused = true;
             }
-            out.extend_from_slice(&packet);
+            match self.beats.as_mut() {
+                Some(beats) => beats.pass(packet, rotate_crc, &mut out),
+                None => out.extend_from_slice(&packet),
+            }
         }
         if self.done() {
             out.append(&mut self.pending);
@@ -290,6 +441,47 @@ fn is_artificial_rotate(payload: &[u8]) -> bool {
     })
 }
 
+/// Cuts a byte stream into protocol packets (3-byte length, sequence id, payload) and shows each
+/// one's sequence id and first [`COMMAND_BYTES`] bytes, keeping no more than that.
+#[derive(Default)]
+struct PacketCutter {
+    /// Header bytes of the packet being read.
+    header: Vec<u8>,
+    /// Payload bytes still to come, and the head kept of them so far.
+    left: usize,
+    head: Vec<u8>,
+}
+
+impl PacketCutter {
+    fn feed(&mut self, mut bytes: &[u8], mut packet: impl FnMut(u8, &[u8])) {
+        while !bytes.is_empty() {
+            if self.header.len() < 4 {
+                let take = (4 - self.header.len()).min(bytes.len());
+                self.header.extend_from_slice(&bytes[..take]);
+                bytes = &bytes[take..];
+                if self.header.len() == 4 {
+                    self.left =
+                        u32::from_le_bytes([self.header[0], self.header[1], self.header[2], 0])
+                            as usize;
+                    self.head.clear();
+                }
+            }
+            if self.header.len() < 4 {
+                break;
+            }
+            let take = self.left.min(bytes.len());
+            let keep = take.min(COMMAND_BYTES.saturating_sub(self.head.len()));
+            self.head.extend_from_slice(&bytes[..keep]);
+            self.left -= take;
+            bytes = &bytes[take..];
+            if self.left == 0 {
+                packet(self.header[3], &self.head);
+                self.header.clear();
+            }
+        }
+    }
+}
+
 async fn forward(
     client: TcpStream,
     server: TcpStream,
@@ -303,10 +495,20 @@ async fn forward(
     let upstream_counters = counters.clone();
     let upstream = tokio::spawn(async move {
         let mut buf = vec![0u8; 16 * 1024];
+        let mut packets = PacketCutter::default();
         while let Ok(n) = client_read.read(&mut buf).await {
             if n == 0 || server_write.write_all(&buf[..n]).await.is_err() {
                 break;
             }
+            packets.feed(&buf[..n], |seq, head| {
+                if seq == 0 {
+                    upstream_counters
+                        .commands
+                        .lock()
+                        .unwrap()
+                        .push(head.to_vec());
+                }
+            });
             upstream_counters
                 .to_server
                 .fetch_add(n as u64, Ordering::SeqCst);
@@ -323,11 +525,15 @@ async fn forward(
         let rewritten;
         let bytes = match rewrite.as_mut() {
             Some(rewrite) => {
-                let before = (rewrite.rotate_done, rewrite.refused);
+                let sent = |rewrite: &Rewrite| rewrite.beats.as_ref().map_or(0, |b| b.sent);
+                let before = (rewrite.rotate_done, rewrite.refused, sent(rewrite));
                 rewritten = rewrite.feed(&buf[..n]);
                 let changed = u64::from(rewrite.rotate_done && !before.0)
                     + u64::from(rewrite.refused && !before.1);
                 counters.rewritten.fetch_add(changed, Ordering::SeqCst);
+                counters
+                    .heartbeats
+                    .fetch_add(sent(rewrite) - before.2, Ordering::SeqCst);
                 &rewritten[..]
             }
             None => &buf[..n],
