@@ -1841,12 +1841,13 @@ async fn a_fixed_server_id_neither_fights_itself_nor_a_replica() {
     drop(dump);
 }
 
-/// Issue 15: MySQL kills every other dump of a server_id when a replica dumps without a UUID
-/// (`kill_zombie_dump_threads` and `Find_zombie_dump_thread` in mysql/mysql-server
-/// `sql/rpl_source.cc`), so with `--server-id` our dumps and a replica sharing the id killed
-/// each other there too. Every dump's connection now sets a fresh `@replica_uuid` and
-/// `@slave_uuid` (as go-mysql does) with the capability MariaDB needs, in one statement; the
-/// proxy sees it before every COM_BINLOG_DUMP, and MariaDB takes it as it is.
+/// Issue 15: MySQL, when a replica dumps without a UUID, kills an older UUID-less dump of the
+/// same server_id (`kill_zombie_dump_threads` and `Find_zombie_dump_thread` in
+/// mysql/mysql-server `sql/rpl_source.cc`), so with `--server-id` our own dumps killed each
+/// other there. Every dump's connection now sets a fresh `@replica_uuid` and `@slave_uuid` (as
+/// go-mysql does) with the capability MariaDB needs, in one statement: the proxy sees it before
+/// every COM_BINLOG_DUMP, and the very statement leaves both variables set on a real server
+/// (a first version copied one into the other, which a `SET` evaluates before assigning: NULL).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_dump_announces_a_fresh_replica_uuid() {
     const COM_QUERY: u8 = 0x03;
@@ -1876,8 +1877,8 @@ async fn every_dump_announces_a_fresh_replica_uuid() {
         .filter(|c| match c.split_first() {
             Some((&COM_QUERY, query)) => {
                 let text = String::from_utf8_lossy(query);
-                text.contains("@slave_uuid=UUID()")
-                    && text.contains("@replica_uuid=@slave_uuid")
+                text.contains("@replica_uuid=UUID()")
+                    && text.contains("@slave_uuid=UUID()")
                     && text.contains("@mariadb_slave_capability=4")
             }
             _ => false,
@@ -1888,6 +1889,29 @@ async fn every_dump_announces_a_fresh_replica_uuid() {
         announced, dumps,
         "every dump's connection sets its own UUID"
     );
+    let statement = commands
+        .iter()
+        .find_map(|c| match c.split_first() {
+            Some((&COM_QUERY, query)) if query.starts_with(b"SET @mariadb_slave_capability") => {
+                Some(String::from_utf8(query.to_vec()).unwrap())
+            }
+            _ => None,
+        })
+        .unwrap();
+    let mut conn = server.connect().await.unwrap();
+    conn.query_drop(&statement).await.unwrap();
+    let (replica, slave): (Option<String>, Option<String>) = conn
+        .query_first("SELECT @replica_uuid, @slave_uuid")
+        .await
+        .unwrap()
+        .unwrap();
+    for uuid in [&replica, &slave] {
+        assert!(
+            uuid.as_ref().is_some_and(|u| u.len() == 36),
+            "{statement}: {replica:?} {slave:?}"
+        );
+    }
+    conn.disconnect().await.unwrap();
 }
 
 /// A live server's files are summarised once (issue 13): a warm run checks each summary against

@@ -306,11 +306,11 @@ async fn check_server_id_free(
 }
 
 /// A heartbeat: it keeps a dump alive and is no part of the binlog. Its log_pos is where the
-/// stream stands, and on MySQL its flags are 0 (`Binlog_sender::send_heartbeat_event`, sent
-/// after a skipped group, while waiting, and by binlog servers and proxies; MariaDB's carries
-/// LOG_EVENT_ARTIFICIAL_F and may even come between a ROTATE and the next file's FDE,
-/// MDEV-29981). Read as an event, it would end a probe early or pose as the event at a
-/// position, so the transport drops it before anything counts or reads it.
+/// stream stands and its flags are 0 (MySQL's `Binlog_sender::send_heartbeat_event`, sent after
+/// a skipped group of events and while waiting; MariaDB's `send_heartbeat_event`, which may
+/// send one between a ROTATE and the next file's FDE, MDEV-29981; binlog servers and proxies).
+/// Read as an event, it could end a probe early or pose as the event at a position, so the
+/// transport drops it before anything counts or reads it.
 fn is_heartbeat(event: &Event) -> bool {
     let code = event.header().event_type_raw();
     code == EventType::Heartbeat as u8 || code == EventType::HeartbeatV2 as u8
@@ -386,13 +386,15 @@ pub(super) async fn dump(
 /// Set on every dump's connection, whatever the server (user variables the other one ignores):
 /// - MariaDB sends GTID events and the binlog as MariaDB writes it only to a replica that
 ///   announces capability 4 (`MARIA_SLAVE_CAPABILITY_GTID`, `sql/sql_repl.cc`).
-/// - MySQL kills every other dump of the same server_id when a replica dumps *without* a UUID,
-///   and only the dumps of the same UUID when it has one (`kill_zombie_dump_threads`,
-///   `Find_zombie_dump_thread` in `sql/rpl_source.cc`, which reads `@replica_uuid` or
-///   `@slave_uuid`). A fresh UUID per connection, as go-mysql sets, so that with `--server-id`
-///   our dumps kill neither each other nor a replica that shares the id.
+/// - MySQL, when a replica dumps *without* a UUID, kills an older dump of the same server_id
+///   that has none either; with a UUID, only a dump of the same UUID (`kill_zombie_dump_threads`
+///   and `Find_zombie_dump_thread` in `sql/rpl_source.cc`; newer versions read `@replica_uuid`,
+///   falling back to `@slave_uuid` only when that variable does not exist). A fresh UUID per
+///   connection, as go-mysql sets, so that with `--server-id` our dumps do not kill each other,
+///   nor other UUID-less clients of that id. Each variable gets its own `UUID()`: a `SET`
+///   evaluates every value before it assigns any, so `@replica_uuid=@slave_uuid` would be NULL.
 const REPLICA_SESSION: &str =
-    "SET @mariadb_slave_capability=4, @slave_uuid=UUID(), @replica_uuid=@slave_uuid";
+    "SET @mariadb_slave_capability=4, @replica_uuid=UUID(), @slave_uuid=UUID()";
 
 /// Dumps `file` from `pos` (an event start) and reads its first events, at most `limit`, until
 /// `enough` holds for the last one read, then closes the dump. Returns the events as the server
@@ -510,7 +512,7 @@ impl Iterator for StreamEvents {
                 Ok(Some(Ok(event))) => event,
             };
             if is_heartbeat(&event) {
-                self.consumed += u64::from(event.header().event_size()) + PACKET_OVERHEAD;
+                self.consumed += raw_event(&event).len() as u64 + PACKET_OVERHEAD;
                 self.throttle.consumed(self.consumed);
                 continue;
             }

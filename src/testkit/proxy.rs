@@ -198,7 +198,8 @@ impl Proxy {
         self.hooks.lock().unwrap().refuse_gtid_mode = on;
     }
 
-    /// From the next connection on, a heartbeat follows every event of a dump, the dump's
+    /// From the next connection on, a heartbeat follows every event of a dump (from its first
+    /// artificial ROTATE on; an event longer than one packet is left whole), the dump's
     /// sequence ids renumbered around them; they alternate between HEARTBEAT_LOG_EVENT and
     /// HEARTBEAT_LOG_EVENT_V2. The first is built as MySQL builds it (mysql/mysql-server
     /// `sql/rpl_binlog_sender.cc`, `Binlog_sender::send_heartbeat_event`): timestamp 0, flags
@@ -275,7 +276,8 @@ impl Beats {
         };
         let seq = packet[3];
         out.extend_from_slice(&packet);
-        let Some(header) = header else {
+        // An event that fills its packet goes on in the next one: no heartbeat inside it.
+        let Some(header) = header.filter(|_| !self.continued) else {
             return;
         };
         let event = &payload[1..];
