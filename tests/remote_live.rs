@@ -2082,3 +2082,90 @@ async fn live_summaries_are_checked_against_the_server_before_use() {
     }
     assert!(noted, "no old summary was noticed to be another file's");
 }
+
+/// Issue 15: every live answer still equals the local one, whichever way the server is
+/// reached: as root; compressed; with a fixed `--server-id`; as an ed25519 account; as an
+/// account at its connection limit (two allowed, one held for the whole run); and through a
+/// wire that looks like stock MySQL's (the first ROTATE without its CRC) with a heartbeat after
+/// every event. One real MariaDB history, times across every file and outside them, with and
+/// without GTIDs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_way_of_reaching_the_server_gives_the_local_answer() {
+    let (server, _copy, local) = server_with_history(&small_binlogs()).await;
+    let mut conn = server.connect().await.unwrap();
+    for statement in [
+        "INSTALL SONAME 'auth_ed25519'",
+        "CREATE USER 'ed'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('Ed-secret1')",
+        "GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'ed'@'%'",
+        "CREATE USER 'few'@'%' IDENTIFIED BY 'Few-secret1' WITH MAX_USER_CONNECTIONS 2",
+        "GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'few'@'%'",
+    ] {
+        conn.query_drop(statement).await.unwrap();
+    }
+    conn.disconnect().await.unwrap();
+    let proxy = Proxy::start(format!("127.0.0.1:{}", server.port()).parse().unwrap())
+        .await
+        .unwrap();
+    proxy.like_mysql(true);
+    proxy.heartbeats(true);
+    let account = |user: &str, password: &str| {
+        let url = format!("mysql://{user}@127.0.0.1:{}", server.port());
+        ConnSettings::from_url(&url, Some(password.to_owned())).unwrap()
+    };
+    let root = ConnSettings::from_url(&server.url(), None).unwrap();
+    let ways: Vec<(&str, ConnSettings)> = vec![
+        ("root", root.clone()),
+        (
+            "compressed",
+            ConnSettings {
+                compress: true,
+                ..root.clone()
+            },
+        ),
+        (
+            "--server-id 4250",
+            ConnSettings {
+                server_id: Some(4250),
+                ..root.clone()
+            },
+        ),
+        ("ed25519", account("ed", "Ed-secret1")),
+        ("connection limit", account("few", "Few-secret1")),
+        (
+            "like MySQL, with heartbeats",
+            ConnSettings::from_url(&proxy.url("root"), None).unwrap(),
+        ),
+    ];
+    let units = unit_times(&local);
+    let mut times: Vec<i64> = units.iter().copied().step_by(units.len() / 5).collect();
+    times.extend([units[0] - 86_400_000_000, units[units.len() - 1] + 1]);
+    let mut held = mysql_async::Conn::new(
+        mysql_async::OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(server.port())
+            .user(Some("few"))
+            .pass(Some("Few-secret1"))
+            .prefer_socket(false),
+    )
+    .await
+    .unwrap();
+    for gtid in [GtidMode::Auto, GtidMode::Off] {
+        for &t in &times {
+            let local_answer = summary(&local_commit_answer(&local, t, gtid));
+            for (way, settings) in &ways {
+                let remote = resolve_remote(settings, &commit_request(t, gtid))
+                    .await
+                    .unwrap_or_else(|e| panic!("{way}, {} {gtid:?}: {e}", format_instant(t)));
+                assert_eq!(
+                    summary(&remote.resolution),
+                    local_answer,
+                    "{way}, {} {gtid:?}",
+                    format_instant(t)
+                );
+            }
+        }
+    }
+    held.query_drop("DO 1").await.unwrap();
+    held.disconnect().await.unwrap();
+    assert!(proxy.rewritten() > 0 && proxy.heartbeats_sent() > 0);
+}
