@@ -134,6 +134,89 @@ impl FromStr for MariaGtidPos {
     }
 }
 
+/// A MariaDB GTID set as DM keeps it (go-mysql v1.13 `MariadbGTIDSet`, `mysql/mariadb_gtid.go`):
+/// the last sequence number per (domain, server_id), so after a failover one domain lists
+/// several servers (`0-1-100,0-2-150,1-2-5`), as MariaDB's binlog state does. A checkpoint DM
+/// wrote holds this text; a server's GTID position (one entry per domain) is a special case.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub struct MariaGtidSet {
+    entries: BTreeMap<(u32, u32), u64>,
+}
+
+impl MariaGtidSet {
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Whether every (domain, server_id) of `other` is here with a sequence number at least as
+    /// high: go-mysql's `MariadbGTIDSet.Contain`, whose `MariadbGTID.Contain` compares the
+    /// domain and the sequence number of entries found under the same server_id. So `0-1-100`
+    /// does not contain `0-2-5`.
+    pub fn contains(&self, other: &MariaGtidSet) -> bool {
+        other
+            .entries
+            .iter()
+            .all(|(key, seq)| self.entries.get(key).is_some_and(|mine| mine >= seq))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = MariaGtid> + '_ {
+        self.entries
+            .iter()
+            .map(|(&(domain, server), &seq)| MariaGtid {
+                domain,
+                server,
+                seq,
+            })
+    }
+}
+
+impl From<&MariaGtidPos> for MariaGtidSet {
+    fn from(pos: &MariaGtidPos) -> MariaGtidSet {
+        MariaGtidSet {
+            entries: pos.iter().map(|g| ((g.domain, g.server), g.seq)).collect(),
+        }
+    }
+}
+
+impl fmt::Display for MariaGtidSet {
+    /// Ascending (domain, server_id), joined by `,` without spaces.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, gtid) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{gtid}")?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for MariaGtidSet {
+    type Err = MariaGtidParseError;
+
+    /// Entries separated by `,`, whitespace around them allowed (it is normalised away: go-mysql
+    /// v1.13 does not trim, so DM cannot read `0-1-1, 0-2-2`); the empty string is the empty
+    /// set. One (domain, server_id) given twice keeps the later entry, as go-mysql's
+    /// `MariadbGTID.forward` does; an empty entry is an error.
+    fn from_str(text: &str) -> Result<MariaGtidSet, MariaGtidParseError> {
+        let mut set = MariaGtidSet::default();
+        if text.trim().is_empty() {
+            return Ok(set);
+        }
+        for entry in text.split(',') {
+            let gtid: MariaGtid =
+                entry
+                    .parse()
+                    .map_err(|e: MariaGtidParseError| MariaGtidParseError {
+                        text: text.to_owned(),
+                        why: format!("{:?}: {}", entry.trim(), e.why),
+                    })?;
+            set.entries.insert((gtid.domain, gtid.server), gtid.seq);
+        }
+        Ok(set)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +253,30 @@ mod tests {
             seq: 6,
         });
         assert_eq!(pos.to_string(), "0-3-6,1-2-3");
+    }
+
+    /// Issue 16: DM's MariaDB GTID text lists one GTID per (domain, server_id) after a failover
+    /// (go-mysql v1.13 `MariadbGTIDSet`); it was rejected as "domain 0 appears twice".
+    #[test]
+    fn dms_mariadb_gtid_text_is_read_and_contained_as_dm_does() {
+        let dm: MariaGtidSet = "0-1-100,0-2-150,1-2-5".parse().unwrap();
+        assert_eq!(dm.to_string(), "0-1-100,0-2-150,1-2-5");
+        let spaced: MariaGtidSet = " 1-2-5 , 0-2-150,0-1-100".parse().unwrap();
+        assert_eq!(spaced, dm);
+        let s: MariaGtidSet = "0-2-120".parse().unwrap();
+        assert!(dm.contains(&s) && !s.contains(&dm));
+        // Another server's entry is not contained, whatever its sequence number.
+        let other: MariaGtidSet = "0-3-1".parse().unwrap();
+        assert!(!dm.contains(&other) && !other.contains(&dm));
+        // The later of two entries for one (domain, server_id) stays, as go-mysql's forward().
+        assert_eq!(
+            "0-1-9,0-1-7".parse::<MariaGtidSet>().unwrap().to_string(),
+            "0-1-7"
+        );
+        assert!("0-1-2,".parse::<MariaGtidSet>().is_err());
+        assert!("".parse::<MariaGtidSet>().unwrap().is_empty());
+        let pos: MariaGtidPos = "0-2-150,1-2-5".parse().unwrap();
+        assert!(dm.contains(&MariaGtidSet::from(&pos)));
     }
 
     proptest! {

@@ -11,7 +11,7 @@ pub(crate) mod mysql;
 
 use std::fmt;
 
-pub use mariadb::{MariaGtid, MariaGtidPos};
+pub use mariadb::{MariaGtid, MariaGtidPos, MariaGtidSet};
 pub use mysql::{Gtid, GtidSet, Tag, Tsid, Uuid};
 
 /// The GTID of one transaction unit, in its flavour.

@@ -66,7 +66,7 @@ use crate::unit::TimeBasis;
 use connection::{Role, connect, server_facts};
 pub(crate) use connection::{query, query_connection};
 pub use error::{Recovery, RemoteError};
-pub use position::{ServerPosition, current_position};
+pub use position::{ServerPosition, current_position, gtid_pos_at};
 use sequence::{Listing, over_sequence};
 use server_time::instant_on;
 pub use server_time::read_start_time;

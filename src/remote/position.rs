@@ -73,3 +73,38 @@ pub async fn current_position(
     let _ = tokio::time::timeout_at(deadline, conn.disconnect()).await;
     answer
 }
+
+/// The GTIDs executed before `file:pos` as the server itself computes them, where it can:
+/// MariaDB's `BINLOG_GTID_POS(file, pos)` (the position must be an event boundary of a binlog
+/// it still has); `None` on MySQL, which has no such function.
+pub async fn gtid_pos_at(
+    settings: &ConnSettings,
+    file: &str,
+    pos: u64,
+    deadline: Instant,
+) -> Result<Option<String>, RemoteError> {
+    let mut conn = query_connection(settings, deadline).await?;
+    let answer = async {
+        let version: Option<String> = within(
+            settings,
+            deadline,
+            "reading VERSION()",
+            conn.query_first("SELECT VERSION()"),
+        )
+        .await?;
+        if Flavor::of_version(&version.unwrap_or_default()) != Flavor::MariaDb {
+            return Ok(None);
+        }
+        let gtid: Option<Option<String>> = within(
+            settings,
+            deadline,
+            &format!("reading BINLOG_GTID_POS({file}, {pos})"),
+            conn.exec_first("SELECT BINLOG_GTID_POS(?, ?)", (file, pos)),
+        )
+        .await?;
+        Ok(gtid.flatten())
+    }
+    .await;
+    let _ = tokio::time::timeout_at(deadline, conn.disconnect()).await;
+    answer
+}

@@ -262,7 +262,15 @@ impl TaskConfig {
                         .map(|n| n.integer(0..=i64::from(u32::MAX)))
                         .transpose()?
                         .map(|p| p as u32);
-                    let binlog_gtid = meta.get("binlog-gtid")?.map(|n| n.string()).transpose()?;
+                    // Written the way DM reads it back: validated, canonical, no spaces.
+                    let binlog_gtid = match meta.get("binlog-gtid")? {
+                        Some(node) => Some(
+                            super::location::dm_gtid_text(&node.string()?).map_err(|why| {
+                                invalid(&node, format!("is not a GTID set DM can read: {why}"))
+                            })?,
+                        ),
+                        None => None,
+                    };
                     if binlog_name.is_none() && binlog_gtid.is_none() {
                         return Err(invalid(
                             &meta,

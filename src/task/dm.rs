@@ -39,6 +39,26 @@ pub fn too_late_error(input: &str) -> String {
     )
 }
 
+/// DM's refusal to resume a task whose safe-mode exit point differs from its checkpoint when
+/// `safe-mode-duration` is 0s (code 36071, `ErrSyncerReprocessWithSafeModeFail`, raised in tiflow
+/// `dm/syncer/safe_mode.go`, `enableSafeModeInitializationPhase`).
+pub const SAFE_MODE_DURATION_ZERO: &str = "[code=36071:class=sync-unit:scope=internal:level=medium], \
+     Message: your `safe-mode-duration` in task.yaml is set to 0s, the task can't be re-processed \
+     without safe mode currently, Workaround: Please stop and re-start this task. If you want to \
+     start task successfully, you need set `safe-mode-duration` greater than `0s`.";
+
+/// Whether a Go duration (`time.ParseDuration`, as DM reads `safe-mode-duration`) is zero:
+/// `0`, `0s`, `0m0s`, `0.0h`… The empty text is DM's default (twice the checkpoint flush
+/// interval), not zero.
+pub fn is_zero_go_duration(text: &str) -> bool {
+    let text = text.trim().trim_start_matches(['+', '-']);
+    text.bytes().any(|b| b.is_ascii_digit())
+        && text
+            .bytes()
+            .filter(|b| b.is_ascii_digit())
+            .all(|b| b == b'0')
+}
+
 /// One source's entry of DM's JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SourceResponse {

@@ -1,8 +1,12 @@
 //! A checkpoint location as DM stores it (`binlog_name`, `binlog_pos`, `binlog_gtid`) and how two
-//! of them compare (DM-COMPAT.md §3.3): by GTID set when both carry one, else by the binlog
-//! file's sequence number and the position; some pairs cannot be ordered at all (different
-//! servers, GTID sets that overlap without one containing the other), and saying so is part of
-//! the answer.
+//! of them compare (DM-COMPAT.md §3.3): by GTID set when both carry one (equal sets are the same
+//! location, whatever the positions), else by the binlog file's sequence number and the
+//! position; some pairs cannot be ordered at all (different servers, GTID sets that overlap
+//! without one containing the other), and saying so is part of the answer.
+//!
+//! The GTID text is read as DM writes it: a MySQL set, or for MariaDB go-mysql's set of one GTID
+//! per (domain, server_id) (`0-1-100,0-2-150` after a failover), compared as
+//! `MariadbGTIDSet.Contain` does.
 //!
 //! File names may carry DM's relay sub-directory suffix (`mysql-bin|000002.000007`: the file
 //! `mysql-bin.000007` of relay sub-directory `<uuid>.000002`), which orders before the sequence.
@@ -10,7 +14,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use crate::gtid::{GtidSet, MariaGtidPos};
+use crate::gtid::{GtidSet, MariaGtidSet};
 
 /// A binlog location with the GTIDs executed before it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -78,7 +82,7 @@ fn split_name(name: &str) -> Option<FileName<'_>> {
 /// The GTIDs of a location, parsed.
 enum Gtids {
     MySql(GtidSet),
-    MariaDb(MariaGtidPos),
+    MariaDb(MariaGtidSet),
 }
 
 impl CheckpointLocation {
@@ -95,8 +99,8 @@ impl CheckpointLocation {
         if text.is_empty() {
             return None;
         }
-        if let Ok(pos) = text.parse::<MariaGtidPos>() {
-            return (!pos.is_empty()).then_some(Gtids::MariaDb(pos));
+        if let Ok(set) = text.parse::<MariaGtidSet>() {
+            return (!set.is_empty()).then_some(Gtids::MariaDb(set));
         }
         text.parse::<GtidSet>()
             .ok()
@@ -104,45 +108,45 @@ impl CheckpointLocation {
             .map(Gtids::MySql)
     }
 
-    /// Where `self` is relative to `other`.
+    /// Whether this is no checkpoint at all: DM's fresh row `('', 4, '')` (or `0`), which its
+    /// loader takes for "not started" (tiflow `dm/syncer/checkpoint.go`, `Load` with
+    /// `binlog.IsFreshPosition`).
+    pub fn is_fresh(&self) -> bool {
+        self.binlog_name.is_empty() && self.binlog_pos <= 4 && self.gtids().is_none()
+    }
+
+    /// Whether the location carries a GTID set (non-empty).
+    pub fn has_gtids(&self) -> bool {
+        self.gtids().is_some()
+    }
+
+    /// Where `self` is relative to `other`. With GTID sets on both sides, containment decides
+    /// as in DM's `CompareGTID` (tiflow `dm/pkg/binlog/position.go`): both ways is the same
+    /// location (DM then looks no further than an injected suffix), one way is before or after.
+    /// Where DM falls back to positions for sets that cross, the answer here is that they
+    /// cannot be ordered: a failover or errant transactions make positions meaningless.
     pub fn compare(&self, other: &CheckpointLocation) -> LocationOrder {
+        let by_containment = |a_in_b: bool, b_in_a: bool| match (a_in_b, b_in_a) {
+            (true, true) => Some(LocationOrder::Same),
+            (true, false) => Some(LocationOrder::Before),
+            (false, true) => Some(LocationOrder::After),
+            (false, false) => None,
+        };
         match (self.gtids(), other.gtids()) {
             (Some(Gtids::MySql(a)), Some(Gtids::MySql(b))) => {
-                let order = match (a.is_subset(&b), b.is_subset(&a)) {
-                    (true, true) => None,
-                    (true, false) => Some(LocationOrder::Before),
-                    (false, true) => Some(LocationOrder::After),
-                    (false, false) => {
-                        return LocationOrder::Incomparable(format!(
-                            "their GTID sets {a} and {b} each have transactions the other has \
-                             not"
-                        ));
-                    }
-                };
-                // Equal sets: the same transaction boundary; positions may still tell events
-                // without GTIDs apart.
-                order.unwrap_or_else(|| self.compare_files(other).unwrap_or(LocationOrder::Same))
+                by_containment(a.is_subset(&b), b.is_subset(&a)).unwrap_or_else(|| {
+                    LocationOrder::Incomparable(format!(
+                        "their GTID sets {a} and {b} each have transactions the other has not"
+                    ))
+                })
             }
             (Some(Gtids::MariaDb(a)), Some(Gtids::MariaDb(b))) => {
-                let mut less = false;
-                let mut greater = false;
-                for domain in a.iter().chain(b.iter()).map(|g| g.domain) {
-                    let seq = |p: &MariaGtidPos| p.get(domain).map_or(0, |g| g.seq);
-                    match seq(&a).cmp(&seq(&b)) {
-                        Ordering::Less => less = true,
-                        Ordering::Greater => greater = true,
-                        Ordering::Equal => {}
-                    }
-                }
-                match (less, greater) {
-                    (false, false) => self.compare_files(other).unwrap_or(LocationOrder::Same),
-                    (true, false) => LocationOrder::Before,
-                    (false, true) => LocationOrder::After,
-                    (true, true) => LocationOrder::Incomparable(format!(
-                        "their GTID positions {a} and {b} are ahead of each other in different \
-                         domains"
-                    )),
-                }
+                by_containment(b.contains(&a), a.contains(&b)).unwrap_or_else(|| {
+                    LocationOrder::Incomparable(format!(
+                        "their GTID sets {a} and {b} each have a GTID the other has not (DM \
+                         compares MariaDB GTIDs per domain and server_id)"
+                    ))
+                })
             }
             (Some(_), Some(_)) => LocationOrder::Incomparable(format!(
                 "one GTID is MySQL's and the other MariaDB's ({} and {})",
@@ -184,6 +188,54 @@ impl CheckpointLocation {
 
 fn or_none(name: &str) -> &str {
     if name.is_empty() { "(none)" } else { name }
+}
+
+/// A GTID text as DM can read it back (go-mysql v1.13): canonical, without spaces. A MariaDB
+/// set keeps one GTID per (domain, server_id) (`mysql/mariadb_gtid.go` does not trim spaces, so
+/// `0-1-42736, 1-2-2858` fails there); a MySQL set prints as MySQL does. The error says why the
+/// text is neither.
+pub fn dm_gtid_text(text: &str) -> Result<String, String> {
+    if let Ok(set) = text.parse::<MariaGtidSet>() {
+        return Ok(set.to_string());
+    }
+    text.parse::<GtidSet>()
+        .map(|set| set.to_string())
+        .map_err(|mysql| {
+            format!(
+                "{mysql}; nor is it a MariaDB GTID set (domain-server-sequence, comma-separated)"
+            )
+        })
+}
+
+/// Whether a MySQL GTID text has tagged GTIDs (MySQL 8.4, `uuid:tag:1-3`), which DM's parser
+/// (go-mysql v1.13 `ParseUUIDSet`) rejects: it reads the tag as an interval.
+pub fn has_tagged_gtids(text: &str) -> bool {
+    text.parse::<GtidSet>()
+        .is_ok_and(|set| set.sources().any(|(tsid, _)| tsid.tag.is_some()))
+}
+
+/// DM's `msg` for a location whose GTIDs DM cannot read back.
+pub fn tagged_gtid_warning(location: &CheckpointLocation) -> Option<String> {
+    has_tagged_gtids(&location.binlog_gtid).then(|| {
+        format!(
+            "the GTID set at {location} has tagged GTIDs (MySQL 8.4), which DM's GTID parser \
+             (go-mysql v1.13) rejects: DM will fail to load this checkpoint; use a DM built with \
+             go-mysql 1.15 or later, or start with --gtid off"
+        )
+    })
+}
+
+/// The upstream's own name of a checkpoint's file: DM's relay suffix taken off
+/// (`mysql-bin|000002.000007` is `mysql-bin.000007`, as DM's `RemoveRelaySubDirSuffix`).
+pub fn upstream_file_name(name: &str) -> String {
+    match split_name(name) {
+        Some(FileName {
+            base,
+            relay_suffix: Some(_),
+            ..
+        }) => format!("{base}.{}", &name[name.rfind('.').map_or(0, |i| i + 1)..]),
+        _ => name.to_owned(),
+    }
 }
 
 /// `base.seq` of a relay sub-directory's file as DM names it in checkpoints
@@ -236,45 +288,190 @@ mod tests {
         );
     }
 
+    /// DM's location order (DM-COMPAT.md §3.3), row by row with the code each follows:
+    /// - tiflow c7b2588 `dm/pkg/binlog/position.go`: `CompareLocation` (GTIDs first when both
+    ///   have them), `CompareGTID` (containment both ways), `ComparePosition` with
+    ///   `RemoveRelaySubDirSuffix`;
+    /// - go-mysql v1.13.0 `mysql/mysql_gtid.go` (`MysqlGTIDSet.Contain`),
+    ///   `mysql/mariadb_gtid.go` (`MariadbGTIDSet.Contain`, per domain *and* server_id),
+    ///   `mysql/position.go` (`Position.Compare`, `CompareBinlogFileName`).
+    ///
+    /// Where DM falls back to positions for GTID sets that cross, the row says `Incomparable`
+    /// (the safe-mode decision then keeps the window and says so).
     #[test]
-    fn mysql_gtid_sets() {
+    fn dm_compare_location_table() {
         use LocationOrder::*;
-        let small = at("x.000001", 900, &format!("{U1}:1-5"));
-        let big = at("x.000001", 100, &format!("{U1}:1-7"));
-        // GTIDs decide over positions.
-        assert_eq!(small.compare(&big), Before);
-        assert_eq!(big.compare(&small), After);
-        let other = at("x.000001", 100, &format!("{U1}:1-3,{U2}:1"));
-        assert!(matches!(small.compare(&other), Incomparable(_)));
-        // Equal sets fall back to positions.
+        let mysql = |n: &str, p: u32, g: String| at(n, p, &g);
+        let rows: Vec<(
+            CheckpointLocation,
+            CheckpointLocation,
+            Option<LocationOrder>,
+            &str,
+        )> = vec![
+            // Position.Compare: names (base, then sequence as a number), then positions.
+            (
+                at("mysql-bin.000009", 500, ""),
+                at("mysql-bin.000010", 4, ""),
+                Some(Before),
+                "CompareBinlogFileName: sequence",
+            ),
+            (
+                at("mysql-bin.000009", 500, ""),
+                at("mysql-bin.000009", 500, ""),
+                Some(Same),
+                "Position.Compare: equal",
+            ),
+            (
+                at("mysql-bin.000009", 500, ""),
+                at("mysql-bin.000009", 499, ""),
+                Some(After),
+                "Position.Compare: pos",
+            ),
+            (
+                at("mysql-bin.999999", 4, ""),
+                at("mysql-bin.1000000", 4, ""),
+                Some(Before),
+                "CompareBinlogFileName: Atoi, not text",
+            ),
+            // Different base names: DM compares them as plain strings; they are not one sequence.
+            (
+                at("mysql-bin.000009", 4, ""),
+                at("other-bin.000001", 4, ""),
+                None,
+                "CompareBinlogFileName: base names",
+            ),
+            // Relay sub-directory suffixes (RemoveRelaySubDirSuffix).
+            (
+                at("mysql-bin|000002.000001", 4, ""),
+                at("mysql-bin|000001.000009", 4, ""),
+                Some(After),
+                "ComparePosition: both suffixed",
+            ),
+            (
+                at("mysql-bin|000002.000001", 4, ""),
+                at("mysql-bin.000002", 4, ""),
+                Some(Before),
+                "ComparePosition: suffix removed",
+            ),
+            // MySQL sets: containment decides over positions (CompareGTID).
+            (
+                mysql("x.000001", 900, format!("{U1}:1-5")),
+                mysql("x.000001", 100, format!("{U1}:1-7")),
+                Some(Before),
+                "CompareGTID: subset",
+            ),
+            (
+                mysql("x.000001", 100, format!("{U1}:1-7")),
+                mysql("x.000001", 900, format!("{U1}:1-5")),
+                Some(After),
+                "CompareGTID: superset",
+            ),
+            // Issue 16 (5): equal sets are the same location, whatever the positions (a rotation).
+            (
+                mysql("x.000012", 900, format!("{U1}:1-5")),
+                mysql("x.000013", 4, format!("{U1}:1-5")),
+                Some(Same),
+                "CompareGTID: contain both ways",
+            ),
+            (
+                mysql("x.000001", 100, format!("{U1}:1-5")),
+                mysql("x.000001", 100, format!("{U1}:1-3,{U2}:1")),
+                None,
+                "CompareGTID: neither contains",
+            ),
+            // One side without GTIDs: by file and position (DM-COMPAT; DM would call it before).
+            (
+                mysql("x.000001", 900, format!("{U1}:1-5")),
+                at("x.000002", 4, ""),
+                Some(Before),
+                "CompareLocation: positions",
+            ),
+            // MariaDB, as DM writes it after a failover (issue 16 (4)).
+            (
+                at("m.000015", 4, "0-2-120"),
+                at("m.000012", 4, "0-1-100,0-2-150"),
+                Some(Before),
+                "MariadbGTIDSet.Contain: (0,2) 150 >= 120",
+            ),
+            (
+                at("m.000012", 4, "0-1-100,0-2-150"),
+                at("m.000015", 4, "0-1-100,0-2-150,1-2-5"),
+                Some(Before),
+                "MariadbGTIDSet.Contain: a domain more",
+            ),
+            (
+                at("m.000003", 4, "0-1-100,1-2-5"),
+                at("m.000001", 4, "0-1-101,1-2-5"),
+                Some(Before),
+                "MariadbGTID.Contain: sequence",
+            ),
+            (
+                at("m.000003", 4, "0-1-100,1-2-5"),
+                at("m.000001", 4, "0-2-100,1-2-4"),
+                None,
+                "MariadbGTIDSet.Contain: another server_id",
+            ),
+            (
+                at("m.000003", 4, "0-1-100,1-2-5"),
+                at("m.000001", 4, "0-1-99,1-2-6"),
+                None,
+                "ahead in different domains",
+            ),
+            (
+                at("m.000003", 4, "0-1-100"),
+                at("m.000009", 4, " 0-1-100"),
+                Some(Same),
+                "equal sets, spaces aside",
+            ),
+            (
+                at("m.000003", 4, "0-1-100"),
+                mysql("m.000001", 4, format!("{U1}:1-5")),
+                None,
+                "flavours differ",
+            ),
+        ];
+        for (a, b, want, why) in rows {
+            let got = a.compare(&b);
+            match want {
+                Some(want) => assert_eq!(got, want, "{a} vs {b}: {why}"),
+                None => assert!(matches!(got, Incomparable(_)), "{a} vs {b}: {why}: {got:?}"),
+            }
+        }
+    }
+
+    /// Issue 16, item 9: `meta.binlog-gtid: "0-1-42736, 1-2-2858"` was written as it was, and
+    /// go-mysql's parser fails on the space, so DM could not load the row.
+    #[test]
+    fn gtid_text_is_written_the_way_dm_reads_it() {
         assert_eq!(
-            small.compare(&at("x.000001", 950, &format!("{U1}:1-5"))),
-            Before
+            dm_gtid_text("0-1-42736, 1-2-2858").unwrap(),
+            "0-1-42736,1-2-2858"
         );
-        // One side without GTIDs: by file.
-        assert_eq!(small.compare(&at("x.000002", 4, "")), Before);
+        assert_eq!(dm_gtid_text("0-2-150, 0-1-100").unwrap(), "0-1-100,0-2-150");
+        let upper = format!("{}:1-3, {U1}:4-5", U1.to_uppercase());
+        assert_eq!(dm_gtid_text(&upper).unwrap(), format!("{U1}:1-5"));
+        assert!(dm_gtid_text("0-1-x").is_err());
+        assert!(dm_gtid_text("nonsense").is_err());
+        assert!(has_tagged_gtids(&format!("{U1}:1-3:blue:1-2")));
+        assert!(!has_tagged_gtids(&format!("{U1}:1-3")));
+        assert!(!has_tagged_gtids("0-1-2"));
     }
 
     #[test]
-    fn mariadb_positions() {
-        use LocationOrder::*;
-        let a = at("m.000003", 4, "0-1-100,1-2-5");
-        assert_eq!(a.compare(&at("m.000001", 4, "0-1-101,1-2-5")), Before);
-        assert_eq!(a.compare(&at("m.000001", 4, "0-2-100,1-2-4")), After);
-        // A domain missing on one side counts as nothing executed there.
-        assert_eq!(a.compare(&at("m.000001", 4, "0-1-100,1-2-5,2-1-1")), Before);
-        assert!(matches!(
-            a.compare(&at("m.000001", 4, "0-1-99,1-2-6")),
-            Incomparable(_)
-        ));
-        assert!(matches!(
-            a.compare(&at("m.000001", 4, &format!("{U1}:1-5"))),
-            Incomparable(_)
-        ));
+    fn dms_fresh_row_is_no_checkpoint() {
+        assert!(at("", 4, "").is_fresh());
+        assert!(at("", 0, "").is_fresh());
+        assert!(!at("mysql-bin.000001", 4, "").is_fresh());
+        assert!(!at("", 4, "0-1-5").is_fresh());
     }
 
     #[test]
     fn relay_names() {
+        assert_eq!(
+            upstream_file_name("mysql-bin|000002.000007"),
+            "mysql-bin.000007"
+        );
+        assert_eq!(upstream_file_name("mysql-bin.000007"), "mysql-bin.000007");
         assert_eq!(
             relay_file_name(
                 "mysql-bin.000007",

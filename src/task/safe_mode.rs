@@ -33,64 +33,122 @@ pub struct SafeModePlan {
 }
 
 /// Decides safe mode for a task starting at `start` whose store holds `existing`.
+///
+/// R, the furthest point DM may already have executed, is the checkpoint C or its pending exit
+/// point E beyond it (DM saves E as the furthest location it reached when it stopped, so an E
+/// that cannot be ordered against C is still kept). A start before R replays, so safe mode
+/// stays on until R; a start after C skips (C, S], which is said even when S is before E.
+/// When S and R cannot be ordered, safe mode stays on until R, and the message says so:
+/// an exit point is never dropped, and never one known to lie behind S.
 pub fn plan_safe_mode(
     start: &CheckpointLocation,
     existing: Option<&StoredCheckpoint>,
 ) -> SafeModePlan {
-    let Some(existing) = existing else {
+    let Some(existing) = existing.filter(|e| !e.checkpoint.is_fresh()) else {
         return SafeModePlan {
             note: "no previous checkpoint: no safe-mode window".to_owned(),
             ..SafeModePlan::default()
         };
     };
     let checkpoint = &existing.checkpoint;
-    // The furthest point replication is known to have reached: the checkpoint, or a still
-    // pending exit point beyond it.
-    let reached = match &existing.exit_point {
-        Some(exit) if matches!(exit.compare(checkpoint), LocationOrder::After) => exit,
-        _ => checkpoint,
-    };
-    match start.compare(reached) {
-        LocationOrder::Before => SafeModePlan {
-            window: Some(SafeModeWindow {
-                until: reached.clone(),
-            }),
-            warnings: Vec::new(),
-            note: format!(
-                "starting at {start}, before where the task had reached ({reached}): safe mode \
-                 is on until replication passes {reached}"
-            ),
-        },
-        LocationOrder::Same | LocationOrder::After => {
-            let mut warnings = Vec::new();
-            if matches!(start.compare(checkpoint), LocationOrder::After) {
+    let mut warnings = Vec::new();
+    let exit = existing
+        .exit_point
+        .as_ref()
+        .filter(|e| !e.binlog_name.is_empty() || e.has_gtids());
+    let reached = match exit {
+        None => checkpoint,
+        Some(exit) => match exit.compare(checkpoint) {
+            LocationOrder::After => exit,
+            LocationOrder::Same | LocationOrder::Before => checkpoint,
+            LocationOrder::Incomparable(why) => {
                 warnings.push(format!(
-                    "the start point {start} is after the task's checkpoint {checkpoint}: the \
-                     binlog between them is skipped, and the downstream may keep data those \
-                     transactions would have changed"
+                    "the task's pending safe-mode exit point {exit} cannot be ordered against \
+                     its checkpoint {checkpoint} ({why}); it is kept as the furthest point \
+                     replication may have reached"
                 ));
+                exit
+            }
+        },
+    };
+    let skipped = || {
+        format!(
+            "the start point {start} is after the task's checkpoint {checkpoint}: the binlog \
+             between them may be skipped, and the downstream may keep data those transactions \
+             would have changed"
+        )
+    };
+    let after_checkpoint = matches!(start.compare(checkpoint), LocationOrder::After);
+    match start.compare(reached) {
+        LocationOrder::Before => {
+            if after_checkpoint {
+                warnings.push(skipped());
+            }
+            SafeModePlan {
+                window: Some(SafeModeWindow {
+                    until: reached.clone(),
+                }),
+                warnings,
+                note: format!(
+                    "starting at {start}, before where the task may have reached ({reached}): \
+                     safe mode is on until replication passes {reached}"
+                ),
+            }
+        }
+        LocationOrder::Same | LocationOrder::After => {
+            if after_checkpoint {
+                warnings.push(skipped());
             }
             SafeModePlan {
                 window: None,
                 warnings,
                 note: format!(
-                    "starting at {start}, not before where the task had reached ({reached}): no \
-                     safe-mode window"
+                    "starting at {start}, not before where the task may have reached \
+                     ({reached}): no safe-mode window"
                 ),
             }
         }
-        LocationOrder::Incomparable(why) => SafeModePlan {
-            window: Some(SafeModeWindow {
-                until: checkpoint.clone(),
-            }),
-            warnings: vec![format!(
-                "cannot tell whether the start point {start} is before or after the task's \
-                 checkpoint {checkpoint}: {why}; safe mode stays on until replication passes \
-                 {checkpoint}"
-            )],
-            note: "start point and checkpoint cannot be ordered: safe mode until the checkpoint"
-                .to_owned(),
-        },
+        LocationOrder::Incomparable(why) => {
+            if after_checkpoint {
+                warnings.push(skipped());
+            }
+            warnings.push(format!(
+                "cannot tell whether the start point {start} is before or after {reached}, \
+                 where the task may have reached ({why}); safe mode stays on until \
+                 replication passes {reached}"
+            ));
+            SafeModePlan {
+                window: Some(SafeModeWindow {
+                    until: reached.clone(),
+                }),
+                warnings,
+                note: format!(
+                    "start point and {reached} cannot be ordered: safe mode until {reached}"
+                ),
+            }
+        }
+    }
+}
+
+/// Why DM could not use `exit` as the exit point of a task restarting at `start`, if it could
+/// not: without GTIDs, DM orders binlog names by their base name as a plain string
+/// (go-mysql `CompareBinlogFileName`), so across base names it may leave safe mode at once or
+/// never.
+pub fn dm_cannot_order(start: &CheckpointLocation, exit: &CheckpointLocation) -> Option<String> {
+    if start.has_gtids() && exit.has_gtids() {
+        return None;
+    }
+    let base = |name: &str| {
+        name.rsplit_once('.')
+            .map(|(b, _)| b.split('|').next().unwrap_or(b).to_owned())
+    };
+    match (base(&start.binlog_name), base(&exit.binlog_name)) {
+        (Some(a), Some(b)) if a != b => Some(format!(
+            "DM cannot use the exit point {exit}: its binlog base name differs from the start \
+             point's ({start}), and without GTIDs DM orders binlog names as plain strings, so it \
+             may leave safe mode at once or never; watch the task, or give both GTIDs"
+        )),
+        _ => None,
     }
 }
 
@@ -132,13 +190,98 @@ mod tests {
             Some(&stored(c.clone(), Some(e.clone()))),
         );
         assert_eq!(plan.window.unwrap().until, e);
-        // Between C and E: still inside the old window.
+        // Between C and E: still inside the old window, and (C, S] may be skipped (issue 16,
+        // item 6: DM-COMPAT §3.3 asks for the warning; (C, E] was only maybe executed).
         let plan = plan_safe_mode(
             &at("b.000006", 4),
             Some(&stored(c.clone(), Some(e.clone()))),
         );
         assert_eq!(plan.window.unwrap().until, e);
-        assert!(plan.warnings.is_empty());
+        assert_eq!(plan.warnings.len(), 1, "{:?}", plan.warnings);
+        assert!(plan.warnings[0].contains("skipped"), "{:?}", plan.warnings);
+    }
+
+    fn gtid(name: &str, pos: u32, gtid: &str) -> CheckpointLocation {
+        CheckpointLocation {
+            binlog_name: name.into(),
+            binlog_pos: pos,
+            binlog_gtid: gtid.into(),
+        }
+    }
+
+    const U1: &str = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+    const U2: &str = "4e11fa47-71ca-11e1-9e33-c80aa9429562";
+
+    /// Issue 16, item 2: with E after C and S crossing E (a failover, errant transactions), the
+    /// window became C: E was lost, and the exit point could lie behind S.
+    #[test]
+    fn a_pending_exit_point_is_kept_when_the_start_crosses_it() {
+        let c = gtid("b.000005", 100, &format!("{U1}:1-10"));
+        let e = gtid("b.000007", 9, &format!("{U1}:1-20"));
+        let s = gtid("b.000006", 4, &format!("{U1}:1-15,{U2}:1-3"));
+        let plan = plan_safe_mode(&s, Some(&stored(c.clone(), Some(e.clone()))));
+        assert_eq!(plan.window.unwrap().until, e, "{:?}", plan.warnings);
+        let text = plan.warnings.join(" | ");
+        assert!(
+            text.contains("skipped") && text.contains("cannot tell"),
+            "{text}"
+        );
+        assert!(text.contains("b.000007:9"), "names E, not C: {text}");
+        // E that cannot be ordered against C is kept too.
+        let e = gtid("b.000007", 9, &format!("{U2}:1-5"));
+        let plan = plan_safe_mode(
+            &gtid("b.000003", 4, &format!("{U1}:1-5")),
+            Some(&stored(c, Some(e.clone()))),
+        );
+        assert_eq!(plan.window.unwrap().until, e);
+    }
+
+    /// Issue 16, item 7: DM's fresh row ('', 4, '') is no checkpoint.
+    #[test]
+    fn dms_fresh_row_opens_no_window() {
+        let plan = plan_safe_mode(&at("b.000003", 4), Some(&stored(at("", 4), None)));
+        assert_eq!(plan.window, None);
+        assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    }
+
+    /// Issue 16, item 4: DM's MariaDB text after a failover; S before C in DM's eyes.
+    #[test]
+    fn a_start_before_dms_mariadb_checkpoint_opens_a_window() {
+        let c = gtid("m.000012", 4, "0-1-100,0-2-150");
+        let plan = plan_safe_mode(
+            &gtid("m.000015", 4, "0-2-120"),
+            Some(&stored(c.clone(), None)),
+        );
+        assert_eq!(plan.window.unwrap().until, c);
+        assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    }
+
+    /// Issue 16, item 5: at a rotation C ends file 12 and S starts file 13 with the same GTIDs:
+    /// the same location, no "skipped" warning.
+    #[test]
+    fn equal_gtid_sets_across_a_rotation_skip_nothing() {
+        let c = gtid("b.000012", 9_000, &format!("{U1}:1-10"));
+        let s = gtid("b.000013", 4, &format!("{U1}:1-10"));
+        let plan = plan_safe_mode(&s, Some(&stored(c, None)));
+        assert_eq!(plan.window, None);
+        assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    }
+
+    #[test]
+    fn dm_cannot_order_exit_points_across_base_names_without_gtids() {
+        let why = dm_cannot_order(&at("other.000001", 4), &at("b.000005", 100)).unwrap();
+        assert!(why.contains("plain strings"), "{why}");
+        assert_eq!(
+            dm_cannot_order(&at("b.000001", 4), &at("b.000005", 100)),
+            None
+        );
+        assert_eq!(
+            dm_cannot_order(
+                &gtid("other.000001", 4, &format!("{U1}:1-3")),
+                &gtid("b.000005", 100, &format!("{U1}:1-5"))
+            ),
+            None
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ use futures_util::future::join_all;
 use tokio::time::Instant;
 
 use crate::locate::{self, LocateError, Options, Source};
-use crate::remote::{self, RemoteError, TlsFiles};
+use crate::remote::{self, ConnSettings, RemoteError, TlsFiles};
 use crate::resolve::cache::SummaryCache;
 use crate::resolve::{Assumption, ReadProgress, Resolution, Status};
 use crate::source::relay::open_relay_dir;
@@ -36,11 +36,14 @@ use crate::unit::TimeBasis;
 
 use super::config::{TaskConfig, TaskMode};
 use super::dm::{
-    SOURCE_NOT_IN_TASK, START_TIME_FORMAT_ERROR, SourceResponse, StartTaskResponse, too_late_error,
+    SOURCE_NOT_IN_TASK, START_TIME_FORMAT_ERROR, SourceResponse, StartTaskResponse,
+    is_zero_go_duration, too_late_error,
 };
-use super::location::{CheckpointLocation, relay_file_name};
+use super::location::{
+    CheckpointLocation, relay_file_name, tagged_gtid_warning, upstream_file_name,
+};
 use super::precheck::{self, PrecheckReport};
-use super::safe_mode::{StoredCheckpoint, plan_safe_mode};
+use super::safe_mode::{StoredCheckpoint, dm_cannot_order, plan_safe_mode};
 use super::source::SourceConfig;
 use super::state::{StateDir, StateError, TaskLock};
 use super::store::{
@@ -150,6 +153,16 @@ pub enum SourceError {
     },
     #[error("internal error while deciding this source ({0}); please report it")]
     Panicked(String),
+    /// DM's code 36071: a window DM would refuse to resume with `safe-mode-duration: 0s`.
+    #[error("{}", super::dm::SAFE_MODE_DURATION_ZERO)]
+    SafeModeDurationZero,
+    #[error(
+        "the safe-mode exit point {exit} has no GTID set, and DM ignores such an exit point on an \
+         enable-gtid source (its checkpoint loader reads only a non-empty \
+         exit_safe_binlog_gtid), so it would replay without safe mode; {why}. Give the task's \
+         checkpoint or meta its binlog-gtid, or start at or after {exit}"
+    )]
+    ExitPointWithoutGtid { exit: String, why: String },
 }
 
 impl SourceError {
@@ -282,12 +295,18 @@ async fn run(state: &StateDir, request: &StartTaskRequest) -> Result<StartTaskOu
     let decided = decide_all(request, &sources, times, &stored, &set_at, deadline)
         .await
         .map_err(|refusal| refusal.with_check(&report))?;
-    let plan = plan(request, &selected, &stored, decided.writes);
+    let plan = plan(request, &stored, decided.writes);
     let nothing_to_write = plan.writes.is_empty() && plan.remove_meta == RemoveMeta::No;
+    let remove_meta_notes = remove_meta_notes(request, &selected, &store, deadline).await;
     let success = |msg: String, statements: Vec<String>| StartTaskOutcome {
         response: StartTaskResponse {
             result: true,
-            msg,
+            msg: remove_meta_notes
+                .iter()
+                .cloned()
+                .chain((!msg.is_empty()).then_some(msg))
+                .collect::<Vec<_>>()
+                .join("; "),
             sources: decided.responses.clone(),
             check_result: report.check_result(),
         },
@@ -306,21 +325,31 @@ async fn run(state: &StateDir, request: &StartTaskRequest) -> Result<StartTaskOu
             statements,
         ));
     }
-    if !nothing_to_write && let Err(err) = store.apply(&plan, deadline).await {
-        return Err(Refusal {
-            error: StartTaskError::Write(err),
-            check_result: report.check_result(),
-            sources: decided
-                .responses
-                .iter()
-                .map(|r| SourceResponse {
-                    result: false,
-                    ..r.clone()
-                })
-                .collect(),
-            notes: decided.notes.clone(),
-        });
-    }
+    let applied = match nothing_to_write {
+        true => Ok(()),
+        false => store.apply(&plan, deadline).await,
+    };
+    // Committed, then a later statement failed: the checkpoint is written, and the reply says
+    // exactly that (and what is left), with result false.
+    let after_commit = match applied {
+        Ok(()) => None,
+        Err(err @ StoreError::AfterCommit { .. }) => Some(err.to_string()),
+        Err(err) => {
+            return Err(Refusal {
+                error: StartTaskError::Write(err),
+                check_result: report.check_result(),
+                sources: decided
+                    .responses
+                    .iter()
+                    .map(|r| SourceResponse {
+                        result: false,
+                        ..r.clone()
+                    })
+                    .collect(),
+                notes: decided.notes.clone(),
+            });
+        }
+    };
     crate::crashpoint::hit("state-before-task-record");
     let recorded = state.save_task(
         task,
@@ -336,7 +365,58 @@ async fn run(state: &StateDir, request: &StartTaskRequest) -> Result<StartTaskOu
              saved: {err}"
         ),
     };
-    Ok(success(msg, Vec::new()))
+    let mut outcome = success(msg, Vec::new());
+    if let Some(error) = after_commit {
+        outcome.response.result = false;
+        outcome.response.msg = match outcome.response.msg.is_empty() {
+            true => error,
+            false => format!("{error}; {}", outcome.response.msg),
+        };
+    }
+    Ok(outcome)
+}
+
+/// What `--remove-meta` tells the user besides its work: that it covers the whole task, as
+/// DM's does, even when `-s` named some sources; and that a task which ran sharded under a DM
+/// cluster has state in DM's etcd that startpoint cannot reach.
+async fn remove_meta_notes(
+    request: &StartTaskRequest,
+    selected: &[String],
+    store: &CheckpointStore,
+    deadline: Instant,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    if !request.remove_meta {
+        return notes;
+    }
+    let task = &request.task;
+    if !request.selected.is_empty() && selected.len() < task.instances.len() {
+        notes.push(format!(
+            "--remove-meta removed the meta data of the whole task {} (all {} sources), as DM \
+             does, not only of the sources named with -s",
+            task.name,
+            task.instances.len()
+        ));
+    }
+    if let Some(downstream) = store.downstream() {
+        match downstream
+            .sharding_meta_rows(&task.meta_schema, &task.name, deadline)
+            .await
+        {
+            Ok(0) => {}
+            Ok(rows) => notes.push(format!(
+                "the task's sharding meta table held {rows} rows: it ran sharded under a DM \
+                 cluster, whose etcd state for it (shard-DDL locks, load status) startpoint \
+                 cannot remove; clear it with dmctl (start-task --remove-meta, or \
+                 shard-ddl-lock unlock) before the task resumes"
+            )),
+            Err(err) => notes.push(format!(
+                "could not tell whether the task ran sharded under a DM cluster ({err}); if it \
+                 did, clear its shard-DDL locks and load status in DM with dmctl"
+            )),
+        }
+    }
+    notes
 }
 
 /// `--start-time` and the task's `timezone`, parsed.
@@ -541,16 +621,14 @@ async fn decide_all(
 /// `--remove-meta` removes.
 fn plan(
     request: &StartTaskRequest,
-    selected: &[String],
     stored: &BTreeMap<String, StoredCheckpoint>,
     writes: Vec<CheckpointWrite>,
 ) -> StorePlan {
     let task = &request.task;
-    let remove_meta = match (request.remove_meta, request.selected.is_empty()) {
-        (false, _) => RemoveMeta::No,
-        (true, true) => RemoveMeta::Task,
-        (true, false) if selected.len() == task.instances.len() => RemoveMeta::Task,
-        (true, false) => RemoveMeta::Sources(selected.to_vec()),
+    // The whole task, even when -s names some sources: DM's removeMetaData is per task.
+    let remove_meta = match request.remove_meta {
+        false => RemoveMeta::No,
+        true => RemoveMeta::Task,
     };
     let expected = writes
         .iter()
@@ -576,6 +654,8 @@ async fn decide(
     deadline: Instant,
 ) -> Result<SourceStart, SourceError> {
     let settings = &source.connection;
+    // DM's fresh row ('', 4, '') is no checkpoint (its loader takes it for a new task).
+    let existing = existing.filter(|e| !e.checkpoint.is_fresh());
     let write = |checkpoint: CheckpointLocation,
                  exit_point: Option<CheckpointLocation>,
                  drop_table_rows: bool,
@@ -595,7 +675,23 @@ async fn decide(
         let mut warnings = resolved.warnings;
         let plan = plan_safe_mode(&location, existing);
         warnings.extend(plan.warnings);
-        let exit = plan.window.map(|w| w.until);
+        let mut exit = plan.window.map(|w| w.until);
+        if let Some(until) = exit.as_mut() {
+            // DM fails a task whose exit point it must honour with no safe-mode time at all.
+            if request
+                .task
+                .safe_mode_duration
+                .as_deref()
+                .is_some_and(is_zero_go_duration)
+            {
+                return Err(SourceError::SafeModeDurationZero);
+            }
+            if source.enable_gtid && !until.has_gtids() {
+                until.binlog_gtid = exit_point_gtids(settings, until, deadline).await?;
+            }
+            warnings.extend(dm_cannot_order(&location, until));
+        }
+        warnings.extend(tagged_gtid_warning(&location));
         let note = match &exit {
             Some(until) => {
                 format!("starts at {location} ({how}); safe mode until replication passes {until}")
@@ -639,8 +735,8 @@ async fn decide(
         let how = "the task file's meta".to_owned();
         return Ok(SourceStart {
             note: format!("starts at {location} ({how}); no previous checkpoint"),
+            warnings: tagged_gtid_warning(&location).into_iter().collect(),
             write: Some(write(location, None, false, how)),
-            warnings: Vec::new(),
             details: Vec::new(),
         });
     }
@@ -659,10 +755,41 @@ async fn decide(
     let how = format!("the upstream's current position at {}", settings.address());
     Ok(SourceStart {
         note: format!("starts at {location} ({how}); no previous checkpoint"),
+        warnings: tagged_gtid_warning(&location).into_iter().collect(),
         write: Some(write(location, None, false, how)),
-        warnings: Vec::new(),
         details: Vec::new(),
     })
+}
+
+/// The GTID set at an exit point that has none, for an enable-gtid source: DM ignores an exit
+/// point without one there (tiflow `dm/syncer/checkpoint.go`, `Load`: "TODO: we forget to
+/// handle else"). DM itself fills a checkpoint's GTIDs by reading the file up to the position
+/// (`Syncer.adjustGlobalPointGTID`); MariaDB answers the same with `BINLOG_GTID_POS`. On MySQL
+/// the source fails with what to do.
+async fn exit_point_gtids(
+    settings: &ConnSettings,
+    exit: &CheckpointLocation,
+    deadline: Instant,
+) -> Result<String, SourceError> {
+    let failed = |why: String| SourceError::ExitPointWithoutGtid {
+        exit: exit.to_string(),
+        why,
+    };
+    if exit.binlog_name.is_empty() {
+        return Err(failed("it names no binlog file either".to_owned()));
+    }
+    let file = upstream_file_name(&exit.binlog_name);
+    match remote::gtid_pos_at(settings, &file, u64::from(exit.binlog_pos), deadline).await {
+        Ok(Some(gtid)) if !gtid.trim().is_empty() => Ok(gtid),
+        Ok(Some(_)) => Err(failed(format!(
+            "the upstream has no GTID position for {file}:{}",
+            exit.binlog_pos
+        ))),
+        Ok(None) => Err(failed(
+            "a MySQL upstream cannot compute the GTID set at a position".to_owned(),
+        )),
+        Err(err) => Err(failed(format!("asking the upstream failed: {err}"))),
+    }
 }
 
 fn to_u32(pos: u64) -> Result<u32, SourceError> {

@@ -122,6 +122,26 @@ impl DownstreamStore {
             .collect())
     }
 
+    /// How many rows DM's sharding meta table of `task` holds (0 when there is none).
+    pub async fn sharding_meta_rows(
+        &self,
+        meta_schema: &str,
+        task: &str,
+        deadline: Instant,
+    ) -> Result<u64, StoreError> {
+        let tables = TaskTables::new(Dialect::MySql, meta_schema, task)?;
+        let mut conn = self.connect(deadline).await?;
+        let count: Result<Option<Option<u64>>, _> = self
+            .maybe(
+                deadline,
+                "counting the sharding meta rows",
+                conn.query_first(tables.count_sharding_meta()),
+            )
+            .await;
+        let _ = tokio::time::timeout_at(deadline, conn.disconnect()).await;
+        Ok(count?.flatten().unwrap_or(0))
+    }
+
     /// The log of `task`, newest first.
     pub async fn log(
         &self,
@@ -241,13 +261,28 @@ impl DownstreamStore {
             .await?;
         crate::crashpoint::hit("store-after-commit");
         if plan.remove_meta == RemoveMeta::Task {
-            for statement in tables.drop_other_tables() {
-                self.within(
-                    deadline,
-                    "dropping the task's other meta tables (the checkpoint is written)",
-                    conn.query_drop(&statement.sql),
-                )
-                .await?;
+            let drops = tables.drop_other_tables();
+            for (i, statement) in drops.iter().enumerate() {
+                let dropped = self
+                    .within(
+                        deadline,
+                        "dropping the task's other meta tables",
+                        conn.query_drop(&statement.sql),
+                    )
+                    .await;
+                if let Err(err) = dropped {
+                    let message = match err {
+                        StoreError::Downstream { message, .. } => message,
+                        other => other.to_string(),
+                    };
+                    let left: Vec<String> = drops[i..].iter().map(|s| s.sql.clone()).collect();
+                    return Err(StoreError::AfterCommit {
+                        server: self.settings.address(),
+                        statement: statement.sql.clone(),
+                        message,
+                        left: left.join("; "),
+                    });
+                }
             }
         }
         Ok(())

@@ -144,10 +144,9 @@ async fn blocking<T: Send + 'static>(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RemoveMeta {
     No,
-    /// The whole task: every source's rows, and DM's other meta tables of the task.
+    /// The whole task (DM's `--remove-meta` is per task, whatever `-s` names): every source's
+    /// rows, DM's other meta tables of the task and its Lightning error schema.
     Task,
-    /// Only these sources' rows (`-s` chose some sources of the task).
-    Sources(Vec<String>),
 }
 
 /// One source's new global checkpoint row.
@@ -196,6 +195,19 @@ pub enum StoreError {
     },
     #[error("task {task}: --meta-store downstream needs target-database in the task file")]
     NoTarget { task: String },
+    /// The checkpoint transaction committed; a statement after it (`--remove-meta`'s drops)
+    /// failed. The message says exactly what is written and what is left.
+    #[error(
+        "the checkpoint is written (committed) in the downstream at {server}, but then \
+         `{statement}` failed: {message}; not done: {left}. Run those statements by hand (or \
+         start-task --remove-meta again) before the task resumes"
+    )]
+    AfterCommit {
+        server: String,
+        statement: String,
+        message: String,
+        left: String,
+    },
     #[error("{0}")]
     Invalid(String),
 }
@@ -392,16 +404,6 @@ impl TaskTables {
                 out.push(Statement::plain(format!("DELETE FROM {checkpoint}")));
                 out.push(Statement::plain(format!("DELETE FROM {log}")));
             }
-            RemoveMeta::Sources(sources) => {
-                for source in sources {
-                    for table in [&checkpoint, &log] {
-                        out.push(Statement {
-                            sql: format!("DELETE FROM {table} WHERE id = ?"),
-                            params: vec![SqlValue::Text(source.clone())],
-                        });
-                    }
-                }
-            }
         }
         for write in &plan.writes {
             if write.drop_table_rows {
@@ -475,17 +477,36 @@ impl TaskTables {
         out
     }
 
-    /// What `--remove-meta` of the whole task drops after the transaction (DM's other meta
-    /// tables; in the downstream only, the embedded store has none of them).
+    /// What `--remove-meta` of the whole task drops after the transaction, as DM's
+    /// `removeDownstreamMetaData` does (tiflow `dm/master/server.go`): DM's other meta tables,
+    /// then the task's Lightning error schema `<meta-schema>_<task>`
+    /// (`loader.GetTaskInfoSchemaName`). In the downstream only: the embedded store has none.
     pub fn drop_other_tables(&self) -> Vec<Statement> {
         if self.dialect == Dialect::Sqlite {
             return Vec::new();
         }
-        OTHER_DM_META_TABLES
+        let mut out: Vec<Statement> = OTHER_DM_META_TABLES
             .iter()
             .filter(|suffix| self.task.len() + 1 + suffix.len() <= MAX_IDENTIFIER)
             .map(|suffix| Statement::plain(format!("DROP TABLE IF EXISTS {}", self.table(suffix))))
-            .collect()
+            .collect();
+        let error_schema = format!("{}_{}", self.schema, self.task);
+        if error_schema.len() <= MAX_IDENTIFIER {
+            out.push(Statement::plain(format!(
+                "DROP DATABASE IF EXISTS {}",
+                quote(&error_schema)
+            )));
+        }
+        out
+    }
+
+    /// The rows of DM's sharding meta table of the task, when it has one: a task that ran
+    /// sharded under a DM cluster, whose etcd state `--remove-meta` cannot reach.
+    pub fn count_sharding_meta(&self) -> String {
+        format!(
+            "SELECT COUNT(*) FROM {}",
+            self.table("syncer_sharding_meta")
+        )
     }
 
     /// Every statement of `plan`, in order, for `--dry-run`.
