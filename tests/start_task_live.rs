@@ -19,17 +19,17 @@ use startpoint::testkit::workload::FIXTURE_MAX_BINLOG_SIZE;
 use startpoint::unit::TimeBasis;
 use support::{Output, Scene};
 
-const SOURCE_ID: &str = "mysql-replica-01";
-const TASK: &str = "acceptance";
+pub(crate) const SOURCE_ID: &str = "mysql-replica-01";
+pub(crate) const TASK: &str = "acceptance";
 
 /// The upstream with history (server time zone UTC) and a copy of its binlogs.
-struct Upstream {
-    server: MariaDb,
-    binlogs: BinlogDir,
+pub(crate) struct Upstream {
+    pub(crate) server: MariaDb,
+    pub(crate) binlogs: BinlogDir,
     _copy: tempfile::TempDir,
 }
 
-async fn upstream() -> Upstream {
+pub(crate) async fn upstream() -> Upstream {
     let (server, copy, binlogs) = server_with_history(&ServerConfig {
         max_binlog_size: FIXTURE_MAX_BINLOG_SIZE,
         env: vec![("TZ".into(), "UTC".into())],
@@ -45,7 +45,7 @@ async fn upstream() -> Upstream {
 }
 
 /// (binlog_name, binlog_pos, binlog_gtid) the local resolver gives for a UTC time.
-fn expected_at(binlogs: &BinlogDir, utc: &str) -> (String, u32, String) {
+pub(crate) fn expected_at(binlogs: &BinlogDir, utc: &str) -> (String, u32, String) {
     let instant = StartTime::parse(utc)
         .unwrap()
         .resolve(&Zone::parse("UTC").unwrap())
@@ -64,14 +64,14 @@ fn expected_at(binlogs: &BinlogDir, utc: &str) -> (String, u32, String) {
     (location.file, location.pos as u32, resolution.gtid_text())
 }
 
-fn source_yaml(id: &str, port: u16, user: &str, password: &str, extra: &str) -> String {
+pub(crate) fn source_yaml(id: &str, port: u16, user: &str, password: &str, extra: &str) -> String {
     format!(
         "source-id: \"{id}\"\nflavor: mariadb\nenable-gtid: true\n{extra}from:\n  host: \
          \"127.0.0.1\"\n  port: {port}\n  user: \"{user}\"\n  password: \"{password}\"\n"
     )
 }
 
-fn task_yaml(name: &str, sources: &[&str], downstream_port: u16) -> String {
+pub(crate) fn task_yaml(name: &str, sources: &[&str], downstream_port: u16) -> String {
     let mut text = format!(
         "name: {name}\ntask-mode: incremental\nmeta-schema: dm_meta\ntarget-database:\n  host: \
          \"127.0.0.1\"\n  port: {downstream_port}\n  user: \"root\"\n  password: \"\"\n\
@@ -96,7 +96,7 @@ fn expected_json(name: &str) -> String {
 }
 
 /// One row of the checkpoint table, as strings, in DM's column order.
-type Row = (
+pub(crate) type Row = (
     String,
     String,
     String,
@@ -110,7 +110,7 @@ type Row = (
     i64,
 );
 
-async fn rows(downstream: &MariaDb, task: &str) -> Vec<Row> {
+pub(crate) async fn rows(downstream: &MariaDb, task: &str) -> Vec<Row> {
     let mut conn = downstream.connect().await.unwrap();
     let rows = conn
         .query(format!(
@@ -125,14 +125,14 @@ async fn rows(downstream: &MariaDb, task: &str) -> Vec<Row> {
     rows
 }
 
-fn global(rows: &[Row], source: &str) -> Row {
+pub(crate) fn global(rows: &[Row], source: &str) -> Row {
     rows.iter()
         .find(|r| r.0 == source && r.10 == 1)
         .cloned()
         .unwrap_or_else(|| panic!("no global row for {source} in {rows:?}"))
 }
 
-fn checkpoint(row: &Row) -> (String, u32, String) {
+pub(crate) fn checkpoint(row: &Row) -> (String, u32, String) {
     (
         row.3.clone().unwrap_or_default(),
         row.4.unwrap_or_default(),
@@ -140,7 +140,7 @@ fn checkpoint(row: &Row) -> (String, u32, String) {
     )
 }
 
-fn exit_point(row: &Row) -> (String, u32, String) {
+pub(crate) fn exit_point(row: &Row) -> (String, u32, String) {
     (
         row.6.clone().unwrap_or_default(),
         row.7.unwrap_or_default(),
@@ -150,7 +150,7 @@ fn exit_point(row: &Row) -> (String, u32, String) {
 
 /// A scene with the upstream created as source `SOURCE_ID` (root, no password) and a task file
 /// `TASK` reading it into the downstream at `downstream_port`; the task file's path.
-fn one_source_task(up: &Upstream, downstream_port: u16) -> (Scene, String) {
+pub(crate) fn one_source_task(up: &Upstream, downstream_port: u16) -> (Scene, String) {
     let scene = Scene::new();
     scene.create_source(
         "source.yaml",
@@ -160,7 +160,7 @@ fn one_source_task(up: &Upstream, downstream_port: u16) -> (Scene, String) {
     (scene, task)
 }
 
-fn json(out: &Output) -> serde_json::Value {
+pub(crate) fn json(out: &Output) -> serde_json::Value {
     serde_json::from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\nstderr:\n{}", out.stdout, out.stderr))
 }

@@ -13,6 +13,7 @@ mod cli_resolve;
 mod cli_task;
 mod damaged_input;
 mod damaged_resolution;
+mod dm_carries_on;
 mod fixture_corpus;
 mod fuzz_regressions;
 mod live_mariadb;

@@ -780,7 +780,9 @@ async fn exit_point_gtids(
     }
     let file = upstream_file_name(&exit.binlog_name);
     match remote::gtid_pos_at(settings, &file, u64::from(exit.binlog_pos), deadline).await {
-        Ok(Some(gtid)) if !gtid.trim().is_empty() => Ok(gtid),
+        Ok(Some(gtid)) if !gtid.trim().is_empty() => {
+            super::location::dm_gtid_text(&gtid).map_err(&failed)
+        }
         Ok(Some(_)) => Err(failed(format!(
             "the upstream has no GTID position for {file}:{}",
             exit.binlog_pos
