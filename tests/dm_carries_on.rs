@@ -311,7 +311,10 @@ async fn remove_meta_clears_the_whole_task_as_dm_does() {
 
 /// Issue 16, item 10: `--remove-meta`'s drops run after the checkpoint's COMMIT; when one
 /// failed, the reply said "nothing was written". Now it says the checkpoint is written, which
-/// statement failed, and what is left, with result false.
+/// statement failed, and what is left, with result false. And since `--remove-meta` drops
+/// DM's Lightning error schema `<meta-schema>_<task>` too (the server checks that privilege
+/// even when the schema is absent), the precheck asks for DROP there, before anything is
+/// written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_after_the_commit_says_what_was_written() {
     let up = upstream().await;
@@ -320,8 +323,6 @@ async fn a_failure_after_the_commit_says_what_was_written() {
     for statement in [
         "CREATE USER 'dm'@'%' IDENTIFIED BY 'Dm-secret1'".to_owned(),
         "GRANT ALL ON `dm_meta`.* TO 'dm'@'%'".to_owned(),
-        // DM's Lightning error schema, which this user may not drop.
-        format!("CREATE DATABASE dm_meta_{TASK}"),
     ] {
         conn.query_drop(statement).await.unwrap();
     }
@@ -336,15 +337,48 @@ async fn a_failure_after_the_commit_says_what_was_written() {
     );
     let task = scene.file("task.yaml", &text);
     let t1 = "2030-03-31 00:30:00";
-    let out = scene.run(&[
-        "start-task",
-        "--meta-store",
-        "downstream",
-        "--remove-meta",
-        "--start-time",
-        t1,
-        &task,
-    ]);
+    let remove_meta = || {
+        scene.run(&[
+            "start-task",
+            "--meta-store",
+            "downstream",
+            "--remove-meta",
+            "--start-time",
+            t1,
+            &task,
+        ])
+    };
+    // Without DROP on the error schema: refused by the precheck, nothing written.
+    let out = remove_meta();
+    assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
+    let answer = json(&out);
+    let check = answer["checkResult"].as_str().unwrap();
+    assert!(check.contains(&format!("dm_meta_{TASK}")), "{check}");
+    let tables: Vec<String> = conn
+        .query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'dm_meta'")
+        .await
+        .unwrap();
+    assert!(tables.is_empty(), "{tables:?}");
+
+    // With it, but one of DM's meta tables held by an open transaction: its DROP times out
+    // after the checkpoint committed.
+    for statement in [
+        format!("GRANT DROP ON `dm_meta_{TASK}`.* TO 'dm'@'%'"),
+        "CREATE DATABASE IF NOT EXISTS dm_meta".to_owned(),
+        format!("CREATE TABLE dm_meta.{TASK}_loader_checkpoint (id INT PRIMARY KEY)"),
+        "SET GLOBAL lock_wait_timeout = 1".to_owned(),
+    ] {
+        conn.query_drop(statement).await.unwrap();
+    }
+    let mut holder = downstream.connect().await.unwrap();
+    holder.query_drop("START TRANSACTION").await.unwrap();
+    holder
+        .query_drop(format!("SELECT * FROM dm_meta.{TASK}_loader_checkpoint"))
+        .await
+        .unwrap();
+    let out = remove_meta();
+    holder.query_drop("COMMIT").await.unwrap();
+    holder.disconnect().await.unwrap();
     assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
     let answer = json(&out);
     assert_eq!(answer["result"], false);
@@ -354,8 +388,14 @@ async fn a_failure_after_the_commit_says_what_was_written() {
         "{msg}"
     );
     assert!(
-        msg.contains(&format!("DROP DATABASE IF EXISTS `dm_meta_{TASK}`")),
+        msg.contains(&format!(
+            "DROP TABLE IF EXISTS `dm_meta`.`{TASK}_loader_checkpoint`"
+        )),
         "{msg}"
+    );
+    assert!(
+        msg.contains(&format!("DROP DATABASE IF EXISTS `dm_meta_{TASK}`")),
+        "what is left: {msg}"
     );
     assert!(!msg.contains("nothing was written"), "{msg}");
     assert!(!msg.contains("Dm-secret1"), "{msg}");

@@ -140,6 +140,10 @@ pub struct TaskMeta {
 pub struct TaskInstance {
     pub source_id: String,
     pub meta: Option<TaskMeta>,
+    /// The `safe-mode-duration` of this instance's syncer config, as DM finds it: the inline
+    /// `syncer`, else the `syncers` entry `syncer-config-name` names (validated as a Go
+    /// duration; `None`: DM's default).
+    pub safe_mode_duration: Option<String>,
     /// The line of the entry, for messages.
     pub line: usize,
 }
@@ -157,8 +161,6 @@ pub struct TaskConfig {
     pub instances: Vec<TaskInstance>,
     /// `syncers.<name>.safe-mode: true` somewhere: DM runs in safe mode all the time anyway.
     pub always_safe_mode: bool,
-    /// `syncers.<name>.safe-mode-duration` or the top-level `safe-mode-duration`, as written.
-    pub safe_mode_duration: Option<String>,
     /// Keys nobody knows, with their lines: probably typos.
     pub warnings: Vec<String>,
 }
@@ -294,9 +296,50 @@ impl TaskConfig {
                 item.unknown_keys(&["source-id", "meta"], OTHER_INSTANCE_KEYS)?,
                 file,
             ));
+            // The syncer config DM applies to this instance (`syncer` inline wins over
+            // `syncer-config-name`, as DM's adjustment does).
+            let inline = match item.get("syncer")? {
+                Some(syncer) => syncer.get("safe-mode-duration")?,
+                None => None,
+            };
+            let named = match (&inline, item.get("syncer-config-name")?) {
+                (None, Some(name_node)) => {
+                    let name = name_node.string()?;
+                    let syncer = root
+                        .get("syncers")?
+                        .map(|syncers| syncers.get(&name))
+                        .transpose()?
+                        .flatten();
+                    match syncer {
+                        Some(syncer) => syncer.get("safe-mode-duration")?,
+                        None => {
+                            return Err(invalid(
+                                &name_node,
+                                format!(
+                                    "names syncer config {name:?}, which syncers does not define"
+                                ),
+                            ));
+                        }
+                    }
+                }
+                _ => None,
+            };
+            let safe_mode_duration = match inline.or(named) {
+                Some(node) => {
+                    let text = node.string()?;
+                    if !text.trim().is_empty() {
+                        super::dm::go_duration_nanos(&text).map_err(|why| {
+                            invalid(&node, format!("is not a Go duration DM accepts: {why}"))
+                        })?;
+                    }
+                    Some(text).filter(|t| !t.trim().is_empty())
+                }
+                None => None,
+            };
             instances.push(TaskInstance {
                 source_id,
                 meta,
+                safe_mode_duration,
                 line: item.line(),
             });
         }
@@ -308,17 +351,10 @@ impl TaskConfig {
         }
 
         let mut always_safe_mode = false;
-        let mut safe_mode_duration = root
-            .get("safe-mode-duration")?
-            .map(|n| n.string())
-            .transpose()?;
         if let Some(syncers) = root.get("syncers")? {
             for (_, syncer) in syncers.children()? {
                 if let Some(flag) = syncer.get("safe-mode")? {
                     always_safe_mode |= flag.bool()?;
-                }
-                if let Some(duration) = syncer.get("safe-mode-duration")? {
-                    safe_mode_duration.get_or_insert(duration.string()?);
                 }
             }
         }
@@ -333,7 +369,6 @@ impl TaskConfig {
                     "target-database",
                     "mysql-instances",
                     "syncers",
-                    "safe-mode-duration",
                 ],
                 OTHER_TASK_KEYS,
             )?,
@@ -347,7 +382,6 @@ impl TaskConfig {
             target,
             instances,
             always_safe_mode,
-            safe_mode_duration,
             warnings,
         })
     }
@@ -477,6 +511,35 @@ metaschema: typo
             task.warnings,
             ["task.yaml:26: unknown key metaschema (ignored; a typo?)"]
         );
+    }
+
+    /// Issue 16 review: `safe-mode-duration` belongs to the syncer config an instance uses
+    /// (its inline `syncer`, else the one `syncer-config-name` names), and is a Go duration.
+    #[test]
+    fn each_instance_has_its_own_safe_mode_duration() {
+        let text = "name: t\ntask-mode: incremental\nmysql-instances:\n  - source-id: a\n    \
+                    syncer-config-name: zero\n  - source-id: b\n    syncer-config-name: slow\n  \
+                    - source-id: c\n  - source-id: d\n    syncer-config-name: zero\n    \
+                    syncer:\n      safe-mode-duration: 30s\nsyncers:\n  zero:\n    \
+                    safe-mode-duration: 0s\n  slow:\n    safe-mode-duration: 1m\n";
+        let task = TaskConfig::parse("t.yaml", text).unwrap();
+        let durations: Vec<Option<&str>> = task
+            .instances
+            .iter()
+            .map(|i| i.safe_mode_duration.as_deref())
+            .collect();
+        assert_eq!(durations, [Some("0s"), Some("1m"), None, Some("30s")]);
+        let bad = text.replace("1m", "1 minute");
+        let err = TaskConfig::parse("t.yaml", &bad).unwrap_err().to_string();
+        assert!(
+            err.contains("safe-mode-duration") && err.contains("Go duration"),
+            "{err}"
+        );
+        let missing = text.replace("syncer-config-name: slow", "syncer-config-name: nope");
+        let err = TaskConfig::parse("t.yaml", &missing)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"nope\""), "{err}");
     }
 
     #[test]

@@ -162,6 +162,52 @@ impl CheckpointLocation {
         }
     }
 
+    /// How DM itself orders `self` and `other` (tiflow `dm/pkg/binlog/position.go`,
+    /// `CompareLocation` with `cmpGTID` = the source's `enable-gtid`): by GTID set when it may
+    /// (both empty: the same; one empty: that one first; containment), else, and for sets
+    /// neither contains, by position (`ComparePosition`: the relay suffix removed unless both
+    /// names carry one, then go-mysql's `Position.Compare`: base names as plain strings, the
+    /// sequence as a number, then the position). What DM will do with a checkpoint row.
+    pub fn dm_order(&self, other: &CheckpointLocation, cmp_gtid: bool) -> Ordering {
+        if cmp_gtid {
+            let contained = |a_in_b: bool, b_in_a: bool| match (a_in_b, b_in_a) {
+                (true, true) => Some(Ordering::Equal),
+                (true, false) => Some(Ordering::Less),
+                (false, true) => Some(Ordering::Greater),
+                (false, false) => None,
+            };
+            let by_gtid = match (self.gtids(), other.gtids()) {
+                (None, None) => Some(Ordering::Equal),
+                (None, Some(_)) => Some(Ordering::Less),
+                (Some(_), None) => Some(Ordering::Greater),
+                (Some(Gtids::MySql(a)), Some(Gtids::MySql(b))) => {
+                    contained(a.is_subset(&b), b.is_subset(&a))
+                }
+                (Some(Gtids::MariaDb(a)), Some(Gtids::MariaDb(b))) => {
+                    contained(b.contains(&a), a.contains(&b))
+                }
+                _ => None,
+            };
+            if let Some(order) = by_gtid {
+                return order;
+            }
+        }
+        let strip = |name: &str| match split_name(name) {
+            Some(FileName {
+                relay_suffix: Some(_),
+                ..
+            }) => upstream_file_name(name),
+            _ => name.to_owned(),
+        };
+        let (a, b) = match (strip(&self.binlog_name), strip(&other.binlog_name)) {
+            (a, b) if a != self.binlog_name && b != other.binlog_name => {
+                (self.binlog_name.clone(), other.binlog_name.clone())
+            }
+            pair => pair,
+        };
+        dm_file_order(&a, &b).then(self.binlog_pos.cmp(&other.binlog_pos))
+    }
+
     /// By (relay suffix, file sequence, position) when both names are of one sequence.
     fn compare_files(&self, other: &CheckpointLocation) -> Option<LocationOrder> {
         let a = split_name(&self.binlog_name)?;
@@ -184,6 +230,31 @@ impl CheckpointLocation {
             },
         )
     }
+}
+
+/// go-mysql's `CompareBinlogFileName`: an empty name first; the base name (before the last
+/// `.`) as a plain string, then the extension as a number (Go panics on one that is not; it
+/// is compared as text here).
+fn dm_file_order(a: &str, b: &str) -> Ordering {
+    match (a.is_empty(), b.is_empty()) {
+        (true, true) => return Ordering::Equal,
+        (true, false) => return Ordering::Less,
+        (false, true) => return Ordering::Greater,
+        _ => {}
+    }
+    let split = |n: &str| match n.rsplit_once('.') {
+        Some((base, seq)) => (
+            base.to_owned(),
+            seq.parse::<u64>().map_err(|_| seq.to_owned()),
+        ),
+        None => (n.to_owned(), Ok(0)),
+    };
+    let (a_base, a_seq) = split(a);
+    let (b_base, b_seq) = split(b);
+    a_base.cmp(&b_base).then_with(|| match (a_seq, b_seq) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        (x, y) => format!("{x:?}").cmp(&format!("{y:?}")),
+    })
 }
 
 fn or_none(name: &str) -> &str {
@@ -455,6 +526,49 @@ mod tests {
         assert!(has_tagged_gtids(&format!("{U1}:1-3:blue:1-2")));
         assert!(!has_tagged_gtids(&format!("{U1}:1-3")));
         assert!(!has_tagged_gtids("0-1-2"));
+    }
+
+    /// How DM itself orders two checkpoint locations (`CompareLocation`), with and without
+    /// enable-gtid: what it will do with the exit point written.
+    #[test]
+    fn dm_order_follows_compare_location() {
+        use Ordering::*;
+        let g = |n: &str, p: u32, gtid: &str| at(n, p, gtid);
+        // enable-gtid: GTID sets decide; both empty are the same; empty is first.
+        assert_eq!(
+            g("b.000009", 4, "0-1-5").dm_order(&g("b.000001", 4, "0-1-9"), true),
+            Less
+        );
+        assert_eq!(
+            g("b.000009", 4, "").dm_order(&g("b.000001", 4, ""), true),
+            Equal
+        );
+        assert_eq!(
+            g("b.000009", 4, "").dm_order(&g("b.000001", 4, "0-1-1"), true),
+            Less
+        );
+        // Crossing sets: positions decide.
+        assert_eq!(
+            g("b.000009", 4, "0-1-5,0-2-1").dm_order(&g("b.000001", 4, "0-1-9"), true),
+            Greater
+        );
+        // Without enable-gtid: positions only, base names as strings.
+        assert_eq!(
+            g("b.000009", 4, "0-1-5").dm_order(&g("b.000010", 4, "0-1-1"), false),
+            Less
+        );
+        assert_eq!(
+            g("z.000001", 4, "").dm_order(&g("a.000009", 4, ""), false),
+            Greater
+        );
+        assert_eq!(
+            g("b.999999", 4, "").dm_order(&g("b.1000000", 4, ""), false),
+            Less
+        );
+        assert_eq!(
+            g("b|000002.000001", 4, "").dm_order(&g("b.000002", 4, ""), false),
+            Less
+        );
     }
 
     #[test]

@@ -387,6 +387,7 @@ pub async fn check_upstream(
 pub async fn check_downstream(
     store: &DownstreamStore,
     meta_schema: &str,
+    task: &str,
     remove_meta: bool,
     deadline: Instant,
 ) -> Vec<CheckItem> {
@@ -437,7 +438,25 @@ pub async fn check_downstream(
                 .copied()
                 .filter(|p| !privileges.has_on_schema(p, meta_schema))
                 .collect();
-            if missing.is_empty() {
+            // --remove-meta also drops DM's Lightning error schema `<meta-schema>_<task>`, as
+            // DM's removeMetaData does; the server checks the privilege even when it is absent.
+            let error_schema = format!("{meta_schema}_{task}");
+            let drop_error_schema = remove_meta && !privileges.has_on_schema("DROP", &error_schema);
+            if missing.is_empty() && drop_error_schema {
+                Err((
+                    if privileges.roles {
+                        CheckState::Warn
+                    } else {
+                        CheckState::Fail
+                    },
+                    format!(
+                        "target-database: user {} lacks DROP on `{error_schema}`.*, which \
+                         --remove-meta drops (DM's Lightning error schema of the task)",
+                        store.settings.user
+                    ),
+                    format!("GRANT DROP ON `{error_schema}`.* TO the target-database user"),
+                ))
+            } else if missing.is_empty() {
                 Ok(())
             } else {
                 Err((

@@ -35,121 +35,114 @@ pub struct SafeModePlan {
 /// Decides safe mode for a task starting at `start` whose store holds `existing`.
 ///
 /// R, the furthest point DM may already have executed, is the checkpoint C or its pending exit
-/// point E beyond it (DM saves E as the furthest location it reached when it stopped, so an E
-/// that cannot be ordered against C is still kept). A start before R replays, so safe mode
-/// stays on until R; a start after C skips (C, S], which is said even when S is before E.
-/// When S and R cannot be ordered, safe mode stays on until R, and the message says so:
-/// an exit point is never dropped, and never one known to lie behind S.
+/// point E beyond it (DM saves E as the furthest location it reached when it stopped). A start
+/// before R replays, so safe mode stays on until R; a start after C skips (C, S], which is
+/// said even when S is before E. When S and R cannot be ordered, safe mode stays on until R,
+/// and the message says so: an exit point is never dropped, and never one known to lie at or
+/// behind S. When E and C cannot be ordered against each other, each of them that S is not
+/// known to be at or after stays a candidate, E first.
 pub fn plan_safe_mode(
     start: &CheckpointLocation,
     existing: Option<&StoredCheckpoint>,
 ) -> SafeModePlan {
-    let Some(existing) = existing.filter(|e| !e.checkpoint.is_fresh()) else {
-        return SafeModePlan {
-            note: "no previous checkpoint: no safe-mode window".to_owned(),
-            ..SafeModePlan::default()
-        };
-    };
-    let checkpoint = &existing.checkpoint;
-    let mut warnings = Vec::new();
+    // DM's fresh row ('', 4, '') is no checkpoint; an exit point beside it still counts (DM
+    // loads it whatever the global point is).
+    let checkpoint = existing.map(|e| &e.checkpoint).filter(|c| !c.is_fresh());
     let exit = existing
-        .exit_point
-        .as_ref()
+        .and_then(|e| e.exit_point.as_ref())
         .filter(|e| !e.binlog_name.is_empty() || e.has_gtids());
-    let reached = match exit {
-        None => checkpoint,
-        Some(exit) => match exit.compare(checkpoint) {
-            LocationOrder::After => exit,
-            LocationOrder::Same | LocationOrder::Before => checkpoint,
+    let mut warnings = Vec::new();
+    // The points replication may have reached, furthest first.
+    let reached: Vec<&CheckpointLocation> = match (checkpoint, exit) {
+        (None, None) => {
+            return SafeModePlan {
+                note: "no previous checkpoint: no safe-mode window".to_owned(),
+                ..SafeModePlan::default()
+            };
+        }
+        (Some(c), None) => vec![c],
+        (None, Some(e)) => vec![e],
+        (Some(c), Some(e)) => match e.compare(c) {
+            LocationOrder::After => vec![e],
+            LocationOrder::Same | LocationOrder::Before => vec![c],
             LocationOrder::Incomparable(why) => {
                 warnings.push(format!(
-                    "the task's pending safe-mode exit point {exit} cannot be ordered against \
-                     its checkpoint {checkpoint} ({why}); it is kept as the furthest point \
-                     replication may have reached"
+                    "the task's pending safe-mode exit point {e} cannot be ordered against its \
+                     checkpoint {c} ({why})"
                 ));
-                exit
+                vec![e, c]
             }
         },
     };
-    let skipped = || {
-        format!(
-            "the start point {start} is after the task's checkpoint {checkpoint}: the binlog \
-             between them may be skipped, and the downstream may keep data those transactions \
-             would have changed"
-        )
-    };
-    let after_checkpoint = matches!(start.compare(checkpoint), LocationOrder::After);
-    match start.compare(reached) {
-        LocationOrder::Before => {
-            if after_checkpoint {
-                warnings.push(skipped());
-            }
-            SafeModePlan {
-                window: Some(SafeModeWindow {
-                    until: reached.clone(),
-                }),
-                warnings,
-                note: format!(
-                    "starting at {start}, before where the task may have reached ({reached}): \
-                     safe mode is on until replication passes {reached}"
-                ),
-            }
-        }
-        LocationOrder::Same | LocationOrder::After => {
-            if after_checkpoint {
-                warnings.push(skipped());
-            }
-            SafeModePlan {
-                window: None,
-                warnings,
-                note: format!(
-                    "starting at {start}, not before where the task may have reached \
-                     ({reached}): no safe-mode window"
-                ),
-            }
-        }
+    if let Some(c) = checkpoint
+        && matches!(start.compare(c), LocationOrder::After)
+    {
+        warnings.push(format!(
+            "the start point {start} is after the task's checkpoint {c}: the binlog between \
+             them may be skipped, and the downstream may keep data those transactions would \
+             have changed"
+        ));
+    }
+    // The first point S is not known to be at or after.
+    let mut unordered = Vec::new();
+    let until = reached.iter().copied().find(|r| match start.compare(r) {
+        LocationOrder::Before => true,
+        LocationOrder::Same | LocationOrder::After => false,
         LocationOrder::Incomparable(why) => {
-            if after_checkpoint {
-                warnings.push(skipped());
-            }
-            warnings.push(format!(
-                "cannot tell whether the start point {start} is before or after {reached}, \
-                 where the task may have reached ({why}); safe mode stays on until \
-                 replication passes {reached}"
-            ));
-            SafeModePlan {
-                window: Some(SafeModeWindow {
-                    until: reached.clone(),
-                }),
-                warnings,
-                note: format!(
-                    "start point and {reached} cannot be ordered: safe mode until {reached}"
-                ),
-            }
+            unordered.push((*r, why));
+            true
         }
+    });
+    let Some(until) = until else {
+        let r = reached[0];
+        return SafeModePlan {
+            window: None,
+            warnings,
+            note: format!(
+                "starting at {start}, not before where the task may have reached ({r}): no \
+                 safe-mode window"
+            ),
+        };
+    };
+    if let Some((r, why)) = unordered.first().filter(|(r, _)| *r == until) {
+        warnings.push(format!(
+            "cannot tell whether the start point {start} is before or after {r}, where the \
+             task may have reached ({why}); safe mode stays on until replication passes {r}"
+        ));
+    }
+    SafeModePlan {
+        window: Some(SafeModeWindow {
+            until: until.clone(),
+        }),
+        warnings,
+        note: format!(
+            "starting at {start}, before where the task may have reached ({until}) or not \
+             known to be after it: safe mode is on until replication passes {until}"
+        ),
     }
 }
 
-/// Why DM could not use `exit` as the exit point of a task restarting at `start`, if it could
-/// not: without GTIDs, DM orders binlog names by their base name as a plain string
-/// (go-mysql `CompareBinlogFileName`), so across base names it may leave safe mode at once or
-/// never.
-pub fn dm_cannot_order(start: &CheckpointLocation, exit: &CheckpointLocation) -> Option<String> {
-    if start.has_gtids() && exit.has_gtids() {
+/// What to tell the user when DM will not keep the window from `start` to `exit` as meant: DM
+/// compares the two its own way (`CheckpointLocation::dm_order`, by GTID set only with
+/// `enable-gtid: true`, else by binlog name as a plain string and position), and when it does
+/// not find `start` before `exit` it leaves safe mode at the first event (or never enters it).
+pub fn dm_window_warning(
+    start: &CheckpointLocation,
+    exit: &CheckpointLocation,
+    enable_gtid: bool,
+) -> Option<String> {
+    if start.dm_order(exit, enable_gtid).is_lt() {
         return None;
     }
-    let base = |name: &str| {
-        name.rsplit_once('.')
-            .map(|(b, _)| b.split('|').next().unwrap_or(b).to_owned())
+    let how = match enable_gtid {
+        true => "by GTID set, or by binlog position where the sets cross",
+        false => "by binlog name (as a plain string) and position, since enable-gtid is off",
     };
-    match (base(&start.binlog_name), base(&exit.binlog_name)) {
-        (Some(a), Some(b)) if a != b => Some(format!(
-            "DM cannot use the exit point {exit}: its binlog base name differs from the start \
-             point's ({start}), and without GTIDs DM orders binlog names as plain strings, so it \
-             may leave safe mode at once or never; watch the task, or give both GTIDs"
-        )),
-        _ => None,
-    }
+    Some(format!(
+        "DM cannot use the exit point {exit}: comparing locations {how}, it does not find the \
+         start point {start} before it, so it will not keep safe mode until there; watch the \
+         task for duplicate-key errors, or start at or after {exit}"
+    ))
 }
 
 #[cfg(test)]
@@ -267,21 +260,44 @@ mod tests {
         assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
     }
 
+    /// Issue 16, item 7: without GTIDs DM orders base names as plain strings: an exit point in
+    /// another binlog sequence may never be passed, or passed at once.
     #[test]
-    fn dm_cannot_order_exit_points_across_base_names_without_gtids() {
-        let why = dm_cannot_order(&at("other.000001", 4), &at("b.000005", 100)).unwrap();
-        assert!(why.contains("plain strings"), "{why}");
+    fn dm_cannot_use_an_exit_point_it_does_not_see_after_the_start() {
+        let why = dm_window_warning(&at("z.000001", 4), &at("b.000005", 100), false).unwrap();
+        assert!(why.contains("plain string"), "{why}");
         assert_eq!(
-            dm_cannot_order(&at("b.000001", 4), &at("b.000005", 100)),
+            dm_window_warning(&at("b.000001", 4), &at("b.000005", 100), false),
             None
         );
-        assert_eq!(
-            dm_cannot_order(
-                &gtid("other.000001", 4, &format!("{U1}:1-3")),
-                &gtid("b.000005", 100, &format!("{U1}:1-5"))
-            ),
-            None
+        let s = gtid("z.000001", 4, &format!("{U1}:1-3"));
+        let e = gtid("b.000005", 100, &format!("{U1}:1-5"));
+        assert_eq!(dm_window_warning(&s, &e, true), None, "GTIDs decide");
+        assert!(
+            dm_window_warning(&s, &e, false).is_some(),
+            "positions decide"
         );
+    }
+
+    /// Review of issue 16: with E and C that cannot be ordered, S at E but before C must keep a
+    /// window until C.
+    #[test]
+    fn a_start_at_an_unordered_exit_point_but_before_the_checkpoint_keeps_a_window() {
+        let c = at("b.000005", 100);
+        let e = gtid("", 0, &format!("{U1}:1-9"));
+        let s = gtid("b.000003", 4, &format!("{U1}:1-9"));
+        let plan = plan_safe_mode(&s, Some(&stored(c.clone(), Some(e))));
+        assert_eq!(plan.window.unwrap().until, c);
+    }
+
+    #[test]
+    fn a_fresh_row_with_an_exit_point_keeps_it() {
+        let e = at("b.000007", 9);
+        let plan = plan_safe_mode(
+            &at("b.000003", 4),
+            Some(&stored(at("", 4), Some(e.clone()))),
+        );
+        assert_eq!(plan.window.unwrap().until, e);
     }
 
     #[test]

@@ -43,7 +43,7 @@ use super::location::{
     CheckpointLocation, relay_file_name, tagged_gtid_warning, upstream_file_name,
 };
 use super::precheck::{self, PrecheckReport};
-use super::safe_mode::{StoredCheckpoint, dm_cannot_order, plan_safe_mode};
+use super::safe_mode::{StoredCheckpoint, dm_window_warning, plan_safe_mode};
 use super::source::SourceConfig;
 use super::state::{StateDir, StateError, TaskLock};
 use super::store::{
@@ -163,6 +163,13 @@ pub enum SourceError {
          checkpoint or meta its binlog-gtid, or start at or after {exit}"
     )]
     ExitPointWithoutGtid { exit: String, why: String },
+    #[error(
+        "the safe-mode exit point {exit} names no binlog file, and DM ignores such an exit \
+         point on a source without enable-gtid (its checkpoint loader reads \
+         exit_safe_binlog_name), so it would replay without safe mode. Give the task's \
+         checkpoint or meta its binlog-name and binlog-pos, or set enable-gtid: true"
+    )]
+    ExitPointWithoutName { exit: String },
 }
 
 impl SourceError {
@@ -392,7 +399,7 @@ async fn remove_meta_notes(
     let task = &request.task;
     if !request.selected.is_empty() && selected.len() < task.instances.len() {
         notes.push(format!(
-            "--remove-meta removed the meta data of the whole task {} (all {} sources), as DM \
+            "--remove-meta covers the meta data of the whole task {} (all {} sources), as DM's \
              does, not only of the sources named with -s",
             task.name,
             task.instances.len()
@@ -532,6 +539,7 @@ async fn prechecks(
                 precheck::check_downstream(
                     store,
                     &request.task.meta_schema,
+                    &request.task.name,
                     request.remove_meta,
                     deadline,
                 )
@@ -630,10 +638,19 @@ fn plan(
         false => RemoveMeta::No,
         true => RemoveMeta::Task,
     };
-    let expected = writes
+    let mut expected: BTreeMap<String, Option<StoredCheckpoint>> = writes
         .iter()
         .map(|w| (w.source_id.clone(), stored.get(&w.source_id).cloned()))
         .collect();
+    // --remove-meta deletes every source's rows: none of them may have changed meanwhile (a
+    // DM worker still running, another start-task).
+    if remove_meta == RemoveMeta::Task {
+        for (source_id, row) in stored {
+            expected
+                .entry(source_id.clone())
+                .or_insert_with(|| Some(row.clone()));
+        }
+    }
     StorePlan {
         task: task.name.clone(),
         meta_schema: task.meta_schema.clone(),
@@ -678,18 +695,24 @@ async fn decide(
         let mut exit = plan.window.map(|w| w.until);
         if let Some(until) = exit.as_mut() {
             // DM fails a task whose exit point it must honour with no safe-mode time at all.
-            if request
+            let duration = request
                 .task
-                .safe_mode_duration
-                .as_deref()
-                .is_some_and(is_zero_go_duration)
-            {
+                .instance(&source.source_id)
+                .and_then(|i| i.safe_mode_duration.as_deref());
+            if duration.is_some_and(is_zero_go_duration) {
                 return Err(SourceError::SafeModeDurationZero);
             }
             if source.enable_gtid && !until.has_gtids() {
                 until.binlog_gtid = exit_point_gtids(settings, until, deadline).await?;
             }
-            warnings.extend(dm_cannot_order(&location, until));
+            // Without enable-gtid DM reads an exit point only when it names a binlog file
+            // (tiflow `dm/syncer/checkpoint.go`, `Load`).
+            if !source.enable_gtid && until.binlog_name.is_empty() {
+                return Err(SourceError::ExitPointWithoutName {
+                    exit: until.to_string(),
+                });
+            }
+            warnings.extend(dm_window_warning(&location, until, source.enable_gtid));
         }
         warnings.extend(tagged_gtid_warning(&location));
         let note = match &exit {
