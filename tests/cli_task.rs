@@ -158,6 +158,27 @@ fn a_task_mode_without_replication_is_refused() {
     assert!(out.stdout.contains("task-mode full"), "{}", out.stdout);
 }
 
+/// Issue 17, item 2: `all` and `load&sync` got a sync checkpoint (from meta or --start-time);
+/// DM ignores meta in these modes and, finding a sync checkpoint before the dump, skips dump and
+/// load (tiflow `dm/worker/subtask.go`): the downstream never got the full data. Refused, with
+/// the reason, before anything is read or written.
+#[test]
+fn all_and_load_sync_modes_are_refused_a_sync_checkpoint() {
+    let scene = Scene::new();
+    for mode in ["all", "load&sync"] {
+        let task = scene.file("task.yaml", &TASK.replace("incremental", mode));
+        let out = scene.run(&["start-task", &task, "--start-time", "2021-10-21 00:01:00"]);
+        assert_eq!(out.code, Some(1), "{mode}");
+        assert!(
+            out.stdout.contains(&format!("task-mode {mode}"))
+                && out.stdout.contains("skip the dump and the load"),
+            "{}",
+            out.stdout
+        );
+        assert!(!scene.path("state/meta").exists(), "nothing is written");
+    }
+}
+
 #[test]
 fn unreachable_upstream_fails_the_precheck_without_secrets() {
     let scene = Scene::new();

@@ -10,10 +10,10 @@
 //!
 //! Start point, highest priority first: `--start-time` (resolved from the relay directory when
 //! the source has `enable-relay: true` and relay files, else from the live upstream; a bare
-//! time is read in the task's `timezone`, else by the upstream in its own zone) > the task's
-//! existing checkpoint (kept as it is) > the task file's `meta` > the upstream's current
-//! position (`task-mode: incremental` only; the other modes start replication where their dump
-//! ended, and startpoint does not dump).
+//! time is read by the upstream in its own zone, as DM reads it, whatever the task's
+//! `timezone`) > the task's existing checkpoint (kept as it is) > the task file's `meta` > the
+//! upstream's current position. Only `task-mode: incremental` gets a checkpoint: `all` and
+//! `load&sync` start replication where their own dump ended, and startpoint does not dump.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,7 +31,7 @@ use crate::remote::{self, ConnSettings, RemoteError, TlsFiles};
 use crate::resolve::cache::SummaryCache;
 use crate::resolve::{Assumption, ReadProgress, Resolution, Status};
 use crate::source::relay::open_relay_dir;
-use crate::start_time::{ResolvedTime, StartTime, TimeError, Zone, format_instant};
+use crate::start_time::{ResolvedTime, StartTime, format_instant};
 use crate::unit::TimeBasis;
 
 use super::config::{TaskConfig, TaskMode};
@@ -95,8 +95,6 @@ pub struct StartTaskOutcome {
 pub enum StartTaskError {
     #[error("{START_TIME_FORMAT_ERROR}; got {input:?}")]
     StartTimeFormat { input: String },
-    #[error("task {task}: timezone: {source}")]
-    Timezone { task: String, source: TimeError },
     /// `-s` named sources the task does not have (DM answers per source, with an empty msg).
     #[error("{SOURCE_NOT_IN_TASK}: {}", ids.join(", "))]
     NotInTask { ids: Vec<String> },
@@ -105,6 +103,13 @@ pub enum StartTaskError {
          to set; run it with DM"
     )]
     ReplicatesNoBinlog { task: String, mode: &'static str },
+    #[error(
+        "task {task} has task-mode {mode}, which syncs from where its own dump ends: a sync \
+         checkpoint written now would make DM skip the dump and the load, so the downstream \
+         would never get the full data; run the full phase with DM, or use task-mode \
+         incremental with --start-time or meta"
+    )]
+    DumpsFirst { task: String, mode: &'static str },
     #[error(transparent)]
     State(#[from] StateError),
     #[error(
@@ -277,7 +282,7 @@ pub async fn start_task(state: &StateDir, request: StartTaskRequest) -> StartTas
 async fn run(state: &StateDir, request: &StartTaskRequest) -> Result<StartTaskOutcome, Refusal> {
     let deadline = Instant::now() + request.rpc_timeout;
     let task = &request.task;
-    let (start, zone) = read_times(request)?;
+    let start = read_start_time(request)?;
     let selected = selected_sources(request)?;
     let sources = created_sources(state, request, &selected)?;
     let store = state.checkpoint_store(task, request.meta_store, request.default_tls.as_ref())?;
@@ -298,7 +303,7 @@ async fn run(state: &StateDir, request: &StartTaskRequest) -> Result<StartTaskOu
     let stored: BTreeMap<String, StoredCheckpoint> =
         rows.into_iter().map(|r| (r.source_id, r.stored)).collect();
     let set_at = format_instant(chrono::Utc::now().timestamp_micros());
-    let times = (start.as_ref(), zone.as_ref());
+    let times = start.as_ref();
     let decided = decide_all(request, &sources, times, &stored, &set_at, deadline)
         .await
         .map_err(|refusal| refusal.with_check(&report))?;
@@ -426,31 +431,19 @@ async fn remove_meta_notes(
     notes
 }
 
-/// `--start-time` and the task's `timezone`, parsed.
-fn read_times(
-    request: &StartTaskRequest,
-) -> Result<(Option<StartTime>, Option<Zone>), StartTaskError> {
-    let start = match request.start_time.as_deref() {
-        None => None,
-        Some(input) => {
-            Some(
-                StartTime::parse(input).map_err(|_| StartTaskError::StartTimeFormat {
-                    input: input.to_owned(),
-                })?,
-            )
-        }
-    };
-    let task = &request.task;
-    let zone = task
-        .timezone
+/// `--start-time`, parsed. A bare time is read in the upstream's zone at that instant, as DM
+/// reads it (tiflow #5471): the task's `timezone` is DM's setting for the downstream session and
+/// does not move the start point.
+fn read_start_time(request: &StartTaskRequest) -> Result<Option<StartTime>, StartTaskError> {
+    request
+        .start_time
         .as_deref()
-        .map(Zone::parse)
+        .map(|input| {
+            StartTime::parse(input).map_err(|_| StartTaskError::StartTimeFormat {
+                input: input.to_owned(),
+            })
+        })
         .transpose()
-        .map_err(|source| StartTaskError::Timezone {
-            task: task.name.clone(),
-            source,
-        })?;
-    Ok((start, zone))
 }
 
 /// The task's sources `-s` selects (all when none is named), in the task's order.
@@ -467,6 +460,15 @@ fn selected_sources(request: &StartTaskRequest) -> Result<Vec<String>, StartTask
     }
     if !task.task_mode.replicates() {
         return Err(StartTaskError::ReplicatesNoBinlog {
+            task: task.name.clone(),
+            mode: task.task_mode.as_str(),
+        });
+    }
+    // DM starts syncing these where their own dump ended and ignores `meta`; a sync checkpoint
+    // written before the dump makes a DM worker skip dump and load altogether
+    // (tiflow `dm/worker/subtask.go`), so the downstream would never get the full data.
+    if matches!(task.task_mode, TaskMode::All | TaskMode::LoadSync) {
+        return Err(StartTaskError::DumpsFirst {
             task: task.name.clone(),
             mode: task.task_mode.as_str(),
         });
@@ -561,7 +563,7 @@ async fn prechecks(
 async fn decide_all(
     request: &StartTaskRequest,
     sources: &[SourceConfig],
-    (start, zone): (Option<&StartTime>, Option<&Zone>),
+    start: Option<&StartTime>,
     stored: &BTreeMap<String, StoredCheckpoint>,
     set_at: &str,
     deadline: Instant,
@@ -572,11 +574,9 @@ async fn decide_all(
             false => stored.get(&source.source_id),
         };
         // One source's panic (a driver's, say) is that source's failure, not the run's.
-        AssertUnwindSafe(decide(
-            request, source, start, zone, existing, set_at, deadline,
-        ))
-        .catch_unwind()
-        .map(|decided| decided.unwrap_or_else(|panic| Err(SourceError::panicked(&*panic))))
+        AssertUnwindSafe(decide(request, source, start, existing, set_at, deadline))
+            .catch_unwind()
+            .map(|decided| decided.unwrap_or_else(|panic| Err(SourceError::panicked(&*panic))))
     }))
     .await;
     let mut decided = Decided {
@@ -665,7 +665,6 @@ async fn decide(
     request: &StartTaskRequest,
     source: &SourceConfig,
     start: Option<&StartTime>,
-    zone: Option<&Zone>,
     existing: Option<&StoredCheckpoint>,
     set_at: &str,
     deadline: Instant,
@@ -686,7 +685,7 @@ async fn decide(
         worker: request.worker.clone(),
     };
     if let Some(start) = start {
-        let resolved = resolve_start(request, source, start, zone, deadline).await?;
+        let resolved = resolve_start(request, source, start, deadline).await?;
         let location = resolved.location;
         let how = resolved.how;
         let mut warnings = resolved.warnings;
@@ -837,7 +836,6 @@ async fn resolve_start(
     request: &StartTaskRequest,
     source: &SourceConfig,
     start: &StartTime,
-    zone: Option<&Zone>,
     deadline: Instant,
 ) -> Result<ResolvedStart, SourceError> {
     let settings = &source.connection;
@@ -851,7 +849,6 @@ async fn resolve_start(
     };
     let mut options = Options::new(Duration::ZERO);
     options.basis = request.basis;
-    options.zone = zone.cloned();
     options.deadline = deadline;
     options.cache = request.cache.clone();
     options.assume = request.assume;
