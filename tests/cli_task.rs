@@ -38,6 +38,31 @@ mysql-instances:
   - source-id: \"mysql-replica-01\"
 ";
 
+/// Issue 17, item 4: `source-id: 007` was stored as `7` (so DM never found the task's rows)
+/// and `password: 0123` used as `123`; yaml.v2 keeps a string field's text. And `enable-gtid:
+/// on`, a YAML 1.1 boolean yaml.v2 reads, was refused (item 11).
+#[test]
+fn number_like_yaml_strings_keep_their_text() {
+    let scene = Scene::new();
+    let text = SOURCE
+        .replace("\"mysql-replica-01\"", "007")
+        .replace("\"top-secret-pw\"", "0123")
+        .replace("enable-gtid: true", "enable-gtid: on");
+    let source = scene.file("source.yaml", &text);
+    scene
+        .run(&["operate-source", "create", &source])
+        .assert_success();
+    let show = scene.run(&["operate-source", "show", "-s", "007"]);
+    show.assert_success();
+    let json: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(json["sources"][0]["source"], "007", "{}", show.stdout);
+    assert_eq!(
+        json["sources"][0]["config"]["enable-gtid"], true,
+        "{}",
+        show.stdout
+    );
+}
+
 #[test]
 fn operate_source_stores_shows_and_stops_without_showing_passwords() {
     let scene = Scene::new();

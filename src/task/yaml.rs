@@ -4,10 +4,16 @@
 //!
 //! Parsing is saphyr's (the maintained successor of yaml-rust; serde_yaml is deprecated): it
 //! keeps the position of every node, which a serde-based reader would lose.
+//!
+//! Scalars are read the way DM's decoder (yaml.v2) reads them, not as YAML 1.2 would: saphyr
+//! keeps each scalar's text (`early_parse` off) and [`resolve`] applies yaml.v2's YAML 1.1
+//! rules. So a string field keeps its text (`source-id: 007` is `007`, `password: 0123` is
+//! `0123`: yaml.v2 sets a string field from the scalar's text), `on`/`yes`/`off` are
+//! booleans, and merge keys (`<<: *anchor`) work.
 
 use std::fmt;
 
-use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
+use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, ScalarStyle, YamlData, YamlLoader};
 
 /// Why a YAML file was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,12 +49,21 @@ pub struct YamlDoc {
 impl YamlDoc {
     /// Parses `text` (the contents of `file`); an empty document is an empty mapping.
     pub fn parse(file: &str, text: &str) -> Result<YamlDoc, ConfigError> {
-        let documents = MarkedYaml::load_from_str(text).map_err(|e| ConfigError {
+        let scan_error = |e: saphyr::ScanError| ConfigError {
             file: file.to_owned(),
             key: String::new(),
             line: Some(e.marker().line()),
             message: format!("not valid YAML: {}", e.info()),
-        })?;
+        };
+        let mut loader: YamlLoader<'_, MarkedYaml<'_>> = YamlLoader::default();
+        loader.early_parse(false);
+        saphyr_parser::Parser::new_from_str(text)
+            .load(&mut loader, true)
+            .map_err(scan_error)?;
+        if let Some(e) = loader.error() {
+            return Err(scan_error(e.clone()));
+        }
+        let documents = loader.into_documents();
         let root = documents
             .into_iter()
             .next()
@@ -163,15 +178,55 @@ impl<'d> Node<'d> {
         }
     }
 
+    /// The mapping's entries in file order, merge keys (`<<: *anchor`, or a list of them)
+    /// expanded as yaml.v2 does: a merged entry never overrides a key the mapping has itself,
+    /// and of several merged mappings the first wins.
     fn entries(&self) -> Result<Vec<(String, usize, &'d MarkedYaml<'static>)>, ConfigError> {
-        match &self.yaml.data {
-            YamlData::Mapping(map) => Ok(map
-                .iter()
-                .map(|(k, v)| (scalar_text(k).unwrap_or_default(), k.span.start.line(), v))
-                .collect()),
-            YamlData::Value(Scalar::Null) => Ok(Vec::new()),
-            _ => Err(self.error(format!("expected a mapping, found {}", describe(self.yaml)))),
+        let mut out = Vec::new();
+        self.collect_entries(self.yaml, &mut out, 0)?;
+        Ok(out)
+    }
+
+    fn collect_entries(
+        &self,
+        yaml: &'d MarkedYaml<'static>,
+        out: &mut Vec<(String, usize, &'d MarkedYaml<'static>)>,
+        depth: usize,
+    ) -> Result<(), ConfigError> {
+        let map = match &yaml.data {
+            YamlData::Mapping(map) => map,
+            _ if is_null(yaml) => return Ok(()),
+            _ => {
+                let what = if depth == 0 {
+                    ""
+                } else {
+                    "a merge key's value: "
+                };
+                return Err(self.error(format!(
+                    "{what}expected a mapping, found {}",
+                    describe(yaml)
+                )));
+            }
+        };
+        let mut merged = Vec::new();
+        for (k, v) in map.iter() {
+            let key = scalar_text(k).unwrap_or_default();
+            let plain = matches!(k.data, YamlData::Representation(_, ScalarStyle::Plain, _));
+            if key == "<<" && plain && depth < 8 {
+                match &v.data {
+                    YamlData::Sequence(items) => merged.extend(items.iter()),
+                    _ => merged.push(v),
+                }
+                continue;
+            }
+            if !out.iter().any(|(seen, _, _)| *seen == key) {
+                out.push((key, k.span.start.line(), v));
+            }
         }
+        for source in merged {
+            self.collect_entries(source, out, depth + 1)?;
+        }
+        Ok(())
     }
 
     /// The value at `key`; `None` when absent or null.
@@ -179,7 +234,7 @@ impl<'d> Node<'d> {
         Ok(self
             .entries()?
             .into_iter()
-            .find(|(k, _, v)| k == key && !matches!(v.data, YamlData::Value(Scalar::Null)))
+            .find(|(k, _, v)| k == key && !is_null(v))
             .map(|(_, line, yaml)| Node {
                 doc: self.doc,
                 path: self.child_path(key),
@@ -212,16 +267,20 @@ impl<'d> Node<'d> {
             .collect())
     }
 
-    /// A string; numbers and booleans are accepted as their text (YAML users write
-    /// `password: 123456`).
+    /// A string: any scalar, as its text (yaml.v2 sets a string field from the text, so
+    /// `password: 0123` is `0123` and `source-id: 007` is `007`).
     pub fn string(&self) -> Result<String, ConfigError> {
-        scalar_text(self.yaml)
-            .ok_or_else(|| self.error(format!("expected a string, found {}", describe(self.yaml))))
+        match resolve(self.yaml) {
+            Some(Resolved::Null) => Ok(String::new()),
+            Some(_) => Ok(scalar_text(self.yaml).unwrap_or_default()),
+            None => Err(self.error(format!("expected a string, found {}", describe(self.yaml)))),
+        }
     }
 
+    /// A boolean, YAML 1.1's as yaml.v2 reads them (`true`, `yes`, `on`, `y`…).
     pub fn bool(&self) -> Result<bool, ConfigError> {
-        match &self.yaml.data {
-            YamlData::Value(Scalar::Boolean(b)) => Ok(*b),
+        match resolve(self.yaml) {
+            Some(Resolved::Bool(b)) => Ok(b),
             _ => Err(self.error(format!(
                 "expected true or false, found {}",
                 describe(self.yaml)
@@ -229,11 +288,12 @@ impl<'d> Node<'d> {
         }
     }
 
-    /// An integer within `range`.
+    /// An integer within `range` (yaml.v2: decimal, `0x` hex, `0` or `0o` octal, `0b`
+    /// binary, `_` separators).
     pub fn integer(&self, range: std::ops::RangeInclusive<i64>) -> Result<i64, ConfigError> {
-        match &self.yaml.data {
-            YamlData::Value(Scalar::Integer(i)) if range.contains(i) => Ok(*i),
-            YamlData::Value(Scalar::Integer(i)) => Err(self.error(format!(
+        match resolve(self.yaml) {
+            Some(Resolved::Int(i)) if range.contains(&i) => Ok(i),
+            Some(Resolved::Int(i)) => Err(self.error(format!(
                 "{i} is out of range ({}..={})",
                 range.start(),
                 range.end()
@@ -263,6 +323,100 @@ impl<'d> Node<'d> {
     }
 }
 
+/// What a scalar is, as yaml.v2 resolves it (YAML 1.1, `resolve.go`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Resolved {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float,
+    Str,
+}
+
+fn is_null(node: &MarkedYaml<'_>) -> bool {
+    resolve(node) == Some(Resolved::Null)
+}
+
+/// yaml.v2's resolution of a scalar; `None` for a collection. Only plain scalars are typed:
+/// a quoted or block scalar is a string.
+fn resolve(node: &MarkedYaml<'_>) -> Option<Resolved> {
+    let text = match &node.data {
+        YamlData::Representation(text, ScalarStyle::Plain, _) => text.as_ref(),
+        YamlData::Representation(..) => return Some(Resolved::Str),
+        YamlData::Value(Scalar::Null) => return Some(Resolved::Null),
+        YamlData::Value(Scalar::Boolean(b)) => return Some(Resolved::Bool(*b)),
+        YamlData::Value(Scalar::Integer(i)) => return Some(Resolved::Int(*i)),
+        YamlData::Value(Scalar::FloatingPoint(_)) => return Some(Resolved::Float),
+        YamlData::Value(Scalar::String(_)) => return Some(Resolved::Str),
+        _ => return None,
+    };
+    Some(match text {
+        "" | "~" | "null" | "Null" | "NULL" => Resolved::Null,
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            Resolved::Bool(true)
+        }
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            Resolved::Bool(false)
+        }
+        _ => match go_int(text) {
+            Some(i) => Resolved::Int(i),
+            None if is_float(text) => Resolved::Float,
+            None => Resolved::Str,
+        },
+    })
+}
+
+/// Go's `strconv.ParseInt(text without "_", 0, 64)`, which yaml.v2 applies to plain scalars:
+/// an optional sign, then `0x`/`0X` hex, `0b`/`0B` binary, `0o`/`0O` or a leading `0` octal,
+/// else decimal.
+fn go_int(text: &str) -> Option<i64> {
+    let plain: String = text.chars().filter(|&c| c != '_').collect();
+    let (negative, digits) = match plain.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, plain.strip_prefix('+').unwrap_or(&plain)),
+    };
+    let (radix, digits) = if let Some(hex) = digits.strip_prefix("0x").or(digits.strip_prefix("0X"))
+    {
+        (16, hex)
+    } else if let Some(bin) = digits.strip_prefix("0b").or(digits.strip_prefix("0B")) {
+        (2, bin)
+    } else if let Some(oct) = digits.strip_prefix("0o").or(digits.strip_prefix("0O")) {
+        (8, oct)
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        (8, &digits[1..])
+    } else {
+        (10, digits)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let magnitude = i128::from_str_radix(digits, radix).ok()?;
+    i64::try_from(if negative { -magnitude } else { magnitude }).ok()
+}
+
+/// YAML 1.1 floats as yaml.v2 takes them (what Go's `ParseFloat` accepts, and `.inf`, `.nan`).
+fn is_float(text: &str) -> bool {
+    matches!(
+        text,
+        ".inf"
+            | ".Inf"
+            | ".INF"
+            | "+.inf"
+            | "+.Inf"
+            | "+.INF"
+            | "-.inf"
+            | "-.Inf"
+            | "-.INF"
+            | ".nan"
+            | ".NaN"
+            | ".NAN"
+    ) || (text.bytes().any(|b| b.is_ascii_digit())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"+-.eE_".contains(&b))
+        && text.replace('_', "").parse::<f64>().is_ok())
+}
+
 fn scalar_text(node: &MarkedYaml<'_>) -> Option<String> {
     match &node.data {
         YamlData::Value(Scalar::String(s)) => Some(s.to_string()),
@@ -275,14 +429,14 @@ fn scalar_text(node: &MarkedYaml<'_>) -> Option<String> {
 }
 
 fn describe(node: &MarkedYaml<'_>) -> &'static str {
-    match &node.data {
-        YamlData::Value(Scalar::Null) => "nothing",
-        YamlData::Value(Scalar::Boolean(_)) => "a boolean",
-        YamlData::Value(Scalar::Integer(_)) => "an integer",
-        YamlData::Value(Scalar::FloatingPoint(_)) => "a number",
-        YamlData::Value(Scalar::String(_)) | YamlData::Representation(..) => "a string",
-        YamlData::Sequence(_) => "a list",
-        YamlData::Mapping(_) => "a mapping",
+    match (resolve(node), &node.data) {
+        (Some(Resolved::Null), _) => "nothing",
+        (Some(Resolved::Bool(_)), _) => "a boolean",
+        (Some(Resolved::Int(_)), _) => "an integer",
+        (Some(Resolved::Float), _) => "a number",
+        (Some(Resolved::Str), _) => "a string",
+        (None, YamlData::Sequence(_)) => "a list",
+        (None, YamlData::Mapping(_)) => "a mapping",
         _ => "something else",
     }
 }
@@ -290,6 +444,83 @@ fn describe(node: &MarkedYaml<'_>) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 17, items 4, 6 and 11: number-like strings were re-rendered (`007` became `7`,
+    /// `0123` became `123`), merge keys were dropped, and YAML 1.1 booleans refused; yaml.v2,
+    /// DM's decoder, keeps a string field's text, merges `<<`, and reads `on`/`yes` as true.
+    #[test]
+    fn scalars_and_merge_keys_read_as_yaml_v2_reads_them() {
+        let text = "\
+base: &inst
+  source-id: 007
+  password: 0123
+  enable-gtid: on
+  port: 3306
+list:
+  - <<: *inst
+    port: 3307
+  - <<: [*inst, {extra: 1}]
+quoted: \"on\"
+octal: 0123
+hex: 0x1F
+neg: -12_000
+float: 1.5
+empty:
+tilde: ~
+";
+        let doc = YamlDoc::parse("t.yaml", text).unwrap();
+        let root = doc.root();
+        let base = root.require("base").unwrap();
+        assert_eq!(base.require("source-id").unwrap().string().unwrap(), "007");
+        assert_eq!(base.require("password").unwrap().string().unwrap(), "0123");
+        assert!(base.require("enable-gtid").unwrap().bool().unwrap());
+        let items = root.require("list").unwrap().items().unwrap();
+        assert_eq!(
+            items[0].require("source-id").unwrap().string().unwrap(),
+            "007"
+        );
+        assert_eq!(
+            items[0]
+                .require("port")
+                .unwrap()
+                .integer(0..=65535)
+                .unwrap(),
+            3307
+        );
+        assert_eq!(
+            items[1]
+                .require("port")
+                .unwrap()
+                .integer(0..=65535)
+                .unwrap(),
+            3306
+        );
+        assert_eq!(
+            items[1].require("extra").unwrap().integer(0..=9).unwrap(),
+            1
+        );
+        assert!(
+            items[0]
+                .unknown_keys(&["source-id", "password", "enable-gtid", "port"], &[])
+                .unwrap()
+                .is_empty(),
+            "the merge key itself is no key"
+        );
+        assert!(
+            root.require("quoted").unwrap().bool().is_err(),
+            "a quoted on is a string"
+        );
+        assert_eq!(root.require("quoted").unwrap().string().unwrap(), "on");
+        assert_eq!(root.require("octal").unwrap().integer(0..=999).unwrap(), 83);
+        assert_eq!(root.require("hex").unwrap().integer(0..=999).unwrap(), 31);
+        assert_eq!(
+            root.require("neg").unwrap().integer(-99_999..=0).unwrap(),
+            -12_000
+        );
+        assert!(root.require("float").unwrap().integer(0..=9).is_err());
+        assert!(root.get("empty").unwrap().is_none());
+        assert!(root.get("tilde").unwrap().is_none());
+    }
 
     #[test]
     fn values_errors_and_unknown_keys_name_the_line() {
