@@ -593,7 +593,7 @@ async fn one_failed_source_means_nothing_is_written_and_task_timezone_moves_noth
     assert_eq!(status.code, Some(1));
 
     // -s picks the source that can start. Issue 17: a bare time was read in the task's
-    // `timezone`, 1 hour early here; DM reads it in the upstream's zone (tiflow #5471), the
+    // `timezone`, an hour early here (01:30 UTC); DM reads it in the upstream's zone (tiflow #5471), the
     // task's timezone being the downstream session's.
     let task = scene.file(
         "task-tz.yaml",
@@ -608,11 +608,11 @@ async fn one_failed_source_means_nothing_is_written_and_task_timezone_moves_noth
         SOURCE_ID,
         "--dry-run",
         "--start-time",
-        "2030-03-31 03:30:00",
+        "2030-03-31 02:30:00",
         &task,
     ]);
     out.assert_success();
-    let (file, pos, gtid) = expected_at(&up.binlogs, "2030-03-31 03:30:00");
+    let (file, pos, gtid) = expected_at(&up.binlogs, "2030-03-31 02:30:00");
     assert!(
         out.stderr
             .contains(&format!("starts at {file}:{pos} ({gtid})")),

@@ -77,6 +77,7 @@ impl GlobalArgs {
             ca: self.ssl_ca.clone(),
             cert: self.ssl_cert.clone(),
             key: self.ssl_key.clone(),
+            ..Default::default()
         }
     }
 }

@@ -70,7 +70,7 @@ pub use position::{ServerPosition, current_position, gtid_pos_at};
 use sequence::{Listing, over_sequence};
 use server_time::instant_on;
 pub use server_time::read_start_time;
-pub use settings::{ConnSettings, Secret, TlsFiles};
+pub use settings::{ConnSettings, InlineTls, Pem, Secret, TlsFiles};
 
 /// What a resolution against a server needs besides the connection.
 #[derive(Debug, Clone)]

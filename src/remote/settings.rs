@@ -41,17 +41,57 @@ impl fmt::Display for Secret {
     }
 }
 
-/// TLS files (PEM).
+/// TLS material (PEM): files, or the PEM itself where a DM config gives it inline
+/// (`ssl-ca-base64`, `ssl-ca-bytes`…); inline material wins over a file, as in DM's
+/// `LoadTLSContent`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TlsFiles {
     pub ca: Option<PathBuf>,
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
+    /// PEM given inline, which wins over the files.
+    pub inline: Option<Box<InlineTls>>,
+}
+
+/// TLS material a DM config gives inline (`ssl-ca-bytes`, `ssl-ca-base64`…).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InlineTls {
+    pub ca: Option<Pem>,
+    pub cert: Option<Pem>,
+    pub key: Option<Pem>,
+}
+
+/// PEM bytes given inline; never shown (a private key may be among them).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pem(pub Vec<u8>);
+
+impl fmt::Debug for Pem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} bytes of PEM>", self.0.len())
+    }
 }
 
 impl TlsFiles {
     pub fn is_empty(&self) -> bool {
-        self.ca.is_none() && self.cert.is_none() && self.key.is_none()
+        self.ca.is_none()
+            && self.cert.is_none()
+            && self.key.is_none()
+            && self
+                .inline
+                .as_ref()
+                .is_none_or(|i| i.ca.is_none() && i.cert.is_none() && i.key.is_none())
+    }
+}
+
+/// Inline PEM, else the file.
+fn material<T: From<Vec<u8>> + From<PathBuf>>(
+    pem: &Option<Pem>,
+    file: &Option<PathBuf>,
+) -> Option<T> {
+    match (pem, file) {
+        (Some(pem), _) => Some(pem.0.clone().into()),
+        (None, Some(file)) => Some(file.clone().into()),
+        (None, None) => None,
     }
 }
 
@@ -178,16 +218,17 @@ impl ConnSettings {
         }
         if let Some(tls) = &self.tls {
             let mut ssl = SslOpts::default();
-            if let Some(ca) = &tls.ca {
+            let inline = tls.inline.as_deref().cloned().unwrap_or_default();
+            if let Some(ca) = material(&inline.ca, &tls.ca) {
                 ssl = ssl
-                    .with_root_certs(vec![ca.clone().into()])
+                    .with_root_certs(vec![ca])
                     .with_disable_built_in_roots(true);
             }
-            if let (Some(cert), Some(key)) = (&tls.cert, &tls.key) {
-                ssl = ssl.with_client_identity(Some(ClientIdentity::new(
-                    cert.clone().into(),
-                    key.clone().into(),
-                )));
+            if let (Some(cert), Some(key)) = (
+                material(&inline.cert, &tls.cert),
+                material(&inline.key, &tls.key),
+            ) {
+                ssl = ssl.with_client_identity(Some(ClientIdentity::new(cert, key)));
             }
             builder =
                 builder.ssl_opts(ssl.with_danger_tls_hostname_override(Some(self.host.clone())));

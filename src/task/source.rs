@@ -9,17 +9,19 @@ use super::yaml::{ConfigError, YamlDoc};
 
 /// Top-level keys DM knows in a source file that startpoint does not use.
 const OTHER_DM_KEYS: &[&str] = &[
-    "enable-relay",
+    // tiflow c7b2588 `dm/config/source_config.go`, `SourceConfig`: every key DM decodes, less
+    // the ones read here.
+    "enable",
+    "auto-fix-gtid",
+    "meta-dir",
+    "charset",
     "relay-binlog-name",
     "relay-binlog-gtid",
-    "charset",
     "purge",
     "checker",
+    "tracer",
     "case-sensitive",
     "filters",
-    "tracer",
-    "collation_compatible",
-    "security",
 ];
 
 /// `flavor:` of a source file.
@@ -144,7 +146,7 @@ impl SourceConfig {
                 OTHER_DM_KEYS,
             )?,
             file,
-        ));
+        )?);
         Ok(SourceConfig {
             source_id,
             flavor,
@@ -177,8 +179,49 @@ from:
   port: 3307
   security:
     ssl-ca: /etc/ca.pem
-enabel-gtid: false
 ";
+
+    /// Issue 17, items 7 and 9: inline TLS material (`ssl-ca-base64`, `ssl-*-bytes`) was
+    /// dropped with a warning, so the connection went plaintext; `cert-allowed-cn` was never
+    /// enforced; and empty strings (DM's own `source-no-tls.yaml`) turned TLS on.
+    #[test]
+    fn security_is_read_as_dm_reads_it_and_never_downgraded() {
+        use base64::Engine;
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let encoded = base64::engine::general_purpose::STANDARD.encode(pem);
+        let with = |security: &str| {
+            format!("source-id: s\nfrom:\n  host: h\n  user: u\n  security:\n{security}")
+        };
+        let inline =
+            SourceConfig::parse("s.yaml", &with(&format!("    ssl-ca-base64: {encoded}\n")))
+                .unwrap();
+        let tls = inline.connection.tls.expect("TLS from inline material");
+        let ca = tls.inline.as_ref().unwrap().ca.as_ref().unwrap();
+        assert_eq!(ca.0, pem.as_bytes());
+        assert!(!format!("{tls:?}").contains("MIIB"), "PEM is never shown");
+        let empty = SourceConfig::parse(
+            "s.yaml",
+            &with("    ssl-ca: \"\"\n    ssl-cert: \"\"\n    ssl-key: \"\"\n"),
+        )
+        .unwrap();
+        assert!(empty.connection.tls.is_none(), "empty strings are no TLS");
+        let err = SourceConfig::parse(
+            "s.yaml",
+            &with(&format!(
+                "    ssl-ca-base64: {encoded}\n    cert-allowed-cn: [db1]\n"
+            )),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("cert-allowed-cn") && err.contains("common name"),
+            "{err}"
+        );
+        let err = SourceConfig::parse("s.yaml", &with("    ssl-ca-base64: \"%%%\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not base64"), "{err}");
+    }
 
     #[test]
     fn reads_a_dm_source_file() {
@@ -193,11 +236,16 @@ enabel-gtid: false
             source.connection.tls.as_ref().unwrap().ca.as_deref(),
             Some(Path::new("/etc/ca.pem"))
         );
-        assert_eq!(
-            source.warnings,
-            ["source.yaml:15: unknown key enabel-gtid (ignored; a typo?)"]
-        );
+        assert!(source.warnings.is_empty(), "{:?}", source.warnings);
         assert!(!format!("{source:?}").contains("s3cret"));
+        // Issue 17, item 5: DM rejects a key it does not know.
+        let err = SourceConfig::parse("source.yaml", &format!("{SOURCE}enabel-gtid: false\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("source.yaml:15: enabel-gtid: unknown key"),
+            "{err}"
+        );
     }
 
     #[test]
