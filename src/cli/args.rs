@@ -45,7 +45,14 @@ pub struct GlobalArgs {
     pub rpc_timeout: Duration,
 
     /// MySQL source ID (repeatable): restrict the command to these sources.
-    #[arg(short = 's', long = "source", global = true, value_name = "ID")]
+    /// `-s a,b` names two sources, as dmctl's string-slice flag does.
+    #[arg(
+        short = 's',
+        long = "source",
+        global = true,
+        value_name = "ID",
+        value_delimiter = ','
+    )]
     pub sources: Vec<String>,
 
     /// File of trusted CA certificates (PEM) for MySQL connections whose config has no

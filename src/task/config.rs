@@ -155,17 +155,12 @@ impl TaskConfig {
 
         let name_node = root.require("name")?;
         let name = name_node.string()?;
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
+        // DM takes any non-empty name (a dot included): it is quoted wherever it becomes part
+        // of a table name, and escaped in file names.
+        if name.is_empty() || name.chars().any(char::is_control) {
             return Err(invalid(
                 &name_node,
-                format!(
-                    "{name:?} is not a usable task name: use letters, digits, '_' and '-' (it \
-                     becomes part of the checkpoint table's name)"
-                ),
+                format!("{name:?} is not a usable task name: give a non-empty name"),
             ));
         }
         let task_mode = match root.get("task-mode")? {
@@ -249,13 +244,6 @@ impl TaskConfig {
                         ),
                         None => None,
                     };
-                    if binlog_name.is_none() && binlog_gtid.is_none() {
-                        return Err(invalid(
-                            &meta,
-                            "names neither binlog-name nor binlog-gtid; give one or remove meta"
-                                .to_owned(),
-                        ));
-                    }
                     warnings.extend(unknown(
                         meta.unknown_keys(&["binlog-name", "binlog-pos", "binlog-gtid"], &[])?,
                         file,
@@ -326,6 +314,7 @@ impl TaskConfig {
             ));
         }
 
+        validate_as_dm(&root, file)?;
         let mut always_safe_mode = false;
         if let Some(syncers) = root.get("syncers")? {
             for (_, syncer) in syncers.children()? {
@@ -404,6 +393,135 @@ pub(crate) fn connection(
         compress: false,
         server_id: None,
     })
+}
+
+/// The checks of DM's `TaskConfig.adjust` (tiflow c7b2588 `dm/config/task.go`) on keys
+/// startpoint does not otherwise use, so that a file DM refuses is refused here too, naming the
+/// key and line: `target-database` is required; `shard-mode` is `pessimistic`, `optimistic` or
+/// empty (and `strict-optimistic-shard-mode` needs `optimistic`); `column-mappings` is
+/// deprecated; every rule or config an instance names exists; and every global config is used
+/// by some instance.
+fn validate_as_dm(root: &Node<'_>, file: &str) -> Result<(), ConfigError> {
+    let invalid = |node: &Node<'_>, message: String| ConfigError {
+        file: file.to_owned(),
+        key: node.path().to_owned(),
+        line: Some(node.line()),
+        message,
+    };
+    if root.get("target-database")?.is_none() {
+        return Err(ConfigError {
+            file: file.to_owned(),
+            key: "target-database".to_owned(),
+            line: Some(root.line()),
+            message: "required, but missing (DM needs the downstream even when the checkpoint \
+                      is kept elsewhere)"
+                .to_owned(),
+        });
+    }
+    let shard_mode = match root.get("shard-mode")? {
+        Some(node) => {
+            let mode = node.string()?;
+            if !["", "pessimistic", "optimistic"].contains(&mode.as_str()) {
+                return Err(invalid(
+                    &node,
+                    format!("{mode:?} is not a shard mode; use pessimistic or optimistic"),
+                ));
+            }
+            mode
+        }
+        None => String::new(),
+    };
+    if let Some(strict) = root.get("strict-optimistic-shard-mode")?
+        && strict.bool()?
+        && shard_mode != "optimistic"
+    {
+        return Err(invalid(&strict, "needs shard-mode: optimistic".to_owned()));
+    }
+    if let Some(mappings) = root.get("column-mappings")?
+        && !mappings.children()?.is_empty()
+    {
+        return Err(invalid(
+            &mappings,
+            "is deprecated and no longer supported by DM; remove it".to_owned(),
+        ));
+    }
+    let names = |key: &str| -> Result<Vec<String>, ConfigError> {
+        Ok(match root.get(key)? {
+            Some(node) => node.children()?.into_iter().map(|(k, _)| k).collect(),
+            None => Vec::new(),
+        })
+    };
+    let block_allow = match names("block-allow-list")? {
+        lists if !lists.is_empty() => lists,
+        _ => names("black-white-list")?,
+    };
+    // (instance key, global key, a list of names?)
+    let references: [(&str, &str, bool); 9] = [
+        ("route-rules", "routes", true),
+        ("filter-rules", "filters", true),
+        ("expression-filters", "expression-filter", true),
+        ("block-allow-list", "", false),
+        ("black-white-list", "", false),
+        ("mydumper-config-name", "mydumpers", false),
+        ("loader-config-name", "loaders", false),
+        ("syncer-config-name", "syncers", false),
+        ("validator-config-name", "validators", false),
+    ];
+    let mut used: Vec<(String, String)> = Vec::new();
+    for item in root.require("mysql-instances")?.items()? {
+        for (instance_key, global_key, list) in references {
+            let Some(node) = item.get(instance_key)? else {
+                continue;
+            };
+            let named: Vec<(String, Node<'_>)> = if list {
+                node.items()?
+                    .into_iter()
+                    .map(|n| Ok((n.string()?, n)))
+                    .collect::<Result<_, ConfigError>>()?
+            } else {
+                vec![(node.string()?, node)]
+            };
+            for (name, node) in named {
+                if name.is_empty() {
+                    continue;
+                }
+                let (defined, global_key) = match global_key {
+                    "" => (block_allow.contains(&name), "block-allow-list"),
+                    global => (names(global)?.contains(&name), global),
+                };
+                if !defined {
+                    return Err(invalid(
+                        &node,
+                        format!("names {name:?}, which {global_key} does not define"),
+                    ));
+                }
+                used.push((global_key.to_owned(), name));
+            }
+        }
+    }
+    for global_key in [
+        "routes",
+        "filters",
+        "mydumpers",
+        "loaders",
+        "syncers",
+        "expression-filter",
+        "validators",
+    ] {
+        if let Some(node) = root.get(global_key)? {
+            for (name, entry) in node.children()? {
+                if !used.iter().any(|(g, n)| g == global_key && *n == name) {
+                    return Err(invalid(
+                        &entry,
+                        "is set in the global configuration but no instance uses it (DM \
+                         refuses such a task)"
+                            .to_owned(),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A `security` mapping as DM's `Security` reads it (tiflow `dm/config/security/security.go`):
@@ -587,7 +705,7 @@ syncers:
     /// (its inline `syncer`, else the one `syncer-config-name` names), and is a Go duration.
     #[test]
     fn each_instance_has_its_own_safe_mode_duration() {
-        let text = "name: t\ntask-mode: incremental\nmysql-instances:\n  - source-id: a\n    \
+        let text = "name: t\ntask-mode: incremental\ntarget-database: {host: h, user: u}\nmysql-instances:\n  - source-id: a\n    \
                     syncer-config-name: zero\n  - source-id: b\n    syncer-config-name: slow\n  \
                     - source-id: c\n  - source-id: d\n    syncer-config-name: zero\n    \
                     syncer:\n      safe-mode-duration: 30s\nsyncers:\n  zero:\n    \
@@ -610,6 +728,35 @@ syncers:
             .unwrap_err()
             .to_string();
         assert!(err.contains("\"nope\""), "{err}");
+    }
+
+    /// Issue 17, items 11 and 12: DM accepts a task name with a dot and refuses a task without
+    /// target-database, a dangling reference, an unknown shard mode, column-mappings and a
+    /// global config no instance uses (`TaskConfig.adjust`).
+    #[test]
+    fn dm_refuses_what_dm_refuses_and_accepts_what_it_accepts() {
+        let base = "name: shop.v2\ntask-mode: incremental\ntarget-database: {host: h, user: u}\n\
+                    mysql-instances:\n  - source-id: a\n    block-allow-list: ba\n    \
+                    route-rules: [r1]\nblock-allow-list:\n  ba: {do-dbs: [shop]}\nroutes:\n  \
+                    r1: {schema-pattern: shop, target-schema: shop}\n";
+        let task = TaskConfig::parse("t.yaml", base).unwrap();
+        assert_eq!(task.name, "shop.v2");
+        let err = |text: String| TaskConfig::parse("t.yaml", &text).unwrap_err().to_string();
+        assert!(
+            err(base.replace("target-database: {host: h, user: u}\n", ""))
+                .contains("target-database: required"),
+        );
+        assert!(
+            err(base.replace("block-allow-list: ba\n", "block-allow-list: nope\n"))
+                .contains("\"nope\"")
+        );
+        assert!(err(base.replace("[r1]", "[r2]")).contains("routes does not define"));
+        assert!(err(format!("{base}shard-mode: bogus\n")).contains("not a shard mode"));
+        assert!(err(format!("{base}column-mappings:\n  c1: {{}}\n")).contains("deprecated"));
+        assert!(
+            err(format!("{base}filters:\n  f1: {{schema-pattern: x}}\n"))
+                .contains("no instance uses it")
+        );
     }
 
     #[test]
@@ -640,7 +787,7 @@ syncers:
         );
         assert!(err("name: t\ntask-mode: all\n").contains("mysql-instances: required"));
         assert!(
-            err("name: \"a b\"\ntask-mode: all\nmysql-instances: [{source-id: a}]\n")
+            err("name: \"\"\ntask-mode: all\nmysql-instances: [{source-id: a}]\n")
                 .contains("not a usable task name")
         );
         assert!(

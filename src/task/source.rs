@@ -125,8 +125,9 @@ impl SourceConfig {
             Some(c) => PathBuf::from(c.string()?),
             None => PathBuf::from("relay-dir"),
         };
+        // 0, as in DM, means "pick one" (its adjust gives the source a random server_id).
         let server_id = match root.get("server-id")? {
-            Some(c) => Some(c.integer(1..=u32::MAX as i64)? as u32),
+            Some(c) => Some(c.integer(0..=u32::MAX as i64)? as u32).filter(|&id| id != 0),
             None => None,
         };
         let from = root.require("from")?;

@@ -175,6 +175,11 @@ pub enum SourceError {
          checkpoint or meta its binlog-name and binlog-pos, or set enable-gtid: true"
     )]
     ExitPointWithoutName { exit: String },
+    #[error(
+        "mysql-instances[].meta of source {source_id} names neither binlog-name nor \
+         binlog-gtid: give one, remove meta, or give --start-time"
+    )]
+    EmptyMeta { source_id: String },
 }
 
 impl SourceError {
@@ -747,6 +752,12 @@ async fn decide(
         .instance(&source.source_id)
         .and_then(|i| i.meta.clone());
     if let Some(meta) = meta {
+        // DM ignores meta under --start-time, so an empty one is only wrong here.
+        if meta.binlog_name.is_none() && meta.binlog_gtid.is_none() {
+            return Err(SourceError::EmptyMeta {
+                source_id: source.source_id.clone(),
+            });
+        }
         let location = CheckpointLocation {
             binlog_name: meta.binlog_name.clone().unwrap_or_default(),
             binlog_pos: meta
