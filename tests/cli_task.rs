@@ -229,12 +229,16 @@ fn unreachable_upstream_fails_the_precheck_without_secrets() {
     let check = json["checkResult"].as_str().unwrap();
     assert!(
         check.starts_with(
-            "[code=26005:class=task-check:scope=internal:level=medium], Message: fail to check \
-             synchronization configuration with type: source mysql-replica-01: 127.0.0.1:1"
+            "[code=26005:class=dm-master:scope=internal:level=medium], Message: fail to check \
+             synchronization configuration with type: check was failed, please see detail\n \
+             detail: {\n\t\t\"results\": ["
         ),
         "{check}"
     );
-    assert!(check.contains("\n detail: ["), "{check}");
+    assert!(
+        check.contains("source mysql-replica-01: 127.0.0.1:1"),
+        "{check}"
+    );
     assert!(check.contains("target_db_connection"), "{check}");
     for secret in ["top-secret-pw", "target-secret-pw"] {
         assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));

@@ -436,7 +436,7 @@ async fn a_wrong_password_fails_cleanly_and_writes_nothing() {
     let check = json(&out)["checkResult"].as_str().unwrap().to_owned();
     assert!(check.contains("lacks BINLOG MONITOR"), "{check}");
     assert!(
-        check.contains("\"instruction\":\"GRANT BINLOG MONITOR"),
+        check.contains("\"instruction\": \"GRANT BINLOG MONITOR"),
         "{check}"
     );
 }

@@ -137,6 +137,8 @@ pub struct TaskConfig {
     pub instances: Vec<TaskInstance>,
     /// `syncers.<name>.safe-mode: true` somewhere: DM runs in safe mode all the time anyway.
     pub always_safe_mode: bool,
+    /// `ignore-checking-items`: DM's checking items the prechecks skip (validated).
+    pub ignore_checking_items: Vec<String>,
     /// Keys nobody knows, with their lines: probably typos.
     pub warnings: Vec<String>,
 }
@@ -315,6 +317,22 @@ impl TaskConfig {
         }
 
         validate_as_dm(&root, file)?;
+        let mut ignore_checking_items = Vec::new();
+        if let Some(list) = root.get("ignore-checking-items")? {
+            for node in list.items()? {
+                let name = node.string()?;
+                if !super::precheck::DM_CHECKING_ITEMS.contains(&name.as_str()) {
+                    return Err(invalid(
+                        &node,
+                        format!(
+                            "{name:?} is not a checking item DM knows; use one of {}",
+                            super::precheck::DM_CHECKING_ITEMS.join(", ")
+                        ),
+                    ));
+                }
+                ignore_checking_items.push(name);
+            }
+        }
         let mut always_safe_mode = false;
         if let Some(syncers) = root.get("syncers")? {
             for (_, syncer) in syncers.children()? {
@@ -347,6 +365,7 @@ impl TaskConfig {
             target,
             instances,
             always_safe_mode,
+            ignore_checking_items,
             warnings,
         })
     }
@@ -756,6 +775,16 @@ syncers:
         assert!(
             err(format!("{base}filters:\n  f1: {{schema-pattern: x}}\n"))
                 .contains("no instance uses it")
+        );
+        // Issue 17, item 8: ignore-checking-items is DM's list.
+        let ok = TaskConfig::parse(
+            "t.yaml",
+            &format!("{base}ignore-checking-items: [server_id, binlog_format]\n"),
+        )
+        .unwrap();
+        assert_eq!(ok.ignore_checking_items, ["server_id", "binlog_format"]);
+        assert!(
+            err(format!("{base}ignore-checking-items: [bogus]\n")).contains("not a checking item")
         );
     }
 

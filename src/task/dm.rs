@@ -11,9 +11,17 @@ use super::location::CheckpointLocation;
 use super::source::SourceConfig;
 
 /// DM's prefix of a failed precheck (`checkResult`).
-pub const CHECK_FAILED: &str = "[code=26005:class=task-check:scope=internal:level=medium], \
+pub const CHECK_FAILED: &str = "[code=26005:class=dm-master:scope=internal:level=medium], \
                                 Message: fail to check synchronization configuration with \
-                                type: ";
+                                type: check was failed, please see detail";
+
+/// DM's `checkResult` head when only warnings came (`dm/checker/cmd.go`, `CheckSyncConfig`).
+pub const CHECK_WARNED: &str =
+    "fail to check synchronization configuration with type: no errors but some warnings";
+
+/// How many errors and how many warnings DM keeps in a check's detail (dmctl's
+/// `DefaultErrorCnt` and `DefaultWarnCnt`).
+pub const CHECK_DETAIL_LIMIT: usize = 10;
 
 /// DM's `checkResult` when every precheck passed (details follow when some warned).
 pub const PRECHECK_PASSED: &str = "pre-check is passed. ";

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use crate::binlog::Flavor;
 use crate::remote::{self, ConnSettings, RemoteError};
 
-use super::dm::{CHECK_FAILED, PRECHECK_PASSED};
+use super::dm::{CHECK_DETAIL_LIMIT, CHECK_FAILED, CHECK_WARNED, PRECHECK_PASSED};
 use super::source::{SourceConfig, SourceFlavor};
 use super::store::downstream::DownstreamStore;
 
@@ -30,14 +30,14 @@ pub enum CheckState {
     Fail,
 }
 
-/// One error of a check.
+/// One error of a check (DM's `checker.Error`, `dm/pkg/checker/real_checker.go`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckError {
     pub severity: CheckState,
     pub short_error: String,
 }
 
-/// One check's result, in DM's shape.
+/// One check's result, in DM's shape (`checker.Result`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckItem {
     pub id: usize,
@@ -48,20 +48,90 @@ pub struct CheckItem {
     pub errors: Vec<CheckError>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub instruction: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub extra: String,
+}
+
+/// DM's `checker.ResultSummary`: counts over every check, before the detail is trimmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct CheckSummary {
+    passed: bool,
+    total: usize,
+    successful: usize,
+    failed: usize,
+    warning: usize,
+}
+
+/// DM's `checker.Results`.
+#[derive(Serialize)]
+struct CheckResults<'a> {
+    results: Vec<CheckItem>,
+    summary: &'a CheckSummary,
 }
 
 /// All checks of a run.
 #[derive(Debug, Clone, Default)]
 pub struct PrecheckReport {
     pub items: Vec<CheckItem>,
+    /// `ignore-checking-items: ["all"]`: no check ran.
+    pub all_ignored: bool,
+}
+
+/// DM's checking items (`dm/config/checking_item.go`), which `ignore-checking-items` names.
+pub const DM_CHECKING_ITEMS: &[&str] = &[
+    "all",
+    "dump_privilege",
+    "replication_privilege",
+    "version",
+    "server_id",
+    "binlog_enable",
+    "binlog_format",
+    "binlog_row_image",
+    "table_schema",
+    "schema_of_shard_tables",
+    "auto_increment_ID",
+    "online_ddl",
+    "binlog_db",
+    "meta_position",
+    "conn_number",
+    "target_privilege",
+    "empty_region",
+    "region_distribution",
+    "downstream_version",
+    "free_space",
+    "downstream_mutex_features",
+    "downstream_table_empty",
+    "primary_key",
+];
+
+/// The DM checking item a check of ours belongs to, for `ignore-checking-items` (connections
+/// and our own checks belong to none: only `all` skips them).
+pub fn dm_item(check: &str) -> Option<&'static str> {
+    Some(match check {
+        "mysql_binlog_enable" => "binlog_enable",
+        "mysql_binlog_format" => "binlog_format",
+        "mysql_binlog_row_image" => "binlog_row_image",
+        "mysql_server_id" => "server_id",
+        "source_db_replication_privilege" => "replication_privilege",
+        "meta_schema_privilege" => "target_privilege",
+        _ => return None,
+    })
 }
 
 impl PrecheckReport {
+    /// Adds checks; ids count from 0, as DM numbers its checkers.
     pub fn extend(&mut self, items: Vec<CheckItem>) {
         for mut item in items {
-            item.id = self.items.len() + 1;
+            item.id = self.items.len();
             self.items.push(item);
+        }
+    }
+
+    /// The report of a task that ignores every check.
+    pub fn ignored() -> PrecheckReport {
+        PrecheckReport {
+            items: Vec::new(),
+            all_ignored: true,
         }
     }
 
@@ -69,32 +139,86 @@ impl PrecheckReport {
         self.items.iter().all(|i| i.state != CheckState::Fail)
     }
 
-    /// `checkResult` of DM's JSON.
+    /// `checkResult` of DM's JSON, exactly as DM builds it (`dm/checker/cmd.go`
+    /// `CheckSyncConfig`, `dm/checker/checker.go` `Process` and `filterResults`, the class set by
+    /// `dm/master/server.go`): nothing but `pre-check is passed. ` when every check succeeded;
+    /// otherwise a head (failure, or "no errors but some warnings") and the detail: the checks
+    /// that did not succeed, at most 10 errors and 10 warnings, with the summary of all, as Go's
+    /// `json.MarshalIndent(v, "\t", "\t")` prints it.
     pub fn check_result(&self) -> String {
-        let failed: Vec<&CheckItem> = self
-            .items
-            .iter()
-            .filter(|i| i.state == CheckState::Fail)
-            .collect();
-        let warned: Vec<&CheckItem> = self
-            .items
-            .iter()
-            .filter(|i| i.state == CheckState::Warn)
-            .collect();
-        let detail =
-            |items: &[&CheckItem]| serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned());
-        match failed.first() {
-            Some(first) => {
-                let reason = first
-                    .errors
-                    .first()
-                    .map_or(first.desc.as_str(), |e| e.short_error.as_str());
-                format!("{CHECK_FAILED}{reason}\n detail: {}", detail(&failed))
+        if self.all_ignored {
+            return String::new();
+        }
+        let count = |state: CheckState| self.items.iter().filter(|i| i.state == state).count();
+        let summary = CheckSummary {
+            passed: count(CheckState::Fail) == 0,
+            total: self.items.len(),
+            successful: count(CheckState::Success),
+            failed: count(CheckState::Fail),
+            warning: count(CheckState::Warn),
+        };
+        if summary.successful == summary.total {
+            return PRECHECK_PASSED.to_owned();
+        }
+        let (mut errors_left, mut warnings_left) = (CHECK_DETAIL_LIMIT, CHECK_DETAIL_LIMIT);
+        let mut take = |state: CheckState| {
+            let left = match state {
+                CheckState::Fail => &mut errors_left,
+                CheckState::Warn => &mut warnings_left,
+                CheckState::Success => return false,
+            };
+            let kept = *left > 0;
+            *left = left.saturating_sub(1);
+            kept
+        };
+        let mut results = Vec::new();
+        for item in self.items.iter().filter(|i| i.state != CheckState::Success) {
+            if item.errors.is_empty() {
+                if take(item.state) {
+                    results.push(item.clone());
+                }
+                continue;
             }
-            None if warned.is_empty() => PRECHECK_PASSED.to_owned(),
-            None => format!("{PRECHECK_PASSED}\n detail: {}", detail(&warned)),
+            let errors: Vec<CheckError> = item
+                .errors
+                .iter()
+                .filter(|e| take(e.severity))
+                .cloned()
+                .collect();
+            if !errors.is_empty() {
+                results.push(CheckItem {
+                    errors,
+                    ..item.clone()
+                });
+            }
+        }
+        let detail = go_marshal_indent(&CheckResults {
+            results,
+            summary: &summary,
+        });
+        match summary.passed {
+            false => format!("{CHECK_FAILED}\n detail: {detail}"),
+            true => format!("{CHECK_WARNED}\n detail: {detail}"),
         }
     }
+}
+
+/// Go's `json.MarshalIndent(v, "\t", "\t")`: tab indentation, every line after the first
+/// prefixed by a tab, and `<`, `>`, `&`, U+2028 and U+2029 escaped as `encoding/json` does.
+fn go_marshal_indent<T: Serialize>(value: &T) -> String {
+    let mut out = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"\t");
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+    if value.serialize(&mut serializer).is_err() {
+        return "{}".to_owned();
+    }
+    String::from_utf8_lossy(&out)
+        .replace('\n', "\n\t")
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
 }
 
 fn item(
@@ -283,13 +407,15 @@ pub async fn check_upstream(
         "mysql_server_id",
         "check whether mysql server_id has been greater than 0",
         &address,
+        // DM only warns (`dm/pkg/checker/mysql_server.go`, MySQLServerIDChecker).
         if server_id.unwrap_or(0) > 0 {
             Ok(())
         } else {
-            fail(
+            Err((
+                CheckState::Warn,
                 prefix("server_id is 0".to_owned()),
-                "set a server_id greater than 0 in the server's config",
-            )
+                "set a server_id greater than 0 in the server's config".to_owned(),
+            ))
         },
     ));
     let privileges = Grants::parse(&grants);
@@ -302,7 +428,9 @@ pub async fn check_upstream(
     if !privileges.has_global("REPLICATION SLAVE") {
         missing.push("REPLICATION SLAVE");
     }
-    if !client.iter().any(|p| privileges.has_global(p)) {
+    // SUPER grants what REPLICATION CLIENT does, and DM counts it so
+    // (`dm/pkg/checker/privilege.go`).
+    if !client.iter().any(|p| privileges.has_global(p)) && !privileges.has_global("SUPER") {
         missing.push(client[0]);
     }
     items.push(item(
@@ -367,14 +495,17 @@ pub async fn check_upstream(
         "check whether the source config's flavor matches the server",
         &address,
         if flavor_mismatch {
-            fail(
+            // Not one of DM's checks: a warning at most.
+            Err((
+                CheckState::Warn,
                 prefix(format!(
                     "flavor is {} but the server is {version}",
                     source.flavor.as_str()
                 )),
                 "set flavor to the server's (mysql or mariadb) or leave it empty, then \
-                 operate-source create the source again",
-            )
+                 operate-source create the source again"
+                    .to_owned(),
+            ))
         } else {
             Ok(())
         },
@@ -657,30 +788,72 @@ mod tests {
         assert!(meta.roles);
     }
 
+    /// Issue 17, item 15: `checkResult` was not DM's shape (class, headline, a compact array
+    /// with ids from 1, no summary, no cap). Byte for byte as DM builds it.
     #[test]
     fn check_result_in_dm_words() {
         let mut report = PrecheckReport::default();
         report.extend(vec![item("a", "check a", "h:1", Ok(()))]);
         assert_eq!(report.check_result(), "pre-check is passed. ");
         report.extend(vec![item(
-            "mysql_binlog_format",
-            "check whether mysql binlog_format is ROW",
+            "mysql_server_id",
+            "check whether mysql server_id has been greater than 0",
             "h:1",
-            fail(
-                "source s: binlog_format is STATEMENT, not ROW".into(),
-                "fix it",
-            ),
+            Err((
+                CheckState::Warn,
+                "server_id is 0".into(),
+                "set server_id".into(),
+            )),
         )]);
+        assert!(report.passed());
+        assert_eq!(
+            report.check_result(),
+            "fail to check synchronization configuration with type: no errors but some warnings\n \
+             detail: {\n\t\t\"results\": [\n\t\t\t{\n\t\t\t\t\"id\": 1,\n\t\t\t\t\"name\": \
+             \"mysql_server_id\",\n\t\t\t\t\"desc\": \"check whether mysql server_id has been \
+             greater than 0\",\n\t\t\t\t\"state\": \"warn\",\n\t\t\t\t\"errors\": [\n\t\t\t\t\t{\n\
+             \t\t\t\t\t\t\"severity\": \"warn\",\n\t\t\t\t\t\t\"short_error\": \"server_id is 0\"\n\
+             \t\t\t\t\t}\n\t\t\t\t],\n\t\t\t\t\"instruction\": \"set server_id\",\n\t\t\t\t\
+             \"extra\": \"address of db instance - h:1\"\n\t\t\t}\n\t\t],\n\t\t\"summary\": {\n\t\t\t\
+             \"passed\": true,\n\t\t\t\"total\": 2,\n\t\t\t\"successful\": 1,\n\t\t\t\"failed\": 0,\n\
+             \t\t\t\"warning\": 1\n\t\t}\n\t}"
+        );
+        for n in 0..12 {
+            report.extend(vec![item(
+                "mysql_binlog_format",
+                "check whether mysql binlog_format is ROW",
+                "h:1",
+                fail(
+                    format!("source s{n}: binlog_format is STATEMENT & <not> ROW"),
+                    "fix it",
+                ),
+            )]);
+        }
         assert!(!report.passed());
         let text = report.check_result();
         assert!(
             text.starts_with(
-                "[code=26005:class=task-check:scope=internal:level=medium], Message: fail to check \
-             synchronization configuration with type: source s: binlog_format is STATEMENT, not \
-             ROW\n detail: [{\"id\":2,\"name\":\"mysql_binlog_format\""
+                "[code=26005:class=dm-master:scope=internal:level=medium], Message: fail to check \
+                 synchronization configuration with type: check was failed, please see detail\n \
+                 detail: {\n\t\t\"results\": ["
             ),
             "{text}"
         );
-        assert!(text.contains("\"instruction\":\"fix it\""));
+        assert_eq!(
+            text.matches("\"severity\": \"fail\"").count(),
+            10,
+            "at most 10 errors"
+        );
+        assert!(
+            text.contains("\"total\": 14") && text.contains("\"failed\": 12"),
+            "{text}"
+        );
+        assert!(
+            text.contains("STATEMENT \\u0026 \\u003cnot\\u003e ROW"),
+            "Go escapes: {text}"
+        );
+        // Issue 17, item 8: with every check ignored DM runs none and says nothing.
+        assert_eq!(PrecheckReport::ignored().check_result(), "");
+        assert_eq!(dm_item("mysql_server_id"), Some("server_id"));
     }
 }

@@ -289,7 +289,20 @@ async fn run(state: &StateDir, request: &StartTaskRequest) -> Result<StartTaskOu
     let task = &request.task;
     let start = read_start_time(request)?;
     let selected = selected_sources(request)?;
-    let sources = created_sources(state, request, &selected)?;
+    // Every source of the task is prechecked, also when -s selects some, as DM checks the
+    // whole task first; only the selected ones are decided and written.
+    let every: Vec<String> = request
+        .task
+        .instances
+        .iter()
+        .map(|i| i.source_id.clone())
+        .collect();
+    let all_sources = created_sources(state, request, &every)?;
+    let sources: Vec<SourceConfig> = all_sources
+        .iter()
+        .filter(|s| selected.contains(&s.source_id))
+        .cloned()
+        .collect();
     let store = state.checkpoint_store(task, request.meta_store, request.default_tls.as_ref())?;
     TaskTables::new(Dialect::MySql, &task.meta_schema, &task.name)?;
     // Held until the write is done; a dry run reads only and takes no lock.
@@ -297,7 +310,7 @@ async fn run(state: &StateDir, request: &StartTaskRequest) -> Result<StartTaskOu
         true => None,
         false => Some(lock(state, request).await?),
     };
-    let report = prechecks(request, &sources, &store, deadline).await;
+    let report = prechecks(request, &all_sources, &store, deadline).await;
     if !report.passed() {
         return Err(Refusal::from(StartTaskError::Precheck).with_check(&report));
     }
@@ -555,12 +568,23 @@ async fn prechecks(
             None => Vec::new(),
         }
     };
+    let ignored = &request.task.ignore_checking_items;
+    // DM runs no check at all then, and its checkResult is empty (`CheckSyncConfig`).
+    if ignored.iter().any(|i| i == "all") {
+        return PrecheckReport::ignored();
+    }
     let (upstream, downstream) = tokio::join!(upstream, downstream);
     let mut report = PrecheckReport::default();
+    let kept = |items: Vec<precheck::CheckItem>| {
+        items
+            .into_iter()
+            .filter(|i| !precheck::dm_item(&i.name).is_some_and(|n| ignored.iter().any(|g| g == n)))
+            .collect::<Vec<_>>()
+    };
     for items in upstream {
-        report.extend(items);
+        report.extend(kept(items));
     }
-    report.extend(downstream);
+    report.extend(kept(downstream));
     report
 }
 
