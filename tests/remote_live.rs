@@ -712,6 +712,68 @@ async fn tls_with_the_right_ca_and_a_wrong_one() {
     assert!(matches!(err, RemoteError::Tls { .. }), "{err}");
 }
 
+/// Issue 17, item 7: a DM source whose only TLS material is inline (`ssl-ca-base64`, or
+/// `ssl-ca-bytes`) had it dropped with a warning and connected in plaintext. Against a server
+/// that requires TLS: the inline CA connects, another CA given the same way is refused, so the
+/// material really is the one used; and `cert-allowed-cn`, which cannot be checked, refuses the
+/// file instead of connecting without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inline_tls_material_is_used_never_dropped_to_plaintext() {
+    use base64::Engine;
+    use startpoint::task::source::SourceConfig;
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = make_certificates(certs.path(), "good");
+    let (other_ca, _, _) = make_certificates(certs.path(), "other");
+    let config = ServerConfig {
+        extra_args: vec![
+            format!("--ssl-ca={}", ca.display()),
+            format!("--ssl-cert={}", cert.display()),
+            format!("--ssl-key={}", key.display()),
+        ],
+        ..small_binlogs()
+    };
+    let (server, _copy, local) = server_with_history(&config).await;
+    let mut conn = server.connect().await.unwrap();
+    conn.query_drop("SET GLOBAL require_secure_transport = ON")
+        .await
+        .unwrap();
+    conn.disconnect().await.unwrap();
+    let t = format_instant(unit_times(&local)[20]);
+    let source = |security: &str| {
+        let text = format!(
+            "source-id: s\nfrom:\n  host: 127.0.0.1\n  port: {}\n  user: root\n  security:\n{security}",
+            server.port()
+        );
+        SourceConfig::parse("source.yaml", &text).map(|s| s.connection)
+    };
+    let b64 = |path: &Path| {
+        base64::engine::general_purpose::STANDARD.encode(std::fs::read(path).unwrap())
+    };
+    let settings = source(&format!("    ssl-ca-base64: {}\n", b64(&ca))).unwrap();
+    let answer = resolve_remote(&settings, &request(&t, TimeBasis::Commit, 20))
+        .await
+        .unwrap();
+    assert_eq!(answer.resolution.status, Status::InRange);
+    let pem = std::fs::read_to_string(&ca).unwrap();
+    let block: String = pem.lines().map(|l| format!("      {l}\n")).collect();
+    let settings = source(&format!("    ssl-ca-bytes: |\n{block}")).unwrap();
+    resolve_remote(&settings, &request(&t, TimeBasis::Commit, 20))
+        .await
+        .unwrap();
+    let settings = source(&format!("    ssl-ca-base64: {}\n", b64(&other_ca))).unwrap();
+    let err = resolve_remote(&settings, &request(&t, TimeBasis::Commit, 10))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RemoteError::Tls { .. }), "{err}");
+    let refused = source(&format!(
+        "    ssl-ca-base64: {}\n    cert-allowed-cn: [\"127.0.0.1\"]\n",
+        b64(&ca)
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(refused.contains("cert-allowed-cn"), "{refused}");
+}
+
 /// The real binary against a live server: `--url` with `MYSQL_PWD`, `--source-config`, and a
 /// wrong password that never shows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
