@@ -1044,3 +1044,47 @@ async fn no_password_in_any_output_state_file_or_row() {
     }
     conn.disconnect().await.unwrap();
 }
+
+/// Issue 17, item 3: a task file's `meta` naming a binlog file the upstream does not have was
+/// written as it stood; DM's meta position check refuses it (`dm/pkg/checker/binlog.go`,
+/// MetaPositionChecker). And a number-like `source-id` keeps its text (item 4).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meta_the_upstream_cannot_serve_fails_the_precheck() {
+    let up = upstream().await;
+    let downstream = MariaDb::start().unwrap();
+    let scene = Scene::new();
+    scene.create_source(
+        "source.yaml",
+        &source_yaml("007", up.server.port(), "root", "", "")
+            .replace("enable-gtid: true", "enable-gtid: false"),
+    );
+    let meta = |name: &str| {
+        task_yaml(TASK, &["007"], downstream.port()).replace(
+            "    block-allow-list: \"global\"\n",
+            &format!(
+                "    block-allow-list: \"global\"\n    meta:\n      binlog-name: \"{name}\"\n      \
+                 binlog-pos: 4\n"
+            ),
+        )
+    };
+    let store = ["start-task", "--meta-store", "downstream"];
+    let task = scene.file("task.yaml", &meta("mysql-bin.999999"));
+    let out = scene.run(&[store[0], store[1], store[2], &task]);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    let check = json(&out)["checkResult"].as_str().unwrap().to_owned();
+    assert!(
+        check.contains("meta_position") && check.contains("mysql-bin.999999"),
+        "{check}"
+    );
+    let mut conn = downstream.connect().await.unwrap();
+    let schemas: Vec<String> = conn.query("SHOW DATABASES LIKE 'dm_meta'").await.unwrap();
+    assert!(schemas.is_empty(), "nothing is written: {schemas:?}");
+    conn.disconnect().await.unwrap();
+
+    let first = up.binlogs.files[0].name.clone();
+    let task = scene.file("task2.yaml", &meta(&first));
+    let out = scene.run(&[store[0], store[1], store[2], &task]);
+    out.assert_success();
+    let row = global(&rows(&downstream, TASK).await, "007");
+    assert_eq!(checkpoint(&row), (first, 4, String::new()));
+}

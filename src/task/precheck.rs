@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use crate::binlog::Flavor;
 use crate::remote::{self, ConnSettings, RemoteError};
 
+use super::config::TaskMeta;
 use super::dm::{CHECK_DETAIL_LIMIT, CHECK_FAILED, CHECK_WARNED, PRECHECK_PASSED};
 use super::source::{SourceConfig, SourceFlavor};
 use super::store::downstream::DownstreamStore;
@@ -114,6 +115,7 @@ pub fn dm_item(check: &str) -> Option<&'static str> {
         "mysql_server_id" => "server_id",
         "source_db_replication_privilege" => "replication_privilege",
         "meta_schema_privilege" => "target_privilege",
+        "meta_position" => "meta_position",
         _ => return None,
     })
 }
@@ -291,6 +293,7 @@ type ServerVariables = (String, Option<String>, Option<String>, Option<u64>);
 pub async fn check_upstream(
     source: &SourceConfig,
     settings: &ConnSettings,
+    meta: Option<&TaskMeta>,
     deadline: Instant,
 ) -> Vec<CheckItem> {
     let address = settings.address();
@@ -510,6 +513,52 @@ pub async fn check_upstream(
             Ok(())
         },
     ));
+    // DM's meta position check (`dm/pkg/checker/binlog.go`, MetaPositionChecker), run when the
+    // task starts from its meta: by GTID with enable-gtid (the text was validated when the task
+    // file was read), else the file must still be on the upstream, and the position in it.
+    if let Some(meta) = meta
+        && !source.enable_gtid
+        && let Some(name) = &meta.binlog_name
+    {
+        let file = super::location::upstream_file_name(name);
+        let pos = u64::from(meta.binlog_pos.unwrap_or(4));
+        let listed: Result<Vec<(String, u64)>, _> = remote::query(
+            settings,
+            deadline,
+            "listing the binary logs (SHOW BINARY LOGS)",
+            conn.query::<(String, u64), _>("SHOW BINARY LOGS"),
+        )
+        .await;
+        let instruction = "you should make sure your meta's binlog position is valid and not \
+                           purged, and the user has REPLICATION SLAVE privilege";
+        let outcome = match listed {
+            Err(err) => fail(prefix(err.to_string()), instruction),
+            Ok(files) => match files.iter().find(|(f, _)| *f == file) {
+                None => fail(
+                    prefix(format!(
+                        "meta binlog-name {name} is not on the upstream (its binary logs: {})",
+                        files.first().map_or("none".to_owned(), |(first, _)| {
+                            format!("{first} to {}", files.last().map_or("", |l| &l.0))
+                        })
+                    )),
+                    instruction,
+                ),
+                Some((_, size)) if pos > *size => fail(
+                    prefix(format!(
+                        "meta binlog-pos {pos} is past the end of {file} ({size} bytes)"
+                    )),
+                    instruction,
+                ),
+                Some(_) => Ok(()),
+            },
+        };
+        items.push(item(
+            "meta_position",
+            "check whether meta position is valid for db",
+            &address,
+            outcome,
+        ));
+    }
     let _ = tokio::time::timeout_at(deadline, conn.disconnect()).await;
     items
 }

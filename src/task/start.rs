@@ -548,11 +548,16 @@ async fn prechecks(
     store: &CheckpointStore,
     deadline: Instant,
 ) -> PrecheckReport {
-    let upstream = join_all(
-        sources
-            .iter()
-            .map(|s| precheck::check_upstream(s, &s.connection, deadline)),
-    );
+    let upstream = join_all(sources.iter().map(|s| {
+        // DM checks the meta position only where the meta is used: no --start-time,
+        // and no relay log in between.
+        let meta = request
+            .task
+            .instance(&s.source_id)
+            .and_then(|i| i.meta.as_ref())
+            .filter(|_| request.start_time.is_none() && !s.enable_relay);
+        precheck::check_upstream(s, &s.connection, meta, deadline)
+    }));
     let downstream = async {
         match store.downstream() {
             Some(store) => {
