@@ -1088,3 +1088,61 @@ async fn a_meta_the_upstream_cannot_serve_fails_the_precheck() {
     let row = global(&rows(&downstream, TASK).await, "007");
     assert_eq!(checkpoint(&row), (first, 4, String::new()));
 }
+
+/// Issue 17, item 10: a source password encrypted with `dmctl encrypt` was used as its literal
+/// text. With DM's secret key (`--secret-key-path`, as DM-master's) it is decrypted as DM's
+/// `DecryptOrPlaintext` does (AES-256-CFB, `dm/pkg/encrypt/encrypt.go`); without it, it is the
+/// literal text, as in DM with no key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_encrypted_by_dmctl_is_decrypted_with_the_secret_key() {
+    use aes::cipher::{AsyncStreamCipher, KeyIvInit};
+    use base64::Engine;
+    let up = MariaDb::start().expect("start the upstream mariadbd");
+    let downstream = MariaDb::start().expect("start the downstream mariadbd");
+    let mut conn = up.connect().await.unwrap();
+    conn.query_drop(
+        "CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY 'right-password'; \
+         GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'repl'@'127.0.0.1'",
+    )
+    .await
+    .unwrap();
+    conn.disconnect().await.unwrap();
+    let key = [0x5au8; 32];
+    let iv = [0x13u8; 16];
+    let mut sealed = b"right-password".to_vec();
+    cfb_mode::Encryptor::<aes::Aes256>::new((&key).into(), (&iv).into()).encrypt(&mut sealed);
+    let mut raw = iv.to_vec();
+    raw.push(b'@');
+    raw.extend_from_slice(&sealed);
+    let encrypted = base64::engine::general_purpose::STANDARD.encode(&raw);
+    let scene = Scene::new();
+    let key_file = scene.file(
+        "secret.key",
+        &key.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+    );
+    scene.create_source(
+        "source.yaml",
+        &source_yaml(SOURCE_ID, up.port(), "repl", &encrypted, ""),
+    );
+    let task = scene.file(
+        "task.yaml",
+        &task_yaml(TASK, &[SOURCE_ID], downstream.port()),
+    );
+    let run = |extra: &[&str]| {
+        let mut args = vec!["start-task", "--meta-store", "downstream", "--dry-run"];
+        args.extend_from_slice(extra);
+        args.push(&task);
+        scene.run(&args)
+    };
+    let out = run(&["--secret-key-path", &key_file]);
+    out.assert_success();
+    let out = run(&[]);
+    assert_eq!(
+        out.code,
+        Some(1),
+        "without the key the ciphertext is the password"
+    );
+    let check = json(&out)["checkResult"].as_str().unwrap().to_owned();
+    assert!(check.contains("access denied"), "{check}");
+    assert!(!out.stdout.contains("right-password") && !out.stderr.contains("right-password"));
+}

@@ -68,6 +68,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub ssl_key: Option<PathBuf>,
 
+    /// DM's secret key file (64 hexadecimal characters, as DM-master's `secret-key-path`):
+    /// passwords encrypted with `dmctl encrypt` in source and task files are decrypted with it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub secret_key_path: Option<PathBuf>,
+
     /// Directory for startpoint's state (source configs, embedded checkpoint store).
     #[arg(long, global = true, value_name = "DIR", env = "STARTPOINT_HOME")]
     pub state_dir: Option<PathBuf>,

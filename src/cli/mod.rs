@@ -48,6 +48,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             config.display()
         );
     }
+    if let Some(path) = &cli.global.secret_key_path {
+        startpoint::task::secret::load_dm_secret_key(path)?;
+    }
     match &cli.command {
         Command::ListUnits(args) => list_units::run(args),
         Command::ResolvePosition(args) => resolve_position::run(args, &cli.global),

@@ -388,8 +388,9 @@ pub(crate) fn connection(
         None => 3306,
     };
     let user = node.require("user")?.string()?;
+    // A password `dmctl encrypt` produced is decrypted with DM's secret key, as DM does.
     let password = match node.get("password")? {
-        Some(c) => Secret::new(c.string()?),
+        Some(c) => Secret::new(super::secret::dm_decrypt_or_plaintext(&c.string()?)),
         None => Secret::default(),
     };
     let tls = match node.get("security")? {

@@ -14,7 +14,7 @@ pub(crate) mod location;
 pub mod operate;
 pub(crate) mod precheck;
 pub(crate) mod safe_mode;
-pub(crate) mod secret;
+pub mod secret;
 pub mod source;
 pub mod start;
 pub mod state;

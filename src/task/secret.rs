@@ -73,6 +73,51 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// DM's secret key (`secret-key-path`, 64 hex characters), for passwords a DM user encrypted
+/// with `dmctl encrypt`; set once per process by the command line.
+static DM_SECRET_KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+
+/// Reads DM's `secret-key-path` file and keeps the key for [`dm_decrypt_or_plaintext`].
+pub fn load_dm_secret_key(path: &Path) -> Result<(), SecretError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SecretError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let key: [u8; 32] = unhex(&text)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| SecretError::BadKey {
+            path: path.to_path_buf(),
+        })?;
+    let _ = DM_SECRET_KEY.set(key);
+    Ok(())
+}
+
+/// A password as DM reads it (`DecryptOrPlaintext`, tiflow `dm/pkg/utils/encrypt.go` and
+/// `dm/pkg/encrypt/encrypt.go`): base64 of a 16-byte IV, `@`, and the password under
+/// AES-256-CFB with DM's secret key; anything that does not decrypt (no key given, not base64,
+/// no `@`) is the password itself.
+pub fn dm_decrypt_or_plaintext(text: &str) -> String {
+    DM_SECRET_KEY
+        .get()
+        .and_then(|key| dm_decrypt(key, text))
+        .unwrap_or_else(|| text.to_owned())
+}
+
+fn dm_decrypt(key: &[u8; 32], text: &str) -> Option<String> {
+    use aes::cipher::{AsyncStreamCipher, KeyIvInit};
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
+    if bytes.len() < 17 || bytes[16] != b'@' {
+        return None;
+    }
+    let mut plain = bytes[17..].to_vec();
+    cfb_mode::Decryptor::<aes::Aes256>::new(key.into(), bytes[..16].into()).decrypt(&mut plain);
+    // Go's string() takes any bytes; a password here is text.
+    String::from_utf8(plain).ok()
+}
+
 impl SecretKey {
     /// The key at `path`, created if there is none yet.
     pub fn load_or_create(path: &Path) -> Result<SecretKey, SecretError> {
@@ -171,6 +216,30 @@ pub fn is_sealed(contents: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 17, item 10: a password `dmctl encrypt` produced was used as its literal text.
+    /// DM's format, built here with the same cipher (AES-256-CFB, IV, `@`) and checked both ways.
+    #[test]
+    fn dm_encrypted_passwords_decrypt_as_dm_does() {
+        use aes::cipher::{AsyncStreamCipher, KeyIvInit};
+        use base64::Engine;
+        let key = [7u8; 32];
+        let iv = [9u8; 16];
+        let mut sealed = b"p@ss-word".to_vec();
+        cfb_mode::Encryptor::<aes::Aes256>::new((&key).into(), (&iv).into()).encrypt(&mut sealed);
+        let mut raw = iv.to_vec();
+        raw.push(b'@');
+        raw.extend_from_slice(&sealed);
+        let text = base64::engine::general_purpose::STANDARD.encode(&raw);
+        assert_eq!(dm_decrypt(&key, &text).as_deref(), Some("p@ss-word"));
+        assert_eq!(dm_decrypt(&key, "plain-password"), None);
+        assert_eq!(
+            dm_decrypt(&[8u8; 32], &text).filter(|p| p == "p@ss-word"),
+            None
+        );
+        // Without a key (none loaded in this test process), the text is the password.
+        assert_eq!(dm_decrypt_or_plaintext("plain-password"), "plain-password");
+    }
 
     #[test]
     fn sealed_text_opens_only_with_its_key_and_name() {
