@@ -1146,3 +1146,46 @@ async fn a_password_encrypted_by_dmctl_is_decrypted_with_the_secret_key() {
     assert!(check.contains("access denied"), "{check}");
     assert!(!out.stdout.contains("right-password") && !out.stderr.contains("right-password"));
 }
+
+/// Issue 17, item 13: privileges granted through a role were a warning ("it may come from a
+/// role, which cannot be checked"); DM expands roles (`dm/pkg/checker/privilege.go`). On
+/// MariaDB each role's grants are read, so a role holding them passes cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn privileges_granted_through_a_role_pass_the_precheck() {
+    let up = MariaDb::start().expect("start the upstream mariadbd");
+    let downstream = MariaDb::start().expect("start the downstream mariadbd");
+    let mut conn = up.connect().await.unwrap();
+    conn.query_drop(
+        "CREATE ROLE repl_role; \
+         GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO repl_role; \
+         CREATE USER 'viarole'@'127.0.0.1' IDENTIFIED BY 'Role-secret1'; \
+         GRANT repl_role TO 'viarole'@'127.0.0.1'; \
+         SET DEFAULT ROLE repl_role FOR 'viarole'@'127.0.0.1'",
+    )
+    .await
+    .unwrap();
+    conn.disconnect().await.unwrap();
+    let scene = Scene::new();
+    scene.create_source(
+        "source.yaml",
+        &source_yaml(SOURCE_ID, up.port(), "viarole", "Role-secret1", ""),
+    );
+    let task = scene.file(
+        "task.yaml",
+        &task_yaml(TASK, &[SOURCE_ID], downstream.port()),
+    );
+    let out = scene.run(&[
+        "start-task",
+        "--meta-store",
+        "downstream",
+        "--dry-run",
+        &task,
+    ]);
+    out.assert_success();
+    assert_eq!(
+        json(&out)["checkResult"],
+        "pre-check is passed. ",
+        "{}",
+        out.stdout
+    );
+}

@@ -7,8 +7,11 @@
 //! the source has `enable-gtid: true`; the source file's `flavor` matches the server.
 //! Downstream, when it is the meta store: it can be reached, and the user may create and write
 //! the meta schema. Privileges are read from `SHOW GRANTS` (never printed: MariaDB shows
-//! password hashes there); grants through roles cannot be expanded, so a privilege that may
-//! come from a role is a warning, not a failure.
+//! password hashes there), with the grants of the user's roles added as DM adds them; only
+//! when a role's grants cannot be read is a privilege that may come from it a warning.
+//!
+//! `checkResult` is built byte for byte as DM builds it; checks are skipped by DM's
+//! `ignore-checking-items` names.
 
 use mysql_async::prelude::*;
 use serde::Serialize;
@@ -421,6 +424,7 @@ pub async fn check_upstream(
             ))
         },
     ));
+    let grants = with_role_grants(&mut conn, grants, deadline).await;
     let privileges = Grants::parse(&grants);
     let client = if mariadb {
         ["BINLOG MONITOR", "REPLICATION CLIENT"]
@@ -600,6 +604,10 @@ pub async fn check_downstream(
                     "no answer before the deadline".into(),
                 ))
             });
+    let grants = match grants {
+        Ok(lines) => Ok(with_role_grants(&mut conn, lines, deadline).await),
+        Err(err) => Err(err),
+    };
     let _ = tokio::time::timeout_at(deadline, conn.disconnect()).await;
     let mut needed = vec!["CREATE", "SELECT", "INSERT", "UPDATE", "DELETE"];
     if remove_meta {
@@ -668,6 +676,38 @@ pub async fn check_downstream(
     items
 }
 
+/// The user's grants with the privileges of its roles added, as DM's privilege checker expands
+/// them (`dm/pkg/checker/privilege.go`, through `SHOW GRANTS … USING` on MySQL 8); MariaDB,
+/// which has no `USING`, is asked for each role's grants. When neither answers, the lines stay
+/// as they are (and a privilege that may come from a role is a warning).
+async fn with_role_grants(
+    conn: &mut mysql_async::Conn,
+    lines: Vec<String>,
+    deadline: Instant,
+) -> Vec<String> {
+    let roles = Grants::role_names(&lines);
+    if roles.is_empty() {
+        return lines;
+    }
+    let using = format!("SHOW GRANTS FOR CURRENT_USER() USING {}", roles.join(", "));
+    let mysql = tokio::time::timeout_at(deadline, conn.query::<String, _>(using)).await;
+    if let Ok(Ok(expanded)) = mysql {
+        return expanded;
+    }
+    let mut all = lines.clone();
+    for role in &roles {
+        let query = format!("SHOW GRANTS FOR {role}");
+        match tokio::time::timeout_at(deadline, conn.query::<String, _>(query)).await {
+            Ok(Ok(role_lines)) => all.extend(role_lines),
+            _ => return lines,
+        }
+    }
+    // Expanded: the role lines themselves are no longer unknowns.
+    all.into_iter()
+        .filter(|line| !Grants::is_role_grant(line))
+        .collect()
+}
+
 /// Privileges read from `SHOW GRANTS`: global ones and per schema (patterns allowed).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Grants {
@@ -678,6 +718,32 @@ pub struct Grants {
 }
 
 impl Grants {
+    /// Whether a SHOW GRANTS line grants roles (`GRANT `r`@`%` TO …`, no `ON`).
+    fn is_role_grant(line: &str) -> bool {
+        line.trim()
+            .strip_prefix("GRANT ")
+            .and_then(|rest| rest.find(" TO ").map(|to| &rest[..to]))
+            .is_some_and(|head| !head.contains(" ON "))
+    }
+
+    /// The roles a user's SHOW GRANTS lines grant it, as written there (quoted).
+    fn role_names(lines: &[String]) -> Vec<String> {
+        lines
+            .iter()
+            .filter(|line| Grants::is_role_grant(line))
+            .filter_map(|line| {
+                let rest = line.trim().strip_prefix("GRANT ")?;
+                Some(rest[..rest.find(" TO ")?].to_owned())
+            })
+            .flat_map(|head| {
+                head.split(',')
+                    .map(|r| r.trim().to_owned())
+                    .filter(|r| !r.is_empty())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     pub fn parse(lines: &[String]) -> Grants {
         let mut grants = Grants::default();
         for line in lines {
