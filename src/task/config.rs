@@ -262,22 +262,25 @@ impl TaskConfig {
                 item.unknown_keys(&["source-id", "meta"], OTHER_INSTANCE_KEYS)?,
                 file,
             )?);
-            // The syncer config DM applies to this instance (`syncer` inline wins over
-            // `syncer-config-name`, as DM's adjustment does).
-            let inline = match item.get("syncer")? {
-                Some(syncer) => syncer.get("safe-mode-duration")?,
-                None => None,
-            };
-            let named = match (&inline, item.get("syncer-config-name")?) {
+            // The syncer config DM applies to this instance: inline `syncer`, or the one
+            // `syncer-config-name` names, never both (`MySQLInstance.VerifyAndAdjust`).
+            let syncer = match (item.get("syncer")?, item.get("syncer-config-name")?) {
+                (Some(_), Some(name_node)) => {
+                    return Err(invalid(
+                        &name_node,
+                        "and an inline syncer are both given; DM takes only one of them".to_owned(),
+                    ));
+                }
+                (Some(inline), None) => Some(inline),
                 (None, Some(name_node)) => {
                     let name = name_node.string()?;
-                    let syncer = root
+                    let named = root
                         .get("syncers")?
                         .map(|syncers| syncers.get(&name))
                         .transpose()?
                         .flatten();
-                    match syncer {
-                        Some(syncer) => syncer.get("safe-mode-duration")?,
+                    match named {
+                        Some(syncer) => Some(syncer),
                         None => {
                             return Err(invalid(
                                 &name_node,
@@ -288,15 +291,34 @@ impl TaskConfig {
                         }
                     }
                 }
-                _ => None,
+                (None, None) => None,
             };
-            let safe_mode_duration = match inline.or(named) {
+            let (duration_node, safe_mode) = match &syncer {
+                Some(syncer) => (
+                    syncer.get("safe-mode-duration")?,
+                    syncer
+                        .get("safe-mode")?
+                        .map(|n| n.bool())
+                        .transpose()?
+                        .unwrap_or(false),
+                ),
+                None => (None, false),
+            };
+            let safe_mode_duration = match duration_node {
                 Some(node) => {
                     let text = node.string()?;
                     if !text.trim().is_empty() {
-                        super::dm::go_duration_nanos(&text).map_err(|why| {
+                        let nanos = super::dm::go_duration_nanos(&text).map_err(|why| {
                             invalid(&node, format!("is not a Go duration DM accepts: {why}"))
                         })?;
+                        // DM's ErrConfigConfictSafeModeDurationAndSafeMode.
+                        if nanos == 0 && safe_mode {
+                            return Err(invalid(
+                                &node,
+                                "is 0s while safe-mode is true; DM refuses the two together"
+                                    .to_owned(),
+                            ));
+                        }
                     }
                     Some(text).filter(|t| !t.trim().is_empty())
                 }
@@ -727,7 +749,7 @@ syncers:
     fn each_instance_has_its_own_safe_mode_duration() {
         let text = "name: t\ntask-mode: incremental\ntarget-database: {host: h, user: u}\nmysql-instances:\n  - source-id: a\n    \
                     syncer-config-name: zero\n  - source-id: b\n    syncer-config-name: slow\n  \
-                    - source-id: c\n  - source-id: d\n    syncer-config-name: zero\n    \
+                    - source-id: c\n  - source-id: d\n    \
                     syncer:\n      safe-mode-duration: 30s\nsyncers:\n  zero:\n    \
                     safe-mode-duration: 0s\n  slow:\n    safe-mode-duration: 1m\n";
         let task = TaskConfig::parse("t.yaml", text).unwrap();
@@ -748,6 +770,21 @@ syncers:
             .unwrap_err()
             .to_string();
         assert!(err.contains("\"nope\""), "{err}");
+        // DM refuses a named and an inline syncer together, and 0s with safe-mode: true.
+        let both = text.replace(
+            "  - source-id: d\n",
+            "  - source-id: d\n    syncer-config-name: zero\n",
+        );
+        let err = TaskConfig::parse("t.yaml", &both).unwrap_err().to_string();
+        assert!(err.contains("both given"), "{err}");
+        let conflict = text.replace(
+            "safe-mode-duration: 0s",
+            "safe-mode-duration: 0s\n    safe-mode: true",
+        );
+        let err = TaskConfig::parse("t.yaml", &conflict)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("safe-mode is true"), "{err}");
     }
 
     /// Issue 17, items 11 and 12: DM accepts a task name with a dot and refuses a task without
