@@ -42,7 +42,6 @@ const OTHER_TASK_KEYS: &[&str] = &[
     "clean-dump-file",
     "ansi-quotes",
     "remove-meta",
-    "async-checkpoint-flush",
     "experimental",
 ];
 const OTHER_TARGET_KEYS: &[&str] = &["max-allowed-packet", "session"];
@@ -231,7 +230,12 @@ impl TaskConfig {
             }
             let meta = match item.get("meta")? {
                 Some(meta) => {
-                    let binlog_name = meta.get("binlog-name")?.map(|n| n.string()).transpose()?;
+                    // An empty string is no value, as in DM (`Meta.Verify`).
+                    let binlog_name = meta
+                        .get("binlog-name")?
+                        .map(|n| n.string())
+                        .transpose()?
+                        .filter(|n| !n.is_empty());
                     let binlog_pos = meta
                         .get("binlog-pos")?
                         .map(|n| n.integer(0..=i64::from(u32::MAX)))
@@ -239,6 +243,7 @@ impl TaskConfig {
                         .map(|p| p as u32);
                     // Written the way DM reads it back: validated, canonical, no spaces.
                     let binlog_gtid = match meta.get("binlog-gtid")? {
+                        Some(node) if node.string()?.trim().is_empty() => None,
                         Some(node) => Some(
                             super::location::dm_gtid_text(&node.string()?).map_err(|why| {
                                 invalid(&node, format!("is not a GTID set DM can read: {why}"))
@@ -523,21 +528,29 @@ fn validate_as_dm(root: &Node<'_>, file: &str) -> Result<(), ConfigError> {
             } else {
                 vec![(node.string()?, node)]
             };
-            for (name, node) in named {
-                if name.is_empty() {
+            let mut seen: Vec<&str> = Vec::new();
+            for (name, node) in &named {
+                let name = name.as_str();
+                // DM: a rule list names each rule once (ErrConfigDuplicateCfgItem) and every
+                // name in it must exist, the empty one too.
+                if list && seen.contains(&name) {
+                    return Err(invalid(node, format!("names {name:?} twice")));
+                }
+                seen.push(name);
+                if name.is_empty() && !list {
                     continue;
                 }
                 let (defined, global_key) = match global_key {
-                    "" => (block_allow.contains(&name), "block-allow-list"),
-                    global => (names(global)?.contains(&name), global),
+                    "" => (block_allow.iter().any(|b| b == name), "block-allow-list"),
+                    global => (names(global)?.iter().any(|g| g == name), global),
                 };
                 if !defined {
                     return Err(invalid(
-                        &node,
+                        node,
                         format!("names {name:?}, which {global_key} does not define"),
                     ));
                 }
-                used.push((global_key.to_owned(), name));
+                used.push((global_key.to_owned(), name.to_owned()));
             }
         }
     }

@@ -526,13 +526,23 @@ pub async fn check_upstream(
     {
         let file = super::location::upstream_file_name(name);
         let pos = u64::from(meta.binlog_pos.unwrap_or(4));
+        // Rows, not tuples: MySQL 8.0.14 and later add a third column (`Encrypted`).
         let listed: Result<Vec<(String, u64)>, _> = remote::query(
             settings,
             deadline,
             "listing the binary logs (SHOW BINARY LOGS)",
-            conn.query::<(String, u64), _>("SHOW BINARY LOGS"),
+            conn.query::<mysql_async::Row, _>("SHOW BINARY LOGS"),
         )
-        .await;
+        .await
+        .map(|rows| {
+            rows.into_iter()
+                .filter_map(|row| {
+                    let name = row.get_opt::<String, _>(0)?.ok()?;
+                    let size = row.get_opt::<u64, _>(1)?.ok()?;
+                    Some((name, size))
+                })
+                .collect()
+        });
         let instruction = "you should make sure your meta's binlog position is valid and not \
                            purged, and the user has REPLICATION SLAVE privilege";
         let outcome = match listed {
@@ -692,7 +702,11 @@ async fn with_role_grants(
     let using = format!("SHOW GRANTS FOR CURRENT_USER() USING {}", roles.join(", "));
     let mysql = tokio::time::timeout_at(deadline, conn.query::<String, _>(using)).await;
     if let Ok(Ok(expanded)) = mysql {
-        return expanded;
+        // MySQL still lists the role grants themselves; their privileges are now known.
+        return expanded
+            .into_iter()
+            .filter(|line| !Grants::is_role_grant(line))
+            .collect();
     }
     let mut all = lines.clone();
     for role in &roles {
@@ -901,6 +915,25 @@ mod tests {
         assert!(!meta.has_on_schema("DROP", "dm_meta"));
         assert!(!meta.has_on_schema("CREATE", "other"));
         assert!(meta.roles);
+    }
+
+    /// Issue 17, item 13: the role grants of SHOW GRANTS, which the expansion reads and then
+    /// drops (MySQL's `USING` output still lists them; left in, a missing privilege stayed a
+    /// warning "it may come from a role").
+    #[test]
+    fn role_grants_are_found_and_then_known() {
+        let lines = lines(&[
+            "GRANT USAGE ON *.* TO `dm`@`%`",
+            "GRANT `r1`@`%`,`r2`@`%` TO `dm`@`%`",
+            "GRANT PROXY ON ''@'%' TO 'dm'@'%'",
+        ]);
+        assert_eq!(Grants::role_names(&lines), ["`r1`@`%`", "`r2`@`%`"]);
+        assert!(Grants::is_role_grant(&lines[1]) && !Grants::is_role_grant(&lines[2]));
+        let known: Vec<String> = lines
+            .into_iter()
+            .filter(|l| !Grants::is_role_grant(l))
+            .collect();
+        assert!(!Grants::parse(&known).roles);
     }
 
     /// Issue 17, item 15: `checkResult` was not DM's shape (class, headline, a compact array

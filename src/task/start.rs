@@ -761,6 +761,18 @@ async fn decide(
             details: resolved.details,
         });
     }
+    // DM ignores meta under --start-time; without it, DM refuses a meta naming neither a file
+    // nor GTIDs (`MySQLInstance.VerifyAndAdjust`), checkpoint or not.
+    if request
+        .task
+        .instance(&source.source_id)
+        .and_then(|i| i.meta.as_ref())
+        .is_some_and(|m| m.binlog_name.is_none() && m.binlog_gtid.is_none())
+    {
+        return Err(SourceError::EmptyMeta {
+            source_id: source.source_id.clone(),
+        });
+    }
     if let Some(existing) = existing {
         let note = match &existing.exit_point {
             Some(exit) => format!(
@@ -781,12 +793,6 @@ async fn decide(
         .instance(&source.source_id)
         .and_then(|i| i.meta.clone());
     if let Some(meta) = meta {
-        // DM ignores meta under --start-time, so an empty one is only wrong here.
-        if meta.binlog_name.is_none() && meta.binlog_gtid.is_none() {
-            return Err(SourceError::EmptyMeta {
-                source_id: source.source_id.clone(),
-            });
-        }
         let location = CheckpointLocation {
             binlog_name: meta.binlog_name.clone().unwrap_or_default(),
             binlog_pos: meta

@@ -208,23 +208,33 @@ impl<'d> Node<'d> {
                 )));
             }
         };
-        let mut merged = Vec::new();
+        // yaml.v2 applies the entries in file order, a `<<` where it stands: a later entry
+        // overrides an earlier one, and of a list of merged mappings the first wins.
+        let upsert = |out: &mut Vec<_>, entry: (String, usize, &'d MarkedYaml<'static>)| match out
+            .iter_mut()
+            .find(|(seen, _, _): &&mut (String, usize, _)| *seen == entry.0)
+        {
+            Some(slot) => *slot = entry,
+            None => out.push(entry),
+        };
         for (k, v) in map.iter() {
             let key = scalar_text(k).unwrap_or_default();
             let plain = matches!(k.data, YamlData::Representation(_, ScalarStyle::Plain, _));
             if key == "<<" && plain && depth < 8 {
-                match &v.data {
-                    YamlData::Sequence(items) => merged.extend(items.iter()),
-                    _ => merged.push(v),
+                let sources: Vec<&'d MarkedYaml<'static>> = match &v.data {
+                    YamlData::Sequence(items) => items.iter().rev().collect(),
+                    _ => vec![v],
+                };
+                for source in sources {
+                    let mut merged = Vec::new();
+                    self.collect_entries(source, &mut merged, depth + 1)?;
+                    for entry in merged {
+                        upsert(out, entry);
+                    }
                 }
                 continue;
             }
-            if !out.iter().any(|(seen, _, _)| *seen == key) {
-                out.push((key, k.span.start.line(), v));
-            }
-        }
-        for source in merged {
-            self.collect_entries(source, out, depth + 1)?;
+            upsert(out, (key, k.span.start.line(), v));
         }
         Ok(())
     }
@@ -289,9 +299,17 @@ impl<'d> Node<'d> {
     }
 
     /// An integer within `range` (yaml.v2: decimal, `0x` hex, `0` or `0o` octal, `0b`
-    /// binary, `_` separators).
+    /// binary, `_` separators; a float is truncated, as yaml.v2 sets an int field from one, so
+    /// `port: 3306.0` and `port: 03309`, no octal and so a float, are 3306 and 3309).
     pub fn integer(&self, range: std::ops::RangeInclusive<i64>) -> Result<i64, ConfigError> {
-        match resolve(self.yaml) {
+        let resolved = match resolve(self.yaml) {
+            Some(Resolved::Float) => scalar_text(self.yaml)
+                .and_then(|t| t.replace('_', "").parse::<f64>().ok())
+                .filter(|f| f.is_finite() && f.abs() < 9.2e18)
+                .map(|f| Resolved::Int(f.trunc() as i64)),
+            other => other,
+        };
+        match resolved {
             Some(Resolved::Int(i)) if range.contains(&i) => Ok(i),
             Some(Resolved::Int(i)) => Err(self.error(format!(
                 "{i} is out of range ({}..={})",
@@ -460,6 +478,9 @@ list:
   - <<: *inst
     port: 3307
   - <<: [*inst, {extra: 1}]
+over:
+  port: 1
+  <<: *inst
 quoted: \"on\"
 octal: 0123
 hex: 0x1F
@@ -506,6 +527,12 @@ tilde: ~
                 .is_empty(),
             "the merge key itself is no key"
         );
+        // A merge after an explicit key overrides it, as yaml.v2 applies entries in order.
+        let over = root.require("over").unwrap();
+        assert_eq!(
+            over.require("port").unwrap().integer(0..=65535).unwrap(),
+            3306
+        );
         assert!(
             root.require("quoted").unwrap().bool().is_err(),
             "a quoted on is a string"
@@ -517,7 +544,11 @@ tilde: ~
             root.require("neg").unwrap().integer(-99_999..=0).unwrap(),
             -12_000
         );
-        assert!(root.require("float").unwrap().integer(0..=9).is_err());
+        // yaml.v2 truncates a float into an int field; `03309` is no octal, so a float.
+        assert_eq!(root.require("float").unwrap().integer(0..=9).unwrap(), 1);
+        let doc = YamlDoc::parse("t.yaml", "a: 3306.0\nb: 03309\nc: 1e3\n").unwrap();
+        let int = |k: &str| doc.root().require(k).unwrap().integer(0..=65535).unwrap();
+        assert_eq!((int("a"), int("b"), int("c")), (3306, 3309, 1000));
         assert!(root.get("empty").unwrap().is_none());
         assert!(root.get("tilde").unwrap().is_none());
     }
