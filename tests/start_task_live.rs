@@ -1189,3 +1189,41 @@ async fn privileges_granted_through_a_role_pass_the_precheck() {
         out.stdout
     );
 }
+
+/// Issue 17, item 3 (review): with `enable-gtid: true` DM's meta position check dumps from the
+/// meta's GTID set, which the server refuses when it has purged transactions the set lacks; a
+/// meta behind the oldest binary log was written as it stood.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meta_gtid_behind_the_purged_binlog_fails_the_precheck() {
+    let up = upstream().await;
+    let downstream = MariaDb::start().unwrap();
+    let early = expected_at(&up.binlogs, "2030-03-31 00:10:00");
+    let late = expected_at(&up.binlogs, "2030-03-31 02:30:00");
+    let mut conn = up.server.connect().await.unwrap();
+    conn.query_drop(format!("PURGE BINARY LOGS TO '{}'", late.0))
+        .await
+        .unwrap();
+    conn.disconnect().await.unwrap();
+    let scene = Scene::new();
+    scene.create_source(
+        "source.yaml",
+        &source_yaml(SOURCE_ID, up.server.port(), "root", "", ""),
+    );
+    let meta = |gtid: &str| {
+        task_yaml(TASK, &[SOURCE_ID], downstream.port()).replace(
+            "    block-allow-list: \"global\"\n",
+            &format!(
+                "    block-allow-list: \"global\"\n    meta:\n      binlog-gtid: \"{gtid}\"\n"
+            ),
+        )
+    };
+    let run = |file: &str| scene.run(&["start-task", "--meta-store", "downstream", file]);
+    let out = run(&scene.file("early.yaml", &meta(&early.2)));
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    let check = json(&out)["checkResult"].as_str().unwrap().to_owned();
+    assert!(
+        check.contains("meta_position") && check.contains("purged"),
+        "{check}"
+    );
+    run(&scene.file("late.yaml", &meta(&late.2))).assert_success();
+}

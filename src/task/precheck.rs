@@ -518,8 +518,27 @@ pub async fn check_upstream(
         },
     ));
     // DM's meta position check (`dm/pkg/checker/binlog.go`, MetaPositionChecker), run when the
-    // task starts from its meta: by GTID with enable-gtid (the text was validated when the task
-    // file was read), else the file must still be on the upstream, and the position in it.
+    // task starts from its meta. With enable-gtid DM dumps from the GTID set, which the server
+    // refuses when it has purged transactions the set lacks: asked here with GTID_SUBSET on
+    // MySQL, and on MariaDB against the GTID state at the start of its oldest binlog.
+    if let Some(meta) = meta
+        && source.enable_gtid
+        && let Some(gtid) = &meta.binlog_gtid
+    {
+        let instruction = "you should make sure your meta's binlog position is valid and not \
+                           purged, and the user has REPLICATION SLAVE privilege";
+        let outcome = match purged_beyond(&mut conn, settings, mariadb, gtid, deadline).await {
+            Ok(None) => Ok(()),
+            Ok(Some(why)) => fail(prefix(why), instruction),
+            Err(err) => fail(prefix(err.to_string()), instruction),
+        };
+        items.push(item(
+            "meta_position",
+            "check whether meta position is valid for db",
+            &address,
+            outcome,
+        ));
+    }
     if let Some(meta) = meta
         && !source.enable_gtid
         && let Some(name) = &meta.binlog_name
@@ -575,6 +594,76 @@ pub async fn check_upstream(
     }
     let _ = tokio::time::timeout_at(deadline, conn.disconnect()).await;
     items
+}
+
+/// Why the upstream cannot serve a dump from the GTID set `gtid` (it purged transactions the
+/// set lacks), or `None` when it can.
+async fn purged_beyond(
+    conn: &mut mysql_async::Conn,
+    settings: &ConnSettings,
+    mariadb: bool,
+    gtid: &str,
+    deadline: Instant,
+) -> Result<Option<String>, RemoteError> {
+    if !mariadb {
+        let covered: Option<i64> = remote::query(
+            settings,
+            deadline,
+            "comparing the meta's GTID set with @@gtid_purged",
+            conn.exec_first("SELECT GTID_SUBSET(@@global.gtid_purged, ?)", (gtid,)),
+        )
+        .await?;
+        return Ok((covered != Some(1)).then(|| {
+            format!("meta binlog-gtid {gtid} lacks transactions the upstream has purged")
+        }));
+    }
+    let files: Vec<mysql_async::Row> = remote::query(
+        settings,
+        deadline,
+        "listing the binary logs (SHOW BINARY LOGS)",
+        conn.query("SHOW BINARY LOGS"),
+    )
+    .await?;
+    let Some(first) = files
+        .first()
+        .and_then(|row| row.get_opt::<String, _>(0))
+        .and_then(Result::ok)
+    else {
+        return Ok(Some("the upstream has no binary logs".to_owned()));
+    };
+    let start: Option<Option<String>> = remote::query(
+        settings,
+        deadline,
+        "reading the GTID state at the oldest binary log",
+        conn.exec_first("SELECT BINLOG_GTID_POS(?, 4)", (first.as_str(),)),
+    )
+    .await?;
+    let (Ok(start), Ok(meta)) = (
+        start
+            .flatten()
+            .unwrap_or_default()
+            .parse::<crate::gtid::MariaGtidSet>(),
+        gtid.parse::<crate::gtid::MariaGtidSet>(),
+    ) else {
+        return Ok(None);
+    };
+    // Per domain, MariaDB serves a position from the oldest binlog on: the meta must not be
+    // behind the state that binlog starts from.
+    for oldest in start.iter() {
+        let reached = meta
+            .iter()
+            .filter(|g| g.domain == oldest.domain)
+            .map(|g| g.seq)
+            .max();
+        if reached.is_some_and(|seq| seq < oldest.seq) {
+            return Ok(Some(format!(
+                "meta binlog-gtid {gtid} is behind the oldest binary log {first}, which starts at \
+                 {oldest} in domain {}: those transactions are purged",
+                oldest.domain
+            )));
+        }
+    }
+    Ok(None)
 }
 
 /// The downstream checks when it holds the checkpoint.
