@@ -51,6 +51,7 @@ pub mod binlog;
 pub mod crashpoint;
 #[cfg(not(feature = "testkit"))]
 mod crashpoint;
+pub mod emit;
 pub mod gtid;
 pub mod locate;
 pub mod remote;

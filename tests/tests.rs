@@ -14,6 +14,7 @@ mod cli_task;
 mod damaged_input;
 mod damaged_resolution;
 mod dm_carries_on;
+mod emit_live;
 mod fixture_corpus;
 mod fuzz_regressions;
 mod live_mariadb;

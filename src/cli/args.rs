@@ -134,6 +134,41 @@ pub struct IndexArgs {
     pub cache: CacheArgs,
 }
 
+/// Consumers `resolve-position --emit` speaks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EmitFormat {
+    /// DM's task file `meta` block.
+    Dm,
+    /// Debezium's MySQL connector offset, Kafka Connect's offsets PATCH body and the
+    /// set-binlog-position signal.
+    Debezium,
+    /// Flink CDC's MySQL source WITH options.
+    FlinkCdc,
+    /// Canal's instance.properties start point.
+    Canal,
+    /// Statements that make a MySQL server a replica from the answer.
+    Mysql,
+    /// Statements that make a MariaDB server a replica from the answer.
+    Mariadb,
+    /// The mysqlbinlog / mariadb-binlog point-in-time recovery command.
+    Mysqlbinlog,
+}
+
+impl From<EmitFormat> for startpoint::emit::Format {
+    fn from(f: EmitFormat) -> Self {
+        use startpoint::emit::Format;
+        match f {
+            EmitFormat::Dm => Format::Dm,
+            EmitFormat::Debezium => Format::Debezium,
+            EmitFormat::FlinkCdc => Format::FlinkCdc,
+            EmitFormat::Canal => Format::Canal,
+            EmitFormat::Mysql => Format::Mysql,
+            EmitFormat::Mariadb => Format::Mariadb,
+            EmitFormat::Mysqlbinlog => Format::Mysqlbinlog,
+        }
+    }
+}
+
 /// Output formats of the diagnostic commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -210,6 +245,24 @@ pub struct ResolvePositionArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+
+    /// Print the answer in a consumer's own form (repeatable); with one, stdout holds only it,
+    /// ready to pipe into the consumer.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub emit: Vec<EmitFormat>,
+
+    /// The MySQL replica's version for `--emit mysql` (e.g. 5.7.44: CHANGE MASTER before
+    /// 8.0.23); default: the live source's, else 8.4's statements.
+    #[arg(long, value_name = "VERSION")]
+    pub replica_version: Option<String>,
+
+    /// Debezium's connector name for `--emit debezium`.
+    #[arg(long, value_name = "NAME", default_value = "mysql-connector")]
+    pub debezium_connector: String,
+
+    /// Debezium's topic.prefix (the offset's "server") for `--emit debezium`.
+    #[arg(long, value_name = "PREFIX", default_value = "mysql")]
+    pub debezium_topic_prefix: String,
 
     /// Also say how the answer was reached (files opened, bytes read, probes).
     #[arg(long)]

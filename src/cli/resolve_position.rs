@@ -35,6 +35,14 @@ struct Answered {
     resolution: Resolution,
     /// `user@host:port` and the server's version, for a live source.
     server: Option<(String, String)>,
+    /// Where the binlog came from, for `--emit`.
+    origin: EmitOrigin,
+}
+
+/// The source as `--emit` names it: local files (name and path, oldest first) or a server.
+enum EmitOrigin {
+    Files(Vec<(String, std::path::PathBuf)>),
+    Server(startpoint::remote::ConnSettings),
 }
 
 /// The JSON object of SEMANTICS.md §7, then the extra fields.
@@ -122,8 +130,15 @@ fn resolve(args: &ResolvePositionArgs, global: &GlobalArgs) -> Result<Answered, 
     options.progress = Some(Arc::new(ReadProgress::default()));
     // The source first: the local files listed (and what was left out noted), or the live
     // server's settings; then the cache, so that a wrong source leaves nothing behind.
-    let (source, server) = match super::local_sequence(&args.source, args.explain)? {
-        Some(listed) => (Chosen::Listed(listed), None),
+    let (source, server, origin) = match super::local_sequence(&args.source, args.explain)? {
+        Some(listed) => {
+            let files = listed
+                .files
+                .iter()
+                .map(|f| (f.name.clone(), f.path.clone()))
+                .collect();
+            (Chosen::Listed(listed), None, EmitOrigin::Files(files))
+        }
         None => {
             let settings =
                 super::live_settings(&args.source, global, args.compress, args.server_id)?
@@ -140,7 +155,12 @@ fn resolve(args: &ResolvePositionArgs, global: &GlobalArgs) -> Result<Answered, 
                 ));
             }
             let display = settings.display();
-            (Chosen::Live(Source::Server(settings)), Some(display))
+            let origin = EmitOrigin::Server(settings.clone());
+            (
+                Chosen::Live(Source::Server(settings)),
+                Some(display),
+                origin,
+            )
         }
     };
     options.cache = Some(super::summary_cache(&args.cache));
@@ -158,10 +178,89 @@ fn resolve(args: &ResolvePositionArgs, global: &GlobalArgs) -> Result<Answered, 
         start: (start, located.start),
         resolution: located.resolution,
         server: server.map(|s| (s, located.server_version.unwrap_or_default())),
+        origin,
     })
 }
 
+/// `--emit`: each format's block on stdout (marked when there are several), warnings on stderr.
+fn emit(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8> {
+    use startpoint::binlog::Flavor;
+    use startpoint::emit::{Origin, StartPoint};
+    let resolution = &answered.resolution;
+    for warning in &resolution.warnings {
+        eprintln!("startpoint: warning: {warning}");
+    }
+    let answer = resolution
+        .location
+        .as_ref()
+        .filter(|_| resolution.status != Status::AboveUpperBound);
+    let Some(location) = answer else {
+        eprintln!(
+            "startpoint: {}",
+            resolve::too_late_message(&answered.start.0.input)
+        );
+        return Ok(EXIT_FAILED);
+    };
+    let version = answered.server.as_ref().map(|(_, v)| v.as_str());
+    let gtids = resolution.gtid.clone().unwrap_or_default();
+    let flavor = match (&gtids, version) {
+        (startpoint::ExecutedGtids::MariaDb(_), _) => Flavor::MariaDb,
+        (_, Some(v)) => Flavor::of_version(v),
+        _ => Flavor::MySql,
+    };
+    let origin = match &answered.origin {
+        EmitOrigin::Files(files) => {
+            let from: Vec<&(String, std::path::PathBuf)> = files
+                .iter()
+                .skip_while(|(name, _)| *name != location.file)
+                .collect();
+            let dir = from
+                .first()
+                .and_then(|(_, path)| path.parent())
+                .map(|d| d.display().to_string())
+                .unwrap_or_default();
+            Origin::Files {
+                dir,
+                from: from.iter().map(|(name, _)| name.clone()).collect(),
+            }
+        }
+        EmitOrigin::Server(settings) => Origin::Server {
+            host: settings.host.clone(),
+            port: settings.port,
+            user: settings.user.clone(),
+            has_password: !settings.password.is_empty(),
+            version: version.unwrap_or_default().to_owned(),
+        },
+    };
+    let point = StartPoint {
+        file: location.file.clone(),
+        pos: location.pos,
+        gtids,
+        commit_us: resolution.matched.as_ref().map(|m| m.unit.commit_us()),
+        flavor,
+        origin,
+        replica_version: args.replica_version.clone(),
+        debezium: (
+            args.debezium_connector.clone(),
+            args.debezium_topic_prefix.clone(),
+        ),
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for format in &args.emit {
+        let format = startpoint::emit::Format::from(*format);
+        if args.emit.len() > 1 {
+            writeln!(out, "==> {} <==", format.as_str())?;
+        }
+        write!(out, "{}", point.emit(format))?;
+    }
+    Ok(0)
+}
+
 fn report(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8> {
+    if !args.emit.is_empty() {
+        return emit(args, answered);
+    }
     let (start, resolved) = &answered.start;
     let resolution = &answered.resolution;
     let basis = TimeBasis::from(args.time_basis).as_str();

@@ -1,0 +1,495 @@
+//! A start point in the form each consumer takes (`resolve-position --emit FORMAT`): DM's task
+//! `meta`, Debezium's offset, Flink CDC's `WITH` options, Canal's instance properties, the
+//! statements that make a MySQL or MariaDB server a replica from there, and the
+//! `mysqlbinlog`/`mariadb-binlog` command line of a point-in-time recovery.
+//!
+//! Every value is quoted for its format (SQL string literals, JSON, Java properties, YAML,
+//! shell words). No password is ever written: where a consumer needs one, the placeholder
+//! [`PASSWORD_PLACEHOLDER`] stands in its place, and a source without a password gets none.
+
+use std::fmt::Write as _;
+
+use crate::binlog::Flavor;
+use crate::gtid::ExecutedGtids;
+
+/// What stands where a consumer needs the source's password.
+pub const PASSWORD_PLACEHOLDER: &str = "<password>";
+
+/// A consumer's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Dm,
+    Debezium,
+    FlinkCdc,
+    Canal,
+    Mysql,
+    Mariadb,
+    Mysqlbinlog,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Dm => "dm",
+            Format::Debezium => "debezium",
+            Format::FlinkCdc => "flink-cdc",
+            Format::Canal => "canal",
+            Format::Mysql => "mysql",
+            Format::Mariadb => "mariadb",
+            Format::Mysqlbinlog => "mysqlbinlog",
+        }
+    }
+}
+
+/// Where the binlog is read from, for the formats that name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Local files: the directory and the file names from the answer's file on.
+    Files { dir: String, from: Vec<String> },
+    /// A live server (no password here: only whether it has one).
+    Server {
+        host: String,
+        port: u16,
+        user: String,
+        has_password: bool,
+        version: String,
+    },
+}
+
+/// The answer, as every format needs it.
+#[derive(Debug, Clone)]
+pub struct StartPoint {
+    pub file: String,
+    pub pos: u64,
+    /// The GTIDs executed before the point (its flavour decides the GTID forms).
+    pub gtids: ExecutedGtids,
+    /// The commit time of the transaction at the point, in microseconds (UTC).
+    pub commit_us: Option<i64>,
+    /// The flavour of the binlog (for the recovery tool's name).
+    pub flavor: Flavor,
+    pub origin: Origin,
+    /// MySQL replica statements for a server before 8.0.23 (`CHANGE MASTER`), when known.
+    /// e.g. `5.7.44`.
+    pub replica_version: Option<String>,
+    /// Debezium's connector name and topic prefix.
+    pub debezium: (String, String),
+}
+
+/// SQL string literal.
+fn sql(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// Java properties value (`\`, line breaks, leading blanks escaped; `:`/`=` are fine in values).
+fn prop(text: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            ' ' if i == 0 => out.push_str("\\ "),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// YAML double-quoted scalar.
+fn yaml(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_default()
+}
+
+/// A POSIX shell word.
+fn shell(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+".contains(&b))
+    {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+impl StartPoint {
+    fn gtid_text(&self) -> String {
+        self.gtids.to_string()
+    }
+
+    /// The output of `format`.
+    pub fn emit(&self, format: Format) -> String {
+        match format {
+            Format::Dm => self.dm(),
+            Format::Debezium => self.debezium(),
+            Format::FlinkCdc => self.flink_cdc(),
+            Format::Canal => self.canal(),
+            Format::Mysql => self.mysql(),
+            Format::Mariadb => self.mariadb(),
+            Format::Mysqlbinlog => self.mysqlbinlog(),
+        }
+    }
+
+    /// DM's task file, `mysql-instances[].meta` (DM-COMPAT.md §2).
+    fn dm(&self) -> String {
+        let mut out = format!(
+            "meta:\n  binlog-name: {}\n  binlog-pos: {}\n",
+            yaml(&self.file),
+            self.pos
+        );
+        let gtid = self.gtid_text();
+        if !gtid.is_empty() {
+            let _ = writeln!(out, "  binlog-gtid: {}", yaml(&gtid));
+        }
+        out
+    }
+
+    /// Debezium's MySQL connector offset (partition `{"server": <topic.prefix>}`, value `file`,
+    /// `pos`, `gtids`, `ts_sec`, `event`, `row`; Debezium documentation, "MySQL connector",
+    /// offsets), as Kafka Connect's `PATCH /connectors/<name>/offsets` body, and the data of the
+    /// `set-binlog-position` signal.
+    fn debezium(&self) -> String {
+        let (connector, prefix) = &self.debezium;
+        let mut value = serde_json::Map::new();
+        value.insert("file".into(), self.file.clone().into());
+        value.insert("pos".into(), self.pos.into());
+        let gtid = self.gtid_text();
+        if !gtid.is_empty() {
+            value.insert("gtids".into(), gtid.clone().into());
+        }
+        if let Some(us) = self.commit_us {
+            value.insert("ts_sec".into(), us.div_euclid(1_000_000).into());
+        }
+        // A transaction boundary: nothing of the transaction to skip.
+        value.insert("event".into(), 0.into());
+        value.insert("row".into(), 0.into());
+        let partition = serde_json::json!({ "server": prefix });
+        let mut signal = serde_json::json!({
+            "binlog_filename": self.file,
+            "binlog_position": self.pos,
+        });
+        if !gtid.is_empty() {
+            signal["gtid_set"] = gtid.into();
+        }
+        let doc = serde_json::json!({
+            "offset": {
+                "key": [connector, partition],
+                "value": value,
+            },
+            "connect_offsets_patch": {
+                "offsets": [{ "partition": partition, "offset": value }],
+            },
+            "set_binlog_position_signal": {
+                "type": "set-binlog-position",
+                "data": signal,
+            },
+        });
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        )
+    }
+
+    /// Flink CDC's MySQL source `WITH` options for a specific offset.
+    fn flink_cdc(&self) -> String {
+        let mut options = vec![
+            ("scan.startup.mode", "specific-offset".to_owned()),
+            ("scan.startup.specific-offset.file", self.file.clone()),
+            ("scan.startup.specific-offset.pos", self.pos.to_string()),
+        ];
+        let gtid = self.gtid_text();
+        if !gtid.is_empty() {
+            options.push(("scan.startup.specific-offset.gtid-set", gtid));
+        }
+        let lines: Vec<String> = options
+            .iter()
+            .map(|(k, v)| format!("  {} = {}", sql(k), sql(v)))
+            .collect();
+        format!("{}\n", lines.join(",\n"))
+    }
+
+    /// Canal's `instance.properties` start point (the timestamp in milliseconds).
+    fn canal(&self) -> String {
+        let mut out = format!(
+            "canal.instance.master.journal.name={}\ncanal.instance.master.position={}\n",
+            prop(&self.file),
+            self.pos
+        );
+        if let Some(us) = self.commit_us {
+            let _ = writeln!(
+                out,
+                "canal.instance.master.timestamp={}",
+                us.div_euclid(1_000)
+            );
+        }
+        let gtid = self.gtid_text();
+        if !gtid.is_empty() {
+            let _ = writeln!(out, "canal.instance.master.gtid={}", prop(&gtid));
+        }
+        out
+    }
+
+    /// The connection part of a `CHANGE … TO`, with `prefix` (`MASTER` or `SOURCE`).
+    fn connection(&self, prefix: &str) -> Vec<String> {
+        match &self.origin {
+            Origin::Server {
+                host,
+                port,
+                user,
+                has_password,
+                ..
+            } => {
+                let mut parts = vec![
+                    format!("{prefix}_HOST = {}", sql(host)),
+                    format!("{prefix}_PORT = {port}"),
+                    format!("{prefix}_USER = {}", sql(user)),
+                ];
+                if *has_password {
+                    parts.push(format!("{prefix}_PASSWORD = {}", sql(PASSWORD_PLACEHOLDER)));
+                }
+                parts
+            }
+            Origin::Files { .. } => Vec::new(),
+        }
+    }
+
+    /// Statements that make a MariaDB server a replica from the point.
+    fn mariadb(&self) -> String {
+        // A known source replaces the replica's connection; from local files only the
+        // position changes, and the replica keeps the connection it has.
+        let mut out = match self.origin {
+            Origin::Server { .. } => String::from("STOP SLAVE;\nRESET SLAVE ALL;\n"),
+            Origin::Files { .. } => String::from("STOP SLAVE;\n"),
+        };
+        let mut change = self.connection("MASTER");
+        match &self.gtids {
+            ExecutedGtids::MariaDb(pos) => {
+                let _ = writeln!(
+                    out,
+                    "SET GLOBAL gtid_slave_pos = {};",
+                    sql(&pos.to_string())
+                );
+                change.push("MASTER_USE_GTID = slave_pos".to_owned());
+            }
+            _ => {
+                change.push(format!("MASTER_LOG_FILE = {}", sql(&self.file)));
+                change.push(format!("MASTER_LOG_POS = {}", self.pos));
+                change.push("MASTER_USE_GTID = no".to_owned());
+            }
+        }
+        let _ = writeln!(out, "CHANGE MASTER TO {};", change.join(", "));
+        out.push_str("START SLAVE;\n");
+        out
+    }
+
+    /// Statements that make a MySQL server a replica from the point: GTID auto-positioning
+    /// when the answer has a MySQL GTID set, else the file and position.
+    fn mysql(&self) -> String {
+        let given = self
+            .replica_version
+            .as_deref()
+            .map(crate::binlog::format::split_version);
+        let version = given.or(match &self.origin {
+            Origin::Server { version, .. } => Some(crate::binlog::format::split_version(version)),
+            Origin::Files { .. } => None,
+        });
+        // CHANGE REPLICATION SOURCE TO and START REPLICA came with 8.0.23 (older: MASTER).
+        let modern = version.is_none_or(|v| v >= (8, 0, 23));
+        let (prefix, stop, start, reset_replica, change) = match modern {
+            true => (
+                "SOURCE",
+                "STOP REPLICA;",
+                "START REPLICA;",
+                "RESET REPLICA ALL;",
+                "CHANGE REPLICATION SOURCE TO",
+            ),
+            false => (
+                "MASTER",
+                "STOP SLAVE;",
+                "START SLAVE;",
+                "RESET SLAVE ALL;",
+                "CHANGE MASTER TO",
+            ),
+        };
+        let mut out = match self.origin {
+            Origin::Server { .. } => format!("{stop}\n{reset_replica}\n"),
+            Origin::Files { .. } => format!("{stop}\n"),
+        };
+        let mut parts = self.connection(prefix);
+        match &self.gtids {
+            ExecutedGtids::MySql(set) => {
+                // gtid_purged can only be set on an empty gtid_executed: reset it first
+                // (RESET BINARY LOGS AND GTIDS from 8.4, RESET MASTER before).
+                let reset = match version.is_none_or(|v| v >= (8, 4, 0)) {
+                    true => "RESET BINARY LOGS AND GTIDS;",
+                    false => "RESET MASTER;",
+                };
+                let _ = writeln!(out, "{reset}");
+                let _ = writeln!(out, "SET GLOBAL gtid_purged = {};", sql(&set.to_string()));
+                parts.push(format!("{prefix}_AUTO_POSITION = 1"));
+            }
+            _ => {
+                parts.push(format!("{prefix}_LOG_FILE = {}", sql(&self.file)));
+                parts.push(format!("{prefix}_LOG_POS = {}", self.pos));
+            }
+        }
+        let _ = writeln!(out, "{change} {};", parts.join(", "));
+        let _ = writeln!(out, "{start}");
+        out
+    }
+
+    /// The point-in-time recovery command: the binlog from the point on, as SQL.
+    fn mysqlbinlog(&self) -> String {
+        let tool = match self.flavor {
+            Flavor::MariaDb => "mariadb-binlog",
+            Flavor::MySql => "mysqlbinlog",
+        };
+        let position = format!("--start-position={}", self.pos);
+        match &self.origin {
+            Origin::Files { dir, from } => {
+                let files: Vec<String> = from
+                    .iter()
+                    .map(|f| shell(&format!("{}/{f}", dir.trim_end_matches('/'))))
+                    .collect();
+                format!("{tool} {position} {}\n", files.join(" "))
+            }
+            Origin::Server {
+                host,
+                port,
+                user,
+                has_password,
+                ..
+            } => {
+                let password = match has_password {
+                    true => format!(" --password={}", shell(PASSWORD_PLACEHOLDER)),
+                    false => String::new(),
+                };
+                format!(
+                    "{tool} --read-from-remote-server --host={} --port={port} --user={}{password} \
+                     --to-last-log {position} {}\n",
+                    shell(host),
+                    shell(user),
+                    shell(&self.file)
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(gtids: ExecutedGtids, origin: Origin) -> StartPoint {
+        StartPoint {
+            file: "mysql-bin.000012".into(),
+            pos: 4321,
+            gtids,
+            commit_us: Some(1_634_774_460_250_000),
+            flavor: Flavor::MySql,
+            origin,
+            replica_version: None,
+            debezium: ("inventory-connector".into(), "dbserver1".into()),
+        }
+    }
+
+    fn server(has_password: bool) -> Origin {
+        Origin::Server {
+            host: "db1".into(),
+            port: 3306,
+            user: "repl".into(),
+            has_password,
+            version: "8.0.36".into(),
+        }
+    }
+
+    const SET: &str = "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-77";
+
+    fn mysql_gtids() -> ExecutedGtids {
+        ExecutedGtids::MySql(SET.parse().unwrap())
+    }
+
+    /// Issue 18: each consumer's documented shape, units included.
+    #[test]
+    fn every_format_in_its_consumers_shape() {
+        let p = point(mysql_gtids(), server(true));
+        assert_eq!(
+            p.emit(Format::Dm),
+            format!(
+                "meta:\n  binlog-name: \"mysql-bin.000012\"\n  binlog-pos: 4321\n  binlog-gtid: \"{SET}\"\n"
+            )
+        );
+        // Canal: milliseconds (Canal's `canal.instance.master.timestamp`).
+        let canal = p.emit(Format::Canal);
+        assert!(
+            canal.contains("canal.instance.master.timestamp=1634774460250\n"),
+            "{canal}"
+        );
+        assert!(
+            canal.contains(&format!("canal.instance.master.gtid={SET}\n")),
+            "{canal}"
+        );
+        // Flink CDC: the whole executed set, never a single GTID.
+        let flink = p.emit(Format::FlinkCdc);
+        assert!(
+            flink.contains("'scan.startup.mode' = 'specific-offset'"),
+            "{flink}"
+        );
+        assert!(
+            flink.contains(&format!(
+                "'scan.startup.specific-offset.gtid-set' = '{SET}'"
+            )),
+            "{flink}"
+        );
+        // Debezium: seconds, and the offset key Kafka Connect stores.
+        let dbz: serde_json::Value = serde_json::from_str(&p.emit(Format::Debezium)).unwrap();
+        assert_eq!(dbz["offset"]["key"][0], "inventory-connector");
+        assert_eq!(dbz["offset"]["key"][1]["server"], "dbserver1");
+        assert_eq!(dbz["offset"]["value"]["ts_sec"], 1_634_774_460);
+        assert_eq!(dbz["offset"]["value"]["gtids"], SET);
+        assert_eq!(
+            dbz["set_binlog_position_signal"]["data"]["binlog_position"],
+            4321
+        );
+        // MySQL 8.0.36: auto-position from the executed set, no password.
+        let mysql = p.emit(Format::Mysql);
+        assert!(
+            mysql.contains(&format!("SET GLOBAL gtid_purged = '{SET}';")),
+            "{mysql}"
+        );
+        assert!(mysql.contains("RESET MASTER;"), "{mysql}");
+        assert!(mysql.contains("SOURCE_AUTO_POSITION = 1"), "{mysql}");
+        assert!(mysql.contains("SOURCE_PASSWORD = '<password>'"), "{mysql}");
+        // Before 8.0.23: CHANGE MASTER; without GTIDs: file and position.
+        let mut old = point(ExecutedGtids::None, server(false));
+        old.replica_version = Some("5.7.44".into());
+        let mysql = old.emit(Format::Mysql);
+        assert!(
+            mysql.contains("CHANGE MASTER TO MASTER_HOST = 'db1', MASTER_PORT = 3306, MASTER_USER = 'repl', MASTER_LOG_FILE = 'mysql-bin.000012', MASTER_LOG_POS = 4321;"),
+            "{mysql}"
+        );
+        assert!(!mysql.contains("PASSWORD"), "{mysql}");
+        // Recovery from local files: the files from the answer on, quoted for the shell.
+        let files = point(
+            ExecutedGtids::None,
+            Origin::Files {
+                dir: "/var/lib/my sql".into(),
+                from: vec!["mysql-bin.000012".into(), "mysql-bin.000013".into()],
+            },
+        );
+        assert_eq!(
+            files.emit(Format::Mysqlbinlog),
+            "mysqlbinlog --start-position=4321 '/var/lib/my sql/mysql-bin.000012' '/var/lib/my sql/mysql-bin.000013'\n"
+        );
+    }
+
+    #[test]
+    fn values_are_quoted_for_their_format() {
+        assert_eq!(sql("it's"), "'it''s'");
+        assert_eq!(sql("a\\b"), "'a\\\\b'");
+        assert_eq!(prop(" a\\b\n"), "\\ a\\\\b\\n");
+        assert_eq!(shell("a b"), "'a b'");
+        assert_eq!(shell("it's"), "'it'\\''s'");
+    }
+}

@@ -1,0 +1,191 @@
+//! Issue 18: `resolve-position --emit` proved on a real replica. A private MariaDB primary with
+//! the fixture history (across rotations); a second private MariaDB, with log_slave_updates, is
+//! made its replica by running exactly what `--emit mariadb` prints, in the GTID form and in the
+//! file/position form, after the history before the answer is restored into it the way a DBA
+//! restores a backup to a point (`mariadb-binlog --stop-position` piped into `mariadb`, not
+//! logged). Once caught up, the replica's own binlog holds exactly the transactions committed
+//! at or after T, in order, each once: the first is the transaction at the answer, an earlier
+//! start would have applied one twice (or failed on it), a later one would have lost some.
+
+use crate::support;
+
+use std::time::Duration;
+
+use mysql_async::prelude::*;
+use startpoint::binlog::{FileEventSource, ReadOptions};
+use startpoint::gtid::UnitGtid;
+use startpoint::source::local::BinlogDir;
+use startpoint::start_time::format_instant;
+use startpoint::testkit::fixtures::server_with_history;
+use startpoint::testkit::mariadb::{MariaDb, ServerConfig};
+use startpoint::testkit::workload::FIXTURE_MAX_BINLOG_SIZE;
+use startpoint::unit::UnitReader;
+
+/// Every transaction of the local copy: (commit time, GTID text), in binlog order.
+fn transactions(local: &BinlogDir) -> Vec<(i64, String)> {
+    let mut out = Vec::new();
+    for (i, file) in local.files.iter().enumerate() {
+        let options = ReadOptions {
+            newest: i + 1 == local.files.len(),
+            ..ReadOptions::default()
+        };
+        let mut units = UnitReader::new(FileEventSource::open(&file.path, options).unwrap(), false);
+        while let Some(unit) = units.next_unit().unwrap() {
+            if let Some(UnitGtid::MariaDb(gtid)) = &unit.gtid {
+                out.push((unit.commit_us(), gtid.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// Replays the primary's binlog up to `file:pos` into `replica`, unlogged: the backup restored
+/// to the point the replica then replicates from.
+fn restore_until(local: &BinlogDir, file: &str, pos: u64, replica: &MariaDb) {
+    use std::process::{Command, Stdio};
+    let upto = local.files.iter().position(|f| f.name == file).unwrap();
+    let mut dump = Command::new("mariadb-binlog");
+    dump.arg(format!("--stop-position={pos}"));
+    for f in &local.files[..=upto] {
+        dump.arg(&f.path);
+    }
+    let mut dump = dump.stdout(Stdio::piped()).spawn().unwrap();
+    let status = Command::new("mariadb")
+        .args([
+            "--host=127.0.0.1",
+            &format!("--port={}", replica.port()),
+            "--user=root",
+            "--init-command=SET sql_log_bin = 0",
+        ])
+        .stdin(dump.stdout.take().unwrap())
+        .status()
+        .unwrap();
+    assert!(
+        dump.wait().unwrap().success() && status.success(),
+        "restore to {file}:{pos}"
+    );
+}
+
+/// Runs `sql` (several statements) on `server` as root.
+async fn run_sql(server: &MariaDb, sql: &str) {
+    let mut conn = server.connect().await.unwrap();
+    conn.query_drop(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{e}:\n{sql}"));
+    conn.disconnect().await.unwrap();
+}
+
+/// The GTIDs the replica wrote to its own binlog, in order.
+async fn replica_binlog_gtids(replica: &MariaDb) -> Vec<String> {
+    let mut conn = replica.connect().await.unwrap();
+    let files: Vec<mysql_async::Row> = conn.query("SHOW BINARY LOGS").await.unwrap();
+    let mut gtids = Vec::new();
+    for file in files {
+        let name: String = file.get(0).unwrap();
+        let events: Vec<mysql_async::Row> = conn
+            .query(format!("SHOW BINLOG EVENTS IN '{name}'"))
+            .await
+            .unwrap();
+        for event in events {
+            let kind: String = event.get(2).unwrap();
+            let info: String = event.get(5).unwrap();
+            if kind == "Gtid" {
+                // "BEGIN GTID 0-1-214" or "GTID 0-1-214" (DDL).
+                if let Some(gtid) = info.split_whitespace().find(|w| w.contains('-')) {
+                    gtids.push(gtid.to_owned());
+                }
+            }
+        }
+    }
+    conn.disconnect().await.unwrap();
+    gtids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_started_from_emit_mariadb_replays_exactly_from_the_answer() {
+    let (primary, _copy, local) = server_with_history(&ServerConfig {
+        max_binlog_size: FIXTURE_MAX_BINLOG_SIZE,
+        ..ServerConfig::default()
+    })
+    .await
+    .unwrap();
+    let all = transactions(&local);
+    assert!(all.len() > 20, "{} transactions", all.len());
+    let url = primary.url();
+    // Starts at a transaction in an early file, one in the middle, and the newest file's first.
+    let picks = [all.len() / 10, all.len() / 2, all.len() - 3];
+    for (round, &index) in picks.iter().enumerate() {
+        for gtid_mode in ["auto", "off"] {
+            let t = all[index].0;
+            let out = support::command()
+                .args([
+                    "resolve-position",
+                    "--url",
+                    &url,
+                    "--start-time",
+                    &format_instant(t),
+                    "--gtid",
+                    gtid_mode,
+                    "--emit",
+                    "mariadb",
+                ])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let sql = String::from_utf8(out.stdout).unwrap();
+            let answer = support::command()
+                .args([
+                    "resolve-position",
+                    "--url",
+                    &url,
+                    "--start-time",
+                    &format_instant(t),
+                    "--gtid",
+                    gtid_mode,
+                    "--output",
+                    "json",
+                ])
+                .output()
+                .unwrap();
+            let answer: serde_json::Value = serde_json::from_slice(&answer.stdout).unwrap();
+            let (file, pos) = (
+                answer["binlog_name"].as_str().unwrap().to_owned(),
+                answer["binlog_pos"].as_u64().unwrap(),
+            );
+            assert_eq!(
+                sql.contains("gtid_slave_pos"),
+                gtid_mode == "auto",
+                "{gtid_mode}: {sql}"
+            );
+            let replica = MariaDb::start_with(&ServerConfig {
+                server_id: 100 + round as u32,
+                extra_args: vec!["--log-slave-updates".to_owned()],
+                ..ServerConfig::default()
+            })
+            .unwrap();
+            restore_until(&local, &file, pos, &replica);
+            run_sql(&replica, &sql).await;
+            // Caught up: the replica applied the primary's last transaction.
+            let last = all.last().unwrap().1.clone();
+            let mut applied = Vec::new();
+            for _ in 0..300 {
+                applied = replica_binlog_gtids(&replica).await;
+                if applied.last() == Some(&last) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            // The transactions committed at or after T (same-second commits included), in order.
+            let first = all.iter().position(|(commit, _)| *commit >= t).unwrap();
+            let expected: Vec<String> = all[first..].iter().map(|(_, g)| g.clone()).collect();
+            assert_eq!(
+                applied, expected,
+                "round {round}, --gtid {gtid_mode}: replica started from\n{sql}"
+            );
+        }
+    }
+}
