@@ -44,8 +44,9 @@ impl Format {
 /// Where the binlog is read from, for the formats that name it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
-    /// Local files: the directory and the file names from the answer's file on.
-    Files { dir: String, from: Vec<String> },
+    /// Local files: the paths of the answer's file and those after it, in order (a relay
+    /// directory's may lie in several sub-directories).
+    Files { paths: Vec<String> },
     /// A live server (no password here: only whether it has one).
     Server {
         host: String,
@@ -347,11 +348,8 @@ impl StartPoint {
         };
         let position = format!("--start-position={}", self.pos);
         match &self.origin {
-            Origin::Files { dir, from } => {
-                let files: Vec<String> = from
-                    .iter()
-                    .map(|f| shell(&format!("{}/{f}", dir.trim_end_matches('/'))))
-                    .collect();
+            Origin::Files { paths } => {
+                let files: Vec<String> = paths.iter().map(|p| shell(p)).collect();
                 format!("{tool} {position} {}\n", files.join(" "))
             }
             Origin::Server {
@@ -410,7 +408,21 @@ mod tests {
         ExecutedGtids::MySql(SET.parse().unwrap())
     }
 
-    /// Issue 18: each consumer's documented shape, units included.
+    /// Issue 18: each consumer's documented shape, units included:
+    /// - DM: task file `mysql-instances[].meta` (`binlog-name`, `binlog-pos`, `binlog-gtid`;
+    ///   DM documentation, "Task Configuration File Full Introduction").
+    /// - Canal: `canal.instance.master.journal.name`, `.position`, `.timestamp` in
+    ///   milliseconds, `.gtid` (Canal wiki, "AdminGuide", instance.properties).
+    /// - Flink CDC: `scan.startup.mode = 'specific-offset'` with
+    ///   `scan.startup.specific-offset.file`, `.pos`, `.gtid-set` (Flink CDC docs, MySQL
+    ///   connector, "Startup Reading Position").
+    /// - Debezium: the MySQL connector's offset, partition `{"server": topic.prefix}`, value
+    ///   `file`, `pos`, `gtids`, `ts_sec` in seconds, `event`, `row` (Debezium docs, MySQL
+    ///   connector; Kafka Connect KIP-875 `PATCH /connectors/{name}/offsets`; the
+    ///   `set-binlog-position` signal's `binlog_filename`, `binlog_position`, `gtid_set`).
+    /// - MySQL: `CHANGE REPLICATION SOURCE TO` from 8.0.23, `CHANGE MASTER TO` before; setting
+    ///   `gtid_purged` needs an empty `gtid_executed` (`RESET BINARY LOGS AND GTIDS` from 8.4,
+    ///   `RESET MASTER` before) (MySQL Reference Manual, replication SQL statements).
     #[test]
     fn every_format_in_its_consumers_shape() {
         let p = point(mysql_gtids(), server(true));
@@ -474,8 +486,10 @@ mod tests {
         let files = point(
             ExecutedGtids::None,
             Origin::Files {
-                dir: "/var/lib/my sql".into(),
-                from: vec!["mysql-bin.000012".into(), "mysql-bin.000013".into()],
+                paths: vec![
+                    "/var/lib/my sql/mysql-bin.000012".into(),
+                    "/var/lib/my sql/mysql-bin.000013".into(),
+                ],
             },
         );
         assert_eq!(

@@ -817,3 +817,50 @@ fn a_late_dated_rotation_in_the_fixture_is_answered_in_the_older_file() {
         "{answer}"
     );
 }
+
+/// Issue 18: `--emit` on the real binary. With one format stdout holds only that format (to
+/// pipe into its consumer); with several each block is marked; the answer is the same one.
+#[test]
+fn emit_prints_each_consumers_form_and_only_that() {
+    const T: &str = "--start-time=2030-03-31 01:30:00Z";
+    let answer = json(&resolve(&[T, "--output", "json"]));
+    let (file, pos, gtid) = (
+        answer["binlog_name"].as_str().unwrap().to_owned(),
+        answer["binlog_pos"].as_u64().unwrap(),
+        answer["binlog_gtid"].as_str().unwrap().to_owned(),
+    );
+    let dm = resolve(&[T, "--emit", "dm"]);
+    dm.assert_success();
+    assert_eq!(
+        dm.stdout,
+        format!(
+            "meta:\n  binlog-name: \"{file}\"\n  binlog-pos: {pos}\n  binlog-gtid: \"{gtid}\"\n"
+        )
+    );
+    let mariadb = resolve(&[T, "--emit", "mariadb"]);
+    assert!(
+        mariadb
+            .stdout
+            .contains(&format!("SET GLOBAL gtid_slave_pos = '{gtid}';")),
+        "{}",
+        mariadb.stdout
+    );
+    let both = resolve(&[T, "--emit", "canal", "--emit", "flink-cdc"]);
+    assert!(
+        both.stdout
+            .starts_with("==> canal <==\ncanal.instance.master.journal.name="),
+        "{}",
+        both.stdout
+    );
+    assert!(
+        both.stdout.contains("==> flink-cdc <==\n"),
+        "{}",
+        both.stdout
+    );
+    assert!(
+        both.stdout
+            .contains(&format!("canal.instance.master.position={pos}\n")),
+        "{}",
+        both.stdout
+    );
+}

@@ -21,8 +21,8 @@ use startpoint::testkit::mariadb::{MariaDb, ServerConfig};
 use startpoint::testkit::workload::FIXTURE_MAX_BINLOG_SIZE;
 use startpoint::unit::UnitReader;
 
-/// Every transaction of the local copy: (commit time, GTID text), in binlog order.
-fn transactions(local: &BinlogDir) -> Vec<(i64, String)> {
+/// Every transaction of the local copy: (commit time, GTID text, file index), in binlog order.
+fn transactions(local: &BinlogDir) -> Vec<(i64, String, usize)> {
     let mut out = Vec::new();
     for (i, file) in local.files.iter().enumerate() {
         let options = ReadOptions {
@@ -32,7 +32,7 @@ fn transactions(local: &BinlogDir) -> Vec<(i64, String)> {
         let mut units = UnitReader::new(FileEventSource::open(&file.path, options).unwrap(), false);
         while let Some(unit) = units.next_unit().unwrap() {
             if let Some(UnitGtid::MariaDb(gtid)) = &unit.gtid {
-                out.push((unit.commit_us(), gtid.to_string()));
+                out.push((unit.commit_us(), gtid.to_string(), i));
             }
         }
     }
@@ -112,8 +112,13 @@ async fn a_replica_started_from_emit_mariadb_replays_exactly_from_the_answer() {
     let all = transactions(&local);
     assert!(all.len() > 20, "{} transactions", all.len());
     let url = primary.url();
-    // Starts at a transaction in an early file, one in the middle, and the newest file's first.
-    let picks = [all.len() / 10, all.len() / 2, all.len() - 3];
+    // Starts in an early file, in the middle, near the end, and at the first transaction of a
+    // file (the boundary: the answer may be the end of the file before).
+    let boundary = all
+        .iter()
+        .position(|t| t.2 == all[all.len() / 2].2)
+        .unwrap();
+    let picks = [all.len() / 10, boundary, all.len() / 2, all.len() - 3];
     for (round, &index) in picks.iter().enumerate() {
         for gtid_mode in ["auto", "off"] {
             let t = all[index].0;
@@ -180,12 +185,69 @@ async fn a_replica_started_from_emit_mariadb_replays_exactly_from_the_answer() {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             // The transactions committed at or after T (same-second commits included), in order.
-            let first = all.iter().position(|(commit, _)| *commit >= t).unwrap();
-            let expected: Vec<String> = all[first..].iter().map(|(_, g)| g.clone()).collect();
+            let first = all.iter().position(|(commit, _, _)| *commit >= t).unwrap();
+            let expected: Vec<String> = all[first..].iter().map(|(_, g, _)| g.clone()).collect();
             assert_eq!(
                 applied, expected,
                 "round {round}, --gtid {gtid_mode}: replica started from\n{sql}"
             );
         }
+    }
+}
+
+/// Issue 18: the `mysqlbinlog` form, replayed. A fresh server restored to the answer, then fed
+/// exactly what `--emit mysqlbinlog` prints (from the local files), logs exactly the
+/// transactions committed at or after T.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_of_emit_mysqlbinlog_applies_exactly_from_the_answer() {
+    let (primary, _copy, local) = server_with_history(&ServerConfig {
+        max_binlog_size: FIXTURE_MAX_BINLOG_SIZE,
+        ..ServerConfig::default()
+    })
+    .await
+    .unwrap();
+    drop(primary);
+    let all = transactions(&local);
+    for index in [all.len() / 3, all.len() * 2 / 3] {
+        let t = all[index].0;
+        let run = |extra: &[&str]| {
+            let mut args = vec![
+                "resolve-position".to_owned(),
+                "--binlog-dir".to_owned(),
+                local.dir.display().to_string(),
+                "--start-time".to_owned(),
+                format_instant(t),
+            ];
+            args.extend(extra.iter().map(|s| s.to_string()));
+            let out = support::command().args(&args).output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let command = run(&["--emit", "mysqlbinlog"]);
+        let answer: serde_json::Value = serde_json::from_str(&run(&["--output", "json"])).unwrap();
+        let (file, pos) = (
+            answer["binlog_name"].as_str().unwrap().to_owned(),
+            answer["binlog_pos"].as_u64().unwrap(),
+        );
+        let server = MariaDb::start().unwrap();
+        restore_until(&local, &file, pos, &server);
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "{} | mariadb --host=127.0.0.1 --port={} --user=root",
+                command.trim(),
+                server.port()
+            ))
+            .status()
+            .unwrap();
+        assert!(status.success(), "{command}");
+        let applied = replica_binlog_gtids(&server).await;
+        let first = all.iter().position(|(commit, _, _)| *commit >= t).unwrap();
+        let expected: Vec<String> = all[first..].iter().map(|(_, g, _)| g.clone()).collect();
+        assert_eq!(applied, expected, "{command}");
     }
 }

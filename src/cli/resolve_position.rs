@@ -209,21 +209,13 @@ fn emit(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8> {
         _ => Flavor::MySql,
     };
     let origin = match &answered.origin {
-        EmitOrigin::Files(files) => {
-            let from: Vec<&(String, std::path::PathBuf)> = files
+        EmitOrigin::Files(files) => Origin::Files {
+            paths: files
                 .iter()
                 .skip_while(|(name, _)| *name != location.file)
-                .collect();
-            let dir = from
-                .first()
-                .and_then(|(_, path)| path.parent())
-                .map(|d| d.display().to_string())
-                .unwrap_or_default();
-            Origin::Files {
-                dir,
-                from: from.iter().map(|(name, _)| name.clone()).collect(),
-            }
-        }
+                .map(|(_, path)| path.display().to_string())
+                .collect(),
+        },
         EmitOrigin::Server(settings) => Origin::Server {
             host: settings.host.clone(),
             port: settings.port,
