@@ -90,10 +90,22 @@ fn prop(text: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             ' ' if i == 0 => out.push_str("\\ "),
+            // `Properties.load` reads ISO-8859-1: anything else as \uXXXX (UTF-16 units).
+            c if !c.is_ascii() => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
+            }
             c => out.push(c),
         }
     }
     out
+}
+
+/// Flink SQL string literal (a quote doubled; a backslash is an ordinary character).
+fn flink(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// YAML double-quoted scalar.
@@ -117,6 +129,15 @@ fn shell(text: &str) -> String {
 impl StartPoint {
     fn gtid_text(&self) -> String {
         self.gtids.to_string()
+    }
+
+    /// The GTID set for consumers that read only MySQL's `uuid:intervals` (Debezium's MySQL
+    /// connector, Flink CDC, Canal): a MariaDB GTID position is no such set.
+    fn mysql_gtid_text(&self) -> Option<String> {
+        match &self.gtids {
+            ExecutedGtids::MySql(set) if !set.is_empty() => Some(set.to_string()),
+            _ => None,
+        }
     }
 
     /// The output of `format`.
@@ -155,8 +176,8 @@ impl StartPoint {
         let mut value = serde_json::Map::new();
         value.insert("file".into(), self.file.clone().into());
         value.insert("pos".into(), self.pos.into());
-        let gtid = self.gtid_text();
-        if !gtid.is_empty() {
+        let gtid = self.mysql_gtid_text();
+        if let Some(gtid) = &gtid {
             value.insert("gtids".into(), gtid.clone().into());
         }
         if let Some(us) = self.commit_us {
@@ -166,13 +187,24 @@ impl StartPoint {
         value.insert("event".into(), 0.into());
         value.insert("row".into(), 0.into());
         let partition = serde_json::json!({ "server": prefix });
-        let mut signal = serde_json::json!({
-            "binlog_filename": self.file,
-            "binlog_position": self.pos,
-        });
-        if !gtid.is_empty() {
-            signal["gtid_set"] = gtid.into();
-        }
+        // The signal takes either a GTID set or a file and position, never both, and only a
+        // set of `uuid:N[-M]` blocks (Debezium's SetBinlogPositionSignal.validateSignalData).
+        let simple = match &self.gtids {
+            ExecutedGtids::MySql(set) => {
+                !set.is_empty()
+                    && set
+                        .sources()
+                        .all(|(tsid, ivs)| tsid.tag.is_none() && ivs.intervals().len() == 1)
+            }
+            _ => false,
+        };
+        let signal = match (simple, &gtid) {
+            (true, Some(gtid)) => serde_json::json!({ "gtid_set": gtid }),
+            _ => serde_json::json!({
+                "binlog_filename": self.file,
+                "binlog_position": self.pos,
+            }),
+        };
         let doc = serde_json::json!({
             "offset": {
                 "key": [connector, partition],
@@ -199,13 +231,12 @@ impl StartPoint {
             ("scan.startup.specific-offset.file", self.file.clone()),
             ("scan.startup.specific-offset.pos", self.pos.to_string()),
         ];
-        let gtid = self.gtid_text();
-        if !gtid.is_empty() {
+        if let Some(gtid) = self.mysql_gtid_text() {
             options.push(("scan.startup.specific-offset.gtid-set", gtid));
         }
         let lines: Vec<String> = options
             .iter()
-            .map(|(k, v)| format!("  {} = {}", sql(k), sql(v)))
+            .map(|(k, v)| format!("  {} = {}", flink(k), flink(v)))
             .collect();
         format!("{}\n", lines.join(",\n"))
     }
@@ -224,8 +255,9 @@ impl StartPoint {
                 us.div_euclid(1_000)
             );
         }
-        let gtid = self.gtid_text();
-        if !gtid.is_empty() {
+        // Canal reads the GTID only with canal.instance.gtidon=true (default false).
+        if let Some(gtid) = self.mysql_gtid_text() {
+            let _ = writeln!(out, "canal.instance.gtidon=true");
             let _ = writeln!(out, "canal.instance.master.gtid={}", prop(&gtid));
         }
         out
@@ -333,6 +365,8 @@ impl StartPoint {
             _ => {
                 parts.push(format!("{prefix}_LOG_FILE = {}", sql(&self.file)));
                 parts.push(format!("{prefix}_LOG_POS = {}", self.pos));
+                // A replica on auto-positioning refuses a file and position otherwise.
+                parts.push(format!("{prefix}_AUTO_POSITION = 0"));
             }
         }
         let _ = writeln!(out, "{change} {};", parts.join(", "));
@@ -359,8 +393,9 @@ impl StartPoint {
                 has_password,
                 ..
             } => {
+                // A bare --password makes the tool ask for it.
                 let password = match has_password {
-                    true => format!(" --password={}", shell(PASSWORD_PLACEHOLDER)),
+                    true => " --password".to_owned(),
                     false => String::new(),
                 };
                 format!(
@@ -442,6 +477,7 @@ mod tests {
             canal.contains(&format!("canal.instance.master.gtid={SET}\n")),
             "{canal}"
         );
+        assert!(canal.contains("canal.instance.gtidon=true\n"), "{canal}");
         // Flink CDC: the whole executed set, never a single GTID.
         let flink = p.emit(Format::FlinkCdc);
         assert!(
@@ -460,10 +496,22 @@ mod tests {
         assert_eq!(dbz["offset"]["key"][1]["server"], "dbserver1");
         assert_eq!(dbz["offset"]["value"]["ts_sec"], 1_634_774_460);
         assert_eq!(dbz["offset"]["value"]["gtids"], SET);
+        // The signal takes a simple GTID set alone, never with a file and position.
+        assert_eq!(dbz["set_binlog_position_signal"]["data"]["gtid_set"], SET);
+        assert!(dbz["set_binlog_position_signal"]["data"]["binlog_position"].is_null());
+        // MariaDB GTIDs are no MySQL set: file and position only, for these consumers.
+        let maria = point(
+            ExecutedGtids::MariaDb("0-1-213".parse().unwrap()),
+            server(false),
+        );
+        let dbz: serde_json::Value = serde_json::from_str(&maria.emit(Format::Debezium)).unwrap();
+        assert!(dbz["offset"]["value"]["gtids"].is_null());
         assert_eq!(
             dbz["set_binlog_position_signal"]["data"]["binlog_position"],
             4321
         );
+        assert!(!maria.emit(Format::FlinkCdc).contains("gtid"));
+        assert!(!maria.emit(Format::Canal).contains("gtid"));
         // MySQL 8.0.36: auto-position from the executed set, no password.
         let mysql = p.emit(Format::Mysql);
         assert!(
@@ -478,10 +526,11 @@ mod tests {
         old.replica_version = Some("5.7.44".into());
         let mysql = old.emit(Format::Mysql);
         assert!(
-            mysql.contains("CHANGE MASTER TO MASTER_HOST = 'db1', MASTER_PORT = 3306, MASTER_USER = 'repl', MASTER_LOG_FILE = 'mysql-bin.000012', MASTER_LOG_POS = 4321;"),
+            mysql.contains("CHANGE MASTER TO MASTER_HOST = 'db1', MASTER_PORT = 3306, MASTER_USER = 'repl', MASTER_LOG_FILE = 'mysql-bin.000012', MASTER_LOG_POS = 4321, MASTER_AUTO_POSITION = 0;"),
             "{mysql}"
         );
         assert!(!mysql.contains("PASSWORD"), "{mysql}");
+        assert!(mysql.contains("MASTER_AUTO_POSITION = 0"), "{mysql}");
         // Recovery from local files: the files from the answer on, quoted for the shell.
         let files = point(
             ExecutedGtids::None,
@@ -503,6 +552,8 @@ mod tests {
         assert_eq!(sql("it's"), "'it''s'");
         assert_eq!(sql("a\\b"), "'a\\\\b'");
         assert_eq!(prop(" a\\b\n"), "\\ a\\\\b\\n");
+        assert_eq!(prop("é"), "\\u00e9");
+        assert_eq!(flink("a\\b'c"), "'a\\b''c'");
         assert_eq!(shell("a b"), "'a b'");
         assert_eq!(shell("it's"), "'it'\\''s'");
     }

@@ -41,7 +41,8 @@ struct Answered {
 
 /// The source as `--emit` names it: local files (name and path, oldest first) or a server.
 enum EmitOrigin {
-    Files(Vec<(String, std::path::PathBuf)>),
+    /// (relay sub-directory, name, path), oldest first.
+    Files(Vec<(Option<String>, String, std::path::PathBuf)>),
     Server(startpoint::remote::ConnSettings),
 }
 
@@ -135,7 +136,7 @@ fn resolve(args: &ResolvePositionArgs, global: &GlobalArgs) -> Result<Answered, 
             let files = listed
                 .files
                 .iter()
-                .map(|f| (f.name.clone(), f.path.clone()))
+                .map(|f| (f.relay_subdir.clone(), f.name.clone(), f.path.clone()))
                 .collect();
             (Chosen::Listed(listed), None, EmitOrigin::Files(files))
         }
@@ -187,6 +188,14 @@ fn emit(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8> {
     use startpoint::binlog::Flavor;
     use startpoint::emit::{Origin, StartPoint};
     let resolution = &answered.resolution;
+    // stdout holds only the formats; what the answer is and why goes to stderr.
+    eprintln!("startpoint: status {}", resolution.status);
+    if let Some(note) = &answered.start.1.note {
+        eprintln!("startpoint: {note}");
+    }
+    if let Some(assumption) = &resolution.assumption {
+        eprintln!("startpoint: assuming {assumption}");
+    }
     for warning in &resolution.warnings {
         eprintln!("startpoint: warning: {warning}");
     }
@@ -199,23 +208,37 @@ fn emit(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8> {
             "startpoint: {}",
             resolve::too_late_message(&answered.start.0.input)
         );
-        return Ok(EXIT_FAILED);
+        return Ok(EXIT_TOO_LATE);
     };
     let version = answered.server.as_ref().map(|(_, v)| v.as_str());
     let gtids = resolution.gtid.clone().unwrap_or_default();
+    // The binlog's flavour: its GTIDs say it (also with --gtid off, from the transaction at
+    // the answer), else the server's version.
+    let matched_maria = resolution
+        .matched
+        .as_ref()
+        .is_some_and(|m| matches!(m.unit.gtid, Some(startpoint::gtid::UnitGtid::MariaDb(_))));
     let flavor = match (&gtids, version) {
         (startpoint::ExecutedGtids::MariaDb(_), _) => Flavor::MariaDb,
+        _ if matched_maria => Flavor::MariaDb,
         (_, Some(v)) => Flavor::of_version(v),
         _ => Flavor::MySql,
     };
     let origin = match &answered.origin {
-        EmitOrigin::Files(files) => Origin::Files {
-            paths: files
+        EmitOrigin::Files(files) => {
+            let paths: Vec<String> = files
                 .iter()
-                .skip_while(|(name, _)| *name != location.file)
-                .map(|(_, path)| path.display().to_string())
-                .collect(),
-        },
+                .skip_while(|(subdir, name, _)| {
+                    *name != location.file || *subdir != location.relay_subdir
+                })
+                .map(|(_, _, path)| path.display().to_string())
+                .collect();
+            if paths.is_empty() {
+                eprintln!("startpoint: {} is not among the files read", location.file);
+                return Ok(EXIT_FAILED);
+            }
+            Origin::Files { paths }
+        }
         EmitOrigin::Server(settings) => Origin::Server {
             host: settings.host.clone(),
             port: settings.port,
