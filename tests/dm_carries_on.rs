@@ -31,6 +31,18 @@ async fn set_global(downstream: &MariaDb, source: &str, c: &Location, e: &Locati
     conn.disconnect().await.unwrap();
 }
 
+/// `start-task --meta-store downstream --start-time TIME TASK`.
+fn start_at(scene: &Scene, task: &str, time: &str) -> crate::support::Output {
+    scene.run(&[
+        "start-task",
+        "--meta-store",
+        "downstream",
+        "--start-time",
+        time,
+        task,
+    ])
+}
+
 fn none() -> Location {
     (String::new(), 0, String::new())
 }
@@ -66,16 +78,7 @@ async fn safe_mode_duration_0s_fails_a_start_that_needs_a_window() {
         "    block-allow-list: \"global\"\n    syncer-config-name: \"global\"\n",
     ) + "syncers:\n  global:\n    safe-mode-duration: \"0s\"\n";
     let task = scene.file("task.yaml", &text);
-    let start = |time: &str| {
-        scene.run(&[
-            "start-task",
-            "--meta-store",
-            "downstream",
-            "--start-time",
-            time,
-            &task,
-        ])
-    };
+    let start = |time: &str| start_at(&scene, &task, time);
     // No checkpoint yet, then a later start: no window, so 0s is no obstacle.
     start("2030-03-31 00:30:00").assert_success();
     start("2030-03-31 02:30:00").assert_success();
@@ -99,16 +102,7 @@ async fn a_pending_exit_point_survives_a_start_that_crosses_it() {
     let up = upstream().await;
     let downstream = MariaDb::start().unwrap();
     let (scene, task) = crate::start_task_live::one_source_task(&up, downstream.port());
-    let start = |time: &str| {
-        scene.run(&[
-            "start-task",
-            "--meta-store",
-            "downstream",
-            "--start-time",
-            time,
-            &task,
-        ])
-    };
+    let start = |time: &str| start_at(&scene, &task, time);
     start("2030-03-31 00:30:00").assert_success();
     let c = expected_at(&up.binlogs, "2030-03-31 00:30:00");
     let s = expected_at(&up.binlogs, "2030-03-31 01:00:00");
@@ -136,16 +130,7 @@ async fn an_exit_point_on_an_enable_gtid_source_carries_its_gtids() {
     let up = upstream().await;
     let downstream = MariaDb::start().unwrap();
     let (scene, task) = crate::start_task_live::one_source_task(&up, downstream.port());
-    let start = |time: &str| {
-        scene.run(&[
-            "start-task",
-            "--meta-store",
-            "downstream",
-            "--start-time",
-            time,
-            &task,
-        ])
-    };
+    let start = |time: &str| start_at(&scene, &task, time);
     start("2030-03-31 00:30:00").assert_success();
     let l2 = expected_at(&up.binlogs, "2030-03-31 02:00:00");
     let c: Location = (l2.0.clone(), l2.1, String::new());
@@ -173,16 +158,7 @@ async fn dms_mariadb_gtid_text_after_a_failover_orders_as_in_dm() {
     let up = upstream().await;
     let downstream = MariaDb::start().unwrap();
     let (scene, task) = crate::start_task_live::one_source_task(&up, downstream.port());
-    let start = |time: &str| {
-        scene.run(&[
-            "start-task",
-            "--meta-store",
-            "downstream",
-            "--start-time",
-            time,
-            &task,
-        ])
-    };
+    let start = |time: &str| start_at(&scene, &task, time);
     start("2030-03-31 00:30:00").assert_success();
     // C: written by DM on the old primary (server_id 9, its own file numbers), after the
     // switch to this upstream.

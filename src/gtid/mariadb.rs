@@ -63,6 +63,35 @@ impl FromStr for MariaGtid {
     }
 }
 
+/// The GTIDs of a `,`-separated text, in order (whitespace around them allowed; the empty text
+/// has none); an error names the entry.
+fn parse_entries(text: &str) -> Result<Vec<MariaGtid>, MariaGtidParseError> {
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    text.split(',')
+        .map(|entry| {
+            entry
+                .parse()
+                .map_err(|e: MariaGtidParseError| MariaGtidParseError {
+                    text: text.to_owned(),
+                    why: format!("{:?}: {}", entry.trim(), e.why),
+                })
+        })
+        .collect()
+}
+
+/// `gtids` joined by `,`.
+fn write_joined(f: &mut fmt::Formatter<'_>, gtids: impl Iterator<Item = MariaGtid>) -> fmt::Result {
+    for (i, gtid) in gtids.enumerate() {
+        if i > 0 {
+            f.write_str(",")?;
+        }
+        write!(f, "{gtid}")?;
+    }
+    Ok(())
+}
+
 /// The last GTID of each replication domain.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
 pub struct MariaGtidPos {
@@ -95,13 +124,7 @@ impl MariaGtidPos {
 
 impl fmt::Display for MariaGtidPos {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, gtid) in self.domains.values().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            write!(f, "{gtid}")?;
-        }
-        Ok(())
+        write_joined(f, self.iter())
     }
 }
 
@@ -112,17 +135,7 @@ impl FromStr for MariaGtidPos {
     /// position. A domain given twice is rejected, as the server does.
     fn from_str(text: &str) -> Result<MariaGtidPos, MariaGtidParseError> {
         let mut pos = MariaGtidPos::new();
-        if text.trim().is_empty() {
-            return Ok(pos);
-        }
-        for entry in text.split(',') {
-            let gtid: MariaGtid =
-                entry
-                    .parse()
-                    .map_err(|e: MariaGtidParseError| MariaGtidParseError {
-                        text: text.to_owned(),
-                        why: format!("{:?}: {}", entry.trim(), e.why),
-                    })?;
+        for gtid in parse_entries(text)? {
             if pos.domains.insert(gtid.domain, gtid).is_some() {
                 return Err(MariaGtidParseError {
                     text: text.to_owned(),
@@ -181,13 +194,7 @@ impl From<&MariaGtidPos> for MariaGtidSet {
 impl fmt::Display for MariaGtidSet {
     /// Ascending (domain, server_id), joined by `,` without spaces.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, gtid) in self.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            write!(f, "{gtid}")?;
-        }
-        Ok(())
+        write_joined(f, self.iter())
     }
 }
 
@@ -200,17 +207,7 @@ impl FromStr for MariaGtidSet {
     /// `MariadbGTID.forward` does; an empty entry is an error.
     fn from_str(text: &str) -> Result<MariaGtidSet, MariaGtidParseError> {
         let mut set = MariaGtidSet::default();
-        if text.trim().is_empty() {
-            return Ok(set);
-        }
-        for entry in text.split(',') {
-            let gtid: MariaGtid =
-                entry
-                    .parse()
-                    .map_err(|e: MariaGtidParseError| MariaGtidParseError {
-                        text: text.to_owned(),
-                        why: format!("{:?}: {}", entry.trim(), e.why),
-                    })?;
+        for gtid in parse_entries(text)? {
             set.entries.insert((gtid.domain, gtid.server), gtid.seq);
         }
         Ok(set)
