@@ -66,6 +66,8 @@ pub struct StartPoint {
     pub gtids: ExecutedGtids,
     /// The commit time of the transaction at the point, in microseconds (UTC).
     pub commit_us: Option<i64>,
+    /// The `server_id` that originated the transaction at the point.
+    pub server_id: Option<u32>,
     /// The flavour of the binlog (for the recovery tool's name).
     pub flavor: Flavor,
     pub origin: Origin,
@@ -167,28 +169,40 @@ impl StartPoint {
         out
     }
 
-    /// Debezium's MySQL connector offset (partition `{"server": <topic.prefix>}`, value `file`,
-    /// `pos`, `gtids`, `ts_sec`, `event`, `row`; Debezium documentation, "MySQL connector",
-    /// offsets), as Kafka Connect's `PATCH /connectors/<name>/offsets` body, and the data of the
-    /// `set-binlog-position` signal.
+    /// Debezium's offset, as Kafka Connect's `PATCH /connectors/<name>/offsets` body, and the
+    /// data of the `set-binlog-position` signal. Debezium's MySQL and MariaDB connectors share
+    /// the offset (`BinlogOffsetContext`): partition `{"server": <topic.prefix>}`, value
+    /// `file`, `pos`, `gtids`, `ts_sec`, `server_id`, `event`, `row`. On a restart the loader
+    /// reads `file`, `pos`, `gtids`, `event` and `row`; `ts_sec` and `server_id` are what the
+    /// connector writes beside them (`MySqlOffsetContext.offsetUsingPosition`, `.Loader.load`).
+    /// `gtids` is MySQL's executed set for the MySQL connector, MariaDB's GTID position
+    /// (`0-1-100,1-2-7`) for the MariaDB connector (`MariaDbGtidSet`).
     fn debezium(&self) -> String {
         let (connector, prefix) = &self.debezium;
         let mut value = serde_json::Map::new();
         value.insert("file".into(), self.file.clone().into());
         value.insert("pos".into(), self.pos.into());
-        let gtid = self.mysql_gtid_text();
+        let gtid = match &self.gtids {
+            ExecutedGtids::MariaDb(pos) if !pos.to_string().is_empty() => Some(pos.to_string()),
+            _ => self.mysql_gtid_text(),
+        };
         if let Some(gtid) = &gtid {
             value.insert("gtids".into(), gtid.clone().into());
         }
         if let Some(us) = self.commit_us {
             value.insert("ts_sec".into(), us.div_euclid(1_000_000).into());
         }
+        // Debezium writes server_id only when it is not 0.
+        if let Some(id) = self.server_id.filter(|id| *id != 0) {
+            value.insert("server_id".into(), id.into());
+        }
         // A transaction boundary: nothing of the transaction to skip.
         value.insert("event".into(), 0.into());
         value.insert("row".into(), 0.into());
         let partition = serde_json::json!({ "server": prefix });
-        // The signal takes either a GTID set or a file and position, never both, and only a
-        // set of `uuid:N[-M]` blocks (Debezium's SetBinlogPositionSignal.validateSignalData).
+        // The signal takes either a GTID set or a file and position, never both. The MySQL
+        // connector's takes only `uuid:N[-M]` blocks, one interval each
+        // (SetBinlogPositionSignal.validateSignalData); the MariaDB connector's any GTIDs.
         let simple = match &self.gtids {
             ExecutedGtids::MySql(set) => {
                 !set.is_empty()
@@ -196,7 +210,8 @@ impl StartPoint {
                         .sources()
                         .all(|(tsid, ivs)| tsid.tag.is_none() && ivs.intervals().len() == 1)
             }
-            _ => false,
+            ExecutedGtids::MariaDb(_) => gtid.is_some(),
+            ExecutedGtids::None => false,
         };
         let signal = match (simple, &gtid) {
             (true, Some(gtid)) => serde_json::json!({ "gtid_set": gtid }),
@@ -420,6 +435,7 @@ mod tests {
             pos: 4321,
             gtids,
             commit_us: Some(1_634_774_460_250_000),
+            server_id: Some(223344),
             flavor: Flavor::MySql,
             origin,
             replica_version: None,
@@ -452,8 +468,8 @@ mod tests {
     ///   `scan.startup.specific-offset.file`, `.pos`, `.gtid-set` (Flink CDC docs, MySQL
     ///   connector, "Startup Reading Position").
     /// - Debezium: the MySQL connector's offset, partition `{"server": topic.prefix}`, value
-    ///   `file`, `pos`, `gtids`, `ts_sec` in seconds, `event`, `row` (Debezium docs, MySQL
-    ///   connector; Kafka Connect KIP-875 `PATCH /connectors/{name}/offsets`; the
+    ///   `file`, `pos`, `gtids`, `ts_sec` in seconds, `server_id`, `event`, `row` (Debezium
+    ///   docs, MySQL connector; Kafka Connect KIP-875 `PATCH /connectors/{name}/offsets`; the
     ///   `set-binlog-position` signal's `binlog_filename`, `binlog_position`, `gtid_set`).
     /// - MySQL: `CHANGE REPLICATION SOURCE TO` from 8.0.23, `CHANGE MASTER TO` before; setting
     ///   `gtid_purged` needs an empty `gtid_executed` (`RESET BINARY LOGS AND GTIDS` from 8.4,
@@ -496,19 +512,44 @@ mod tests {
         assert_eq!(dbz["offset"]["key"][1]["server"], "dbserver1");
         assert_eq!(dbz["offset"]["value"]["ts_sec"], 1_634_774_460);
         assert_eq!(dbz["offset"]["value"]["gtids"], SET);
+        assert_eq!(dbz["offset"]["value"]["server_id"], 223344);
+        assert_eq!(dbz["offset"]["value"]["pos"], 4321);
+        assert_eq!(dbz["offset"]["value"]["event"], 0);
+        assert_eq!(dbz["offset"]["value"]["row"], 0);
+        assert_eq!(
+            dbz["connect_offsets_patch"]["offsets"][0]["partition"]["server"],
+            "dbserver1"
+        );
+        assert_eq!(
+            dbz["connect_offsets_patch"]["offsets"][0]["offset"],
+            dbz["offset"]["value"]
+        );
         // The signal takes a simple GTID set alone, never with a file and position.
         assert_eq!(dbz["set_binlog_position_signal"]["data"]["gtid_set"], SET);
         assert!(dbz["set_binlog_position_signal"]["data"]["binlog_position"].is_null());
-        // MariaDB GTIDs are no MySQL set: file and position only, for these consumers.
-        let maria = point(
-            ExecutedGtids::MariaDb("0-1-213".parse().unwrap()),
-            server(false),
+        // A set with gaps: the MySQL connector's signal takes the file and position instead.
+        let gaps = point(
+            ExecutedGtids::MySql(format!("{SET}:80-90").parse().unwrap()),
+            server(true),
         );
-        let dbz: serde_json::Value = serde_json::from_str(&maria.emit(Format::Debezium)).unwrap();
-        assert!(dbz["offset"]["value"]["gtids"].is_null());
+        let dbz: serde_json::Value = serde_json::from_str(&gaps.emit(Format::Debezium)).unwrap();
+        assert!(dbz["set_binlog_position_signal"]["data"]["gtid_set"].is_null());
         assert_eq!(
             dbz["set_binlog_position_signal"]["data"]["binlog_position"],
             4321
+        );
+        // MariaDB: Debezium's MariaDB connector takes MariaDB's GTIDs (`MariaDbGtidSet`, and
+        // its SetBinlogPositionSignal's `{"gtid_set": "0-1-100,0-2-200"}`); Flink CDC and
+        // Canal read only MySQL's sets, so they get the file and position alone.
+        let maria = point(
+            ExecutedGtids::MariaDb("0-1-213,1-2-7".parse().unwrap()),
+            server(false),
+        );
+        let dbz: serde_json::Value = serde_json::from_str(&maria.emit(Format::Debezium)).unwrap();
+        assert_eq!(dbz["offset"]["value"]["gtids"], "0-1-213,1-2-7");
+        assert_eq!(
+            dbz["set_binlog_position_signal"]["data"]["gtid_set"],
+            "0-1-213,1-2-7"
         );
         assert!(!maria.emit(Format::FlinkCdc).contains("gtid"));
         assert!(!maria.emit(Format::Canal).contains("gtid"));

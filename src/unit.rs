@@ -104,6 +104,8 @@ pub struct TransactionUnit {
     pub end: UnitEnd,
     /// `transaction_length` from a MySQL 8 GTID event.
     pub transaction_length: Option<u64>,
+    /// `server_id` in the header of the unit's first event: the server that originated it.
+    pub server_id: u32,
 }
 
 impl TransactionUnit {
@@ -237,6 +239,7 @@ impl<S: EventSource> UnitReader<S> {
             gtid: None,
             end: UnitEnd::Statement,
             transaction_length: None,
+            server_id: event.header.server_id,
         });
         unit.end_pos = event.end();
         unit.end_ts = event.header.timestamp;

@@ -845,6 +845,12 @@ fn emit_prints_each_consumers_form_and_only_that() {
         "{}",
         mariadb.stdout
     );
+    // Debezium's MariaDB connector: the same GTID position, the same file and position.
+    let dbz = json(&resolve(&[T, "--emit", "debezium"]));
+    assert_eq!(dbz["offset"]["value"]["gtids"], gtid.as_str());
+    assert_eq!(dbz["offset"]["value"]["file"], file.as_str());
+    assert_eq!(dbz["offset"]["value"]["pos"], pos);
+    assert!(dbz["offset"]["value"]["server_id"].as_u64().unwrap() > 0);
     let both = resolve(&[T, "--emit", "canal", "--emit", "flink-cdc"]);
     assert!(
         both.stdout

@@ -21,8 +21,18 @@ use startpoint::testkit::mariadb::{MariaDb, ServerConfig};
 use startpoint::testkit::workload::FIXTURE_MAX_BINLOG_SIZE;
 use startpoint::unit::UnitReader;
 
-/// Every transaction of the local copy: (commit time, GTID text, file index), in binlog order.
-fn transactions(local: &BinlogDir) -> Vec<(i64, String, usize)> {
+/// One transaction of the local copy, in binlog order.
+struct Trx {
+    commit_us: i64,
+    gtid: String,
+    /// Index of its file.
+    file: usize,
+    /// Where it starts: what the answer is when it is the first committed at or after T.
+    at: (String, u64),
+}
+
+/// Every transaction of the local copy, in binlog order.
+fn transactions(local: &BinlogDir) -> Vec<Trx> {
     let mut out = Vec::new();
     for (i, file) in local.files.iter().enumerate() {
         let options = ReadOptions {
@@ -32,11 +42,28 @@ fn transactions(local: &BinlogDir) -> Vec<(i64, String, usize)> {
         let mut units = UnitReader::new(FileEventSource::open(&file.path, options).unwrap(), false);
         while let Some(unit) = units.next_unit().unwrap() {
             if let Some(UnitGtid::MariaDb(gtid)) = &unit.gtid {
-                out.push((unit.commit_us(), gtid.to_string(), i));
+                out.push(Trx {
+                    commit_us: unit.commit_us(),
+                    gtid: gtid.to_string(),
+                    file: i,
+                    at: (file.name.clone(), unit.pos),
+                });
             }
         }
     }
     out
+}
+
+/// The first transaction of the file the long statement's commit opened: the two before the
+/// statement in the old file committed later than it (the workload's last rotation).
+fn long_statement_rotation(all: &[Trx]) -> usize {
+    (3..all.len())
+        .find(|&j| {
+            all[j].file != all[j - 1].file
+                && all[j - 2].commit_us > all[j - 1].commit_us
+                && all[j - 3].commit_us > all[j - 1].commit_us
+        })
+        .expect("the history has the long statement's rotation")
 }
 
 /// Replays the primary's binlog up to `file:pos` into `replica`, unlogged: the backup restored
@@ -139,16 +166,41 @@ async fn a_replica_started_from_emit_mariadb_replays_exactly_from_the_answer() {
         !checksums(&primary).await.is_empty(),
         "the history has tables"
     );
-    // Starts in an early file, in the middle, near the end, and at the first transaction of a
-    // file (the boundary: the answer may be the end of the file before).
+    // Starts in an early file, in the middle, near the end, at the first transaction of a file
+    // (the boundary: the answer may be the end of the file before), and around the long
+    // statement whose commit rotated the log: the new file is dated at the statement's start,
+    // before the two transactions other sessions committed into the old file while it ran
+    // (SEMANTICS.md §6). A start time after that date but at or before their commits must
+    // still start in the old file; starting at the new file skips them.
     let boundary = all
         .iter()
-        .position(|t| t.2 == all[all.len() / 2].2)
+        .position(|t| t.file == all[all.len() / 2].file)
         .unwrap();
-    let picks = [all.len() / 10, boundary, all.len() / 2, all.len() - 3];
+    let rotated = long_statement_rotation(&all);
+    // The trap is real: the new file is dated at or before the commits left in the old one.
+    let created = {
+        use startpoint::binlog::EventSource;
+        let path = &local.files[all[rotated].file].path;
+        let mut events = FileEventSource::open(path, ReadOptions::default()).unwrap();
+        i64::from(events.next_event().unwrap().unwrap().header.timestamp) * 1_000_000
+    };
+    assert!(
+        created <= all[rotated - 3].commit_us && created <= all[rotated - 2].commit_us,
+        "the long statement's new file is dated before the commits it follows"
+    );
+    let picks = [
+        all.len() / 10,
+        boundary,
+        all.len() / 2,
+        all.len() - 3,
+        rotated - 3,
+        rotated - 2,
+        rotated - 1,
+        rotated,
+    ];
     for (round, &index) in picks.iter().enumerate() {
         for gtid_mode in ["auto", "off"] {
-            let t = all[index].0;
+            let t = all[index].commit_us;
             let out = support::command()
                 .args([
                     "resolve-position",
@@ -202,7 +254,7 @@ async fn a_replica_started_from_emit_mariadb_replays_exactly_from_the_answer() {
             restore_until(&local, &file, pos, &replica);
             run_sql(&replica, &sql).await;
             // Caught up: the replica applied the primary's last transaction.
-            let last = all.last().unwrap().1.clone();
+            let last = all.last().unwrap().gtid.clone();
             let mut applied = Vec::new();
             for _ in 0..300 {
                 applied = replica_binlog_gtids(&replica).await;
@@ -212,8 +264,15 @@ async fn a_replica_started_from_emit_mariadb_replays_exactly_from_the_answer() {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             // The transactions committed at or after T (same-second commits included), in order.
-            let first = all.iter().position(|(commit, _, _)| *commit >= t).unwrap();
-            let expected: Vec<String> = all[first..].iter().map(|(_, g, _)| g.clone()).collect();
+            let first = all.iter().position(|trx| trx.commit_us >= t).unwrap();
+            let expected: Vec<String> = all[first..].iter().map(|trx| trx.gtid.clone()).collect();
+            // The answer is where the first of them starts, in its own file.
+            assert_eq!(
+                (file.clone(), pos),
+                all[first].at,
+                "round {round}, --gtid {gtid_mode}: T = {}",
+                format_instant(t)
+            );
             assert_eq!(
                 applied, expected,
                 "round {round}, --gtid {gtid_mode}: replica started from\n{sql}"
@@ -242,8 +301,9 @@ async fn a_replay_of_emit_mysqlbinlog_applies_exactly_from_the_answer() {
     .unwrap();
     drop(primary);
     let all = transactions(&local);
-    for index in [all.len() / 3, all.len() * 2 / 3] {
-        let t = all[index].0;
+    let rotated = long_statement_rotation(&all);
+    for index in [all.len() / 3, all.len() * 2 / 3, rotated - 2] {
+        let t = all[index].commit_us;
         let run = |extra: &[&str]| {
             let mut args = vec![
                 "resolve-position".to_owned(),
@@ -280,8 +340,9 @@ async fn a_replay_of_emit_mysqlbinlog_applies_exactly_from_the_answer() {
             .unwrap();
         assert!(status.success(), "{command}");
         let applied = replica_binlog_gtids(&server).await;
-        let first = all.iter().position(|(commit, _, _)| *commit >= t).unwrap();
-        let expected: Vec<String> = all[first..].iter().map(|(_, g, _)| g.clone()).collect();
+        let first = all.iter().position(|trx| trx.commit_us >= t).unwrap();
+        let expected: Vec<String> = all[first..].iter().map(|trx| trx.gtid.clone()).collect();
+        assert_eq!((file, pos), all[first].at, "{command}");
         assert_eq!(applied, expected, "{command}");
     }
 }

@@ -252,6 +252,7 @@ fn emit(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8> {
         pos: location.pos,
         gtids,
         commit_us: resolution.matched.as_ref().map(|m| m.unit.commit_us()),
+        server_id: resolution.matched.as_ref().map(|m| m.unit.server_id),
         flavor,
         origin,
         replica_version: args.replica_version.clone(),

@@ -229,6 +229,7 @@ mod tests {
             gtid: None,
             end: UnitEnd::Xid,
             transaction_length: None,
+            server_id: 1,
         }
     }
 
