@@ -29,6 +29,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "compare/link.rs"]
+mod link;
+
 use mysql_async::prelude::*;
 use startpoint::testkit::binlog_writer::{SequenceWriter, TrxShape, TrxSpec, WriterFlavor};
 use startpoint::testkit::mariadb::{MariaDb, ServerConfig};
@@ -42,8 +45,15 @@ struct Options {
     dir: PathBuf,
     runs: usize,
     mib: u64,
-    /// `local`, `remote` or both (`None`).
+    /// `local`, `remote`, `link`, or `local` and `remote` (`None`).
     only: Option<String>,
+    /// The links `--only link` measures (`loopback` or a `tc` rate such as `32mbit`).
+    links: Vec<String>,
+    /// Run the link benches here: this process is inside the namespace of this link.
+    link_inside: Option<String>,
+    /// Only serve this directory of binlogs from a private MariaDB, until stdin closes (for
+    /// profiling by hand).
+    serve: Option<PathBuf>,
     /// Only build the data (run in a child process, so the measuring process stays small:
     /// a child's peak RSS counts the parent's at fork time).
     build: bool,
@@ -56,6 +66,9 @@ fn options() -> Options {
         mib: 1024,
         build: false,
         only: None,
+        links: vec!["loopback".into(), "100mbit".into(), "32mbit".into()],
+        link_inside: None,
+        serve: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -67,16 +80,25 @@ fn options() -> Options {
             "--bench" => {}
             "--build" => options.build = true,
             "--only" => options.only = Some(value()),
+            "--links" => options.links = value().split(',').map(str::to_owned).collect(),
+            "--link-inside" => options.link_inside = Some(value()),
+            "--serve" => options.serve = Some(PathBuf::from(value())),
             other => usage(other),
         }
     }
-    options.runs = options.runs.max(5);
+    // Shaped links take minutes a run: at least 3 there, 5 elsewhere.
+    let least = match options.only.as_deref() == Some("link") || options.link_inside.is_some() {
+        true => 3,
+        false => 5,
+    };
+    options.runs = options.runs.max(least);
     options
 }
 
 fn usage(arg: &str) -> ! {
     eprintln!(
-        "compare: bad argument {arg}; usage: compare [--dir DIR] [--runs N] [--mib N] [--only local|remote]"
+        "compare: bad argument {arg}; usage: compare [--dir DIR] [--runs N] [--mib N] \
+         [--only local|remote|link] [--links loopback,100mbit,32mbit]"
     );
     std::process::exit(2)
 }
@@ -98,6 +120,22 @@ fn main() {
     let big = options.mib << 20;
     let history = options.dir.join("mariadb-history");
     let mysql_history = options.dir.join("mysql80-history");
+    if let Some(dir) = &options.serve {
+        let server = link::serve(dir);
+        println!("{}", server.url());
+        let _ = std::io::stdin().read_line(&mut String::new());
+        return;
+    }
+    if let Some(link) = &options.link_inside {
+        link::inside(
+            &binary,
+            &options.dir,
+            link,
+            options.runs,
+            link == "loopback",
+        );
+        return;
+    }
     if options.build {
         runtime.block_on(ensure_mariadb(&mariadb, big, 1 << 30));
         runtime.block_on(ensure_mariadb(&history, big, HISTORY_FILE));
@@ -112,6 +150,11 @@ fn main() {
         .status()
         .expect("build the data");
     assert!(built.success(), "building the data failed");
+    if options.only.as_deref() == Some("link") {
+        drop(runtime);
+        link::all(&options.dir, &options.links, options.runs);
+        return;
+    }
     let maria_last = runtime.block_on(ensure_mariadb(&mariadb, big, 1 << 30));
     let history_last = runtime.block_on(ensure_mariadb(&history, big, HISTORY_FILE));
     let mysql_last = ensure_mysql80(&mysql, big);

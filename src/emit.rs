@@ -53,6 +53,8 @@ pub enum Origin {
         port: u16,
         user: String,
         has_password: bool,
+        /// The source is reached over TLS.
+        tls: bool,
         version: String,
     },
 }
@@ -66,6 +68,8 @@ pub struct StartPoint {
     pub gtids: ExecutedGtids,
     /// The commit time of the transaction at the point, in microseconds (UTC).
     pub commit_us: Option<i64>,
+    /// The header time of its first event, in microseconds (UTC).
+    pub begin_us: Option<i64>,
     /// The `server_id` that originated the transaction at the point.
     pub server_id: Option<u32>,
     /// The flavour of the binlog (for the recovery tool's name).
@@ -81,6 +85,18 @@ pub struct StartPoint {
 /// SQL string literal.
 fn sql(text: &str) -> String {
     format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// Whether Debezium's `set-binlog-position` signal takes `name` (`^[a-zA-Z0-9_-]+\.\d{6}$`).
+fn debezium_file_name(name: &str) -> bool {
+    name.split_once('.').is_some_and(|(base, number)| {
+        !base.is_empty()
+            && base
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            && number.len() == 6
+            && number.bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 /// Java properties value (`\`, line breaks, leading blanks escaped; `:`/`=` are fine in values).
@@ -142,6 +158,55 @@ impl StartPoint {
         }
     }
 
+    /// What the user must know about the output of `format` (for stderr).
+    pub fn notes(&self, format: Format) -> Vec<String> {
+        let mut notes = Vec::new();
+        match format {
+            Format::Debezium => {
+                if self.debezium_signal().is_null() {
+                    notes.push(
+                        "debezium: the GTID set has gaps or tags, which the MySQL connector's \
+                         set-binlog-position signal does not take, and a file and position \
+                         would not move a connector that reads GTIDs: no signal is given; use \
+                         the offsets PATCH"
+                            .to_owned(),
+                    );
+                } else if !debezium_file_name(&self.file) {
+                    notes.push(format!(
+                        "debezium: the set-binlog-position signal refuses the file name {} \
+                         (it takes NAME.NNNNNN); use the offsets PATCH",
+                        self.file
+                    ));
+                }
+            }
+            Format::Mysql if self.replica_version.is_none() => match &self.origin {
+                Origin::Server { version, .. } => notes.push(format!(
+                    "mysql: statements for MySQL {version}, the source's version; give \
+                     --replica-version for the replica's"
+                )),
+                Origin::Files { .. } => notes.push(
+                    "mysql: statements for MySQL 8.4; give --replica-version for an older \
+                     replica"
+                        .to_owned(),
+                ),
+            },
+            _ => {}
+        }
+        if let Origin::Server { tls: true, .. } = self.origin
+            && matches!(
+                format,
+                Format::Mysql | Format::Mariadb | Format::Mysqlbinlog
+            )
+        {
+            notes.push(format!(
+                "{}: the source is reached over TLS: TLS is required, add its CA (and client \
+                 certificate) options",
+                format.as_str()
+            ));
+        }
+        notes
+    }
+
     /// The output of `format`.
     pub fn emit(&self, format: Format) -> String {
         match format {
@@ -200,25 +265,9 @@ impl StartPoint {
         value.insert("event".into(), 0.into());
         value.insert("row".into(), 0.into());
         let partition = serde_json::json!({ "server": prefix });
-        // The signal takes either a GTID set or a file and position, never both. The MySQL
-        // connector's takes only `uuid:N[-M]` blocks, one interval each
-        // (SetBinlogPositionSignal.validateSignalData); the MariaDB connector's any GTIDs.
-        let simple = match &self.gtids {
-            ExecutedGtids::MySql(set) => {
-                !set.is_empty()
-                    && set
-                        .sources()
-                        .all(|(tsid, ivs)| tsid.tag.is_none() && ivs.intervals().len() == 1)
-            }
-            ExecutedGtids::MariaDb(_) => gtid.is_some(),
-            ExecutedGtids::None => false,
-        };
-        let signal = match (simple, &gtid) {
-            (true, Some(gtid)) => serde_json::json!({ "gtid_set": gtid }),
-            _ => serde_json::json!({
-                "binlog_filename": self.file,
-                "binlog_position": self.pos,
-            }),
+        let signal = match self.debezium_signal() {
+            serde_json::Value::Null => serde_json::Value::Null,
+            data => serde_json::json!({ "type": "set-binlog-position", "data": data }),
         };
         let doc = serde_json::json!({
             "offset": {
@@ -228,15 +277,40 @@ impl StartPoint {
             "connect_offsets_patch": {
                 "offsets": [{ "partition": partition, "offset": value }],
             },
-            "set_binlog_position_signal": {
-                "type": "set-binlog-position",
-                "data": signal,
-            },
+            "set_binlog_position_signal": signal,
         });
         format!(
             "{}\n",
             serde_json::to_string_pretty(&doc).unwrap_or_default()
         )
+    }
+
+    /// The data of Debezium's `set-binlog-position` signal, or null when no signal moves the
+    /// connector to the point. The signal takes a GTID set or a file and position, never both
+    /// (`SetBinlogPositionSignal.validateSignalData`, MySQL and MariaDB connectors). The MySQL
+    /// connector's takes only `uuid:N[-M]` blocks, one interval each; the MariaDB connector's
+    /// any GTIDs. A file and position only set the start point and keep the offset's GTIDs
+    /// (`setBinlogStartPoint`), which a connector on a GTID server reads first: they do for a
+    /// binlog without GTIDs only.
+    fn debezium_signal(&self) -> serde_json::Value {
+        match &self.gtids {
+            ExecutedGtids::MySql(set) if !set.is_empty() => {
+                let simple = set
+                    .sources()
+                    .all(|(tsid, ivs)| tsid.tag.is_none() && ivs.intervals().len() == 1);
+                match simple {
+                    true => serde_json::json!({ "gtid_set": set.to_string() }),
+                    false => serde_json::Value::Null,
+                }
+            }
+            ExecutedGtids::MariaDb(pos) if !pos.to_string().is_empty() => {
+                serde_json::json!({ "gtid_set": pos.to_string() })
+            }
+            _ => serde_json::json!({
+                "binlog_filename": self.file,
+                "binlog_position": self.pos,
+            }),
+        }
     }
 
     /// Flink CDC's MySQL source `WITH` options for a specific offset.
@@ -263,11 +337,14 @@ impl StartPoint {
             prop(&self.file),
             self.pos
         );
-        if let Some(us) = self.commit_us {
+        // Canal compares it with the second of each transaction's first event
+        // (`findAsPerTimestampInSpecificLogFile`): the second the transaction at the point
+        // began, never a later millisecond that would skip it.
+        if let Some(us) = self.begin_us {
             let _ = writeln!(
                 out,
                 "canal.instance.master.timestamp={}",
-                us.div_euclid(1_000)
+                us.div_euclid(1_000_000) * 1000
             );
         }
         // Canal reads the GTID only with canal.instance.gtidon=true (default false).
@@ -296,10 +373,25 @@ impl StartPoint {
                 if *has_password {
                     parts.push(format!("{prefix}_PASSWORD = {}", sql(PASSWORD_PLACEHOLDER)));
                 }
+                if let Origin::Server { tls: true, .. } = self.origin {
+                    parts.push(format!("{prefix}_SSL = 1"));
+                }
                 parts
             }
             Origin::Files { .. } => Vec::new(),
         }
+    }
+
+    /// The replica's MySQL version: `--replica-version`, else the source's when known.
+    fn mysql_replica_version(&self) -> Option<(u16, u16, u16)> {
+        let given = self
+            .replica_version
+            .as_deref()
+            .map(crate::binlog::format::split_version);
+        given.or(match &self.origin {
+            Origin::Server { version, .. } => Some(crate::binlog::format::split_version(version)),
+            Origin::Files { .. } => None,
+        })
     }
 
     /// Statements that make a MariaDB server a replica from the point.
@@ -334,14 +426,7 @@ impl StartPoint {
     /// Statements that make a MySQL server a replica from the point: GTID auto-positioning
     /// when the answer has a MySQL GTID set, else the file and position.
     fn mysql(&self) -> String {
-        let given = self
-            .replica_version
-            .as_deref()
-            .map(crate::binlog::format::split_version);
-        let version = given.or(match &self.origin {
-            Origin::Server { version, .. } => Some(crate::binlog::format::split_version(version)),
-            Origin::Files { .. } => None,
-        });
+        let version = self.mysql_replica_version();
         // CHANGE REPLICATION SOURCE TO and START REPLICA came with 8.0.23 (older: MASTER).
         let modern = version.is_none_or(|v| v >= (8, 0, 23));
         let (prefix, stop, start, reset_replica, change) = match modern {
@@ -365,6 +450,17 @@ impl StartPoint {
             Origin::Files { .. } => format!("{stop}\n"),
         };
         let mut parts = self.connection(prefix);
+        // caching_sha2_password (MySQL 8's default) over a connection without TLS needs the
+        // source's RSA key (GET_MASTER_PUBLIC_KEY from 8.0.4, GET_SOURCE_PUBLIC_KEY from 8.0.23).
+        if let Origin::Server {
+            has_password: true,
+            tls: false,
+            ..
+        } = self.origin
+            && version.is_none_or(|v| v >= (8, 0, 4))
+        {
+            parts.push(format!("GET_{prefix}_PUBLIC_KEY = 1"));
+        }
         match &self.gtids {
             ExecutedGtids::MySql(set) => {
                 // gtid_purged can only be set on an empty gtid_executed: reset it first
@@ -406,13 +502,22 @@ impl StartPoint {
                 port,
                 user,
                 has_password,
+                tls,
                 ..
             } => {
                 // A bare --password makes the tool ask for it.
-                let password = match has_password {
+                let mut password = match has_password {
                     true => " --password".to_owned(),
                     false => String::new(),
                 };
+                match (self.flavor, tls) {
+                    (Flavor::MariaDb, true) => password.push_str(" --ssl"),
+                    (Flavor::MySql, true) => password.push_str(" --ssl-mode=REQUIRED"),
+                    (Flavor::MySql, false) if *has_password => {
+                        password.push_str(" --get-server-public-key")
+                    }
+                    _ => {}
+                }
                 format!(
                     "{tool} --read-from-remote-server --host={} --port={port} --user={}{password} \
                      --to-last-log {position} {}\n",
@@ -435,6 +540,7 @@ mod tests {
             pos: 4321,
             gtids,
             commit_us: Some(1_634_774_460_250_000),
+            begin_us: Some(1_634_774_459_000_000),
             server_id: Some(223344),
             flavor: Flavor::MySql,
             origin,
@@ -449,6 +555,7 @@ mod tests {
             port: 3306,
             user: "repl".into(),
             has_password,
+            tls: false,
             version: "8.0.36".into(),
         }
     }
@@ -483,10 +590,11 @@ mod tests {
                 "meta:\n  binlog-name: \"mysql-bin.000012\"\n  binlog-pos: 4321\n  binlog-gtid: \"{SET}\"\n"
             )
         );
-        // Canal: milliseconds (Canal's `canal.instance.master.timestamp`).
+        // Canal: milliseconds (Canal's `canal.instance.master.timestamp`), of the second the
+        // transaction began: Canal compares it with each BEGIN's header second.
         let canal = p.emit(Format::Canal);
         assert!(
-            canal.contains("canal.instance.master.timestamp=1634774460250\n"),
+            canal.contains("canal.instance.master.timestamp=1634774459000\n"),
             "{canal}"
         );
         assert!(
@@ -527,17 +635,24 @@ mod tests {
         // The signal takes a simple GTID set alone, never with a file and position.
         assert_eq!(dbz["set_binlog_position_signal"]["data"]["gtid_set"], SET);
         assert!(dbz["set_binlog_position_signal"]["data"]["binlog_position"].is_null());
-        // A set with gaps: the MySQL connector's signal takes the file and position instead.
         let gaps = point(
             ExecutedGtids::MySql(format!("{SET}:80-90").parse().unwrap()),
             server(true),
         );
+        // A set with gaps: the MySQL connector's signal takes no such set, and a file and
+        // position would not move a connector that reads GTIDs: no signal, and a note.
         let dbz: serde_json::Value = serde_json::from_str(&gaps.emit(Format::Debezium)).unwrap();
-        assert!(dbz["set_binlog_position_signal"]["data"]["gtid_set"].is_null());
+        assert!(dbz["set_binlog_position_signal"].is_null());
+        assert_eq!(dbz["offset"]["value"]["gtids"], format!("{SET}:80-90"));
+        assert!(gaps.notes(Format::Debezium)[0].contains("offsets PATCH"));
+        // Without GTIDs, the signal's file and position.
+        let plain = point(ExecutedGtids::None, server(false));
+        let dbz: serde_json::Value = serde_json::from_str(&plain.emit(Format::Debezium)).unwrap();
         assert_eq!(
             dbz["set_binlog_position_signal"]["data"]["binlog_position"],
             4321
         );
+        assert!(plain.notes(Format::Debezium).is_empty());
         // MariaDB: Debezium's MariaDB connector takes MariaDB's GTIDs (`MariaDbGtidSet`, and
         // its SetBinlogPositionSignal's `{"gtid_set": "0-1-100,0-2-200"}`); Flink CDC and
         // Canal read only MySQL's sets, so they get the file and position alone.
@@ -553,8 +668,12 @@ mod tests {
         );
         assert!(!maria.emit(Format::FlinkCdc).contains("gtid"));
         assert!(!maria.emit(Format::Canal).contains("gtid"));
-        // MySQL 8.0.36: auto-position from the executed set, no password.
+        // MySQL 8.0.36 (the source's version, said on stderr): auto-position from the
+        // executed set; the password a placeholder; caching_sha2_password without TLS needs
+        // the source's RSA key.
         let mysql = p.emit(Format::Mysql);
+        assert!(mysql.contains("GET_SOURCE_PUBLIC_KEY = 1"), "{mysql}");
+        assert!(p.notes(Format::Mysql)[0].contains("8.0.36"));
         assert!(
             mysql.contains(&format!("SET GLOBAL gtid_purged = '{SET}';")),
             "{mysql}"
@@ -572,6 +691,27 @@ mod tests {
         );
         assert!(!mysql.contains("PASSWORD"), "{mysql}");
         assert!(mysql.contains("MASTER_AUTO_POSITION = 0"), "{mysql}");
+        assert!(old.notes(Format::Mysql).is_empty());
+        // From local files, no version known: MySQL 8.4's statements.
+        let files84 = point(mysql_gtids(), Origin::Files { paths: Vec::new() });
+        assert_eq!(
+            files84.emit(Format::Mysql),
+            format!(
+                "STOP REPLICA;\nRESET BINARY LOGS AND GTIDS;\nSET GLOBAL gtid_purged = '{SET}';\n\
+                 CHANGE REPLICATION SOURCE TO SOURCE_AUTO_POSITION = 1;\nSTART REPLICA;\n"
+            )
+        );
+        // Over TLS: the replica and the recovery tool require it too.
+        let mut tls = point(mysql_gtids(), server(true));
+        if let Origin::Server { tls, .. } = &mut tls.origin {
+            *tls = true;
+        }
+        assert!(tls.emit(Format::Mysql).contains("SOURCE_SSL = 1"));
+        assert!(!tls.emit(Format::Mysql).contains("PUBLIC_KEY"));
+        assert!(
+            tls.emit(Format::Mysqlbinlog)
+                .contains("--password --ssl-mode=REQUIRED")
+        );
         // Recovery from local files: the files from the answer on, quoted for the shell.
         let files = point(
             ExecutedGtids::None,
@@ -597,5 +737,8 @@ mod tests {
         assert_eq!(flink("a\\b'c"), "'a\\b''c'");
         assert_eq!(shell("a b"), "'a b'");
         assert_eq!(shell("it's"), "'it'\\''s'");
+        assert!(debezium_file_name("mysql-bin.000012"));
+        assert!(!debezium_file_name("db.example-bin.000001"));
+        assert!(!debezium_file_name("mysql-bin.1000000"));
     }
 }

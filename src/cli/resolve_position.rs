@@ -105,7 +105,8 @@ pub fn run(args: &ResolvePositionArgs, global: &GlobalArgs) -> anyhow::Result<u8
     match resolve(args, global) {
         Ok(answered) => report(args, &answered),
         Err(failure) => {
-            if args.output == OutputFormat::Json {
+            // With --emit, stdout holds the consumer's form or nothing.
+            if args.output == OutputFormat::Json && args.emit.is_empty() {
                 let text = serde_json::json!({"status": "Error", "error": failure.to_string()});
                 println!("{}", serde_json::to_string_pretty(&text)?);
             }
@@ -244,6 +245,7 @@ fn emit(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8> {
             port: settings.port,
             user: settings.user.clone(),
             has_password: !settings.password.is_empty(),
+            tls: settings.tls.is_some(),
             version: version.unwrap_or_default().to_owned(),
         },
     };
@@ -252,6 +254,7 @@ fn emit(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8> {
         pos: location.pos,
         gtids,
         commit_us: resolution.matched.as_ref().map(|m| m.unit.commit_us()),
+        begin_us: resolution.matched.as_ref().map(|m| m.unit.begin_us()),
         server_id: resolution.matched.as_ref().map(|m| m.unit.server_id),
         flavor,
         origin,
@@ -269,6 +272,9 @@ fn emit(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8> {
             writeln!(out, "==> {} <==", format.as_str())?;
         }
         write!(out, "{}", point.emit(format))?;
+        for note in point.notes(format) {
+            eprintln!("startpoint: {note}");
+        }
     }
     Ok(0)
 }

@@ -10,6 +10,7 @@ use futures_util::StreamExt;
 use mysql_async::prelude::*;
 use mysql_async::{BinlogStream, BinlogStreamRequest, Conn};
 use mysql_common::binlog::events::Event;
+use mysql_common::packets::{BinlogDumpFlags, ComBinlogDump, ComRegisterSlave};
 use mysql_common::proto::MySerialize;
 use tokio::runtime::Handle;
 use tokio::time::Instant;
@@ -21,6 +22,7 @@ use crate::resolve::{ReadProgress, SearchStats};
 
 use super::error::{self, RemoteError};
 use super::settings::ConnSettings;
+use super::tap::{Batch, TapItem};
 use super::throttle::Throttle;
 
 /// What the control connection learned.
@@ -325,8 +327,8 @@ async fn check_server_id_free(
 /// send one between a ROTATE and the next file's FDE, MDEV-29981; binlog servers and proxies).
 /// Read as an event, it could end a probe early or pose as the event at a position, so the
 /// transport drops it before anything counts or reads it.
-fn is_heartbeat(event: &Event) -> bool {
-    let code = event.header().event_type_raw();
+fn is_heartbeat(raw: &[u8]) -> bool {
+    let code = raw.get(4).copied().unwrap_or(0);
     code == EventType::Heartbeat as u8 || code == EventType::HeartbeatV2 as u8
 }
 
@@ -359,6 +361,84 @@ fn dump_position(settings: &ConnSettings, file: &str, pos: u64) -> Result<u32, R
     })
 }
 
+/// A dump's events: read by the relay itself ([`super::tap`]), or by mysql_async when the
+/// connection is TLS.
+pub(super) struct Dump {
+    read: DumpRead,
+    /// Events received, handed out up to `at`.
+    pending: Batch,
+    at: usize,
+}
+
+enum DumpRead {
+    Tap {
+        events: tokio::sync::mpsc::Receiver<TapItem>,
+        /// The driver's side of the connection, idle, closed with the dump.
+        _conn: Conn,
+        ended: bool,
+    },
+    Driver(Option<BinlogStream>),
+}
+
+impl Dump {
+    /// The next event as the server sent it, when one was received and not handed out yet.
+    pub(super) fn ready(&mut self) -> Option<Vec<u8>> {
+        let raw = self.pending.get(self.at)?.to_vec();
+        self.at += 1;
+        Some(raw)
+    }
+
+    /// The next event as the server sent it; `None` at the end of the dump.
+    pub(super) async fn next(&mut self) -> Option<Result<Vec<u8>, mysql_async::Error>> {
+        if let Some(raw) = self.ready() {
+            return Some(Ok(raw));
+        }
+        match &mut self.read {
+            DumpRead::Tap { ended: true, .. } => None,
+            DumpRead::Tap { events, ended, .. } => loop {
+                match events.recv().await {
+                    Some(TapItem::Events(batch)) => {
+                        if let Some(raw) = batch.get(0) {
+                            let raw = raw.to_vec();
+                            self.pending = batch;
+                            self.at = 1;
+                            return Some(Ok(raw));
+                        }
+                    }
+                    Some(TapItem::End) => {
+                        *ended = true;
+                        return None;
+                    }
+                    Some(TapItem::Failed(error)) => {
+                        *ended = true;
+                        return Some(Err(error));
+                    }
+                    None => {
+                        *ended = true;
+                        return Some(Err(mysql_async::Error::Driver(
+                            mysql_async::DriverError::ConnectionClosed,
+                        )));
+                    }
+                }
+            },
+            DumpRead::Driver(stream) => {
+                let next = stream.as_mut()?.next().await;
+                Some(next?.map(|event| raw_event(&event)))
+            }
+        }
+    }
+
+    /// Stops the dump.
+    pub(super) async fn close(mut self) {
+        if let DumpRead::Driver(stream) = &mut self.read
+            && let Some(stream) = stream.take()
+        {
+            let _ = tokio::time::timeout(CLOSE_WAIT, stream.close()).await;
+        }
+        // The relay's side closes with the throttle.
+    }
+}
+
 /// Requests a non-blocking dump of `file` from `pos` (an event start) on a new connection.
 pub(super) async fn dump(
     settings: &ConnSettings,
@@ -366,7 +446,7 @@ pub(super) async fn dump(
     pos: u64,
     role: Role,
     deadline: Instant,
-) -> Result<(BinlogStream, Throttle), RemoteError> {
+) -> Result<(Dump, Throttle), RemoteError> {
     let pos = dump_position(settings, file, pos)?;
     let (mut conn, throttle) = connect(settings, role, deadline).await?;
     within(
@@ -376,17 +456,41 @@ pub(super) async fn dump(
         conn.query_drop(REPLICA_SESSION),
     )
     .await?;
-    // The name replicas list us under (SHOW SLAVE HOSTS, SHOW REPLICAS).
-    let request = BinlogStreamRequest::new(settings.probe_server_id())
-        .with_hostname(REPORT_HOST.as_bytes())
-        .with_filename(file.as_bytes())
-        .with_pos(u64::from(pos))
-        .with_non_blocking();
     throttle.start_dump(if role == Role::Probe {
         PROBE_BYTES
     } else {
         WALK_BYTES
     });
+    let server_id = settings.probe_server_id();
+    // The name replicas list us under (SHOW SLAVE HOSTS, SHOW REPLICAS).
+    let mut register = Vec::new();
+    ComRegisterSlave::new(server_id)
+        .with_hostname(REPORT_HOST.as_bytes())
+        .serialize(&mut register);
+    let mut request = Vec::new();
+    ComBinlogDump::new(server_id)
+        .with_pos(pos)
+        .with_flags(BinlogDumpFlags::BINLOG_DUMP_NON_BLOCK)
+        .with_filename(file.as_bytes())
+        .serialize(&mut request);
+    if let Some(events) = throttle.take_over(&[register, request]) {
+        let read = DumpRead::Tap {
+            events,
+            _conn: conn,
+            ended: false,
+        };
+        let dump = Dump {
+            read,
+            pending: Batch::default(),
+            at: 0,
+        };
+        return Ok((dump, throttle));
+    }
+    let request = BinlogStreamRequest::new(server_id)
+        .with_hostname(REPORT_HOST.as_bytes())
+        .with_filename(file.as_bytes())
+        .with_pos(u64::from(pos))
+        .with_non_blocking();
     let stream = within(
         settings,
         deadline,
@@ -394,7 +498,12 @@ pub(super) async fn dump(
         conn.get_binlog_stream(request),
     )
     .await?;
-    Ok((stream, throttle))
+    let dump = Dump {
+        read: DumpRead::Driver(Some(stream)),
+        pending: Batch::default(),
+        at: 0,
+    };
+    Ok((dump, throttle))
 }
 
 /// Set on every dump's connection, whatever the server (user variables the other one ignores):
@@ -407,8 +516,10 @@ pub(super) async fn dump(
 ///   connection, as go-mysql sets, so that with `--server-id` our dumps do not kill each other,
 ///   nor other UUID-less clients of that id. Each variable gets its own `UUID()`: a `SET`
 ///   evaluates every value before it assigns any, so `@replica_uuid=@slave_uuid` would be NULL.
-const REPLICA_SESSION: &str =
-    "SET @mariadb_slave_capability=4, @replica_uuid=UUID(), @slave_uuid=UUID()";
+/// - Both send checksums only to a replica that says it checks them (`@master_binlog_checksum`,
+///   as mysql_async also sets it before a dump).
+const REPLICA_SESSION: &str = "SET @mariadb_slave_capability=4, @replica_uuid=UUID(), \
+     @slave_uuid=UUID(), @master_binlog_checksum='ALL'";
 
 /// Dumps `file` from `pos` (an event start) and reads its first events, at most `limit`, until
 /// `enough` holds for the last one read, then closes the dump. Returns the events as the server
@@ -432,7 +543,7 @@ pub(super) async fn dump_head(
         throttle.waiting(true);
         let next = tokio::time::timeout_at(deadline, stream.next()).await;
         throttle.waiting(false);
-        let event = match next {
+        let raw = match next {
             Err(_) => {
                 break Err(RemoteError::Deadline {
                     server: settings.address(),
@@ -443,12 +554,11 @@ pub(super) async fn dump_head(
             }
             Ok(None) => break Ok(()),
             Ok(Some(Err(err))) => break Err(error::classify(err, settings, &what)),
-            Ok(Some(Ok(event))) => event,
+            Ok(Some(Ok(raw))) => raw,
         };
-        let raw = raw_event(&event);
         consumed += raw.len() as u64 + PACKET_OVERHEAD;
         throttle.consumed(consumed);
-        if is_heartbeat(&event) {
+        if is_heartbeat(&raw) {
             continue;
         }
         let done = enough(&raw);
@@ -457,20 +567,22 @@ pub(super) async fn dump_head(
             break Ok(());
         }
     };
-    close(stream).await;
+    stream.close().await;
     pulled.map(|()| (events, throttle.received()))
 }
 
-async fn close(stream: BinlogStream) {
-    let _ = tokio::time::timeout(CLOSE_WAIT, stream.close()).await;
-}
+/// How much reading a walk may do before it tells the throttle: at least this (a quarter of
+/// WALK_BYTES), at most a sixteenth of what it read (the throttle allows a quarter ahead).
+const CONSUMED_STEP: u64 = 4 * 1024;
 
 /// A dump's events, pulled one at a time on the blocking thread.
 pub(super) struct StreamEvents {
-    pub(super) stream: Option<BinlogStream>,
+    pub(super) stream: Option<Dump>,
     /// Holds the server back to what has been consumed.
     pub(super) throttle: Throttle,
     pub(super) consumed: u64,
+    /// What the throttle was last told of `consumed`.
+    pub(super) said: u64,
     pub(super) handle: Handle,
     pub(super) deadline: Instant,
     pub(super) settings: ConnSettings,
@@ -484,7 +596,7 @@ impl StreamEvents {
     /// Ends the stream with `error`, for the search to return as it is.
     fn fail(&mut self, error: RemoteError) -> Option<Result<Vec<u8>, BinlogError>> {
         if let Some(stream) = self.stream.take() {
-            self.handle.block_on(close(stream));
+            self.handle.block_on(stream.close());
         }
         Some(Err(BinlogError::Transport {
             origin: self.settings.address(),
@@ -499,51 +611,67 @@ impl Iterator for StreamEvents {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             let stream = self.stream.as_mut()?;
-            self.throttle.waiting(true);
-            let next = self
-                .handle
-                .block_on(tokio::time::timeout_at(self.deadline, stream.next()));
-            self.throttle.waiting(false);
-            let event = match next {
-                Err(_) => {
-                    return self.fail(RemoteError::Deadline {
-                        server: self.settings.address(),
-                        what: "reading the binlog stream".to_owned(),
-                        elapsed: Duration::ZERO,
-                        last: "no event before the deadline".to_owned(),
-                    });
-                }
-                Ok(None) => {
-                    if let Some(stream) = self.stream.take() {
-                        self.handle.block_on(close(stream));
+            let raw = match stream.ready() {
+                Some(raw) => raw,
+                None => {
+                    // What was read lets the relay read on (said at least every CONSUMED_STEP
+                    // bytes, and always before waiting).
+                    self.throttle.consumed(self.consumed);
+                    self.throttle.waiting(true);
+                    let next = self
+                        .handle
+                        .block_on(tokio::time::timeout_at(self.deadline, stream.next()));
+                    self.throttle.waiting(false);
+                    match next {
+                        Err(_) => {
+                            return self.fail(RemoteError::Deadline {
+                                server: self.settings.address(),
+                                what: "reading the binlog stream".to_owned(),
+                                elapsed: Duration::ZERO,
+                                last: "no event before the deadline".to_owned(),
+                            });
+                        }
+                        Ok(None) => {
+                            if let Some(stream) = self.stream.take() {
+                                self.handle.block_on(stream.close());
+                            }
+                            return None;
+                        }
+                        Ok(Some(Err(err))) => {
+                            let error =
+                                error::classify(err, &self.settings, "reading the binlog stream");
+                            return self.fail(error);
+                        }
+                        Ok(Some(Ok(raw))) => raw,
                     }
-                    return None;
                 }
-                Ok(Some(Err(err))) => {
-                    let error = error::classify(err, &self.settings, "reading the binlog stream");
-                    return self.fail(error);
-                }
-                Ok(Some(Ok(event))) => event,
             };
-            if is_heartbeat(&event) {
-                self.consumed += raw_event(&event).len() as u64 + PACKET_OVERHEAD;
+            self.consumed += raw.len() as u64 + PACKET_OVERHEAD;
+            if self.consumed >= self.said + (self.said / 16).max(CONSUMED_STEP) {
                 self.throttle.consumed(self.consumed);
+                self.said = self.consumed;
+            }
+            if is_heartbeat(&raw) {
                 continue;
             }
-            let header = event.header();
+            // Header: type at 4, log_pos at 13, flags at 17.
+            if raw.len() < 19 {
+                return self.fail(RemoteError::Other {
+                    server: self.settings.address(),
+                    message: format!("reading the binlog stream: an event of {} bytes", raw.len()),
+                });
+            }
+            let log_pos = u32::from_le_bytes([raw[13], raw[14], raw[15], raw[16]]);
+            let flags = u16::from_le_bytes([raw[17], raw[18]]);
             if let Some(end) = self.payload_end {
-                let log_pos = header.log_pos();
-                if log_pos <= end && header.flags_raw() & FLAG_ARTIFICIAL == 0 {
-                    continue; // an event from inside the payload
+                if log_pos <= end && flags & FLAG_ARTIFICIAL == 0 {
+                    continue; // an event from inside the payload (mysql_async hands them out)
                 }
                 self.payload_end = None;
             }
-            if header.event_type_raw() == EventType::TransactionPayload as u8 {
-                self.payload_end = Some(header.log_pos());
+            if raw[4] == EventType::TransactionPayload as u8 {
+                self.payload_end = Some(log_pos);
             }
-            let raw = raw_event(&event);
-            self.consumed += raw.len() as u64 + PACKET_OVERHEAD;
-            self.throttle.consumed(self.consumed);
             if let Some(progress) = &self.progress {
                 progress.read(raw.len() as u64);
             }
@@ -560,7 +688,7 @@ impl Drop for StreamEvents {
     fn drop(&mut self) {
         if let Some(stream) = self.stream.take() {
             // The answer is known: stop the dump now. Dropped on the blocking thread.
-            self.handle.block_on(close(stream));
+            self.handle.block_on(stream.close());
         }
     }
 }

@@ -48,6 +48,7 @@ mod position;
 mod sequence;
 mod server_time;
 pub mod settings;
+mod tap;
 mod throttle;
 
 use std::sync::Arc;

@@ -367,6 +367,7 @@ impl RemoteSequence {
             stream: Some(stream),
             throttle,
             consumed: 0,
+            said: 0,
             handle: self.handle.clone(),
             deadline: self.deadline,
             settings: self.settings.clone(),

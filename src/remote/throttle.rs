@@ -15,14 +15,16 @@
 //! It also counts the bytes that really arrive from the server (compressed, when compression is
 //! on): `--explain` reports those.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
+
+use super::tap::{Batch, CLIENT_COMPRESS, CLIENT_SSL, Deframer, TapItem, frame_commands};
 
 /// No limit: the throttle forwards freely until a dump starts.
 const UNLIMITED: u64 = u64::MAX;
@@ -51,6 +53,19 @@ struct Shared {
     /// What the reader has consumed of the dump, as it last said.
     consumed: AtomicU64,
     more: Notify,
+    /// The capability flags of the client's handshake response, once it was relayed.
+    client_caps: AtomicU32,
+    caps_seen: AtomicBool,
+}
+
+/// Batches of events the relay may have handed over and the reader not yet taken.
+const TAP_BATCHES: usize = 4;
+
+/// The relay takes the dump over: it sends `wire` (the dump's commands) and reads the rest.
+struct TakeOver {
+    wire: Vec<u8>,
+    compressed: bool,
+    events: mpsc::Sender<TapItem>,
 }
 
 /// One relayed connection.
@@ -58,6 +73,7 @@ pub struct Throttle {
     port: u16,
     shared: Arc<Shared>,
     task: JoinHandle<()>,
+    take_over: Mutex<Option<oneshot::Sender<TakeOver>>>,
 }
 
 impl Throttle {
@@ -76,6 +92,7 @@ impl Throttle {
             ..Shared::default()
         });
         let task_shared = shared.clone();
+        let (take_over, taken) = oneshot::channel();
         let task = tokio::spawn(async move {
             let Ok((client, _)) = listener.accept().await else {
                 return;
@@ -86,10 +103,41 @@ impl Throttle {
                 upstream,
                 task_shared,
                 receive_buffer.map_or(0, u64::from),
+                taken,
             )
             .await;
         });
-        Ok(Throttle { port, shared, task })
+        Ok(Throttle {
+            port,
+            shared,
+            task,
+            take_over: Mutex::new(Some(take_over)),
+        })
+    }
+
+    /// The relay sends `commands` (payloads of new commands: `COM_REGISTER_SLAVE`,
+    /// `COM_BINLOG_DUMP`) and reads the dump itself (see [`super::tap`]); the driver must be
+    /// idle, its last reply read. `None` when the connection is TLS (opaque to the relay) or
+    /// the relay is gone: the driver reads the dump then.
+    pub(super) fn take_over(&self, commands: &[Vec<u8>]) -> Option<mpsc::Receiver<TapItem>> {
+        if !self.shared.caps_seen.load(Ordering::SeqCst) {
+            return None;
+        }
+        let caps = self.shared.client_caps.load(Ordering::SeqCst);
+        if caps & CLIENT_SSL != 0 {
+            return None;
+        }
+        let compressed = caps & CLIENT_COMPRESS != 0;
+        let sender = self.take_over.lock().ok()?.take()?;
+        let (events, receiver) = mpsc::channel(TAP_BATCHES);
+        sender
+            .send(TakeOver {
+                wire: frame_commands(commands, compressed),
+                compressed,
+                events,
+            })
+            .ok()?;
+        Some(receiver)
     }
 
     /// The port mysql_async connects to.
@@ -170,10 +218,17 @@ pub(super) async fn connect(
     Err(last)
 }
 
-async fn pump(client: TcpStream, server: TcpStream, shared: Arc<Shared>, initial_buffer: u64) {
+async fn pump(
+    client: TcpStream,
+    server: TcpStream,
+    shared: Arc<Shared>,
+    initial_buffer: u64,
+    mut take_over: oneshot::Receiver<TakeOver>,
+) {
     let (mut client_read, mut client_write) = client.into_split();
     let server = Arc::new(server);
     let server_for_writes = server.clone();
+    let caps = shared.clone();
     let upstream = tokio::spawn(async move {
         let mut buf = vec![0u8; 16 * 1024];
         loop {
@@ -181,65 +236,49 @@ async fn pump(client: TcpStream, server: TcpStream, shared: Arc<Shared>, initial
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            let mut written = 0;
-            while written < n {
-                if server_for_writes.writable().await.is_err() {
-                    return;
-                }
-                match server_for_writes.try_write(&buf[written..n]) {
-                    Ok(m) => written += m,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                    Err(_) => return,
-                }
+            // The client's first packet, its handshake response (or TLS request), starts with
+            // its capability flags: whether the rest is compressed, or TLS.
+            if !caps.caps_seen.load(Ordering::SeqCst) && n >= 8 {
+                let flags = u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]);
+                caps.client_caps.store(flags, Ordering::SeqCst);
+                caps.caps_seen.store(true, Ordering::SeqCst);
+            }
+            if write_all(&server_for_writes, &buf[..n]).await.is_err() {
+                return;
             }
         }
     });
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; 256 * 1024];
     let mut buffer_size = initial_buffer;
-    // Rounds in a row the reader looked starved with nothing consumed in between, and at what.
     let mut starved: (u32, u64) = (0, u64::MAX);
+    let mut may_take_over = true;
     loop {
-        let received = shared.received.load(Ordering::SeqCst);
-        let allowance = shared.allowance.load(Ordering::SeqCst);
-        if received >= allowance {
-            // Hold the server back until the reader catches up; but a reader that waits while
-            // the throttle is held back may be waiting for an event larger than the allowance
-            // left: let more through, doubling round after round, so any event completes in a
-            // few rounds.
-            let consumed = shared.consumed.load(Ordering::SeqCst);
-            let notified = shared.more.notified();
-            if shared.allowance.load(Ordering::SeqCst) <= received {
-                let _ = tokio::time::timeout(STARVED_AFTER, notified).await;
-            }
-            if shared.reader_waiting.load(Ordering::SeqCst)
-                && shared.consumed.load(Ordering::SeqCst) == consumed
-                && shared.allowance.load(Ordering::SeqCst) <= received
-            {
-                let so_far = received - shared.dump_start.load(Ordering::SeqCst);
-                starved = match starved {
-                    (rounds, at) if at == consumed => (rounds + 1, at),
-                    _ => (0, consumed),
-                };
-                let min_slack = shared.min_slack.load(Ordering::SeqCst);
-                shared.allowance.fetch_max(
-                    received + starved_growth(so_far, min_slack, starved.0),
-                    Ordering::SeqCst,
-                );
-            }
+        let Some(allowance) = allowed(&shared, &mut starved).await else {
             continue;
-        }
-        // Let the kernel buffer grow with the allowance (a long walk streams at full speed),
-        // never far beyond it.
-        let slack = (allowance - received).min(MAX_SLACK);
-        if buffer_size > 0 && allowance != UNLIMITED && slack > buffer_size * 2 {
-            buffer_size = slack;
-            let _ = socket2::SockRef::from(&*server).set_recv_buffer_size(buffer_size as usize);
-        }
-        let want = (allowance - received).min(buf.len() as u64) as usize;
-        if server.readable().await.is_err() {
+        };
+        grow_buffer(&server, &mut buffer_size, allowance, &shared);
+        let want = (allowance - shared.received.load(Ordering::SeqCst)).min(buf.len() as u64);
+        if may_take_over {
+            // Idle until the server sends or the reader hands the dump to the relay.
+            tokio::select! {
+                ready = server.readable() => if ready.is_err() { break },
+                taken = &mut take_over => match taken {
+                    Ok(taken) => {
+                        upstream.abort();
+                        tap(&server, &shared, taken, &mut buf, buffer_size, &mut starved).await;
+                        let _ = client_write.shutdown().await;
+                        return;
+                    }
+                    Err(_) => {
+                        may_take_over = false;
+                        continue;
+                    }
+                },
+            }
+        } else if server.readable().await.is_err() {
             break;
         }
-        let n = match server.try_read(&mut buf[..want]) {
+        let n = match server.try_read(&mut buf[..want as usize]) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
@@ -252,6 +291,130 @@ async fn pump(client: TcpStream, server: TcpStream, shared: Arc<Shared>, initial
     }
     let _ = client_write.shutdown().await;
     upstream.abort();
+}
+
+/// The relay reads the dump itself: sends the commands, then splits what the server sends into
+/// events for the reader, under the same allowance as a relayed dump.
+async fn tap(
+    server: &TcpStream,
+    shared: &Shared,
+    taken: TakeOver,
+    buf: &mut [u8],
+    mut buffer_size: u64,
+    starved: &mut (u32, u64),
+) {
+    let TakeOver {
+        wire,
+        compressed,
+        events,
+    } = taken;
+    let lost = |what: String| {
+        TapItem::Failed(mysql_async::Error::Io(mysql_async::IoError::Io(
+            std::io::Error::new(std::io::ErrorKind::ConnectionAborted, what),
+        )))
+    };
+    if let Err(e) = write_all(server, &wire).await {
+        let _ = events
+            .send(lost(format!("sending the dump request: {e}")))
+            .await;
+        return;
+    }
+    let mut deframer = Deframer::new(compressed);
+    loop {
+        let Some(allowance) = allowed(shared, starved).await else {
+            continue;
+        };
+        grow_buffer(server, &mut buffer_size, allowance, shared);
+        let want = (allowance - shared.received.load(Ordering::SeqCst)).min(buf.len() as u64);
+        tokio::select! {
+            ready = server.readable() => if let Err(e) = ready {
+                let _ = events.send(lost(e.to_string())).await;
+                return;
+            },
+            // The reader is gone: nothing to read for.
+            () = events.closed() => return,
+        }
+        let n = match server.try_read(&mut buf[..want as usize]) {
+            Ok(0) => {
+                let _ = events
+                    .send(lost("the server closed the connection".to_owned()))
+                    .await;
+                return;
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => {
+                let _ = events.send(lost(e.to_string())).await;
+                return;
+            }
+        };
+        shared.received.fetch_add(n as u64, Ordering::SeqCst);
+        let mut batch = Batch::default();
+        let ended = deframer.push(&buf[..n], &mut batch);
+        if !batch.is_empty() && events.send(TapItem::Events(batch)).await.is_err() {
+            return;
+        }
+        if let Some(ended) = ended {
+            let _ = events.send(ended).await;
+            return;
+        }
+    }
+}
+
+async fn write_all(server: &TcpStream, bytes: &[u8]) -> std::io::Result<()> {
+    let mut written = 0;
+    while written < bytes.len() {
+        server.writable().await?;
+        match server.try_write(&bytes[written..]) {
+            Ok(m) => written += m,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The allowance, once the relay may read from the server (`None`: not yet; ask again). While
+/// the server is held back, a reader that waits without consuming may be waiting for an event
+/// larger than the allowance left: more is let through, doubling round after round, so any
+/// event completes in a few rounds.
+async fn allowed(shared: &Shared, starved: &mut (u32, u64)) -> Option<u64> {
+    let received = shared.received.load(Ordering::SeqCst);
+    let allowance = shared.allowance.load(Ordering::SeqCst);
+    if received < allowance {
+        return Some(allowance);
+    }
+    let consumed = shared.consumed.load(Ordering::SeqCst);
+    let notified = shared.more.notified();
+    if shared.allowance.load(Ordering::SeqCst) <= received {
+        let _ = tokio::time::timeout(STARVED_AFTER, notified).await;
+    }
+    if shared.reader_waiting.load(Ordering::SeqCst)
+        && shared.consumed.load(Ordering::SeqCst) == consumed
+        && shared.allowance.load(Ordering::SeqCst) <= received
+    {
+        let so_far = received - shared.dump_start.load(Ordering::SeqCst);
+        *starved = match *starved {
+            (rounds, at) if at == consumed => (rounds + 1, at),
+            _ => (0, consumed),
+        };
+        let min_slack = shared.min_slack.load(Ordering::SeqCst);
+        shared.allowance.fetch_max(
+            received + starved_growth(so_far, min_slack, starved.0),
+            Ordering::SeqCst,
+        );
+    }
+    None
+}
+
+/// Lets the kernel buffer grow with the allowance (a long walk streams at full speed), never
+/// far beyond it.
+fn grow_buffer(server: &TcpStream, buffer_size: &mut u64, allowance: u64, shared: &Shared) {
+    let slack = (allowance - shared.received.load(Ordering::SeqCst)).min(MAX_SLACK);
+    if *buffer_size > 0 && allowance != UNLIMITED && slack > *buffer_size * 2 {
+        *buffer_size = slack;
+        let _ = socket2::SockRef::from(server).set_recv_buffer_size(*buffer_size as usize);
+    }
 }
 
 /// What a reader that looks starved is let through, in its `rounds`-th round in a row without
