@@ -921,10 +921,11 @@ async fn a_server_without_binary_logging_is_a_definite_error() {
 }
 
 /// A server stopped with SIGSTOP in the middle of a resolution: it ends at its deadline with an
-/// error naming the server, and the CLI keeps to `--rpc-timeout`. The stop comes early (in the
-/// first dump): since every file before the answer is streamed, the fixture's whole 300 KB
-/// history can sit in the proxy's and the kernel's buffers before a later stop bites, and the
-/// resolution would finish from them (seen once in CI).
+/// error naming the server, and the CLI keeps to `--rpc-timeout`. The stop comes when the
+/// first connection after the control connection arrives, before the server greets it: a stop
+/// later, inside a dump, races with the server pushing the fixture's whole 300 KB history into
+/// the proxy's and the kernel's socket buffers, from which the resolution can finish (seen in
+/// CI with a stop 2,500 bytes into a dump, more often once the relay read dumps itself).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_server_ends_in_a_timeout() {
     let (server, _copy, local) = server_with_history(&small_binlogs()).await;
@@ -937,7 +938,7 @@ async fn a_stopped_server_ends_in_a_timeout() {
     let times = unit_times(&local);
     let late = format_instant(times[times.len() - 5]);
     let victim = server.clone();
-    proxy.on_bytes_to_client(2_500, Box::new(move || victim.pause(true)));
+    proxy.on_connection(1, Box::new(move || victim.pause(true)));
     let started = std::time::Instant::now();
     let err = resolve_remote(&settings, &request(&late, TimeBasis::Commit, 4))
         .await

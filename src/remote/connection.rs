@@ -571,9 +571,12 @@ pub(super) async fn dump_head(
     pulled.map(|()| (events, throttle.received()))
 }
 
-/// How much reading a walk may do before it tells the throttle: at least this (a quarter of
-/// WALK_BYTES), at most a sixteenth of what it read (the throttle allows a quarter ahead).
+/// How much reading a walk may do before it tells the throttle: a sixteenth of what it read,
+/// at least a quarter of WALK_BYTES, at most a quarter of the throttle's largest read-ahead
+/// (a quarter of what was read, at most 2 MiB), so the server is never held back while the
+/// reader has events in hand.
 const CONSUMED_STEP: u64 = 4 * 1024;
+const CONSUMED_STEP_MAX: u64 = 512 * 1024;
 
 /// A dump's events, pulled one at a time on the blocking thread.
 pub(super) struct StreamEvents {
@@ -617,6 +620,7 @@ impl Iterator for StreamEvents {
                     // What was read lets the relay read on (said at least every CONSUMED_STEP
                     // bytes, and always before waiting).
                     self.throttle.consumed(self.consumed);
+                    self.said = self.consumed;
                     self.throttle.waiting(true);
                     let next = self
                         .handle
@@ -647,7 +651,8 @@ impl Iterator for StreamEvents {
                 }
             };
             self.consumed += raw.len() as u64 + PACKET_OVERHEAD;
-            if self.consumed >= self.said + (self.said / 16).max(CONSUMED_STEP) {
+            let step = (self.said / 16).clamp(CONSUMED_STEP, CONSUMED_STEP_MAX);
+            if self.consumed >= self.said + step {
                 self.throttle.consumed(self.consumed);
                 self.said = self.consumed;
             }

@@ -10,8 +10,8 @@
 //! payload, a payload of 0xFFFFFF bytes continued by the next packet. With `CLIENT_COMPRESS`
 //! these are carried in compressed packets: a 3-byte compressed length, a sequence id, a 3-byte
 //! uncompressed length (0: the payload is not compressed) and a zlib stream. In a dump each
-//! payload is an OK byte (0x00) and one event, an EOF (0xFE, under 9 bytes) at the end of a
-//! non-blocking dump, or an ERR (0xFF).
+//! payload is an OK byte (0x00) and one event, an EOF (0xFE) at the end of a non-blocking
+//! dump, or an ERR (0xFF).
 
 use flate2::{Decompress, FlushDecompress, Status};
 
@@ -240,7 +240,9 @@ fn split(
         match payload.first() {
             Some(0) if !*registered => *registered = true,
             Some(0) => events.push(&payload[1..]),
-            Some(0xFE) if payload.len() < 9 => return (used, Some(TapItem::End)),
+            // Every event comes after an OK byte: 0xFE is the end of the dump (an EOF, or an
+            // OK packet in its place, which may carry session state).
+            Some(0xFE) => return (used, Some(TapItem::End)),
             Some(0xFF) => return (used, Some(TapItem::Failed(server_error(payload)))),
             _ => {
                 let first = payload.first().copied().unwrap_or(0);
@@ -255,10 +257,10 @@ fn split(
     }
 }
 
+/// Bytes that are not a dump: definite (asking again gets the same bytes), not a lost
+/// connection.
 fn failed(why: String) -> TapItem {
-    TapItem::Failed(mysql_async::Error::Io(mysql_async::IoError::Io(
-        std::io::Error::new(std::io::ErrorKind::InvalidData, why),
-    )))
+    TapItem::Failed(mysql_async::Error::Other(why.into()))
 }
 
 /// Inflates one compressed packet's zlib stream into `out`: exactly `plain_len` bytes.

@@ -237,9 +237,13 @@ async fn pump(
                 Ok(n) => n,
             };
             // The client's first packet, its handshake response (or TLS request), starts with
-            // its capability flags: whether the rest is compressed, or TLS.
-            if !caps.caps_seen.load(Ordering::SeqCst) && n >= 8 {
-                let flags = u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]);
+            // its capability flags: whether the rest is compressed, or TLS. A first read too
+            // short to hold them leaves them unknown, and the dump to the driver.
+            if !caps.caps_seen.load(Ordering::SeqCst) {
+                let flags = match n >= 8 {
+                    true => u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]),
+                    false => CLIENT_SSL,
+                };
                 caps.client_caps.store(flags, Ordering::SeqCst);
                 caps.caps_seen.store(true, Ordering::SeqCst);
             }
@@ -321,6 +325,10 @@ async fn tap(
     }
     let mut deframer = Deframer::new(compressed);
     loop {
+        // The reader is gone (it has its answer, or failed): nothing to read for.
+        if events.is_closed() {
+            return;
+        }
         let Some(allowance) = allowed(shared, starved).await else {
             continue;
         };
