@@ -22,7 +22,7 @@ use crate::resolve::{ReadProgress, SearchStats};
 
 use super::error::{self, RemoteError};
 use super::settings::ConnSettings;
-use super::tap::{Batch, TapItem};
+use super::tap::{Batch, Deframer, TapItem, frame_commands};
 use super::throttle::Throttle;
 
 /// What the control connection learned.
@@ -371,6 +371,8 @@ pub(super) struct Dump {
 }
 
 enum DumpRead {
+    /// Read by the search's own thread from the socket to the server (walks).
+    Direct(Box<Direct>),
     Tap {
         events: tokio::sync::mpsc::Receiver<TapItem>,
         /// The driver's side of the connection, idle, closed with the dump.
@@ -380,7 +382,145 @@ enum DumpRead {
     Driver(Option<BinlogStream>),
 }
 
+/// A dump read from the socket to the server on the reader's thread: only as far as the reader
+/// needs, with the kernel's receive buffer (grown with what was read, as the relay's
+/// read-ahead grows) as all the read-ahead.
+struct Direct {
+    socket: std::net::TcpStream,
+    deframer: Deframer,
+    buf: Vec<u8>,
+    /// The receive buffer asked for so far.
+    receive_buffer: u64,
+    ended: bool,
+    /// The driver's side of the connection, idle, closed with the dump.
+    _conn: Conn,
+}
+
+/// What a blocking read of the next event came to.
+enum Next {
+    Event(Vec<u8>),
+    End,
+    Failed(mysql_async::Error),
+    Deadline,
+}
+
+impl Direct {
+    /// Reads until a batch of events (or the end) arrives.
+    fn fill(
+        &mut self,
+        pending: &mut Batch,
+        deadline: Instant,
+        throttle: &Throttle,
+        consumed: u64,
+    ) -> Option<Next> {
+        use std::io::Read;
+        // Read ahead what the relay would: a quarter of what was read, at most MAX_SLACK.
+        let wanted = (consumed / 4).clamp(WALK_BYTES, super::throttle::MAX_SLACK);
+        if wanted > self.receive_buffer * 2 {
+            self.receive_buffer = wanted;
+            let _ = socket2::SockRef::from(&self.socket).set_recv_buffer_size(wanted as usize);
+        }
+        let mut batch = Batch::default();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.socket.set_read_timeout(Some(left)).is_err() {
+                return Some(Next::Deadline);
+            }
+            let n = match self.socket.read(&mut self.buf) {
+                Ok(0) => {
+                    self.ended = true;
+                    return Some(Next::Failed(mysql_async::Error::Driver(
+                        mysql_async::DriverError::ConnectionClosed,
+                    )));
+                }
+                Ok(n) => n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Some(Next::Deadline);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.ended = true;
+                    return Some(Next::Failed(mysql_async::Error::Io(
+                        mysql_async::IoError::Io(e),
+                    )));
+                }
+            };
+            throttle.add_received(n as u64);
+            let ended = self.deframer.push(&self.buf[..n], &mut batch);
+            if !batch.is_empty() {
+                *pending = batch;
+                // The end (or a failure) after these events is read again next time.
+                if ended.is_some() {
+                    self.deframer.replay(ended);
+                }
+                return None;
+            }
+            match ended {
+                Some(TapItem::End) => {
+                    self.ended = true;
+                    return Some(Next::End);
+                }
+                Some(TapItem::Failed(error)) => {
+                    self.ended = true;
+                    return Some(Next::Failed(error));
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 impl Dump {
+    /// The next event, blocking this (non-runtime) thread: read from the socket for a direct
+    /// dump, else waited for on the runtime.
+    fn next_blocking(
+        &mut self,
+        handle: &Handle,
+        deadline: Instant,
+        throttle: &Throttle,
+        consumed: u64,
+    ) -> Next {
+        if let Some(raw) = self.ready() {
+            return Next::Event(raw);
+        }
+        if let DumpRead::Direct(direct) = &mut self.read {
+            if let Some(end) = direct.deframer.take_replay() {
+                direct.ended = true;
+                return match end {
+                    TapItem::Failed(error) => Next::Failed(error),
+                    _ => Next::End,
+                };
+            }
+            if direct.ended {
+                return Next::End;
+            }
+            return match direct.fill(&mut self.pending, deadline, throttle, consumed) {
+                Some(next) => next,
+                None => {
+                    self.at = 0;
+                    match self.ready() {
+                        Some(raw) => Next::Event(raw),
+                        None => Next::End,
+                    }
+                }
+            };
+        }
+        throttle.waiting(true);
+        let next = handle.block_on(tokio::time::timeout_at(deadline, self.next()));
+        throttle.waiting(false);
+        match next {
+            Err(_) => Next::Deadline,
+            Ok(None) => Next::End,
+            Ok(Some(Err(error))) => Next::Failed(error),
+            Ok(Some(Ok(raw))) => Next::Event(raw),
+        }
+    }
+
     /// The next event as the server sent it, when one was received and not handed out yet.
     pub(super) fn ready(&mut self) -> Option<Vec<u8>> {
         let raw = self.pending.get(self.at)?.to_vec();
@@ -394,6 +534,8 @@ impl Dump {
             return Some(Ok(raw));
         }
         match &mut self.read {
+            // Read on the reader's thread only (next_blocking).
+            DumpRead::Direct(_) => None,
             DumpRead::Tap { ended: true, .. } => None,
             DumpRead::Tap { events, ended, .. } => loop {
                 match events.recv().await {
@@ -473,6 +615,34 @@ pub(super) async fn dump(
         .with_flags(BinlogDumpFlags::BINLOG_DUMP_NON_BLOCK)
         .with_filename(file.as_bytes())
         .serialize(&mut request);
+    if role == Role::Walk
+        && let Some((socket, compressed)) = throttle.hand_over().await
+    {
+        use std::io::Write;
+        let wire = frame_commands(&[register, request], compressed);
+        let sent = (&socket).write_all(&wire);
+        sent.map_err(|e| {
+            error::classify(
+                mysql_async::Error::Io(mysql_async::IoError::Io(e)),
+                settings,
+                &format!("requesting a binlog dump of {file} from {pos}"),
+            )
+        })?;
+        let direct = Direct {
+            socket,
+            deframer: Deframer::new(compressed),
+            buf: vec![0; 256 * 1024],
+            receive_buffer: WALK_BYTES,
+            ended: false,
+            _conn: conn,
+        };
+        let dump = Dump {
+            read: DumpRead::Direct(Box::new(direct)),
+            pending: Batch::default(),
+            at: 0,
+        };
+        return Ok((dump, throttle));
+    }
     if let Some(events) = throttle.take_over(&[register, request]) {
         let read = DumpRead::Tap {
             events,
@@ -621,13 +791,14 @@ impl Iterator for StreamEvents {
                     // bytes, and always before waiting).
                     self.throttle.consumed(self.consumed);
                     self.said = self.consumed;
-                    self.throttle.waiting(true);
-                    let next = self
-                        .handle
-                        .block_on(tokio::time::timeout_at(self.deadline, stream.next()));
-                    self.throttle.waiting(false);
+                    let next = stream.next_blocking(
+                        &self.handle,
+                        self.deadline,
+                        &self.throttle,
+                        self.consumed,
+                    );
                     match next {
-                        Err(_) => {
+                        Next::Deadline => {
                             return self.fail(RemoteError::Deadline {
                                 server: self.settings.address(),
                                 what: "reading the binlog stream".to_owned(),
@@ -635,18 +806,18 @@ impl Iterator for StreamEvents {
                                 last: "no event before the deadline".to_owned(),
                             });
                         }
-                        Ok(None) => {
+                        Next::End => {
                             if let Some(stream) = self.stream.take() {
                                 self.handle.block_on(stream.close());
                             }
                             return None;
                         }
-                        Ok(Some(Err(err))) => {
+                        Next::Failed(err) => {
                             let error =
                                 error::classify(err, &self.settings, "reading the binlog stream");
                             return self.fail(error);
                         }
-                        Ok(Some(Ok(raw))) => raw,
+                        Next::Event(raw) => raw,
                     }
                 }
             };

@@ -97,6 +97,8 @@ pub(super) struct Deframer {
     /// The reply to `COM_REGISTER_SLAVE` comes before the events.
     registered: bool,
     done: bool,
+    /// How the dump ended, held back until the events before it are handed out.
+    replay: Option<TapItem>,
 }
 
 impl Deframer {
@@ -110,7 +112,17 @@ impl Deframer {
             joined: Vec::new(),
             registered: false,
             done: false,
+            replay: None,
         }
+    }
+
+    /// Holds `ended` back until [`Deframer::take_replay`].
+    pub(super) fn replay(&mut self, ended: Option<TapItem>) {
+        self.replay = ended;
+    }
+
+    pub(super) fn take_replay(&mut self) -> Option<TapItem> {
+        self.replay.take()
     }
 
     /// Takes `bytes` from the server; complete events go to `events`. Returns how the dump

@@ -31,7 +31,7 @@ const UNLIMITED: u64 = u64::MAX;
 /// The least a starved reader is let through at once.
 const MIN_GROWTH: u64 = 1024;
 /// The most slack, and receive buffer, a long walk grows to.
-const MAX_SLACK: u64 = 2 << 20;
+pub(super) const MAX_SLACK: u64 = 2 << 20;
 /// A reader that waits this long without consuming, while the throttle holds the server back, is
 /// starved: its next event is larger than what is allowed.
 const STARVED_AFTER: Duration = Duration::from_millis(5);
@@ -61,11 +61,19 @@ struct Shared {
 /// Batches of events the relay may have handed over and the reader not yet taken.
 const TAP_BATCHES: usize = 4;
 
-/// The relay takes the dump over: it sends `wire` (the dump's commands) and reads the rest.
-struct TakeOver {
-    wire: Vec<u8>,
-    compressed: bool,
-    events: mpsc::Sender<TapItem>,
+/// The driver is done with the connection, and the dump is read without it.
+enum TakeOver {
+    /// The relay sends `wire` (the dump's commands) and reads the rest.
+    Tap {
+        wire: Vec<u8>,
+        compressed: bool,
+        events: mpsc::Sender<TapItem>,
+    },
+    /// The relay hands the socket to the server over, blocking, to a reader that sends the
+    /// commands and reads the dump itself.
+    Direct {
+        reply: oneshot::Sender<std::net::TcpStream>,
+    },
 }
 
 /// One relayed connection.
@@ -120,6 +128,34 @@ impl Throttle {
     /// idle, its last reply read. `None` when the connection is TLS (opaque to the relay) or
     /// the relay is gone: the driver reads the dump then.
     pub(super) fn take_over(&self, commands: &[Vec<u8>]) -> Option<mpsc::Receiver<TapItem>> {
+        let compressed = self.plain_dump()?;
+        let sender = self.take_over.lock().ok()?.take()?;
+        let (events, receiver) = mpsc::channel(TAP_BATCHES);
+        sender
+            .send(TakeOver::Tap {
+                wire: frame_commands(commands, compressed),
+                compressed,
+                events,
+            })
+            .ok()?;
+        Some(receiver)
+    }
+
+    /// The socket to the server, blocking, for a reader that sends the dump's commands and
+    /// reads the dump itself on its own thread, as far as it needs (the kernel's receive
+    /// buffer, which the reader sizes, is then all the read-ahead); and whether the
+    /// connection is compressed. The driver must be idle, its last reply read. `None` when
+    /// the connection is TLS or the relay is gone: the driver reads the dump then.
+    pub(super) async fn hand_over(&self) -> Option<(std::net::TcpStream, bool)> {
+        let compressed = self.plain_dump()?;
+        let sender = self.take_over.lock().ok()?.take()?;
+        let (reply, socket) = oneshot::channel();
+        sender.send(TakeOver::Direct { reply }).ok()?;
+        Some((socket.await.ok()?, compressed))
+    }
+
+    /// Whether the connection is compressed, when the relay can read it (not TLS).
+    fn plain_dump(&self) -> Option<bool> {
         if !self.shared.caps_seen.load(Ordering::SeqCst) {
             return None;
         }
@@ -127,17 +163,12 @@ impl Throttle {
         if caps & CLIENT_SSL != 0 {
             return None;
         }
-        let compressed = caps & CLIENT_COMPRESS != 0;
-        let sender = self.take_over.lock().ok()?.take()?;
-        let (events, receiver) = mpsc::channel(TAP_BATCHES);
-        sender
-            .send(TakeOver {
-                wire: frame_commands(commands, compressed),
-                compressed,
-                events,
-            })
-            .ok()?;
-        Some(receiver)
+        Some(caps & CLIENT_COMPRESS != 0)
+    }
+
+    /// Counts `bytes` received from the server by a reader of a handed-over socket.
+    pub(super) fn add_received(&self, bytes: u64) {
+        self.shared.received.fetch_add(bytes, Ordering::Relaxed);
     }
 
     /// The port mysql_async connects to.
@@ -267,6 +298,19 @@ async fn pump(
             tokio::select! {
                 ready = server.readable() => if ready.is_err() { break },
                 taken = &mut take_over => match taken {
+                    Ok(TakeOver::Direct { reply }) => {
+                        upstream.abort();
+                        let _ = upstream.await;
+                        let _ = client_write.shutdown().await;
+                        // The only other owner was the upstream task, now gone.
+                        if let Ok(server) = Arc::try_unwrap(server)
+                            && let Ok(server) = server.into_std()
+                            && server.set_nonblocking(false).is_ok()
+                        {
+                            let _ = reply.send(server);
+                        }
+                        return;
+                    }
                     Ok(taken) => {
                         upstream.abort();
                         tap(&server, &shared, taken, &mut buf, buffer_size, &mut starved).await;
@@ -307,11 +351,14 @@ async fn tap(
     mut buffer_size: u64,
     starved: &mut (u32, u64),
 ) {
-    let TakeOver {
+    let TakeOver::Tap {
         wire,
         compressed,
         events,
-    } = taken;
+    } = taken
+    else {
+        return;
+    };
     let lost = |what: String| {
         TapItem::Failed(mysql_async::Error::Io(mysql_async::IoError::Io(
             std::io::Error::new(std::io::ErrorKind::ConnectionAborted, what),
