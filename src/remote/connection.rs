@@ -393,7 +393,7 @@ struct Direct {
     receive_buffer: u64,
     ended: bool,
     /// The driver's side of the connection, idle, closed with the dump.
-    _conn: Conn,
+    _conn: Option<Conn>,
 }
 
 /// What a blocking read of the next event came to.
@@ -434,14 +434,8 @@ impl Direct {
                     )));
                 }
                 Ok(n) => n,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Some(Next::Deadline);
-                }
+                // The read timeout (EAGAIN): the deadline, once it has passed.
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     self.ended = true;
@@ -534,8 +528,10 @@ impl Dump {
             return Some(Ok(raw));
         }
         match &mut self.read {
-            // Read on the reader's thread only (next_blocking).
-            DumpRead::Direct(_) => None,
+            // Read on the reader's thread only (next_blocking): never a silent end here.
+            DumpRead::Direct(_) => Some(Err(mysql_async::Error::Other(
+                "a walk's dump is read on the search's thread".into(),
+            ))),
             DumpRead::Tap { ended: true, .. } => None,
             DumpRead::Tap { events, ended, .. } => loop {
                 match events.recv().await {
@@ -615,18 +611,30 @@ pub(super) async fn dump(
         .with_flags(BinlogDumpFlags::BINLOG_DUMP_NON_BLOCK)
         .with_filename(file.as_bytes())
         .serialize(&mut request);
-    if role == Role::Walk
-        && let Some((socket, compressed)) = throttle.hand_over().await
-    {
+    let what = format!("requesting a binlog dump of {file} from {pos}");
+    if role == Role::Walk && throttle.can_hand_over() {
         use std::io::Write;
-        let wire = frame_commands(&[register, request], compressed);
-        let sent = (&socket).write_all(&wire);
-        sent.map_err(|e| {
+        let handed = tokio::time::timeout_at(deadline, throttle.hand_over()).await;
+        let lost = |e: std::io::Error| {
             error::classify(
                 mysql_async::Error::Io(mysql_async::IoError::Io(e)),
                 settings,
-                &format!("requesting a binlog dump of {file} from {pos}"),
+                &what,
             )
+        };
+        let (socket, compressed) = match handed {
+            Err(_) => return Err(at_deadline(settings, &what)),
+            Ok(handed) => handed.map_err(lost)?,
+        };
+        let wire = frame_commands(&[register, request], compressed);
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(at_deadline(settings, &what));
+        }
+        socket.set_write_timeout(Some(left)).map_err(lost)?;
+        (&socket).write_all(&wire).map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock => at_deadline(settings, &what),
+            _ => lost(e),
         })?;
         let direct = Direct {
             socket,
@@ -634,7 +642,7 @@ pub(super) async fn dump(
             buf: vec![0; 256 * 1024],
             receive_buffer: WALK_BYTES,
             ended: false,
-            _conn: conn,
+            _conn: Some(conn),
         };
         let dump = Dump {
             read: DumpRead::Direct(Box::new(direct)),
@@ -661,13 +669,7 @@ pub(super) async fn dump(
         .with_filename(file.as_bytes())
         .with_pos(u64::from(pos))
         .with_non_blocking();
-    let stream = within(
-        settings,
-        deadline,
-        &format!("requesting a binlog dump of {file} from {pos}"),
-        conn.get_binlog_stream(request),
-    )
-    .await?;
+    let stream = within(settings, deadline, &what, conn.get_binlog_stream(request)).await?;
     let dump = Dump {
         read: DumpRead::Driver(Some(stream)),
         pending: Batch::default(),
@@ -879,6 +881,111 @@ mod tests {
         out.push(seq);
         out.extend_from_slice(payload);
         out
+    }
+
+    /// Issue 19: a walk reads its dump itself from the socket the relay hands over. The
+    /// server side here sends the REGISTER reply, three events and the EOF in one write: each
+    /// event comes out once, in order, then the end, once and for good; a server that goes
+    /// quiet ends at the deadline; one that closes mid-dump is a lost connection.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_walk_reads_its_events_then_the_end_exactly_once() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        async fn direct() -> (Dump, Throttle, tokio::net::TcpStream) {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap().to_string();
+            let throttle = Throttle::start(address, Some(16 * 1024)).await.unwrap();
+            let (mut server, _) = listener.accept().await.unwrap();
+            // The driver's side: a handshake response without TLS or compression.
+            let mut client = tokio::net::TcpStream::connect(("127.0.0.1", throttle.port()))
+                .await
+                .unwrap();
+            client
+                .write_all(&packet(1, &[0x0D, 0xA2, 0, 0, 0, 0, 0, 1]))
+                .await
+                .unwrap();
+            let mut seen = [0u8; 12];
+            server.read_exact(&mut seen).await.unwrap();
+            assert!(throttle.can_hand_over());
+            let (socket, compressed) = throttle.hand_over().await.unwrap();
+            assert!(!compressed);
+            drop(client);
+            let direct = Direct {
+                socket,
+                deframer: Deframer::new(false),
+                buf: vec![0; 1024],
+                receive_buffer: WALK_BYTES,
+                ended: false,
+                _conn: None,
+            };
+            let dump = Dump {
+                read: DumpRead::Direct(Box::new(direct)),
+                pending: Batch::default(),
+                at: 0,
+            };
+            (dump, throttle, server)
+        }
+        let event = |kind: u8| {
+            let mut payload = vec![0u8; 20];
+            payload[5] = kind; // after the OK byte: the event's type
+            payload
+        };
+        let (mut dump, throttle, mut server) = direct().await;
+        let mut wire = packet(1, &[0, 0, 0, 2, 0, 0, 0]);
+        for kind in [15, 2, 16] {
+            wire.extend(packet(2, &event(kind)));
+        }
+        wire.extend(packet(5, &[0xFE, 0, 0, 2, 0]));
+        server.write_all(&wire).await.unwrap();
+        let handle = Handle::current();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let got = tokio::task::spawn_blocking(move || {
+            let mut got = Vec::new();
+            for _ in 0..6 {
+                got.push(match dump.next_blocking(&handle, deadline, &throttle, 0) {
+                    Next::Event(raw) => format!("event {}", raw[4]),
+                    Next::End => "end".to_owned(),
+                    Next::Failed(e) => format!("failed {e}"),
+                    Next::Deadline => "deadline".to_owned(),
+                });
+            }
+            (got, throttle.received())
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            got.0,
+            ["event 15", "event 2", "event 16", "end", "end", "end"]
+        );
+        assert_eq!(got.1, wire.len() as u64);
+
+        // Quiet: the deadline; closed mid-dump: a lost connection, not an end.
+        let (mut dump, throttle, server) = direct().await;
+        let handle = Handle::current();
+        let deadline = Instant::now() + Duration::from_millis(300);
+        let quiet = tokio::task::spawn_blocking(move || {
+            matches!(
+                dump.next_blocking(&handle, deadline, &throttle, 0),
+                Next::Deadline
+            )
+        });
+        assert!(quiet.await.unwrap());
+        drop(server);
+        let (mut dump, throttle, server) = direct().await;
+        drop(server);
+        let handle = Handle::current();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let closed = tokio::task::spawn_blocking(move || {
+            match dump.next_blocking(&handle, deadline, &throttle, 0) {
+                Next::Failed(e) => error::classify(
+                    e,
+                    &ConnSettings::from_url("mysql://root@127.0.0.1:3307", None).unwrap(),
+                    "reading",
+                )
+                .is_transient(),
+                _ => false,
+            }
+        });
+        assert!(closed.await.unwrap());
     }
 
     async fn read_packet(stream: &mut tokio::net::TcpStream) -> Vec<u8> {

@@ -1,10 +1,13 @@
-//! A dump read by the relay itself. The relay ([`super::throttle`]) owns the socket to the
-//! server; on a connection without TLS, once mysql_async has logged in and set up the session,
-//! the relay sends `COM_REGISTER_SLAVE` and `COM_BINLOG_DUMP` itself and splits what comes back
-//! into events, handed over in batches. The events then skip the second loopback hop to
-//! mysql_async, its per-packet futures, and the decoding into `Event`s that were serialized back
-//! into bytes: profiled on a 1 GiB dump, those cost about three times what receiving the bytes
-//! does. With TLS the bytes are opaque to the relay, and mysql_async reads the dump as before.
+//! Dumps read without mysql_async. Every connection goes through the relay
+//! ([`super::throttle`]), which owns the socket to the server. On a connection without TLS, once
+//! mysql_async has logged in and set up the session, the dump's `COM_REGISTER_SLAVE` and
+//! `COM_BINLOG_DUMP` are sent without it and what comes back is split into events here: by the
+//! relay itself for a probe (handed over in batches, under its allowance), or by a walk on the
+//! search's own thread from the socket the relay handed over (blocking reads, no hand-over
+//! between threads). The events then skip the second loopback hop to mysql_async, its
+//! per-packet futures, and the decoding into `Event`s that were serialized back into bytes:
+//! profiled on a 1 GiB dump, those cost about three times what receiving the bytes does. With
+//! TLS the bytes are opaque to the relay, and mysql_async reads the dump as before.
 //!
 //! Framing (MySQL client/server protocol): packets of a 3-byte length, a sequence id and the
 //! payload, a payload of 0xFFFFFF bytes continued by the next packet. With `CLIENT_COMPRESS`

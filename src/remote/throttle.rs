@@ -72,7 +72,7 @@ enum TakeOver {
     /// The relay hands the socket to the server over, blocking, to a reader that sends the
     /// commands and reads the dump itself.
     Direct {
-        reply: oneshot::Sender<std::net::TcpStream>,
+        reply: oneshot::Sender<std::io::Result<(std::net::TcpStream, bool)>>,
     },
 }
 
@@ -146,12 +146,28 @@ impl Throttle {
     /// buffer, which the reader sizes, is then all the read-ahead); and whether the
     /// connection is compressed. The driver must be idle, its last reply read. `None` when
     /// the connection is TLS or the relay is gone: the driver reads the dump then.
-    pub(super) async fn hand_over(&self) -> Option<(std::net::TcpStream, bool)> {
-        let compressed = self.plain_dump()?;
-        let sender = self.take_over.lock().ok()?.take()?;
+    /// Once [`Throttle::can_hand_over`] said yes, the relay is used up: an error here is the
+    /// connection's.
+    pub(super) async fn hand_over(&self) -> std::io::Result<(std::net::TcpStream, bool)> {
+        let gone = || std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "relay gone");
+        self.plain_dump().ok_or_else(gone)?;
+        let sender = self
+            .take_over
+            .lock()
+            .ok()
+            .and_then(|mut s| s.take())
+            .ok_or_else(gone)?;
         let (reply, socket) = oneshot::channel();
-        sender.send(TakeOver::Direct { reply }).ok()?;
-        Some((socket.await.ok()?, compressed))
+        sender
+            .send(TakeOver::Direct { reply })
+            .map_err(|_| gone())?;
+        socket.await.map_err(|_| gone())?
+    }
+
+    /// Whether [`Throttle::hand_over`] can give the socket: the relay can read the connection
+    /// (not TLS) and has not been taken over.
+    pub(super) fn can_hand_over(&self) -> bool {
+        self.plain_dump().is_some() && self.take_over.lock().is_ok_and(|sender| sender.is_some())
     }
 
     /// Whether the connection is compressed, when the relay can read it (not TLS).
@@ -303,12 +319,16 @@ async fn pump(
                         let _ = upstream.await;
                         let _ = client_write.shutdown().await;
                         // The only other owner was the upstream task, now gone.
-                        if let Ok(server) = Arc::try_unwrap(server)
-                            && let Ok(server) = server.into_std()
-                            && server.set_nonblocking(false).is_ok()
-                        {
-                            let _ = reply.send(server);
-                        }
+                        let compressed =
+                            shared.client_caps.load(Ordering::SeqCst) & CLIENT_COMPRESS != 0;
+                        let handed = match Arc::try_unwrap(server) {
+                            Ok(server) => server.into_std().and_then(|server| {
+                                server.set_nonblocking(false)?;
+                                Ok((server, compressed))
+                            }),
+                            Err(_) => Err(std::io::Error::other("the socket is still shared")),
+                        };
+                        let _ = reply.send(handed);
                         return;
                     }
                     Ok(taken) => {
