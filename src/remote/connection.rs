@@ -88,7 +88,7 @@ pub async fn query_connection(
 /// bytes. Measured here: 1 connection in 200 refused with the right password. A refused
 /// connection is therefore asked once more, with a fresh nonce; a wrong password is still
 /// reported, one round trip later.
-const AUTH_TRIES: u32 = 2;
+pub(crate) const AUTH_TRIES: u32 = 2;
 
 /// Runs `future` on a query connection under the deadline, naming what it does in errors.
 pub async fn query<T>(

@@ -64,8 +64,8 @@ use crate::resolve::{
 use crate::start_time::{ResolvedTime, StartTime, Zone};
 use crate::unit::TimeBasis;
 
+pub(crate) use connection::{AUTH_TRIES, query, query_connection};
 use connection::{Role, connect, server_facts};
-pub(crate) use connection::{query, query_connection};
 pub use error::{Recovery, RemoteError};
 pub use position::{ServerPosition, current_position, gtid_pos_at};
 use sequence::{Listing, over_sequence};
