@@ -449,48 +449,10 @@ async fn remote_bytes(binary: &Path) {
     })
     .expect("start mariadbd");
     let mut conn = server.connect().await.expect("connect");
-    conn.query_drop(format!(
-        "SET TIMESTAMP={BASE}; FLUSH BINARY LOGS; CREATE DATABASE sbtest; \
-         CREATE TABLE sbtest.sbtest1 (id INT PRIMARY KEY, k INT, c CHAR(120), pad CHAR(60), \
-         KEY (k)) ENGINE=InnoDB; \
-         INSERT INTO sbtest.sbtest1 SELECT seq, seq, '', '' FROM sbtest.seq_1_to_20000"
-    ))
-    .await
-    .expect("set up");
-    let digits = |groups: u32| {
-        format!(
-            "CONCAT_WS('-', {})",
-            (0..groups)
-                .map(|_| "LPAD(FLOOR(RAND() * 99999999999), 11, '0')")
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
-    let (c, pad) = (digits(10), digits(5));
-    let mut i = 0u32;
-    loop {
-        let logs: Vec<(String, u64)> = conn.query("SHOW BINARY LOGS").await.expect("list");
-        if logs.len() > 2 && logs.last().is_some_and(|(_, size)| *size > 1 << 20) {
-            break;
-        }
-        let mut batch = String::new();
-        for _ in 0..200 {
-            let second = BASE + 1 + i / 50;
-            let id = 1 + (i * 7919) % 20000;
-            batch.push_str(&format!(
-                "SET TIMESTAMP={second}; BEGIN; \
-                 UPDATE sbtest.sbtest1 SET k = k + 1 WHERE id = {id}; \
-                 UPDATE sbtest.sbtest1 SET c = {c} WHERE id = {}; \
-                 DELETE FROM sbtest.sbtest1 WHERE id = {}; \
-                 INSERT INTO sbtest.sbtest1 VALUES ({}, {i}, {c}, {pad}); COMMIT;",
-                1 + (id + 13) % 20000,
-                1 + (id + 101) % 20000,
-                1 + (id + 101) % 20000,
-            ));
-            i += 1;
-        }
-        conn.query_drop(batch).await.expect("workload");
-    }
+    let (i, _) = oltp_workload(&mut conn, 200, |logs| {
+        logs.len() > 2 && logs.last().is_some_and(|(_, size)| *size > 1 << 20)
+    })
+    .await;
     let logs: Vec<(String, u64)> = conn.query("SHOW BINARY LOGS").await.expect("list");
     conn.disconnect().await.expect("disconnect");
     // The target: the last full file, three quarters in by time.
@@ -542,6 +504,60 @@ async fn remote_bytes(binary: &Path) {
             elapsed.as_secs_f64() * 1e3,
             received as f64 / plain.max(1) as f64,
         );
+    }
+}
+
+/// sysbench's `oltp_write_only` shape on `conn` (two UPDATEs, a DELETE and an INSERT per
+/// transaction, rows of random digit groups like sysbench's `c` and `pad`, 50 transactions per
+/// simulated second from BASE), in batches of `batch`, until `enough` holds for the server's
+/// binary logs. Returns the transactions written and the last second.
+async fn oltp_workload(
+    conn: &mut mysql_async::Conn,
+    batch: u32,
+    enough: impl Fn(&[(String, u64)]) -> bool,
+) -> (u32, u32) {
+    conn.query_drop(format!(
+        "SET TIMESTAMP={BASE}; FLUSH BINARY LOGS; CREATE DATABASE sbtest; \
+         CREATE TABLE sbtest.sbtest1 (id INT PRIMARY KEY, k INT, c CHAR(120), pad CHAR(60), \
+         KEY (k)) ENGINE=InnoDB; \
+         INSERT INTO sbtest.sbtest1 SELECT seq, seq, '', '' FROM sbtest.seq_1_to_20000"
+    ))
+    .await
+    .expect("set up");
+    let digits = |groups: u32| {
+        format!(
+            "CONCAT_WS('-', {})",
+            (0..groups)
+                .map(|_| "LPAD(FLOOR(RAND() * 99999999999), 11, '0')")
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let (c, pad) = (digits(10), digits(5));
+    let mut i = 0u32;
+    let mut last = BASE;
+    loop {
+        let logs: Vec<(String, u64)> = conn.query("SHOW BINARY LOGS").await.expect("list");
+        if enough(&logs) {
+            return (i, last);
+        }
+        let mut statements = String::new();
+        for _ in 0..batch {
+            last = BASE + 1 + i / 50;
+            let id = 1 + (i * 7919) % 20000;
+            statements.push_str(&format!(
+                "SET TIMESTAMP={last}; BEGIN; \
+                 UPDATE sbtest.sbtest1 SET k = k + 1 WHERE id = {id}; \
+                 UPDATE sbtest.sbtest1 SET c = {c} WHERE id = {}; \
+                 DELETE FROM sbtest.sbtest1 WHERE id = {}; \
+                 INSERT INTO sbtest.sbtest1 VALUES ({}, {i}, {c}, {pad}); COMMIT;",
+                1 + (id + 13) % 20000,
+                1 + (id + 101) % 20000,
+                1 + (id + 101) % 20000,
+            ));
+            i += 1;
+        }
+        conn.query_drop(statements).await.expect("workload");
     }
 }
 

@@ -54,6 +54,34 @@ fn transactions(local: &BinlogDir) -> Vec<Trx> {
     out
 }
 
+/// `resolve-position` from `source` (its flags) at `t` with `extra`: what it prints on stdout,
+/// once it succeeded.
+fn resolve(source: &[&str], t: i64, extra: &[&str]) -> String {
+    let out = support::command()
+        .arg("resolve-position")
+        .args(source)
+        .args(["--start-time", &format_instant(t)])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The answer's file and position, from the JSON output.
+fn answer_at(source: &[&str], t: i64) -> (String, u64) {
+    let answer: serde_json::Value =
+        serde_json::from_str(&resolve(source, t, &["--output", "json"])).unwrap();
+    (
+        answer["binlog_name"].as_str().unwrap().to_owned(),
+        answer["binlog_pos"].as_u64().unwrap(),
+    )
+}
+
 /// The first transaction of the file the long statement's commit opened: the two before the
 /// statement in the old file committed later than it (the workload's last rotation).
 fn long_statement_rotation(all: &[Trx]) -> usize {
@@ -201,45 +229,9 @@ async fn a_replica_started_from_emit_mariadb_replays_exactly_from_the_answer() {
     for (round, &index) in picks.iter().enumerate() {
         for gtid_mode in ["auto", "off"] {
             let t = all[index].commit_us;
-            let out = support::command()
-                .args([
-                    "resolve-position",
-                    "--url",
-                    &url,
-                    "--start-time",
-                    &format_instant(t),
-                    "--gtid",
-                    gtid_mode,
-                    "--emit",
-                    "mariadb",
-                ])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let sql = String::from_utf8(out.stdout).unwrap();
-            let answer = support::command()
-                .args([
-                    "resolve-position",
-                    "--url",
-                    &url,
-                    "--start-time",
-                    &format_instant(t),
-                    "--gtid",
-                    gtid_mode,
-                    "--output",
-                    "json",
-                ])
-                .output()
-                .unwrap();
-            let answer: serde_json::Value = serde_json::from_slice(&answer.stdout).unwrap();
-            let (file, pos) = (
-                answer["binlog_name"].as_str().unwrap().to_owned(),
-                answer["binlog_pos"].as_u64().unwrap(),
-            );
+            let source = ["--url", url.as_str(), "--gtid", gtid_mode];
+            let sql = resolve(&source, t, &["--emit", "mariadb"]);
+            let (file, pos) = answer_at(&source, t);
             assert_eq!(
                 sql.contains("gtid_slave_pos"),
                 gtid_mode == "auto",
@@ -304,29 +296,10 @@ async fn a_replay_of_emit_mysqlbinlog_applies_exactly_from_the_answer() {
     let rotated = long_statement_rotation(&all);
     for index in [all.len() / 3, all.len() * 2 / 3, rotated - 2] {
         let t = all[index].commit_us;
-        let run = |extra: &[&str]| {
-            let mut args = vec![
-                "resolve-position".to_owned(),
-                "--binlog-dir".to_owned(),
-                local.dir.display().to_string(),
-                "--start-time".to_owned(),
-                format_instant(t),
-            ];
-            args.extend(extra.iter().map(|s| s.to_string()));
-            let out = support::command().args(&args).output().unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8(out.stdout).unwrap()
-        };
-        let command = run(&["--emit", "mysqlbinlog"]);
-        let answer: serde_json::Value = serde_json::from_str(&run(&["--output", "json"])).unwrap();
-        let (file, pos) = (
-            answer["binlog_name"].as_str().unwrap().to_owned(),
-            answer["binlog_pos"].as_u64().unwrap(),
-        );
+        let dir = local.dir.display().to_string();
+        let source = ["--binlog-dir", dir.as_str()];
+        let command = resolve(&source, t, &["--emit", "mysqlbinlog"]);
+        let (file, pos) = answer_at(&source, t);
         let server = MariaDb::start().unwrap();
         restore_until(&local, &file, pos, &server);
         let status = std::process::Command::new("sh")

@@ -683,11 +683,19 @@ fn make_certificates(
     (dir.join(ca), dir.join(cert), dir.join(key))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tls_with_the_right_ca_and_a_wrong_one() {
-    let certs = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = make_certificates(certs.path(), "good");
-    let (other_ca, _, _) = make_certificates(certs.path(), "other");
+/// A server with history that accepts TLS connections only, with certificates made in
+/// `certs` (its CA, and another CA that did not sign it).
+struct TlsOnly {
+    server: MariaDb,
+    _copy: tempfile::TempDir,
+    local: BinlogDir,
+    ca: std::path::PathBuf,
+    other_ca: std::path::PathBuf,
+}
+
+async fn tls_only_server(certs: &Path) -> TlsOnly {
+    let (ca, cert, key) = make_certificates(certs, "good");
+    let (other_ca, _, _) = make_certificates(certs, "other");
     let config = ServerConfig {
         extra_args: vec![
             format!("--ssl-ca={}", ca.display()),
@@ -702,6 +710,25 @@ async fn tls_with_the_right_ca_and_a_wrong_one() {
         .await
         .unwrap();
     conn.disconnect().await.unwrap();
+    TlsOnly {
+        server,
+        _copy,
+        local,
+        ca,
+        other_ca,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_the_right_ca_and_a_wrong_one() {
+    let certs = tempfile::tempdir().unwrap();
+    let TlsOnly {
+        server,
+        _copy,
+        local,
+        ca,
+        other_ca,
+    } = tls_only_server(certs.path()).await;
     let t = format_instant(unit_times(&local)[20]);
     let mut settings = ConnSettings::from_url(&server.url(), None).unwrap();
 
@@ -769,22 +796,13 @@ async fn inline_tls_material_is_used_never_dropped_to_plaintext() {
     use base64::Engine;
     use startpoint::task::source::SourceConfig;
     let certs = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = make_certificates(certs.path(), "good");
-    let (other_ca, _, _) = make_certificates(certs.path(), "other");
-    let config = ServerConfig {
-        extra_args: vec![
-            format!("--ssl-ca={}", ca.display()),
-            format!("--ssl-cert={}", cert.display()),
-            format!("--ssl-key={}", key.display()),
-        ],
-        ..small_binlogs()
-    };
-    let (server, _copy, local) = server_with_history(&config).await;
-    let mut conn = server.connect().await.unwrap();
-    conn.query_drop("SET GLOBAL require_secure_transport = ON")
-        .await
-        .unwrap();
-    conn.disconnect().await.unwrap();
+    let TlsOnly {
+        server,
+        _copy,
+        local,
+        ca,
+        other_ca,
+    } = tls_only_server(certs.path()).await;
     let t = format_instant(unit_times(&local)[20]);
     let source = |security: &str| {
         let text = format!(

@@ -151,10 +151,20 @@ pub(crate) fn exit_point(row: &Row) -> (String, u32, String) {
 /// A scene with the upstream created as source `SOURCE_ID` (root, no password) and a task file
 /// `TASK` reading it into the downstream at `downstream_port`; the task file's path.
 pub(crate) fn one_source_task(up: &Upstream, downstream_port: u16) -> (Scene, String) {
+    one_source_task_as(up.server.port(), "root", "", downstream_port)
+}
+
+/// A scene with one source (the upstream on `up_port`, as `user`) and a task file for it.
+fn one_source_task_as(
+    up_port: u16,
+    user: &str,
+    password: &str,
+    downstream_port: u16,
+) -> (Scene, String) {
     let scene = Scene::new();
     scene.create_source(
         "source.yaml",
-        &source_yaml(SOURCE_ID, up.server.port(), "root", "", ""),
+        &source_yaml(SOURCE_ID, up_port, user, password, ""),
     );
     let task = scene.file("task.yaml", &task_yaml(TASK, &[SOURCE_ID], downstream_port));
     (scene, task)
@@ -383,15 +393,8 @@ async fn a_wrong_password_fails_cleanly_and_writes_nothing() {
     .await
     .unwrap();
     conn.disconnect().await.unwrap();
-    let scene = Scene::new();
-    scene.create_source(
-        "source.yaml",
-        &source_yaml(SOURCE_ID, up.port(), "repl", "wrong-password-here", ""),
-    );
-    let task = scene.file(
-        "task.yaml",
-        &task_yaml(TASK, &[SOURCE_ID], downstream.port()),
-    );
+    let (scene, task) =
+        one_source_task_as(up.port(), "repl", "wrong-password-here", downstream.port());
     let out = scene.run(&[
         "start-task",
         "--meta-store",
@@ -1165,15 +1168,7 @@ async fn privileges_granted_through_a_role_pass_the_precheck() {
     .await
     .unwrap();
     conn.disconnect().await.unwrap();
-    let scene = Scene::new();
-    scene.create_source(
-        "source.yaml",
-        &source_yaml(SOURCE_ID, up.port(), "viarole", "Role-secret1", ""),
-    );
-    let task = scene.file(
-        "task.yaml",
-        &task_yaml(TASK, &[SOURCE_ID], downstream.port()),
-    );
+    let (scene, task) = one_source_task_as(up.port(), "viarole", "Role-secret1", downstream.port());
     let out = scene.run(&[
         "start-task",
         "--meta-store",

@@ -453,50 +453,8 @@ async fn ensure_history(dir: &Path) -> u32 {
     })
     .expect("start mariadbd");
     let mut conn = server.connect().await.expect("connect");
-    conn.query_drop(format!(
-        "SET TIMESTAMP={BASE}; FLUSH BINARY LOGS; CREATE DATABASE sbtest; \
-         CREATE TABLE sbtest.sbtest1 (id INT PRIMARY KEY, k INT, c CHAR(120), pad CHAR(60), \
-         KEY (k)) ENGINE=InnoDB; \
-         INSERT INTO sbtest.sbtest1 SELECT seq, seq, '', '' FROM sbtest.seq_1_to_20000"
-    ))
-    .await
-    .expect("set up");
-    let digits = |groups: u32| {
-        format!(
-            "CONCAT_WS('-', {})",
-            (0..groups)
-                .map(|_| "LPAD(FLOOR(RAND() * 99999999999), 11, '0')")
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
-    let (c, pad) = (digits(10), digits(5));
-    let mut i = 0u32;
-    let mut last = BASE;
-    loop {
-        let logs: Vec<(String, u64)> = conn.query("SHOW BINARY LOGS").await.expect("list");
-        // The start-up file, then four full ones.
-        if logs.len() > 5 {
-            break;
-        }
-        let mut batch = String::new();
-        for _ in 0..500 {
-            last = BASE + 1 + i / 50;
-            let id = 1 + (i * 7919) % 20000;
-            batch.push_str(&format!(
-                "SET TIMESTAMP={last}; BEGIN; \
-                 UPDATE sbtest.sbtest1 SET k = k + 1 WHERE id = {id}; \
-                 UPDATE sbtest.sbtest1 SET c = {c} WHERE id = {}; \
-                 DELETE FROM sbtest.sbtest1 WHERE id = {}; \
-                 INSERT INTO sbtest.sbtest1 VALUES ({}, {i}, {c}, {pad}); COMMIT;",
-                1 + (id + 13) % 20000,
-                1 + (id + 101) % 20000,
-                1 + (id + 101) % 20000,
-            ));
-            i += 1;
-        }
-        conn.query_drop(batch).await.expect("workload");
-    }
+    // The start-up file, then four full ones.
+    let (_, last) = super::oltp_workload(&mut conn, 500, |logs| logs.len() > 5).await;
     let logs: Vec<(String, u64)> = conn.query("SHOW BINARY LOGS").await.expect("list");
     conn.disconnect().await.expect("disconnect");
     let mut index = String::new();

@@ -92,9 +92,8 @@ pub(super) struct Deframer {
     /// Received bytes not yet unwrapped (compressed packets).
     wire: Vec<u8>,
     inflate: Decompress,
-    /// Plain packet bytes not yet split, from `plain_at` on.
+    /// The start of a plain packet not yet complete.
     plain: Vec<u8>,
-    plain_at: usize,
     /// A payload continued over several packets.
     joined: Vec<u8>,
     /// The reply to `COM_REGISTER_SLAVE` comes before the events.
@@ -111,7 +110,6 @@ impl Deframer {
             wire: Vec::new(),
             inflate: Decompress::new(true),
             plain: Vec::new(),
-            plain_at: 0,
             joined: Vec::new(),
             registered: false,
             done: false,
@@ -134,89 +132,70 @@ impl Deframer {
         if self.done {
             return None;
         }
-        if self.compressed {
-            self.wire.extend_from_slice(bytes);
-            let mut at = 0;
-            while self.wire.len() - at >= 7 {
-                let head = &self.wire[at..at + 7];
-                let len = u32::from_le_bytes([head[0], head[1], head[2], 0]) as usize;
-                let plain_len = u32::from_le_bytes([head[4], head[5], head[6], 0]) as usize;
-                if self.wire.len() - at - 7 < len {
-                    break;
-                }
-                let body = &self.wire[at + 7..at + 7 + len];
-                at += 7 + len;
-                if plain_len == 0 {
-                    self.plain.extend_from_slice(body);
-                } else if let Err(why) =
-                    inflate(&mut self.inflate, body, plain_len, &mut self.plain)
-                {
-                    self.wire.drain(..at);
-                    return self.fail(why);
-                }
-            }
-            self.wire.drain(..at);
-        } else {
-            // Complete the packet left unfinished by earlier reads, then split the rest of
-            // this read where it lies, keeping only its own unfinished tail.
-            let mut bytes = bytes;
-            while self.plain_at < self.plain.len() && !bytes.is_empty() {
-                let tail = &self.plain[self.plain_at..];
-                let need = match tail {
-                    [a, b, c, _, ..] => {
-                        4 + u32::from_le_bytes([*a, *b, *c, 0]) as usize - tail.len()
-                    }
-                    _ => 4 - tail.len(),
-                };
-                let take = need.min(bytes.len());
-                self.plain.extend_from_slice(&bytes[..take]);
-                bytes = &bytes[take..];
-                let (used, ended) = split(
-                    &self.plain[self.plain_at..],
-                    &mut self.joined,
-                    &mut self.registered,
-                    events,
-                );
-                self.plain_at += used;
-                if ended.is_some() {
-                    self.done = true;
-                    return ended;
-                }
-            }
-            if self.plain_at < self.plain.len() {
-                return None;
-            }
-            self.plain.clear();
-            self.plain_at = 0;
-            let (used, ended) = split(bytes, &mut self.joined, &mut self.registered, events);
-            if ended.is_some() {
-                self.done = true;
-                return ended;
-            }
-            self.plain.extend_from_slice(&bytes[used..]);
-            return None;
-        }
-        let (used, ended) = split(
-            &self.plain[self.plain_at..],
-            &mut self.joined,
-            &mut self.registered,
-            events,
-        );
-        self.plain_at += used;
-        if ended.is_some() {
-            self.done = true;
-        }
-        // Keep what is left at the front, without moving it on every call.
-        if self.plain_at > 0 && (self.plain_at == self.plain.len() || self.plain_at > 1 << 20) {
-            self.plain.drain(..self.plain_at);
-            self.plain_at = 0;
-        }
+        let ended = match self.compressed {
+            true => self.unwrap(bytes, events),
+            false => self.take_plain(bytes, events),
+        };
+        self.done = ended.is_some();
         ended
     }
 
-    fn fail(&mut self, why: String) -> Option<TapItem> {
-        self.done = true;
-        Some(failed(why))
+    /// Unwraps the complete compressed packets received so far into plain bytes.
+    fn unwrap(&mut self, bytes: &[u8], events: &mut Batch) -> Option<TapItem> {
+        let mut wire = std::mem::take(&mut self.wire);
+        wire.extend_from_slice(bytes);
+        let mut inflated = Vec::new();
+        let mut at = 0;
+        let mut ended = None;
+        while ended.is_none() && wire.len() - at >= 7 {
+            let head = &wire[at..at + 7];
+            let len = u32::from_le_bytes([head[0], head[1], head[2], 0]) as usize;
+            let plain_len = u32::from_le_bytes([head[4], head[5], head[6], 0]) as usize;
+            if wire.len() - at - 7 < len {
+                break;
+            }
+            let body = &wire[at + 7..at + 7 + len];
+            at += 7 + len;
+            ended = if plain_len == 0 {
+                self.take_plain(body, events)
+            } else {
+                inflated.clear();
+                match inflate(&mut self.inflate, body, plain_len, &mut inflated) {
+                    Ok(()) => self.take_plain(&inflated, events),
+                    Err(why) => Some(failed(why)),
+                }
+            };
+        }
+        wire.drain(..at);
+        self.wire = wire;
+        ended
+    }
+
+    /// Takes plain packet bytes: completes the packet left unfinished by earlier bytes, then
+    /// splits the rest where it lies, keeping only its own unfinished tail.
+    fn take_plain(&mut self, mut bytes: &[u8], events: &mut Batch) -> Option<TapItem> {
+        while !self.plain.is_empty() && !bytes.is_empty() {
+            let need = match self.plain[..] {
+                [a, b, c, _, ..] => 4 + u32::from_le_bytes([a, b, c, 0]) as usize,
+                _ => 4,
+            } - self.plain.len();
+            let take = need.min(bytes.len());
+            self.plain.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            let (used, ended) = split(&self.plain, &mut self.joined, &mut self.registered, events);
+            self.plain.drain(..used);
+            if ended.is_some() {
+                return ended;
+            }
+        }
+        if !self.plain.is_empty() {
+            return None;
+        }
+        let (used, ended) = split(bytes, &mut self.joined, &mut self.registered, events);
+        if ended.is_none() {
+            self.plain.extend_from_slice(&bytes[used..]);
+        }
+        ended
     }
 }
 
