@@ -53,6 +53,7 @@ pub mod crashpoint;
 mod crashpoint;
 pub mod emit;
 pub mod gtid;
+pub mod input;
 pub mod locate;
 pub mod remote;
 pub mod resolve;

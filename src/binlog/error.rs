@@ -9,6 +9,10 @@ pub enum BinlogError {
     #[error("{file}: cannot read it: {source}")]
     Io { file: String, source: io::Error },
 
+    /// A FIFO, a device, a directory: never opened as a binlog.
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
+
     /// What carries a stream's events failed (a live server's connection), kept whole: the
     /// layer that made the stream knows the type and takes it back with `downcast`.
     #[error("{source}")]

@@ -184,7 +184,7 @@ impl BinlogReader<File> {
             file: name.clone(),
             source,
         };
-        let file = File::open(path).map_err(io)?;
+        let file = crate::input::open_regular(path)?;
         let len = file.metadata().map_err(io)?.len();
         BinlogReader::new(name, file, len, options)
     }

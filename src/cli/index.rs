@@ -31,7 +31,7 @@ pub fn run(args: &IndexArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
                     serde_json::to_string_pretty(&json!({"status": "Error", "error": message}))?
                 );
             }
-            eprintln!("startpoint: {message}");
+            say!("startpoint: {message}");
             return Ok(EXIT_FAILED);
         }
     };
@@ -51,7 +51,7 @@ pub fn run(args: &IndexArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     }
     out.flush()?;
     for note in &notes {
-        eprintln!("note: {note}");
+        say!("note: {note}");
     }
     Ok(0)
 }

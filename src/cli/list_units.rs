@@ -33,7 +33,7 @@ fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<BinlogFileEntry>> {
         if path.is_dir() {
             let listing = BinlogDir::open(path)?;
             for left in &listing.left_out {
-                eprintln!(
+                say!(
                     "note: {}: {} left out ({})",
                     path.display(),
                     left.name,
@@ -41,7 +41,7 @@ fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<BinlogFileEntry>> {
                 );
             }
             for (_, name) in &listing.purged {
-                eprintln!(
+                say!(
                     "note: {}: {name} is listed in the index but missing (purged)",
                     path.display()
                 );
@@ -89,10 +89,10 @@ pub fn run(args: &ListUnitsArgs) -> anyhow::Result<u8> {
         })();
         out.flush()?;
         for warning in units.warnings() {
-            eprintln!("warning: {warning}");
+            say!("warning: {warning}");
         }
         if let Some(offset) = units.source().cut_at() {
-            eprintln!(
+            say!(
                 "note: {} ends inside an event at offset {offset}: it is still being written (or \
                  was cut short); what follows is not there yet",
                 entry.path.display()

@@ -1,5 +1,16 @@
 //! The thin command layer: parse with clap, call the library, print, choose the exit status.
 
+/// `eprintln!` for whatever a message may carry from outside (a server's words, a file name):
+/// control characters but newline and tab escaped, so nothing reaches the terminal raw.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        eprintln!(
+            "{}",
+            startpoint::input::escape_controls_but(&format!($($arg)*), &['\n', '\t'])
+        )
+    };
+}
+
 mod args;
 mod index;
 mod list_units;
@@ -27,7 +38,7 @@ pub fn run() -> ExitCode {
         // A reader that went away (`… | head`) is not a failure.
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("startpoint: {err:#}");
+            say!("startpoint: {err:#}");
             ExitCode::from(EXIT_FAILED)
         }
     }
@@ -132,7 +143,7 @@ fn live_settings(
         (_, Some(path)) => {
             let config = SourceConfig::load(path)?;
             for warning in &config.warnings {
-                eprintln!("warning: {warning}");
+                say!("warning: {warning}");
             }
             config.connection
         }
@@ -166,11 +177,11 @@ fn local_sequence(
 fn note_left_out(left_out: &[startpoint::source::local::LeftOut], explain: bool) {
     let (quiet, loud): (Vec<_>, Vec<_>) = left_out.iter().partition(|l| l.quiet);
     for left in loud {
-        eprintln!("note: {} left out ({})", left.name, left.why);
+        say!("note: {} left out ({})", left.name, left.why);
     }
     if explain && !quiet.is_empty() {
         let names: Vec<&str> = quiet.iter().map(|l| l.name.as_str()).collect();
-        eprintln!(
+        say!(
             "note: {} other entries left out (not binlog files; the index names the binlogs): {}",
             quiet.len(),
             names.join(", ")

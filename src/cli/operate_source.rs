@@ -15,7 +15,7 @@ pub fn run(command: &OperateSourceCommand, global: &GlobalArgs) -> anyhow::Resul
         OperateSourceCommand::Create { source_files } => {
             let (response, warnings) = operate::create(&state, source_files, &worker);
             for warning in &warnings {
-                eprintln!("warning: {warning}");
+                say!("warning: {warning}");
             }
             response
         }

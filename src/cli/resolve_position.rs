@@ -110,7 +110,7 @@ pub fn run(args: &ResolvePositionArgs, global: &GlobalArgs) -> anyhow::Result<u8
                 let text = serde_json::json!({"status": "Error", "error": failure.to_string()});
                 println!("{}", serde_json::to_string_pretty(&text)?);
             }
-            eprintln!("startpoint: {failure}");
+            say!("startpoint: {failure}");
             Ok(EXIT_FAILED)
         }
     }
@@ -190,22 +190,22 @@ fn emit(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8> {
     use startpoint::emit::{Origin, StartPoint};
     let resolution = &answered.resolution;
     // stdout holds only the formats; what the answer is and why goes to stderr.
-    eprintln!("startpoint: status {}", resolution.status);
+    say!("startpoint: status {}", resolution.status);
     if let Some(note) = &answered.start.1.note {
-        eprintln!("startpoint: {note}");
+        say!("startpoint: {note}");
     }
     if let Some(assumption) = &resolution.assumption {
-        eprintln!("startpoint: assuming {assumption}");
+        say!("startpoint: assuming {assumption}");
     }
     for warning in &resolution.warnings {
-        eprintln!("startpoint: warning: {warning}");
+        say!("startpoint: warning: {warning}");
     }
     let answer = resolution
         .location
         .as_ref()
         .filter(|_| resolution.status != Status::AboveUpperBound);
     let Some(location) = answer else {
-        eprintln!(
+        say!(
             "startpoint: {}",
             resolve::too_late_message(&answered.start.0.input)
         );
@@ -235,7 +235,7 @@ fn emit(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8> {
                 .map(|(_, _, path)| path.display().to_string())
                 .collect();
             if paths.is_empty() {
-                eprintln!("startpoint: {} is not among the files read", location.file);
+                say!("startpoint: {} is not among the files read", location.file);
                 return Ok(EXIT_FAILED);
             }
             Origin::Files { paths }
@@ -273,7 +273,7 @@ fn emit(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8> {
         }
         write!(out, "{}", point.emit(format))?;
         for note in point.notes(format) {
-            eprintln!("startpoint: {note}");
+            say!("startpoint: {note}");
         }
     }
     Ok(0)
@@ -426,14 +426,14 @@ fn report(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8>
     }
     out.flush()?;
     for note in &resolution.notes {
-        eprintln!("note: {note}");
+        say!("note: {note}");
     }
     for warning in &warnings {
-        eprintln!("warning: {warning}");
+        say!("warning: {warning}");
     }
     if let Some(message) = too_late {
         if args.output == OutputFormat::Text {
-            eprintln!("startpoint: {message}");
+            say!("startpoint: {message}");
         }
         return Ok(EXIT_TOO_LATE);
     }

@@ -16,7 +16,7 @@ pub fn run(args: &StartTaskArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         }
     };
     for warning in &task.warnings {
-        eprintln!("warning: {warning}");
+        say!("warning: {warning}");
     }
     let tls = global.tls_files();
     let progress = std::sync::Arc::new(startpoint::resolve::ReadProgress::default());
@@ -41,12 +41,12 @@ pub fn run(args: &StartTaskArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let outcome = runtime()?.block_on(start_task(&state, request));
     drop(bar);
     for note in &outcome.notes {
-        eprintln!("note: {note}");
+        say!("note: {note}");
     }
     if !outcome.statements.is_empty() {
-        eprintln!("would run:");
+        say!("would run:");
         for statement in &outcome.statements {
-            eprintln!("  {statement};");
+            say!("  {statement};");
         }
     }
     print(&outcome.response)

@@ -422,6 +422,15 @@ impl Direct {
         }
         let mut batch = Batch::default();
         loop {
+            // Compressed packets left from the last read are unwrapped before reading more.
+            if self.deframer.has_pending() {
+                let ended = self.deframer.push(&[], &mut batch);
+                if let Some(next) = self.hand_out(batch, ended, pending) {
+                    return next;
+                }
+                batch = Batch::default();
+                continue;
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() || self.socket.set_read_timeout(Some(left)).is_err() {
                 return Some(Next::Deadline);
@@ -446,25 +455,39 @@ impl Direct {
             };
             throttle.add_received(n as u64);
             let ended = self.deframer.push(&self.buf[..n], &mut batch);
-            if !batch.is_empty() {
-                *pending = batch;
-                // The end (or a failure) after these events is read again next time.
-                if ended.is_some() {
-                    self.deframer.replay(ended);
-                }
-                return None;
+            if let Some(next) = self.hand_out(batch, ended, pending) {
+                return next;
             }
-            match ended {
-                Some(TapItem::End) => {
-                    self.ended = true;
-                    return Some(Next::End);
-                }
-                Some(TapItem::Failed(error)) => {
-                    self.ended = true;
-                    return Some(Next::Failed(error));
-                }
-                _ => {}
+            batch = Batch::default();
+        }
+    }
+
+    /// What [`Direct::fill`] returns after a push that gave `batch` and `ended`: `None` to read
+    /// on (nothing came of it yet).
+    fn hand_out(
+        &mut self,
+        batch: Batch,
+        ended: Option<TapItem>,
+        pending: &mut Batch,
+    ) -> Option<Option<Next>> {
+        if !batch.is_empty() {
+            *pending = batch;
+            // The end (or a failure) after these events is read again next time.
+            if ended.is_some() {
+                self.deframer.replay(ended);
             }
+            return Some(None);
+        }
+        match ended {
+            Some(TapItem::End) => {
+                self.ended = true;
+                Some(Some(Next::End))
+            }
+            Some(TapItem::Failed(error)) => {
+                self.ended = true;
+                Some(Some(Next::Failed(error)))
+            }
+            _ => None,
         }
     }
 }

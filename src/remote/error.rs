@@ -6,6 +6,7 @@
 //! listing. The kind is decided once, where the driver's error is classified; every message
 //! names the server; none contains a password.
 
+use crate::input::escape_controls;
 use std::time::Duration;
 
 use crate::binlog::BinlogError;
@@ -277,6 +278,14 @@ pub enum Recovery {
 
 /// Sorts a driver error into definite and transient, naming `server` and what was being done.
 pub fn classify(err: mysql_async::Error, settings: &ConnSettings, what: &str) -> RemoteError {
+    // The server's words reach the user's terminal and JSON: control characters escaped.
+    let err = match err {
+        mysql_async::Error::Server(mut e) => {
+            e.message = escape_controls(&e.message).into_owned();
+            mysql_async::Error::Server(e)
+        }
+        other => other,
+    };
     let server = settings.address();
     let user = settings.user.as_str();
     let what = what.to_owned();
@@ -356,7 +365,7 @@ pub fn classify(err: mysql_async::Error, settings: &ConnSettings, what: &str) ->
         },
         mysql_async::Error::Io(mysql_async::IoError::Tls(e)) => RemoteError::Tls {
             server,
-            message: e.to_string(),
+            message: escape_controls(&e.to_string()).into_owned(),
         },
         mysql_async::Error::Io(mysql_async::IoError::Io(e))
             if e.kind() == std::io::ErrorKind::ConnectionRefused =>
@@ -365,19 +374,21 @@ pub fn classify(err: mysql_async::Error, settings: &ConnSettings, what: &str) ->
         }
         // rustls reports certificate problems as I/O errors, mysql_async some as driver errors.
         mysql_async::Error::Io(mysql_async::IoError::Io(e)) => {
-            tls_or_connection(e.to_string(), server, what)
+            tls_or_connection(escape_controls(&e.to_string()).into_owned(), server, what)
         }
         mysql_async::Error::Driver(mysql_async::DriverError::UnknownAuthPlugin { name }) => {
             RemoteError::AuthPlugin {
                 server,
                 user: user.to_owned(),
-                plugin: name,
+                plugin: escape_controls(&name).into_owned(),
             }
         }
-        mysql_async::Error::Driver(e) => tls_or_connection(e.to_string(), server, what),
+        mysql_async::Error::Driver(e) => {
+            tls_or_connection(escape_controls(&e.to_string()).into_owned(), server, what)
+        }
         other => RemoteError::Other {
             server,
-            message: format!("{what}: {other}"),
+            message: format!("{what}: {}", escape_controls(&other.to_string())),
         },
     }
 }

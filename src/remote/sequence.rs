@@ -320,6 +320,7 @@ async fn identity_now(
             head: digest(&[&capture.head]),
             tail_offset,
             tail,
+            stat: None,
         },
         stats,
     )))
@@ -421,6 +422,7 @@ impl RemoteSequence {
             head: digest(&[&capture.head]),
             tail_offset: *tail_offset,
             tail: tail.clone(),
+            stat: None,
         });
     }
 

@@ -7,6 +7,10 @@ use std::path::PathBuf;
 
 use mysql_async::{ClientIdentity, Opts, OptsBuilder, SslOpts};
 
+/// The largest packet a connection accepts (1 GiB, MySQL's and MariaDB's ceiling for
+/// `max_allowed_packet`, and for events too), on the driver's path and the direct dump read.
+pub(crate) const MAX_PACKET: usize = 1 << 30;
+
 /// The lowest server_id probes use: high enough that no real replica is configured with it.
 pub const PROBE_SERVER_ID_MIN: u32 = 0xF000_0000;
 
@@ -155,6 +159,24 @@ impl ConnSettings {
         if !matches!(url.path(), "" | "/") {
             return Err(error("a database path is not used here; leave it out"));
         }
+        // A parameter dropped in silence could be one the user believes turns on TLS.
+        if let Some(query) = url.query() {
+            let names: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+            let names = if names.is_empty() {
+                query.to_owned()
+            } else {
+                names.join(", ")
+            };
+            return Err(error(&format!(
+                "URL parameters are not read here, and none is known (given: {}); use \
+                 --ssl-ca, --ssl-cert and --ssl-key for TLS, --compress for compression, \
+                 --server-id for the replica's server_id, or a source file (--source-config)",
+                crate::input::escape_controls(&names)
+            )));
+        }
+        if url.fragment().is_some() {
+            return Err(error("a #fragment is not used here; leave it out"));
+        }
         Ok(ConnSettings {
             host,
             port: url.port().unwrap_or(3306),
@@ -201,8 +223,6 @@ impl ConnSettings {
     }
 
     fn opts_to(&self, host: &str, port: u16, compress: bool) -> Opts {
-        /// The largest packet mysql_async accepts (1 GiB, MySQL's ceiling for events too).
-        const MAX_PACKET: usize = 1 << 30;
         let mut builder = OptsBuilder::default()
             .ip_or_hostname(host)
             .tcp_port(port)
@@ -243,22 +263,83 @@ impl ConnSettings {
     }
 }
 
-/// The URL with the password replaced by `****`.
+/// The URL as given, for an error message, with anything that may be a password replaced by
+/// `****`, whatever shape the URL has (`mysql:/u:pw@h`, `mysql:u:pw@h`, `mysql//u:pw@h`,
+/// `u:pw@h`, `mysql://u:pw`): everything between the first `:` of what may be the user
+/// information and its last `@` (or, without an `@`, after a `:` not followed by a port), and
+/// the value of any query parameter named like a password. Control characters are escaped.
 pub(crate) fn mask_url(text: &str) -> String {
-    match url::Url::parse(text) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("****"));
-            url.to_string()
-        }
-        Ok(url) => url.to_string(),
-        // Unparseable: hide everything between "://" and "@", where a password would be.
-        Err(_) => match (text.find("://"), text.rfind('@')) {
-            (Some(start), Some(at)) if at > start => {
-                format!("{}****{}", &text[..start + 3], &text[at..])
-            }
-            _ => text.to_owned(),
-        },
+    // The query and fragment, with password-like values hidden.
+    let (main, tail) = match text.find(['?', '#']) {
+        Some(at) => text.split_at(at),
+        None => (text, ""),
+    };
+    let tail = mask_query(tail);
+    // What may be the scheme: a word and ':' followed by '/' (`mysql:/`, `mysql://`), or
+    // `word//`.
+    let scheme_end = main
+        .find(':')
+        .filter(|&c| {
+            main[..c]
+                .trim_start()
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+                && main[c + 1..].starts_with('/')
+        })
+        .map(|c| c + 1)
+        .or_else(|| main.find("//").filter(|&s| !main[..s].contains([':', '@'])));
+    let mut start = scheme_end.unwrap_or(0);
+    while main[start..].starts_with('/') {
+        start += 1;
     }
+    let authority_end = main[start..].find('/').map_or(main.len(), |e| start + e);
+    let authority = &main[start..authority_end];
+    let masked = match authority.rfind('@') {
+        Some(at) => {
+            let userinfo = &authority[..at];
+            match userinfo.find(':') {
+                Some(colon) => format!("{}:****{}", &userinfo[..colon], &authority[at..]),
+                None => authority.to_owned(),
+            }
+        }
+        // No '@': `host:port` is harmless; `user:password` without a host is not.
+        None => match authority.rfind(':') {
+            Some(colon)
+                if !authority[colon + 1..].bytes().all(|b| b.is_ascii_digit())
+                    && !authority.starts_with('[') =>
+            {
+                format!("{}:****", &authority[..colon])
+            }
+            _ => authority.to_owned(),
+        },
+    };
+    let shown = format!("{}{masked}{}{tail}", &main[..start], &main[authority_end..]);
+    crate::input::escape_controls(&shown).into_owned()
+}
+
+/// `?a=1&password=x#f` with the value of every password-like parameter replaced by `****`.
+fn mask_query(tail: &str) -> String {
+    let secret = |key: &str| {
+        let key = key.to_ascii_lowercase();
+        ["pass", "pwd", "secret", "token", "key"]
+            .iter()
+            .any(|word| key.contains(word))
+    };
+    let (query, fragment) = match tail.find('#') {
+        Some(at) => tail.split_at(at),
+        None => (tail, ""),
+    };
+    let Some(query) = query.strip_prefix('?') else {
+        return tail.to_owned();
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if secret(key) => format!("{key}=****"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("?{}{fragment}", pairs.join("&"))
 }
 
 fn percent_decode(text: &str) -> Option<String> {
@@ -304,6 +385,57 @@ mod tests {
             .to_string();
         assert!(!err.contains("hunter2"), "{err}");
         assert!(!mask_url("mysql://u:hunter2@@h").contains("hunter2"));
+    }
+
+    /// Issue 25: a malformed URL echoed its password (`invalid server URL
+    /// mysql:/root:S3cr3t@127.0.0.1:3308: no host`).
+    #[test]
+    fn a_malformed_url_never_echoes_its_password() {
+        for url in [
+            "mysql:/root:S3cr3t@127.0.0.1:3308",
+            "mysql:root:S3cr3t@127.0.0.1:3308",
+            "mysql//root:S3cr3t@127.0.0.1:3308",
+            "root:S3cr3t@127.0.0.1:3308",
+            "mysql://root:S3cr3t@127.0.0.1:3308/db",
+            "mysql://root:S3cr3t@127.0.0.1:33o8",
+            "mysql://root:S3cr3t",
+            "mysql:///root:S3cr3t@",
+            "http://root:S3cr3t@127.0.0.1:3308",
+            "mysql://root@127.0.0.1:3308?password=S3cr3t",
+            "mysql://root:S3cr3t@127.0.0.1:3308?require_ssl=true",
+        ] {
+            let Err(err) = ConnSettings::from_url(url, None) else {
+                panic!("{url} was taken");
+            };
+            let err = err.to_string();
+            assert!(
+                !err.contains("S3cr3t") && !err.contains("cr3t"),
+                "{url}: {err}"
+            );
+            assert!(
+                err.contains("127.0.0.1") || !url.contains("127.0.0.1"),
+                "{url}: {err}"
+            );
+        }
+        assert_eq!(mask_url("mysql://root@h:3308"), "mysql://root@h:3308");
+        assert_eq!(mask_url("mysql:/root:pw@h:3308"), "mysql:/root:****@h:3308");
+        assert_eq!(mask_url("root:pw@h"), "root:****@h");
+        assert_eq!(mask_url("mysql://u:p@w@h/x"), "mysql://u:****@h/x");
+        assert_eq!(mask_url("  mysql://u:pw@h"), "  mysql://u:****@h");
+    }
+
+    /// Issue 25: `?require_ssl=true` was dropped and the connection made in plain text.
+    #[test]
+    fn url_parameters_are_refused_never_dropped() {
+        let err = ConnSettings::from_url("mysql://root@127.0.0.1:3308?require_ssl=true", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("require_ssl") && err.contains("--ssl-ca"),
+            "{err}"
+        );
+        assert!(ConnSettings::from_url("mysql://root@127.0.0.1:3308#x", None).is_err());
+        assert!(ConnSettings::from_url("mysql://root@127.0.0.1:3308/", None).is_ok());
     }
 
     #[test]

@@ -66,6 +66,13 @@ pub(super) const CLIENT_SSL: u32 = 0x800;
 
 /// The largest payload of one packet.
 const MAX_PAYLOAD: usize = 0xFF_FFFF;
+/// The largest event a dump may carry: the driver's packet limit on the other path
+/// (`settings::MAX_PACKET`, 1 GiB, MySQL's and MariaDB's ceiling for `max_allowed_packet`).
+pub(super) const MAX_EVENT: usize = super::settings::MAX_PACKET;
+/// How much inflated data one call of [`Deframer::push`] hands out at most: compressed packets
+/// past it wait in `wire` for the next call, so a read of zlib bombs (1000:1) holds at most
+/// this much, not a thousand times the read.
+const MAX_INFLATED_PER_PUSH: usize = 16 << 20;
 
 /// Frames command payloads (each a new command: sequence id 0) for the wire.
 pub(super) fn frame_commands(payloads: &[Vec<u8>], compressed: bool) -> Vec<u8> {
@@ -126,8 +133,18 @@ impl Deframer {
         self.replay.take()
     }
 
-    /// Takes `bytes` from the server; complete events go to `events`. Returns how the dump
-    /// ended, once it has.
+    /// Whether complete compressed packets wait to be unwrapped: call [`Deframer::push`] with
+    /// no bytes before reading more.
+    pub(super) fn has_pending(&self) -> bool {
+        !self.done
+            && self.wire.len() >= 7
+            && self.wire.len() - 7
+                >= u32::from_le_bytes([self.wire[0], self.wire[1], self.wire[2], 0]) as usize
+    }
+
+    /// Takes `bytes` from the server; complete events go to `events` (compressed packets
+    /// inflating to more than `MAX_INFLATED_PER_PUSH` wait for the next call: see
+    /// [`Deframer::has_pending`]). Returns how the dump ended, once it has.
     pub(super) fn push(&mut self, bytes: &[u8], events: &mut Batch) -> Option<TapItem> {
         if self.done {
             return None;
@@ -147,7 +164,11 @@ impl Deframer {
         let mut inflated = Vec::new();
         let mut at = 0;
         let mut ended = None;
-        while ended.is_none() && wire.len() - at >= 7 {
+        let start = events.data.len();
+        while ended.is_none()
+            && wire.len() - at >= 7
+            && events.data.len() - start < MAX_INFLATED_PER_PUSH
+        {
             let head = &wire[at..at + 7];
             let len = u32::from_le_bytes([head[0], head[1], head[2], 0]) as usize;
             let plain_len = u32::from_le_bytes([head[4], head[5], head[6], 0]) as usize;
@@ -221,6 +242,9 @@ fn split(
         used += 4 + len;
         if len == MAX_PAYLOAD {
             joined.extend_from_slice(payload);
+            if let Some(why) = overlong(joined) {
+                return (used, Some(failed(why)));
+            }
             continue;
         }
         let whole;
@@ -248,6 +272,41 @@ fn split(
                 );
             }
         }
+    }
+}
+
+/// Why a payload continued over several packets cannot be an event of the dump: one that
+/// does not start as an event does, grows past the size its event header declares, or past
+/// [`MAX_EVENT`]. Checked as each continuation arrives, so a sender of endless continuations is
+/// refused after one, never held in memory byte for byte.
+fn overlong(joined: &[u8]) -> Option<String> {
+    if joined.first() != Some(&0) {
+        let first = joined.first().copied().unwrap_or(0);
+        return Some(format!(
+            "a continued packet starting with 0x{first:02x} in a binlog dump (only events, \
+             after an OK byte, are that long)"
+        ));
+    }
+    // The OK byte, then the event header: its size is at bytes 9..13.
+    let declared = joined
+        .get(10..14)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+    if joined.len() - 1 > MAX_EVENT {
+        return Some(format!(
+            "a continued packet of more than {} MiB, the most an event may take",
+            MAX_EVENT >> 20
+        ));
+    }
+    match declared {
+        Some(size) if joined.len() - 1 > size => Some(format!(
+            "a continued packet of {} bytes so far for an event whose header says {size} bytes",
+            joined.len() - 1
+        )),
+        Some(size) if size > MAX_EVENT => Some(format!(
+            "an event whose header says {size} bytes, more than the {} MiB an event may take",
+            MAX_EVENT >> 20
+        )),
+        _ => None,
     }
 }
 
@@ -311,7 +370,89 @@ mod tests {
     fn event(kind: u8, body: usize) -> Vec<u8> {
         let mut event = vec![0u8; 19 + body];
         event[4] = kind;
+        event[9..13].copy_from_slice(&((19 + body) as u32).to_le_bytes());
         event
+    }
+
+    /// `plain` (whole packets) in one compressed packet.
+    fn deflated(seq: u8, plain: &[u8]) -> Vec<u8> {
+        let mut z = flate2::Compress::new(flate2::Compression::best(), true);
+        let mut body = Vec::with_capacity(plain.len() / 100 + 1024);
+        z.compress_vec(plain, &mut body, flate2::FlushCompress::Finish)
+            .unwrap();
+        let mut out = (body.len() as u32).to_le_bytes()[..3].to_vec();
+        out.push(seq);
+        out.extend_from_slice(&(plain.len() as u32).to_le_bytes()[..3]);
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// Issue 25: the direct read joined continuation packets without a limit, so a sender of
+    /// endless continuations grew memory byte for byte until the deadline.
+    #[test]
+    fn endless_continuations_end_the_dump_after_the_first() {
+        for declared in [100u32, u32::MAX] {
+            let mut payload = vec![0u8; MAX_PAYLOAD];
+            payload[5] = 2;
+            payload[10..14].copy_from_slice(&declared.to_le_bytes());
+            let mut wire = packet(1, &[0, 0, 0, 2, 0, 0, 0]);
+            wire.extend(packet(2, &payload));
+            let mut deframer = Deframer::new(false);
+            let mut batch = Batch::default();
+            match deframer.push(&wire, &mut batch) {
+                Some(TapItem::Failed(mysql_async::Error::Other(why))) => {
+                    let why = why.to_string();
+                    assert!(
+                        why.contains("continued packet") || why.contains("header says"),
+                        "{why}"
+                    );
+                }
+                _ => panic!("declared {declared}: not refused"),
+            }
+            assert!(batch.is_empty());
+        }
+        // A continued packet that is not an event.
+        let mut wire = packet(1, &[0, 0, 0, 2, 0, 0, 0]);
+        wire.extend(packet(2, &vec![0x41; MAX_PAYLOAD]));
+        let mut batch = Batch::default();
+        assert!(matches!(
+            Deframer::new(false).push(&wire, &mut batch),
+            Some(TapItem::Failed(_))
+        ));
+    }
+
+    /// Issue 25: inflated data per read is bounded. Compressed packets of zeros inflate a
+    /// thousandfold; one read of many of them hands out at most `MAX_INFLATED_PER_PUSH` (and
+    /// one packet) per push, the rest on later pushes, every event in order.
+    #[test]
+    fn a_read_of_zlib_bombs_is_inflated_a_bounded_amount_at_a_time() {
+        let big = event(2, MAX_PAYLOAD - 100);
+        let mut register = packet(1, &[0, 0, 0, 2, 0, 0, 0]);
+        let mut wire = deflated(0, &register.split_off(0));
+        for i in 0..6u8 {
+            let mut payload = vec![0];
+            payload.extend_from_slice(&big);
+            wire.extend(deflated(i + 1, &packet(i + 2, &payload)));
+        }
+        wire.extend(deflated(9, &packet(9, &[0xFE, 0, 0, 2, 0])));
+        assert!(wire.len() < 1 << 20, "{} bytes", wire.len());
+        let mut deframer = Deframer::new(true);
+        let (mut events, mut pushes, mut end) = (0, 0, None);
+        let mut bytes: &[u8] = &wire;
+        loop {
+            let mut batch = Batch::default();
+            end = deframer.push(bytes, &mut batch).or(end);
+            bytes = &[];
+            pushes += 1;
+            assert!(batch.data.len() <= MAX_INFLATED_PER_PUSH + MAX_PAYLOAD);
+            events += batch.len();
+            if !deframer.has_pending() {
+                break;
+            }
+        }
+        assert_eq!(events, 6);
+        assert!(pushes >= 3, "{pushes} pushes");
+        assert!(matches!(end, Some(TapItem::End)));
     }
 
     /// The wire bytes of a dump of `events`, plain and compressed (the plain bytes in
@@ -368,6 +509,11 @@ mod tests {
                     for chunk in wire.chunks(step) {
                         if let Some(e) = deframer.push(chunk, &mut batch) {
                             end = Some(e);
+                        }
+                        while deframer.has_pending() {
+                            if let Some(e) = deframer.push(&[], &mut batch) {
+                                end = Some(e);
+                            }
                         }
                     }
                     let got: Vec<Vec<u8>> = (0..batch.len())

@@ -396,6 +396,19 @@ async fn tap(
         if events.is_closed() {
             return;
         }
+        // Compressed packets left from the last read are unwrapped before reading more.
+        if deframer.has_pending() {
+            let mut batch = Batch::default();
+            let ended = deframer.push(&[], &mut batch);
+            if !batch.is_empty() && events.send(TapItem::Events(batch)).await.is_err() {
+                return;
+            }
+            if let Some(ended) = ended {
+                let _ = events.send(ended).await;
+                return;
+            }
+            continue;
+        }
         let Some(allowance) = allowed(shared, starved).await else {
             continue;
         };

@@ -2,13 +2,22 @@
 //! concurrent runs (WAL journal, a busy timeout, one short transaction per write).
 //!
 //! Where: `--cache-dir DIR`, else `$XDG_CACHE_HOME/startpoint`, else `~/.cache/startpoint`; the
-//! store is `summaries-v1.sqlite3` there. A summary is keyed by its file's source and name and is
-//! returned only when the whole [`FileIdentity`] matches (size, first events, end), so a file
-//! replaced under the same name and size (RESET MASTER, a restore) never matches an old summary.
+//! store is `summaries-v2.sqlite3` there. A summary is keyed by its file's source and name and is
+//! returned only when the whole [`FileIdentity`] matches (size, first events, end, and for a
+//! local file its device, inode, modification and change times), so a file replaced under the
+//! same name and size (RESET MASTER, a restore) or edited in place never matches an old summary.
+//!
+//! A summary skips reading a file, so whoever can write the store can move an answer. The store
+//! is used only when no one else can have written it, the way ssh's StrictModes trusts a key
+//! file: its directory and the store (and SQLite's `-wal` and `-shm` beside it) must be owned by
+//! the user running startpoint, writable by no group and no other user, and none may be a
+//! symlink (the store is opened with `O_NOFOLLOW`). Directories startpoint creates are 0700, the
+//! store 0600.
 //!
 //! A cache is never an error and never changes an answer: one that is damaged, written by another
-//! version or on another machine, or that cannot be written is not used at all, with a note
-//! saying why and what to do; an entry whose file changed is read again and replaced.
+//! version or on another machine, not provably ours, or that cannot be written is not used at
+//! all, with a note naming it and saying what to do; an entry whose file changed is read again
+//! and replaced.
 //!
 //! Costs: one indexed lookup per file considered; a few hundred bytes per file stored.
 
@@ -16,14 +25,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::progress::ReadProgress;
-use super::summary::{FileIdentity, FileSummary};
+use super::summary::{FileIdentity, FileStat, FileSummary};
 
 /// The store's format; a change makes older stores someone else's.
-const FORMAT: &str = "1";
-const STORE: &str = "summaries-v1.sqlite3";
+const FORMAT: &str = "2";
+const STORE: &str = "summaries-v2.sqlite3";
 
 /// What a lookup found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,7 +115,7 @@ impl SummaryCache {
         };
         let row = conn
             .query_row(
-                "SELECT size, head, tail_offset, tail, summary FROM summaries \
+                "SELECT size, head, tail_offset, tail, stat, summary FROM summaries \
                  WHERE source = ?1 AND name = ?2",
                 params![identity.source, identity.name],
                 |row| {
@@ -116,17 +125,19 @@ impl SummaryCache {
                         row.get::<_, i64>(2)?,
                         row.get::<_, Vec<u8>>(3)?,
                         row.get::<_, String>(4)?,
+                        row.get::<_, String>(5)?,
                     ))
                 },
             )
             .optional();
         match row {
             Ok(None) => Lookup::Miss,
-            Ok(Some((size, head, tail_offset, tail, text))) => {
+            Ok(Some((size, head, tail_offset, tail, stat, text))) => {
                 let same = u64::try_from(size).ok() == Some(identity.size)
                     && head == identity.head
                     && u64::try_from(tail_offset).ok() == Some(identity.tail_offset)
-                    && tail == identity.tail;
+                    && tail == identity.tail
+                    && stat_text(identity) == stat;
                 match FileSummary::from_stored(&text) {
                     Some(summary) if same => Lookup::Hit(Box::new(summary)),
                     _ => Lookup::Stale,
@@ -171,7 +182,7 @@ impl SummaryCache {
         let guard = self.conn.lock().ok()?;
         let conn = guard.as_ref()?;
         conn.query_row(
-            "SELECT size, head, tail_offset, tail, summary FROM summaries \
+            "SELECT size, head, tail_offset, tail, stat, summary FROM summaries \
              WHERE source = ?1 AND name = ?2",
             params![source, name],
             |row| {
@@ -183,8 +194,9 @@ impl SummaryCache {
                         head: row.get(1)?,
                         tail_offset: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(u64::MAX),
                         tail: row.get(3)?,
+                        stat: FileStat::from_stored(&row.get::<_, String>(4)?),
                     },
-                    FileSummary::from_stored(&row.get::<_, String>(4)?),
+                    FileSummary::from_stored(&row.get::<_, String>(5)?),
                 ))
             },
         )
@@ -203,7 +215,8 @@ impl SummaryCache {
         };
         let written = conn.execute(
             "INSERT OR REPLACE INTO summaries (source, name, size, head, tail_offset, tail, \
-             summary, written_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, strftime('%s','now'))",
+             stat, summary, written_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, strftime('%s','now'))",
             params![
                 identity.source,
                 identity.name,
@@ -211,6 +224,7 @@ impl SummaryCache {
                 identity.head,
                 identity.tail_offset as i64,
                 identity.tail,
+                stat_text(identity),
                 summary.to_stored()
             ],
         );
@@ -250,6 +264,11 @@ impl SummaryCache {
     }
 }
 
+/// A local file's [`FileStat`] as stored; empty for a live server's file.
+fn stat_text(identity: &FileIdentity) -> String {
+    identity.stat.map(FileStat::to_stored).unwrap_or_default()
+}
+
 /// The note for a stored summary that is another file's.
 pub fn stale_note(name: &str) -> String {
     format!(
@@ -260,8 +279,13 @@ pub fn stale_note(name: &str) -> String {
 
 /// Opens and checks the store; why not, in words.
 fn open_store(dir: &Path, path: &Path) -> Result<Connection, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let conn = Connection::open(path).map_err(|e| format!("cannot open it: {e}"))?;
+    prove_ours(dir, path)?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+    let conn =
+        Connection::open_with_flags(path, flags).map_err(|e| format!("cannot open it: {e}"))?;
     conn.busy_timeout(Duration::from_secs(10))
         .map_err(|e| format!("cannot set a busy timeout: {e}"))?;
     let check: String = conn
@@ -282,11 +306,12 @@ fn open_store(dir: &Path, path: &Path) -> Result<Connection, String> {
              head BLOB NOT NULL,
              tail_offset INTEGER NOT NULL,
              tail BLOB NOT NULL,
+             stat TEXT NOT NULL,
              summary TEXT NOT NULL,
              written_at INTEGER NOT NULL,
              PRIMARY KEY (source, name)
          );
-         INSERT OR IGNORE INTO meta (key, value) VALUES ('format', '1');
+         INSERT OR IGNORE INTO meta (key, value) VALUES ('format', '2');
          COMMIT;",
     )
     .map_err(|e| {
@@ -322,6 +347,112 @@ fn open_store(dir: &Path, path: &Path) -> Result<Connection, String> {
     Ok(conn)
 }
 
+/// Makes `dir` (0700) and the store (0600) when missing, and proves that no one but this user
+/// can have written them (the module documentation says what that takes).
+fn prove_ours(dir: &Path, path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let meta = match std::fs::symlink_metadata(dir) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            std::fs::symlink_metadata(dir)
+        }
+        other => other,
+    }
+    .map_err(|e| format!("cannot look at {}: {e}", dir.display()))?;
+    if meta.file_type().is_symlink() {
+        return Err(format!(
+            "its directory {} is a symlink, which another user may have planted; give \
+             --cache-dir the real directory",
+            dir.display()
+        ));
+    }
+    if !meta.is_dir() {
+        return Err(format!(
+            "cannot create {}: it is not a directory",
+            dir.display()
+        ));
+    }
+    trusted(dir, &meta)?;
+    let nofollow = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(nofollow.bits() as i32)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(code) if code == rustix::io::Errno::LOOP.raw_os_error() => {
+                "it is a symlink, which another user may have planted; remove it".to_owned()
+            }
+            _ => format!("cannot open it: {e}"),
+        })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot look at it: {e}"))?;
+    if let Some(kind) = crate::input::FileKind::of(&meta) {
+        return Err(format!("it is {kind}, not a regular file; remove it"));
+    }
+    trusted(path, &meta)?;
+    // SQLite's journal beside the store: never a link, and as much ours as the store.
+    for suffix in ["-wal", "-shm"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        let side = PathBuf::from(side);
+        match std::fs::symlink_metadata(&side) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot look at {}: {e}", side.display())),
+            Ok(meta) if !meta.file_type().is_file() => {
+                return Err(format!(
+                    "{} is not a regular file (a symlink or something else another user may \
+                     have planted); remove it",
+                    side.display()
+                ));
+            }
+            Ok(meta) => trusted(&side, &meta)?,
+        }
+    }
+    Ok(())
+}
+
+/// Owned by this user and writable by no one else, or why not (with the fix).
+fn trusted(path: &Path, meta: &std::fs::Metadata) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(format!(
+            "{} is owned by uid {}, not by this user (uid {me}), who could have written it; \
+             remove it, or give --cache-dir a directory of your own",
+            path.display(),
+            meta.uid()
+        ));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        let who = match (mode & 0o020 != 0, mode & 0o002 != 0) {
+            (true, true) => "its group and every other user",
+            (true, false) => "its group",
+            _ => "every other user",
+        };
+        return Err(format!(
+            "{} can be written by {who} (mode {mode:04o}), who could have written it; run \
+             chmod go-w on it, or remove it",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
 /// This machine: `/etc/machine-id`, else its host name.
 fn machine_id() -> String {
     std::fs::read_to_string("/etc/machine-id")
@@ -350,6 +481,12 @@ mod tests {
             head: vec![1, 2, 3],
             tail_offset: 900,
             tail: vec![tail],
+            stat: Some(FileStat {
+                dev: 1,
+                ino: 2,
+                mtime_ns: 3,
+                ctime_ns: 4,
+            }),
         }
     }
 

@@ -19,7 +19,7 @@ use crate::unit::{FirstCommit, declared_gtids, first_commit};
 use super::cache::SummaryCache;
 use super::progress::ReadProgress;
 use super::scan::{self, FileScan, ScanTuning};
-use super::summary::{FileIdentity, FileSummary, digest};
+use super::summary::{FileIdentity, FileStat, FileSummary, digest};
 use super::{
     Assumption, BinlogSequence, FileProbe, Request, Resolution, ResolveError, SearchStats,
     SequenceFile, Walk, resolve,
@@ -80,12 +80,15 @@ pub struct LocalSequence<'d> {
 /// PREVIOUS_GTIDS / GTID_LIST sit in the first few hundred bytes, the ROTATE in the last ones.
 const IDENTITY_BYTES: u64 = 4096;
 
-/// What proves a summary belongs to `file`: its directory, name, size, and digests of its first
-/// and last bytes (`None` when the file cannot be read; it is then simply not cached).
+/// What proves a summary belongs to `file`: its directory, name, size, device, inode,
+/// modification and change times, and digests of its first and last bytes (`None` when the
+/// file cannot be read; it is then simply not cached). The times and the inode come from the
+/// same `fstat` that gives the size: the check costs no more than it.
 pub(crate) fn identity(file: &BinlogFileEntry) -> Option<FileIdentity> {
     use std::os::unix::fs::FileExt;
-    let handle = std::fs::File::open(&file.path).ok()?;
-    let size = handle.metadata().ok()?.len();
+    let handle = crate::input::open_regular(&file.path).ok()?;
+    let meta = handle.metadata().ok()?;
+    let size = meta.len();
     let dir = file.path.parent()?.canonicalize().ok()?;
     let read = |from: u64, to: u64| -> Option<Vec<u8>> {
         let mut bytes = vec![0; usize::try_from(to.saturating_sub(from)).ok()?];
@@ -102,6 +105,7 @@ pub(crate) fn identity(file: &BinlogFileEntry) -> Option<FileIdentity> {
         head: digest(&[&head]),
         tail_offset,
         tail: digest(&[&tail]),
+        stat: Some(FileStat::of(&meta)),
     })
 }
 

@@ -134,6 +134,15 @@ pub struct FileSummary {
 }
 
 impl FileSummary {
+    /// Whether this stored summary says what `fresh`, made by reading the file again now, says:
+    /// the same units and declared GTIDs, and the same end where this one knows it (a summary
+    /// made by a read that did not follow GTIDs has none).
+    pub fn agrees_with(&self, fresh: &FileSummary) -> bool {
+        self.units == fresh.units
+            && self.declared == fresh.declared
+            && (self.end.is_none() || self.end == fresh.end)
+    }
+
     /// Whether every unit of the file is before `t` under `basis` (a file without units too).
     pub fn all_before(&self, basis: TimeBasis, t: i64) -> bool {
         self.units.latest(basis).is_none_or(|latest| latest < t)
@@ -193,7 +202,8 @@ fn parse_gtids(text: &str) -> Option<ExecutedGtids> {
 
 /// What proves that a summary belongs to a file: its source (a directory, or a server by its
 /// `server_uuid`, or `server_id` with the file's GTID_LIST in `head`), name, size, a digest of
-/// its first events (FORMAT_DESCRIPTION and PREVIOUS_GTIDS / GTID_LIST) and a digest of its end.
+/// its first events (FORMAT_DESCRIPTION and PREVIOUS_GTIDS / GTID_LIST) and a digest of its end,
+/// and for a local file what the file system records of it ([`FileStat`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileIdentity {
     pub source: String,
@@ -203,6 +213,52 @@ pub struct FileIdentity {
     /// Where the bytes digested in `tail` start.
     pub tail_offset: u64,
     pub tail: Vec<u8>,
+    /// A local file's device, inode and times; `None` for a live server's file.
+    pub stat: Option<FileStat>,
+}
+
+/// What the file system records of a local file that proves it is the same file, unchanged
+/// since it was read: any write to it changes its change time (ctime), which no user tool can
+/// set back, and a file put in its place has another inode or device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStat {
+    pub dev: u64,
+    pub ino: u64,
+    /// Modification and change times, ns since the epoch.
+    pub mtime_ns: i128,
+    pub ctime_ns: i128,
+}
+
+impl FileStat {
+    pub fn of(meta: &std::fs::Metadata) -> FileStat {
+        use std::os::unix::fs::MetadataExt;
+        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+        FileStat {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            mtime_ns: ns(meta.mtime(), meta.mtime_nsec()),
+            ctime_ns: ns(meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+
+    /// `dev:ino:mtime:ctime`, as the cache stores it.
+    pub fn to_stored(self) -> String {
+        format!(
+            "{}:{}:{}:{}",
+            self.dev, self.ino, self.mtime_ns, self.ctime_ns
+        )
+    }
+
+    pub fn from_stored(text: &str) -> Option<FileStat> {
+        let mut parts = text.split(':');
+        let stat = FileStat {
+            dev: parts.next()?.parse().ok()?,
+            ino: parts.next()?.parse().ok()?,
+            mtime_ns: parts.next()?.parse().ok()?,
+            ctime_ns: parts.next()?.parse().ok()?,
+        };
+        parts.next().is_none().then_some(stat)
+    }
 }
 
 /// SHA-256 of `parts`, one after the other.

@@ -11,9 +11,12 @@
 //!
 //! Costs: one directory listing and a 4-byte read per candidate file.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+
+use crate::input::{not_regular, open_regular, read_text};
 
 use crate::binlog::reader::BINLOG_MAGIC;
 
@@ -25,11 +28,10 @@ pub enum LocalSourceError {
         dir: PathBuf,
         source: std::io::Error,
     },
-    #[error("{}: cannot read {}: {source}", dir.display(), index.display())]
+    #[error("{}: cannot use its index: {source}", dir.display())]
     Index {
         dir: PathBuf,
-        index: PathBuf,
-        source: std::io::Error,
+        source: crate::input::InputError,
     },
     #[error(
         "{}: it holds several binlog indexes ({}); point at a directory with one binlog \
@@ -127,6 +129,13 @@ impl BinlogDir {
                     why: "a directory".to_owned(),
                     quiet: false,
                 });
+            } else if let Some(kind) = not_regular(&entry.path()) {
+                // A FIFO would block the read of its magic; a device never ends.
+                left_out.push(LeftOut {
+                    name,
+                    why: kind.to_string(),
+                    quiet: false,
+                });
             } else {
                 names.push(name);
             }
@@ -196,20 +205,26 @@ impl BinlogDir {
 
     fn fill_from_index(&mut self, index: &str, names: &[String]) -> Result<(), LocalSourceError> {
         let index_path = self.dir.join(index);
-        let text = fs::read_to_string(&index_path).map_err(|source| LocalSourceError::Index {
-            dir: self.dir.clone(),
-            index: index_path.clone(),
-            source,
-        })?;
-        let mut listed = Vec::new();
+        let text =
+            read_text(&index_path, "a binlog index").map_err(|source| LocalSourceError::Index {
+                dir: self.dir.clone(),
+                source,
+            })?;
+        let mut listed = HashSet::new();
         for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
             let name = Path::new(line)
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| line.to_owned());
             let path = self.dir.join(&name);
-            listed.push(name.clone());
-            if !path.is_file() {
+            listed.insert(name.clone());
+            if let Some(kind) = not_regular(&path) {
+                self.left_out.push(LeftOut {
+                    name,
+                    why: format!("listed in {index} but {kind}"),
+                    quiet: false,
+                });
+            } else if !path.exists() {
                 self.purged.push((self.files.len(), name));
             } else if !has_magic(&path) {
                 self.left_out.push(LeftOut {
@@ -226,7 +241,7 @@ impl BinlogDir {
             }
         }
         for name in names {
-            if name != index && !listed.contains(name) {
+            if name != index && !listed.contains(name.as_str()) {
                 // A binlog the index does not list means a stale index: always worth a note.
                 let binlog = has_magic(&self.dir.join(name));
                 self.left_out.push(LeftOut {
@@ -296,9 +311,10 @@ pub fn sequence_key(name: &str) -> (String, u64, String) {
 /// True when the file starts with the binlog magic.
 pub fn has_magic(path: &Path) -> bool {
     let mut magic = [0u8; 4];
-    fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut magic))
-        .is_ok_and(|()| magic == BINLOG_MAGIC)
+    open_regular(path)
+        .ok()
+        .and_then(|mut f| f.read_exact(&mut magic).ok())
+        .is_some_and(|()| magic == BINLOG_MAGIC)
 }
 
 #[cfg(test)]

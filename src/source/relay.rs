@@ -6,7 +6,6 @@
 //! current one). A listed sub-directory that is missing is a purged gap; each sub-directory's
 //! files are ordered like a binlog directory's.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::local::{BinlogDir, LeftOut, LocalSourceError};
@@ -17,15 +16,16 @@ pub const RELAY_INDEX: &str = "server-uuid.index";
 /// Lists a DM relay directory as one sequence of binlog files.
 pub fn open_relay_dir(dir: &Path) -> Result<BinlogDir, LocalSourceError> {
     let index = dir.join(RELAY_INDEX);
-    if !index.is_file() && dir.is_dir() {
+    if !index.exists() && dir.is_dir() {
         return Err(LocalSourceError::NotRelayDir {
             dir: dir.to_path_buf(),
         });
     }
-    let text = fs::read_to_string(&index).map_err(|source| LocalSourceError::Index {
-        dir: dir.to_path_buf(),
-        index: index.clone(),
-        source,
+    let text = crate::input::read_text(&index, "DM's relay index").map_err(|source| {
+        LocalSourceError::Index {
+            dir: dir.to_path_buf(),
+            source,
+        }
     })?;
     let mut sequence = BinlogDir {
         dir: dir.to_path_buf(),
@@ -84,6 +84,7 @@ pub fn open_relay_dir(dir: &Path) -> Result<BinlogDir, LocalSourceError> {
 mod tests {
     use super::*;
     use crate::binlog::reader::BINLOG_MAGIC;
+    use std::fs;
 
     #[test]
     fn sub_directories_form_one_sequence_in_index_order() {

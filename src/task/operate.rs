@@ -106,20 +106,14 @@ fn replied(sources: Vec<OperateSourceEntry>) -> OperateSourceResponse {
 /// Why a source file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceFileError {
-    #[error("{}: cannot read the source file: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] crate::input::InputError),
     #[error(transparent)]
     Config(#[from] ConfigError),
 }
 
 fn read(path: &Path) -> Result<(SourceConfig, String), SourceFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SourceFileError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = crate::input::read_text(path, "a source file")?;
     let config = SourceConfig::parse(&path.display().to_string(), &text)?;
     Ok((config, text))
 }

@@ -26,6 +26,8 @@ pub enum SecretError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
     #[error(
         "{}: not a secret key (it must hold 64 hexadecimal characters, an AES-256 key); \
          restore it from a backup or remove the state directory's sources and tasks and \
@@ -79,10 +81,8 @@ static DM_SECRET_KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new()
 
 /// Reads DM's `secret-key-path` file and keeps the key for [`dm_decrypt_or_plaintext`].
 pub fn load_dm_secret_key(path: &Path) -> Result<(), SecretError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SecretError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    // A key is 64 characters and a newline; a few KiB leave room for spaces.
+    let text = crate::input::read_text_capped(path, "a key file", 4096)?;
     let key: [u8; 32] = unhex(&text)
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| SecretError::BadKey {
@@ -125,10 +125,11 @@ impl SecretKey {
             path: path.to_path_buf(),
             source,
         };
-        match std::fs::read_to_string(path) {
+        match crate::input::read_text_capped(path, "a key file", 4096) {
             Ok(text) => return SecretKey::from_hex(path, &text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io(e)),
+            Err(crate::input::InputError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
         }
         let mut bytes = [0u8; 32];
         SystemRandom::new()
@@ -144,7 +145,7 @@ impl SecretKey {
         match file.persist_noclobber(path) {
             Ok(_) => SecretKey::from_hex(path, &hex(&bytes)),
             Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
-                let text = std::fs::read_to_string(path).map_err(io)?;
+                let text = crate::input::read_text_capped(path, "a key file", 4096)?;
                 SecretKey::from_hex(path, &text)
             }
             Err(e) => Err(io(e.error)),

@@ -63,21 +63,15 @@ pub struct SourceConfig {
 /// Why a source file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceConfigError {
-    #[error("{}: cannot read it: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
     #[error(transparent)]
     Config(#[from] ConfigError),
 }
 
 impl SourceConfig {
     pub fn load(path: &Path) -> Result<SourceConfig, SourceConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SourceConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::input::read_text(path, "a source file")?;
         Ok(SourceConfig::parse(&path.display().to_string(), &text)?)
     }
 

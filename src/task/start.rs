@@ -977,21 +977,15 @@ fn resolved_start(
 /// Why a task file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TaskFileError {
-    #[error("{}: cannot read the task file: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] crate::input::InputError),
     #[error(transparent)]
     Config(#[from] ConfigError),
 }
 
 /// Reads a task file for start-task: its config and text.
 pub fn read_task_file(path: &Path) -> Result<(TaskConfig, String), TaskFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| TaskFileError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = crate::input::read_text(path, "a task file")?;
     let task = TaskConfig::parse(&path.display().to_string(), &text)?;
     Ok((task, text))
 }

@@ -41,6 +41,8 @@ pub enum StateError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Input(Box<crate::input::InputError>),
     #[error("{0}")]
     Source(#[from] SourceConfigError),
     #[error("{0}")]
@@ -140,7 +142,10 @@ impl StateDir {
 
     /// The text of a state file, opened if sealed, and whether it was.
     fn read_sealed(&self, path: &Path) -> Result<(String, bool), StateError> {
-        let contents = std::fs::read_to_string(path).map_err(io(path))?;
+        // A sealed task record holds a task file (at most MAX_TEXT_BYTES) in base64.
+        let contents =
+            crate::input::read_text_capped(path, "a state file", 2 * crate::input::MAX_TEXT_BYTES)
+                .map_err(|e| StateError::Input(Box::new(e)))?;
         if !is_sealed(&contents) {
             return Ok((contents, false));
         }
@@ -207,9 +212,14 @@ impl StateDir {
         }
     }
 
-    /// The embedded store of `meta_schema`.
+    /// The embedded store of `meta_schema`: `meta/<meta-schema>.sqlite3`, the name encoded
+    /// (a meta schema of `../../x` or `/some/path` stays a file in `meta/`).
     pub fn embedded_store(&self, meta_schema: &str) -> EmbeddedStore {
-        EmbeddedStore::new(&self.root.join("meta"), meta_schema)
+        EmbeddedStore::at(
+            self.root
+                .join("meta")
+                .join(format!("{}.sqlite3", file_stem(meta_schema))),
+        )
     }
 
     /// The store `kind` of `task`: the embedded one here, or the task's target database
@@ -329,7 +339,6 @@ pub struct TaskLock {
     _file: File,
 }
 
-/// A name as a file name: safe characters kept, others `%XX`-escaped.
 /// The last component of a state file's path, bound to its sealed contents.
 fn file_name(path: &Path) -> String {
     path.file_name()
@@ -337,7 +346,10 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn file_stem(name: &str) -> String {
+/// A name (task, source ID, meta schema) as one file name component: ASCII letters, digits, `-`
+/// and `_` kept, every other byte `%XX`, so no name can leave its directory (`/`, `..`) or
+/// collide with another name.
+pub(crate) fn file_stem(name: &str) -> String {
     let mut out = String::new();
     for b in name.bytes() {
         if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {

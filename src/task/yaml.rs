@@ -10,10 +10,24 @@
 //! rules. So a string field keeps its text (`source-id: 007` is `007`, `password: 0123` is
 //! `0123`: yaml.v2 sets a string field from the scalar's text), `on`/`yes`/`off` are
 //! booleans, and merge keys (`<<: *anchor`) work.
+//!
+//! Bounded: a document nests at most [`MAX_DEPTH`] collections and holds at most [`MAX_NODES`]
+//! nodes, an alias counted as the nodes it stands for (so an alias bomb is refused, not
+//! expanded). Both are checked as the parser's events arrive, one at a time, before anything
+//! deep or large is built; saphyr's own `load` recurses once per level and so is not used.
+//! Looking up a key costs O(1) after one O(n) pass over a mapping.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, ScalarStyle, YamlData, YamlLoader};
+use saphyr_parser::{Event, SpannedEventReceiver};
+
+/// The deepest nesting of collections a DM file may have (DM's own go a few levels deep).
+pub const MAX_DEPTH: usize = 64;
+/// The most nodes a document may have, aliases counted as what they expand to (a DM task with
+/// a hundred thousand keys has about twice that).
+pub const MAX_NODES: usize = 500_000;
 
 /// Why a YAML file was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,11 +69,64 @@ impl YamlDoc {
             line: Some(e.marker().line()),
             message: format!("not valid YAML: {}", e.info()),
         };
+        let bounded = |line: usize, message: String| ConfigError {
+            file: file.to_owned(),
+            key: String::new(),
+            line: Some(line),
+            message,
+        };
         let mut loader: YamlLoader<'_, MarkedYaml<'_>> = YamlLoader::default();
         loader.early_parse(false);
-        saphyr_parser::Parser::new_from_str(text)
-            .load(&mut loader, true)
-            .map_err(scan_error)?;
+        // (node count when it began, anchor) of each open collection; the size of each anchor.
+        let mut open: Vec<(usize, usize)> = Vec::new();
+        let mut anchored: HashMap<usize, usize> = HashMap::new();
+        let mut nodes = 0usize;
+        for event in saphyr_parser::Parser::new_from_str(text) {
+            let (event, span) = event.map_err(scan_error)?;
+            let line = span.start.line();
+            match &event {
+                Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                    nodes += 1;
+                    open.push((nodes, *anchor));
+                    if open.len() > MAX_DEPTH {
+                        return Err(bounded(
+                            line,
+                            format!(
+                                "nested more than {MAX_DEPTH} levels deep here; a DM file is a \
+                                 few levels deep"
+                            ),
+                        ));
+                    }
+                }
+                Event::SequenceEnd | Event::MappingEnd => {
+                    if let Some((began, anchor)) = open.pop()
+                        && anchor != 0
+                    {
+                        anchored.insert(anchor, nodes + 1 - began);
+                    }
+                }
+                Event::Scalar(_, _, anchor, _) => {
+                    nodes += 1;
+                    if *anchor != 0 {
+                        anchored.insert(*anchor, 1);
+                    }
+                }
+                Event::Alias(anchor) => {
+                    nodes += anchored.get(anchor).copied().unwrap_or(1);
+                }
+                _ => {}
+            }
+            if nodes > MAX_NODES {
+                return Err(bounded(
+                    line,
+                    format!(
+                        "more than {MAX_NODES} values by here (an alias counts as all it \
+                         stands for); a DM file holds a few hundred"
+                    ),
+                ));
+            }
+            loader.on_event(event, span);
+        }
         if let Some(e) = loader.error() {
             return Err(scan_error(e.clone()));
         }
@@ -116,6 +183,26 @@ fn into_static(node: MarkedYaml<'_>) -> MarkedYaml<'static> {
         YamlData::BadValue => YamlData::BadValue,
     };
     MarkedYaml { span, data }
+}
+
+/// A mapping's entries in file order, each key once: a later one replaces an earlier one in
+/// its place (O(1) per entry).
+#[derive(Default)]
+struct Entries<'d> {
+    list: Vec<(String, usize, &'d MarkedYaml<'static>)>,
+    at: HashMap<String, usize>,
+}
+
+impl<'d> Entries<'d> {
+    fn upsert(&mut self, entry: (String, usize, &'d MarkedYaml<'static>)) {
+        match self.at.get(&entry.0) {
+            Some(&i) => self.list[i] = entry,
+            None => {
+                self.at.insert(entry.0.clone(), self.list.len());
+                self.list.push(entry);
+            }
+        }
+    }
 }
 
 /// A node of a document, with its key path.
@@ -182,15 +269,15 @@ impl<'d> Node<'d> {
     /// expanded as yaml.v2 does: a merged entry never overrides a key the mapping has itself,
     /// and of several merged mappings the first wins.
     fn entries(&self) -> Result<Vec<(String, usize, &'d MarkedYaml<'static>)>, ConfigError> {
-        let mut out = Vec::new();
+        let mut out = Entries::default();
         self.collect_entries(self.yaml, &mut out, 0)?;
-        Ok(out)
+        Ok(out.list)
     }
 
     fn collect_entries(
         &self,
         yaml: &'d MarkedYaml<'static>,
-        out: &mut Vec<(String, usize, &'d MarkedYaml<'static>)>,
+        out: &mut Entries<'d>,
         depth: usize,
     ) -> Result<(), ConfigError> {
         let map = match &yaml.data {
@@ -210,13 +297,6 @@ impl<'d> Node<'d> {
         };
         // yaml.v2 applies the entries in file order, a `<<` where it stands: a later entry
         // overrides an earlier one, and of a list of merged mappings the first wins.
-        let upsert = |out: &mut Vec<_>, entry: (String, usize, &'d MarkedYaml<'static>)| match out
-            .iter_mut()
-            .find(|(seen, _, _): &&mut (String, usize, _)| *seen == entry.0)
-        {
-            Some(slot) => *slot = entry,
-            None => out.push(entry),
-        };
         for (k, v) in map.iter() {
             let key = scalar_text(k).unwrap_or_default();
             let plain = matches!(k.data, YamlData::Representation(_, ScalarStyle::Plain, _));
@@ -226,15 +306,15 @@ impl<'d> Node<'d> {
                     _ => vec![v],
                 };
                 for source in sources {
-                    let mut merged = Vec::new();
+                    let mut merged = Entries::default();
                     self.collect_entries(source, &mut merged, depth + 1)?;
-                    for entry in merged {
-                        upsert(out, entry);
+                    for entry in merged.list {
+                        out.upsert(entry);
                     }
                 }
                 continue;
             }
-            upsert(out, (key, k.span.start.line(), v));
+            out.upsert((key, k.span.start.line(), v));
         }
         Ok(())
     }

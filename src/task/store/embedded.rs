@@ -20,11 +20,10 @@ pub struct EmbeddedStore {
 }
 
 impl EmbeddedStore {
-    /// The store of `meta_schema` under `dir` (the state directory's `meta/`).
-    pub fn new(dir: &Path, meta_schema: &str) -> EmbeddedStore {
-        EmbeddedStore {
-            path: dir.join(format!("{meta_schema}.sqlite3")),
-        }
+    /// The store in the SQLite file at `path` (the state directory names it after the meta
+    /// schema, encoded as every name that becomes a file name is).
+    pub fn at(path: PathBuf) -> EmbeddedStore {
+        EmbeddedStore { path }
     }
 
     pub fn path(&self) -> &Path {
