@@ -171,7 +171,7 @@ fn task_file_errors_name_the_key_and_line() {
     );
     let missing = scene.run(&["start-task", "/nonexistent/task.yaml"]);
     assert_eq!(missing.code, Some(1));
-    assert!(missing.stdout.contains("cannot read the task file"));
+    assert!(missing.stdout.contains("task.yaml: cannot read it"));
 }
 
 #[test]

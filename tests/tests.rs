@@ -17,6 +17,7 @@ mod dm_carries_on;
 mod emit_live;
 mod fixture_corpus;
 mod fuzz_regressions;
+mod hostile_input;
 mod live_mariadb;
 mod reader_corpus;
 mod remote_live;

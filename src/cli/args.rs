@@ -130,6 +130,12 @@ pub struct IndexArgs {
     #[arg(long, value_name = "ID")]
     pub server_id: Option<u32>,
 
+    /// Audit the summary cache: trust no summary, read every file again, and report (and
+    /// replace) every cached summary that does not say what the file says; exit status 1 if
+    /// any did not.
+    #[arg(long, conflicts_with = "no_cache")]
+    pub verify: bool,
+
     #[command(flatten)]
     pub cache: CacheArgs,
 }
@@ -310,7 +316,8 @@ pub struct CacheArgs {
     /// Where file summaries are kept between runs, so that files read once are skipped
     /// without reading them again (default: $XDG_CACHE_HOME/startpoint, else
     /// ~/.cache/startpoint). A summary is used only for the very same file (same source,
-    /// name, size, first events and end); a damaged or foreign cache is ignored with a note.
+    /// name, size, first events and end, and locally the same inode and change time); a
+    /// damaged or foreign cache, or one another user could have written, is ignored with a note.
     /// Costs: a few hundred bytes per file stored; per skipped file, two 4 KiB reads locally or
     /// two short binlog dumps from a server.
     #[arg(long, value_name = "DIR")]

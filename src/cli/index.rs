@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use startpoint::remote::index_remote;
 use startpoint::resolve::ReadProgress;
-use startpoint::resolve::index::{FileCoverage, cover_local};
+use startpoint::resolve::index::{Audit, Coverage, FileCoverage, cover_local};
 use startpoint::resolve::summary::UnitMark;
 use startpoint::start_time::format_instant;
 use startpoint::unit::TimeBasis;
@@ -53,10 +53,51 @@ pub fn run(args: &IndexArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     for note in &notes {
         say!("note: {note}");
     }
-    Ok(0)
+    let wrong: Vec<&FileCoverage> = rows
+        .iter()
+        .filter(|row| matches!(row.coverage, Coverage::Mismatch(_)))
+        .collect();
+    if args.verify {
+        if let Some(path) = cache.path().filter(|_| cache.is_active()) {
+            let verified = rows
+                .iter()
+                .filter(|row| row.coverage == Coverage::Verified)
+                .count();
+            say!(
+                "verify: {verified} cached summaries match their files, {} do not (replaced by \
+                 what the files say now){}; cache {}",
+                wrong.len(),
+                if wrong.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ": {}",
+                        wrong
+                            .iter()
+                            .map(|row| row.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
+                path.display()
+            );
+        } else {
+            say!("verify: the summary cache is not in use, so there is nothing to verify");
+            return Ok(EXIT_FAILED);
+        }
+    }
+    Ok(if wrong.is_empty() { 0 } else { EXIT_FAILED })
 }
 
 type Collected = (Vec<FileCoverage>, Vec<String>, String);
+
+fn audit(args: &IndexArgs) -> Audit {
+    if args.verify {
+        Audit::Verify
+    } else {
+        Audit::Trust
+    }
+}
 
 fn collect(
     args: &IndexArgs,
@@ -65,7 +106,8 @@ fn collect(
     progress: Arc<ReadProgress>,
 ) -> Result<Collected, String> {
     if let Some(dir) = super::local_sequence(&args.source, false).map_err(|e| e.to_string())? {
-        let (rows, notes) = cover_local(&dir, cache, progress).map_err(|e| e.to_string())?;
+        let (rows, notes) =
+            cover_local(&dir, cache, progress, audit(args)).map_err(|e| e.to_string())?;
         return Ok((rows, notes, dir.dir.display().to_string()));
     }
     let settings = super::live_settings(&args.source, global, args.compress, args.server_id)
@@ -74,7 +116,13 @@ fn collect(
     let runtime = super::runtime().map_err(|e| e.to_string())?;
     let deadline = tokio::time::Instant::now() + global.rpc_timeout;
     let (rows, notes, version) = runtime
-        .block_on(index_remote(&settings, deadline, progress, cache))
+        .block_on(index_remote(
+            &settings,
+            deadline,
+            progress,
+            cache,
+            audit(args),
+        ))
         .map_err(|e| e.to_string())?;
     Ok((rows, notes, format!("{} ({version})", settings.display())))
 }
@@ -105,7 +153,7 @@ fn row_json(row: &FileCoverage) -> Value {
         "size": row.size,
         "summary": row.coverage.as_str(),
         "why": match &row.coverage {
-            startpoint::resolve::index::Coverage::Unsummarised(why) => Some(why.as_str()),
+            Coverage::Unsummarised(why) | Coverage::Mismatch(why) => Some(why.as_str()),
             _ => None,
         },
         "units": summary.map(|s| s.units.count),
@@ -166,7 +214,7 @@ fn write_table(out: &mut impl Write, origin: &str, rows: &[FileCoverage]) -> std
             })
             .unwrap_or_else(|| "-".to_owned());
         let mut state = row.coverage.as_str().to_owned();
-        if let startpoint::resolve::index::Coverage::Unsummarised(why) = &row.coverage {
+        if let Coverage::Unsummarised(why) | Coverage::Mismatch(why) = &row.coverage {
             state = format!("{state}: {why}");
         }
         if row.gtid_gap {

@@ -253,6 +253,7 @@ pub async fn index_remote(
     deadline: Instant,
     progress: Arc<ReadProgress>,
     cache: Arc<SummaryCache>,
+    audit: resolve::index::Audit,
 ) -> Result<(Vec<resolve::index::FileCoverage>, Vec<String>, String), RemoteError> {
     let (mut conn, control_throttle) = connect(settings, Role::Control, deadline).await?;
     let facts = server_facts(settings, &mut conn, deadline).await?;
@@ -266,10 +267,10 @@ pub async fn index_remote(
         Some(progress),
         Some(cache),
         None,
-        |sequence| {
+        move |sequence| {
             sequence.plan(0);
             let all: Vec<usize> = (0..sequence.files().len()).collect();
-            let rows = resolve::index::cover(sequence, &all)?;
+            let rows = resolve::index::cover(sequence, &all, audit)?;
             let mut rows: Vec<_> = rows.into_iter().map(|(_, row)| row).collect();
             resolve::index::mark_gtid_gaps(&mut rows);
             Ok((rows, sequence.take_notes()))

@@ -677,6 +677,12 @@ impl BinlogSequence for RemoteSequence {
             .proven(&identity, self.progress.as_deref(), &mut self.notes))
     }
 
+    fn stored_summary(&mut self, index: usize) -> Option<Option<FileSummary>> {
+        self.cache
+            .stored(&self.facts.source, &self.files[index].name)
+            .map(|(_, summary)| summary)
+    }
+
     fn read_file(
         &mut self,
         index: usize,

@@ -31,6 +31,11 @@ pub enum Coverage {
     Purged,
     /// Read, but no summary could be made (why).
     Unsummarised(String),
+    /// `--verify`: read again, and the cached summary says what the read says.
+    Verified,
+    /// `--verify`: read again, and the cached summary does not say what the read says (what
+    /// differs); replaced by the read's.
+    Mismatch(String),
 }
 
 impl Coverage {
@@ -41,6 +46,8 @@ impl Coverage {
             Coverage::Newest => "newest (not cached)",
             Coverage::Purged => "purged",
             Coverage::Unsummarised(_) => "not summarised",
+            Coverage::Verified => "verified",
+            Coverage::Mismatch(_) => "DID NOT MATCH (replaced)",
         }
     }
 }
@@ -65,10 +72,21 @@ const WHOLE: Request = Request {
     gtid: GtidMode::Auto,
 };
 
+/// How `index` treats the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Audit {
+    /// Use every summary proven to belong to its file.
+    #[default]
+    Trust,
+    /// `--verify`: trust none; read every file again and compare with what the cache holds.
+    Verify,
+}
+
 /// Rows for files `indices` of `sequence`, one file at a time.
 pub fn cover<S: BinlogSequence>(
     sequence: &mut S,
     indices: &[usize],
+    audit: Audit,
 ) -> Result<Vec<(usize, FileCoverage)>, ResolveError> {
     let count = sequence.files().len();
     let mut rows = Vec::with_capacity(indices.len());
@@ -76,7 +94,15 @@ pub fn cover<S: BinlogSequence>(
         let file = sequence.files()[index].clone();
         let size = sequence.size(index);
         let newest = index + 1 == count;
-        let (coverage, summary) = match sequence.summary(index)? {
+        let stored = match audit {
+            Audit::Verify => sequence.stored_summary(index),
+            Audit::Trust => None,
+        };
+        let cached = match audit {
+            Audit::Trust => sequence.summary(index)?,
+            Audit::Verify => None,
+        };
+        let (coverage, summary) = match cached {
             Some(summary) => (Coverage::Cached, Some(summary)),
             None => match sequence.read_file(index, &WHOLE, Some(&ExecutedGtids::None))? {
                 None => (
@@ -89,7 +115,13 @@ pub fn cover<S: BinlogSequence>(
                     Some(summary) if newest => (Coverage::Newest, Some(summary)),
                     Some(summary) => {
                         sequence.remember(index, summary.clone());
-                        (Coverage::Summarised, Some(summary))
+                        let coverage = match &stored {
+                            None => Coverage::Summarised,
+                            Some(Some(kept)) if kept.agrees_with(&summary) => Coverage::Verified,
+                            Some(Some(kept)) => Coverage::Mismatch(differences(kept, &summary)),
+                            Some(None) => Coverage::Mismatch("it cannot be read".to_owned()),
+                        };
+                        (coverage, Some(summary))
                     }
                     None => (
                         Coverage::Unsummarised("it could not be read to its end".to_owned()),
@@ -113,12 +145,38 @@ pub fn cover<S: BinlogSequence>(
     Ok(rows)
 }
 
+/// What a cached summary says that a fresh read of its file does not, in words.
+fn differences(kept: &FileSummary, fresh: &FileSummary) -> String {
+    let mut out = Vec::new();
+    let (a, b) = (&kept.units, &fresh.units);
+    if a.count != b.count {
+        out.push(format!("{} units cached, {} read", a.count, b.count));
+    }
+    if a.first != b.first || a.last != b.last {
+        out.push("its first or last unit".to_owned());
+    }
+    if a.min != b.min || a.max != b.max || a.backwards != b.backwards {
+        out.push("its unit times".to_owned());
+    }
+    if kept.declared != fresh.declared {
+        out.push("the GTIDs it declares".to_owned());
+    }
+    if kept.end.is_some() && kept.end != fresh.end {
+        out.push("the GTIDs at its end".to_owned());
+    }
+    if out.is_empty() {
+        out.push("its summary".to_owned());
+    }
+    out.join(", ")
+}
+
 /// The coverage of a binlog or relay directory, read on two threads, with purged files in
 /// their places and GTID gaps marked.
 pub fn cover_local(
     dir: &BinlogDir,
     cache: Arc<SummaryCache>,
     progress: Arc<ReadProgress>,
+    audit: Audit,
 ) -> Result<(Vec<FileCoverage>, Vec<String>), ResolveError> {
     let sizes: Vec<u64> = dir
         .files
@@ -146,7 +204,7 @@ pub fn cover_local(
             .with_tuning(tuning)
             .with_cache(cache.clone())
             .with_progress(progress.clone());
-        let rows = cover(&mut sequence, group);
+        let rows = cover(&mut sequence, group, audit);
         (rows, sequence.take_notes())
     };
     let (a, b) = std::thread::scope(|scope| {

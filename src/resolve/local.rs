@@ -272,6 +272,13 @@ impl<'d> BinlogSequence for LocalSequence<'d> {
         Ok(proven)
     }
 
+    fn stored_summary(&mut self, index: usize) -> Option<Option<FileSummary>> {
+        let identity = identity(&self.dir.files[index])?;
+        self.cache
+            .stored(&identity.source, &identity.name)
+            .map(|(_, summary)| summary)
+    }
+
     fn read_file(
         &mut self,
         index: usize,

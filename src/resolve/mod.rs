@@ -418,6 +418,13 @@ pub trait BinlogSequence {
         Ok(None)
     }
 
+    /// The summary the cache holds under file `index`'s name, whatever file it was made from
+    /// (`Some(None)`: one that cannot be read), for `index --verify` to compare with a fresh
+    /// read, never to trust.
+    fn stored_summary(&mut self, _index: usize) -> Option<Option<FileSummary>> {
+        None
+    }
+
     /// Reads file `index` for the answer; `initial`: the GTIDs executed before it, when known.
     /// `Ok(None)`: it cannot be read on its own (it declares no GTIDs while the state before it
     /// is unknown).

@@ -129,8 +129,11 @@ impl BinlogDir {
                     why: "a directory".to_owned(),
                     quiet: false,
                 });
-            } else if let Some(kind) = not_regular(&entry.path()) {
-                // A FIFO would block the read of its magic; a device never ends.
+            } else if let Some(kind) = not_regular(&entry.path())
+                && !name.ends_with(".index")
+            {
+                // A FIFO would block the read of its magic; a device never ends. (An index
+                // that is one is refused when it is read.)
                 left_out.push(LeftOut {
                     name,
                     why: kind.to_string(),

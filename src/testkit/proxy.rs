@@ -4,7 +4,9 @@
 //! bytes to the client (to purge binlogs, kill or pause the server at a precise moment).
 //!
 //! It can also make a MariaDB dump look like a MySQL one where the two senders differ
-//! ([`Proxy::like_mysql`]), so that MySQL's behaviour is tested without a MySQL server.
+//! ([`Proxy::like_mysql`]), so that MySQL's behaviour is tested without a MySQL server, and
+//! play a hostile server ([`Proxy::hostile_dumps`]): the login and queries are the real
+//! server's, and every dump is answered with crafted bytes.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +33,28 @@ struct Hooks {
     refuse_gtid_mode: bool,
     /// Send a heartbeat after every event of a dump.
     heartbeats: bool,
+    /// Answer every dump with these bytes instead of the server's.
+    hostile: Option<HostileDump>,
+}
+
+/// What [`Proxy::hostile_dumps`] answers a dump with: after an OK for `COM_REGISTER_SLAVE`,
+/// one of these instead of the server's events. Each is bounded (at most 1 GiB sent, or a
+/// minute of silence) and stops when the client goes away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostileDump {
+    /// Packets of 16 MiB - 1 bytes, each continuing the last, for an event whose header says
+    /// 100 bytes: a payload that never ends.
+    EndlessContinuations,
+    /// Compressed packets, each inflating about a thousandfold to one 16 MiB event: 64 of them,
+    /// 1 GiB inflated, in about 1 MiB. Only on connections that asked for compression; the
+    /// others' dumps are forwarded.
+    ZlibBomb,
+    /// An ERR whose message holds an escape sequence, a bell, a carriage return and a NUL.
+    ErrWithControls,
+    /// 64 MiB of random bytes.
+    Garbage,
+    /// A packet header announcing 16 MiB, a few bytes of it, then silence.
+    NeverEnds,
 }
 
 /// Byte counts since the proxy started (or since [`Proxy::reset`]).
@@ -82,7 +106,7 @@ impl Proxy {
                 if let Some(hook) = hook {
                     let _ = tokio::task::spawn_blocking(hook).await;
                 }
-                let (cut, rewrite) = {
+                let (cut, rewrite, hostile) = {
                     let hooks = task_hooks.lock().unwrap();
                     let cut = hooks
                         .cut
@@ -95,7 +119,7 @@ impl Proxy {
                             beats: hooks.heartbeats.then(Beats::default),
                             ..Rewrite::default()
                         });
-                    (cut, rewrite)
+                    (cut, rewrite, hooks.hostile)
                 };
                 let (counters, hooks) = (task_counters.clone(), task_hooks.clone());
                 tokio::spawn(async move {
@@ -108,7 +132,7 @@ impl Proxy {
                     };
                     let _ = socket.set_recv_buffer_size(4096);
                     if let Ok(server) = socket.connect(target).await {
-                        forward(client, server, counters, hooks, cut, rewrite).await;
+                        forward(client, server, counters, hooks, cut, rewrite, hostile).await;
                     }
                 });
             }
@@ -210,6 +234,12 @@ impl Proxy {
     /// like. The V2 body is MySQL's tagged list in spirit only (nothing reads it).
     pub fn heartbeats(&self, on: bool) {
         self.hooks.lock().unwrap().heartbeats = on;
+    }
+
+    /// From the next connection on, every dump (`COM_BINLOG_DUMP`) is answered with `answer`
+    /// instead of being sent to the server; `None` forwards dumps again.
+    pub fn hostile_dumps(&self, answer: Option<HostileDump>) {
+        self.hooks.lock().unwrap().hostile = answer;
     }
 }
 
@@ -484,6 +514,128 @@ impl PacketCutter {
     }
 }
 
+/// Whether `bytes` (what a client sent in one read) hold a `COM_BINLOG_DUMP`: plain packets,
+/// or compressed packets carrying them as they are (an uncompressed length of 0), as the
+/// relay and the driver send short commands.
+fn holds_dump(bytes: &[u8]) -> bool {
+    fn plain(bytes: &[u8]) -> bool {
+        let mut at = 0;
+        while at + 5 <= bytes.len() {
+            let len = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], 0]) as usize;
+            if bytes[at + 3] == 0 && bytes[at + 4] == 0x12 {
+                return true;
+            }
+            at += 4 + len;
+        }
+        false
+    }
+    let mut at = 0;
+    let mut compressed = false;
+    while at + 7 <= bytes.len() {
+        let len = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], 0]) as usize;
+        let end = (at + 7 + len).min(bytes.len());
+        compressed |= bytes[at + 4..at + 7] == [0, 0, 0] && plain(&bytes[at + 7..end]);
+        at += 7 + len;
+    }
+    plain(bytes) || compressed
+}
+
+/// Writes `answer`'s bytes to the client, in bounded pieces, until done or the client goes.
+async fn play_hostile(client: &mut tokio::net::tcp::OwnedWriteHalf, answer: HostileDump) {
+    const MAX_PAYLOAD: usize = 0xff_ffff;
+    let packet = |seq: u8, payload: &[u8]| {
+        let mut out = (payload.len() as u32).to_le_bytes()[..3].to_vec();
+        out.push(seq);
+        out.extend_from_slice(payload);
+        out
+    };
+    let registered = packet(1, &[0, 0, 0, 2, 0, 0, 0]);
+    match answer {
+        HostileDump::EndlessContinuations => {
+            if client.write_all(&registered).await.is_err() {
+                return;
+            }
+            let mut piece = packet(2, &vec![0u8; MAX_PAYLOAD]);
+            // The OK byte, then an event header that says 100 bytes.
+            piece[4 + 1 + 4] = 2;
+            piece[4 + 1 + 9..4 + 1 + 13].copy_from_slice(&100u32.to_le_bytes());
+            for seq in 0..64u8 {
+                piece[3] = seq.wrapping_add(2);
+                if client.write_all(&piece).await.is_err() {
+                    return;
+                }
+            }
+        }
+        HostileDump::ZlibBomb => {
+            let wrap = |seq: u8, plain: &[u8], deflate: bool| {
+                let body = if deflate {
+                    let mut z = flate2::Compress::new(flate2::Compression::best(), true);
+                    let mut body = Vec::with_capacity(plain.len() / 500 + 1024);
+                    let _ = z.compress_vec(plain, &mut body, flate2::FlushCompress::Finish);
+                    body
+                } else {
+                    plain.to_vec()
+                };
+                let mut out = (body.len() as u32).to_le_bytes()[..3].to_vec();
+                out.push(seq);
+                let inflated = if deflate { plain.len() as u32 } else { 0 };
+                out.extend_from_slice(&inflated.to_le_bytes()[..3]);
+                out.extend_from_slice(&body);
+                out
+            };
+            let size = MAX_PAYLOAD - 100;
+            let mut event = vec![0u8; size];
+            event[4] = 2;
+            event[9..13].copy_from_slice(&(size as u32).to_le_bytes());
+            let mut payload = vec![0u8];
+            payload.extend_from_slice(&event);
+            let bomb = wrap(2, &packet(2, &payload), true);
+            let mut wire = wrap(1, &registered, false);
+            for seq in 0..64u8 {
+                let mut one = bomb.clone();
+                one[3] = seq.wrapping_add(2);
+                wire.extend_from_slice(&one);
+            }
+            let _ = client.write_all(&wire).await;
+        }
+        HostileDump::ErrWithControls => {
+            let mut err = vec![0xff];
+            err.extend_from_slice(&1105u16.to_le_bytes());
+            err.extend_from_slice(b"#HY000");
+            err.extend_from_slice(b"bad \x1b[31mred\x1b[0m \x07bell \rreturn \0nul \xc2\x9bcsi");
+            let mut wire = registered;
+            wire.extend(packet(2, &err));
+            let _ = client.write_all(&wire).await;
+        }
+        HostileDump::Garbage => {
+            if client.write_all(&registered).await.is_err() {
+                return;
+            }
+            let mut rng = fastrand::Rng::with_seed(25);
+            let mut chunk = vec![0u8; 64 * 1024];
+            for i in 0..1024 {
+                rng.fill(&mut chunk);
+                if i == 0 {
+                    // A first packet of 1 000 bytes that is no OK, EOF or ERR.
+                    chunk[..5].copy_from_slice(&[0xe8, 0x03, 0x00, 2, 0x41]);
+                }
+                if client.write_all(&chunk).await.is_err() {
+                    return;
+                }
+            }
+        }
+        HostileDump::NeverEnds => {
+            let mut wire = registered;
+            wire.extend_from_slice(&[0xff, 0xff, 0xff, 2, 0, 1, 2, 3, 4, 5]);
+            if client.write_all(&wire).await.is_err() {
+                return;
+            }
+        }
+    }
+    let _ = client.flush().await;
+    tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+}
+
 async fn forward(
     client: TcpStream,
     server: TcpStream,
@@ -491,15 +643,37 @@ async fn forward(
     hooks: Arc<Mutex<Hooks>>,
     cut: Option<u64>,
     mut rewrite: Option<Rewrite>,
+    hostile: Option<HostileDump>,
 ) {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
     let upstream_counters = counters.clone();
+    let (dumped, mut dump_asked) = tokio::sync::oneshot::channel::<()>();
+    let mut dumped = Some(dumped);
     let upstream = tokio::spawn(async move {
         let mut buf = vec![0u8; 16 * 1024];
         let mut packets = PacketCutter::default();
+        // CLIENT_COMPRESS in the client's handshake response (its first packet).
+        let mut compressed = None;
         while let Ok(n) = client_read.read(&mut buf).await {
-            if n == 0 || server_write.write_all(&buf[..n]).await.is_err() {
+            if n == 0 {
+                break;
+            }
+            if compressed.is_none() && n >= 8 {
+                compressed = Some(buf[4] & 0x20 != 0);
+            }
+            let answered = match hostile {
+                Some(HostileDump::ZlibBomb) => compressed == Some(true),
+                other => other.is_some(),
+            };
+            if answered && holds_dump(&buf[..n]) {
+                // The server never hears of the dump: the proxy answers it.
+                if let Some(dumped) = dumped.take() {
+                    let _ = dumped.send(());
+                }
+                continue;
+            }
+            if server_write.write_all(&buf[..n]).await.is_err() {
                 break;
             }
             packets.feed(&buf[..n], |seq, head| {
@@ -519,10 +693,21 @@ async fn forward(
     });
     let mut buf = vec![0u8; 4 * 1024];
     let mut carried = 0u64;
+    let mut dump_pending = hostile.is_some();
     loop {
-        let n = match server_read.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
+        let n = tokio::select! {
+            read = server_read.read(&mut buf) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            },
+            asked = &mut dump_asked, if dump_pending => {
+                dump_pending = false;
+                if let (Ok(()), Some(answer)) = (asked, hostile) {
+                    play_hostile(&mut client_write, answer).await;
+                    break;
+                }
+                continue;
+            }
         };
         let rewritten;
         let bytes = match rewrite.as_mut() {
