@@ -10,7 +10,7 @@
 //! Configuration files (task, source, key, binlog index, DM's relay index) are read whole, up to
 //! [`MAX_TEXT_BYTES`]: DM's own files are a few KiB, an index of 100 000 binlog files a few MiB.
 //!
-//! Costs: one `stat`, one `open` and one `fstat` per file.
+//! Costs: one `stat`, one `open` and one `fstat` per file: one `stat` more than a plain open.
 
 use std::fmt;
 use std::fs::{File, Metadata};
@@ -151,8 +151,7 @@ pub fn open_regular(path: &Path) -> Result<File, InputError> {
             kind,
         });
     }
-    // Reads of a regular file ignore O_NONBLOCK; cleared all the same, for what inherits it.
-    let _ = rustix::fs::fcntl_setfl(&file, rustix::fs::OFlags::empty());
+    // O_NONBLOCK stays: reads of a regular file ignore it (one system call less per open).
     Ok(file)
 }
 

@@ -30,6 +30,7 @@ fn saved_crashes_no_longer_crash() {
         + replay("event_bodies", fuzzing::event_bodies)
         + replay("gtid_text", fuzzing::gtid_text)
         + replay("start_time", fuzzing::start_time)
-        + replay("dm_yaml", fuzzing::dm_yaml);
+        + replay("dm_yaml", fuzzing::dm_yaml)
+        + replay("dump_deframer", fuzzing::dump_deframer);
     assert!(total >= 1);
 }

@@ -148,6 +148,20 @@ impl ReadAt for Vec<u8> {
     }
 }
 
+/// How far [`BinlogReader::resync`] scans for an event start before it gives up.
+pub const MAX_RESYNC_SCAN: u64 = 16 << 20;
+
+/// What [`BinlogReader::resync`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resync {
+    /// An event starts here.
+    At(u64),
+    /// No event starts in the range.
+    None,
+    /// None within [`MAX_RESYNC_SCAN`] bytes: unknown whether one starts further on.
+    TooFar,
+}
+
 /// A binlog file on disk as an [`EventSource`].
 pub type FileEventSource = BinlogReader<File>;
 
@@ -297,15 +311,24 @@ impl<R: ReadAt> BinlogReader<R> {
     /// and the event is under 1 MiB), and the event after it chaining on the same way (unless
     /// it ends the file). Wrong guesses need all of that to line up by chance. `None` when no
     /// event starts there. Only for files whose events carry their own positions.
-    pub fn resync(&mut self, from: u64, limit: u64) -> Result<Option<u64>, BinlogError> {
+    ///
+    /// The scan goes byte by byte, so it stops after [`MAX_RESYNC_SCAN`] bytes:
+    /// [`Resync::TooFar`] says no event start was found that near (inside an event that large,
+    /// or in bytes that are no binlog, such as a sparse file's zeros), and the caller reads the
+    /// file in order instead.
+    pub fn resync(&mut self, from: u64, limit: u64) -> Result<Resync, BinlogError> {
         const CHUNK: usize = 64 << 10;
         const CRC_LIMIT: u64 = 1 << 20;
         if self.foreign_positions || self.format.is_none() {
-            return Ok(None);
+            return Ok(Resync::None);
         }
         let limit = limit.min(self.len);
         let mut at = from.max(FIRST_EVENT_OFFSET);
+        let give_up = at.saturating_add(MAX_RESYNC_SCAN);
         while at < limit {
+            if at >= give_up {
+                return Ok(Resync::TooFar);
+            }
             let chunk_end = (at + CHUNK as u64).min(limit);
             let readable = (chunk_end + HEADER_LEN as u64).min(self.len);
             self.ensure(at, (readable - at) as usize)?;
@@ -328,7 +351,7 @@ impl<R: ReadAt> BinlogReader<R> {
                         confirmed = self.plausible_at(next)?;
                     }
                     if confirmed {
-                        return Ok(Some(at));
+                        return Ok(Resync::At(at));
                     }
                     // The checks above moved the window; bring the scan's bytes back.
                     let readable = (chunk_end + HEADER_LEN as u64).min(self.len);
@@ -337,7 +360,7 @@ impl<R: ReadAt> BinlogReader<R> {
                 at += 1;
             }
         }
-        Ok(None)
+        Ok(Resync::None)
     }
 
     fn checksum_len(&self) -> usize {

@@ -36,7 +36,7 @@ pub fn run(args: &IndexArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         }
     };
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = super::Screen::new(stdout.lock(), args.output == OutputFormat::Json);
     match args.output {
         OutputFormat::Json => {
             let value = json!({
@@ -59,13 +59,12 @@ pub fn run(args: &IndexArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         .collect();
     if args.verify {
         if let Some(path) = cache.path().filter(|_| cache.is_active()) {
-            let verified = rows
-                .iter()
-                .filter(|row| row.coverage == Coverage::Verified)
-                .count();
+            let count = |coverage: Coverage| rows.iter().filter(|r| r.coverage == coverage).count();
             say!(
-                "verify: {verified} cached summaries match their files, {} do not (replaced by \
-                 what the files say now){}; cache {}",
+                "verify: {} cached summaries match their files, {} do not (the cache was wrong; \
+                 replaced by what the files say now){}; {} were stale (another file's, never \
+                 used; replaced); cache {}",
+                count(Coverage::Verified),
                 wrong.len(),
                 if wrong.is_empty() {
                     String::new()
@@ -79,6 +78,7 @@ pub fn run(args: &IndexArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
                             .join(", ")
                     )
                 },
+                count(Coverage::Stale),
                 path.display()
             );
         } else {

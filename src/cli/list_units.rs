@@ -65,7 +65,10 @@ fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<BinlogFileEntry>> {
 pub fn run(args: &ListUnitsArgs) -> anyhow::Result<u8> {
     let files = expand(&args.paths)?;
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = super::Screen::new(
+        std::io::BufWriter::new(stdout.lock()),
+        args.output == OutputFormat::Json,
+    );
     if args.output == OutputFormat::Text {
         writeln!(
             out,

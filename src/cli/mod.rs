@@ -72,11 +72,54 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
+/// stdout for what may carry outside words (file names an index or a server gave, a server's
+/// version): as text, control characters but newline and tab are escaped (`\x1b`); as JSON,
+/// those serde_json leaves as they are (DEL and C1 controls) become `\u00XX`, still valid JSON.
+struct Screen<W: std::io::Write> {
+    out: W,
+    json: bool,
+}
+
+impl<W: std::io::Write> Screen<W> {
+    fn new(out: W, json: bool) -> Screen<W> {
+        Screen { out, json }
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for Screen<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // `write!` hands over whole `str` pieces; anything else passes as it is.
+        let Ok(text) = std::str::from_utf8(buf) else {
+            return self.out.write(buf);
+        };
+        if !text.chars().any(char::is_control) {
+            self.out.write_all(buf)?;
+        } else if self.json {
+            let mut safe = String::with_capacity(text.len() + 16);
+            for c in text.chars() {
+                match c {
+                    '\u{7f}'..='\u{9f}' => safe.push_str(&format!("\\u{:04x}", c as u32)),
+                    c => safe.push(c),
+                }
+            }
+            self.out.write_all(safe.as_bytes())?;
+        } else {
+            let safe = startpoint::input::escape_controls_but(text, &['\n', '\t']);
+            self.out.write_all(safe.as_bytes())?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
 /// Prints DM's JSON on stdout; the exit status is 0 iff `result` is true.
 fn print_dm<T: serde::Serialize>(value: &T, result: bool) -> anyhow::Result<u8> {
     use std::io::Write;
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = Screen::new(stdout.lock(), true);
     writeln!(out, "{}", startpoint::task::dm::dm_json(value))?;
     out.flush()?;
     Ok(if result { 0 } else { EXIT_FAILED })

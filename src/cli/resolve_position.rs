@@ -293,7 +293,7 @@ fn report(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8>
     let too_late = (resolution.status == Status::AboveUpperBound)
         .then(|| resolve::too_late_message(&start.input));
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = super::Screen::new(stdout.lock(), args.output == OutputFormat::Json);
     match args.output {
         OutputFormat::Json => {
             let location = resolution.location.as_ref();

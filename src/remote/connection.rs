@@ -68,6 +68,7 @@ pub async fn query_connection(
     settings: &ConnSettings,
     deadline: Instant,
 ) -> Result<Conn, RemoteError> {
+    let settings = &settings.with_tls_loaded()?;
     let once = || {
         within(
             settings,
@@ -139,6 +140,7 @@ pub(super) async fn connect(
     role: Role,
     deadline: Instant,
 ) -> Result<(Conn, Throttle), RemoteError> {
+    let settings = &settings.with_tls_loaded()?;
     let mut tries = 0;
     loop {
         tries += 1;

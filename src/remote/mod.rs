@@ -49,6 +49,8 @@ mod sequence;
 mod server_time;
 pub mod settings;
 mod tap;
+#[cfg(feature = "testkit")]
+pub(crate) use tap::deframer_property;
 mod throttle;
 
 use std::sync::Arc;

@@ -75,7 +75,31 @@ impl fmt::Debug for Pem {
     }
 }
 
+/// The most a TLS file (a PEM certificate, chain or key) may hold.
+const MAX_TLS_FILE: u64 = 1 << 20;
+
 impl TlsFiles {
+    /// These files' material read now, inline: each file not given inline must be a regular
+    /// file of at most 1 MiB (a FIFO would block the connection in `open`, a device would never
+    /// end), and the driver then opens no file at all, so nothing swapped in later is read.
+    pub fn loaded(&self) -> Result<TlsFiles, crate::input::InputError> {
+        let mut inline = self.inline.as_deref().cloned().unwrap_or_default();
+        for (file, pem) in [
+            (&self.ca, &mut inline.ca),
+            (&self.cert, &mut inline.cert),
+            (&self.key, &mut inline.key),
+        ] {
+            if let (Some(path), None) = (file, pem.as_ref()) {
+                let text = crate::input::read_text_capped(path, "a TLS file", MAX_TLS_FILE)?;
+                *pem = Some(Pem(text.into_bytes()));
+            }
+        }
+        Ok(TlsFiles {
+            inline: Some(Box::new(inline)),
+            ..self.clone()
+        })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.ca.is_none()
             && self.cert.is_none()
@@ -196,6 +220,19 @@ impl ConnSettings {
         self
     }
 
+    /// These settings with their TLS files read ([`TlsFiles::loaded`]), for one connection;
+    /// a file that cannot be read is the error a connection gives.
+    pub(crate) fn with_tls_loaded(&self) -> Result<ConnSettings, super::RemoteError> {
+        let mut loaded = self.clone();
+        if let Some(tls) = &self.tls {
+            loaded.tls = Some(tls.loaded().map_err(|e| super::RemoteError::Tls {
+                server: self.address(),
+                message: e.to_string(),
+            })?);
+        }
+        Ok(loaded)
+    }
+
     /// `user@host:port`, for messages (never the password).
     pub fn display(&self) -> String {
         format!("{}@{}", self.user, self.address())
@@ -265,81 +302,91 @@ impl ConnSettings {
 
 /// The URL as given, for an error message, with anything that may be a password replaced by
 /// `****`, whatever shape the URL has (`mysql:/u:pw@h`, `mysql:u:pw@h`, `mysql//u:pw@h`,
-/// `u:pw@h`, `mysql://u:pw`): everything between the first `:` of what may be the user
-/// information and its last `@` (or, without an `@`, after a `:` not followed by a port), and
-/// the value of any query parameter named like a password. Control characters are escaped.
+/// `u:pw@h`, `mysql://u:pw`, a password holding `#`, `?` or `/`): everything from the first `:`
+/// of what may be the user information to the last `@` of the URL (or, without an `@`, to the
+/// end, unless only a port follows the `:`), and the value of every query parameter (all are
+/// refused). Control characters are escaped.
 pub(crate) fn mask_url(text: &str) -> String {
-    // The query and fragment, with password-like values hidden.
-    let (main, tail) = match text.find(['?', '#']) {
-        Some(at) => text.split_at(at),
-        None => (text, ""),
-    };
-    let tail = mask_query(tail);
-    // What may be the scheme: a word and ':' followed by '/' (`mysql:/`, `mysql://`), or
-    // `word//`.
-    let scheme_end = main
+    // Where the user information may start: after a scheme (`word:` then `/`s, or `word//`)
+    // and its slashes.
+    let scheme_end = text
         .find(':')
         .filter(|&c| {
-            main[..c]
+            text[..c]
                 .trim_start()
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
-                && main[c + 1..].starts_with('/')
+                && text[c + 1..].starts_with('/')
         })
         .map(|c| c + 1)
-        .or_else(|| main.find("//").filter(|&s| !main[..s].contains([':', '@'])));
+        .or_else(|| text.find("//").filter(|&s| !text[..s].contains([':', '@'])));
     let mut start = scheme_end.unwrap_or(0);
-    while main[start..].starts_with('/') {
+    while text[start..].starts_with('/') {
         start += 1;
     }
-    let authority_end = main[start..].find('/').map_or(main.len(), |e| start + e);
-    let authority = &main[start..authority_end];
-    let masked = match authority.rfind('@') {
+    let shown = match text[start..].rfind('@').map(|at| start + at) {
         Some(at) => {
-            let userinfo = &authority[..at];
-            match userinfo.find(':') {
-                Some(colon) => format!("{}:****{}", &userinfo[..colon], &authority[at..]),
-                None => authority.to_owned(),
-            }
+            let userinfo = &text[start..at];
+            let user = match userinfo.find(':') {
+                Some(colon) => format!("{}:****", &userinfo[..colon]),
+                None => userinfo.to_owned(),
+            };
+            let (host, query) = split_query(&text[at..]);
+            format!("{}{user}{host}{}", &text[..start], mask_query(query))
         }
-        // No '@': `host:port` is harmless; `user:password` without a host is not.
-        None => match authority.rfind(':') {
-            Some(colon)
-                if !authority[colon + 1..].bytes().all(|b| b.is_ascii_digit())
-                    && !authority.starts_with('[') =>
-            {
-                format!("{}:****", &authority[..colon])
-            }
-            _ => authority.to_owned(),
-        },
+        None => {
+            let (main, query) = split_query(&text[start..]);
+            let authority_end = main.find('/').unwrap_or(main.len());
+            let masked = match main[..authority_end].rfind(':') {
+                // `host:port` is harmless; `user:password` without a host is not.
+                Some(colon)
+                    if !main[colon + 1..authority_end]
+                        .bytes()
+                        .all(|b| b.is_ascii_digit())
+                        && !main.starts_with('[') =>
+                {
+                    return crate::input::escape_controls(&format!(
+                        "{}{}:****",
+                        &text[..start],
+                        &main[..colon]
+                    ))
+                    .into_owned();
+                }
+                _ => main.to_owned(),
+            };
+            format!("{}{masked}{}", &text[..start], mask_query(query))
+        }
     };
-    let shown = format!("{}{masked}{}{tail}", &main[..start], &main[authority_end..]);
     crate::input::escape_controls(&shown).into_owned()
 }
 
-/// `?a=1&password=x#f` with the value of every password-like parameter replaced by `****`.
+/// `text` cut before its `?` or `#`.
+fn split_query(text: &str) -> (&str, &str) {
+    match text.find(['?', '#']) {
+        Some(at) => text.split_at(at),
+        None => (text, ""),
+    }
+}
+
+/// `?a=1&b=x#f` with every value replaced by `****` (parameters are refused, and one may be a
+/// password), and any fragment dropped.
 fn mask_query(tail: &str) -> String {
-    let secret = |key: &str| {
-        let key = key.to_ascii_lowercase();
-        ["pass", "pwd", "secret", "token", "key"]
-            .iter()
-            .any(|word| key.contains(word))
+    let Some(query) = tail.strip_prefix('?') else {
+        return if tail.is_empty() {
+            String::new()
+        } else {
+            "#****".to_owned()
+        };
     };
-    let (query, fragment) = match tail.find('#') {
-        Some(at) => tail.split_at(at),
-        None => (tail, ""),
-    };
-    let Some(query) = query.strip_prefix('?') else {
-        return tail.to_owned();
-    };
+    let query = query.split('#').next().unwrap_or_default();
     let pairs: Vec<String> = query
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((key, _)) if secret(key) => format!("{key}=****"),
-            _ => pair.to_owned(),
+            Some((key, _)) => format!("{key}=****"),
+            None => pair.to_owned(),
         })
         .collect();
-    format!("?{}{fragment}", pairs.join("&"))
+    format!("?{}", pairs.join("&"))
 }
 
 fn percent_decode(text: &str) -> Option<String> {
@@ -421,6 +468,8 @@ mod tests {
         assert_eq!(mask_url("mysql:/root:pw@h:3308"), "mysql:/root:****@h:3308");
         assert_eq!(mask_url("root:pw@h"), "root:****@h");
         assert_eq!(mask_url("mysql://u:p@w@h/x"), "mysql://u:****@h/x");
+        assert_eq!(mask_url("mysql://u@h:1?a=b&c"), "mysql://u@h:1?a=****&c");
+        assert_eq!(mask_url("mysql://h:3306/x"), "mysql://h:3306/x");
         assert_eq!(mask_url("  mysql://u:pw@h"), "  mysql://u:****@h");
     }
 

@@ -356,6 +356,60 @@ fn server_error(payload: &[u8]) -> mysql_async::Error {
     })
 }
 
+/// The fuzz target's property (`testkit::fuzzing::dump_deframer`): any bytes, plain or
+/// compressed, split anywhere, never panic; the events and the end are the same whatever the
+/// split; no push hands out more than its bound; nothing comes after the end.
+#[cfg(feature = "testkit")]
+pub(crate) fn deframer_property(data: &[u8]) {
+    let Some((&control, wire)) = data.split_first() else {
+        return;
+    };
+    let compressed = control & 1 == 1;
+    // (events, how it ended) of `wire` fed in pieces of the lengths `steps` cycles through.
+    let run = |steps: &[usize]| {
+        let mut deframer = Deframer::new(compressed);
+        let mut events = Vec::new();
+        let mut end = None;
+        let mut rest = wire;
+        let mut step = steps.iter().cycle();
+        let take = |batch: &Batch, events: &mut Vec<Vec<u8>>| {
+            assert!(batch.data.len() <= MAX_INFLATED_PER_PUSH + 2 * MAX_PAYLOAD);
+            events.extend((0..batch.bounds.len()).filter_map(|i| batch.get(i).map(<[u8]>::to_vec)));
+        };
+        while !rest.is_empty() || deframer.has_pending() {
+            let n = if deframer.has_pending() {
+                0
+            } else {
+                (*step.next().unwrap_or(&1)).clamp(1, rest.len())
+            };
+            let mut batch = Batch::default();
+            let ended = deframer.push(&rest[..n], &mut batch);
+            rest = &rest[n..];
+            take(&batch, &mut events);
+            if ended.is_some() {
+                assert!(end.is_none(), "the dump ended twice");
+                end = ended.map(|e| match e {
+                    TapItem::End => "end".to_owned(),
+                    TapItem::Failed(e) => format!("failed: {e}"),
+                    TapItem::Events(_) => "events".to_owned(),
+                });
+            }
+            if end.is_some() {
+                let mut after = Batch::default();
+                assert!(deframer.push(rest, &mut after).is_none() && after.is_empty());
+                break;
+            }
+        }
+        (events, end)
+    };
+    let whole = run(&[wire.len().max(1)]);
+    let steps: Vec<usize> = std::iter::once(usize::from(control >> 1) + 1)
+        .chain(wire.iter().take(8).map(|&b| usize::from(b) + 1))
+        .collect();
+    assert_eq!(run(&steps), whole, "the split changed what came out");
+    assert_eq!(run(&[1]), whole, "byte by byte changed what came out");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,8 +11,9 @@
 //! is used only when no one else can have written it, the way ssh's StrictModes trusts a key
 //! file: its directory and the store (and SQLite's `-wal` and `-shm` beside it) must be owned by
 //! the user running startpoint, writable by no group and no other user, and none may be a
-//! symlink (the store is opened with `O_NOFOLLOW`). Directories startpoint creates are 0700, the
-//! store 0600.
+//! symlink (the store is opened with `O_NOFOLLOW`); every directory above it must be root's or
+//! the user's and writable by no one else unless sticky (`/tmp`). Directories startpoint
+//! creates are 0700, the store 0600.
 //!
 //! A cache is never an error and never changes an answer: one that is damaged, written by another
 //! version or on another machine, not provably ours, or that cannot be written is not used at
@@ -382,6 +383,34 @@ fn prove_ours(dir: &Path, path: &Path) -> Result<(), String> {
         ));
     }
     trusted(dir, &meta)?;
+    // Whoever can rename the directory can put another in its place: every directory above it
+    // must be root's or this user's, and writable by no one else unless sticky (as /tmp is,
+    // where only an entry's owner may rename it).
+    let real = dir
+        .canonicalize()
+        .map_err(|e| format!("cannot look at {}: {e}", dir.display()))?;
+    let me = rustix::process::geteuid().as_raw();
+    for above in real.ancestors().skip(1) {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(above)
+            .map_err(|e| format!("cannot look at {}: {e}", above.display()))?;
+        if meta.uid() != 0 && meta.uid() != me {
+            return Err(format!(
+                "{} above it is owned by uid {}, who could put another directory in its place; \
+                 give --cache-dir a directory of your own",
+                above.display(),
+                meta.uid()
+            ));
+        }
+        if meta.mode() & 0o022 != 0 && meta.mode() & 0o1000 == 0 {
+            return Err(format!(
+                "{} above it can be written by others (mode {:04o}, not sticky), who could put \
+                 another directory in its place; give --cache-dir a directory of your own",
+                above.display(),
+                meta.mode() & 0o7777
+            ));
+        }
+    }
     let nofollow = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
     let file = std::fs::OpenOptions::new()
         .read(true)

@@ -33,9 +33,12 @@ pub enum Coverage {
     Unsummarised(String),
     /// `--verify`: read again, and the cached summary says what the read says.
     Verified,
-    /// `--verify`: read again, and the cached summary does not say what the read says (what
-    /// differs); replaced by the read's.
+    /// `--verify`: the cached summary was proven to belong to the file, yet does not say what
+    /// reading it again says (what differs): the cache was wrong; replaced by the read's.
     Mismatch(String),
+    /// `--verify`: a summary is cached under the file's name but is not this file's (replaced
+    /// or changed since): never used; replaced by the read's.
+    Stale,
 }
 
 impl Coverage {
@@ -48,6 +51,7 @@ impl Coverage {
             Coverage::Unsummarised(_) => "not summarised",
             Coverage::Verified => "verified",
             Coverage::Mismatch(_) => "DID NOT MATCH (replaced)",
+            Coverage::Stale => "stale, not used (replaced)",
         }
     }
 }
@@ -94,13 +98,18 @@ pub fn cover<S: BinlogSequence>(
         let file = sequence.files()[index].clone();
         let size = sequence.size(index);
         let newest = index + 1 == count;
-        let stored = match audit {
-            Audit::Verify => sequence.stored_summary(index),
-            Audit::Trust => None,
-        };
-        let cached = match audit {
-            Audit::Trust => sequence.summary(index)?,
-            Audit::Verify => None,
+        // Verify: the summary the search would use (proven to be this file's), and whether one
+        // is stored under the file's name at all; neither spares the read.
+        let (cached, proven, stored) = match audit {
+            Audit::Trust => (sequence.summary(index)?, None, false),
+            Audit::Verify => {
+                let stored = sequence.stored_summary(index);
+                let proven = match stored {
+                    Some(_) => sequence.summary(index)?,
+                    None => None,
+                };
+                (None, proven, stored.is_some())
+            }
         };
         let (coverage, summary) = match cached {
             Some(summary) => (Coverage::Cached, Some(summary)),
@@ -115,11 +124,11 @@ pub fn cover<S: BinlogSequence>(
                     Some(summary) if newest => (Coverage::Newest, Some(summary)),
                     Some(summary) => {
                         sequence.remember(index, summary.clone());
-                        let coverage = match &stored {
-                            None => Coverage::Summarised,
-                            Some(Some(kept)) if kept.agrees_with(&summary) => Coverage::Verified,
-                            Some(Some(kept)) => Coverage::Mismatch(differences(kept, &summary)),
-                            Some(None) => Coverage::Mismatch("it cannot be read".to_owned()),
+                        let coverage = match (&proven, stored) {
+                            (Some(kept), _) if kept.agrees_with(&summary) => Coverage::Verified,
+                            (Some(kept), _) => Coverage::Mismatch(differences(kept, &summary)),
+                            (None, true) => Coverage::Stale,
+                            (None, false) => Coverage::Summarised,
                         };
                         (coverage, Some(summary))
                     }
@@ -158,7 +167,7 @@ fn differences(kept: &FileSummary, fresh: &FileSummary) -> String {
     if a.min != b.min || a.max != b.max || a.backwards != b.backwards {
         out.push("its unit times".to_owned());
     }
-    if kept.declared != fresh.declared {
+    if kept.declared.is_some() && kept.declared != fresh.declared {
         out.push("the GTIDs it declares".to_owned());
     }
     if kept.end.is_some() && kept.end != fresh.end {

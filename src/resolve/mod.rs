@@ -419,8 +419,8 @@ pub trait BinlogSequence {
     }
 
     /// The summary the cache holds under file `index`'s name, whatever file it was made from
-    /// (`Some(None)`: one that cannot be read), for `index --verify` to compare with a fresh
-    /// read, never to trust.
+    /// (`Some(None)`: one that cannot be read): for `index --verify`, to tell a stale entry from
+    /// none, never to trust.
     fn stored_summary(&mut self, _index: usize) -> Option<Option<FileSummary>> {
         None
     }

@@ -25,6 +25,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::binlog::reader::Resync;
 use crate::binlog::{
     BinlogError, EventSource, EventType, FileEventSource, ReadOptions, UnitRole, events,
 };
@@ -385,7 +386,8 @@ fn halves(
         return Ok(None);
     }
     let len = probe.len();
-    let Some(split) = unit_start_near(&mut probe, len / 2, len)? else {
+    // Nothing found, or not near enough to tell: one pass instead.
+    let Ok(Some(split)) = unit_start_near(&mut probe, len / 2, len)? else {
         return Ok(None);
     };
     let first = open(path, newest, SCAN_WINDOW)?;
@@ -457,14 +459,17 @@ fn halves(
 }
 
 /// The offset of the first GTID-family event at or after `from` (and before `limit`), found by
-/// resynchronising on an event start and walking; `None` if there is none.
+/// resynchronising on an event start and walking; `Ok(None)` if there is none, `Err(at)` if
+/// none was found within the resync's reach of `at` (unknown: read the file in order).
 fn unit_start_near(
     reader: &mut FileEventSource,
     from: u64,
     limit: u64,
-) -> Result<Option<u64>, BinlogError> {
-    let Some(at) = reader.resync(from, limit)? else {
-        return Ok(None);
+) -> Result<Result<Option<u64>, u64>, BinlogError> {
+    let at = match reader.resync(from, limit)? {
+        Resync::At(at) => at,
+        Resync::None => return Ok(Ok(None)),
+        Resync::TooFar => return Ok(Err(from)),
     };
     reader.seek(at)?;
     while reader.advance()? {
@@ -479,10 +484,10 @@ fn unit_start_near(
             .event_type()
             .is_ok_and(|t| t.role() == UnitRole::Gtid)
         {
-            return Ok(Some(event.offset));
+            return Ok(Ok(Some(event.offset)));
         }
     }
-    Ok(None)
+    Ok(Ok(None))
 }
 
 enum Bisected {
@@ -504,6 +509,9 @@ enum ProbeResult {
     None,
     /// A transaction without a commit timestamp: the file cannot be bisected.
     NoClock(u64),
+    /// No event start found near this offset: unknown whether a transaction starts after it,
+    /// so the file cannot be bisected.
+    TooFar(u64),
 }
 
 fn probe_at(
@@ -511,8 +519,10 @@ fn probe_at(
     from: u64,
     limit: u64,
 ) -> Result<ProbeResult, BinlogError> {
-    let Some(at) = unit_start_near(reader, from, limit)? else {
-        return Ok(ProbeResult::None);
+    let at = match unit_start_near(reader, from, limit)? {
+        Ok(Some(at)) => at,
+        Ok(None) => return Ok(ProbeResult::None),
+        Err(at) => return Ok(ProbeResult::TooFar(at)),
     };
     let event_type = reader
         .current()
@@ -614,6 +624,12 @@ fn bisect(
                 ProbeResult::NoClock(at) => {
                     return Ok(Bisected::No(Some(format!(
                         "the transaction at {at} records no commit timestamp"
+                    ))));
+                }
+                ProbeResult::TooFar(at) => {
+                    return Ok(Bisected::No(Some(format!(
+                        "no event starts within {} MiB of offset {at}",
+                        crate::binlog::reader::MAX_RESYNC_SCAN >> 20
                     ))));
                 }
             }

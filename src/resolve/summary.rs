@@ -135,11 +135,11 @@ pub struct FileSummary {
 
 impl FileSummary {
     /// Whether this stored summary says what `fresh`, made by reading the file again now, says:
-    /// the same units and declared GTIDs, and the same end where this one knows it (a summary
-    /// made by a read that did not follow GTIDs has none).
+    /// the same units, and the same declared and end GTIDs where this one knows them (a summary
+    /// made by a read that did not follow GTIDs, `--gtid off`, has neither).
     pub fn agrees_with(&self, fresh: &FileSummary) -> bool {
         self.units == fresh.units
-            && self.declared == fresh.declared
+            && (self.declared.is_none() || self.declared == fresh.declared)
             && (self.end.is_none() || self.end == fresh.end)
     }
 

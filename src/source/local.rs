@@ -2,8 +2,9 @@
 //!
 //! - With an index (`<base>.index`, one file name per line, as servers and DM write them): the
 //!   files it lists, in its order. Entries name a file by path; only the file name counts, and
-//!   the file must be in the directory. A listed file that is missing was purged. A listed file
-//!   that is not a binlog is left out with a note.
+//!   the file must be in the directory. A listed file that is missing was purged; one that is
+//!   not a regular file (a FIFO, a device, a directory, a dangling symlink) is a gap too, named
+//!   for what it is. A listed file that is not a binlog is left out with a note.
 //! - Without an index: every file that starts with the binlog magic, ordered by base name and
 //!   numeric suffix (`mysql-bin.000009` before `mysql-bin.000010`, and `.999999` before
 //!   `.1000000`). Files of two different base names are two sequences: an error.
@@ -222,11 +223,17 @@ impl BinlogDir {
             let path = self.dir.join(&name);
             listed.insert(name.clone());
             if let Some(kind) = not_regular(&path) {
+                // Listed, so a binlog belongs there and its transactions are not to be had: a
+                // gap, as a purged file is, named for what it is (the listing's own note about
+                // the entry gives way to this one).
+                self.left_out.retain(|left| left.name != name);
                 self.left_out.push(LeftOut {
-                    name,
-                    why: format!("listed in {index} but {kind}"),
+                    name: name.clone(),
+                    why: format!("listed in {index} but {kind}: read as a gap, as a purged file"),
                     quiet: false,
                 });
+                self.purged
+                    .push((self.files.len(), format!("{name} ({kind})")));
             } else if !path.exists() {
                 self.purged.push((self.files.len(), name));
             } else if !has_magic(&path) {

@@ -7,6 +7,7 @@
 //! their line (a typo of `meta-schema` should not pass unnoticed), and wrong types, missing
 //! required keys and invalid values are errors naming the key and line.
 
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use crate::remote::{ConnSettings, InlineTls, Pem, Secret, TlsFiles};
@@ -215,19 +216,18 @@ impl TaskConfig {
         };
 
         let mut instances: Vec<TaskInstance> = Vec::new();
+        let mut listed: HashMap<String, usize> = HashMap::new();
         let list = root.require("mysql-instances")?;
         for item in list.items()? {
             let source_node = item.require("source-id")?;
             let source_id = source_node.string()?;
-            if let Some(first) = instances.iter().find(|i| i.source_id == source_id) {
+            if let Some(first) = listed.get(&source_id) {
                 return Err(invalid(
                     &source_node,
-                    format!(
-                        "source {source_id:?} is listed twice (also on line {})",
-                        first.line
-                    ),
+                    format!("source {source_id:?} is listed twice (also on line {first})"),
                 ));
             }
+            listed.insert(source_id.clone(), item.line());
             let meta = match item.get("meta")? {
                 Some(meta) => {
                     // An empty string is no value, as in DM (`Meta.Verify`).
@@ -492,16 +492,18 @@ fn validate_as_dm(root: &Node<'_>, file: &str) -> Result<(), ConfigError> {
             "is deprecated and no longer supported by DM; remove it".to_owned(),
         ));
     }
-    let names = |key: &str| -> Result<Vec<String>, ConfigError> {
+    // Each global section's names, read once: a lookup per reference is O(1).
+    let names = |key: &str| -> Result<HashSet<String>, ConfigError> {
         Ok(match root.get(key)? {
             Some(node) => node.children()?.into_iter().map(|(k, _)| k).collect(),
-            None => Vec::new(),
+            None => HashSet::new(),
         })
     };
     let block_allow = match names("block-allow-list")? {
         lists if !lists.is_empty() => lists,
         _ => names("black-white-list")?,
     };
+    let mut defined_in: HashMap<&str, HashSet<String>> = HashMap::new();
     // (instance key, global key, a list of names?)
     let references: [(&str, &str, bool); 9] = [
         ("route-rules", "routes", true),
@@ -514,7 +516,7 @@ fn validate_as_dm(root: &Node<'_>, file: &str) -> Result<(), ConfigError> {
         ("syncer-config-name", "syncers", false),
         ("validator-config-name", "validators", false),
     ];
-    let mut used: Vec<(String, String)> = Vec::new();
+    let mut used: HashSet<(String, String)> = HashSet::new();
     for item in root.require("mysql-instances")?.items()? {
         for (instance_key, global_key, list) in references {
             let Some(node) = item.get(instance_key)? else {
@@ -528,21 +530,26 @@ fn validate_as_dm(root: &Node<'_>, file: &str) -> Result<(), ConfigError> {
             } else {
                 vec![(node.string()?, node)]
             };
-            let mut seen: Vec<&str> = Vec::new();
+            let mut seen: HashSet<&str> = HashSet::new();
             for (name, node) in &named {
                 let name = name.as_str();
                 // DM: a rule list names each rule once (ErrConfigDuplicateCfgItem) and every
                 // name in it must exist, the empty one too.
-                if list && seen.contains(&name) {
+                if list && !seen.insert(name) {
                     return Err(invalid(node, format!("names {name:?} twice")));
                 }
-                seen.push(name);
                 if name.is_empty() && !list {
                     continue;
                 }
                 let (defined, global_key) = match global_key {
-                    "" => (block_allow.iter().any(|b| b == name), "block-allow-list"),
-                    global => (names(global)?.iter().any(|g| g == name), global),
+                    "" => (block_allow.contains(name), "block-allow-list"),
+                    global => {
+                        if !defined_in.contains_key(global) {
+                            defined_in.insert(global, names(global)?);
+                        }
+                        let defined = defined_in.get(global).is_some_and(|d| d.contains(name));
+                        (defined, global)
+                    }
                 };
                 if !defined {
                     return Err(invalid(
@@ -550,7 +557,7 @@ fn validate_as_dm(root: &Node<'_>, file: &str) -> Result<(), ConfigError> {
                         format!("names {name:?}, which {global_key} does not define"),
                     ));
                 }
-                used.push((global_key.to_owned(), name.to_owned()));
+                used.insert((global_key.to_owned(), name.to_owned()));
             }
         }
     }
@@ -565,7 +572,7 @@ fn validate_as_dm(root: &Node<'_>, file: &str) -> Result<(), ConfigError> {
     ] {
         if let Some(node) = root.get(global_key)? {
             for (name, entry) in node.children()? {
-                if !used.iter().any(|(g, n)| g == global_key && *n == name) {
+                if !used.contains(&(global_key.to_owned(), name.clone())) {
                     return Err(invalid(
                         &entry,
                         "is set in the global configuration but no instance uses it (DM \

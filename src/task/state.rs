@@ -5,7 +5,8 @@
 //! <state>/sources/<source-id>.yaml   source configs, as created, sealed (they hold passwords)
 //! <state>/tasks/<task>.json          the task file of the last successful start-task and the
 //!                                    meta store it used, in one sealed file
-//! <state>/meta/<meta-schema>.sqlite3 the embedded checkpoint store
+//! <state>/meta/<meta-schema>.sqlite3 the embedded checkpoint store (every name in a file name
+//!                                    encoded by `file_stem`: none leaves its directory)
 //! <state>/locks/<task>.lock          held while a start-task of the task runs
 //! ```
 //!
@@ -215,11 +216,19 @@ impl StateDir {
     /// The embedded store of `meta_schema`: `meta/<meta-schema>.sqlite3`, the name encoded
     /// (a meta schema of `../../x` or `/some/path` stays a file in `meta/`).
     pub fn embedded_store(&self, meta_schema: &str) -> EmbeddedStore {
-        EmbeddedStore::at(
-            self.root
-                .join("meta")
-                .join(format!("{}.sqlite3", file_stem(meta_schema))),
-        )
+        let meta = self.root.join("meta");
+        let encoded = meta.join(format!("{}.sqlite3", file_stem(meta_schema)));
+        // A store made before names were encoded, under a name that is one plain file name
+        // (`dm.meta`, `méta`): kept where it is, so its checkpoints are not lost.
+        let plain = !meta_schema.is_empty()
+            && meta_schema != "."
+            && meta_schema != ".."
+            && !meta_schema.contains(['/', '\0']);
+        let legacy = meta.join(format!("{meta_schema}.sqlite3"));
+        if plain && legacy != encoded && !encoded.exists() && legacy.is_file() {
+            return EmbeddedStore::at(legacy);
+        }
+        EmbeddedStore::at(encoded)
     }
 
     /// The store `kind` of `task`: the embedded one here, or the task's target database
@@ -364,6 +373,62 @@ pub(crate) fn file_stem(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 25: `meta-schema: "/some/path"` or `"../../x"` made the embedded store create
+    /// `/some/path.sqlite3` or a file two levels above the state directory. Every name that
+    /// becomes a file name (task name, source ID, meta schema) is encoded the same way and
+    /// stays one file in its directory.
+    #[test]
+    fn no_name_leaves_its_directory_of_the_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::at(dir.path().join("state"));
+        let meta = dir.path().join("state/meta");
+        for name in [
+            "/some/path",
+            "../../x",
+            "..",
+            ".",
+            "a/../../b",
+            "x\0y",
+            "",
+            "dm_meta",
+        ] {
+            let store = state.embedded_store(name);
+            assert_eq!(store.path().parent(), Some(meta.as_path()), "{name:?}");
+            let stem = file_stem(name);
+            assert!(
+                !stem.contains(['/', '.', '\0']) && stem != "..",
+                "{name:?} -> {stem:?}"
+            );
+            for (kind, path) in [
+                ("sources", state.source_path(name).unwrap()),
+                (
+                    "tasks",
+                    state.root().join("tasks").join(format!("{stem}.json")),
+                ),
+            ] {
+                assert_eq!(
+                    path.parent(),
+                    Some(dir.path().join("state").join(kind).as_path()),
+                    "{name:?}"
+                );
+            }
+        }
+        // A plain name keeps its file name; two names never share one.
+        assert_eq!(file_stem("dm_meta"), "dm_meta");
+        assert_ne!(file_stem("a/b"), file_stem("a%2Fb"));
+        // The task lock too.
+        let lock = state
+            .lock_task("../../escaped", Duration::from_secs(1))
+            .unwrap();
+        drop(lock);
+        assert!(!dir.path().join("escaped.lock").exists());
+        assert!(
+            dir.path()
+                .join("state/locks/%2E%2E%2F%2E%2E%2Fescaped.lock")
+                .exists()
+        );
+    }
 
     /// Issue 14: query-status opened the downstream store without the global `--ssl-*` files,
     /// where start-task used them, so a TLS-only target worked for one and not the other. Both

@@ -12,8 +12,8 @@
 //! booleans, and merge keys (`<<: *anchor`) work.
 //!
 //! Bounded: a document nests at most [`MAX_DEPTH`] collections and holds at most [`MAX_NODES`]
-//! nodes, an alias counted as the nodes it stands for (so an alias bomb is refused, not
-//! expanded). Both are checked as the parser's events arrive, one at a time, before anything
+//! nodes and [`MAX_TEXT_BYTES`] of scalar text, an alias counted as all it stands for (so an
+//! alias bomb, of many nodes or of one large scalar, is refused, not expanded). Both are checked as the parser's events arrive, one at a time, before anything
 //! deep or large is built; saphyr's own `load` recurses once per level and so is not used.
 //! Looking up a key costs O(1) after one O(n) pass over a mapping.
 
@@ -28,6 +28,9 @@ pub const MAX_DEPTH: usize = 64;
 /// The most nodes a document may have, aliases counted as what they expand to (a DM task with
 /// a hundred thousand keys has about twice that).
 pub const MAX_NODES: usize = 500_000;
+/// The most scalar text a document may hold, aliases counted as what they expand to: a file is
+/// at most 16 MiB, so only aliases can go past it.
+pub const MAX_TEXT_BYTES: usize = 32 << 20;
 
 /// Why a YAML file was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,17 +80,18 @@ impl YamlDoc {
         };
         let mut loader: YamlLoader<'_, MarkedYaml<'_>> = YamlLoader::default();
         loader.early_parse(false);
-        // (node count when it began, anchor) of each open collection; the size of each anchor.
-        let mut open: Vec<(usize, usize)> = Vec::new();
-        let mut anchored: HashMap<usize, usize> = HashMap::new();
-        let mut nodes = 0usize;
+        // (nodes and scalar bytes when it began, anchor) of each open collection; the nodes
+        // and scalar bytes each anchor stands for.
+        let mut open: Vec<(usize, usize, usize)> = Vec::new();
+        let mut anchored: HashMap<usize, (usize, usize)> = HashMap::new();
+        let (mut nodes, mut bytes) = (0usize, 0usize);
         for event in saphyr_parser::Parser::new_from_str(text) {
             let (event, span) = event.map_err(scan_error)?;
             let line = span.start.line();
             match &event {
                 Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                     nodes += 1;
-                    open.push((nodes, *anchor));
+                    open.push((nodes, bytes, *anchor));
                     if open.len() > MAX_DEPTH {
                         return Err(bounded(
                             line,
@@ -99,22 +103,35 @@ impl YamlDoc {
                     }
                 }
                 Event::SequenceEnd | Event::MappingEnd => {
-                    if let Some((began, anchor)) = open.pop()
+                    if let Some((began, bytes_before, anchor)) = open.pop()
                         && anchor != 0
                     {
-                        anchored.insert(anchor, nodes + 1 - began);
+                        anchored.insert(anchor, (nodes + 1 - began, bytes - bytes_before));
                     }
                 }
-                Event::Scalar(_, _, anchor, _) => {
+                Event::Scalar(value, _, anchor, _) => {
                     nodes += 1;
+                    bytes += value.len();
                     if *anchor != 0 {
-                        anchored.insert(*anchor, 1);
+                        anchored.insert(*anchor, (1, value.len()));
                     }
                 }
                 Event::Alias(anchor) => {
-                    nodes += anchored.get(anchor).copied().unwrap_or(1);
+                    let (n, b) = anchored.get(anchor).copied().unwrap_or((1, 0));
+                    nodes = nodes.saturating_add(n);
+                    bytes = bytes.saturating_add(b);
                 }
                 _ => {}
+            }
+            if bytes > MAX_TEXT_BYTES {
+                return Err(bounded(
+                    line,
+                    format!(
+                        "more than {} MiB of text by here (an alias counts as all it stands \
+                         for); a DM file holds a few KiB",
+                        MAX_TEXT_BYTES >> 20
+                    ),
+                ));
             }
             if nodes > MAX_NODES {
                 return Err(bounded(

@@ -135,3 +135,10 @@ pub fn dm_yaml(data: &[u8]) {
         assert!(e.to_string().starts_with("fuzz-source.yaml"), "{e}");
     }
 }
+
+/// The direct dump read's deframer on arbitrary bytes, plain or compressed (the first byte's
+/// lowest bit) and split anywhere (the bytes after it choose the splits): never a panic, the
+/// same events and end whatever the split, no push over its bound, nothing after the end.
+pub fn dump_deframer(data: &[u8]) {
+    crate::remote::deframer_property(data);
+}

@@ -91,10 +91,11 @@ impl DownstreamStore {
     /// A connection to the target database. A refused authentication is asked once more
     /// (remote::AUTH_TRIES: the driver signs a 31-byte ed25519 nonce about once in 256).
     pub async fn connect(&self, deadline: Instant) -> Result<Conn, StoreError> {
+        let settings = self.settings.with_tls_loaded().map_err(|e| self.error(e))?;
         let mut tries = 0;
         loop {
             tries += 1;
-            let connecting = Conn::new(self.settings.opts_direct());
+            let connecting = Conn::new(settings.opts_direct());
             match remote::query(&self.settings, deadline, "connecting", connecting).await {
                 Err(RemoteError::Auth { .. }) if tries < remote::AUTH_TRIES => {}
                 connected => return connected.map_err(|e| self.error(e)),
