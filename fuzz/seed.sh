@@ -2,7 +2,10 @@
 # Seeds the fuzz corpora from the project's fixtures and ../shared/testdata/public.
 set -euo pipefail
 cd "$(dirname "$0")"
-mkdir -p corpus/binlog_bytes corpus/event_bodies corpus/gtid_text corpus/start_time corpus/dm_yaml
+mkdir -p corpus/binlog_bytes corpus/event_bodies corpus/gtid_text corpus/start_time corpus/dm_yaml \
+    corpus/dump_deframer
+# Dumps as a server frames them, plain and compressed, and a refusal.
+cp ../testdata/fuzz-regressions/dump_deframer/* corpus/dump_deframer/
 for f in ../testdata/mariadb/binlog/mysql-bin.0* ../../shared/testdata/public/*/*; do
     case "$f" in *.md|*.index) continue ;; esac
     size=$(stat -c %s "$f")

@@ -130,16 +130,23 @@ pub fn not_regular(path: &Path) -> Option<FileKind> {
 
 /// Opens `path` for reading when it is a regular file; never blocks on a FIFO or a device.
 pub fn open_regular(path: &Path) -> Result<File, InputError> {
-    let io = |source| InputError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
     if let Some(kind) = not_regular(path) {
         return Err(InputError::NotRegular {
             path: path.to_path_buf(),
             kind,
         });
     }
+    open_listed(path)
+}
+
+/// [`open_regular`] for a file a directory listing already found regular: opened without
+/// blocking and checked with `fstat`, without the `stat` before (a file swapped for a FIFO
+/// since still opens at once, and is refused). One `fstat` more than a plain open.
+pub fn open_listed(path: &Path) -> Result<File, InputError> {
+    let io = |source| InputError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
@@ -163,6 +170,15 @@ pub fn read_text(path: &Path, what: &'static str) -> Result<String, InputError> 
 
 /// [`read_text`] with another cap.
 pub fn read_text_capped(path: &Path, what: &'static str, limit: u64) -> Result<String, InputError> {
+    let bytes = read_capped(path, what, limit)?;
+    String::from_utf8(bytes).map_err(|_| InputError::NotText {
+        path: path.to_path_buf(),
+        what,
+    })
+}
+
+/// The bytes of the regular file at `path`, at most `limit` of them.
+pub fn read_capped(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u8>, InputError> {
     let file = open_regular(path)?;
     let mut bytes = Vec::new();
     file.take(limit + 1)
@@ -178,10 +194,7 @@ pub fn read_text_capped(path: &Path, what: &'static str, limit: u64) -> Result<S
             what,
         });
     }
-    String::from_utf8(bytes).map_err(|_| InputError::NotText {
-        path: path.to_path_buf(),
-        what,
-    })
+    Ok(bytes)
 }
 
 /// `text` from outside (a server's error message, a file name it lists) made safe to show on a

@@ -2158,6 +2158,35 @@ async fn live_summaries_are_checked_against_the_server_before_use() {
         states[..states.len() - 1].iter().all(|s| s == "cached"),
         "{table}"
     );
+    // The audit of that cache against the server: every file read again over the wire, every
+    // cached summary found to say what its file says.
+    let audit = support::command()
+        .args([
+            "index",
+            "--url",
+            &server.url(),
+            "--cache-dir",
+            &cache_dir.path().display().to_string(),
+            "--verify",
+            "--output",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&audit.stderr);
+    assert!(audit.status.success(), "{stderr}");
+    let table: serde_json::Value = serde_json::from_slice(&audit.stdout).unwrap();
+    let states: Vec<&str> = table["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["summary"].as_str().unwrap())
+        .collect();
+    assert!(
+        states[..states.len() - 1].iter().all(|s| *s == "verified"),
+        "{table}"
+    );
+    assert!(stderr.contains(", 0 do not"), "{stderr}");
 
     // RESET MASTER: new files under the old names.
     // Simulated times after the fixture's, so that start times fall inside the new files.

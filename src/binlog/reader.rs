@@ -309,11 +309,11 @@ impl<R: ReadAt> BinlogReader<R> {
     /// where the events before it are: a known event type, a size the format allows, `log_pos`
     /// equal to the offset just past the event, the CRC32 right (when the binlog has checksums
     /// and the event is under 1 MiB), and the event after it chaining on the same way (unless
-    /// it ends the file). Wrong guesses need all of that to line up by chance. `None` when no
+    /// it ends the file). Wrong guesses need all of that to line up by chance. `Resync::None` when no
     /// event starts there. Only for files whose events carry their own positions.
     ///
-    /// The scan goes byte by byte, so it stops after [`MAX_RESYNC_SCAN`] bytes:
-    /// [`Resync::TooFar`] says no event start was found that near (inside an event that large,
+    /// The scan goes byte by byte, so it stops after `MAX_RESYNC_SCAN` (16 MiB) bytes:
+    /// `Resync::TooFar` says no event start was found that near (inside an event that large,
     /// or in bytes that are no binlog, such as a sparse file's zeros), and the caller reads the
     /// file in order instead.
     pub fn resync(&mut self, from: u64, limit: u64) -> Result<Resync, BinlogError> {

@@ -26,10 +26,8 @@ pub fn run(args: &IndexArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         Ok(outcome) => outcome,
         Err(message) => {
             if args.output == OutputFormat::Json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&json!({"status": "Error", "error": message}))?
-                );
+                let value = json!({"status": "Error", "error": message});
+                super::json_line(&value)?;
             }
             say!("startpoint: {message}");
             return Ok(EXIT_FAILED);
@@ -57,6 +55,10 @@ pub fn run(args: &IndexArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         .iter()
         .filter(|row| matches!(row.coverage, Coverage::Mismatch(_)))
         .collect();
+    let unreadable = rows
+        .iter()
+        .filter(|row| matches!(&row.coverage, Coverage::Unsummarised(why) if why.starts_with("reading it failed")))
+        .count();
     if args.verify {
         if let Some(path) = cache.path().filter(|_| cache.is_active()) {
             let count = |coverage: Coverage| rows.iter().filter(|r| r.coverage == coverage).count();
@@ -86,7 +88,14 @@ pub fn run(args: &IndexArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
             return Ok(EXIT_FAILED);
         }
     }
-    Ok(if wrong.is_empty() { 0 } else { EXIT_FAILED })
+    if unreadable > 0 {
+        say!("verify: {unreadable} files could not be read (their rows say why)");
+    }
+    Ok(if wrong.is_empty() && unreadable == 0 {
+        0
+    } else {
+        EXIT_FAILED
+    })
 }
 
 type Collected = (Vec<FileCoverage>, Vec<String>, String);

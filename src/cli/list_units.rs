@@ -40,7 +40,9 @@ fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<BinlogFileEntry>> {
                     left.why
                 );
             }
-            for (_, name) in &listing.purged {
+            // An entry left out with its reason (a FIFO the index lists) is not noted twice.
+            let noted = |name: &str| listing.left_out.iter().any(|l| l.name == name);
+            for (_, name) in listing.purged.iter().filter(|(_, n)| !noted(n)) {
                 say!(
                     "note: {}: {name} is listed in the index but missing (purged)",
                     path.display()

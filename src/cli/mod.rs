@@ -115,6 +115,16 @@ impl<W: std::io::Write> std::io::Write for Screen<W> {
     }
 }
 
+/// Prints `value` as pretty JSON on stdout, through [`Screen`].
+fn json_line(value: &serde_json::Value) -> anyhow::Result<()> {
+    use std::io::Write;
+    let stdout = std::io::stdout();
+    let mut out = Screen::new(stdout.lock(), true);
+    writeln!(out, "{}", serde_json::to_string_pretty(value)?)?;
+    out.flush()?;
+    Ok(())
+}
+
 /// Prints DM's JSON on stdout; the exit status is 0 iff `result` is true.
 fn print_dm<T: serde::Serialize>(value: &T, result: bool) -> anyhow::Result<u8> {
     use std::io::Write;

@@ -108,7 +108,7 @@ pub fn run(args: &ResolvePositionArgs, global: &GlobalArgs) -> anyhow::Result<u8
             // With --emit, stdout holds the consumer's form or nothing.
             if args.output == OutputFormat::Json && args.emit.is_empty() {
                 let text = serde_json::json!({"status": "Error", "error": failure.to_string()});
-                println!("{}", serde_json::to_string_pretty(&text)?);
+                super::json_line(&text)?;
             }
             say!("startpoint: {failure}");
             Ok(EXIT_FAILED)

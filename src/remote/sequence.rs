@@ -77,6 +77,17 @@ impl Listing {
             .filter_map(|row| Some((row.get::<String, _>(0)?, row.get_opt::<u64, _>(1))));
         for (name, size) in listed {
             let size = size.and_then(Result::ok);
+            // Such a name would reach outputs, checkpoints and consumers' statements as it is; a
+            // server writes none, so one is a server (or something between) not to be trusted.
+            if name.chars().any(char::is_control) {
+                return Err(RemoteError::Other {
+                    server: settings.address(),
+                    message: format!(
+                        "SHOW BINARY LOGS lists a file whose name holds control characters ({})",
+                        crate::input::escape_controls(&name)
+                    ),
+                });
+            }
             // A file the index lists but the disk no longer has: both servers report it with
             // size 0, which no binlog file has (its magic alone is 4 bytes). Like a purged file
             // of a local directory, it is a gap (SEMANTICS.md §2).
@@ -675,6 +686,11 @@ impl BinlogSequence for RemoteSequence {
         Ok(self
             .cache
             .proven(&identity, self.progress.as_deref(), &mut self.notes))
+    }
+
+    fn forget(&mut self, index: usize) {
+        self.cache
+            .forget(&self.facts.source, &self.files[index].name);
     }
 
     fn stored_summary(&mut self, index: usize) -> Option<Option<FileSummary>> {

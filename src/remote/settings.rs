@@ -79,9 +79,9 @@ impl fmt::Debug for Pem {
 const MAX_TLS_FILE: u64 = 1 << 20;
 
 impl TlsFiles {
-    /// These files' material read now, inline: each file not given inline must be a regular
-    /// file of at most 1 MiB (a FIFO would block the connection in `open`, a device would never
-    /// end), and the driver then opens no file at all, so nothing swapped in later is read.
+    /// These files' material read now, inline (PEM or DER, as the driver takes either): each
+    /// file not given inline must be a regular file of at most 1 MiB (a FIFO would block the
+    /// connection in `open`, a device would never end), and the driver opens no file at all.
     pub fn loaded(&self) -> Result<TlsFiles, crate::input::InputError> {
         let mut inline = self.inline.as_deref().cloned().unwrap_or_default();
         for (file, pem) in [
@@ -90,8 +90,11 @@ impl TlsFiles {
             (&self.key, &mut inline.key),
         ] {
             if let (Some(path), None) = (file, pem.as_ref()) {
-                let text = crate::input::read_text_capped(path, "a TLS file", MAX_TLS_FILE)?;
-                *pem = Some(Pem(text.into_bytes()));
+                *pem = Some(Pem(crate::input::read_capped(
+                    path,
+                    "a TLS file",
+                    MAX_TLS_FILE,
+                )?));
             }
         }
         Ok(TlsFiles {
@@ -185,17 +188,35 @@ impl ConnSettings {
         }
         // A parameter dropped in silence could be one the user believes turns on TLS.
         if let Some(query) = url.query() {
-            let names: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
-            let names = if names.is_empty() {
-                query.to_owned()
-            } else {
-                names.join(", ")
+            // A '?' in an unencoded password starts a "query" too: its text is never echoed.
+            if query.contains('@') {
+                return Err(error(
+                    "a '?', '#' or '/' in the user or password must be percent-encoded \
+                     (%3F, %23, %2F)",
+                ));
+            }
+            let plain = |name: &str| {
+                !name.is_empty()
+                    && name.len() <= 64
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
             };
+            let names: Vec<String> = url
+                .query_pairs()
+                .map(|(k, _)| {
+                    if plain(&k) {
+                        k.into_owned()
+                    } else {
+                        "…".to_owned()
+                    }
+                })
+                .collect();
             return Err(error(&format!(
                 "URL parameters are not read here, and none is known (given: {}); use \
                  --ssl-ca, --ssl-cert and --ssl-key for TLS, --compress for compression, \
                  --server-id for the replica's server_id, or a source file (--source-config)",
-                crate::input::escape_controls(&names)
+                names.join(", ")
             )));
         }
         if url.fragment().is_some() {
@@ -309,13 +330,11 @@ impl ConnSettings {
 pub(crate) fn mask_url(text: &str) -> String {
     // Where the user information may start: after a scheme (`word:` then `/`s, or `word//`)
     // and its slashes.
+    // Only a scheme this URL may have: `root:/pw@h` is a user and a password.
     let scheme_end = text
         .find(':')
         .filter(|&c| {
-            text[..c]
-                .trim_start()
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+            ["mysql", "mariadb"].contains(&text[..c].trim_start().to_ascii_lowercase().as_str())
                 && text[c + 1..].starts_with('/')
         })
         .map(|c| c + 1)
@@ -340,9 +359,7 @@ pub(crate) fn mask_url(text: &str) -> String {
             let masked = match main[..authority_end].rfind(':') {
                 // `host:port` is harmless; `user:password` without a host is not.
                 Some(colon)
-                    if !main[colon + 1..authority_end]
-                        .bytes()
-                        .all(|b| b.is_ascii_digit())
+                    if main[colon + 1..authority_end].parse::<u16>().is_err()
                         && !main.starts_with('[') =>
                 {
                     return crate::input::escape_controls(&format!(
@@ -450,6 +467,16 @@ mod tests {
             "http://root:S3cr3t@127.0.0.1:3308",
             "mysql://root@127.0.0.1:3308?password=S3cr3t",
             "mysql://root:S3cr3t@127.0.0.1:3308?require_ssl=true",
+            "mysql://root@127.0.0.1:3308?pw=S3cr3t",
+            "mysql://root:p#S3cr3t@127.0.0.1:3308",
+            "mysql://root:pa?S3cr3t@127.0.0.1:3308",
+            "mysql://root:pa/S3cr3t@127.0.0.1:3308",
+            "mysql:/root:ab/S3cr3t@127.0.0.1:3308",
+            "mysql://root:S3cr3t#x",
+            "mysql://root:S3c@r?S3cr3t@127.0.0.1:3308",
+            "mysql://root:S3c@r?S3cr3t=zz@127.0.0.1:3308",
+            "root:/S3cr3t@127.0.0.1:3308",
+            "ROOT:/S3cr3t@127.0.0.1:3308",
         ] {
             let Err(err) = ConnSettings::from_url(url, None) else {
                 panic!("{url} was taken");
@@ -471,6 +498,9 @@ mod tests {
         assert_eq!(mask_url("mysql://u@h:1?a=b&c"), "mysql://u@h:1?a=****&c");
         assert_eq!(mask_url("mysql://h:3306/x"), "mysql://h:3306/x");
         assert_eq!(mask_url("  mysql://u:pw@h"), "  mysql://u:****@h");
+        // A password of digits and no host: no port is that large.
+        assert_eq!(mask_url("mysql://root:123456"), "mysql://root:****");
+        assert_eq!(mask_url("MySQL://u:pw@h"), "MySQL://u:****@h");
     }
 
     /// Issue 25: `?require_ssl=true` was dropped and the connection made in plain text.

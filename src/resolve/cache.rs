@@ -12,7 +12,7 @@
 //! file: its directory and the store (and SQLite's `-wal` and `-shm` beside it) must be owned by
 //! the user running startpoint, writable by no group and no other user, and none may be a
 //! symlink (the store is opened with `O_NOFOLLOW`); every directory above it must be root's or
-//! the user's and writable by no one else unless sticky (`/tmp`). Directories startpoint
+//! the user's, and writable by every user only if sticky (`/tmp`). Directories startpoint
 //! creates are 0700, the store 0600.
 //!
 //! A cache is never an error and never changes an answer: one that is damaged, written by another
@@ -235,6 +235,23 @@ impl SummaryCache {
         }
     }
 
+    /// Drops what is stored for file `name` of `source`.
+    pub fn forget(&self, source: &str, name: &str) {
+        let Ok(guard) = self.conn.lock() else {
+            return;
+        };
+        let Some(conn) = guard.as_ref() else {
+            return;
+        };
+        if let Err(error) = conn.execute(
+            "DELETE FROM summaries WHERE source = ?1 AND name = ?2",
+            params![source, name],
+        ) {
+            drop(guard);
+            self.give_up(&format!("writing it failed ({error})"));
+        }
+    }
+
     /// Notes for the user about the cache, once each.
     pub fn take_notes(&self) -> Vec<String> {
         self.notes
@@ -280,7 +297,8 @@ pub fn stale_note(name: &str) -> String {
 
 /// Opens and checks the store; why not, in words.
 fn open_store(dir: &Path, path: &Path) -> Result<Connection, String> {
-    prove_ours(dir, path)?;
+    // The path proven, through the directory's real path: what SQLite then opens.
+    let path = &prove_ours(dir, path)?;
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
         | OpenFlags::SQLITE_OPEN_URI
@@ -349,8 +367,9 @@ fn open_store(dir: &Path, path: &Path) -> Result<Connection, String> {
 }
 
 /// Makes `dir` (0700) and the store (0600) when missing, and proves that no one but this user
-/// can have written them (the module documentation says what that takes).
-fn prove_ours(dir: &Path, path: &Path) -> Result<(), String> {
+/// can have written them (the module documentation says what that takes); the store's path
+/// through the directory's real path, which is what is then opened.
+fn prove_ours(dir: &Path, path: &Path) -> Result<PathBuf, String> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let meta = match std::fs::symlink_metadata(dir) {
         Err(e)
@@ -384,8 +403,9 @@ fn prove_ours(dir: &Path, path: &Path) -> Result<(), String> {
     }
     trusted(dir, &meta)?;
     // Whoever can rename the directory can put another in its place: every directory above it
-    // must be root's or this user's, and writable by no one else unless sticky (as /tmp is,
-    // where only an entry's owner may rename it).
+    // must be root's or this user's, and writable by every user only if sticky (as /tmp is,
+    // where only an entry's owner may rename it). A group-writable one is let be: where each
+    // user has a group of their own (umask 002), that is every directory they make.
     let real = dir
         .canonicalize()
         .map_err(|e| format!("cannot look at {}: {e}", dir.display()))?;
@@ -402,15 +422,18 @@ fn prove_ours(dir: &Path, path: &Path) -> Result<(), String> {
                 meta.uid()
             ));
         }
-        if meta.mode() & 0o022 != 0 && meta.mode() & 0o1000 == 0 {
+        if meta.mode() & 0o002 != 0 && meta.mode() & 0o1000 == 0 {
             return Err(format!(
-                "{} above it can be written by others (mode {:04o}, not sticky), who could put \
-                 another directory in its place; give --cache-dir a directory of your own",
+                "{} above it can be written by every user (mode {:04o}, not sticky), who could \
+                 put another directory in its place; run chmod o-w on it, or give --cache-dir a \
+                 directory of your own",
                 above.display(),
                 meta.mode() & 0o7777
             ));
         }
     }
+    let path = real.join(path.file_name().unwrap_or_default());
+    let path = path.as_path();
     let nofollow = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
     let file = std::fs::OpenOptions::new()
         .read(true)
@@ -451,7 +474,7 @@ fn prove_ours(dir: &Path, path: &Path) -> Result<(), String> {
             Ok(meta) => trusted(&side, &meta)?,
         }
     }
-    Ok(())
+    Ok(path.to_path_buf())
 }
 
 /// Owned by this user and writable by no one else, or why not (with the fix).

@@ -111,9 +111,22 @@ pub fn cover<S: BinlogSequence>(
                 (None, proven, stored.is_some())
             }
         };
-        let (coverage, summary) = match cached {
-            Some(summary) => (Coverage::Cached, Some(summary)),
-            None => match sequence.read_file(index, &WHOLE, Some(&ExecutedGtids::None))? {
+        let read = match cached {
+            Some(_) => Ok(None),
+            None => match sequence.read_file(index, &WHOLE, Some(&ExecutedGtids::None)) {
+                Ok(read) => Ok(read),
+                // An audit reports a file it cannot read and goes on with the others.
+                Err(error) if audit == Audit::Verify => Err(error.to_string()),
+                Err(error) => return Err(error),
+            },
+        };
+        let (coverage, summary) = match (cached, read) {
+            (Some(summary), _) => (Coverage::Cached, Some(summary)),
+            (None, Err(why)) => (
+                Coverage::Unsummarised(format!("reading it failed: {why}")),
+                None,
+            ),
+            (None, Ok(read)) => match read {
                 None => (
                     Coverage::Unsummarised(
                         "it declares no GTIDs and cannot be read on its own".to_owned(),
@@ -138,6 +151,15 @@ pub fn cover<S: BinlogSequence>(
                     ),
                 },
             },
+        };
+        // A summary the search would use whose file now reads as nothing summarisable: the
+        // cache was wrong about it. It is forgotten, so no later run uses it.
+        let coverage = match (coverage, &proven) {
+            (Coverage::Unsummarised(why), Some(_)) => {
+                sequence.forget(index);
+                Coverage::Mismatch(why)
+            }
+            (coverage, _) => coverage,
         };
         rows.push((
             index,

@@ -86,7 +86,7 @@ const IDENTITY_BYTES: u64 = 4096;
 /// same `fstat` that gives the size: the check costs no more than it.
 pub(crate) fn identity(file: &BinlogFileEntry) -> Option<FileIdentity> {
     use std::os::unix::fs::FileExt;
-    let handle = crate::input::open_regular(&file.path).ok()?;
+    let handle = crate::input::open_listed(&file.path).ok()?;
     let meta = handle.metadata().ok()?;
     let size = meta.len();
     let dir = file.path.parent()?.canonicalize().ok()?;
@@ -270,6 +270,12 @@ impl<'d> BinlogSequence for LocalSequence<'d> {
             self.note_read_as(index, Some(identity));
         }
         Ok(proven)
+    }
+
+    fn forget(&mut self, index: usize) {
+        if let Some(identity) = identity(&self.dir.files[index]) {
+            self.cache.forget(&identity.source, &identity.name);
+        }
     }
 
     fn stored_summary(&mut self, index: usize) -> Option<Option<FileSummary>> {

@@ -425,6 +425,10 @@ pub trait BinlogSequence {
         None
     }
 
+    /// Drops what the cache holds for file `index` (`index --verify`, for a summary whose file
+    /// no longer reads as one).
+    fn forget(&mut self, _index: usize) {}
+
     /// Reads file `index` for the answer; `initial`: the GTIDs executed before it, when known.
     /// `Ok(None)`: it cannot be read on its own (it declares no GTIDs while the state before it
     /// is unknown).

@@ -17,7 +17,7 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::input::{not_regular, open_regular, read_text};
+use crate::input::{FileKind, not_regular, open_regular, read_text};
 
 use crate::binlog::reader::BINLOG_MAGIC;
 
@@ -124,16 +124,28 @@ impl BinlogDir {
         for entry in fs::read_dir(dir).map_err(io)? {
             let entry = entry.map_err(io)?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if entry.file_type().map_err(io)?.is_dir() {
+            if name.chars().any(char::is_control) {
+                // Such a name would reach outputs, checkpoints and consumers' statements as it
+                // is (a newline in it could forge a line of the answer). Binlogs never have one.
+                left_out.push(LeftOut {
+                    name: crate::input::escape_controls(&name).into_owned(),
+                    why: "its name holds control characters; rename it".to_owned(),
+                    quiet: false,
+                });
+            } else if entry.file_type().map_err(io)?.is_dir() {
                 left_out.push(LeftOut {
                     name,
                     why: "a directory".to_owned(),
                     quiet: false,
                 });
-            } else if let Some(kind) = not_regular(&entry.path())
+            } else if let Some(kind) = (!entry.file_type().map_err(io)?.is_file())
+                .then(|| not_regular(&entry.path()))
+                .flatten()
                 && !name.ends_with(".index")
             {
-                // A FIFO would block the read of its magic; a device never ends. (An index
+                // A FIFO would block the read of its magic; a device never ends. The listing's
+                // own type says "regular" at no cost; anything else (a symlink) is looked at.
+                // (An index
                 // that is one is refused when it is read.)
                 left_out.push(LeftOut {
                     name,
@@ -220,23 +232,35 @@ impl BinlogDir {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| line.to_owned());
+            if name.chars().any(char::is_control) {
+                self.left_out.push(LeftOut {
+                    name: crate::input::escape_controls(&name).into_owned(),
+                    why: format!("listed in {index}, but its name holds control characters"),
+                    quiet: false,
+                });
+                continue;
+            }
             let path = self.dir.join(&name);
             listed.insert(name.clone());
-            if let Some(kind) = not_regular(&path) {
+            // One look at the entry: missing, not a regular file, or a file to open.
+            let (kind, exists) = match fs::metadata(&path) {
+                Ok(meta) => (FileKind::of(&meta), true),
+                Err(_) => (not_regular(&path), false),
+            };
+            if let Some(kind) = kind {
                 // Listed, so a binlog belongs there and its transactions are not to be had: a
-                // gap, as a purged file is, named for what it is (the listing's own note about
-                // the entry gives way to this one).
+                // gap, as a purged file is, with a note saying what it is (the listing's own note
+                // about the entry gives way to this one).
                 self.left_out.retain(|left| left.name != name);
                 self.left_out.push(LeftOut {
                     name: name.clone(),
                     why: format!("listed in {index} but {kind}: read as a gap, as a purged file"),
                     quiet: false,
                 });
-                self.purged
-                    .push((self.files.len(), format!("{name} ({kind})")));
-            } else if !path.exists() {
                 self.purged.push((self.files.len(), name));
-            } else if !has_magic(&path) {
+            } else if !exists {
+                self.purged.push((self.files.len(), name));
+            } else if !has_magic_listed(&path) {
                 self.left_out.push(LeftOut {
                     name,
                     why: format!("listed in {index} but not a binlog file"),
@@ -316,6 +340,15 @@ pub fn sequence_key(name: &str) -> (String, u64, String) {
         }
         _ => (name.to_owned(), 0, name.to_owned()),
     }
+}
+
+/// [`has_magic`] of a file just found regular (no second `stat`).
+fn has_magic_listed(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    crate::input::open_listed(path)
+        .ok()
+        .and_then(|mut f| f.read_exact(&mut magic).ok())
+        .is_some_and(|()| magic == BINLOG_MAGIC)
 }
 
 /// True when the file starts with the binlog magic.

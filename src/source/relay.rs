@@ -35,6 +35,14 @@ pub fn open_relay_dir(dir: &Path) -> Result<BinlogDir, LocalSourceError> {
         left_out: Vec::new(),
     };
     for subdir in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if subdir.chars().any(char::is_control) {
+            sequence.left_out.push(LeftOut {
+                name: crate::input::escape_controls(subdir).into_owned(),
+                why: format!("listed in {RELAY_INDEX}, but its name holds control characters"),
+                quiet: false,
+            });
+            continue;
+        }
         let path: PathBuf = dir.join(subdir);
         if !path.is_dir() {
             sequence.purged.push((

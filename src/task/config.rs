@@ -217,6 +217,11 @@ impl TaskConfig {
 
         let mut instances: Vec<TaskInstance> = Vec::new();
         let mut listed: HashMap<String, usize> = HashMap::new();
+        // The named syncer configs, read once: each instance's lookup is O(1).
+        let syncers: HashMap<String, Node<'_>> = match root.get("syncers")? {
+            Some(node) => node.children()?.into_iter().collect(),
+            None => HashMap::new(),
+        };
         let list = root.require("mysql-instances")?;
         for item in list.items()? {
             let source_node = item.require("source-id")?;
@@ -279,11 +284,8 @@ impl TaskConfig {
                 (Some(inline), None) => Some(inline),
                 (None, Some(name_node)) => {
                     let name = name_node.string()?;
-                    let named = root
-                        .get("syncers")?
-                        .map(|syncers| syncers.get(&name))
-                        .transpose()?
-                        .flatten();
+                    // A null value is no config, as `get` has it.
+                    let named = syncers.get(&name).filter(|n| !n.is_null()).cloned();
                     match named {
                         Some(syncer) => Some(syncer),
                         None => {

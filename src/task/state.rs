@@ -220,10 +220,12 @@ impl StateDir {
         let encoded = meta.join(format!("{}.sqlite3", file_stem(meta_schema)));
         // A store made before names were encoded, under a name that is one plain file name
         // (`dm.meta`, `méta`): kept where it is, so its checkpoints are not lost.
+        // A name with a `%` is left out: `dm%2Emeta` would be the encoded name of `dm.meta`, and
+        // two meta schemas would share a store; a name without one can be no encoded name.
         let plain = !meta_schema.is_empty()
             && meta_schema != "."
             && meta_schema != ".."
-            && !meta_schema.contains(['/', '\0']);
+            && !meta_schema.contains(['/', '\0', '%']);
         let legacy = meta.join(format!("{meta_schema}.sqlite3"));
         if plain && legacy != encoded && !encoded.exists() && legacy.is_file() {
             return EmbeddedStore::at(legacy);

@@ -336,6 +336,11 @@ impl<'d> Node<'d> {
         Ok(())
     }
 
+    /// Whether this value is null (`~`, `null` or nothing).
+    pub fn is_null(&self) -> bool {
+        is_null(self.yaml)
+    }
+
     /// The value at `key`; `None` when absent or null.
     pub fn get(&self, key: &str) -> Result<Option<Node<'d>>, ConfigError> {
         Ok(self
