@@ -2119,24 +2119,22 @@ async fn live_summaries_are_checked_against_the_server_before_use() {
 
     // The coverage table from the server: the files read in full above are cached; a first
     // `index` summarises the rest, a second finds every file but the newest cached.
-    let index = || {
-        let out = support::command()
-            .args([
-                "index",
-                "--url",
-                &server.url(),
-                "--cache-dir",
-                &cache_dir.path().display().to_string(),
-                "--output",
-                "json",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    let index = |extra: &[&str]| {
+        let cache = cache_dir.path().display().to_string();
+        let url = server.url();
+        let mut args = vec![
+            "index",
+            "--url",
+            &url,
+            "--cache-dir",
+            &cache,
+            "--output",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let out = support::command().args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
         let table: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let states: Vec<String> = table["files"]
             .as_array()
@@ -2144,12 +2142,12 @@ async fn live_summaries_are_checked_against_the_server_before_use() {
             .iter()
             .map(|f| f["summary"].as_str().unwrap().to_owned())
             .collect();
-        (table, states)
+        (table, states, stderr)
     };
-    let (table, states) = index();
+    let (table, states, _) = index(&[]);
     assert_eq!(states.len(), local.files.len(), "{table}");
     assert!(states[..answer].iter().all(|s| s == "cached"), "{table}");
-    let (table, states) = index();
+    let (table, states, _) = index(&[]);
     assert_eq!(
         states.last().map(String::as_str),
         Some("newest (not cached)")
@@ -2160,30 +2158,9 @@ async fn live_summaries_are_checked_against_the_server_before_use() {
     );
     // The audit of that cache against the server: every file read again over the wire, every
     // cached summary found to say what its file says.
-    let audit = support::command()
-        .args([
-            "index",
-            "--url",
-            &server.url(),
-            "--cache-dir",
-            &cache_dir.path().display().to_string(),
-            "--verify",
-            "--output",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&audit.stderr);
-    assert!(audit.status.success(), "{stderr}");
-    let table: serde_json::Value = serde_json::from_slice(&audit.stdout).unwrap();
-    let states: Vec<&str> = table["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["summary"].as_str().unwrap())
-        .collect();
+    let (table, states, stderr) = index(&["--verify"]);
     assert!(
-        states[..states.len() - 1].iter().all(|s| *s == "verified"),
+        states[..states.len() - 1].iter().all(|s| s == "verified"),
         "{table}"
     );
     assert!(stderr.contains(", 0 do not"), "{stderr}");
