@@ -620,54 +620,64 @@ fn a_fifo_or_device_given_by_name_is_an_error_not_a_hang() {
     let fifo = fifo.display().to_string();
     let state = scene.path().join("state").display().to_string();
     let fifo_kind = "a FIFO (named pipe), not a regular file";
-    for (args, words) in [
+    let device = "a character device";
+    // (the command, and whether it runs with the scene's state directory; the path named; what
+    // it is)
+    for (command, stateful, path, kind) in [
+        (&["list-units"][..], false, fifo.as_str(), fifo_kind),
+        (&["list-units"][..], false, "/dev/urandom", device),
+        (&["start-task"][..], true, fifo.as_str(), fifo_kind),
         (
-            vec!["list-units", fifo.as_str()],
-            vec![fifo.as_str(), fifo_kind],
+            &["operate-source", "create"][..],
+            true,
+            fifo.as_str(),
+            fifo_kind,
         ),
-        (
-            vec!["list-units", "/dev/urandom"],
-            vec!["/dev/urandom", "a character device"],
-        ),
-        (
-            vec!["--state-dir", &state, "start-task", fifo.as_str()],
-            vec![fifo.as_str(), fifo_kind],
-        ),
-        (
-            vec![
-                "--state-dir",
-                &state,
-                "operate-source",
-                "create",
-                fifo.as_str(),
-            ],
-            vec![fifo.as_str(), fifo_kind],
-        ),
-        (
-            vec![
-                "--state-dir",
-                &state,
-                "operate-source",
-                "create",
-                "/dev/zero",
-            ],
-            vec!["/dev/zero", "a character device"],
-        ),
-        (
-            vec![
-                "--state-dir",
-                &state,
-                "--secret-key-path",
-                fifo.as_str(),
-                "query-status",
-                "t",
-            ],
-            vec![fifo.as_str(), fifo_kind],
-        ),
+        (&["operate-source", "create"][..], true, "/dev/zero", device),
+        (&["--secret-key-path"][..], true, fifo.as_str(), fifo_kind),
     ] {
-        let run = bounded(&args, wall());
-        run.assert_refused_with(&words);
+        let mut args: Vec<&str> = Vec::new();
+        if stateful {
+            args.extend(["--state-dir", state.as_str()]);
+        }
+        args.extend_from_slice(command);
+        args.push(path);
+        if command == ["--secret-key-path"] {
+            args.extend(["query-status", "t"]);
+        }
+        bounded(&args, wall()).assert_refused_with(&[path, kind]);
     }
+}
+
+/// A TLS file that is a FIFO would block the connection in the driver's `open`: TLS files are
+/// read (bounded, regular files only) before any connection, and handed to the driver inline.
+#[test]
+fn a_tls_file_that_is_a_fifo_is_an_error_before_any_connection() {
+    let scene = tempfile::tempdir().unwrap();
+    let fifo = scene.path().join("ca.pem");
+    mkfifo(&fifo);
+    let fifo = fifo.display().to_string();
+    // Port 1 of 127.0.0.1: nothing is asked of it; the file is refused first.
+    let run = bounded(
+        &[
+            "--ssl-ca",
+            &fifo,
+            "--rpc-timeout",
+            "5s",
+            "resolve-position",
+            "--url",
+            "mysql://root@127.0.0.1:1",
+            "--start-time",
+            T,
+        ],
+        wall(),
+    );
+    run.assert_refused_with(&[fifo.as_str(), "a FIFO (named pipe), not a regular file"]);
+    assert!(
+        !run.output.stderr.contains("nothing listens"),
+        "{}",
+        run.output.stderr
+    );
 }
 
 /// Issue 25: `start-task` on 15 000 nested block sequences overflowed the stack (exit 134) in
