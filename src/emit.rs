@@ -424,7 +424,11 @@ impl StartPoint {
     }
 
     /// Statements that make a MySQL server a replica from the point: GTID auto-positioning
-    /// when the answer has a MySQL GTID set, else the file and position.
+    /// when the answer has a non-empty MySQL GTID set, else the file and position. Every MySQL
+    /// 5.7+ binlog has a PREVIOUS_GTIDS event, empty when GTIDs are off, so an empty set is
+    /// the usual answer for a source without GTIDs: auto-positioning there is refused by a
+    /// replica with `gtid_mode=OFF` (error 1777), fails at `START REPLICA` on a GTID replica,
+    /// and its RESET would wipe the replica's binlogs for nothing.
     fn mysql(&self) -> String {
         let version = self.mysql_replica_version();
         // CHANGE REPLICATION SOURCE TO and START REPLICA came with 8.0.23 (older: MASTER).
@@ -462,7 +466,7 @@ impl StartPoint {
             parts.push(format!("GET_{prefix}_PUBLIC_KEY = 1"));
         }
         match &self.gtids {
-            ExecutedGtids::MySql(set) => {
+            ExecutedGtids::MySql(set) if !set.is_empty() => {
                 // gtid_purged can only be set on an empty gtid_executed: reset it first
                 // (RESET BINARY LOGS AND GTIDS from 8.4, RESET MASTER before).
                 let reset = match version.is_none_or(|v| v >= (8, 4, 0)) {
@@ -692,6 +696,27 @@ mod tests {
         assert!(!mysql.contains("PASSWORD"), "{mysql}");
         assert!(mysql.contains("MASTER_AUTO_POSITION = 0"), "{mysql}");
         assert!(old.notes(Format::Mysql).is_empty());
+        // Issue 26: binlogs without GTIDs (MySQL 5.7+ with gtid_mode=OFF) carry an empty
+        // PREVIOUS_GTIDS, so the answer's set is empty, not absent: the form was auto-position
+        // with `gtid_purged = ''`, which a GTID-less replica refuses (error 1777). It is the file
+        // and position, as for no set at all.
+        let mut empty = point(
+            ExecutedGtids::MySql(crate::gtid::GtidSet::new()),
+            server(false),
+        );
+        empty.replica_version = Some("5.7.44".into());
+        assert_eq!(empty.emit(Format::Mysql), old.emit(Format::Mysql));
+        let empty84 = point(
+            ExecutedGtids::MySql(crate::gtid::GtidSet::new()),
+            server(false),
+        );
+        let mysql = empty84.emit(Format::Mysql);
+        assert!(
+            mysql.contains("SOURCE_LOG_FILE = 'mysql-bin.000012', SOURCE_LOG_POS = 4321, SOURCE_AUTO_POSITION = 0;")
+                && !mysql.contains("RESET BINARY LOGS")
+                && !mysql.contains("gtid_purged"),
+            "{mysql}"
+        );
         // From local files, no version known: MySQL 8.4's statements.
         let files84 = point(mysql_gtids(), Origin::Files { paths: Vec::new() });
         assert_eq!(

@@ -434,6 +434,33 @@ fn gtid_on_needs_a_binlog_with_gtids() {
     assert_eq!(json(&out)["binlog_gtid"], "");
 }
 
+/// Issue 26: `--emit mysql` on MySQL 5.7 binlogs written with GTIDs off (the public `canal-5.7`
+/// files: every file has a PREVIOUS_GTIDS event, empty) printed auto-positioning with
+/// `gtid_purged = ''`, which a replica with gtid_mode=OFF refuses (error 1777) and whose RESET
+/// wipes the replica's binlogs for nothing. The form is the file and position.
+#[test]
+fn emit_mysql_on_binlogs_without_gtids_gives_the_file_and_position() {
+    let out = startpoint(&[
+        "resolve-position",
+        "--binlog-dir",
+        "../shared/testdata/public/canal-5.7",
+        "--start-time",
+        "2017-09-07 06:57:00Z",
+        "--emit",
+        "mysql",
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout.contains(
+            "CHANGE REPLICATION SOURCE TO SOURCE_LOG_FILE = 'mysql-bin.000002', \
+             SOURCE_LOG_POS = 316, SOURCE_AUTO_POSITION = 0;"
+        ) && !out.stdout.contains("gtid_purged")
+            && !out.stdout.contains("RESET BINARY LOGS"),
+        "{}",
+        out.stdout
+    );
+}
+
 /// Issue 14: `--binlog-dir /var/lib/mysql` printed a note for every file of the datadir that is
 /// not a binlog (13 lines on a fresh MariaDB). An index names the binlog files; the rest is
 /// the server's business, and only `--explain` mentions it, in one line.

@@ -142,6 +142,11 @@ fn a_source_not_created_is_named() {
     let task = scene.file("task.yaml", TASK);
     let out = scene.run(&["start-task", &task]);
     assert_eq!(out.code, Some(1));
+    // Issue 26: `--start-time ''` was a parse error; DM takes an empty start time for none
+    // (tiflow `dm/master/server.go`, `StartTask`: `req.StartTime == ""`), so the run is the
+    // one without it.
+    let empty = scene.run(&["start-task", &task, "--start-time", ""]);
+    assert_eq!((empty.code, &empty.stdout), (out.code, &out.stdout));
     let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let msg = json["msg"].as_str().unwrap();
     assert!(

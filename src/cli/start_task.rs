@@ -25,7 +25,10 @@ pub fn run(args: &StartTaskArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         task_file: args.task_file.clone(),
         task_text: text,
         selected: global.sources.clone(),
-        start_time: args.start_time.clone(),
+        // DM takes an empty start time for none (tiflow `dm/master/server.go`, `StartTask`:
+        // `req.StartTime == ""` keeps no start time for the task): a script's
+        // `--start-time "$T"` with an empty `$T` starts from the checkpoint or meta.
+        start_time: args.start_time.clone().filter(|t| !t.is_empty()),
         remove_meta: args.remove_meta,
         meta_store: args.meta_store.into(),
         dry_run: args.dry_run,
