@@ -158,6 +158,19 @@ impl StartPoint {
         }
     }
 
+    /// Whether the set holds tagged GTIDs (MySQL 8.4's `uuid:tag:n`).
+    fn tagged(&self) -> bool {
+        matches!(&self.gtids, ExecutedGtids::MySql(set)
+            if set.sources().any(|(tsid, _)| tsid.tag.is_some()))
+    }
+
+    /// [`StartPoint::mysql_gtid_text`] for consumers whose parser knows no tags: Flink CDC
+    /// (Debezium 1.9.8's `GtidSet` reads `…:mytag:1-2` with `Long.parseLong("mytag")`) and
+    /// Canal (`UUIDSet.parse` the same). A tagged set is left out: the file and position alone.
+    fn untagged_gtid_text(&self) -> Option<String> {
+        self.mysql_gtid_text().filter(|_| !self.tagged())
+    }
+
     /// What the user must know about the output of `format` (for stderr).
     pub fn notes(&self, format: Format) -> Vec<String> {
         let mut notes = Vec::new();
@@ -179,6 +192,15 @@ impl StartPoint {
                     ));
                 }
             }
+            Format::FlinkCdc | Format::Canal if self.tagged() => notes.push(format!(
+                "{}: the GTID set has tags (MySQL 8.4), which {}'s GTID parser cannot read: \
+                 only the file and position are given",
+                format.as_str(),
+                match format {
+                    Format::FlinkCdc => "Flink CDC (through Debezium 1.9)",
+                    _ => "Canal",
+                }
+            )),
             Format::Mysql if self.replica_version.is_none() => match &self.origin {
                 Origin::Server { version, .. } => notes.push(format!(
                     "mysql: statements for MySQL {version}, the source's version; give \
@@ -191,6 +213,41 @@ impl StartPoint {
                 ),
             },
             _ => {}
+        }
+        // Replication between the two flavours is not supported by either server.
+        match (format, self.flavor) {
+            (Format::Mysql, Flavor::MariaDb) => notes.push(
+                "mysql: the source is MariaDB, and MySQL does not replicate from MariaDB: these \
+                 statements serve only a MySQL replica of a MySQL source; use --emit mariadb"
+                    .to_owned(),
+            ),
+            (Format::Mariadb, Flavor::MySql) => notes.push(
+                "mariadb: the source is MySQL, and MariaDB replicates from MySQL only within \
+                 the limits its documentation names (no MySQL GTIDs, MySQL 8's newer events \
+                 and defaults): check them, or use --emit mysql"
+                    .to_owned(),
+            ),
+            _ => {}
+        }
+        // The placeholder is taken for the password itself by a server it is piped into.
+        if let Origin::Server {
+            has_password: true, ..
+        } = self.origin
+            && matches!(format, Format::Mysql | Format::Mariadb)
+        {
+            notes.push(format!(
+                "{}: {PASSWORD_PLACEHOLDER} stands for the replication user's password: replace \
+                 it before running the statements (a server takes it as the password itself)",
+                format.as_str()
+            ));
+        }
+        if format == Format::Debezium && self.debezium.1 == "mysql" {
+            notes.push(
+                "debezium: the offset's partition is topic.prefix \"mysql\" (the default); if \
+                 the connector's topic.prefix is another, give it with --debezium-topic-prefix, \
+                 or the offset lands in a partition the connector never reads"
+                    .to_owned(),
+            );
         }
         if let Origin::Server { tls: true, .. } = self.origin
             && matches!(
@@ -320,7 +377,7 @@ impl StartPoint {
             ("scan.startup.specific-offset.file", self.file.clone()),
             ("scan.startup.specific-offset.pos", self.pos.to_string()),
         ];
-        if let Some(gtid) = self.mysql_gtid_text() {
+        if let Some(gtid) = self.untagged_gtid_text() {
             options.push(("scan.startup.specific-offset.gtid-set", gtid));
         }
         let lines: Vec<String> = options
@@ -348,7 +405,7 @@ impl StartPoint {
             );
         }
         // Canal reads the GTID only with canal.instance.gtidon=true (default false).
-        if let Some(gtid) = self.mysql_gtid_text() {
+        if let Some(gtid) = self.untagged_gtid_text() {
             let _ = writeln!(out, "canal.instance.gtidon=true");
             let _ = writeln!(out, "canal.instance.master.gtid={}", prop(&gtid));
         }
@@ -568,6 +625,89 @@ mod tests {
 
     fn mysql_gtids() -> ExecutedGtids {
         ExecutedGtids::MySql(SET.parse().unwrap())
+    }
+
+    /// Issue 26: what each consumer cannot take is said on stderr, never handed over silently.
+    /// - A tagged set (MySQL 8.4): Flink CDC (Debezium 1.9.8's `GtidSet`) and Canal
+    ///   (`UUIDSet.parse`) parse a tag as a number and fail: file and position only, with a note.
+    /// - Cross-flavour statements: a note names the limit.
+    /// - The password placeholder: a note says to replace it.
+    /// - Debezium's default topic prefix: a note says how to set it.
+    #[test]
+    fn what_a_consumer_cannot_take_is_said_not_handed_over() {
+        let tagged: ExecutedGtids = ExecutedGtids::MySql(
+            "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:tag_a:1-2"
+                .parse()
+                .unwrap(),
+        );
+        let p = point(tagged, server(false));
+        let flink = p.emit(Format::FlinkCdc);
+        assert!(
+            !flink.contains("gtid-set") && flink.contains("4321"),
+            "{flink}"
+        );
+        let canal = p.emit(Format::Canal);
+        assert!(!canal.contains("gtid") && canal.contains("4321"), "{canal}");
+        for format in [Format::FlinkCdc, Format::Canal] {
+            assert!(
+                p.notes(format).iter().any(|n| n.contains("has tags")),
+                "{:?}",
+                p.notes(format)
+            );
+        }
+        // Debezium 3.6 reads tags: its offset keeps them.
+        assert!(p.emit(Format::Debezium).contains("tag_a"));
+        let untagged = point(mysql_gtids(), server(false));
+        assert!(untagged.emit(Format::FlinkCdc).contains(SET));
+        assert!(untagged.notes(Format::FlinkCdc).is_empty());
+
+        let mut maria = point(ExecutedGtids::None, server(false));
+        maria.flavor = Flavor::MariaDb;
+        assert!(
+            maria
+                .notes(Format::Mysql)
+                .iter()
+                .any(|n| n.contains("MySQL does not replicate from MariaDB"))
+        );
+        assert!(
+            !maria
+                .notes(Format::Mariadb)
+                .iter()
+                .any(|n| n.contains("the source is"))
+        );
+        let mysql = point(ExecutedGtids::None, server(false));
+        assert!(
+            mysql
+                .notes(Format::Mariadb)
+                .iter()
+                .any(|n| n.contains("the source is MySQL"))
+        );
+
+        let with_password = point(ExecutedGtids::None, server(true));
+        for format in [Format::Mysql, Format::Mariadb] {
+            assert!(
+                with_password
+                    .notes(format)
+                    .iter()
+                    .any(|n| n.contains("<password> stands for")),
+                "{format:?}"
+            );
+        }
+        assert!(
+            !mysql
+                .notes(Format::Mariadb)
+                .iter()
+                .any(|n| n.contains("<password>"))
+        );
+
+        let mut default_prefix = point(mysql_gtids(), server(false));
+        default_prefix.debezium.1 = "mysql".into();
+        assert!(
+            default_prefix
+                .notes(Format::Debezium)
+                .iter()
+                .any(|n| n.contains("--debezium-topic-prefix"))
+        );
     }
 
     /// Issue 18: each consumer's documented shape, units included:
