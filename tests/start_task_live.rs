@@ -547,6 +547,44 @@ async fn embedded_store_relay_directory_and_concurrent_runs() {
     );
 }
 
+/// Issue 26: a relay directory that is missing or unreadable (`enable-relay: true`, `relay-dir`
+/// on another host or relative) made start-task read the upstream in silence, where DM would
+/// read its relay. The answer still comes from the upstream, and DM's `msg` and the notes say
+/// why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_directory_that_cannot_be_read_is_named_not_passed_over() {
+    let up = upstream().await;
+    let scene = Scene::new();
+    let missing = scene.path("no-such-relay");
+    scene.create_source(
+        "source.yaml",
+        &source_yaml(
+            SOURCE_ID,
+            up.server.port(),
+            "root",
+            "",
+            &format!("enable-relay: true\nrelay-dir: \"{}\"\n", missing.display()),
+        ),
+    );
+    let task = scene.file("task.yaml", &task_yaml(TASK, &[SOURCE_ID], 1));
+    let late = "2030-03-31 02:30:00";
+    let out = scene.run(&["start-task", "--start-time", late, &task]);
+    out.assert_success();
+    let reply = json(&out);
+    let msg = reply.to_string();
+    assert!(
+        msg.contains("relay-dir")
+            && msg.contains("no-such-relay")
+            && msg.contains("cannot be used"),
+        "{msg}"
+    );
+    assert!(out.stderr.contains("from the upstream"), "{}", out.stderr);
+    let (file, pos, _) = expected_at(&up.binlogs, late);
+    let status = json(&scene.run(&["query-status", TASK]));
+    assert_eq!(status["sources"][0]["checkpoint"]["binlog_name"], file);
+    assert_eq!(status["sources"][0]["checkpoint"]["binlog_pos"], pos);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_failed_source_means_nothing_is_written_and_task_timezone_moves_nothing() {
     let up = upstream().await;

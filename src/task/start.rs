@@ -885,13 +885,16 @@ async fn resolve_start(
     deadline: Instant,
 ) -> Result<ResolvedStart, SourceError> {
     let settings = &source.connection;
-    // The relay directory when DM keeps one and it holds files; the upstream otherwise.
-    let relay = if source.enable_relay {
-        open_relay_dir(&source.relay_dir)
-            .ok()
-            .filter(|d| !d.files.is_empty())
+    // The relay directory when DM keeps one and it holds files; the upstream otherwise, said
+    // in the reply and the notes: DM would read its relay log there.
+    let (relay, relay_problem) = if source.enable_relay {
+        match open_relay_dir(&source.relay_dir) {
+            Ok(dir) if !dir.files.is_empty() => (Some(dir), None),
+            Ok(_) => (None, Some("it holds no relay log file".to_owned())),
+            Err(error) => (None, Some(error.to_string())),
+        }
     } else {
-        None
+        (None, None)
     };
     let mut options = Options::new(Duration::ZERO);
     options.basis = request.basis;
@@ -913,7 +916,19 @@ async fn resolve_start(
         }
     };
     let answer = answer?;
-    resolved_start(request, start, &answer.resolution, &answer.start, &from)
+    let mut resolved = resolved_start(request, start, &answer.resolution, &answer.start, &from)?;
+    if let Some(problem) = relay_problem {
+        let warning = format!(
+            "enable-relay is true, but relay-dir {} cannot be used ({problem}): the start point \
+             was read from the upstream {}; check that the relay directory is the DM worker's \
+             and readable here",
+            source.relay_dir.display(),
+            settings.address()
+        );
+        resolved.details.push(warning.clone());
+        resolved.warnings.push(warning);
+    }
+    Ok(resolved)
 }
 
 fn resolved_start(
