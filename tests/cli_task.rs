@@ -179,6 +179,33 @@ fn task_file_errors_name_the_key_and_line() {
     assert!(missing.stdout.contains("task.yaml: cannot read it"));
 }
 
+/// Issue 26: a `meta` with a `binlog-gtid` DM cannot read was refused even with `--start-time`,
+/// where DM never reads `meta` (dm-master replaces it with the start time's location). It is
+/// refused only for a start from the meta, naming the key and line.
+#[test]
+fn a_meta_dm_cannot_read_is_refused_only_without_a_start_time() {
+    let scene = Scene::new();
+    let task = scene.file(
+        "task.yaml",
+        &format!("{TASK}    meta:\n      binlog-gtid: \"not-a-gtid\"\n"),
+    );
+    let out = scene.run(&["start-task", &task]);
+    assert_eq!(out.code, Some(1));
+    let msg = serde_json::from_str::<serde_json::Value>(&out.stdout).unwrap()["msg"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        msg.contains("task.yaml:11: mysql-instances[0].meta.binlog-gtid")
+            && msg.contains("is not a GTID set DM can read"),
+        "{msg}"
+    );
+    let out = scene.run(&["start-task", &task, "--start-time", "2021-10-21 00:01:00"]);
+    assert_eq!(out.code, Some(1));
+    assert!(!out.stdout.contains("binlog-gtid"), "{}", out.stdout);
+    assert!(out.stdout.contains("not created"), "{}", out.stdout);
+}
+
 #[test]
 fn a_task_mode_without_replication_is_refused() {
     let scene = Scene::new();

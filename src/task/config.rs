@@ -109,6 +109,9 @@ pub struct TaskMeta {
     pub binlog_name: Option<String>,
     pub binlog_pos: Option<u32>,
     pub binlog_gtid: Option<String>,
+    /// `binlog-gtid` is no GTID set DM can read: an error only where the meta is used (DM never
+    /// reads `meta` under `--start-time`; dm-master replaces it).
+    pub binlog_gtid_error: Option<ConfigError>,
 }
 
 /// One `mysql-instances` entry.
@@ -247,14 +250,19 @@ impl TaskConfig {
                         .transpose()?
                         .map(|p| p as u32);
                     // Written the way DM reads it back: validated, canonical, no spaces.
-                    let binlog_gtid = match meta.get("binlog-gtid")? {
-                        Some(node) if node.string()?.trim().is_empty() => None,
-                        Some(node) => Some(
-                            super::location::dm_gtid_text(&node.string()?).map_err(|why| {
-                                invalid(&node, format!("is not a GTID set DM can read: {why}"))
-                            })?,
-                        ),
-                        None => None,
+                    let (binlog_gtid, binlog_gtid_error) = match meta.get("binlog-gtid")? {
+                        Some(node) if node.string()?.trim().is_empty() => (None, None),
+                        Some(node) => match super::location::dm_gtid_text(&node.string()?) {
+                            Ok(text) => (Some(text), None),
+                            Err(why) => (
+                                None,
+                                Some(invalid(
+                                    &node,
+                                    format!("is not a GTID set DM can read: {why}"),
+                                )),
+                            ),
+                        },
+                        None => (None, None),
                     };
                     warnings.extend(unknown(
                         meta.unknown_keys(&["binlog-name", "binlog-pos", "binlog-gtid"], &[])?,
@@ -264,6 +272,7 @@ impl TaskConfig {
                         binlog_name,
                         binlog_pos,
                         binlog_gtid,
+                        binlog_gtid_error,
                     })
                 }
                 None => None,
@@ -400,6 +409,15 @@ impl TaskConfig {
     }
 
     /// The instance for `source_id`.
+    /// The first error of a `meta` that is used only without `--start-time` (a `binlog-gtid`
+    /// DM cannot read).
+    pub fn meta_error(&self) -> Option<&ConfigError> {
+        self.instances
+            .iter()
+            .filter_map(|i| i.meta.as_ref())
+            .find_map(|m| m.binlog_gtid_error.as_ref())
+    }
+
     pub fn instance(&self, source_id: &str) -> Option<&TaskInstance> {
         self.instances.iter().find(|i| i.source_id == source_id)
     }
@@ -746,6 +764,7 @@ syncers:
                 binlog_name: Some("mysql-bin.000003".into()),
                 binlog_pos: Some(194),
                 binlog_gtid: Some("0-1-100".into()),
+                binlog_gtid_error: None,
             })
         );
         assert!(task.instances[1].meta.is_none());

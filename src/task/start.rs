@@ -112,6 +112,9 @@ pub enum StartTaskError {
     DumpsFirst { task: String, mode: &'static str },
     #[error(transparent)]
     State(#[from] StateError),
+    /// A `meta` DM cannot read, for a start from the meta.
+    #[error(transparent)]
+    Meta(ConfigError),
     #[error(
         "source {} not created: run `startpoint operate-source create SOURCE.yaml` for it \
          first (state directory {})",
@@ -288,6 +291,13 @@ async fn run(state: &StateDir, request: &StartTaskRequest) -> Result<StartTaskOu
     let deadline = Instant::now() + request.rpc_timeout;
     let task = &request.task;
     let start = read_start_time(request)?;
+    // Without a start time the meta is what DM reads: one it cannot read is the task file's
+    // error, as DM's `MySQLInstance.VerifyAndAdjust` makes it.
+    if start.is_none()
+        && let Some(error) = task.meta_error()
+    {
+        return Err(StartTaskError::Meta(error.clone()).into());
+    }
     let selected = selected_sources(request)?;
     // Every source of the task is prechecked, also when -s selects some, as DM checks the
     // whole task first; only the selected ones are decided and written.
