@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# Seeds the fuzz corpora from the project's fixtures and ../shared/testdata/public.
+# Seeds the fuzz corpora from the project's fixtures and testdata/public.
 set -euo pipefail
 cd "$(dirname "$0")"
 mkdir -p corpus/binlog_bytes corpus/event_bodies corpus/gtid_text corpus/start_time corpus/dm_yaml \
     corpus/dump_deframer
 # Dumps as a server frames them, plain and compressed, and a refusal.
 cp ../testdata/fuzz-regressions/dump_deframer/* corpus/dump_deframer/
-for f in ../testdata/mariadb/binlog/mysql-bin.0* ../../shared/testdata/public/*/*; do
+for f in ../testdata/mariadb/binlog/mysql-bin.0* ../testdata/public/*/*; do
     case "$f" in *.md|*.index) continue ;; esac
     size=$(stat -c %s "$f")
     # Large files slow every execution down; their first 64 KiB carry the interesting part.
     head -c 65536 "$f" > "corpus/binlog_bytes/$(basename "$(dirname "$f")")-$(basename "$f")"
     [ "$size" -gt 0 ] || true
 done
-gunzip -c ../../shared/testdata/public/osheroff/mysql-bin.sakila.gz | head -c 65536 > corpus/binlog_bytes/sakila
+gunzip -c ../testdata/public/osheroff/mysql-bin.sakila.gz | head -c 65536 > corpus/binlog_bytes/sakila
 printf '0\001\000\000\000\000\000\000\000\007\000\000\000\001' > corpus/event_bodies/maria-gtid
 for text in '3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:7' \
             '3E11FA47-71CA-11E1-9E33-C80AA9429562:1-3:tag_a:1-2,896e7882-18fe-11ef-ab88-22222d34d411:4' \

@@ -158,7 +158,7 @@ fn list_units_text_is_a_table() {
 fn list_units_reports_bad_input_by_name() {
     let out = startpoint(&[
         "list-units",
-        "../shared/testdata/public/apecloud/non-binlog",
+        "testdata/public/apecloud/non-binlog",
     ]);
     assert_eq!(out.code, Some(1));
     assert!(

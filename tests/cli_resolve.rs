@@ -409,7 +409,7 @@ fn an_unreachable_server_fails_within_the_rpc_timeout() {
 
 #[test]
 fn gtid_on_needs_a_binlog_with_gtids() {
-    let dir = "../shared/testdata/public/canal-5.1";
+    let dir = "testdata/public/canal-5.1";
     let out = startpoint(&[
         "resolve-position",
         "--binlog-dir",
@@ -443,7 +443,7 @@ fn emit_mysql_on_binlogs_without_gtids_gives_the_file_and_position() {
     let out = startpoint(&[
         "resolve-position",
         "--binlog-dir",
-        "../shared/testdata/public/canal-5.7",
+        "testdata/public/canal-5.7",
         "--start-time",
         "2017-09-07 06:57:00Z",
         "--emit",

@@ -35,7 +35,7 @@ fn no_panic<T>(what: &str, read: impl FnOnce() -> T) -> T {
 
 fn small_files() -> Vec<(String, Vec<u8>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let public = root.join("../shared/testdata/public");
+    let public = root.join("testdata/public");
     let mut files: Vec<(String, Vec<u8>)> = [
         "apecloud/mysql-bin.000057",
         "apecloud/mysql-bin.000080",

@@ -1,5 +1,5 @@
 //! The reader on real binlogs: the MariaDB fixture corpus against the server's own answers, and
-//! every file in ../shared/testdata/public against mariadb-binlog.
+//! every file in testdata/public against mariadb-binlog.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -18,7 +18,7 @@ fn manifest_dir() -> &'static Path {
 }
 
 fn public_dir() -> PathBuf {
-    manifest_dir().join("../shared/testdata/public")
+    manifest_dir().join("testdata/public")
 }
 
 /// Units with the executed GTIDs before each, and the reader's warnings.
@@ -110,7 +110,7 @@ enum Expect {
 fn public_files() -> Vec<(PathBuf, Expect)> {
     let mut files = Vec::new();
     for dir in
-        std::fs::read_dir(public_dir()).expect("../shared/testdata/public beside the project")
+        std::fs::read_dir(public_dir()).expect("testdata/public in the project")
     {
         let dir = dir.unwrap().path();
         if !dir.is_dir() {

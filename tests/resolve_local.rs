@@ -336,7 +336,7 @@ fn a_commit_clock_that_steps_back_makes_every_file_read() {
 /// every unit's time, just before it and just after it.
 #[test]
 fn public_binlogs_resolve_like_the_reference() {
-    let public = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/public");
+    let public = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/public");
     let mut sequences = Vec::new();
     for dir in std::fs::read_dir(&public).unwrap() {
         let dir = dir.unwrap().path();
