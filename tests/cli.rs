@@ -156,10 +156,7 @@ fn list_units_text_is_a_table() {
 
 #[test]
 fn list_units_reports_bad_input_by_name() {
-    let out = startpoint(&[
-        "list-units",
-        "testdata/public/apecloud/non-binlog",
-    ]);
+    let out = startpoint(&["list-units", "testdata/public/apecloud/non-binlog"]);
     assert_eq!(out.code, Some(1));
     assert!(
         out.stderr.contains("non-binlog is not a binlog file"),

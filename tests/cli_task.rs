@@ -8,6 +8,12 @@ use std::path::Path;
 
 use support::Scene;
 
+/// DM's `msg` in a command's JSON reply.
+fn msg(out: &support::Output) -> String {
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    json["msg"].as_str().unwrap().to_owned()
+}
+
 fn expected(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/expected")
@@ -110,8 +116,7 @@ fn operate_source_rejects_a_bad_file_naming_key_and_line() {
     );
     let out = scene.run(&["operate-source", "create", &bad]);
     assert_eq!(out.code, Some(1));
-    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    let msg = json["msg"].as_str().unwrap();
+    let msg = &msg(&out);
     assert!(
         msg.ends_with("bad.yaml:5: from.port: expected an integer, found a string"),
         "{msg}"
@@ -147,8 +152,7 @@ fn a_source_not_created_is_named() {
     // one without it.
     let empty = scene.run(&["start-task", &task, "--start-time", ""]);
     assert_eq!((empty.code, &empty.stdout), (out.code, &out.stdout));
-    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    let msg = json["msg"].as_str().unwrap();
+    let msg = &msg(&out);
     assert!(
         msg.starts_with("source mysql-replica-01 not created"),
         "{msg}"
@@ -191,10 +195,7 @@ fn a_meta_dm_cannot_read_is_refused_only_without_a_start_time() {
     );
     let out = scene.run(&["start-task", &task]);
     assert_eq!(out.code, Some(1));
-    let msg = serde_json::from_str::<serde_json::Value>(&out.stdout).unwrap()["msg"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let msg = msg(&out);
     assert!(
         msg.contains("task.yaml:11: mysql-instances[0].meta.binlog-gtid")
             && msg.contains("is not a GTID set DM can read"),

@@ -109,9 +109,7 @@ enum Expect {
 
 fn public_files() -> Vec<(PathBuf, Expect)> {
     let mut files = Vec::new();
-    for dir in
-        std::fs::read_dir(public_dir()).expect("testdata/public in the project")
-    {
+    for dir in std::fs::read_dir(public_dir()).expect("testdata/public in the project") {
         let dir = dir.unwrap().path();
         if !dir.is_dir() {
             continue;

@@ -64,6 +64,17 @@ pub(crate) fn expected_at(binlogs: &BinlogDir, utc: &str) -> (String, u32, Strin
     (location.file, location.pos as u32, resolution.gtid_text())
 }
 
+/// A source DM reads through its relay log, kept in `relay`.
+fn relay_source_yaml(id: &str, port: u16, relay: &std::path::Path) -> String {
+    source_yaml(
+        id,
+        port,
+        "root",
+        "",
+        &format!("enable-relay: true\nrelay-dir: \"{}\"\n", relay.display()),
+    )
+}
+
 pub(crate) fn source_yaml(id: &str, port: u16, user: &str, password: &str, extra: &str) -> String {
     format!(
         "source-id: \"{id}\"\nflavor: mariadb\nenable-gtid: true\n{extra}from:\n  host: \
@@ -471,13 +482,7 @@ async fn embedded_store_relay_directory_and_concurrent_runs() {
     std::fs::write(relay.join("server-uuid.index"), index).unwrap();
     scene.create_source(
         "source.yaml",
-        &source_yaml(
-            SOURCE_ID,
-            up.server.port(),
-            "root",
-            "",
-            &format!("enable-relay: true\nrelay-dir: \"{}\"\n", relay.display()),
-        ),
+        &relay_source_yaml(SOURCE_ID, up.server.port(), &relay),
     );
     let task = scene.file("task.yaml", &task_yaml(TASK, &[SOURCE_ID], 1));
 
@@ -558,13 +563,7 @@ async fn a_relay_directory_that_cannot_be_read_is_named_not_passed_over() {
     let missing = scene.path("no-such-relay");
     scene.create_source(
         "source.yaml",
-        &source_yaml(
-            SOURCE_ID,
-            up.server.port(),
-            "root",
-            "",
-            &format!("enable-relay: true\nrelay-dir: \"{}\"\n", missing.display()),
-        ),
+        &relay_source_yaml(SOURCE_ID, up.server.port(), &missing),
     );
     let task = scene.file("task.yaml", &task_yaml(TASK, &[SOURCE_ID], 1));
     let late = "2030-03-31 02:30:00";
@@ -604,13 +603,7 @@ async fn one_failed_source_means_nothing_is_written_and_task_timezone_moves_noth
     );
     scene.create_source(
         "two.yaml",
-        &source_yaml(
-            "mysql-replica-02",
-            up.server.port(),
-            "root",
-            "",
-            &format!("enable-relay: true\nrelay-dir: \"{}\"\n", relay.display()),
-        ),
+        &relay_source_yaml("mysql-replica-02", up.server.port(), &relay),
     );
     let task = scene.file(
         "task.yaml",

@@ -277,7 +277,7 @@ impl BinlogDir {
         for name in names {
             if name != index && !listed.contains(name.as_str()) {
                 // A binlog the index does not list means a stale index: always worth a note.
-                let binlog = has_magic(&self.dir.join(name));
+                let binlog = has_magic_listed(&self.dir.join(name));
                 self.left_out.push(LeftOut {
                     name: name.clone(),
                     why: format!("not listed in {index}"),
@@ -295,7 +295,7 @@ impl BinlogDir {
         let mut binlogs = Vec::new();
         for name in names {
             let path = self.dir.join(name);
-            if has_magic(&path) {
+            if has_magic_listed(&path) {
                 binlogs.push(name.clone());
             } else {
                 self.left_out.push(LeftOut {
@@ -342,21 +342,19 @@ pub fn sequence_key(name: &str) -> (String, u64, String) {
     }
 }
 
-/// [`has_magic`] of a file just found regular (no second `stat`).
+/// [`has_magic`] of a file the directory listing found regular (no second `stat`).
 fn has_magic_listed(path: &Path) -> bool {
-    let mut magic = [0u8; 4];
-    crate::input::open_listed(path)
-        .ok()
-        .and_then(|mut f| f.read_exact(&mut magic).ok())
-        .is_some_and(|()| magic == BINLOG_MAGIC)
+    starts_with_magic(crate::input::open_listed(path).ok())
 }
 
 /// True when the file starts with the binlog magic.
 pub fn has_magic(path: &Path) -> bool {
+    starts_with_magic(open_regular(path).ok())
+}
+
+fn starts_with_magic(file: Option<fs::File>) -> bool {
     let mut magic = [0u8; 4];
-    open_regular(path)
-        .ok()
-        .and_then(|mut f| f.read_exact(&mut magic).ok())
+    file.and_then(|mut f| f.read_exact(&mut magic).ok())
         .is_some_and(|()| magic == BINLOG_MAGIC)
 }
 

@@ -75,14 +75,16 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// The most a key file may hold: 64 hexadecimal characters and a newline, with room to spare.
+const KEY_FILE_BYTES: u64 = 4096;
+
 /// DM's secret key (`secret-key-path`, 64 hex characters), for passwords a DM user encrypted
 /// with `dmctl encrypt`; set once per process by the command line.
 static DM_SECRET_KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
 
 /// Reads DM's `secret-key-path` file and keeps the key for [`dm_decrypt_or_plaintext`].
 pub fn load_dm_secret_key(path: &Path) -> Result<(), SecretError> {
-    // A key is 64 characters and a newline; a few KiB leave room for spaces.
-    let text = crate::input::read_text_capped(path, "a key file", 4096)?;
+    let text = crate::input::read_text_capped(path, "a key file", KEY_FILE_BYTES)?;
     let key: [u8; 32] = unhex(&text)
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| SecretError::BadKey {
@@ -125,7 +127,7 @@ impl SecretKey {
             path: path.to_path_buf(),
             source,
         };
-        match crate::input::read_text_capped(path, "a key file", 4096) {
+        match crate::input::read_text_capped(path, "a key file", KEY_FILE_BYTES) {
             Ok(text) => return SecretKey::from_hex(path, &text),
             Err(crate::input::InputError::Io { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound => {}
@@ -145,7 +147,7 @@ impl SecretKey {
         match file.persist_noclobber(path) {
             Ok(_) => SecretKey::from_hex(path, &hex(&bytes)),
             Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
-                let text = crate::input::read_text_capped(path, "a key file", 4096)?;
+                let text = crate::input::read_text_capped(path, "a key file", KEY_FILE_BYTES)?;
                 SecretKey::from_hex(path, &text)
             }
             Err(e) => Err(io(e.error)),
