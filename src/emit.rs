@@ -72,6 +72,9 @@ pub struct StartPoint {
     pub begin_us: Option<i64>,
     /// The `server_id` that originated the transaction at the point.
     pub server_id: Option<u32>,
+    /// The transaction at the point carries a GTID: the source writes GTIDs, even where the
+    /// set before the point is empty (or not computed, `--gtid off`).
+    pub transaction_gtid: bool,
     /// The flavour of the binlog (for the recovery tool's name).
     pub flavor: Flavor,
     pub origin: Origin,
@@ -176,7 +179,12 @@ impl StartPoint {
         let mut notes = Vec::new();
         match format {
             Format::Debezium => {
-                if self.debezium_signal().is_null() {
+                let set_given = match &self.gtids {
+                    ExecutedGtids::MySql(set) => !set.is_empty(),
+                    ExecutedGtids::MariaDb(pos) => !pos.to_string().is_empty(),
+                    ExecutedGtids::None => false,
+                };
+                if self.debezium_signal().is_null() && set_given {
                     notes.push(
                         "debezium: the GTID set has gaps or tags, which the MySQL connector's \
                          set-binlog-position signal does not take, and a file and position \
@@ -184,12 +192,44 @@ impl StartPoint {
                          the offsets PATCH"
                             .to_owned(),
                     );
-                } else if !debezium_file_name(&self.file) {
+                } else if self.debezium_signal().is_null() {
+                    notes.push(
+                        "debezium: the source writes GTIDs but none precedes the point, so the \
+                         set-binlog-position signal could only take a file and position, which \
+                         a connector that reads GTIDs ignores (it keeps its offset's GTIDs): no \
+                         signal is given; use the offsets PATCH"
+                            .to_owned(),
+                    );
+                } else if !debezium_file_name(&self.file) && !set_given {
                     notes.push(format!(
                         "debezium: the set-binlog-position signal refuses the file name {} \
                          (it takes NAME.NNNNNN); use the offsets PATCH",
                         self.file
                     ));
+                } else {
+                    // SetBinlogPositionSignal came with 3.5.0 (MySQL) and 3.6.0 (MariaDB).
+                    let (connector, since) = match self.flavor {
+                        Flavor::MySql => ("MySQL", "3.5.0"),
+                        Flavor::MariaDb => ("MariaDB", "3.6.0"),
+                    };
+                    let mut caveat = format!(
+                        "debezium: use connect_offsets_patch first (PATCH \
+                         /connectors/NAME/offsets with the connector stopped): it sets the \
+                         whole offset. The set-binlog-position signal is for a running \
+                         connector of Debezium {since} or later ({connector} connector), and \
+                         takes effect only after a restart"
+                    );
+                    if set_given {
+                        // setCompletedGtidSet keeps restartEventsToSkip/RowsToSkip, and a
+                        // signal from the signalling table is taken inside its row's event.
+                        caveat.push_str(
+                            "; its GTID form keeps the offset's event and row counts, so sent \
+                             through the signalling table (taken inside that row's own \
+                             transaction) it can make the restarted connector skip the first \
+                             events of the transaction at the point",
+                        );
+                    }
+                    notes.push(caveat);
                 }
             }
             Format::FlinkCdc | Format::Canal if self.tagged() => notes.push(format!(
@@ -213,6 +253,19 @@ impl StartPoint {
                 ),
             },
             _ => {}
+        }
+        // Tagged GTIDs came with MySQL 8.3: an older replica reads neither the set nor the
+        // source's GTID_TAGGED events.
+        if format == Format::Mysql
+            && self.tagged()
+            && self.mysql_replica_version().is_some_and(|v| v < (8, 3, 0))
+        {
+            notes.push(
+                "mysql: the GTID set has tags, which a MySQL replica before 8.3 cannot take \
+                 (gtid_purged refuses it, and the source's tagged GTID events are unknown to \
+                 it): use a replica of 8.4 or later"
+                    .to_owned(),
+            );
         }
         // Replication between the two flavours is not supported by either server.
         match (format, self.flavor) {
@@ -363,6 +416,8 @@ impl StartPoint {
             ExecutedGtids::MariaDb(pos) if !pos.to_string().is_empty() => {
                 serde_json::json!({ "gtid_set": pos.to_string() })
             }
+            // A connector on a GTID server reads the GTIDs its offset keeps, not the file.
+            _ if self.transaction_gtid => serde_json::Value::Null,
             _ => serde_json::json!({
                 "binlog_filename": self.file,
                 "binlog_position": self.pos,
@@ -603,6 +658,7 @@ mod tests {
             commit_us: Some(1_634_774_460_250_000),
             begin_us: Some(1_634_774_459_000_000),
             server_id: Some(223344),
+            transaction_gtid: true,
             flavor: Flavor::MySql,
             origin,
             replica_version: None,
@@ -710,6 +766,50 @@ mod tests {
         );
     }
 
+    /// Debezium's `set-binlog-position` signal where it cannot work (debezium/debezium,
+    /// `SetBinlogPositionSignal.arrived` and `BinlogOffsetContext`):
+    /// - its file form calls `setBinlogStartPoint`, which keeps the offset's GTIDs, and a
+    ///   connector on a GTID server reads those first: on such a server with an empty set
+    ///   before the point, no signal, and a note pointing at the PATCH;
+    /// - it exists from 3.5.0 (MySQL connector) and 3.6.0 (MariaDB connector);
+    /// - its GTID form (`setCompletedGtidSet`) keeps `restartEventsToSkip`/`RowsToSkip`.
+    #[test]
+    fn debezium_signal_where_it_cannot_work_is_not_given_silently() {
+        let empty = ExecutedGtids::MySql("".parse().unwrap());
+        let first = point(empty.clone(), server(false));
+        let dbz: serde_json::Value = serde_json::from_str(&first.emit(Format::Debezium)).unwrap();
+        assert!(dbz["set_binlog_position_signal"].is_null());
+        assert!(dbz["offset"]["value"]["gtids"].is_null());
+        let notes = first.notes(Format::Debezium);
+        assert!(notes[0].contains("none precedes the point"), "{notes:?}");
+
+        // A source without GTIDs: the file form works, with the version caveat.
+        let mut plain = point(empty, server(false));
+        plain.transaction_gtid = false;
+        let dbz: serde_json::Value = serde_json::from_str(&plain.emit(Format::Debezium)).unwrap();
+        assert_eq!(
+            dbz["set_binlog_position_signal"]["data"]["binlog_filename"],
+            "mysql-bin.000012"
+        );
+        let notes = plain.notes(Format::Debezium);
+        assert!(
+            notes[0].contains("connect_offsets_patch first"),
+            "{notes:?}"
+        );
+        assert!(notes[0].contains("Debezium 3.5.0"), "{notes:?}");
+        assert!(!notes[0].contains("event and row"), "{notes:?}");
+
+        // The GTID form: the skip counts are kept.
+        let notes = point(mysql_gtids(), server(false)).notes(Format::Debezium);
+        assert!(notes[0].contains("event and row counts"), "{notes:?}");
+        let mut maria = point(
+            ExecutedGtids::MariaDb("0-1-213".parse().unwrap()),
+            server(false),
+        );
+        maria.flavor = Flavor::MariaDb;
+        assert!(maria.notes(Format::Debezium)[0].contains("Debezium 3.6.0 or later (MariaDB"));
+    }
+
     /// Issue 18: each consumer's documented shape, units included:
     /// - DM: task file `mysql-instances[].meta` (`binlog-name`, `binlog-pos`, `binlog-gtid`;
     ///   DM documentation, "Task Configuration File Full Introduction").
@@ -790,13 +890,14 @@ mod tests {
         assert_eq!(dbz["offset"]["value"]["gtids"], format!("{SET}:80-90"));
         assert!(gaps.notes(Format::Debezium)[0].contains("offsets PATCH"));
         // Without GTIDs, the signal's file and position.
-        let plain = point(ExecutedGtids::None, server(false));
+        let mut plain = point(ExecutedGtids::None, server(false));
+        plain.transaction_gtid = false;
         let dbz: serde_json::Value = serde_json::from_str(&plain.emit(Format::Debezium)).unwrap();
         assert_eq!(
             dbz["set_binlog_position_signal"]["data"]["binlog_position"],
             4321
         );
-        assert!(plain.notes(Format::Debezium).is_empty());
+        assert_eq!(plain.notes(Format::Debezium).len(), 1);
         // MariaDB: Debezium's MariaDB connector takes MariaDB's GTIDs (`MariaDbGtidSet`, and
         // its SetBinlogPositionSignal's `{"gtid_set": "0-1-100,0-2-200"}`); Flink CDC and
         // Canal read only MySQL's sets, so they get the file and position alone.

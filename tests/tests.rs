@@ -15,6 +15,7 @@ mod damaged_input;
 mod damaged_resolution;
 mod dm_carries_on;
 mod emit_live;
+mod emit_public;
 mod fixture_corpus;
 mod fuzz_regressions;
 mod hostile_input;

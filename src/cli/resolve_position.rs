@@ -256,6 +256,10 @@ fn emit(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8> {
         commit_us: resolution.matched.as_ref().map(|m| m.unit.commit_us()),
         begin_us: resolution.matched.as_ref().map(|m| m.unit.begin_us()),
         server_id: resolution.matched.as_ref().map(|m| m.unit.server_id),
+        transaction_gtid: resolution
+            .matched
+            .as_ref()
+            .is_some_and(|m| m.unit.gtid.is_some()),
         flavor,
         origin,
         replica_version: args.replica_version.clone(),
