@@ -31,12 +31,15 @@ async fn set_global(downstream: &MariaDb, source: &str, c: &Location, e: &Locati
     conn.disconnect().await.unwrap();
 }
 
-/// `start-task --meta-store downstream --start-time TIME TASK`.
+/// `start-task --meta-store downstream --task-stopped --start-time TIME TASK`: each case
+/// plays a DM that wrote the row and was then stopped (`dmctl stop-task`), which the flag
+/// says; without it start-task refuses rows DM wrote after its own.
 fn start_at(scene: &Scene, task: &str, time: &str) -> crate::support::Output {
     scene.run(&[
         "start-task",
         "--meta-store",
         "downstream",
+        "--task-stopped",
         "--start-time",
         time,
         task,

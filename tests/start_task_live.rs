@@ -97,6 +97,16 @@ pub(crate) fn task_yaml(name: &str, sources: &[&str], downstream_port: u16) -> S
     text
 }
 
+/// start-task's `msg` after writing task `TASK` to the downstream at `port`.
+fn written_msg(port: u16) -> String {
+    format!(
+        "checkpoint written to `dm_meta`.`{TASK}_syncer_checkpoint` in the target database at \
+         127.0.0.1:{port}, where DM reads it when the task starts; a DM task {TASK} still \
+         running or paused would overwrite it at its next flush: stop it (dmctl stop-task \
+         {TASK}) and start it again"
+    )
+}
+
 fn expected_json(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/expected")
@@ -208,7 +218,7 @@ async fn start_task_with_a_downstream_meta_store() {
     out.assert_success();
     assert_eq!(
         out.stdout,
-        expected_json("start-task-ok.json"),
+        expected_json("start-task-ok.json").replace("__MSG__", &written_msg(downstream.port())),
         "{}",
         out.stderr
     );
@@ -258,11 +268,35 @@ async fn start_task_with_a_downstream_meta_store() {
     .await
     .unwrap();
 
-    // Start at T0 < L2: checkpoint at T0, safe mode until L2, table checkpoints gone.
+    // Start at T0 < L2. DM wrote the row after startpoint did: refused, nothing written,
+    // until the user says the task is stopped.
     let t0 = "2030-03-31 00:10:00";
+    let before = rows(&downstream, TASK).await;
     let out = start(t0);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    let msg = json(&out)["msg"].as_str().unwrap().to_owned();
+    assert!(
+        msg.contains("written by someone other than startpoint")
+            && msg.contains(&format!("dmctl stop-task {TASK}"))
+            && msg.contains("--task-stopped"),
+        "{msg}"
+    );
+    assert_eq!(rows(&downstream, TASK).await, before, "nothing is written");
+    // The task stopped: checkpoint at T0, safe mode until L2, table checkpoints gone.
+    let out = scene.run(&[
+        "start-task",
+        "--meta-store",
+        "downstream",
+        "--task-stopped",
+        "--start-time",
+        t0,
+        &task,
+    ]);
     out.assert_success();
-    assert_eq!(out.stdout, expected_json("start-task-ok.json"));
+    assert_eq!(
+        out.stdout,
+        expected_json("start-task-ok.json").replace("__MSG__", &written_msg(downstream.port()))
+    );
     assert!(out.stderr.contains("safe mode until"), "{}", out.stderr);
     let table = rows(&downstream, TASK).await;
     assert_eq!(table.len(), 1, "table checkpoints must go: {table:?}");
@@ -335,7 +369,14 @@ async fn start_task_with_a_downstream_meta_store() {
         "{}",
         out.stderr
     );
-    assert_eq!(json(&out)["msg"], "dry run: nothing was written");
+    assert_eq!(
+        json(&out)["msg"],
+        format!(
+            "dry run: nothing was written; the write would go to the target database at \
+             127.0.0.1:{}",
+            downstream.port()
+        )
+    );
     assert_eq!(rows(&downstream, TASK).await, before);
 
     // Without --start-time, an existing checkpoint is kept as it is.
@@ -1252,4 +1293,143 @@ async fn a_meta_gtid_behind_the_purged_binlog_fails_the_precheck() {
         "{check}"
     );
     run(&scene.file("late.yaml", &meta(&late.2))).assert_success();
+}
+
+/// DM's checkpoint DDL and its flush of a global row, verbatim (tiflow `dm/syncer/checkpoint.go`:
+/// `createTable`, and `genUpdateSQL` with `globalCpSchema`/`globalCpTable` empty and
+/// `table_info` "null").
+async fn dm_flush(downstream: &MariaDb, task: &str, source: &str, at: &(String, u32, String)) {
+    let mut conn = downstream.connect().await.unwrap();
+    conn.query_drop(format!(
+        "CREATE DATABASE IF NOT EXISTS dm_meta; CREATE TABLE IF NOT EXISTS \
+         dm_meta.{task}_syncer_checkpoint (id VARCHAR(32) NOT NULL, cp_schema VARCHAR(128) NOT \
+         NULL, cp_table VARCHAR(128) NOT NULL, binlog_name VARCHAR(128), binlog_pos INT \
+         UNSIGNED, binlog_gtid TEXT, exit_safe_binlog_name VARCHAR(128) DEFAULT '', \
+         exit_safe_binlog_pos INT UNSIGNED DEFAULT 0, exit_safe_binlog_gtid TEXT, table_info \
+         JSON NOT NULL, is_global BOOLEAN, create_time timestamp NOT NULL DEFAULT \
+         CURRENT_TIMESTAMP, update_time timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE \
+         CURRENT_TIMESTAMP, UNIQUE KEY uk_id_schema_table (id, cp_schema, cp_table))"
+    ))
+    .await
+    .unwrap();
+    conn.exec_drop(
+        format!(
+            "INSERT INTO dm_meta.{task}_syncer_checkpoint (id, cp_schema, cp_table, binlog_name, \
+             binlog_pos, binlog_gtid, exit_safe_binlog_name, exit_safe_binlog_pos, \
+             exit_safe_binlog_gtid, table_info, is_global) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
+             ?) ON DUPLICATE KEY UPDATE binlog_name = VALUES(binlog_name), binlog_pos = \
+             VALUES(binlog_pos), binlog_gtid = VALUES(binlog_gtid), exit_safe_binlog_name = \
+             VALUES(exit_safe_binlog_name), exit_safe_binlog_pos = \
+             VALUES(exit_safe_binlog_pos), exit_safe_binlog_gtid = \
+             VALUES(exit_safe_binlog_gtid), table_info = VALUES(table_info), is_global = \
+             VALUES(is_global)"
+        ),
+        (
+            source, "", "", &at.0, at.1, &at.2, "", 0u32, "", "null", true,
+        ),
+    )
+    .await
+    .unwrap();
+    conn.disconnect().await.unwrap();
+}
+
+/// Issue 26, item 7: DM refuses start-task for a task that still has subtasks (46014,
+/// `ErrSchedulerSubTaskExist`, tiflow `dm/master/scheduler/scheduler.go`), and a paused
+/// syncer's `Resume` (`dm/syncer/syncer.go`) does not read the checkpoint table again: its
+/// next flush writes its own checkpoint back. So a row DM flushed after startpoint's last
+/// write means the task ran since and may still run: start-task refuses it (and
+/// `--remove-meta` over it, and a dry run) with the command to run, writes nothing, and goes
+/// on once `--task-stopped` says the task is stopped. A row startpoint wrote last needs no
+/// flag; a row only DM ever wrote is refused too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_dm_flushed_after_startpoint_is_not_overwritten_while_the_task_may_run() {
+    let up = upstream().await;
+    let downstream = MariaDb::start().unwrap();
+    let (scene, task) = one_source_task(&up, downstream.port());
+    let start = |extra: &[&str], time: &str| {
+        let mut args = vec!["start-task", "--meta-store", "downstream"];
+        args.extend_from_slice(extra);
+        args.extend(["--start-time", time, &task]);
+        scene.run(&args)
+    };
+    start(&[], "2030-03-31 00:30:00").assert_success();
+    // startpoint wrote last: a new start needs no flag.
+    start(&[], "2030-03-31 00:40:00").assert_success();
+    // DM's syncer runs and flushes its progress.
+    let l2 = expected_at(&up.binlogs, "2030-03-31 02:00:00");
+    dm_flush(&downstream, TASK, SOURCE_ID, &l2).await;
+    let before = rows(&downstream, TASK).await;
+    for extra in [&[][..], &["--remove-meta"], &["--dry-run"]] {
+        let out = start(extra, "2030-03-31 00:10:00");
+        assert_eq!(out.code, Some(1), "{extra:?}: {}", out.stderr);
+        let answer = json(&out);
+        assert_eq!(answer["result"], false);
+        let msg = answer["msg"].as_str().unwrap();
+        for said in [
+            "written by someone other than startpoint",
+            &format!("source {SOURCE_ID}: row updated at "),
+            "holding another checkpoint than startpoint set at",
+            &format!("`dmctl stop-task {TASK}`"),
+            "--task-stopped",
+            "nothing was written",
+        ] {
+            assert!(msg.contains(said), "{extra:?}: {said}: {msg}");
+        }
+        assert_eq!(answer["checkResult"], "pre-check is passed. ");
+        assert_eq!(rows(&downstream, TASK).await, before, "{extra:?}");
+    }
+    // Said stopped: written, with safe mode until DM's checkpoint.
+    let out = start(&["--task-stopped"], "2030-03-31 00:10:00");
+    out.assert_success();
+    let row = global(&rows(&downstream, TASK).await, SOURCE_ID);
+    assert_eq!(
+        checkpoint(&row),
+        expected_at(&up.binlogs, "2030-03-31 00:10:00")
+    );
+    assert_eq!(exit_point(&row).0, l2.0);
+    // A task only DM ever wrote.
+    let dm_only = "dmonly";
+    dm_flush(&downstream, dm_only, SOURCE_ID, &l2).await;
+    let other = scene.file(
+        "dmonly.yaml",
+        &task_yaml(dm_only, &[SOURCE_ID], downstream.port()),
+    );
+    let out = scene.run(&[
+        "start-task",
+        "--meta-store",
+        "downstream",
+        "--start-time",
+        "2030-03-31 00:10:00",
+        &other,
+    ]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    let msg = json(&out)["msg"].as_str().unwrap().to_owned();
+    assert!(msg.contains("never set by startpoint"), "{msg}");
+    assert!(msg.contains("dmctl stop-task dmonly"), "{msg}");
+}
+
+/// Issue 26, item 8: the default embedded store writes nothing DM reads. The notes and `msg`
+/// name its file, and for a task with a target-database say that DM reads only the
+/// downstream table and how to write there; the downstream store is named with its table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_store_is_named_and_said_to_be_unread_by_dm() {
+    let up = upstream().await;
+    let (scene, task) = one_source_task(&up, 1);
+    let out = scene.run(&["start-task", "--start-time", "2030-03-31 00:30:00", &task]);
+    out.assert_success();
+    let msg = json(&out)["msg"].as_str().unwrap().to_owned();
+    let store = std::path::Path::new(&scene.state()).join("meta/dm_meta.sqlite3");
+    let said = format!(
+        "startpoint's embedded store {} (table {TASK}_syncer_checkpoint), which DM does not \
+         read: DM reads only `dm_meta`.`{TASK}_syncer_checkpoint` in the target database at \
+         127.0.0.1:1; write it there with --meta-store downstream",
+        store.display()
+    );
+    assert_eq!(msg, format!("checkpoint written to {said}"));
+    assert!(
+        out.stderr.contains(&format!("note: checkpoints: {said}")),
+        "{said}\n{}",
+        out.stderr
+    );
+    assert!(store.is_file());
 }

@@ -366,6 +366,11 @@ pub struct StartTaskArgs {
     #[arg(long, value_enum, default_value_t = MetaStore::Embedded)]
     pub meta_store: MetaStore,
 
+    /// The DM task is stopped (`dmctl stop-task`): write over checkpoint rows DM wrote since
+    /// startpoint last set them.
+    #[arg(long)]
+    pub task_stopped: bool,
+
     /// Do everything but the write; print what would be written.
     #[arg(long)]
     pub dry_run: bool,

@@ -31,6 +31,7 @@ pub fn run(args: &StartTaskArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         start_time: args.start_time.clone().filter(|t| !t.is_empty()),
         remove_meta: args.remove_meta,
         meta_store: args.meta_store.into(),
+        task_stopped: args.task_stopped,
         dry_run: args.dry_run,
         rpc_timeout: global.rpc_timeout,
         default_tls: (!tls.is_empty()).then_some(tls),

@@ -47,8 +47,8 @@ use super::safe_mode::{StoredCheckpoint, dm_window_warning, plan_safe_mode};
 use super::source::SourceConfig;
 use super::state::{StateDir, StateError, TaskLock};
 use super::store::{
-    CheckpointStore, CheckpointWrite, Dialect, MetaStoreKind, RemoveMeta, StoreError, StorePlan,
-    TaskTables,
+    CheckpointStore, CheckpointWrite, Dialect, GlobalRow, LogEntry, MetaStoreKind, RemoveMeta,
+    StoreError, StorePlan, TaskTables,
 };
 use super::yaml::ConfigError;
 
@@ -64,6 +64,9 @@ pub struct StartTaskRequest {
     pub start_time: Option<String>,
     pub remove_meta: bool,
     pub meta_store: MetaStoreKind,
+    /// `--task-stopped`: the user says DM runs no such task (`dmctl stop-task`), so rows DM
+    /// wrote after startpoint's last write may be overwritten.
+    pub task_stopped: bool,
     pub dry_run: bool,
     /// `--rpc-timeout`: the deadline of each source's work, and of the wait for the task lock.
     pub rpc_timeout: Duration,
@@ -110,6 +113,23 @@ pub enum StartTaskError {
          incremental with --start-time or meta"
     )]
     DumpsFirst { task: String, mode: &'static str },
+    /// Someone else (DM's syncer) wrote these sources' global rows after startpoint last
+    /// wrote them: DM has run the task since, and may still run it or hold it paused.
+    #[error(
+        "the checkpoint of task {task} in {table} was written by someone other than startpoint \
+         ({}): DM has run this task since. A DM task that still runs or is paused keeps its \
+         checkpoint in memory and writes it back at its next flush (a paused task does not \
+         read the table again when it resumes), so what start-task writes would be lost. Stop \
+         the task first with `dmctl stop-task {task}` (`dmctl query-status {task}` shows \
+         whether DM still has it), then run start-task again with --task-stopped; nothing was \
+         written",
+        rows.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    WrittenByOthers {
+        task: String,
+        table: String,
+        rows: Vec<ForeignRow>,
+    },
     #[error(transparent)]
     State(#[from] StateError),
     /// A `meta` DM cannot read, for a start from the meta.
@@ -136,6 +156,33 @@ pub enum StartTaskError {
     SourcesFailed { failed: usize, of: usize },
     #[error("nothing was written: {0}")]
     Write(StoreError),
+}
+
+/// A global row startpoint did not write last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignRow {
+    pub source_id: String,
+    /// The row's `update_time`, as the store gives it.
+    pub update_time: Option<String>,
+    /// When startpoint last set the source's checkpoint (its log), if ever.
+    pub startpoint_set_at: Option<String>,
+}
+
+impl std::fmt::Display for ForeignRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "source {}: row updated at ", self.source_id)?;
+        match &self.update_time {
+            Some(at) => write!(f, "{at}")?,
+            None => write!(f, "an unknown time")?,
+        }
+        match &self.startpoint_set_at {
+            Some(at) => write!(
+                f,
+                ", holding another checkpoint than startpoint set at {at}"
+            ),
+            None => write!(f, ", never set by startpoint"),
+        }
+    }
 }
 
 /// Why one source has no start.
@@ -328,15 +375,43 @@ async fn run(state: &StateDir, request: &StartTaskRequest) -> Result<StartTaskOu
         .read(&task.meta_schema, &task.name, deadline)
         .await
         .map_err(|e| Refusal::from(e).with_check(&report))?;
-    let stored: BTreeMap<String, StoredCheckpoint> =
-        rows.into_iter().map(|r| (r.source_id, r.stored)).collect();
+    let stored: BTreeMap<String, StoredCheckpoint> = rows
+        .iter()
+        .map(|r| (r.source_id.clone(), r.stored.clone()))
+        .collect();
     let set_at = format_instant(chrono::Utc::now().timestamp_micros());
     let times = start.as_ref();
-    let decided = decide_all(request, &sources, times, &stored, &set_at, deadline)
+    let mut decided = decide_all(request, &sources, times, &stored, &set_at, deadline)
         .await
         .map_err(|refusal| refusal.with_check(&report))?;
-    let plan = plan(request, &stored, decided.writes);
+    let plan = plan(request, &stored, std::mem::take(&mut decided.writes));
     let nothing_to_write = plan.writes.is_empty() && plan.remove_meta == RemoveMeta::No;
+    // Rows DM wrote after startpoint's last write: the task ran since, and may still run.
+    if !nothing_to_write && !request.task_stopped {
+        let log = store
+            .log(&task.meta_schema, &task.name, deadline)
+            .await
+            .map_err(|e| Refusal::from(e).with_check(&report))?;
+        let foreign = written_by_others(&plan, &rows, &log);
+        if !foreign.is_empty() {
+            let table = TaskTables::new(Dialect::MySql, &task.meta_schema, &task.name)
+                .map(|t| t.checkpoint_table())
+                .unwrap_or_default();
+            return Err(Refusal {
+                error: StartTaskError::WrittenByOthers {
+                    task: task.name.clone(),
+                    table: format!("{table} in {}", store.describe()),
+                    rows: foreign,
+                },
+                check_result: report.check_result(),
+                sources: Vec::new(),
+                notes: decided.notes.clone(),
+            });
+        }
+    }
+    decided
+        .notes
+        .push(format!("checkpoints: {}", store_note(&store, task)));
     let remove_meta_notes = remove_meta_notes(request, &selected, &store, deadline).await;
     let success = |msg: String, statements: Vec<String>| StartTaskOutcome {
         response: StartTaskResponse {
@@ -361,7 +436,13 @@ async fn run(state: &StateDir, request: &StartTaskRequest) -> Result<StartTaskOu
                 .unwrap_or_default(),
         };
         return Ok(success(
-            "dry run: nothing was written".to_owned(),
+            match nothing_to_write {
+                true => "dry run: nothing was written".to_owned(),
+                false => format!(
+                    "dry run: nothing was written; the write would go to {}",
+                    store.describe()
+                ),
+            },
             statements,
         ));
     }
@@ -398,8 +479,9 @@ async fn run(state: &StateDir, request: &StartTaskRequest) -> Result<StartTaskOu
         request.meta_store,
         &set_at,
     );
+    let written = (!nothing_to_write).then(|| written_msg(&store, task));
     let msg = match recorded {
-        Ok(()) => String::new(),
+        Ok(()) => written.unwrap_or_default(),
         Err(err) => format!(
             "the checkpoint is written, but the task record query-status reads could not be \
              saved: {err}"
@@ -414,6 +496,89 @@ async fn run(state: &StateDir, request: &StartTaskRequest) -> Result<StartTaskOu
         };
     }
     Ok(outcome)
+}
+
+/// The sources of `plan` whose existing global row startpoint did not write last: no entry
+/// in its log, or the newest entry holds another checkpoint. DM's syncer flushes with
+/// `INSERT … ON DUPLICATE KEY UPDATE` (tiflow `dm/syncer/checkpoint.go`, `genUpdateSQL`), and
+/// `update_time` (`ON UPDATE CURRENT_TIMESTAMP`) moves only when a value changes, so the
+/// values say all the time would; the log's `set_at` is taken before the resolution, not at
+/// the write, so it cannot be compared with `update_time`.
+fn written_by_others(plan: &StorePlan, rows: &[GlobalRow], log: &[LogEntry]) -> Vec<ForeignRow> {
+    let mut out = Vec::new();
+    for source_id in plan.expected.keys() {
+        let Some(row) = rows.iter().find(|r| &r.source_id == source_id) else {
+            continue;
+        };
+        // The log is newest first.
+        let last = log.iter().find(|e| &e.source_id == source_id);
+        let ours = last.is_some_and(|entry| {
+            let location = |name: &str, pos: u32, gtid: &str| CheckpointLocation {
+                binlog_name: name.to_owned(),
+                binlog_pos: pos,
+                binlog_gtid: gtid.to_owned(),
+            };
+            let exit = location(
+                &entry.exit_safe_binlog_name,
+                entry.exit_safe_binlog_pos,
+                &entry.exit_safe_binlog_gtid,
+            );
+            let has_exit = !exit.binlog_name.is_empty() || !exit.binlog_gtid.is_empty();
+            row.stored
+                == StoredCheckpoint {
+                    checkpoint: location(&entry.binlog_name, entry.binlog_pos, &entry.binlog_gtid),
+                    exit_point: has_exit.then_some(exit),
+                }
+        });
+        if !ours {
+            out.push(ForeignRow {
+                source_id: source_id.clone(),
+                update_time: row.update_time.clone(),
+                startpoint_set_at: last.map(|e| e.set_at.clone()),
+            });
+        }
+    }
+    out
+}
+
+/// Where the checkpoints are, and whether DM reads them there (stderr, and `msg` after a
+/// write).
+fn store_note(store: &CheckpointStore, task: &TaskConfig) -> String {
+    let dm_table = TaskTables::new(Dialect::MySql, &task.meta_schema, &task.name)
+        .map(|t| t.checkpoint_table())
+        .unwrap_or_default();
+    match (store, &task.target) {
+        (CheckpointStore::Embedded(_), Some(target)) => format!(
+            "{} (table {}_syncer_checkpoint), which DM does not read: DM reads only {dm_table} \
+             in the target database at {}:{}; write it there with --meta-store downstream",
+            store.describe(),
+            task.name,
+            target.host,
+            target.port
+        ),
+        (CheckpointStore::Embedded(_), None) => format!(
+            "{} (table {}_syncer_checkpoint), which DM does not read",
+            store.describe(),
+            task.name
+        ),
+        (CheckpointStore::Downstream(_), _) => format!(
+            "{dm_table} in {}, where DM reads it when the task starts",
+            store.describe()
+        ),
+    }
+}
+
+/// DM's `msg` after a write: where it went, and what keeps it.
+fn written_msg(store: &CheckpointStore, task: &TaskConfig) -> String {
+    let mut msg = format!("checkpoint written to {}", store_note(store, task));
+    if let CheckpointStore::Downstream(_) = store {
+        msg.push_str(&format!(
+            "; a DM task {name} still running or paused would overwrite it at its next flush: \
+             stop it (dmctl stop-task {name}) and start it again",
+            name = task.name
+        ));
+    }
+    msg
 }
 
 /// What `--remove-meta` tells the user besides its work: that it covers the whole task, as

@@ -74,6 +74,19 @@ impl CheckpointStore {
         }
     }
 
+    /// Where it is, for people: the embedded store's file, the downstream's server.
+    pub fn describe(&self) -> String {
+        match self {
+            CheckpointStore::Embedded(store) => {
+                format!("startpoint's embedded store {}", store.path().display())
+            }
+            CheckpointStore::Downstream(store) => format!(
+                "the target database at {}:{}",
+                store.settings.host, store.settings.port
+            ),
+        }
+    }
+
     /// The target database, for the downstream store's prechecks.
     pub fn downstream(&self) -> Option<&DownstreamStore> {
         match self {
