@@ -132,13 +132,65 @@ fn a_bad_start_time_is_dms_parse_error_with_no_sources() {
     assert_eq!(out.stdout, expected("start-task-bad-time.json"));
 }
 
+/// Issue 26, item 12: a start time with blanks around it was trimmed; DM's pattern is anchored
+/// (`^\d{4}-…$`, tiflow `dm/pkg/utils/time.go`, `ParseStartTimeInLoc`), so DM refuses it, with
+/// the whole text: `TaskCliArgs.Verify`'s annotation, `": "`, then the parser's own error
+/// quoting the input as Go's `%q` does.
 #[test]
-fn an_unknown_source_gets_dms_entry() {
+fn a_start_time_with_blanks_around_it_is_refused_as_dm_refuses_it() {
     let scene = Scene::new();
     let task = scene.file("task.yaml", TASK);
-    let out = scene.run(&["start-task", "-s", "mysql-replica-09", &task]);
-    assert_eq!(out.code, Some(1));
-    assert_eq!(out.stdout, expected("start-task-unknown-source.json"));
+    let hint = "'2006-01-02 15:04:05', '2006-01-02T15:04:05', '2006-01-02 15:04:05+08:00', \
+                '2006-01-02T15:04:05+08:00', '2006-01-02 15:04:05+0800', or \
+                '2006-01-02T15:04:05+0800'";
+    for (input, quoted) in [
+        (" 2021-10-21 00:01:00", "\" 2021-10-21 00:01:00\""),
+        ("2021-10-21 00:01:00\t", "\"2021-10-21 00:01:00\\t\""),
+    ] {
+        let out = scene.run(&["start-task", &task, "--start-time", input]);
+        assert_eq!(out.code, Some(1));
+        assert_eq!(
+            msg(&out),
+            format!(
+                "error while parse start-time, expected in the format like {hint}: unsupported \
+                 start-time format {quoted}, expected one of {hint}"
+            )
+        );
+    }
+}
+
+/// Issue 26, item 12: `is-sharding: false` with a `shard-mode` (or `is-sharding: true` with an
+/// empty one) was accepted. dmctl refuses the contradiction before sending the task, judging a
+/// key set by a line that begins with it (tiflow `dm/ctl/master/start_task.go`,
+/// `startTaskFunc`).
+#[test]
+fn is_sharding_contradicting_shard_mode_gets_dmctls_refusal() {
+    let scene = Scene::new();
+    for extra in [
+        "is-sharding: false\nshard-mode: pessimistic\n",
+        "is-sharding: false\nshard-mode: optimistic\n",
+        "is-sharding: true\nshard-mode: \"\"\n",
+    ] {
+        let task = scene.file("task.yaml", &format!("{TASK}{extra}"));
+        let out = scene.run(&["start-task", &task]);
+        assert_eq!(out.code, Some(1), "{extra}");
+        assert_eq!(
+            msg(&out),
+            "The behaviour of `is-sharding` and `shard-mode` is conflicting. `is-sharding` is \
+             deprecated, please use `shard-mode` only.",
+            "{extra}"
+        );
+    }
+    // Agreeing, or one of them alone: past dmctl's check (here to the uncreated source).
+    for extra in [
+        "is-sharding: true\nshard-mode: pessimistic\n",
+        "is-sharding: false\n",
+        "shard-mode: pessimistic\n",
+    ] {
+        let task = scene.file("task.yaml", &format!("{TASK}{extra}"));
+        let out = scene.run(&["start-task", &task]);
+        assert!(msg(&out).contains("not created"), "{extra}: {}", out.stdout);
+    }
 }
 
 #[test]
@@ -227,9 +279,19 @@ fn all_and_load_sync_modes_are_refused_a_sync_checkpoint() {
         let task = scene.file("task.yaml", &TASK.replace("incremental", mode));
         let out = scene.run(&["start-task", &task, "--start-time", "2021-10-21 00:01:00"]);
         assert_eq!(out.code, Some(1), "{mode}");
+        // DM dumps (or loads) first, then syncs from the start time (tiflow
+        // `dm/syncer/syncer.go`, `Run`): the refusal says so, not that it syncs from the dump.
+        let first = match mode {
+            "all" => {
+                "DM dumps and loads the full data first and only then syncs (from \
+                      --start-time, when given)"
+            }
+            _ => "DM loads the dumped data first and only then syncs",
+        };
         assert!(
             out.stdout.contains(&format!("task-mode {mode}"))
-                && out.stdout.contains("skip the dump and the load"),
+                && out.stdout.contains(first)
+                && out.stdout.contains("skip the units before sync"),
             "{}",
             out.stdout
         );

@@ -1433,3 +1433,70 @@ async fn the_embedded_store_is_named_and_said_to_be_unread_by_dm() {
     );
     assert!(store.is_file());
 }
+
+/// Issue 26, item 12: `-s` with a source the task lacks was answered before the precheck, with
+/// an empty `checkResult`. DM prechecks the whole task first and checks `-s` after
+/// (tiflow `dm/master/server.go`, `StartTask`), so its reply carries the check result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_source_is_answered_after_dms_precheck() {
+    let up = upstream().await;
+    let (scene, task) = one_source_task(&up, 1);
+    let out = scene.run(&["start-task", "-s", "mysql-replica-09", &task]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_eq!(out.stdout, expected_json("start-task-unknown-source.json"));
+}
+
+/// Issue 26, item 12: `remove-meta: true` in the task file got no word. dm-master answers
+/// with its deprecation message and removes nothing for it: only the request's
+/// `--remove-meta` removes meta data (tiflow `dm/master/server.go`, `StartTask`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remove_meta_in_the_task_file_gets_dms_deprecation_and_removes_nothing() {
+    let up = upstream().await;
+    let downstream = MariaDb::start().unwrap();
+    let (scene, task) = one_source_task(&up, downstream.port());
+    let start = |task: &str, time: &str| {
+        scene.run(&[
+            "start-task",
+            "--meta-store",
+            "downstream",
+            "--start-time",
+            time,
+            task,
+        ])
+    };
+    start(&task, "2030-03-31 00:30:00").assert_success();
+    let mut conn = downstream.connect().await.unwrap();
+    conn.query_drop(format!(
+        "CREATE TABLE dm_meta.{TASK}_loader_checkpoint (id INT)"
+    ))
+    .await
+    .unwrap();
+    let text = std::fs::read_to_string(&task).unwrap() + "remove-meta: true\n";
+    let with_key = scene.file("task-remove-meta.yaml", &text);
+    let out = start(&with_key, "2030-03-31 00:40:00");
+    out.assert_success();
+    let msg = json(&out)["msg"].as_str().unwrap().to_owned();
+    assert!(
+        msg.starts_with(
+            "`remove-meta` in task config is deprecated, please use `start-task ... \
+             --remove-meta` instead; checkpoint written to"
+        ),
+        "{msg}"
+    );
+    let tables: Vec<String> = conn
+        .query(format!("SHOW TABLES FROM dm_meta LIKE '{TASK}_%'"))
+        .await
+        .unwrap();
+    assert!(
+        tables.contains(&format!("{TASK}_loader_checkpoint")),
+        "{tables:?}"
+    );
+    let log: Option<i64> = conn
+        .query_first(format!(
+            "SELECT COUNT(*) FROM dm_meta.{TASK}_startpoint_log"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(log, Some(2), "the first start's log entry stays");
+    conn.disconnect().await.unwrap();
+}

@@ -144,6 +144,12 @@ pub struct TaskConfig {
     pub ignore_checking_items: Vec<String>,
     /// Keys nobody knows, with their lines: probably typos.
     pub warnings: Vec<String>,
+    /// `is-sharding` (deprecated in DM for `shard-mode`; default false).
+    pub is_sharding: bool,
+    /// `shard-mode` (`""`, `pessimistic` or `optimistic`).
+    pub shard_mode: String,
+    /// `remove-meta: true` (deprecated in DM for `start-task --remove-meta`; does nothing).
+    pub remove_meta: bool,
 }
 
 impl TaskConfig {
@@ -395,6 +401,15 @@ impl TaskConfig {
             )?,
             file,
         )?);
+        let flag = |key: &str| -> Result<bool, ConfigError> {
+            root.get(key)?.map(|node| node.bool()).unwrap_or(Ok(false))
+        };
+        let is_sharding = flag("is-sharding")?;
+        let remove_meta = flag("remove-meta")?;
+        let shard_mode = match root.get("shard-mode")? {
+            Some(node) => node.string()?,
+            None => String::new(),
+        };
         Ok(TaskConfig {
             name,
             task_mode,
@@ -405,6 +420,9 @@ impl TaskConfig {
             always_safe_mode,
             ignore_checking_items,
             warnings,
+            is_sharding,
+            shard_mode,
+            remove_meta,
         })
     }
 

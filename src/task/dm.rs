@@ -29,11 +29,61 @@ pub const PRECHECK_PASSED: &str = "pre-check is passed. ";
 /// operate-source's `source not found` (`show` of a source that was never created).
 pub const SOURCE_NOT_FOUND: &str = "source not found";
 
-/// DM's message for a start time it cannot parse (the forms DM accepts; startpoint also takes
-/// fractions of a second).
-pub const START_TIME_FORMAT_ERROR: &str = "error while parse start-time, expected in the format like \
-     '2006-01-02 15:04:05', '2006-01-02T15:04:05', '2006-01-02 15:04:05+08:00', \
-     '2006-01-02T15:04:05+08:00', '2006-01-02 15:04:05+0800', or '2006-01-02T15:04:05+0800'";
+/// The forms DM takes for a start time (tiflow `dm/pkg/utils/time.go`,
+/// `StartTimeFormatHint`); startpoint also takes fractions of a second.
+pub const START_TIME_FORMAT_HINT: &str = "'2006-01-02 15:04:05', '2006-01-02T15:04:05', \
+     '2006-01-02 15:04:05+08:00', '2006-01-02T15:04:05+08:00', '2006-01-02 15:04:05+0800', or \
+     '2006-01-02T15:04:05+0800'";
+
+/// DM's message for a start time it cannot parse, whole: `TaskCliArgs.Verify`'s annotation
+/// (tiflow `dm/config/task_cli_args.go`) of `ParseStartTimeInLoc`'s error, joined by `": "`
+/// as pingcap/errors' `Annotatef` joins them, with the input quoted as Go's `%q` quotes it.
+pub fn start_time_format_error(input: &str) -> String {
+    format!(
+        "error while parse start-time, expected in the format like {START_TIME_FORMAT_HINT}: \
+         unsupported start-time format {}, expected one of {START_TIME_FORMAT_HINT}",
+        go_quote(input)
+    )
+}
+
+/// A string as Go's `strconv.Quote` writes it: `"`, `\\` and control characters escaped,
+/// printable characters as they are.
+pub fn go_quote(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if c.is_control() || (c.is_whitespace() && c != ' ') => match c as u32 {
+                n if n <= 0xffff => out.push_str(&format!("\\u{n:04x}")),
+                n => out.push_str(&format!("\\U{n:08x}")),
+            },
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// dmctl's refusal of `is-sharding` contradicting `shard-mode` (tiflow
+/// `dm/ctl/master/start_task.go`).
+pub const SHARDING_CONFLICT: &str = "The behaviour of `is-sharding` and `shard-mode` is \
+     conflicting. `is-sharding` is deprecated, please use `shard-mode` only.";
+
+/// dm-master's reply to a task file with `remove-meta: true` (tiflow `dm/master/server.go`,
+/// `StartTask`): the key does nothing.
+pub const REMOVE_META_DEPRECATED: &str = "`remove-meta` in task config is deprecated, please use \
+     `start-task ... --remove-meta` instead";
 
 /// DM's `source not found in task's config`.
 pub const SOURCE_NOT_IN_TASK: &str = "source not found in task's config";
@@ -316,6 +366,16 @@ pub fn shown(config: &SourceConfig) -> ShownConfig {
 
 #[cfg(test)]
 mod tests {
+
+    /// Go's `strconv.Quote`, as DM's `%q` prints the input in its start-time error.
+    #[test]
+    fn go_quote_escapes_as_go_does() {
+        assert_eq!(go_quote("2021-10-21 00:01:00"), "\"2021-10-21 00:01:00\"");
+        assert_eq!(go_quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
+        assert_eq!(go_quote("\t\n\u{1}\u{7f}"), "\"\\t\\n\\x01\\x7f\"");
+        assert_eq!(go_quote("\u{85}\u{a0}é"), "\"\\u0085\\u00a0é\"");
+    }
+
     use super::*;
 
     /// `safe-mode-duration` as Go's `time.ParseDuration` reads it.

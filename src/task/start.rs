@@ -36,8 +36,8 @@ use crate::unit::TimeBasis;
 
 use super::config::{TaskConfig, TaskMode};
 use super::dm::{
-    SOURCE_NOT_IN_TASK, START_TIME_FORMAT_ERROR, SourceResponse, StartTaskResponse,
-    is_zero_go_duration, too_late_error,
+    SOURCE_NOT_IN_TASK, SourceResponse, StartTaskResponse, is_zero_go_duration,
+    start_time_format_error, too_late_error,
 };
 use super::location::{
     CheckpointLocation, relay_file_name, tagged_gtid_warning, upstream_file_name,
@@ -96,7 +96,7 @@ pub struct StartTaskOutcome {
 /// Why start-task wrote nothing (each source's own reasons are [`SourceError`]s).
 #[derive(Debug, thiserror::Error)]
 pub enum StartTaskError {
-    #[error("{START_TIME_FORMAT_ERROR}; got {input:?}")]
+    #[error("{}", start_time_format_error(input))]
     StartTimeFormat { input: String },
     /// `-s` named sources the task does not have (DM answers per source, with an empty msg).
     #[error("{SOURCE_NOT_IN_TASK}: {}", ids.join(", "))]
@@ -107,12 +107,17 @@ pub enum StartTaskError {
     )]
     ReplicatesNoBinlog { task: String, mode: &'static str },
     #[error(
-        "task {task} has task-mode {mode}, which syncs from where its own dump ends: a sync \
-         checkpoint written now would make DM skip the dump and the load, so the downstream \
-         would never get the full data; run the full phase with DM, or use task-mode \
-         incremental with --start-time or meta"
+        "task {task} has task-mode {mode}: DM {first} first and only then syncs (from \
+         --start-time, when given), and startpoint neither dumps nor loads. A sync checkpoint \
+         written now would make DM skip the units before sync, so the downstream would never \
+         get the full data; run this task with dmctl start-task, or use task-mode incremental \
+         with --start-time or meta"
     )]
-    DumpsFirst { task: String, mode: &'static str },
+    DumpsFirst {
+        task: String,
+        mode: &'static str,
+        first: &'static str,
+    },
     /// Someone else (DM's syncer) wrote these sources' global rows after startpoint last
     /// wrote them: DM has run the task since, and may still run it or hold it paused.
     #[error(
@@ -197,15 +202,6 @@ pub enum SourceError {
     TooLate { input: String },
     #[error("binlog position {pos} does not fit DM's checkpoint column (INT UNSIGNED)")]
     PositionTooLarge { pos: u64 },
-    #[error(
-        "task-mode {mode} starts replication where its dump ends, and startpoint does not \
-         dump: give --start-time or mysql-instances[].meta for source {source_id}, or run the \
-         full phase with DM"
-    )]
-    NeedsStart {
-        mode: &'static str,
-        source_id: String,
-    },
     #[error("internal error while deciding this source ({0}); please report it")]
     Panicked(String),
     /// DM's code 36071: a window DM would refuse to resume with `safe-mode-duration: 0s`.
@@ -345,7 +341,7 @@ async fn run(state: &StateDir, request: &StartTaskRequest) -> Result<StartTaskOu
     {
         return Err(StartTaskError::Meta(error.clone()).into());
     }
-    let selected = selected_sources(request)?;
+    check_task_mode(task)?;
     // Every source of the task is prechecked, also when -s selects some, as DM checks the
     // whole task first; only the selected ones are decided and written.
     let every: Vec<String> = request
@@ -355,11 +351,6 @@ async fn run(state: &StateDir, request: &StartTaskRequest) -> Result<StartTaskOu
         .map(|i| i.source_id.clone())
         .collect();
     let all_sources = created_sources(state, request, &every)?;
-    let sources: Vec<SourceConfig> = all_sources
-        .iter()
-        .filter(|s| selected.contains(&s.source_id))
-        .cloned()
-        .collect();
     let store = state.checkpoint_store(task, request.meta_store, request.default_tls.as_ref())?;
     TaskTables::new(Dialect::MySql, &task.meta_schema, &task.name)?;
     // Held until the write is done; a dry run reads only and takes no lock.
@@ -371,6 +362,14 @@ async fn run(state: &StateDir, request: &StartTaskRequest) -> Result<StartTaskOu
     if !report.passed() {
         return Err(Refusal::from(StartTaskError::Precheck).with_check(&report));
     }
+    // DM checks `-s` against the task after its precheck passed (tiflow `dm/master/server.go`,
+    // `StartTask`), so an unknown source is answered with the check result.
+    let selected = selected_sources(request).map_err(|e| Refusal::from(e).with_check(&report))?;
+    let sources: Vec<SourceConfig> = all_sources
+        .iter()
+        .filter(|s| selected.contains(&s.source_id))
+        .cloned()
+        .collect();
     let rows = store
         .read(&task.meta_schema, &task.name, deadline)
         .await
@@ -416,9 +415,11 @@ async fn run(state: &StateDir, request: &StartTaskRequest) -> Result<StartTaskOu
     let success = |msg: String, statements: Vec<String>| StartTaskOutcome {
         response: StartTaskResponse {
             result: true,
-            msg: remove_meta_notes
-                .iter()
-                .cloned()
+            msg: task
+                .remove_meta
+                .then(|| super::dm::REMOVE_META_DEPRECATED.to_owned())
+                .into_iter()
+                .chain(remove_meta_notes.iter().cloned())
                 .chain((!msg.is_empty()).then_some(msg))
                 .collect::<Vec<_>>()
                 .join("; "),
@@ -632,9 +633,15 @@ fn read_start_time(request: &StartTaskRequest) -> Result<Option<StartTime>, Star
         .start_time
         .as_deref()
         .map(|input| {
-            StartTime::parse(input).map_err(|_| StartTaskError::StartTimeFormat {
+            let error = || StartTaskError::StartTimeFormat {
                 input: input.to_owned(),
-            })
+            };
+            // DM's pattern is anchored (`^…$`, tiflow `dm/pkg/utils/time.go`): surrounding
+            // blanks are refused, as DM refuses them, not trimmed.
+            if input.trim() != input {
+                return Err(error());
+            }
+            StartTime::parse(input).map_err(|_| error())
         })
         .transpose()
 }
@@ -651,27 +658,38 @@ fn selected_sources(request: &StartTaskRequest) -> Result<Vec<String>, StartTask
     if !unknown.is_empty() {
         return Err(StartTaskError::NotInTask { ids: unknown });
     }
-    if !task.task_mode.replicates() {
-        return Err(StartTaskError::ReplicatesNoBinlog {
-            task: task.name.clone(),
-            mode: task.task_mode.as_str(),
-        });
-    }
-    // DM starts syncing these where their own dump ended and ignores `meta`; a sync checkpoint
-    // written before the dump makes a DM worker skip dump and load altogether
-    // (tiflow `dm/worker/subtask.go`), so the downstream would never get the full data.
-    if matches!(task.task_mode, TaskMode::All | TaskMode::LoadSync) {
-        return Err(StartTaskError::DumpsFirst {
-            task: task.name.clone(),
-            mode: task.task_mode.as_str(),
-        });
-    }
     Ok(task
         .instances
         .iter()
         .map(|i| i.source_id.clone())
         .filter(|id| request.selected.is_empty() || request.selected.contains(id))
         .collect())
+}
+
+/// Refuses the task modes startpoint cannot start: those that replicate no binlog, and those
+/// that dump or load first. DM runs `all` and `load&sync` as dump (or load) first, then sync
+/// (from `--start-time` when given, tiflow `dm/syncer/syncer.go`, `Run`); a sync checkpoint
+/// written before that makes a DM worker skip the units before sync altogether (a unit that is
+/// not fresh is resumed and those before it dropped, `dm/worker/subtask.go`), so the
+/// downstream would never get the full data.
+fn check_task_mode(task: &TaskConfig) -> Result<(), StartTaskError> {
+    if !task.task_mode.replicates() {
+        return Err(StartTaskError::ReplicatesNoBinlog {
+            task: task.name.clone(),
+            mode: task.task_mode.as_str(),
+        });
+    }
+    if matches!(task.task_mode, TaskMode::All | TaskMode::LoadSync) {
+        return Err(StartTaskError::DumpsFirst {
+            task: task.name.clone(),
+            mode: task.task_mode.as_str(),
+            first: match task.task_mode {
+                TaskMode::All => "dumps and loads the full data",
+                _ => "loads the dumped data",
+            },
+        });
+    }
+    Ok(())
 }
 
 /// The selected sources' configs from the state directory, with the default TLS files.
@@ -983,12 +1001,6 @@ async fn decide(
             details: Vec::new(),
         });
     }
-    if request.task.task_mode != TaskMode::Incremental {
-        return Err(SourceError::NeedsStart {
-            mode: request.task.task_mode.as_str(),
-            source_id: source.source_id.clone(),
-        });
-    }
     let position = remote::current_position(settings, deadline).await?;
     let location = CheckpointLocation {
         binlog_name: position.file,
@@ -1171,11 +1183,27 @@ pub enum TaskFileError {
     Read(#[from] crate::input::InputError),
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// dmctl's own check of `is-sharding` against `shard-mode`.
+    #[error("{}", super::dm::SHARDING_CONFLICT)]
+    ShardingConflict,
 }
 
 /// Reads a task file for start-task: its config and text.
+///
+/// As dmctl's `start-task` does before sending the task (tiflow `dm/ctl/master/start_task.go`,
+/// `startTaskFunc`), a line that begins with `is-sharding` or `shard-mode` counts as the key
+/// set, and `is-sharding: false` with a shard mode, or `is-sharding: true` with an empty one,
+/// is refused with dmctl's text.
 pub fn read_task_file(path: &Path) -> Result<(TaskConfig, String), TaskFileError> {
     let text = crate::input::read_text(path, "a task file")?;
     let task = TaskConfig::parse(&path.display().to_string(), &text)?;
+    let set = |key: &str| text.split('\n').any(|line| line.starts_with(key));
+    let sharding_set = set("is-sharding");
+    let shard_mode_set = set("shard-mode");
+    if (sharding_set && !task.is_sharding && !task.shard_mode.is_empty())
+        || (shard_mode_set && task.shard_mode.is_empty() && task.is_sharding)
+    {
+        return Err(TaskFileError::ShardingConflict);
+    }
     Ok((task, text))
 }
