@@ -1500,3 +1500,70 @@ async fn remove_meta_in_the_task_file_gets_dms_deprecation_and_removes_nothing()
     assert_eq!(log, Some(2), "the first start's log entry stays");
     conn.disconnect().await.unwrap();
 }
+
+/// Issue 26, items 9 and 10, live. dm-master sets the start time's location in place of
+/// `meta` (so a `binlog-gtid` DM cannot read does not matter with `--start-time`), and takes an
+/// empty start time for none (tiflow `dm/master/server.go`, `StartTask`: `req.StartTime ==
+/// ""`): `--start-time ''` keeps the checkpoint, as a start without it does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unread_meta_and_an_empty_start_time_go_as_in_dm() {
+    let up = upstream().await;
+    let downstream = MariaDb::start().unwrap();
+    let scene = Scene::new();
+    scene.create_source(
+        "source.yaml",
+        &source_yaml(SOURCE_ID, up.server.port(), "root", "", ""),
+    );
+    let text = task_yaml(TASK, &[SOURCE_ID], downstream.port()).replace(
+        "    block-allow-list: \"global\"\n",
+        "    block-allow-list: \"global\"\n    meta:\n      binlog-gtid: \"not-a-gtid\"\n",
+    );
+    let task = scene.file("task.yaml", &text);
+    let start = |time: &str| {
+        scene.run(&[
+            "start-task",
+            "--meta-store",
+            "downstream",
+            "--start-time",
+            time,
+            &task,
+        ])
+    };
+    let t = "2030-03-31 00:30:00";
+    start(t).assert_success();
+    let row = global(&rows(&downstream, TASK).await, SOURCE_ID);
+    assert_eq!(checkpoint(&row), expected_at(&up.binlogs, t));
+    // Without a start time the meta is what DM reads: refused, naming the key.
+    let before = rows(&downstream, TASK).await;
+    let out = start("");
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        json(&out)["msg"]
+            .as_str()
+            .unwrap()
+            .contains("mysql-instances[0].meta.binlog-gtid"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(rows(&downstream, TASK).await, before);
+    // A readable task: the empty start time keeps the checkpoint.
+    let good = scene.file(
+        "good.yaml",
+        &task_yaml(TASK, &[SOURCE_ID], downstream.port()),
+    );
+    let out = scene.run(&[
+        "start-task",
+        "--meta-store",
+        "downstream",
+        "--start-time",
+        "",
+        &good,
+    ]);
+    out.assert_success();
+    assert!(
+        out.stderr.contains("resumes from its checkpoint"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(rows(&downstream, TASK).await, before);
+}
