@@ -9,7 +9,7 @@ use startpoint::testkit::mariadb::MariaDb;
 
 use crate::start_task_live::{
     SOURCE_ID, TASK, checkpoint, exit_point, expected_at, global, json, rows, source_yaml,
-    task_yaml, upstream,
+    task_yaml, upstream, with_instance_keys,
 };
 use crate::support::Scene;
 
@@ -35,15 +35,7 @@ async fn set_global(downstream: &MariaDb, source: &str, c: &Location, e: &Locati
 /// plays a DM that wrote the row and was then stopped (`dmctl stop-task`), which the flag
 /// says; without it start-task refuses rows DM wrote after its own.
 fn start_at(scene: &Scene, task: &str, time: &str) -> crate::support::Output {
-    scene.run(&[
-        "start-task",
-        "--meta-store",
-        "downstream",
-        "--task-stopped",
-        "--start-time",
-        time,
-        task,
-    ])
+    crate::start_task_live::start_downstream(scene, task, &["--task-stopped"], time)
 }
 
 fn none() -> Location {
@@ -71,14 +63,10 @@ fn one_lower_plus(gtid: &str, extra: &str) -> String {
 async fn safe_mode_duration_0s_fails_a_start_that_needs_a_window() {
     let up = upstream().await;
     let downstream = MariaDb::start().unwrap();
-    let scene = Scene::new();
-    scene.create_source(
-        "source.yaml",
-        &source_yaml(SOURCE_ID, up.server.port(), "root", "", ""),
-    );
-    let text = task_yaml(TASK, &[SOURCE_ID], downstream.port()).replace(
-        "    block-allow-list: \"global\"\n",
-        "    block-allow-list: \"global\"\n    syncer-config-name: \"global\"\n",
+    let (scene, task) = crate::start_task_live::one_source_task(&up, downstream.port());
+    let text = with_instance_keys(
+        &std::fs::read_to_string(&task).unwrap(),
+        "    syncer-config-name: \"global\"\n",
     ) + "syncers:\n  global:\n    safe-mode-duration: \"0s\"\n";
     let task = scene.file("task.yaml", &text);
     let start = |time: &str| start_at(&scene, &task, time);

@@ -179,6 +179,30 @@ async fn replica_binlog_gtids(replica: &MariaDb) -> Vec<String> {
     gtids
 }
 
+/// What `replica` logged once it applied `last` (the primary's last transaction), or after
+/// 30 s.
+async fn caught_up(replica: &MariaDb, last: &str) -> Vec<String> {
+    let mut applied = Vec::new();
+    for _ in 0..300 {
+        applied = replica_binlog_gtids(replica).await;
+        if applied.last().map(String::as_str) == Some(last) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    applied
+}
+
+/// The first transaction committed at or after `t` (same-second commits included), and the
+/// GTIDs of it and all after it, in order.
+fn committed_from(all: &[Trx], t: i64) -> (usize, Vec<String>) {
+    let first = all.iter().position(|trx| trx.commit_us >= t).unwrap();
+    (
+        first,
+        all[first..].iter().map(|trx| trx.gtid.clone()).collect(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_started_from_emit_mariadb_replays_exactly_from_the_answer() {
     let (primary, _copy, local) = server_with_history(&ServerConfig {
@@ -246,18 +270,8 @@ async fn a_replica_started_from_emit_mariadb_replays_exactly_from_the_answer() {
             restore_until(&local, &file, pos, &replica);
             run_sql(&replica, &sql).await;
             // Caught up: the replica applied the primary's last transaction.
-            let last = all.last().unwrap().gtid.clone();
-            let mut applied = Vec::new();
-            for _ in 0..300 {
-                applied = replica_binlog_gtids(&replica).await;
-                if applied.last() == Some(&last) {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            // The transactions committed at or after T (same-second commits included), in order.
-            let first = all.iter().position(|trx| trx.commit_us >= t).unwrap();
-            let expected: Vec<String> = all[first..].iter().map(|trx| trx.gtid.clone()).collect();
+            let applied = caught_up(&replica, &all.last().unwrap().gtid).await;
+            let (first, expected) = committed_from(&all, t);
             // The answer is where the first of them starts, in its own file.
             assert_eq!(
                 (file.clone(), pos),
@@ -313,8 +327,7 @@ async fn a_replay_of_emit_mysqlbinlog_applies_exactly_from_the_answer() {
             .unwrap();
         assert!(status.success(), "{command}");
         let applied = replica_binlog_gtids(&server).await;
-        let first = all.iter().position(|trx| trx.commit_us >= t).unwrap();
-        let expected: Vec<String> = all[first..].iter().map(|trx| trx.gtid.clone()).collect();
+        let (first, expected) = committed_from(&all, t);
         assert_eq!((file, pos), all[first].at, "{command}");
         assert_eq!(applied, expected, "{command}");
     }
@@ -403,17 +416,7 @@ async fn a_password_placeholder_piped_into_a_replica_fails_until_replaced_as_tol
     // As stderr says: the placeholder replaced by the password.
     run_sql(&replica, &sql.replace("<password>", SECRET)).await;
     assert_eq!(io_error_after_trying(&replica).await, Some(0));
-    let last = all.last().unwrap().gtid.clone();
-    let mut applied = Vec::new();
-    for _ in 0..300 {
-        applied = replica_binlog_gtids(&replica).await;
-        if applied.last() == Some(&last) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let first = all.iter().position(|trx| trx.commit_us >= t).unwrap();
-    let expected: Vec<String> = all[first..].iter().map(|trx| trx.gtid.clone()).collect();
-    assert_eq!(applied, expected);
+    let applied = caught_up(&replica, &all.last().unwrap().gtid).await;
+    assert_eq!(applied, committed_from(&all, t).1);
     assert_eq!(checksums(&replica).await, checksums(&primary).await);
 }

@@ -97,6 +97,21 @@ pub(crate) fn task_yaml(name: &str, sources: &[&str], downstream_port: u16) -> S
     text
 }
 
+/// `text` (from [`task_yaml`]) with `keys` (lines indented for an instance) added to every
+/// instance.
+pub(crate) fn with_instance_keys(text: &str, keys: &str) -> String {
+    let instance = "    block-allow-list: \"global\"\n";
+    text.replace(instance, &format!("{instance}{keys}"))
+}
+
+/// `start-task --meta-store downstream EXTRA… --start-time TIME TASK` in `scene`.
+pub(crate) fn start_downstream(scene: &Scene, task: &str, extra: &[&str], time: &str) -> Output {
+    let mut args = vec!["start-task", "--meta-store", "downstream"];
+    args.extend_from_slice(extra);
+    args.extend(["--start-time", time, task]);
+    scene.run(&args)
+}
+
 /// start-task's `msg` after writing task `TASK` to the downstream at `port`.
 fn written_msg(port: u16) -> String {
     format!(
@@ -201,16 +216,7 @@ async fn start_task_with_a_downstream_meta_store() {
     let up = upstream().await;
     let downstream = MariaDb::start().expect("start the downstream mariadbd");
     let (scene, task) = one_source_task(&up, downstream.port());
-    let start = |time: &str| {
-        scene.run(&[
-            "start-task",
-            "--meta-store",
-            "downstream",
-            "--start-time",
-            time,
-            &task,
-        ])
-    };
+    let start = |time: &str| start_downstream(&scene, &task, &[], time);
 
     // Fresh start at T1: the checkpoint is T1's resolution, no exit point.
     let t1 = "2030-03-31 00:30:00";
@@ -1134,12 +1140,9 @@ async fn a_meta_the_upstream_cannot_serve_fails_the_precheck() {
             .replace("enable-gtid: true", "enable-gtid: false"),
     );
     let meta = |name: &str| {
-        task_yaml(TASK, &["007"], downstream.port()).replace(
-            "    block-allow-list: \"global\"\n",
-            &format!(
-                "    block-allow-list: \"global\"\n    meta:\n      binlog-name: \"{name}\"\n      \
-                 binlog-pos: 4\n"
-            ),
+        with_instance_keys(
+            &task_yaml(TASK, &["007"], downstream.port()),
+            &format!("    meta:\n      binlog-name: \"{name}\"\n      binlog-pos: 4\n"),
         )
     };
     let store = ["start-task", "--meta-store", "downstream"];
@@ -1277,11 +1280,9 @@ async fn a_meta_gtid_behind_the_purged_binlog_fails_the_precheck() {
         &source_yaml(SOURCE_ID, up.server.port(), "root", "", ""),
     );
     let meta = |gtid: &str| {
-        task_yaml(TASK, &[SOURCE_ID], downstream.port()).replace(
-            "    block-allow-list: \"global\"\n",
-            &format!(
-                "    block-allow-list: \"global\"\n    meta:\n      binlog-gtid: \"{gtid}\"\n"
-            ),
+        with_instance_keys(
+            &task_yaml(TASK, &[SOURCE_ID], downstream.port()),
+            &format!("    meta:\n      binlog-gtid: \"{gtid}\"\n"),
         )
     };
     let run = |file: &str| scene.run(&["start-task", "--meta-store", "downstream", file]);
@@ -1346,12 +1347,7 @@ async fn a_checkpoint_dm_flushed_after_startpoint_is_not_overwritten_while_the_t
     let up = upstream().await;
     let downstream = MariaDb::start().unwrap();
     let (scene, task) = one_source_task(&up, downstream.port());
-    let start = |extra: &[&str], time: &str| {
-        let mut args = vec!["start-task", "--meta-store", "downstream"];
-        args.extend_from_slice(extra);
-        args.extend(["--start-time", time, &task]);
-        scene.run(&args)
-    };
+    let start = |extra: &[&str], time: &str| start_downstream(&scene, &task, extra, time);
     start(&[], "2030-03-31 00:30:00").assert_success();
     // startpoint wrote last: a new start needs no flag.
     start(&[], "2030-03-31 00:40:00").assert_success();
@@ -1454,16 +1450,7 @@ async fn remove_meta_in_the_task_file_gets_dms_deprecation_and_removes_nothing()
     let up = upstream().await;
     let downstream = MariaDb::start().unwrap();
     let (scene, task) = one_source_task(&up, downstream.port());
-    let start = |task: &str, time: &str| {
-        scene.run(&[
-            "start-task",
-            "--meta-store",
-            "downstream",
-            "--start-time",
-            time,
-            task,
-        ])
-    };
+    let start = |task: &str, time: &str| start_downstream(&scene, task, &[], time);
     start(&task, "2030-03-31 00:30:00").assert_success();
     let mut conn = downstream.connect().await.unwrap();
     conn.query_drop(format!(
@@ -1509,26 +1496,13 @@ async fn remove_meta_in_the_task_file_gets_dms_deprecation_and_removes_nothing()
 async fn an_unread_meta_and_an_empty_start_time_go_as_in_dm() {
     let up = upstream().await;
     let downstream = MariaDb::start().unwrap();
-    let scene = Scene::new();
-    scene.create_source(
-        "source.yaml",
-        &source_yaml(SOURCE_ID, up.server.port(), "root", "", ""),
+    let (scene, good) = one_source_task(&up, downstream.port());
+    let text = with_instance_keys(
+        &std::fs::read_to_string(&good).unwrap(),
+        "    meta:\n      binlog-gtid: \"not-a-gtid\"\n",
     );
-    let text = task_yaml(TASK, &[SOURCE_ID], downstream.port()).replace(
-        "    block-allow-list: \"global\"\n",
-        "    block-allow-list: \"global\"\n    meta:\n      binlog-gtid: \"not-a-gtid\"\n",
-    );
-    let task = scene.file("task.yaml", &text);
-    let start = |time: &str| {
-        scene.run(&[
-            "start-task",
-            "--meta-store",
-            "downstream",
-            "--start-time",
-            time,
-            &task,
-        ])
-    };
+    let task = scene.file("unread-meta.yaml", &text);
+    let start = |time: &str| start_downstream(&scene, &task, &[], time);
     let t = "2030-03-31 00:30:00";
     start(t).assert_success();
     let row = global(&rows(&downstream, TASK).await, SOURCE_ID);
@@ -1547,10 +1521,6 @@ async fn an_unread_meta_and_an_empty_start_time_go_as_in_dm() {
     );
     assert_eq!(rows(&downstream, TASK).await, before);
     // A readable task: the empty start time keeps the checkpoint.
-    let good = scene.file(
-        "good.yaml",
-        &task_yaml(TASK, &[SOURCE_ID], downstream.port()),
-    );
     let out = scene.run(&[
         "start-task",
         "--meta-store",
