@@ -72,9 +72,11 @@ pub struct StartPoint {
     pub begin_us: Option<i64>,
     /// The `server_id` that originated the transaction at the point.
     pub server_id: Option<u32>,
-    /// The transaction at the point carries a GTID: the source writes GTIDs, even where the
-    /// set before the point is empty (or not computed, `--gtid off`).
-    pub transaction_gtid: bool,
+    /// Whether the source writes GTIDs (so a consumer reading them ignores a file and
+    /// position), even where the set before the point is empty or not computed (`--gtid off`):
+    /// known from the transaction at the point, or the flavour (MariaDB always does); `None`
+    /// when no transaction follows the point in what was read.
+    pub writes_gtids: Option<bool>,
     /// The flavour of the binlog (for the recovery tool's name).
     pub flavor: Flavor,
     pub origin: Origin,
@@ -193,13 +195,22 @@ impl StartPoint {
                             .to_owned(),
                     );
                 } else if self.debezium_signal().is_null() {
-                    notes.push(
-                        "debezium: the source writes GTIDs but none precedes the point, so the \
-                         set-binlog-position signal could only take a file and position, which \
-                         a connector that reads GTIDs ignores (it keeps its offset's GTIDs): no \
-                         signal is given; use the offsets PATCH"
-                            .to_owned(),
-                    );
+                    let why = match (self.writes_gtids, &self.gtids) {
+                        (None, _) => {
+                            "no transaction follows the point in what was read, so \
+                                      whether the source writes GTIDs is not known"
+                        }
+                        (_, ExecutedGtids::None) => {
+                            "the source writes GTIDs, and the set at \
+                                                     the point was not computed (--gtid off)"
+                        }
+                        _ => "the source writes GTIDs but none precedes the point",
+                    };
+                    notes.push(format!(
+                        "debezium: {why}; the set-binlog-position signal could only take a \
+                         file and position, which a connector that reads GTIDs ignores (it \
+                         keeps its offset's GTIDs): no signal is given; use the offsets PATCH"
+                    ));
                 } else if !debezium_file_name(&self.file) && !set_given {
                     notes.push(format!(
                         "debezium: the set-binlog-position signal refuses the file name {} \
@@ -416,12 +427,13 @@ impl StartPoint {
             ExecutedGtids::MariaDb(pos) if !pos.to_string().is_empty() => {
                 serde_json::json!({ "gtid_set": pos.to_string() })
             }
-            // A connector on a GTID server reads the GTIDs its offset keeps, not the file.
-            _ if self.transaction_gtid => serde_json::Value::Null,
-            _ => serde_json::json!({
+            // A connector on a GTID server reads the GTIDs its offset keeps, not the file: the
+            // file form only where the source is known to write none.
+            _ if self.writes_gtids == Some(false) => serde_json::json!({
                 "binlog_filename": self.file,
                 "binlog_position": self.pos,
             }),
+            _ => serde_json::Value::Null,
         }
     }
 
@@ -658,7 +670,7 @@ mod tests {
             commit_us: Some(1_634_774_460_250_000),
             begin_us: Some(1_634_774_459_000_000),
             server_id: Some(223344),
-            transaction_gtid: true,
+            writes_gtids: Some(true),
             flavor: Flavor::MySql,
             origin,
             replica_version: None,
@@ -783,9 +795,18 @@ mod tests {
         let notes = first.notes(Format::Debezium);
         assert!(notes[0].contains("none precedes the point"), "{notes:?}");
 
+        // --gtid off on a GTID source: the set was not computed.
+        let off = point(ExecutedGtids::None, server(false));
+        assert!(off.notes(Format::Debezium)[0].contains("not computed"));
+        // Nothing read after the point: unknown, so no file form either.
+        let mut unknown = point(ExecutedGtids::MySql("".parse().unwrap()), server(false));
+        unknown.writes_gtids = None;
+        assert!(unknown.debezium_signal().is_null());
+        assert!(unknown.notes(Format::Debezium)[0].contains("not known"));
+
         // A source without GTIDs: the file form works, with the version caveat.
         let mut plain = point(empty, server(false));
-        plain.transaction_gtid = false;
+        plain.writes_gtids = Some(false);
         let dbz: serde_json::Value = serde_json::from_str(&plain.emit(Format::Debezium)).unwrap();
         assert_eq!(
             dbz["set_binlog_position_signal"]["data"]["binlog_filename"],
@@ -891,7 +912,7 @@ mod tests {
         assert!(gaps.notes(Format::Debezium)[0].contains("offsets PATCH"));
         // Without GTIDs, the signal's file and position.
         let mut plain = point(ExecutedGtids::None, server(false));
-        plain.transaction_gtid = false;
+        plain.writes_gtids = Some(false);
         let dbz: serde_json::Value = serde_json::from_str(&plain.emit(Format::Debezium)).unwrap();
         assert_eq!(
             dbz["set_binlog_position_signal"]["data"]["binlog_position"],

@@ -149,6 +149,34 @@ fn debezium_signal_on_a_gtid_server_with_an_empty_set_would_not_move_the_connect
         "{}",
         out.stderr
     );
+    // Before the oldest binlog no transaction is at the point: whether the source writes GTIDs
+    // is not known from it, so no file form either.
+    let out = emit(GTID, "2026-03-10 17:11:00Z", &["debezium"], &[]);
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(
+        doc["set_binlog_position_signal"].is_null(),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("is not known"), "{}", out.stderr);
+    // --gtid off: the set was not computed, and the transaction at the point has a GTID.
+    let out = emit(
+        GTID,
+        "2026-03-10 17:11:54.400Z",
+        &["debezium"],
+        &["--gtid", "off"],
+    );
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(
+        doc["set_binlog_position_signal"].is_null(),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("not computed (--gtid off)"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// The signal exists from Debezium 3.5.0 for MySQL (DBZ-3829; 3.6.0 for MariaDB), must be

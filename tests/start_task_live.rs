@@ -1383,6 +1383,8 @@ async fn a_checkpoint_dm_flushed_after_startpoint_is_not_overwritten_while_the_t
         expected_at(&up.binlogs, "2030-03-31 00:10:00")
     );
     assert_eq!(exit_point(&row).0, l2.0);
+    // startpoint wrote last again (exit point included): no flag needed.
+    start(&[], "2030-03-31 00:20:00").assert_success();
     // A task only DM ever wrote.
     let dm_only = "dmonly";
     dm_flush(&downstream, dm_only, SOURCE_ID, &l2).await;
@@ -1402,6 +1404,24 @@ async fn a_checkpoint_dm_flushed_after_startpoint_is_not_overwritten_while_the_t
     let msg = json(&out)["msg"].as_str().unwrap().to_owned();
     assert!(msg.contains("never set by startpoint"), "{msg}");
     assert!(msg.contains("dmctl stop-task dmonly"), "{msg}");
+    // DM's fresh row ('', 4, ''), which a start without a time replaces: DM wrote it, so it
+    // may run the task; refused the same way.
+    let fresh = "dmfresh";
+    dm_flush(
+        &downstream,
+        fresh,
+        SOURCE_ID,
+        &(String::new(), 4, String::new()),
+    )
+    .await;
+    let fresh_task = scene.file(
+        "dmfresh.yaml",
+        &task_yaml(fresh, &[SOURCE_ID], downstream.port()),
+    );
+    let out = scene.run(&["start-task", "--meta-store", "downstream", &fresh_task]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    let msg = json(&out)["msg"].as_str().unwrap().to_owned();
+    assert!(msg.contains("never set by startpoint"), "{msg}");
 }
 
 /// Issue 26, item 8: the default embedded store writes nothing DM reads. The notes and `msg`

@@ -256,10 +256,12 @@ fn emit(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8> {
         commit_us: resolution.matched.as_ref().map(|m| m.unit.commit_us()),
         begin_us: resolution.matched.as_ref().map(|m| m.unit.begin_us()),
         server_id: resolution.matched.as_ref().map(|m| m.unit.server_id),
-        transaction_gtid: resolution
-            .matched
-            .as_ref()
-            .is_some_and(|m| m.unit.gtid.is_some()),
+        // MariaDB (10.0 on) logs a GTID for every transaction; a MySQL source's transaction
+        // at the point says whether it does (an anonymous GTID or none: it does not).
+        writes_gtids: match flavor {
+            Flavor::MariaDb => Some(true),
+            Flavor::MySql => resolution.matched.as_ref().map(|m| m.unit.gtid.is_some()),
+        },
         flavor,
         origin,
         replica_version: args.replica_version.clone(),

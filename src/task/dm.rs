@@ -46,6 +46,17 @@ pub fn start_time_format_error(input: &str) -> String {
     )
 }
 
+/// Whether Go's `strconv.IsPrint` holds for `c`, for the characters a pasted time may carry:
+/// controls, spaces other than U+0020, and the format (Cf) and private-use (Co) characters
+/// (soft hyphen, zero-width and direction marks, byte-order mark…) are not printable.
+fn go_printable(c: char) -> bool {
+    let format_or_private = matches!(c as u32,
+        0xad | 0x600..=0x605 | 0x61c | 0x6dd | 0x70f | 0x180e | 0x200b..=0x200f
+        | 0x202a..=0x202e | 0x2060..=0x2064 | 0x2066..=0x206f | 0xe000..=0xf8ff | 0xfeff
+        | 0xfff9..=0xfffb | 0xf0000..=0x10ffff);
+    !(c.is_control() || (c.is_whitespace() && c != ' ') || format_or_private)
+}
+
 /// A string as Go's `strconv.Quote` writes it: `"`, `\\` and control characters escaped,
 /// printable characters as they are.
 pub fn go_quote(text: &str) -> String {
@@ -64,7 +75,7 @@ pub fn go_quote(text: &str) -> String {
             c if (c as u32) < 0x20 || c == '\u{7f}' => {
                 out.push_str(&format!("\\x{:02x}", c as u32));
             }
-            c if c.is_control() || (c.is_whitespace() && c != ' ') => match c as u32 {
+            c if !go_printable(c) => match c as u32 {
                 n if n <= 0xffff => out.push_str(&format!("\\u{n:04x}")),
                 n => out.push_str(&format!("\\U{n:08x}")),
             },
@@ -374,6 +385,10 @@ mod tests {
         assert_eq!(go_quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
         assert_eq!(go_quote("\t\n\u{1}\u{7f}"), "\"\\t\\n\\x01\\x7f\"");
         assert_eq!(go_quote("\u{85}\u{a0}é"), "\"\\u0085\\u00a0é\"");
+        assert_eq!(
+            go_quote("\u{feff}\u{200b}\u{ad}1"),
+            "\"\\ufeff\\u200b\\u00ad1\""
+        );
     }
 
     use super::*;

@@ -47,8 +47,8 @@ use super::safe_mode::{StoredCheckpoint, dm_window_warning, plan_safe_mode};
 use super::source::SourceConfig;
 use super::state::{StateDir, StateError, TaskLock};
 use super::store::{
-    CheckpointStore, CheckpointWrite, Dialect, GlobalRow, LogEntry, MetaStoreKind, RemoveMeta,
-    StoreError, StorePlan, TaskTables,
+    CheckpointStore, CheckpointWrite, Dialect, GlobalRow, MetaStoreKind, RemoveMeta, StoreError,
+    StorePlan, TaskTables,
 };
 use super::yaml::ConfigError;
 
@@ -177,13 +177,13 @@ impl std::fmt::Display for ForeignRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "source {}: row updated at ", self.source_id)?;
         match &self.update_time {
-            Some(at) => write!(f, "{at}")?,
+            Some(at) => write!(f, "{at} (the target's time zone)")?,
             None => write!(f, "an unknown time")?,
         }
         match &self.startpoint_set_at {
             Some(at) => write!(
                 f,
-                ", holding another checkpoint than startpoint set at {at}"
+                ", holding another checkpoint than startpoint set at {at} (UTC)"
             ),
             None => write!(f, ", never set by startpoint"),
         }
@@ -378,6 +378,15 @@ async fn run(state: &StateDir, request: &StartTaskRequest) -> Result<StartTaskOu
         .iter()
         .map(|r| (r.source_id.clone(), r.stored.clone()))
         .collect();
+    // Rows DM wrote after startpoint's last write: the task ran since, and may still run.
+    // Checked before anything is resolved, so a running task is refused at once.
+    if let Some(error) =
+        written_by_others(request, &store, &rows, start.is_some(), &selected, deadline)
+            .await
+            .map_err(|e| Refusal::from(e).with_check(&report))?
+    {
+        return Err(Refusal::from(error).with_check(&report));
+    }
     let set_at = format_instant(chrono::Utc::now().timestamp_micros());
     let times = start.as_ref();
     let mut decided = decide_all(request, &sources, times, &stored, &set_at, deadline)
@@ -385,29 +394,6 @@ async fn run(state: &StateDir, request: &StartTaskRequest) -> Result<StartTaskOu
         .map_err(|refusal| refusal.with_check(&report))?;
     let plan = plan(request, &stored, std::mem::take(&mut decided.writes));
     let nothing_to_write = plan.writes.is_empty() && plan.remove_meta == RemoveMeta::No;
-    // Rows DM wrote after startpoint's last write: the task ran since, and may still run.
-    if !nothing_to_write && !request.task_stopped {
-        let log = store
-            .log(&task.meta_schema, &task.name, deadline)
-            .await
-            .map_err(|e| Refusal::from(e).with_check(&report))?;
-        let foreign = written_by_others(&plan, &rows, &log);
-        if !foreign.is_empty() {
-            let table = TaskTables::new(Dialect::MySql, &task.meta_schema, &task.name)
-                .map(|t| t.checkpoint_table())
-                .unwrap_or_default();
-            return Err(Refusal {
-                error: StartTaskError::WrittenByOthers {
-                    task: task.name.clone(),
-                    table: format!("{table} in {}", store.describe()),
-                    rows: foreign,
-                },
-                check_result: report.check_result(),
-                sources: Vec::new(),
-                notes: decided.notes.clone(),
-            });
-        }
-    }
     decided
         .notes
         .push(format!("checkpoints: {}", store_note(&store, task)));
@@ -499,20 +485,44 @@ async fn run(state: &StateDir, request: &StartTaskRequest) -> Result<StartTaskOu
     Ok(outcome)
 }
 
-/// The sources of `plan` whose existing global row startpoint did not write last: no entry
-/// in its log, or the newest entry holds another checkpoint. DM's syncer flushes with
-/// `INSERT … ON DUPLICATE KEY UPDATE` (tiflow `dm/syncer/checkpoint.go`, `genUpdateSQL`), and
+/// The refusal of a write over global rows startpoint did not write last, unless
+/// `--task-stopped`. The rows overwritten are every row of the task with `--remove-meta`, else
+/// the selected sources' rows with a start time, and their fresh rows (`('', 4, '')`, which
+/// the decision replaces) without one. A row is startpoint's when its newest log entry (by
+/// `set_at`) holds the same checkpoint and exit point. DM's syncer flushes with `INSERT … ON
+/// DUPLICATE KEY UPDATE` (tiflow `dm/syncer/checkpoint.go`, `genUpdateSQL`), and
 /// `update_time` (`ON UPDATE CURRENT_TIMESTAMP`) moves only when a value changes, so the
 /// values say all the time would; the log's `set_at` is taken before the resolution, not at
-/// the write, so it cannot be compared with `update_time`.
-fn written_by_others(plan: &StorePlan, rows: &[GlobalRow], log: &[LogEntry]) -> Vec<ForeignRow> {
-    let mut out = Vec::new();
-    for source_id in plan.expected.keys() {
-        let Some(row) = rows.iter().find(|r| &r.source_id == source_id) else {
-            continue;
-        };
+/// the write, so it cannot be compared with `update_time`. DM never writes the embedded
+/// store: only the downstream one is checked.
+async fn written_by_others(
+    request: &StartTaskRequest,
+    store: &CheckpointStore,
+    rows: &[GlobalRow],
+    has_start: bool,
+    selected: &[String],
+    deadline: Instant,
+) -> Result<Option<StartTaskError>, StoreError> {
+    let task = &request.task;
+    if request.task_stopped || store.downstream().is_none() {
+        return Ok(None);
+    }
+    let overwritten: Vec<&GlobalRow> = rows
+        .iter()
+        .filter(|row| {
+            request.remove_meta
+                || (selected.contains(&row.source_id)
+                    && (has_start || row.stored.checkpoint.is_fresh()))
+        })
+        .collect();
+    if overwritten.is_empty() {
+        return Ok(None);
+    }
+    let log = store.log(&task.meta_schema, &task.name, deadline).await?;
+    let mut foreign = Vec::new();
+    for row in overwritten {
         // The log is newest first.
-        let last = log.iter().find(|e| &e.source_id == source_id);
+        let last = log.iter().find(|e| e.source_id == row.source_id);
         let ours = last.is_some_and(|entry| {
             let location = |name: &str, pos: u32, gtid: &str| CheckpointLocation {
                 binlog_name: name.to_owned(),
@@ -532,14 +542,24 @@ fn written_by_others(plan: &StorePlan, rows: &[GlobalRow], log: &[LogEntry]) -> 
                 }
         });
         if !ours {
-            out.push(ForeignRow {
-                source_id: source_id.clone(),
+            foreign.push(ForeignRow {
+                source_id: row.source_id.clone(),
                 update_time: row.update_time.clone(),
                 startpoint_set_at: last.map(|e| e.set_at.clone()),
             });
         }
     }
-    out
+    if foreign.is_empty() {
+        return Ok(None);
+    }
+    let table = TaskTables::new(Dialect::MySql, &task.meta_schema, &task.name)
+        .map(|t| t.checkpoint_table())
+        .unwrap_or_default();
+    Ok(Some(StartTaskError::WrittenByOthers {
+        task: task.name.clone(),
+        table: format!("{table} in {}", store.describe()),
+        rows: foreign,
+    }))
 }
 
 /// Where the checkpoints are, and whether DM reads them there (stderr, and `msg` after a
