@@ -301,7 +301,8 @@ impl StartPoint {
         {
             notes.push(format!(
                 "{}: {PASSWORD_PLACEHOLDER} stands for the replication user's password: replace \
-                 it before running the statements (a server takes it as the password itself)",
+                 it before running the statements (a server takes it as the password itself), \
+                 doubling any ' and \\ in it as inside an SQL string",
                 format.as_str()
             ));
         }
