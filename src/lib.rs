@@ -55,6 +55,7 @@ pub mod emit;
 pub mod gtid;
 pub mod input;
 pub mod locate;
+mod panics;
 pub mod remote;
 pub mod resolve;
 pub mod source;
@@ -66,15 +67,6 @@ pub mod unit;
 
 /// The GTIDs executed before a location: a MySQL [`GtidSet`] or a MariaDB GTID position.
 pub use gtid::ExecutedGtids;
-/// What a caught panic says, for the error that takes its place.
-pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
-    panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("a panic")
-}
-
 /// A set of MySQL GTIDs (`uuid[:tag]:interval[:interval]…`), with `union`, `is_subset`,
 /// `contains` and the canonical text of `gtid_executed`.
 pub use gtid::GtidSet;
@@ -86,15 +78,3 @@ pub use resolve::{BinlogLocation, Resolution, Status};
 pub use start_time::{StartTime, Zone};
 /// One transaction as the binlog records it: where it starts and ends, its GTID and its times.
 pub use unit::TransactionUnit;
-
-#[cfg(test)]
-mod tests {
-    /// Issue 15: one source's panic (a driver's) must become that source's error with its text.
-    #[test]
-    fn a_caught_panic_keeps_its_text() {
-        let formatted = std::panic::catch_unwind(|| panic!("no {} here", "plugin")).unwrap_err();
-        assert_eq!(super::panic_text(&*formatted), "no plugin here");
-        let literal = std::panic::catch_unwind(|| panic!("plain")).unwrap_err();
-        assert_eq!(super::panic_text(&*literal), "plain");
-    }
-}

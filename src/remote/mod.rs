@@ -195,7 +195,7 @@ pub async fn resolve_many(
                         server: settings.address(),
                         message: format!(
                             "internal error ({}); please report it",
-                            crate::panic_text(&*panic)
+                            crate::panics::panic_text(&*panic)
                         ),
                     })
                 })

@@ -10,11 +10,13 @@
 
 pub(crate) mod config;
 pub mod dm;
+pub(crate) mod go_duration;
 pub(crate) mod location;
 pub mod operate;
 pub(crate) mod precheck;
 pub(crate) mod safe_mode;
 pub mod secret;
+pub(crate) mod sections;
 pub mod source;
 pub mod start;
 pub mod state;

@@ -81,33 +81,6 @@ pub struct PrecheckReport {
     pub all_ignored: bool,
 }
 
-/// DM's checking items (`dm/config/checking_item.go`), which `ignore-checking-items` names.
-pub const DM_CHECKING_ITEMS: &[&str] = &[
-    "all",
-    "dump_privilege",
-    "replication_privilege",
-    "version",
-    "server_id",
-    "binlog_enable",
-    "binlog_format",
-    "binlog_row_image",
-    "table_schema",
-    "schema_of_shard_tables",
-    "auto_increment_ID",
-    "online_ddl",
-    "binlog_db",
-    "meta_position",
-    "conn_number",
-    "target_privilege",
-    "empty_region",
-    "region_distribution",
-    "downstream_version",
-    "free_space",
-    "downstream_mutex_features",
-    "downstream_table_empty",
-    "primary_key",
-];
-
 /// The DM checking item a check of ours belongs to, for `ignore-checking-items` (connections
 /// and our own checks belong to none: only `all` skips them).
 pub fn dm_item(check: &str) -> Option<&'static str> {

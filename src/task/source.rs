@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use crate::remote::ConnSettings;
 
-use super::config::{connection, unknown};
+use super::sections::{connection, unknown};
 use super::yaml::{ConfigError, YamlDoc};
 
 /// Top-level keys DM knows in a source file that startpoint does not use.

@@ -36,9 +36,9 @@ use crate::unit::TimeBasis;
 
 use super::config::{TaskConfig, TaskMode};
 use super::dm::{
-    SOURCE_NOT_IN_TASK, SourceResponse, StartTaskResponse, is_zero_go_duration,
-    start_time_format_error, too_late_error,
+    SOURCE_NOT_IN_TASK, SourceResponse, StartTaskResponse, start_time_format_error, too_late_error,
 };
+use super::go_duration::is_zero_go_duration;
 use super::location::{
     CheckpointLocation, relay_file_name, tagged_gtid_warning, upstream_file_name,
 };
@@ -230,7 +230,7 @@ pub enum SourceError {
 
 impl SourceError {
     fn panicked(panic: &(dyn std::any::Any + Send)) -> SourceError {
-        SourceError::Panicked(crate::panic_text(panic).to_owned())
+        SourceError::Panicked(crate::panics::panic_text(panic).to_owned())
     }
 }
 
