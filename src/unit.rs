@@ -220,11 +220,11 @@ impl<S: EventSource> UnitReader<S> {
         });
     }
 
-    fn corrupt(&self, offset: u64, what: String) -> BinlogError {
+    fn corrupt(&self, offset: u64, what: impl std::fmt::Display) -> BinlogError {
         BinlogError::Corrupt {
             file: self.source.name().to_owned(),
             offset,
-            what,
+            what: what.to_string(),
         }
     }
 
@@ -508,7 +508,7 @@ fn decode_declared<S: EventSource>(
     decoded.map(Some).map_err(|what| BinlogError::Corrupt {
         file: source.name().to_owned(),
         offset: event.offset,
-        what,
+        what: what.to_string(),
     })
 }
 
@@ -565,7 +565,7 @@ pub fn first_commit<S: EventSource>(
                             BinlogError::Corrupt {
                                 file: source.name().to_owned(),
                                 offset: event.offset,
-                                what,
+                                what: what.to_string(),
                             }
                         })?;
                     return Ok(

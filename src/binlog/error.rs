@@ -73,11 +73,11 @@ pub enum BinlogError {
 }
 
 impl BinlogError {
-    pub(crate) fn corrupt(file: &str, offset: u64, what: impl Into<String>) -> BinlogError {
+    pub(crate) fn corrupt(file: &str, offset: u64, what: impl std::fmt::Display) -> BinlogError {
         BinlogError::Corrupt {
             file: file.to_owned(),
             offset,
-            what: what.into(),
+            what: what.to_string(),
         }
     }
 }

@@ -19,7 +19,58 @@ use crate::gtid::{Gtid, GtidSet, MariaGtid, MariaGtidPos, Tag, Tsid, Uuid};
 
 use super::event_type::EventType;
 
-type Decoded<T> = Result<T, String>;
+/// Why an event body cannot be decoded: what is wrong with it, with the sizes and values that
+/// show it (the reader adds the file and offset).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("{event} body of {len} bytes is too short")]
+    TooShort { event: &'static str, len: usize },
+    #[error(
+        "QUERY_EVENT body of {len} bytes is shorter than its {post_header_len}-byte post-header"
+    )]
+    QueryPostHeader { len: usize, post_header_len: usize },
+    #[error(
+        "QUERY_EVENT is inconsistent: {status_len} bytes of status variables and a \
+         {db_len}-byte database name do not fit its {len}-byte body"
+    )]
+    QueryInconsistent {
+        status_len: usize,
+        db_len: usize,
+        len: usize,
+    },
+    #[error("QUERY_COMPRESSED_EVENT has an empty statement")]
+    CompressedEmpty,
+    #[error("QUERY_COMPRESSED_EVENT has an invalid compression header {head:#04x}")]
+    CompressedHeader { head: u8 },
+    #[error("QUERY_COMPRESSED_EVENT's statement does not inflate")]
+    CompressedInflate,
+    #[error("rows event body of {len} bytes has no flags field")]
+    RowsFlags { len: usize },
+    #[error("{event_type} carries GNO {gno}, outside 1..={MAX_GNO}")]
+    Gno { event_type: EventType, gno: u64 },
+    /// mysql_common's decoder refused the body (its `io::Error` text).
+    #[error("{event_type} cannot be decoded: {reason}")]
+    Gtid {
+        event_type: EventType,
+        reason: String,
+    },
+    #[error("invalid GTID tag {0:?}")]
+    Tag(String),
+    #[error("PREVIOUS_GTIDS tag is not UTF-8")]
+    TagNotUtf8,
+    #[error("GTID_LIST_EVENT lists {count} GTIDs but its body holds {len} bytes")]
+    GtidListCount { count: usize, len: usize },
+    #[error("PREVIOUS_GTIDS event has unknown format {0}")]
+    PreviousGtidsFormat(u64),
+    #[error("PREVIOUS_GTIDS event lists {count} sources but its body holds {len} bytes")]
+    PreviousGtidsCount { count: u64, len: usize },
+    #[error("PREVIOUS_GTIDS event body of {len} bytes ends early")]
+    PreviousGtidsShort { len: usize },
+    #[error("PREVIOUS_GTIDS event holds the invalid interval [{start}, {end})")]
+    PreviousGtidsInterval { start: u64, end: u64 },
+}
+
+type Decoded<T> = Result<T, DecodeError>;
 
 fn u16_at(b: &[u8], i: usize) -> Option<u16> {
     Some(u16::from_le_bytes(b.get(i..i + 2)?.try_into().ok()?))
@@ -55,10 +106,10 @@ const QUERY_STATUS_LEN_AT: usize = 11;
 /// The statement text of a QUERY or QUERY_COMPRESSED event (still compressed for the latter).
 fn query_text(body: &[u8], post_header_len: usize) -> Decoded<&[u8]> {
     if post_header_len < QUERY_STATUS_LEN_AT || body.len() < post_header_len {
-        return Err(format!(
-            "QUERY_EVENT body of {} bytes is shorter than its {post_header_len}-byte post-header",
-            body.len()
-        ));
+        return Err(DecodeError::QueryPostHeader {
+            len: body.len(),
+            post_header_len,
+        });
     }
     let db_len = usize::from(body[QUERY_DB_LEN_AT]);
     let status_len = if post_header_len >= QUERY_STATUS_LEN_AT + 2 {
@@ -68,11 +119,11 @@ fn query_text(body: &[u8], post_header_len: usize) -> Decoded<&[u8]> {
     };
     let query_at = post_header_len + status_len + db_len + 1;
     if query_at > body.len() || body.get(query_at - 1) != Some(&0) {
-        return Err(format!(
-            "QUERY_EVENT is inconsistent: {status_len} bytes of status variables and a \
-             {db_len}-byte database name do not fit its {}-byte body",
-            body.len()
-        ));
+        return Err(DecodeError::QueryInconsistent {
+            status_len,
+            db_len,
+            len: body.len(),
+        });
     }
     Ok(&body[query_at..])
 }
@@ -87,14 +138,10 @@ pub fn query_kind(body: &[u8], post_header_len: usize) -> Decoded<QueryKind> {
 /// only its first bytes are inflated.
 pub fn compressed_query_kind(body: &[u8], post_header_len: usize) -> Decoded<QueryKind> {
     let text = query_text(body, post_header_len)?;
-    let (&head, rest) = text
-        .split_first()
-        .ok_or("QUERY_COMPRESSED_EVENT has an empty statement")?;
+    let (&head, rest) = text.split_first().ok_or(DecodeError::CompressedEmpty)?;
     let len_bytes = usize::from(head & 0x07);
     if head & 0x80 == 0 || len_bytes == 0 || len_bytes > 4 || rest.len() < len_bytes {
-        return Err(format!(
-            "QUERY_COMPRESSED_EVENT has an invalid compression header {head:#04x}"
-        ));
+        return Err(DecodeError::CompressedHeader { head });
     }
     let mut prefix = [0u8; 64];
     let mut inflater = flate2::Decompress::new(true);
@@ -108,7 +155,7 @@ pub fn compressed_query_kind(body: &[u8], post_header_len: usize) -> Decoded<Que
         .unwrap_or(0)
         .min(prefix.len());
     if written == 0 {
-        return Err("QUERY_COMPRESSED_EVENT's statement does not inflate".to_owned());
+        return Err(DecodeError::CompressedInflate);
     }
     Ok(classify_statement(&prefix[..written]))
 }
@@ -144,8 +191,7 @@ pub const ROWS_STMT_END: u16 = 0x0001;
 /// 6-byte post-header, as MySQL 5.1.0–5.1.15 did) then flags u16.
 pub fn rows_flags(body: &[u8], post_header_len: usize) -> Decoded<u16> {
     let flags_at = if post_header_len == 6 { 4 } else { 6 };
-    u16_at(body, flags_at)
-        .ok_or_else(|| format!("rows event body of {} bytes has no flags field", body.len()))
+    u16_at(body, flags_at).ok_or(DecodeError::RowsFlags { len: body.len() })
 }
 
 /// A MySQL GTID, ANONYMOUS_GTID or GTID_TAGGED event.
@@ -187,9 +233,7 @@ fn lean_gtid(event_type: EventType, body: &[u8]) -> Option<Decoded<MySqlGtidEven
     let gtid = if event_type == EventType::AnonymousGtid {
         None
     } else if gno == 0 || gno > MAX_GNO {
-        return Some(Err(format!(
-            "{event_type} carries GNO {gno}, outside 1..={MAX_GNO}"
-        )));
+        return Some(Err(DecodeError::Gno { event_type, gno }));
     } else {
         Some(Gtid {
             tsid: Tsid {
@@ -260,23 +304,24 @@ fn packed_integer(bytes: &[u8]) -> Option<(u64, usize)> {
 pub fn mysql_gtid_full(event_type: EventType, body: &[u8]) -> Decoded<MySqlGtidEvent> {
     let fde = FormatDescriptionEvent::new(BinlogVersion::Version4);
     let ctx = BinlogCtx::new(body.len(), &fde, event_type as u8);
-    let event = GtidEvent::deserialize(ctx, &mut ParseBuf(body))
-        .map_err(|e| format!("{event_type} cannot be decoded: {e}"))?;
+    let event =
+        GtidEvent::deserialize(ctx, &mut ParseBuf(body)).map_err(|e| DecodeError::Gtid {
+            event_type,
+            reason: e.to_string(),
+        })?;
     let gtid = if event_type == EventType::AnonymousGtid {
         None
     } else {
         let tag = match event.tag() {
             Some(tag) => Some(
                 Tag::parse(tag.as_str())
-                    .ok_or_else(|| format!("invalid GTID tag {:?}", tag.as_str()))?,
+                    .ok_or_else(|| DecodeError::Tag(tag.as_str().to_owned()))?,
             ),
             None => None,
         };
         let gno = event.gno();
         if gno == 0 || gno > MAX_GNO {
-            return Err(format!(
-                "{event_type} carries GNO {gno}, outside 1..={MAX_GNO}"
-            ));
+            return Err(DecodeError::Gno { event_type, gno });
         }
         Some(Gtid {
             tsid: Tsid {
@@ -325,10 +370,10 @@ impl MariaGtidEvent {
 pub fn maria_gtid(body: &[u8], server_id: u32) -> Decoded<MariaGtidEvent> {
     let (Some(seq), Some(domain), Some(&flags)) = (u64_at(body, 0), u32_at(body, 8), body.get(12))
     else {
-        return Err(format!(
-            "MariaDB GTID_EVENT body of {} bytes is too short",
-            body.len()
-        ));
+        return Err(DecodeError::TooShort {
+            event: "MariaDB GTID_EVENT",
+            len: body.len(),
+        });
     };
     Ok(MariaGtidEvent {
         gtid: MariaGtid {
@@ -344,13 +389,16 @@ pub fn maria_gtid(body: &[u8], server_id: u32) -> Decoded<MariaGtidEvent> {
 /// `count` × (domain u32, server_id u32, seq_no u64). When a domain is listed more than once
 /// (several server_ids), the server writes the domain's most recent GTID last.
 pub fn maria_gtid_list(body: &[u8]) -> Decoded<MariaGtidPos> {
-    let count = u32_at(body, 0).ok_or("GTID_LIST_EVENT body is too short")? & 0x0fff_ffff;
+    let count = u32_at(body, 0).ok_or(DecodeError::TooShort {
+        event: "GTID_LIST_EVENT",
+        len: body.len(),
+    })? & 0x0fff_ffff;
     let count = count as usize;
     if body.len() < 4 + count * 16 {
-        return Err(format!(
-            "GTID_LIST_EVENT lists {count} GTIDs but its body holds {} bytes",
-            body.len()
-        ));
+        return Err(DecodeError::GtidListCount {
+            count,
+            len: body.len(),
+        });
     }
     let mut pos = MariaGtidPos::new();
     for entry in body[4..4 + count * 16].chunks_exact(16) {
@@ -369,11 +417,14 @@ pub fn maria_gtid_list(body: &[u8]) -> Decoded<MariaGtidPos> {
 /// end u64 exclusive). Tagged: the top byte of the first u64 is the format (1), bits 8–55 the
 /// count, and each UUID is followed by the tag as a serialization-library varlen length and bytes.
 pub fn previous_gtids(body: &[u8]) -> Decoded<GtidSet> {
-    let header = u64_at(body, 0).ok_or("PREVIOUS_GTIDS event body is too short")?;
+    let header = u64_at(body, 0).ok_or(DecodeError::TooShort {
+        event: "PREVIOUS_GTIDS event",
+        len: body.len(),
+    })?;
     let tagged = match header >> 56 {
         0 => false,
         1 => true,
-        format => return Err(format!("PREVIOUS_GTIDS event has unknown format {format}")),
+        format => return Err(DecodeError::PreviousGtidsFormat(format)),
     };
     let n_sids = if tagged {
         (header >> 8) & ((1 << 48) - 1)
@@ -382,19 +433,14 @@ pub fn previous_gtids(body: &[u8]) -> Decoded<GtidSet> {
     };
     // Every source takes at least 24 bytes: checking the count first bounds all work below.
     if n_sids > (body.len() as u64 - 8) / 24 {
-        return Err(format!(
-            "PREVIOUS_GTIDS event lists {n_sids} sources but its body holds {} bytes",
-            body.len()
-        ));
+        return Err(DecodeError::PreviousGtidsCount {
+            count: n_sids,
+            len: body.len(),
+        });
     }
     let mut set = GtidSet::new();
     let mut at = 8;
-    let short = || {
-        format!(
-            "PREVIOUS_GTIDS event body of {} bytes ends early",
-            body.len()
-        )
-    };
+    let short = || DecodeError::PreviousGtidsShort { len: body.len() };
     for _ in 0..n_sids {
         let uuid: [u8; 16] = body
             .get(at..at + 16)
@@ -410,9 +456,8 @@ pub fn previous_gtids(body: &[u8]) -> Decoded<GtidSet> {
             if len == 0 {
                 None
             } else {
-                let text =
-                    std::str::from_utf8(text).map_err(|_| "PREVIOUS_GTIDS tag is not UTF-8")?;
-                Some(Tag::parse(text).ok_or_else(|| format!("invalid GTID tag {text:?}"))?)
+                let text = std::str::from_utf8(text).map_err(|_| DecodeError::TagNotUtf8)?;
+                Some(Tag::parse(text).ok_or_else(|| DecodeError::Tag(text.to_owned()))?)
             }
         } else {
             None
@@ -433,9 +478,7 @@ pub fn previous_gtids(body: &[u8]) -> Decoded<GtidSet> {
             );
             at += 16;
             if start == 0 || end <= start || end - 1 > MAX_GNO {
-                return Err(format!(
-                    "PREVIOUS_GTIDS event holds the invalid interval [{start}, {end})"
-                ));
+                return Err(DecodeError::PreviousGtidsInterval { start, end });
             }
             set.add_range(&tsid, start, end - 1);
         }
@@ -466,7 +509,10 @@ pub struct Rotate {
 }
 
 pub fn rotate(body: &[u8]) -> Decoded<Rotate> {
-    let position = u64_at(body, 0).ok_or("ROTATE_EVENT body is too short")?;
+    let position = u64_at(body, 0).ok_or(DecodeError::TooShort {
+        event: "ROTATE_EVENT",
+        len: body.len(),
+    })?;
     Ok(Rotate {
         position,
         next_file: String::from_utf8_lossy(&body[8..]).into_owned(),

@@ -53,16 +53,23 @@ pub struct FormatDescription {
     post_header_lens: Vec<u8>,
 }
 
+/// Why a FORMAT_DESCRIPTION_EVENT cannot be decoded (the caller adds the file and offset).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormatError {
+    #[error("FORMAT_DESCRIPTION_EVENT of {len} bytes is too short")]
+    TooShort { len: usize },
+    #[error(
+        "FORMAT_DESCRIPTION_EVENT declares a {0}-byte event header; binlog v4 uses {HEADER_LEN}"
+    )]
+    HeaderLength(u8),
+    #[error("unknown binlog checksum algorithm {0}")]
+    Checksum(u8),
+}
+
 impl FormatDescription {
-    /// Decodes a whole FDE (header included). The error says what is wrong; the caller adds the
-    /// file and offset.
-    pub fn parse(event: &[u8]) -> Result<FormatDescription, String> {
-        let too_short = || {
-            format!(
-                "FORMAT_DESCRIPTION_EVENT of {} bytes is too short",
-                event.len()
-            )
-        };
+    /// Decodes a whole FDE (header included).
+    pub fn parse(event: &[u8]) -> Result<FormatDescription, FormatError> {
+        let too_short = || FormatError::TooShort { len: event.len() };
         let body = event.get(HEADER_LEN..).ok_or_else(too_short)?;
         if body.len() < FIXED_BODY_LEN {
             return Err(too_short());
@@ -76,10 +83,7 @@ impl FormatDescription {
             .timestamp;
         let header_length = body[56];
         if usize::from(header_length) != HEADER_LEN {
-            return Err(format!(
-                "FORMAT_DESCRIPTION_EVENT declares a {header_length}-byte event header; binlog v4 \
-                 uses {HEADER_LEN}"
-            ));
+            return Err(FormatError::HeaderLength(header_length));
         }
         let version = split_version(&server_version);
         let flavor = Flavor::of_version(&server_version);
@@ -96,7 +100,7 @@ impl FormatDescription {
             let checksum = match rest[split] {
                 0 | 0xff => ChecksumAlg::Off,
                 1 => ChecksumAlg::Crc32,
-                other => return Err(format!("unknown binlog checksum algorithm {other}")),
+                other => return Err(FormatError::Checksum(other)),
             };
             (&rest[..split], checksum)
         } else {
@@ -242,18 +246,23 @@ mod tests {
 
     #[test]
     fn rejects_short_or_odd_events() {
-        assert!(FormatDescription::parse(&[0; 40]).is_err());
+        assert_eq!(
+            FormatDescription::parse(&[0; 40]).unwrap_err(),
+            FormatError::TooShort { len: 40 }
+        );
         let mut event = fde("8.0.40", Some(ChecksumAlg::Crc32));
         event[HEADER_LEN + 56] = 13;
-        assert!(
-            FormatDescription::parse(&event)
-                .unwrap_err()
-                .contains("13-byte")
+        assert_eq!(
+            FormatDescription::parse(&event).unwrap_err(),
+            FormatError::HeaderLength(13)
         );
         let mut event = fde("8.0.40", Some(ChecksumAlg::Crc32));
         let alg_at = event.len() - 5;
         event[alg_at] = 7;
-        assert!(FormatDescription::parse(&event).is_err());
+        assert_eq!(
+            FormatDescription::parse(&event).unwrap_err(),
+            FormatError::Checksum(7)
+        );
     }
 
     #[test]

@@ -422,7 +422,7 @@ impl<R: ReadAt> BinlogReader<R> {
         &self.window[at..at + n]
     }
 
-    fn corrupt(&self, offset: u64, what: impl Into<String>) -> BinlogError {
+    fn corrupt(&self, offset: u64, what: impl std::fmt::Display) -> BinlogError {
         BinlogError::corrupt(&self.name, offset, what)
     }
 

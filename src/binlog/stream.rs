@@ -79,7 +79,7 @@ where
         }
     }
 
-    fn corrupt(&self, offset: u64, what: impl Into<String>) -> BinlogError {
+    fn corrupt(&self, offset: u64, what: impl std::fmt::Display) -> BinlogError {
         BinlogError::corrupt(&self.name, offset, what)
     }
 

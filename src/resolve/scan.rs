@@ -535,7 +535,7 @@ fn probe_at(
     let decoded = events::mysql_gtid(event_type, body).map_err(|what| BinlogError::Corrupt {
         file: reader.name().to_owned(),
         offset: at,
-        what,
+        what: what.to_string(),
     })?;
     match decoded
         .immediate_commit_us
@@ -585,7 +585,7 @@ fn bisect(
         events::mysql_gtid(first_type, reader.body()?).map_err(|what| BinlogError::Corrupt {
             file: reader.name().to_owned(),
             offset: first.offset,
-            what,
+            what: what.to_string(),
         })?;
     let (Some(first_commit), Some(_)) = (
         decoded
@@ -822,7 +822,7 @@ fn hop_range(
             BinlogError::Corrupt {
                 file: reader.name().to_owned(),
                 offset: event.offset,
-                what,
+                what: what.to_string(),
             }
         })?;
         if let Some(gtid) = decoded.gtid {

@@ -1,18 +1,46 @@
 //! Go's durations (`time.ParseDuration`), as DM reads `safe-mode-duration` and dmctl its
 //! timeouts.
 
+/// A text Go's `time.ParseDuration` rejects, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?}: {why}")]
+pub struct GoDurationError {
+    pub text: String,
+    pub why: Fault,
+}
+
+/// What is wrong with a Go duration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Fault {
+    #[error("empty")]
+    Empty,
+    #[error("a number is missing")]
+    NoNumber,
+    #[error("a unit is missing (ns, us, ms, s, m, h)")]
+    NoUnit,
+    #[error("unknown unit {0:?}")]
+    UnknownUnit(String),
+    #[error("out of range")]
+    OutOfRange,
+}
+
 /// A Go duration (`time.ParseDuration`, as DM reads `safe-mode-duration`) in nanoseconds, or
 /// why Go would reject it: an optional sign, then numbers (with an optional fraction, which Go
 /// truncates to whole nanoseconds) each followed by a unit (`ns`, `us`, `µs`, `ms`, `s`, `m`,
 /// `h`); `0` alone is allowed. The magnitude is returned (DM rejects a negative duration).
-pub fn go_duration_nanos(text: &str) -> Result<u128, String> {
-    let bad = |why: &str| Err(format!("{text:?}: {why}"));
+pub fn go_duration_nanos(text: &str) -> Result<u128, GoDurationError> {
+    let bad = |why: Fault| {
+        Err(GoDurationError {
+            text: text.to_owned(),
+            why,
+        })
+    };
     let body = text.strip_prefix(['+', '-']).unwrap_or(text);
     if body == "0" {
         return Ok(0);
     }
     if body.is_empty() {
-        return bad("empty");
+        return bad(Fault::Empty);
     }
     let mut rest = body;
     let mut total: u128 = 0;
@@ -24,7 +52,7 @@ pub fn go_duration_nanos(text: &str) -> Result<u128, String> {
             None => ("", after),
         };
         if int.is_empty() && frac.is_empty() {
-            return bad("a number is missing");
+            return bad(Fault::NoNumber);
         }
         let unit_len = after
             .char_indices()
@@ -38,14 +66,14 @@ pub fn go_duration_nanos(text: &str) -> Result<u128, String> {
             "s" => 1_000_000_000,
             "m" => 60_000_000_000,
             "h" => 3_600_000_000_000,
-            "" => return bad("a unit is missing (ns, us, ms, s, m, h)"),
-            _ => return bad(&format!("unknown unit {unit:?}")),
+            "" => return bad(Fault::NoUnit),
+            _ => return bad(Fault::UnknownUnit(unit.to_owned())),
         };
         let int: u128 = match int {
             "" => 0,
             digits => match digits.parse() {
                 Ok(n) => n,
-                Err(_) => return bad("out of range"),
+                Err(_) => return bad(Fault::OutOfRange),
             },
         };
         // The fraction, truncated to whole nanoseconds as Go does.
@@ -56,10 +84,10 @@ pub fn go_duration_nanos(text: &str) -> Result<u128, String> {
         };
         total = match int.checked_mul(scale).and_then(|n| n.checked_add(frac_ns)) {
             Some(n) => total.saturating_add(n),
-            None => return bad("out of range"),
+            None => return bad(Fault::OutOfRange),
         };
         if total > i64::MAX as u128 {
-            return bad("out of range");
+            return bad(Fault::OutOfRange);
         }
         rest = after;
     }

@@ -265,17 +265,20 @@ fn or_none(name: &str) -> &str {
 /// set keeps one GTID per (domain, server_id) (`mysql/mariadb_gtid.go` does not trim spaces, so
 /// `0-1-42736, 1-2-2858` fails there); a MySQL set prints as MySQL does. The error says why the
 /// text is neither.
-pub fn dm_gtid_text(text: &str) -> Result<String, String> {
+pub fn dm_gtid_text(text: &str) -> Result<String, NotAGtidSet> {
     if let Ok(set) = text.parse::<MariaGtidSet>() {
         return Ok(set.to_string());
     }
     text.parse::<GtidSet>()
         .map(|set| set.to_string())
-        .map_err(|mysql| {
-            format!(
-                "{mysql}; nor is it a MariaDB GTID set (domain-server-sequence, comma-separated)"
-            )
-        })
+        .map_err(|mysql| NotAGtidSet { mysql })
+}
+
+/// A GTID text that is neither a MySQL nor a MariaDB GTID set: why MySQL's parser refused it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{mysql}; nor is it a MariaDB GTID set (domain-server-sequence, comma-separated)")]
+pub struct NotAGtidSet {
+    mysql: crate::gtid::mysql::GtidParseError,
 }
 
 /// Whether a MySQL GTID text has tagged GTIDs (MySQL 8.4, `uuid:tag:1-3`), which DM's parser

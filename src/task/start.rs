@@ -1056,7 +1056,7 @@ async fn exit_point_gtids(
     let file = upstream_file_name(&exit.binlog_name);
     match remote::gtid_pos_at(settings, &file, u64::from(exit.binlog_pos), deadline).await {
         Ok(Some(gtid)) if !gtid.trim().is_empty() => {
-            super::location::dm_gtid_text(&gtid).map_err(&failed)
+            super::location::dm_gtid_text(&gtid).map_err(|e| failed(e.to_string()))
         }
         Ok(Some(_)) => Err(failed(format!(
             "the upstream has no GTID position for {file}:{}",
