@@ -1,5 +1,5 @@
 //! Header-walk throughput: transaction units out of a page-cached binlog file, GTIDs tracked.
-//! Goal (issue 3): at least 2 GB/s on this 2-core machine.
+//! Goal: at least 2 GB/s on this 2-core machine.
 //!
 //! The files are made once per run by the test writer (~256 MiB each) in a temporary directory
 //! and read once before measuring, so they sit in the page cache. "typical" files carry 200-byte

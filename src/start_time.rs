@@ -188,11 +188,12 @@ impl StartTime {
             LocalResult::Ambiguous((earlier, offset), (_, later_offset)) => Ok(ResolvedTime {
                 instant_us: earlier.timestamp_micros(),
                 zone: format!("{name} ({offset})"),
-                note: Some(format!(
-                    "{} happens twice in {name} (daylight saving ends); the earlier one \
-                     ({offset}) was used; write {later_offset} to mean the later one",
-                    self.local.format("%Y-%m-%d %H:%M:%S")
-                )),
+                note: Some(AmbiguousTime {
+                    local: self.local.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    zone: name,
+                    used: Some(offset.to_string()),
+                    later: Some(later_offset.to_string()),
+                }),
             }),
             LocalResult::None => Err(TimeError::NonExistent {
                 input: self.input.clone(),
@@ -209,7 +210,36 @@ pub struct ResolvedTime {
     /// The zone and offset used, e.g. `Europe/Berlin (+02:00)`.
     pub zone: String,
     /// Said to the user when the time was ambiguous.
-    pub note: Option<String>,
+    pub note: Option<AmbiguousTime>,
+}
+
+/// A local time that happens twice in its zone (daylight saving ends): the earlier instant is
+/// used.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AmbiguousTime {
+    pub local: String,
+    pub zone: String,
+    /// The offset used (the earlier instant's), when known.
+    pub used: Option<String>,
+    /// The offset to write for the later instant, when known.
+    pub later: Option<String>,
+}
+
+impl fmt::Display for AmbiguousTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} happens twice in {} (daylight saving ends); ",
+            self.local, self.zone
+        )?;
+        match (&self.used, &self.later) {
+            (Some(used), Some(later)) => write!(
+                f,
+                "the earlier one ({used}) was used; write {later} to mean the later one"
+            ),
+            _ => f.write_str("the earlier one was used; write an offset to choose"),
+        }
+    }
 }
 
 /// The time zone a bare start time is read in.
@@ -343,7 +373,7 @@ mod tests {
             format_instant(fold.instant_us),
             "2030-10-27T00:30:00.000000Z"
         );
-        assert!(fold.note.unwrap().contains("earlier"));
+        assert_eq!(fold.note.unwrap().local, "2030-10-27 02:30:00");
     }
 
     #[test]

@@ -18,11 +18,14 @@
 use std::fmt;
 
 use crate::binlog::events::{self, QueryKind, ROWS_STMT_END};
-use crate::binlog::{BinlogError, BinlogWarning, EventRef, EventSource, EventType, UnitRole};
+use crate::binlog::{
+    BinlogError, BinlogWarning, EventRef, EventSource, EventType, Trouble, UnitRole,
+};
 use crate::gtid::{ExecutedGtids, UnitGtid};
 
 /// Which clock dates a unit (SEMANTICS.md §4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TimeBasis {
     /// The commit time: MySQL 8's `immediate_commit_timestamp` (µs), else the header time of the
     /// unit's last event.
@@ -212,11 +215,11 @@ impl<S: EventSource> UnitReader<S> {
         std::mem::take(&mut self.warnings)
     }
 
-    fn warn(&mut self, offset: u64, message: String) {
+    fn warn(&mut self, offset: u64, trouble: Trouble) {
         self.warnings.push(BinlogWarning {
             file: self.source.name().to_owned(),
             offset,
-            message,
+            trouble,
         });
     }
 
@@ -287,12 +290,7 @@ impl<S: EventSource> UnitReader<S> {
         if let Some(open) = self.open.take()
             && !self.source.may_grow()
         {
-            self.warn(
-                open.pos,
-                "a transaction starts here but the file ends before it commits; it is skipped \
-                 (the server stopped while writing it)"
-                    .to_owned(),
-            );
+            self.warn(open.pos, Trouble::EndsBeforeCommit);
         }
     }
 
@@ -302,10 +300,9 @@ impl<S: EventSource> UnitReader<S> {
             self.warned_types[code] = true;
             self.warn(
                 event.offset,
-                format!(
-                    "unknown event type {code} (not marked ignorable) skipped; if it belongs to a \
-                     transaction the answer may be off: please report this binlog"
-                ),
+                Trouble::UnknownEvent {
+                    type_code: event.header.type_code,
+                },
             );
         }
     }
@@ -427,9 +424,7 @@ impl<S: EventSource> UnitReader<S> {
             self.warnings.push(BinlogWarning {
                 file,
                 offset: open.pos,
-                message: "a transaction starts here but the file ends before it commits; it is \
-                          skipped (the server stopped while writing it)"
-                    .to_owned(),
+                trouble: Trouble::EndsBeforeCommit,
             });
         }
         if !self.track_gtids {
@@ -469,14 +464,7 @@ impl<S: EventSource> UnitReader<S> {
                 )
             };
         if let Some(open) = self.open.take() {
-            self.warn(
-                open.pos,
-                format!(
-                    "a transaction starts here but a new one starts at {} before it commits; it \
-                     is skipped",
-                    event.offset
-                ),
-            );
+            self.warn(open.pos, Trouble::Interrupted { next: event.offset });
         }
         self.in_transaction = implies_begin;
         self.extend(event);

@@ -1,4 +1,4 @@
-//! Issue 13's scenario on a real MariaDB with a real clock (no `SET TIMESTAMP` anywhere): long
+//! Late-dated rotations on a real MariaDB with a real clock (no `SET TIMESTAMP` anywhere): long
 //! autocommit statements rotate the log when they commit, so each new file's FDE (and the old
 //! file's ROTATE) carries the statement's *start* time, while other sessions' small and long
 //! transactions committed after it sit in the old file. Every start time around every boundary

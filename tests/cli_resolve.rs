@@ -125,7 +125,11 @@ fn below_the_lower_bound_starts_at_the_first_file_with_a_warning() {
     assert_eq!(answer["status"], "BelowLowerBound");
     assert_eq!(answer["binlog_name"], "mysql-bin.000002");
     assert_eq!(answer["binlog_pos"], 4);
-    assert!(answer["warnings"][0].as_str().unwrap().contains("purged"));
+    assert_eq!(answer["warnings"][0]["code"], "before_oldest", "{answer}");
+    assert_eq!(
+        answer["warnings"][0]["file"], "mysql-bin.000002",
+        "{answer}"
+    );
     assert!(
         out.stderr.contains("may have been purged"),
         "{}",
@@ -434,10 +438,10 @@ fn gtid_on_needs_a_binlog_with_gtids() {
     assert_eq!(json(&out)["binlog_gtid"], "");
 }
 
-/// Issue 26: `--emit mysql` on MySQL 5.7 binlogs written with GTIDs off (the public `canal-5.7`
-/// files: every file has a PREVIOUS_GTIDS event, empty) printed auto-positioning with
-/// `gtid_purged = ''`, which a replica with gtid_mode=OFF refuses (error 1777) and whose RESET
-/// wipes the replica's binlogs for nothing. The form is the file and position.
+/// `--emit mysql` on MySQL 5.7 binlogs written with GTIDs off (the public `canal-5.7` files:
+/// every file has a PREVIOUS_GTIDS event, empty) prints the file and position. Auto-positioning
+/// with `gtid_purged = ''` would be refused by a replica with gtid_mode=OFF (error 1777), and its
+/// RESET would wipe the replica's binlogs for nothing.
 #[test]
 fn emit_mysql_on_binlogs_without_gtids_gives_the_file_and_position() {
     let out = startpoint(&[
@@ -461,9 +465,9 @@ fn emit_mysql_on_binlogs_without_gtids_gives_the_file_and_position() {
     );
 }
 
-/// Issue 14: `--binlog-dir /var/lib/mysql` printed a note for every file of the datadir that is
-/// not a binlog (13 lines on a fresh MariaDB). An index names the binlog files; the rest is
-/// the server's business, and only `--explain` mentions it, in one line.
+/// `--binlog-dir /var/lib/mysql`: an index names the binlog files, and the datadir's other files
+/// (13 on a fresh MariaDB) are the server's business, so none gets a note; only `--explain`
+/// mentions them, in one line.
 #[test]
 fn a_datadir_with_an_index_says_nothing_of_its_other_files() {
     let dir = tempfile::tempdir().unwrap();
@@ -565,7 +569,7 @@ fn missing_newest_files_are_named_when_too_late() {
 }
 
 /// `--output json` and `--explain` say per file whether it was skipped on the commit clock, read,
-/// or not needed, and why (issue 13).
+/// or not needed, and why.
 #[test]
 fn every_file_says_whether_it_was_skipped_or_read_and_why() {
     use startpoint::testkit::binlog_writer::{
@@ -629,14 +633,16 @@ fn every_file_says_whether_it_was_skipped_or_read_and_why() {
         ],
         "{answer}"
     );
-    assert_eq!(answer["files"][2]["why"], "the answer is in it");
+    assert_eq!(answer["files"][2]["why"]["code"], "answer_in", "{answer}");
+    assert_eq!(
+        answer["files"][0]["why"]["code"], "skipped_on_clock",
+        "{answer}"
+    );
     let begin = json(&run("begin", &["--output", "json"]));
     assert_eq!(begin["files"][0]["decision"], "read", "{begin}");
-    assert!(
-        begin["files"][0]["why"]
-            .as_str()
-            .unwrap()
-            .contains("begin basis has no monotonic clock"),
+    assert_eq!(begin["files"][0]["why"]["code"], "read", "{begin}");
+    assert_eq!(
+        begin["files"][0]["why"]["start"]["why"]["code"], "begin_basis",
         "{begin}"
     );
     // Before the first file (BelowLowerBound): nothing is read, and every file says so.
@@ -670,7 +676,7 @@ fn every_file_says_whether_it_was_skipped_or_read_and_why() {
 
 /// `startpoint index` summarises every closed file into the cache and prints the coverage
 /// table; resolutions then skip those files (`skipped-on-summary`), with the same answer; a
-/// damaged cache, or `--no-cache`, changes nothing but the cost (issue 13).
+/// damaged cache, or `--no-cache`, changes nothing but the cost.
 #[test]
 fn index_fills_the_cache_and_resolutions_skip_summarised_files() {
     let cache = tempfile::tempdir().unwrap();
@@ -758,7 +764,7 @@ fn index_fills_the_cache_and_resolutions_skip_summarised_files() {
 }
 
 /// `--assume-max-statement` is named in the answer and skips files; `--assume-mtime-bounds`
-/// is refused for a live server (issue 13).
+/// is refused for a live server.
 #[test]
 fn an_opt_in_assumption_is_named_in_the_answer() {
     let run = |extra: &[&str]| {
@@ -824,10 +830,10 @@ fn an_opt_in_assumption_is_named_in_the_answer() {
     );
 }
 
-/// The fixture's late-dated rotation (issue 13): mysql-bin.000011 is dated 02:45:30, when a long
-/// statement started; two transactions committed at 02:45:35 and 02:45:41 sit in mysql-bin.000010
-/// before it. A start time between them is answered in mysql-bin.000010, as the server's own
-/// history says, not in the newer file a creation-time choice would pick.
+/// The fixture's late-dated rotation: mysql-bin.000011 is dated 02:45:30, when a long statement
+/// started; two transactions committed at 02:45:35 and 02:45:41 sit in mysql-bin.000010 before it.
+/// A start time between them is answered in mysql-bin.000010, as the server's own history says, not
+/// in the newer file a creation-time choice would pick.
 #[test]
 fn a_late_dated_rotation_in_the_fixture_is_answered_in_the_older_file() {
     let out = resolve(&[
@@ -845,7 +851,7 @@ fn a_late_dated_rotation_in_the_fixture_is_answered_in_the_older_file() {
     );
 }
 
-/// Issue 18: `--emit` on the real binary. With one format stdout holds only that format (to
+/// `--emit` on the real binary. With one format stdout holds only that format (to
 /// pipe into its consumer); with several each block is marked; the answer is the same one.
 #[test]
 fn emit_prints_each_consumers_form_and_only_that() {
@@ -895,5 +901,61 @@ fn emit_prints_each_consumers_form_and_only_that() {
             .contains(&format!("canal.instance.master.position={pos}\n")),
         "{}",
         both.stdout
+    );
+}
+
+/// Each `--explain` line comes from the decision taken: the clock skips nothing, and the
+/// summaries skip what they skip, so it never says "every file is read from the first" while it
+/// lists files as `skipped-on-summary`.
+#[test]
+fn explain_never_says_every_file_is_read_while_summaries_skip_files() {
+    let cache = tempfile::tempdir().unwrap();
+    let cache_dir = cache.path().display().to_string();
+    let base = ["--binlog-dir", DIR, "--cache-dir", &cache_dir];
+    startpoint(&[&["index"][..], &base].concat()).assert_success();
+    let out = startpoint(
+        &[
+            &["resolve-position"][..],
+            &base,
+            &["--start-time", "2030-03-31 01:30:00Z", "--explain"],
+        ]
+        .concat(),
+    );
+    out.assert_success();
+    assert!(
+        out.stdout.contains("skipped-on-summary")
+            && out.stdout.contains("the commit clock skips no file")
+            && !out.stdout.contains("every file is read"),
+        "{}",
+        out.stdout
+    );
+    let json = json(&startpoint(
+        &[
+            &["resolve-position"][..],
+            &base,
+            &[
+                "--start-time",
+                "2030-03-31 01:30:00Z",
+                "--explain",
+                "--output",
+                "json",
+            ],
+        ]
+        .concat(),
+    ));
+    let codes: Vec<&str> = json["explain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| step["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes[0], "clock_skips_nothing", "{json}");
+    assert!(codes.contains(&"skipped_on_summary"), "{json}");
+    assert!(
+        json["explain"][0]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("the commit clock skips no file"),
+        "{json}"
     );
 }

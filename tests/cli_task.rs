@@ -44,9 +44,9 @@ mysql-instances:
   - source-id: \"mysql-replica-01\"
 ";
 
-/// Issue 17, item 4: `source-id: 007` was stored as `7` (so DM never found the task's rows)
-/// and `password: 0123` used as `123`; yaml.v2 keeps a string field's text. And `enable-gtid:
-/// on`, a YAML 1.1 boolean yaml.v2 reads, was refused (item 11).
+/// yaml.v2 keeps a string field's text, so `source-id: 007` is stored as `007`, not `7` (under
+/// which DM would never find the task's rows), and `password: 0123` is `0123`. And
+/// `enable-gtid: on`, a YAML 1.1 boolean yaml.v2 reads, is accepted.
 #[test]
 fn number_like_yaml_strings_keep_their_text() {
     let scene = Scene::new();
@@ -132,10 +132,10 @@ fn a_bad_start_time_is_dms_parse_error_with_no_sources() {
     assert_eq!(out.stdout, expected("start-task-bad-time.json"));
 }
 
-/// Issue 26, item 12: a start time with blanks around it was trimmed; DM's pattern is anchored
-/// (`^\d{4}-…$`, tiflow `dm/pkg/utils/time.go`, `ParseStartTimeInLoc`), so DM refuses it, with
-/// the whole text: `TaskCliArgs.Verify`'s annotation, `": "`, then the parser's own error
-/// quoting the input as Go's `%q` does.
+/// A start time with blanks around it is not trimmed: DM's pattern is anchored (`^\d{4}-…$`, tiflow
+/// `dm/pkg/utils/time.go`, `ParseStartTimeInLoc`), so DM refuses it, with the whole text:
+/// `TaskCliArgs.Verify`'s annotation, `": "`, then the parser's own error quoting the input as Go's
+/// `%q` does.
 #[test]
 fn a_start_time_with_blanks_around_it_is_refused_as_dm_refuses_it() {
     let scene = Scene::new();
@@ -159,10 +159,9 @@ fn a_start_time_with_blanks_around_it_is_refused_as_dm_refuses_it() {
     }
 }
 
-/// Issue 26, item 12: `is-sharding: false` with a `shard-mode` (or `is-sharding: true` with an
-/// empty one) was accepted. dmctl refuses the contradiction before sending the task, judging a
-/// key set by a line that begins with it (tiflow `dm/ctl/master/start_task.go`,
-/// `startTaskFunc`).
+/// `is-sharding: false` with a `shard-mode` (or `is-sharding: true` with an empty one) is
+/// refused as dmctl refuses the contradiction before sending the task, judging a key set by a
+/// line that begins with it (tiflow `dm/ctl/master/start_task.go`, `startTaskFunc`).
 #[test]
 fn is_sharding_contradicting_shard_mode_gets_dmctls_refusal() {
     let scene = Scene::new();
@@ -199,9 +198,8 @@ fn a_source_not_created_is_named() {
     let task = scene.file("task.yaml", TASK);
     let out = scene.run(&["start-task", &task]);
     assert_eq!(out.code, Some(1));
-    // Issue 26: `--start-time ''` was a parse error; DM takes an empty start time for none
-    // (tiflow `dm/master/server.go`, `StartTask`: `req.StartTime == ""`), so the run is the
-    // one without it.
+    // DM takes an empty start time for none (tiflow `dm/master/server.go`, `StartTask`:
+    // `req.StartTime == ""`), so `--start-time ''` runs as a start without one.
     let empty = scene.run(&["start-task", &task, "--start-time", ""]);
     assert_eq!((empty.code, &empty.stdout), (out.code, &out.stdout));
     let msg = &msg(&out);
@@ -235,9 +233,9 @@ fn task_file_errors_name_the_key_and_line() {
     assert!(missing.stdout.contains("task.yaml: cannot read it"));
 }
 
-/// Issue 26: a `meta` with a `binlog-gtid` DM cannot read was refused even with `--start-time`,
-/// where DM never reads `meta` (dm-master replaces it with the start time's location). It is
-/// refused only for a start from the meta, naming the key and line.
+/// A `meta` with a `binlog-gtid` DM cannot read is refused only for a start from the meta,
+/// naming the key and line: with `--start-time` DM never reads `meta` (dm-master replaces it
+/// with the start time's location).
 #[test]
 fn a_meta_dm_cannot_read_is_refused_only_without_a_start_time() {
     let scene = Scene::new();
@@ -268,9 +266,9 @@ fn a_task_mode_without_replication_is_refused() {
     assert!(out.stdout.contains("task-mode full"), "{}", out.stdout);
 }
 
-/// Issue 17, item 2: `all` and `load&sync` got a sync checkpoint (from meta or --start-time);
-/// DM ignores meta in these modes and, finding a sync checkpoint before the dump, skips dump and
-/// load (tiflow `dm/worker/subtask.go`): the downstream never got the full data. Refused, with
+/// In `all` and `load&sync` modes DM ignores meta and, finding a sync checkpoint before the
+/// dump, skips dump and load (tiflow `dm/worker/subtask.go`), so the downstream would never get
+/// the full data. A sync checkpoint (from meta or --start-time) in these modes is refused, with
 /// the reason, before anything is read or written.
 #[test]
 fn all_and_load_sync_modes_are_refused_a_sync_checkpoint() {

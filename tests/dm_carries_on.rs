@@ -1,7 +1,7 @@
-//! Issue 16: a real DM carries on from what start-task writes. No DM runs here, so each case
-//! sets the checkpoint row up by hand the way DM writes it (tiflow `dm/syncer/checkpoint.go`),
-//! runs start-task on the real binary against a private MariaDB upstream and downstream, and
-//! reads the row back to check it against what DM's code does with it (cited per test).
+//! A real DM carries on from what start-task writes. No DM runs here, so each case sets the
+//! checkpoint row up by hand the way DM writes it (tiflow `dm/syncer/checkpoint.go`), runs
+//! start-task on the real binary against a private MariaDB upstream and downstream, and reads the
+//! row back to check it against what DM's code does with it (cited per test).
 
 use mysql_async::prelude::*;
 use startpoint::task::dm::SAFE_MODE_DURATION_ZERO;
@@ -55,10 +55,10 @@ fn one_lower_plus(gtid: &str, extra: &str) -> String {
     entries.join(",")
 }
 
-/// Issue 16, item 1: `safe-mode-duration: "0s"` was parsed and never used; an exit point was
-/// written anyway, which DM's `enableSafeModeInitializationPhase` (tiflow
-/// `dm/syncer/safe_mode.go`) refuses with error 36071 whenever it differs from the checkpoint.
-/// A start that needs a window now fails for the source with DM's text; nothing is written.
+/// `safe-mode-duration: "0s"` leaves no room for an exit point: DM's
+/// `enableSafeModeInitializationPhase` (tiflow `dm/syncer/safe_mode.go`) refuses one with error
+/// 36071 whenever it differs from the checkpoint. So a start that needs a window fails for the
+/// source with DM's text, and nothing is written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn safe_mode_duration_0s_fails_a_start_that_needs_a_window() {
     let up = upstream().await;
@@ -84,10 +84,10 @@ async fn safe_mode_duration_0s_fails_a_start_that_needs_a_window() {
     assert_eq!(rows(&downstream, TASK).await, before, "nothing is written");
 }
 
-/// Issue 16, item 2: with a pending exit point E after the checkpoint C and a start S that
-/// cannot be ordered against E (errant transactions: E has a GTID S has not, S one E has
-/// not), the window became C: E was lost, and DM left safe mode at once and replayed (C, E]
-/// without it. E is kept, and the message names E.
+/// With a pending exit point E after the checkpoint C and a start S that cannot be ordered
+/// against E (errant transactions: E has a GTID S has not, S one E has not), E is kept, and the
+/// message names E: a window ending at C would lose E, and DM would leave safe mode at once and
+/// replay (C, E] without it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pending_exit_point_survives_a_start_that_crosses_it() {
     let up = upstream().await;
@@ -110,12 +110,11 @@ async fn a_pending_exit_point_survives_a_start_that_crosses_it() {
     assert!(msg.contains(&format!("{}:{}", e.0, e.1)), "names E: {msg}");
 }
 
-/// Issue 16, item 3: on an `enable-gtid: true` source DM ignores an exit point without a GTID
-/// set (tiflow `dm/syncer/checkpoint.go`, `Load`: it reads only a non-empty
-/// `exit_safe_binlog_gtid`, "TODO: we forget to handle else"). A checkpoint from a meta with
-/// only binlog-name/binlog-pos gave such an exit point; it now carries the GTIDs at that
-/// location, as the upstream computes them (`BINLOG_GTID_POS`, what DM's
-/// `adjustGlobalPointGTID` reads from the binlog).
+/// On an `enable-gtid: true` source DM ignores an exit point without a GTID set (tiflow
+/// `dm/syncer/checkpoint.go`, `Load`: it reads only a non-empty `exit_safe_binlog_gtid`, "TODO:
+/// we forget to handle else"). So the exit point of a checkpoint from a meta with only
+/// binlog-name/binlog-pos carries the GTIDs at that location, as the upstream computes them
+/// (`BINLOG_GTID_POS`, what DM's `adjustGlobalPointGTID` reads from the binlog).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exit_point_on_an_enable_gtid_source_carries_its_gtids() {
     let up = upstream().await;
@@ -139,11 +138,10 @@ async fn an_exit_point_on_an_enable_gtid_source_carries_its_gtids() {
     assert_eq!(parse(&exit.2), parse(&l2.2), "the GTIDs at L2");
 }
 
-/// Issue 16, items 4 and 5: DM's MariaDB GTID text after a failover lists one GTID per
-/// (domain, server_id) (go-mysql v1.13 `MariadbGTIDSet`); it was rejected ("domain 0 appears
-/// twice") and the order fell back to files, which after an upstream switch put S after C: no
-/// window and a false "skipped" warning. Compared as `MariadbGTIDSet.Contain` does, S is before
-/// C.
+/// DM's MariaDB GTID text after a failover lists one GTID per (domain, server_id) (go-mysql
+/// v1.13 `MariadbGTIDSet`), so a domain may appear twice. Taken as it stands and compared as
+/// `MariadbGTIDSet.Contain` does, S is before C; ordering by files instead would, after an
+/// upstream switch, put S after C: no window and a false "skipped" warning.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dms_mariadb_gtid_text_after_a_failover_orders_as_in_dm() {
     let up = upstream().await;
@@ -172,11 +170,11 @@ async fn dms_mariadb_gtid_text_after_a_failover_orders_as_in_dm() {
     assert_eq!(exit_point(&row), c, "safe mode until C");
 }
 
-/// Issue 16, items 8 and 9: `--remove-meta` is DM's `removeMetaData` (tiflow
-/// `dm/master/server.go`): the whole task even with `-s` (said in `msg`), DM's other meta
-/// tables, and the Lightning error schema `<meta-schema>_<task>`; a sharding meta table with
-/// rows means DM's etcd state is left, which is said too. A meta `binlog-gtid` with a space,
-/// which go-mysql's parser cannot read, is written canonically.
+/// `--remove-meta` is DM's `removeMetaData` (tiflow `dm/master/server.go`): the whole task even
+/// with `-s` (said in `msg`), DM's other meta tables, and the Lightning error schema
+/// `<meta-schema>_<task>`; a sharding meta table with rows means DM's etcd state is left, which
+/// is said too. A meta `binlog-gtid` with a space, which go-mysql's parser cannot read, is
+/// written canonically.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remove_meta_clears_the_whole_task_as_dm_does() {
     let up = upstream().await;
@@ -276,12 +274,11 @@ async fn remove_meta_clears_the_whole_task_as_dm_does() {
     conn.disconnect().await.unwrap();
 }
 
-/// Issue 16, item 10: `--remove-meta`'s drops run after the checkpoint's COMMIT; when one
-/// failed, the reply said "nothing was written". Now it says the checkpoint is written, which
-/// statement failed, and what is left, with result false. And since `--remove-meta` drops
-/// DM's Lightning error schema `<meta-schema>_<task>` too (the server checks that privilege
-/// even when the schema is absent), the precheck asks for DROP there, before anything is
-/// written.
+/// `--remove-meta`'s drops run after the checkpoint's COMMIT, so when one fails the reply says
+/// the checkpoint is written (not "nothing was written"), which statement failed, and what is
+/// left, with result false. And since `--remove-meta` drops DM's Lightning error schema
+/// `<meta-schema>_<task>` too (the server checks that privilege even when the schema is absent),
+/// the precheck asks for DROP there, before anything is written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_after_the_commit_says_what_was_written() {
     let up = upstream().await;

@@ -1,4 +1,4 @@
-//! Issue 18: `resolve-position --emit` proved on a real replica. A private MariaDB primary with
+//! `resolve-position --emit` proved on a real replica. A private MariaDB primary with
 //! the fixture history (across rotations); a second private MariaDB, with log_slave_updates, is
 //! made its replica by running exactly what `--emit mariadb` prints, in the GTID form and in the
 //! file/position form, after the history before the answer is restored into it the way a DBA
@@ -294,7 +294,7 @@ async fn a_replica_started_from_emit_mariadb_replays_exactly_from_the_answer() {
     }
 }
 
-/// Issue 18: the `mysqlbinlog` form, replayed. A fresh server restored to the answer, then fed
+/// The `mysqlbinlog` form, replayed. A fresh server restored to the answer, then fed
 /// exactly what `--emit mysqlbinlog` prints (from the local files), logs exactly the
 /// transactions committed at or after T.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -354,7 +354,7 @@ async fn io_error_after_trying(replica: &MariaDb) -> Option<u64> {
     seen
 }
 
-/// Issue 26: with a password, `--emit mariadb` prints `MASTER_PASSWORD = '<password>'`, which
+/// With a password, `--emit mariadb` prints `MASTER_PASSWORD = '<password>'`, which
 /// MariaDB takes as the password itself: piped as it is, the replica's IO thread fails to log
 /// in (1045). stderr says to replace the placeholder; done as it says, the replica connects
 /// and replays exactly from the answer. The password appears in no output.

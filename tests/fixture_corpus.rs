@@ -140,8 +140,8 @@ fn the_corpus_holds_every_promised_shape() {
     for status in ["InRange", "BelowLowerBound", "AboveUpperBound"] {
         assert!(statuses.contains(&status), "no {status} case");
     }
-    // A file created before transactions of the file before it (issue 13): a long statement
-    // rotated the log on commit, dating the new file at its start.
+    // A file created before transactions of the file before it: a long statement rotates the
+    // log on commit, dating the new file at its start.
     let late = expected.files.windows(2).any(|pair| {
         units
             .iter()

@@ -1,7 +1,7 @@
-//! Issue 25: what a hostile user or a careless operator can hand startpoint — a cache someone
-//! else wrote, a binlog edited in place, a FIFO, a device, YAML built to exhaust the stack or the
-//! memory, a URL with a password in the wrong place, a server that lies — never changes an
-//! answer, never hangs it and never takes it down. Every run here is of the real binary under
+//! What a hostile user or a careless operator can hand startpoint — a cache someone else wrote,
+//! a binlog edited in place, a FIFO, a device, YAML built to exhaust the stack or the memory, a
+//! URL with a password in the wrong place, a server that lies — never changes an answer, never
+//! hangs it and never takes it down. Every run here is of the real binary under
 //! [`support::bounded`]: an address-space limit, a wall clock limit and a peak-RSS bound.
 
 use std::path::{Path, PathBuf};
@@ -121,11 +121,11 @@ fn mkfifo(path: &Path) {
     .unwrap();
 }
 
-/// Issue 25: a binlog edited in place (same size, same first and last 4 KiB, CRCs fixed) kept
-/// its cached summary, so the warm run skipped it and answered later than the cold run. Here a
-/// transaction in the middle of `mysql-bin.000006` is re-dated after T, its CRC fixed and even
-/// the file's mtime put back: the change time (which no user tool sets) differs, the file is
-/// read again, and the warm answer is the cold one.
+/// A binlog edited in place (same size, same first and last 4 KiB, CRCs fixed) must not be
+/// answered from its cached summary: a warm run that skipped it would answer later than the
+/// cold run. Here a transaction in the middle of `mysql-bin.000006` is re-dated after T, its CRC
+/// fixed and even the file's mtime put back: the change time (which no user tool sets) differs,
+/// the file is read again, and the warm answer is the cold one.
 #[test]
 fn a_binlog_edited_in_place_is_read_again_not_answered_from_its_cached_summary() {
     let (_dir, binlogs) = binlog_copy();
@@ -195,11 +195,11 @@ fn a_binlog_edited_in_place_is_read_again_not_answered_from_its_cached_summary()
     );
 }
 
-/// Issue 25: a cache another user could write was used as it was: rows claiming every file is
-/// before T moved the answer later, with nothing on stderr. Now a store or directory that is
-/// group- or world-writable, or (as root, which CI is) owned by another user, is not used: one
-/// note names it and the fix, and the answer is the cold one. The same forged rows in a store
-/// that is ours do move the answer: the forgery is real, the refusal is what stops it.
+/// A cache another user could write is not trusted: forged rows claiming every file is before
+/// T would move the answer later, with nothing on stderr. A store or directory that is group- or
+/// world-writable, or (as root, which CI is) owned by another user, is not used: one note names
+/// it and the fix, and the answer is the cold one. The same forged rows in a store that is ours
+/// do move the answer: the forgery is real, the refusal is what stops it.
 #[test]
 fn a_cache_another_user_could_write_is_not_used() {
     let (_dir, binlogs) = binlog_copy();
@@ -274,8 +274,8 @@ fn a_cache_another_user_could_write_is_not_used() {
     }
 }
 
-/// Issue 25: a cache file that is a symlink was followed (its target got the cache's tables and
-/// WAL mode), and a dangling one created the file it points to. Now neither is followed, nor a
+/// A cache file that is a symlink is not followed (following it would give its target the
+/// cache's tables and WAL mode, and a dangling one would create the file it points to), nor is a
 /// symlinked cache directory: a note, and the answer unchanged.
 #[test]
 fn a_cache_that_is_a_symlink_is_never_followed() {
@@ -368,11 +368,11 @@ fn index_verify_reports_every_summary_that_does_not_match_its_file() {
     index(true).output.assert_success();
 }
 
-/// Issue 25: a FIFO in a binlog directory blocked startpoint forever in `open`, listed in the
-/// index (reported as "missing (purged)") or not. Not listed, it is left out with a note that
-/// says what it is, and the answer is the one without it. Listed, a binlog belongs there whose
-/// transactions cannot be read: a gap, as a purged file is, named for what it is, so the
-/// answer past it carries the gap's warning rather than skipping its transactions in silence.
+/// A FIFO in a binlog directory, listed in the index or not, never blocks startpoint (an `open`
+/// on it waits forever for a writer). Not listed, it is left out with a note that says what it
+/// is, and the answer is the one without it. Listed, a binlog belongs there whose transactions
+/// cannot be read: a gap, as a purged file is, named for what it is, so the answer past it
+/// carries the gap's warning rather than skipping its transactions in silence.
 #[test]
 fn a_fifo_in_a_binlog_directory_is_left_out_with_a_note() {
     let (_dir, binlogs) = binlog_copy();
@@ -409,8 +409,8 @@ fn a_fifo_in_a_binlog_directory_is_left_out_with_a_note() {
     );
 }
 
-/// A newest binlog file extended to 1.25 GiB of zeros (`truncate -s`, free to make) sent the
-/// search that splits a large file in two scanning byte by byte for an event start in the
+/// A newest binlog file extended to 1.25 GiB of zeros (`truncate -s`, free to make) would send
+/// the search that splits a large file in two scanning byte by byte for an event start in the
 /// zeros, for hours. The scan gives up after 16 MiB and the file is read in order: the answer
 /// in seconds, in bounded memory.
 #[test]
@@ -473,10 +473,11 @@ fn a_binlog_whose_name_holds_control_characters_is_left_out() {
 }
 
 /// `index --verify` when the cache is wrong about a file it would use: the bytes of
-/// `mysql-bin.000006` (read before the answer at T) damaged in the middle while the identity still matches (as bit rot that
-/// leaves the change time alone would; set here by rewriting the stored identity). The audit
-/// reports that file (exit status 1), goes on with the others, and forgets its summary, so the
-/// next warm run reads the file and meets the damage, as a cold run does.
+/// `mysql-bin.000006` (read before the answer at T) damaged in the middle while the identity
+/// still matches (as bit rot that leaves the change time alone would; set here by rewriting the
+/// stored identity). The audit reports that file (exit status 1), goes on with the others, and
+/// forgets its summary, so the next warm run reads the file and meets the damage, as a cold run
+/// does.
 #[test]
 fn index_verify_reports_and_forgets_a_used_summary_whose_file_no_longer_reads() {
     use std::os::unix::fs::MetadataExt;
@@ -568,7 +569,7 @@ fn index_verify_reports_and_forgets_a_used_summary_whose_file_no_longer_reads() 
     );
 }
 
-/// Issue 25: an index that is a FIFO hung startpoint; it is an error naming it.
+/// An index that is a FIFO would hang startpoint in `open`; it is an error naming it.
 #[test]
 fn a_binlog_index_that_is_a_fifo_is_an_error_not_a_hang() {
     let (_dir, binlogs) = binlog_copy();
@@ -608,10 +609,9 @@ fn a_binlog_index_that_is_a_fifo_is_an_error_not_a_hang() {
     .assert_refused_with(&["server-uuid.index", "a FIFO (named pipe)"]);
 }
 
-/// Issue 25: a FIFO given by name to `list-units`, `start-task`, `operate-source create` or
-/// `--secret-key-path` blocked forever; `list-units /dev/urandom` exited 0 saying the file "is
-/// still being written"; `operate-source create /dev/zero` grew to 23 GB. Each is now an error
-/// naming the path and what it is.
+/// A FIFO given by name to `list-units`, `start-task`, `operate-source create` or
+/// `--secret-key-path` would block forever, and a device is no file either: reading
+/// `/dev/urandom` or `/dev/zero` never ends. Each is an error naming the path and what it is.
 #[test]
 fn a_fifo_or_device_given_by_name_is_an_error_not_a_hang() {
     let scene = tempfile::tempdir().unwrap();
@@ -680,9 +680,8 @@ fn a_tls_file_that_is_a_fifo_is_an_error_before_any_connection() {
     );
 }
 
-/// Issue 25: `start-task` on 15 000 nested block sequences overflowed the stack (exit 134) in
-/// the YAML parser. Nesting is counted as the parser's events arrive and refused past 64
-/// levels, naming the line.
+/// `start-task` on 15 000 nested block sequences would overflow the stack in the YAML parser.
+/// Nesting is counted as the parser's events arrive and refused past 64 levels, naming the line.
 #[test]
 fn a_task_file_of_fifteen_thousand_nested_sequences_is_refused_by_line() {
     let scene = support::Scene::new();
@@ -750,7 +749,7 @@ fn a_yaml_alias_bomb_is_refused_not_expanded() {
     .assert_refused_with(&["big.yaml:3", "more than 32 MiB of text"]);
 }
 
-/// Issue 25: task, source and key files were read whole with no limit. A file over 16 MiB (a
+/// Task, source and key files are read whole, so their size is capped: a file over 16 MiB (a
 /// sparse 1 GiB one here) is refused by its size, naming the cap, without reading it.
 #[test]
 fn a_task_source_or_key_file_over_the_cap_is_refused_by_size() {
@@ -788,8 +787,8 @@ fn a_task_source_or_key_file_over_the_cap_is_refused_by_size() {
     .assert_refused_with(&[huge.as_str(), "more than 4096 bytes"]);
 }
 
-/// Issue 25: 100 000 YAML keys took 75 s (a linear search per key). Keys are looked up in a
-/// hash map: the run ends in seconds (the bound is the wall clock limit, far above it).
+/// 100 000 YAML keys, with a linear search per key, would take over a minute. Keys are looked up
+/// in a hash map: the run ends in seconds (the bound is the wall clock limit, far above it).
 #[test]
 fn a_hundred_thousand_yaml_keys_are_read_in_linear_time() {
     let scene = support::Scene::new();
@@ -806,8 +805,9 @@ fn a_hundred_thousand_yaml_keys_are_read_in_linear_time() {
     eprintln!("100 000 keys: {:?}", run.elapsed);
 }
 
-/// Issue 25: an index listing 100 000 files took 29 s (a linear `contains` per file). Here an
-/// index lists 100 000 names, 50 000 of them present as stray files: the listing is linear.
+/// An index listing 100 000 files, with a linear `contains` per file, would take half a minute.
+/// Here an index lists 100 000 names, 50 000 of them present as stray files: the listing is
+/// linear.
 #[test]
 fn an_index_of_a_hundred_thousand_files_is_listed_in_linear_time() {
     let (_dir, binlogs) = binlog_copy();
@@ -826,10 +826,10 @@ fn an_index_of_a_hundred_thousand_files_is_listed_in_linear_time() {
     eprintln!("100 000 index entries: {:?}", run.elapsed);
 }
 
-/// Issue 25: a malformed URL echoed its password (`invalid server URL
-/// mysql:/root:S3cr3t@127.0.0.1:3308: no host`), and an unknown parameter
-/// (`?require_ssl=true`) was dropped, connecting in plain text. Neither reaches a server here:
-/// both are refused before any connection.
+/// A malformed URL (no host, as in `mysql:/root:S3cr3t@127.0.0.1:3308`) is refused without
+/// echoing its password, and an unknown parameter (`?require_ssl=true`) is refused, naming
+/// `--ssl-ca`, rather than dropped, which would connect in plain text. Neither reaches a server
+/// here: both are refused before any connection.
 #[test]
 fn a_malformed_url_never_echoes_its_password_and_parameters_are_refused() {
     for url in [
@@ -864,8 +864,8 @@ fn a_malformed_url_never_echoes_its_password_and_parameters_are_refused() {
     }
 }
 
-/// Issue 25: a hostile server (or anything between it and us). The login and the queries are a
-/// real private MariaDB's; every dump is answered by the test proxy with crafted bytes: endless
+/// A hostile server (or anything between it and us). The login and the queries are a real
+/// private MariaDB's; every dump is answered by the test proxy with crafted bytes: endless
 /// 16 MiB continuations, a zlib bomb on a compressed connection, an ERR full of control
 /// characters, garbage, and a packet that never ends. Each ends in a definite, clear error
 /// naming the server, within the deadline, in bounded memory, and no control character of the

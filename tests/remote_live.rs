@@ -12,6 +12,7 @@ use startpoint::binlog::{FileEventSource, ReadOptions};
 use startpoint::remote::{
     ConnSettings, RemoteError, RemoteRequest, TlsFiles, resolve_many, resolve_remote,
 };
+use startpoint::resolve::explain::{FileReason, Note, Step, Warning};
 use startpoint::resolve::{GtidMode, Request, Resolution, Status, resolve_files};
 use startpoint::source::local::BinlogDir;
 use startpoint::start_time::{StartTime, Zone, format_instant};
@@ -119,9 +120,9 @@ fn linear_position(local: &BinlogDir, t: i64) -> Resolution {
     .unwrap()
 }
 
-/// Whether `--explain`'s steps of `resolution` mention `text`.
-fn explains(resolution: &Resolution, text: &str) -> bool {
-    resolution.steps.iter().any(|s| s.contains(text))
+/// Whether one of `--explain`'s steps of `resolution` is `step`.
+fn explains(resolution: &Resolution, step: impl Fn(&Step) -> bool) -> bool {
+    resolution.steps.iter().any(step)
 }
 
 /// A private MariaDB serving the binlog files of `dir` as its history.
@@ -369,8 +370,8 @@ async fn credentials_and_privileges_fail_clearly() {
         "{text}"
     );
 
-    // Nothing listens (issue 15: it was retried until the deadline, 10 minutes by default, and
-    // reported as "connection closed"): refused at once, naming the host and what to check.
+    // Nothing listens: refused at once, naming the host and what to check, rather than retried
+    // until the deadline (10 minutes by default) and reported as "connection closed".
     let closed = ConnSettings::from_url("mysql://root@127.0.0.1:9", None).unwrap();
     let started = std::time::Instant::now();
     let err = resolve_remote(&closed, &request(&t, TimeBasis::Commit, 60))
@@ -415,8 +416,8 @@ async fn credentials_and_privileges_fail_clearly() {
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
-/// Issue 15: an account that authenticates with MariaDB's `ed25519` plugin made the process
-/// panic (exit 101) inside the driver, taking every other source of a start-task with it.
+/// An account that authenticates with MariaDB's `ed25519` plugin resolves; a panic inside the
+/// driver (exit 101) would take every other source of a start-task with it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ed25519_account_resolves() {
     let (server, _copy, local) = server_with_history(&small_binlogs()).await;
@@ -753,7 +754,7 @@ async fn tls_with_the_right_ca_and_a_wrong_one() {
         .unwrap();
     assert_eq!(answer.resolution.status, Status::InRange);
     // Over TLS the dump is mysql_async's (the relay cannot read it): the same answers as the
-    // local files, here as on the paths without TLS (issue 19).
+    // local files, here as on the paths without TLS.
     let times = unit_times(&local);
     for at in [times.len() / 3, times.len() * 2 / 3, times.len() - 2] {
         let input = format_instant(times[at]);
@@ -786,11 +787,10 @@ async fn tls_with_the_right_ca_and_a_wrong_one() {
     assert!(matches!(err, RemoteError::Tls { .. }), "{err}");
 }
 
-/// Issue 17, item 7: a DM source whose only TLS material is inline (`ssl-ca-base64`, or
-/// `ssl-ca-bytes`) had it dropped with a warning and connected in plaintext. Against a server
-/// that requires TLS: the inline CA connects, another CA given the same way is refused, so the
-/// material really is the one used; and `cert-allowed-cn`, which cannot be checked, refuses the
-/// file instead of connecting without it.
+/// A DM source whose only TLS material is inline (`ssl-ca-base64`, or `ssl-ca-bytes`) connects with
+/// it, never dropping it for plaintext. Against a server that requires TLS: the inline CA connects,
+/// another CA given the same way is refused, so the material really is the one used; and
+/// `cert-allowed-cn`, which cannot be checked, refuses the file instead of connecting without it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inline_tls_material_is_used_never_dropped_to_plaintext() {
     use base64::Engine;
@@ -1166,7 +1166,7 @@ async fn mysql8_files_are_bisected_on_the_server() {
         if deep {
             bisected += 1;
             assert!(
-                explains(resolution, "searched by commit time on the server"),
+                explains(resolution, |s| matches!(s, Step::SearchedOnServer { .. })),
                 "{input}: {:?}",
                 resolution.steps
             );
@@ -1258,7 +1258,10 @@ async fn mysql8_files_are_bisected_on_the_server() {
         Some(answer.pos)
     );
     assert!(
-        explains(&remote.resolution, "read in full"),
+        explains(&remote.resolution, |s| matches!(
+            s,
+            Step::NotSearched { .. }
+        )),
         "{:?}",
         remote.resolution.steps
     );
@@ -1333,7 +1336,9 @@ async fn server_side_bisection_on_other_shapes() {
                     "{flavor:?} {input}: {:?}",
                     remote.resolution.steps
                 );
-                if explains(&remote.resolution, "searched by commit time on the server") {
+                if explains(&remote.resolution, |s| {
+                    matches!(s, Step::SearchedOnServer { .. })
+                }) {
                     bisected += 1;
                 }
             }
@@ -1376,7 +1381,10 @@ async fn server_side_bisection_on_other_shapes() {
         Some(target.pos)
     );
     assert!(
-        explains(&remote.resolution, "not searched on the server"),
+        explains(&remote.resolution, |s| matches!(
+            s,
+            Step::NotSearched { .. }
+        )),
         "{:?}",
         remote.resolution.steps
     );
@@ -1470,11 +1478,12 @@ async fn mysql_files_of_every_version_resolve_live_as_locally() {
     }
 }
 
-/// Issue 15: stock MySQL sends a dump's first artificial ROTATE without a CRC32 to a replica
-/// whose checksum variable names no algorithm it knows (mysql_async's `'ALL'`), though its
-/// binlog_checksum is CRC32; every live resolution failed at its first probe with "CRC32
-/// mismatch in ROTATE_EVENT … the file is damaged there". The proxy makes MariaDB's dumps look
-/// like MySQL's in that one detail (`Proxy::like_mysql`, citing MySQL's sender).
+/// Stock MySQL sends a dump's first artificial ROTATE without a CRC32 to a replica whose
+/// checksum variable names no algorithm it knows (mysql_async's `'ALL'`), though its
+/// binlog_checksum is CRC32; read as checksummed, it would fail every live resolution at its
+/// first probe with "CRC32 mismatch in ROTATE_EVENT … the file is damaged there". The proxy
+/// makes MariaDB's dumps look like MySQL's in that one detail (`Proxy::like_mysql`, citing
+/// MySQL's sender).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mysql_dumps_first_rotate_without_a_crc_is_read() {
     use startpoint::testkit::binlog_writer::{
@@ -1526,11 +1535,11 @@ async fn a_mysql_dumps_first_rotate_without_a_crc_is_read() {
     assert!(proxy.rewritten() > 0, "the proxy rewrote no ROTATE");
 }
 
-/// Issue 15: heartbeats (27, 41) were not handled. MySQL sends one with flags 0 and log_pos
-/// where the stream stands (`Binlog_sender::send_heartbeat_event`); taken for an event, it ended
-/// a position probe before the event it was after, or posed as the event at a position. The
-/// proxy sends a heartbeat after every event of every dump, on top of MySQL's first ROTATE:
-/// scans, server-side bisection, file probes and cached summaries still give the local answers.
+/// Heartbeats (27, 41) are no events. MySQL sends one with flags 0 and log_pos where the stream
+/// stands (`Binlog_sender::send_heartbeat_event`); taken for an event, it would end a position
+/// probe before the event it follows, or pose as the event at a position. The proxy sends a
+/// heartbeat after every event of every dump, on top of MySQL's first ROTATE: scans,
+/// server-side bisection, file probes and cached summaries still give the local answers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heartbeats_between_any_two_events_change_no_answer() {
     use startpoint::resolve::cache::SummaryCache;
@@ -1588,10 +1597,9 @@ async fn heartbeats_between_any_two_events_change_no_answer() {
             "{input}: {:?}",
             off.resolution.steps
         );
-        searched_on_server += usize::from(explains(
-            &off.resolution,
-            "searched by commit time on the server",
-        ));
+        searched_on_server += usize::from(explains(&off.resolution, |s| {
+            matches!(s, Step::SearchedOnServer { .. })
+        }));
         for cached in [false, true] {
             let request = RemoteRequest {
                 cache: cached.then(|| cache.clone()),
@@ -1618,10 +1626,10 @@ async fn heartbeats_between_any_two_events_change_no_answer() {
     );
 }
 
-/// Issue 15: MySQL with gtid_mode=OFF refuses to send GTID transactions (and ON anonymous
-/// ones) kept from before a change of mode, with error 1236 — reported as "it may have been
-/// purged", and retried once from a fresh listing. The proxy answers a dump's first
-/// transaction the way MySQL's sender does; the error says what it is and how to go on.
+/// MySQL with gtid_mode=OFF refuses to send GTID transactions (and ON anonymous ones) kept from
+/// before a change of mode, with error 1236; that refusal is no purge, so it is not reported as
+/// one ("it may have been purged") nor retried from a fresh listing. The proxy answers a dump's
+/// first transaction the way MySQL's sender does; the error says what it is and how to go on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gtid_mode_refusal_on_the_wire_says_what_to_do() {
     let (server, _copy, local) = server_with_history(&small_binlogs()).await;
@@ -1651,10 +1659,10 @@ async fn a_gtid_mode_refusal_on_the_wire_says_what_to_do() {
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
-/// Issue 15: a binlog that rotates while a resolution runs. The dump of the last listed file
-/// runs on into the file created after `SHOW BINARY LOGS` was read; a transaction found there
-/// was answered with the last listed file's *name* and the new file's *offset*. The names are
-/// taken once (SEMANTICS.md §2): the answer never leaves the listed files.
+/// A binlog that rotates while a resolution runs. The dump of the last listed file runs on into
+/// the file created after `SHOW BINARY LOGS` was read; a transaction found there must not be
+/// answered with the last listed file's *name* and the new file's *offset*. The names are taken
+/// once (SEMANTICS.md §2): the answer never leaves the listed files.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotation_during_the_resolution_never_names_the_wrong_file() {
     let server = MariaDb::start().unwrap();
@@ -1742,9 +1750,8 @@ async fn a_rotation_during_the_resolution_never_names_the_wrong_file() {
     }
 }
 
-/// Issue 15: MariaDB with `encrypt_binlog=ON` was refused with "resolve against the live server
-/// instead" while resolving against the live server. A dump arrives decrypted, its
-/// START_ENCRYPTION marked IGNORABLE; the answer is the server's own (`BINLOG_GTID_POS`).
+/// MariaDB with `encrypt_binlog=ON` is resolved over the live path: a dump arrives decrypted,
+/// its START_ENCRYPTION marked IGNORABLE; the answer is the server's own (`BINLOG_GTID_POS`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_encrypted_binlog_is_read_over_the_live_path() {
     let keys = tempfile::tempdir().unwrap();
@@ -1816,10 +1823,10 @@ async fn an_encrypted_binlog_is_read_over_the_live_path() {
     conn.disconnect().await.unwrap();
 }
 
-/// Issue 15: an account with max_user_connections below what the probes open at once (three)
-/// failed every run with a definite "server error 1226". A connection the limit refuses is asked
-/// again after a short wait, and probes fall back to one at a time when that is not enough;
-/// the answer is the local one.
+/// An account with max_user_connections below what the probes open at once (three) gets
+/// "server error 1226" for the connections over its limit, which is no reason to fail the run:
+/// a connection the limit refuses is asked again after a short wait, and probes fall back to one
+/// at a time when that is not enough; the answer is the local one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_at_its_connection_limit_still_resolves() {
     use startpoint::testkit::binlog_writer::{
@@ -1883,9 +1890,9 @@ async fn an_account_at_its_connection_limit_still_resolves() {
     held.disconnect().await.unwrap();
 }
 
-/// Issue 15: a file the server lists but no longer has on disk (deleted by hand, not purged)
-/// made MariaDB answer error 29, which was final. As on the local path, it is a purged gap:
-/// passed over, and the answer says so.
+/// A file the server lists but does not have on disk (deleted by hand, not purged) makes MariaDB
+/// answer error 29. As on the local path, it is a purged gap, not a final error: passed over, and
+/// the answer says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_listed_file_missing_on_disk_is_a_purged_gap() {
     let (server, copy, local) = server_with_history(&small_binlogs()).await;
@@ -1906,16 +1913,16 @@ async fn a_listed_file_missing_on_disk_is_a_purged_gap() {
                 .resolution
                 .warnings
                 .iter()
-                .any(|w| w.contains(&missing)),
+                .any(|w| matches!(w, Warning::Purged { files } if files.contains(&missing))),
             "{:?}",
             remote.resolution.warnings
         );
     }
 }
 
-/// Issue 15: `--server-id N` made the three concurrent probes register with N, so the server
-/// disconnected one dump for each new one (runs of 4–14 s, or failures at the deadline); with N
-/// a real replica's, the two disconnected each other for the whole `--rpc-timeout`. With a
+/// Three concurrent probes registering with the same `--server-id N` would make the server
+/// disconnect one dump for each new one (runs of 4–14 s, or failures at the deadline); with N a
+/// real replica's, the two would disconnect each other for the whole `--rpc-timeout`. With a
 /// fixed id the files are probed one at a time, and an id a registered replica uses is refused
 /// at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1960,7 +1967,7 @@ async fn a_fixed_server_id_neither_fights_itself_nor_a_replica() {
         .unwrap();
     let local_answer = local_commit_answer(&local, t, GtidMode::Auto);
     assert_eq!(summary(&answer.resolution), summary(&local_answer));
-    // Three probes with one id took 4–14 s of disconnections and retries.
+    // Three concurrent probes with one id would take 4–14 s of disconnections and retries.
     assert!(
         started.elapsed() < Duration::from_secs(8),
         "took {:?}",
@@ -1969,13 +1976,13 @@ async fn a_fixed_server_id_neither_fights_itself_nor_a_replica() {
     drop(dump);
 }
 
-/// Issue 15: MySQL, when a replica dumps without a UUID, kills an older UUID-less dump of the
-/// same server_id (`kill_zombie_dump_threads` and `Find_zombie_dump_thread` in
-/// mysql/mysql-server `sql/rpl_source.cc`), so with `--server-id` our own dumps killed each
-/// other there. Every dump's connection now sets a fresh `@replica_uuid` and `@slave_uuid` (as
-/// go-mysql does) with the capability MariaDB needs, in one statement: the proxy sees it before
-/// every COM_BINLOG_DUMP, and the very statement leaves both variables set on a real server
-/// (a first version copied one into the other, which a `SET` evaluates before assigning: NULL).
+/// MySQL, when a replica dumps without a UUID, kills an older UUID-less dump of the same
+/// server_id (`kill_zombie_dump_threads` and `Find_zombie_dump_thread` in mysql/mysql-server
+/// `sql/rpl_source.cc`), so with `--server-id` our own dumps would kill each other there. Every
+/// dump's connection sets a fresh `@replica_uuid` and `@slave_uuid` (as go-mysql does) with the
+/// capability MariaDB needs, in one statement: the proxy sees it before every COM_BINLOG_DUMP,
+/// and the very statement leaves both variables set on a real server (copying one into the
+/// other would not: a `SET` evaluates its right sides before assigning, so the copy is NULL).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_dump_announces_a_fresh_replica_uuid() {
     const COM_QUERY: u8 = 0x03;
@@ -2042,10 +2049,10 @@ async fn every_dump_announces_a_fresh_replica_uuid() {
     conn.disconnect().await.unwrap();
 }
 
-/// A live server's files are summarised once (issue 13): a warm run checks each summary against
-/// the server (its first events and last event) and skips the file, with the cold run's answers;
-/// `index --url` reports them cached; after RESET MASTER the files of the same names are other
-/// files, whose old summaries are not used.
+/// A live server's files are summarised once: a warm run checks each summary against the server
+/// (its first events and last event) and skips the file, with the cold run's answers; `index --url`
+/// reports them cached; after RESET MASTER the files of the same names are other files, whose old
+/// summaries are not used.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_summaries_are_checked_against_the_server_before_use() {
     use startpoint::resolve::FileDecision;
@@ -2095,7 +2102,7 @@ async fn live_summaries_are_checked_against_the_server_before_use() {
         warm.files[..answer]
             .iter()
             .all(|f| f.decision == FileDecision::SkippedOnSummary
-                || f.why.contains("holds no transaction")),
+                || f.why == FileReason::SkippedOnSummary { latest_us: None }),
         "{:?}",
         warm.files
     );
@@ -2212,17 +2219,19 @@ async fn live_summaries_are_checked_against_the_server_before_use() {
             "after RESET MASTER at {}",
             format_instant(t)
         );
-        noted |= remote.notes.iter().any(|n| n.contains("does not match"));
+        noted |= remote
+            .notes
+            .iter()
+            .any(|n| matches!(n, Note::StaleSummary { .. }));
     }
     assert!(noted, "no old summary was noticed to be another file's");
 }
 
-/// Issue 15: every live answer still equals the local one, whichever way the server is
-/// reached: as root; compressed; with a fixed `--server-id`; as an ed25519 account; as an
-/// account at its connection limit (two allowed, one held for the whole run); and through a
-/// wire that looks like stock MySQL's (the first ROTATE without its CRC) with a heartbeat after
-/// every event. One real MariaDB history, times across every file and outside them, with and
-/// without GTIDs.
+/// Every live answer equals the local one, whichever way the server is reached: as root;
+/// compressed; with a fixed `--server-id`; as an ed25519 account; as an account at its connection
+/// limit (two allowed, one held for the whole run); and through a wire that looks like stock
+/// MySQL's (the first ROTATE without its CRC) with a heartbeat after every event. One real MariaDB
+/// history, times across every file and outside them, with and without GTIDs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_way_of_reaching_the_server_gives_the_local_answer() {
     let (server, _copy, local) = server_with_history(&small_binlogs()).await;

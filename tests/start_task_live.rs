@@ -599,10 +599,9 @@ async fn embedded_store_relay_directory_and_concurrent_runs() {
     );
 }
 
-/// Issue 26: a relay directory that is missing or unreadable (`enable-relay: true`, `relay-dir`
-/// on another host or relative) made start-task read the upstream in silence, where DM would
-/// read its relay. The answer still comes from the upstream, and DM's `msg` and the notes say
-/// why.
+/// A relay directory that is missing or unreadable (`enable-relay: true`, `relay-dir` on another
+/// host or relative) is where DM would read, so start-task does not pass over it in silence: the
+/// answer still comes from the upstream, and DM's `msg` and the notes say why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_directory_that_cannot_be_read_is_named_not_passed_over() {
     let up = upstream().await;
@@ -673,9 +672,9 @@ async fn one_failed_source_means_nothing_is_written_and_task_timezone_moves_noth
     let status = scene.run(&["query-status", TASK]);
     assert_eq!(status.code, Some(1));
 
-    // -s picks the source that can start. Issue 17: a bare time was read in the task's
-    // `timezone`, an hour early here (01:30 UTC); DM reads it in the upstream's zone (tiflow #5471), the
-    // task's timezone being the downstream session's.
+    // -s picks the source that can start. A bare time is read in the upstream's zone, as DM
+    // reads it (tiflow #5471), not in the task's `timezone`, which is the downstream session's
+    // (read there, it would be an hour early here: 01:30 UTC).
     let task = scene.file(
         "task-tz.yaml",
         &format!(
@@ -1126,9 +1125,9 @@ async fn no_password_in_any_output_state_file_or_row() {
     conn.disconnect().await.unwrap();
 }
 
-/// Issue 17, item 3: a task file's `meta` naming a binlog file the upstream does not have was
-/// written as it stood; DM's meta position check refuses it (`dm/pkg/checker/binlog.go`,
-/// MetaPositionChecker). And a number-like `source-id` keeps its text (item 4).
+/// A task file's `meta` naming a binlog file the upstream does not have fails the precheck, as
+/// DM's meta position check refuses it (`dm/pkg/checker/binlog.go`, MetaPositionChecker). And a
+/// number-like `source-id` keeps its text.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_meta_the_upstream_cannot_serve_fails_the_precheck() {
     let up = upstream().await;
@@ -1167,10 +1166,10 @@ async fn a_meta_the_upstream_cannot_serve_fails_the_precheck() {
     assert_eq!(checkpoint(&row), (first, 4, String::new()));
 }
 
-/// Issue 17, item 10: a source password encrypted with `dmctl encrypt` was used as its literal
-/// text. With DM's secret key (`--secret-key-path`, as DM-master's) it is decrypted as DM's
-/// `DecryptOrPlaintext` does (AES-256-CFB, `dm/pkg/encrypt/encrypt.go`); without it, it is the
-/// literal text, as in DM with no key.
+/// A source password encrypted with `dmctl encrypt` is read as DM reads it: with DM's secret key
+/// (`--secret-key-path`, as DM-master's) it is decrypted as DM's `DecryptOrPlaintext` does
+/// (AES-256-CFB, `dm/pkg/encrypt/encrypt.go`); without it, it is the literal text, as in DM with
+/// no key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_password_encrypted_by_dmctl_is_decrypted_with_the_secret_key() {
     use aes::cipher::{AsyncStreamCipher, KeyIvInit};
@@ -1225,9 +1224,9 @@ async fn a_password_encrypted_by_dmctl_is_decrypted_with_the_secret_key() {
     assert!(!out.stdout.contains("right-password") && !out.stderr.contains("right-password"));
 }
 
-/// Issue 17, item 13: privileges granted through a role were a warning ("it may come from a
-/// role, which cannot be checked"); DM expands roles (`dm/pkg/checker/privilege.go`). On
-/// MariaDB each role's grants are read, so a role holding them passes cleanly.
+/// DM expands roles (`dm/pkg/checker/privilege.go`), so privileges granted through a role count
+/// as granted, with no warning that they cannot be checked: on MariaDB each role's grants are
+/// read, so a role holding them passes cleanly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn privileges_granted_through_a_role_pass_the_precheck() {
     let up = MariaDb::start().expect("start the upstream mariadbd");
@@ -1260,9 +1259,9 @@ async fn privileges_granted_through_a_role_pass_the_precheck() {
     );
 }
 
-/// Issue 17, item 3 (review): with `enable-gtid: true` DM's meta position check dumps from the
-/// meta's GTID set, which the server refuses when it has purged transactions the set lacks; a
-/// meta behind the oldest binary log was written as it stood.
+/// With `enable-gtid: true` DM's meta position check dumps from the meta's GTID set, which the
+/// server refuses when it has purged transactions the set lacks; so a meta behind the oldest
+/// binary log fails the precheck rather than being written as it stands.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_meta_gtid_behind_the_purged_binlog_fails_the_precheck() {
     let up = upstream().await;
@@ -1334,14 +1333,13 @@ async fn dm_flush(downstream: &MariaDb, task: &str, source: &str, at: &(String, 
     conn.disconnect().await.unwrap();
 }
 
-/// Issue 26, item 7: DM refuses start-task for a task that still has subtasks (46014,
-/// `ErrSchedulerSubTaskExist`, tiflow `dm/master/scheduler/scheduler.go`), and a paused
-/// syncer's `Resume` (`dm/syncer/syncer.go`) does not read the checkpoint table again: its
-/// next flush writes its own checkpoint back. So a row DM flushed after startpoint's last
-/// write means the task ran since and may still run: start-task refuses it (and
-/// `--remove-meta` over it, and a dry run) with the command to run, writes nothing, and goes
-/// on once `--task-stopped` says the task is stopped. A row startpoint wrote last needs no
-/// flag; a row only DM ever wrote is refused too.
+/// DM refuses start-task for a task that still has subtasks (46014, `ErrSchedulerSubTaskExist`,
+/// tiflow `dm/master/scheduler/scheduler.go`), and a paused syncer's `Resume`
+/// (`dm/syncer/syncer.go`) does not read the checkpoint table again: its next flush writes its
+/// own checkpoint back. So a row DM flushed after startpoint's last write means the task ran
+/// since and may still run: start-task refuses it (and `--remove-meta` over it, and a dry run)
+/// with the command to run, writes nothing, and goes on once `--task-stopped` says the task is
+/// stopped. A row startpoint wrote last needs no flag; a row only DM ever wrote is refused too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checkpoint_dm_flushed_after_startpoint_is_not_overwritten_while_the_task_may_run() {
     let up = upstream().await;
@@ -1424,9 +1422,9 @@ async fn a_checkpoint_dm_flushed_after_startpoint_is_not_overwritten_while_the_t
     assert!(msg.contains("never set by startpoint"), "{msg}");
 }
 
-/// Issue 26, item 8: the default embedded store writes nothing DM reads. The notes and `msg`
-/// name its file, and for a task with a target-database say that DM reads only the
-/// downstream table and how to write there; the downstream store is named with its table.
+/// The default embedded store writes nothing DM reads. The notes and `msg` name its file, and
+/// for a task with a target-database say that DM reads only the downstream table and how to
+/// write there; the downstream store is named with its table.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_embedded_store_is_named_and_said_to_be_unread_by_dm() {
     let up = upstream().await;
@@ -1450,9 +1448,9 @@ async fn the_embedded_store_is_named_and_said_to_be_unread_by_dm() {
     assert!(store.is_file());
 }
 
-/// Issue 26, item 12: `-s` with a source the task lacks was answered before the precheck, with
-/// an empty `checkResult`. DM prechecks the whole task first and checks `-s` after
-/// (tiflow `dm/master/server.go`, `StartTask`), so its reply carries the check result.
+/// DM prechecks the whole task first and checks `-s` after (tiflow `dm/master/server.go`,
+/// `StartTask`), so `-s` with a source the task lacks is answered after the precheck, and the
+/// reply carries the check result rather than an empty `checkResult`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_source_is_answered_after_dms_precheck() {
     let up = upstream().await;
@@ -1462,9 +1460,9 @@ async fn an_unknown_source_is_answered_after_dms_precheck() {
     assert_eq!(out.stdout, expected_json("start-task-unknown-source.json"));
 }
 
-/// Issue 26, item 12: `remove-meta: true` in the task file got no word. dm-master answers
-/// with its deprecation message and removes nothing for it: only the request's
-/// `--remove-meta` removes meta data (tiflow `dm/master/server.go`, `StartTask`).
+/// `remove-meta: true` in the task file is answered as dm-master answers it: with its
+/// deprecation message, removing nothing for it, since only the request's `--remove-meta`
+/// removes meta data (tiflow `dm/master/server.go`, `StartTask`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remove_meta_in_the_task_file_gets_dms_deprecation_and_removes_nothing() {
     let up = upstream().await;
@@ -1508,10 +1506,10 @@ async fn remove_meta_in_the_task_file_gets_dms_deprecation_and_removes_nothing()
     conn.disconnect().await.unwrap();
 }
 
-/// Issue 26, items 9 and 10, live. dm-master sets the start time's location in place of
-/// `meta` (so a `binlog-gtid` DM cannot read does not matter with `--start-time`), and takes an
-/// empty start time for none (tiflow `dm/master/server.go`, `StartTask`: `req.StartTime ==
-/// ""`): `--start-time ''` keeps the checkpoint, as a start without it does.
+/// Live: dm-master sets the start time's location in place of `meta` (so a `binlog-gtid` DM
+/// cannot read does not matter with `--start-time`), and takes an empty start time for none
+/// (tiflow `dm/master/server.go`, `StartTask`: `req.StartTime == ""`): `--start-time ''` keeps
+/// the checkpoint, as a start without it does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unread_meta_and_an_empty_start_time_go_as_in_dm() {
     let up = upstream().await;

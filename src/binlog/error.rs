@@ -83,11 +83,44 @@ impl BinlogError {
 }
 
 /// A problem that does not stop reading but that a user should hear about.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BinlogWarning {
     pub file: String,
     pub offset: u64,
-    pub message: String,
+    pub trouble: Trouble,
+}
+
+/// What is wrong at a [`BinlogWarning`]'s offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum Trouble {
+    /// A transaction starts here but the file ends before it commits: it is skipped.
+    EndsBeforeCommit,
+    /// A transaction starts here but a new one starts at `next` before it commits: skipped.
+    Interrupted { next: u64 },
+    /// An event of unknown type `type_code`, not marked ignorable, was skipped.
+    UnknownEvent { type_code: u8 },
+}
+
+impl std::fmt::Display for Trouble {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Trouble::EndsBeforeCommit => f.write_str(
+                "a transaction starts here but the file ends before it commits; it is skipped \
+                 (the server stopped while writing it)",
+            ),
+            Trouble::Interrupted { next } => write!(
+                f,
+                "a transaction starts here but a new one starts at {next} before it commits; it \
+                 is skipped"
+            ),
+            Trouble::UnknownEvent { type_code } => write!(
+                f,
+                "unknown event type {type_code} (not marked ignorable) skipped; if it belongs to a \
+                 transaction the answer may be off: please report this binlog"
+            ),
+        }
+    }
 }
 
 impl std::fmt::Display for BinlogWarning {
@@ -95,7 +128,7 @@ impl std::fmt::Display for BinlogWarning {
         write!(
             f,
             "{} at offset {}: {}",
-            self.file, self.offset, self.message
+            self.file, self.offset, self.trouble
         )
     }
 }

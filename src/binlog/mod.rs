@@ -13,7 +13,7 @@ pub mod header;
 pub(crate) mod reader;
 pub(crate) mod stream;
 
-pub use error::{BinlogError, BinlogWarning};
+pub use error::{BinlogError, BinlogWarning, Trouble};
 pub use event_type::{EventType, UnitRole};
 pub use format::{ChecksumAlg, Flavor, FormatDescription};
 pub use header::{EventHeader, HEADER_LEN};

@@ -41,7 +41,7 @@ pub fn run(args: &IndexArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
                 "source": origin,
                 "cache": cache.path().map(|p| p.display().to_string()),
                 "files": rows.iter().map(row_json).collect::<Vec<Value>>(),
-                "notes": notes,
+                "notes": notes.iter().map(startpoint::resolve::explain::coded).collect::<Vec<_>>(),
             });
             writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
         }
@@ -98,7 +98,11 @@ pub fn run(args: &IndexArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     })
 }
 
-type Collected = (Vec<FileCoverage>, Vec<String>, String);
+type Collected = (
+    Vec<FileCoverage>,
+    Vec<startpoint::resolve::explain::Note>,
+    String,
+);
 
 fn audit(args: &IndexArgs) -> Audit {
     if args.verify {

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use serde::Serialize;
+use startpoint::resolve::explain::{Warning, coded};
 
 use startpoint::locate::{self, LocateError, Options, Source};
 use startpoint::resolve::{self, ReadProgress, Resolution, Status};
@@ -68,7 +69,8 @@ struct JsonAnswer<'a> {
     server_version: Option<&'a str>,
     relay_subdir: Option<&'a str>,
     matched: Option<JsonUnit<'a>>,
-    warnings: Vec<String>,
+    /// Each a stable `code`, its fields and the `message`.
+    warnings: Vec<serde_json::Value>,
     files_opened: u64,
     bytes_read: u64,
     events_read: u64,
@@ -76,9 +78,9 @@ struct JsonAnswer<'a> {
     elapsed_ms: f64,
     /// What became of each file, and why (SEMANTICS.md §6).
     files: Vec<JsonFile<'a>>,
-    notes: &'a [String],
+    notes: Vec<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    explain: Option<&'a [String]>,
+    explain: Option<Vec<serde_json::Value>>,
 }
 
 #[derive(Serialize)]
@@ -87,7 +89,7 @@ struct JsonFile<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     relay_subdir: Option<&'a str>,
     decision: &'static str,
-    why: &'a str,
+    why: serde_json::Value,
 }
 
 #[derive(Serialize)]
@@ -294,7 +296,7 @@ fn report(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8>
     let basis = TimeBasis::from(args.time_basis).as_str();
     let mut warnings = resolution.warnings.clone();
     if let Some(note) = &resolved.note {
-        warnings.insert(0, note.clone());
+        warnings.insert(0, Warning::AmbiguousTime(note.clone()));
     }
     let too_late = (resolution.status == Status::AboveUpperBound)
         .then(|| resolve::too_late_message(&start.input));
@@ -326,7 +328,7 @@ fn report(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8>
                     commit_time: format_instant(m.unit.commit_us()),
                     kind: m.unit.end.as_str(),
                 }),
-                warnings: warnings.clone(),
+                warnings: warnings.iter().map(coded).collect(),
                 files_opened: resolution.stats.files_opened,
                 bytes_read: resolution.stats.bytes_read,
                 events_read: resolution.stats.events_read,
@@ -339,11 +341,13 @@ fn report(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8>
                         binlog_name: &f.name,
                         relay_subdir: f.relay_subdir.as_deref(),
                         decision: f.decision.as_str(),
-                        why: &f.why,
+                        why: coded(&f.why),
                     })
                     .collect(),
-                notes: &resolution.notes,
-                explain: args.explain.then_some(resolution.steps.as_slice()),
+                notes: resolution.notes.iter().map(coded).collect(),
+                explain: args
+                    .explain
+                    .then(|| resolution.steps.iter().map(coded).collect()),
             };
             writeln!(out, "{}", serde_json::to_string_pretty(&answer)?)?;
         }

@@ -20,6 +20,7 @@
 //! The GTID set before the answer needs every transaction before it, so when GTIDs are asked
 //! for the file is streamed from its start as before.
 
+use crate::resolve::explain::NotBisected;
 use mysql_async::Conn;
 use mysql_async::prelude::*;
 use tokio::time::Instant;
@@ -68,7 +69,7 @@ pub(super) enum Bracket {
         probes: usize,
     },
     /// Stream the file from its start; why, when the file looked bisectable but was not.
-    No(Option<String>),
+    No(Option<NotBisected>),
 }
 
 /// What the event at a position says about its transaction's commit time.
@@ -319,10 +320,9 @@ impl Bisection<'_> {
                     commit_us,
                 },
                 Commit::NoClock => {
-                    return Ok(Bracket::No(Some(format!(
-                        "the transaction at {} records no commit timestamp; read in full",
-                        candidate.pos
-                    ))));
+                    return Ok(Bracket::No(Some(NotBisected::NoCommitTime {
+                        at: candidate.pos,
+                    })));
                 }
                 Commit::NotATransactionStart => break,
             };
@@ -341,9 +341,7 @@ impl Bisection<'_> {
         }
         probes.sort_by_key(|p| p.pos);
         if !probes.windows(2).all(|w| w[0].commit_us <= w[1].commit_us) {
-            return Ok(Bracket::No(Some(
-                "commit times go backwards between probes; read in full".to_owned(),
-            )));
+            return Ok(Bracket::No(Some(NotBisected::ProbesBackwards)));
         }
         Ok(Bracket::From {
             from: lo,
@@ -365,14 +363,16 @@ impl Bisection<'_> {
             Err(error @ (RemoteError::Server { .. } | RemoteError::Privilege { .. }))
                 if error.recovery() == Recovery::Definite =>
             {
-                Ok(Bracket::No(Some(format!(
-                    "not searched on the server ({error}); read in full"
-                ))))
+                Ok(Bracket::No(Some(NotBisected::ServerRefused {
+                    error: error.to_string(),
+                })))
             }
             // Fewer connections than a search needs at once: streaming needs one.
-            Err(error @ RemoteError::ConnectionLimit { .. }) => Ok(Bracket::No(Some(format!(
-                "not searched on the server ({error}); read in full"
-            )))),
+            Err(error @ RemoteError::ConnectionLimit { .. }) => {
+                Ok(Bracket::No(Some(NotBisected::ServerRefused {
+                    error: error.to_string(),
+                })))
+            }
             other => other,
         }
     }

@@ -859,9 +859,9 @@ impl Iterator for StreamEvents {
             }
             // Header: type at 4, log_pos at 13, flags at 17.
             if raw.len() < 19 {
-                return self.fail(RemoteError::Other {
+                return self.fail(RemoteError::ShortEvent {
                     server: self.settings.address(),
-                    message: format!("reading the binlog stream: an event of {} bytes", raw.len()),
+                    len: raw.len(),
                 });
             }
             let log_pos = u32::from_le_bytes([raw[13], raw[14], raw[15], raw[16]]);

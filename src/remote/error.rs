@@ -205,8 +205,47 @@ pub enum RemoteError {
         last: String,
     },
 
-    #[error("{server}: {message}")]
-    Other { server: String, message: String },
+    /// The start time cannot be read in the server's zone.
+    #[error("{server}: {source}")]
+    StartTime {
+        server: String,
+        #[source]
+        source: crate::start_time::TimeError,
+    },
+    #[error(
+        "{server}: start-time {input:?} is outside what the server can represent as a timestamp \
+         in {zone}"
+    )]
+    TimeOutOfRange {
+        server: String,
+        input: String,
+        zone: String,
+    },
+    /// The replication stream sent an event too short to have a header.
+    #[error("{server}: reading the binlog stream: an event of {len} bytes")]
+    ShortEvent { server: String, len: usize },
+    /// `SHOW BINARY LOGS` named a file with control characters (escaped here).
+    #[error("{server}: SHOW BINARY LOGS lists a file whose name holds control characters ({name})")]
+    ControlCharacters { server: String, name: String },
+    /// The search failed outside the network (a corrupt or missing binlog on the server).
+    #[error("{server}: {source}")]
+    Search {
+        server: String,
+        #[source]
+        source: Box<crate::resolve::ResolveError>,
+    },
+    /// The thread reading the stream stopped (`why`: cancelled, or a panic's text).
+    #[error(
+        "{server}: internal error: the replication stream could not be read ({why}); please report it"
+    )]
+    Stopped { server: String, why: String },
+    /// The driver failed in a way none of the variants above names (its text, escaped).
+    #[error("{server}: {what}: {message}")]
+    Driver {
+        server: String,
+        what: String,
+        message: String,
+    },
 }
 
 /// "after 3s 2ms", or "at the deadline" when the time taken is not known.
@@ -386,9 +425,10 @@ pub fn classify(err: mysql_async::Error, settings: &ConnSettings, what: &str) ->
         mysql_async::Error::Driver(e) => {
             tls_or_connection(escape_controls(&e.to_string()).into_owned(), server, what)
         }
-        other => RemoteError::Other {
+        other => RemoteError::Driver {
             server,
-            message: format!("{what}: {}", escape_controls(&other.to_string())),
+            what: what.to_owned(),
+            message: escape_controls(&other.to_string()).into_owned(),
         },
     }
 }

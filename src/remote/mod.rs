@@ -191,12 +191,9 @@ pub async fn resolve_many(
             futures_util::FutureExt::catch_unwind(resolved)
                 .await
                 .unwrap_or_else(|panic| {
-                    Err(RemoteError::Other {
+                    Err(RemoteError::Stopped {
                         server: settings.address(),
-                        message: format!(
-                            "internal error ({}); please report it",
-                            crate::panics::panic_text(&*panic)
-                        ),
+                        why: crate::panics::panic_text(&*panic).to_owned(),
                     })
                 })
         })
@@ -256,7 +253,14 @@ pub async fn index_remote(
     progress: Arc<ReadProgress>,
     cache: Arc<SummaryCache>,
     audit: resolve::index::Audit,
-) -> Result<(Vec<resolve::index::FileCoverage>, Vec<String>, String), RemoteError> {
+) -> Result<
+    (
+        Vec<resolve::index::FileCoverage>,
+        Vec<resolve::explain::Note>,
+        String,
+    ),
+    RemoteError,
+> {
     let (mut conn, control_throttle) = connect(settings, Role::Control, deadline).await?;
     let facts = server_facts(settings, &mut conn, deadline).await?;
     let version = facts.version.clone();

@@ -17,7 +17,8 @@ use crate::binlog::{
     FormatDescription, UnitRole,
 };
 use crate::gtid::ExecutedGtids;
-use crate::resolve::cache::{SummaryCache, stale_note};
+use crate::resolve::cache::SummaryCache;
+use crate::resolve::explain::{NotBisected, Note, Step, Warning};
 use crate::resolve::scan::{ClockSeen, FileAnswer, FileScan, Tally};
 use crate::resolve::summary::{FileIdentity, FileSummary, UnitSpan, digest};
 use crate::resolve::{
@@ -80,12 +81,9 @@ impl Listing {
             // Such a name would reach outputs, checkpoints and consumers' statements as it is; a
             // server writes none, so one is a server (or something between) not to be trusted.
             if name.chars().any(char::is_control) {
-                return Err(RemoteError::Other {
+                return Err(RemoteError::ControlCharacters {
                     server: settings.address(),
-                    message: format!(
-                        "SHOW BINARY LOGS lists a file whose name holds control characters ({})",
-                        crate::input::escape_controls(&name)
-                    ),
+                    name: crate::input::escape_controls(&name).into_owned(),
                 });
             }
             // A file the index lists but the disk no longer has: both servers report it with
@@ -152,9 +150,9 @@ pub(super) async fn over_sequence<T: Send + 'static>(
     match outcome {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(err)) => Err(remote_error(settings, err)),
-        Err(join) => Err(RemoteError::Other {
+        Err(join) => Err(RemoteError::Stopped {
             server: settings.address(),
-            message: format!("the replication stream could not be read: {join}"),
+            why: join.to_string(),
         }),
     }
 }
@@ -166,8 +164,9 @@ fn remote_error(settings: &ConnSettings, err: ResolveError) -> RemoteError {
     let server = || settings.address();
     let unbox = |inner: Box<dyn std::error::Error + Send + Sync>| match inner.downcast() {
         Ok(remote) => *remote,
-        Err(other) => RemoteError::Other {
+        Err(other) => RemoteError::Driver {
             server: server(),
+            what: "reading the binlog stream".to_owned(),
             message: other.to_string(),
         },
     };
@@ -179,9 +178,9 @@ fn remote_error(settings: &ConnSettings, err: ResolveError) -> RemoteError {
             what: "reading the binlog stream".to_owned(),
             source,
         },
-        other => RemoteError::Other {
+        other => RemoteError::Search {
             server: server(),
-            message: other.to_string(),
+            source: Box::new(other),
         },
     }
 }
@@ -356,7 +355,7 @@ pub(super) struct RemoteSequence {
     cache: Arc<SummaryCache>,
     /// What a per-file read proved about each file's identity, for its summary.
     identities: Vec<Option<FileIdentity>>,
-    notes: Vec<String>,
+    notes: Vec<Note>,
     assume: Option<Assumption>,
     /// A per-file dump that read to the end of a file and stands at the start of the next
     /// (its index), to go on with if that file is read next.
@@ -413,7 +412,9 @@ impl RemoteSequence {
     }
 
     fn stale(&mut self, name: &str) {
-        self.notes.push(stale_note(name));
+        self.notes.push(Note::StaleSummary {
+            file: name.to_owned(),
+        });
     }
 
     /// Keeps what a whole read of file `index` proved about its identity.
@@ -450,7 +451,7 @@ impl RemoteSequence {
         &mut self,
         index: usize,
         request: &Request,
-        steps: &mut Vec<String>,
+        steps: &mut Vec<Step>,
     ) -> Result<Option<FileScan>, ResolveError> {
         if request.basis != TimeBasis::Commit || request.gtid != GtidMode::Off {
             return Ok(None);
@@ -490,15 +491,19 @@ impl RemoteSequence {
                 probes,
             } => (from, above, probes),
             Bracket::No(reason) => {
-                steps.extend(reason.map(|reason| format!("{file}: {reason}")));
+                steps.extend(reason.map(|why| Step::NotSearched {
+                    file: file.clone(),
+                    why,
+                }));
                 return Ok(None);
             }
         };
-        let searched = format!(
-            "{file}: searched by commit time on the server ({probes} probes, {} bytes), then \
-             streamed from {}",
-            stats.bytes_read, from.pos
-        );
+        let searched = Step::SearchedOnServer {
+            file: file.clone(),
+            probes,
+            bytes: stats.bytes_read,
+            from: from.pos,
+        };
         let walk = self.walk_at(index, from.pos, true)?;
         let mut units = UnitReader::resume(walk, false, ExecutedGtids::None);
         let mut previous = from.commit_us;
@@ -507,11 +512,11 @@ impl RemoteSequence {
         // transaction at or past a probe at or after T is before T.
         let disagreement = loop {
             let Some(unit) = units.next_unit()? else {
-                break above.map(|_| "the transactions disagree with the probes".to_owned());
+                break above.map(|_| NotBisected::DisagreeWithProbes);
             };
             let time = unit.commit_us();
             if unit.recorded_commit_us.is_none() || time < previous {
-                break Some(format!("the clock is not monotonic near {}", unit.pos));
+                break Some(NotBisected::NotMonotonic { at: unit.pos });
             }
             previous = time;
             if time >= request.start_us {
@@ -519,18 +524,18 @@ impl RemoteSequence {
                 break None;
             }
             if above.is_some_and(|above| unit.pos >= above.pos) {
-                break Some("the transactions disagree with the probes".to_owned());
+                break Some(NotBisected::DisagreeWithProbes);
             }
         };
         if let Some(why) = disagreement {
-            steps.push(format!("{file}: {why}; read in full"));
+            steps.push(Step::NotSearched { file, why });
             return Ok(None);
         }
         let walked = units.source().stats();
         let warnings = units
             .take_warnings()
             .into_iter()
-            .map(|w| w.to_string())
+            .map(Warning::Binlog)
             .collect();
         let clock = ClockSeen::rising((from.pos, from.commit_us), previous);
         Ok(Some(FileScan {
@@ -676,10 +681,10 @@ impl BinlogSequence for RemoteSequence {
                 return Ok(None);
             }
             Err(error) => {
-                self.notes.push(format!(
-                    "the cached summary of {name} could not be checked against the server \
-                     ({error}): it is read again"
-                ));
+                self.notes.push(Note::SummaryUnchecked {
+                    file: name.clone(),
+                    error: error.to_string(),
+                });
                 return Ok(None);
             }
         };
@@ -741,7 +746,7 @@ impl BinlogSequence for RemoteSequence {
         let warnings = units
             .take_warnings()
             .into_iter()
-            .map(|w| w.to_string())
+            .map(Warning::Binlog)
             .collect();
         let walk = units.into_source();
         let after = walk.stats();
@@ -760,11 +765,10 @@ impl BinlogSequence for RemoteSequence {
                 self.open_walk = Some((index + 1, walk));
             }
         }
-        steps.push(format!(
-            "{}: streamed from its start{}",
-            self.files[index].name,
-            if whole { " to its end" } else { "" }
-        ));
+        steps.push(Step::Streamed {
+            file: self.files[index].name.clone(),
+            whole,
+        });
         Ok(Some(FileScan {
             answer: match found {
                 Some(unit) => FileAnswer::Found { unit, executed },
@@ -788,7 +792,7 @@ impl BinlogSequence for RemoteSequence {
         }
     }
 
-    fn take_notes(&mut self) -> Vec<String> {
+    fn take_notes(&mut self) -> Vec<Note> {
         let mut notes = std::mem::take(&mut self.notes);
         notes.extend(self.cache.take_notes());
         notes

@@ -54,10 +54,12 @@ fn read_here(
     start: &StartTime,
     zone: &Zone,
 ) -> Result<ResolvedTime, RemoteError> {
-    start.resolve(zone).map_err(|e| RemoteError::Other {
-        server: settings.address(),
-        message: e.to_string(),
-    })
+    start
+        .resolve(zone)
+        .map_err(|source| RemoteError::StartTime {
+            server: settings.address(),
+            source,
+        })
 }
 
 /// The instant a bare start time means in the server's default time zone, as the server itself
@@ -86,12 +88,10 @@ async fn server_time(
     } else {
         format!("the server's time zone ({zone})")
     };
-    let out_of_range = || RemoteError::Other {
+    let out_of_range = || RemoteError::TimeOutOfRange {
         server: settings.address(),
-        message: format!(
-            "start-time {:?} is outside what the server can represent as a timestamp in {zone}",
-            start.input
-        ),
+        input: start.input.clone(),
+        zone: zone.clone(),
     };
     let us = seconds
         .as_deref()
@@ -114,13 +114,12 @@ async fn server_time(
     )
     .await?;
     if same.flatten().as_deref() != Some(local.as_str()) {
-        return Err(RemoteError::Other {
+        return Err(RemoteError::StartTime {
             server: settings.address(),
-            message: TimeError::NonExistent {
+            source: TimeError::NonExistent {
                 input: start.input.clone(),
                 zone,
-            }
-            .to_string(),
+            },
         });
     }
     let hour_earlier: Option<Option<String>> = within(
@@ -133,11 +132,12 @@ async fn server_time(
     let (instant_us, note) = if hour_earlier.flatten().as_deref() == Some(local.as_str()) {
         (
             us - HOUR_US,
-            Some(format!(
-                "{} happens twice in {zone} (daylight saving ends); the earlier one was used; \
-                 write an offset to choose",
-                start.input.trim()
-            )),
+            Some(crate::start_time::AmbiguousTime {
+                local: start.input.trim().to_owned(),
+                zone: zone.clone(),
+                used: None,
+                later: None,
+            }),
         )
     } else {
         (us, None)

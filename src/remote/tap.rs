@@ -264,12 +264,7 @@ fn split(
             Some(0xFF) => return (used, Some(TapItem::Failed(server_error(payload)))),
             _ => {
                 let first = payload.first().copied().unwrap_or(0);
-                return (
-                    used,
-                    Some(failed(format!(
-                        "a packet of {len} bytes starting with 0x{first:02x} in a binlog dump"
-                    ))),
-                );
+                return (used, Some(failed(NotADump::Packet { len, first })));
             }
         }
     }
@@ -279,41 +274,59 @@ fn split(
 /// does not start as an event does, grows past the size its event header declares, or past
 /// [`MAX_EVENT`]. Checked as each continuation arrives, so a sender of endless continuations is
 /// refused after one, never held in memory byte for byte.
-fn overlong(joined: &[u8]) -> Option<String> {
+fn overlong(joined: &[u8]) -> Option<NotADump> {
     if joined.first() != Some(&0) {
         let first = joined.first().copied().unwrap_or(0);
-        return Some(format!(
-            "a continued packet starting with 0x{first:02x} in a binlog dump (only events, \
-             after an OK byte, are that long)"
-        ));
+        return Some(NotADump::ContinuedNotEvent { first });
     }
     // The OK byte, then the event header: its size is at bytes 9..13.
     let declared = joined
         .get(10..14)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
     if joined.len() - 1 > MAX_EVENT {
-        return Some(format!(
-            "a continued packet of more than {} MiB, the most an event may take",
-            MAX_EVENT >> 20
-        ));
+        return Some(NotADump::ContinuedTooLong {
+            mib: MAX_EVENT >> 20,
+        });
     }
     match declared {
-        Some(size) if joined.len() - 1 > size => Some(format!(
-            "a continued packet of {} bytes so far for an event whose header says {size} bytes",
-            joined.len() - 1
-        )),
-        Some(size) if size > MAX_EVENT => Some(format!(
-            "an event whose header says {size} bytes, more than the {} MiB an event may take",
-            MAX_EVENT >> 20
-        )),
+        Some(size) if joined.len() - 1 > size => Some(NotADump::ContinuedPastEvent {
+            len: joined.len() - 1,
+            size,
+        }),
+        Some(size) if size > MAX_EVENT => Some(NotADump::EventTooLong {
+            size,
+            mib: MAX_EVENT >> 20,
+        }),
         _ => None,
     }
 }
 
+/// Bytes that are not a binlog dump, and what shows it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotADump {
+    #[error("a packet of {len} bytes starting with 0x{first:02x} in a binlog dump")]
+    Packet { len: usize, first: u8 },
+    #[error(
+        "a continued packet starting with 0x{first:02x} in a binlog dump (only events, after an \
+         OK byte, are that long)"
+    )]
+    ContinuedNotEvent { first: u8 },
+    #[error("a continued packet of more than {mib} MiB, the most an event may take")]
+    ContinuedTooLong { mib: usize },
+    #[error("a continued packet of {len} bytes so far for an event whose header says {size} bytes")]
+    ContinuedPastEvent { len: usize, size: usize },
+    #[error("an event whose header says {size} bytes, more than the {mib} MiB an event may take")]
+    EventTooLong { size: usize, mib: usize },
+    #[error("a compressed packet does not inflate: {zlib}")]
+    Inflate { zlib: String },
+    #[error("a compressed packet inflates to {got} bytes, not the {declared} its header says")]
+    InflatedSize { got: usize, declared: usize },
+}
+
 /// Bytes that are not a dump: definite (asking again gets the same bytes), not a lost
 /// connection.
-fn failed(why: String) -> TapItem {
-    TapItem::Failed(mysql_async::Error::Other(why.into()))
+fn failed(why: NotADump) -> TapItem {
+    TapItem::Failed(mysql_async::Error::Other(Box::new(why)))
 }
 
 /// Inflates one compressed packet's zlib stream into `out`: exactly `plain_len` bytes.
@@ -322,18 +335,20 @@ fn inflate(
     body: &[u8],
     plain_len: usize,
     out: &mut Vec<u8>,
-) -> Result<(), String> {
+) -> Result<(), NotADump> {
     inflate.reset(true);
     let start = out.len();
     out.reserve(plain_len);
     let status = inflate
         .decompress_vec(body, out, FlushDecompress::Finish)
-        .map_err(|e| format!("a compressed packet does not inflate: {e}"))?;
+        .map_err(|e| NotADump::Inflate {
+            zlib: e.to_string(),
+        })?;
     if status != Status::StreamEnd || out.len() - start != plain_len {
-        return Err(format!(
-            "a compressed packet inflates to {} bytes, not the {plain_len} its header says",
-            out.len() - start
-        ));
+        return Err(NotADump::InflatedSize {
+            got: out.len() - start,
+            declared: plain_len,
+        });
     }
     Ok(())
 }

@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
+use super::explain::Note;
 use super::progress::ReadProgress;
 use super::summary::{FileIdentity, FileStat, FileSummary};
 
@@ -49,7 +50,7 @@ pub enum Lookup {
 pub struct SummaryCache {
     path: Option<PathBuf>,
     conn: Mutex<Option<Connection>>,
-    notes: Mutex<Vec<String>>,
+    notes: Mutex<Vec<Note>>,
 }
 
 impl SummaryCache {
@@ -82,11 +83,10 @@ impl SummaryCache {
             Ok(conn) => (Some(conn), None),
             Err(why) => (
                 None,
-                Some(format!(
-                    "the summary cache {} is not used: {why}; answers are unchanged, only \
-                     slower (remove it, or give --cache-dir another directory, or --no-cache)",
-                    path.display()
-                )),
+                Some(Note::CacheNotUsed {
+                    store: path.display().to_string(),
+                    why,
+                }),
             ),
         };
         SummaryCache {
@@ -146,7 +146,7 @@ impl SummaryCache {
             }
             Err(error) => {
                 drop(guard);
-                self.give_up(&format!("reading it failed ({error})"));
+                self.give_up("reading", error);
                 Lookup::Miss
             }
         }
@@ -159,7 +159,7 @@ impl SummaryCache {
         &self,
         identity: &FileIdentity,
         progress: Option<&ReadProgress>,
-        notes: &mut Vec<String>,
+        notes: &mut Vec<Note>,
     ) -> Option<FileSummary> {
         match self.get(identity) {
             Lookup::Hit(summary) => {
@@ -170,7 +170,9 @@ impl SummaryCache {
                 Some(*summary)
             }
             Lookup::Stale => {
-                notes.push(stale_note(&identity.name));
+                notes.push(Note::StaleSummary {
+                    file: identity.name.clone(),
+                });
                 None
             }
             Lookup::Miss => None,
@@ -231,7 +233,7 @@ impl SummaryCache {
         );
         if let Err(error) = written {
             drop(guard);
-            self.give_up(&format!("writing it failed ({error})"));
+            self.give_up("writing", error);
         }
     }
 
@@ -248,26 +250,26 @@ impl SummaryCache {
             params![source, name],
         ) {
             drop(guard);
-            self.give_up(&format!("writing it failed ({error})"));
+            self.give_up("writing", error);
         }
     }
 
     /// Notes for the user about the cache, once each.
-    pub fn take_notes(&self) -> Vec<String> {
+    pub fn take_notes(&self) -> Vec<Note> {
         self.notes
             .lock()
             .map(|mut notes| std::mem::take(&mut *notes))
             .unwrap_or_default()
     }
 
-    fn note(&self, note: String) {
+    fn note(&self, note: Note) {
         if let Ok(mut notes) = self.notes.lock() {
             notes.push(note);
         }
     }
 
     /// Stops using the store for the rest of the run.
-    fn give_up(&self, why: &str) {
+    fn give_up(&self, doing: &'static str, error: impl std::fmt::Display) {
         if let Ok(mut conn) = self.conn.lock() {
             *conn = None;
         }
@@ -275,10 +277,11 @@ impl SummaryCache {
             .path
             .as_ref()
             .map_or_else(String::new, |p| p.display().to_string());
-        self.note(format!(
-            "the summary cache {path} is not used any more in this run: {why}; answers are \
-             unchanged"
-        ));
+        self.note(Note::CacheGivenUp {
+            store: path,
+            doing,
+            error: error.to_string(),
+        });
     }
 }
 
@@ -287,31 +290,153 @@ fn stat_text(identity: &FileIdentity) -> String {
     identity.stat.map(FileStat::to_stored).unwrap_or_default()
 }
 
-/// The note for a stored summary that is another file's.
-pub fn stale_note(name: &str) -> String {
-    format!(
-        "the cached summary of {name} does not match the file any more (replaced or changed): \
-         it is read again"
-    )
+/// Why the summary store is not used: what is wrong, where, and (in `Display`) the fix.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum CacheRefusal {
+    /// A file system call on `path` failed (`doing`: "create", "look at", "open").
+    Io {
+        doing: &'static str,
+        path: Option<String>,
+        error: String,
+    },
+    /// SQLite refused: `doing` what, and its error.
+    Sqlite { doing: &'static str, error: String },
+    /// `PRAGMA quick_check` did not say ok.
+    Damaged { check: String },
+    /// The directory is a symlink.
+    SymlinkDir { dir: String },
+    /// The store is a symlink.
+    SymlinkStore,
+    /// `dir` is not a directory.
+    NotADirectory { dir: String },
+    /// The store is `kind`, not a regular file.
+    NotRegular { kind: String },
+    /// SQLite's `side` file (`-wal`, `-shm`) is not a regular file.
+    SideNotRegular { side: String },
+    /// `path` is owned by `uid`, not this user.
+    NotOwned { path: String, uid: u32, me: u32 },
+    /// `path` can be written by `who` (its group, every other user).
+    Writable {
+        path: String,
+        who: &'static str,
+        mode: u32,
+    },
+    /// A directory above it is owned by `uid`, neither root nor this user.
+    AncestorNotOwned { dir: String, uid: u32 },
+    /// A directory above it can be written by every user and is not sticky.
+    AncestorWritable { dir: String, mode: u32 },
+    /// Written by another version of startpoint.
+    Format { found: String, reads: String },
+    /// Written on another machine.
+    Machine { theirs: String, ours: String },
+}
+
+impl std::fmt::Display for CacheRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CacheRefusal::Io {
+                doing,
+                path: Some(path),
+                error,
+            } => write!(f, "cannot {doing} {path}: {error}"),
+            CacheRefusal::Io {
+                doing,
+                path: None,
+                error,
+            } => write!(f, "cannot {doing} it: {error}"),
+            CacheRefusal::Sqlite { doing, error } => write!(f, "{doing} ({error})"),
+            CacheRefusal::Damaged { check } => write!(f, "it is damaged ({check})"),
+            CacheRefusal::SymlinkDir { dir } => write!(
+                f,
+                "its directory {dir} is a symlink, which another user may have planted; give \
+                 --cache-dir the real directory"
+            ),
+            CacheRefusal::SymlinkStore => {
+                f.write_str("it is a symlink, which another user may have planted; remove it")
+            }
+            CacheRefusal::NotADirectory { dir } => {
+                write!(f, "cannot create {dir}: it is not a directory")
+            }
+            CacheRefusal::NotRegular { kind } => {
+                write!(f, "it is {kind}, not a regular file; remove it")
+            }
+            CacheRefusal::SideNotRegular { side } => write!(
+                f,
+                "{side} is not a regular file (a symlink or something else another user may \
+                 have planted); remove it"
+            ),
+            CacheRefusal::NotOwned { path, uid, me } => write!(
+                f,
+                "{path} is owned by uid {uid}, not by this user (uid {me}), who could have \
+                 written it; remove it, or give --cache-dir a directory of your own"
+            ),
+            CacheRefusal::Writable { path, who, mode } => write!(
+                f,
+                "{path} can be written by {who} (mode {mode:04o}), who could have written it; \
+                 run chmod go-w on it, or remove it"
+            ),
+            CacheRefusal::AncestorNotOwned { dir, uid } => write!(
+                f,
+                "{dir} above it is owned by uid {uid}, who could put another directory in its \
+                 place; give --cache-dir a directory of your own"
+            ),
+            CacheRefusal::AncestorWritable { dir, mode } => write!(
+                f,
+                "{dir} above it can be written by every user (mode {mode:04o}, not sticky), who \
+                 could put another directory in its place; run chmod o-w on it, or give \
+                 --cache-dir a directory of your own"
+            ),
+            CacheRefusal::Format { found, reads } => write!(
+                f,
+                "it was written by another version of startpoint (format {found}, this one \
+                 reads {reads})"
+            ),
+            CacheRefusal::Machine { theirs, ours } => {
+                write!(
+                    f,
+                    "it was written on another machine ({theirs}; this is {ours})"
+                )
+            }
+        }
+    }
+}
+
+fn io_error(
+    doing: &'static str,
+    path: Option<&Path>,
+) -> impl FnOnce(std::io::Error) -> CacheRefusal {
+    let path = path.map(|p| p.display().to_string());
+    move |e| CacheRefusal::Io {
+        doing,
+        path,
+        error: e.to_string(),
+    }
+}
+
+fn sqlite_error(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> CacheRefusal {
+    move |e| CacheRefusal::Sqlite {
+        doing,
+        error: e.to_string(),
+    }
 }
 
 /// Opens and checks the store; why not, in words.
-fn open_store(dir: &Path, path: &Path) -> Result<Connection, String> {
+fn open_store(dir: &Path, path: &Path) -> Result<Connection, CacheRefusal> {
     // The path proven, through the directory's real path: what SQLite then opens.
     let path = &prove_ours(dir, path)?;
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
         | OpenFlags::SQLITE_OPEN_URI
         | OpenFlags::SQLITE_OPEN_NOFOLLOW;
-    let conn =
-        Connection::open_with_flags(path, flags).map_err(|e| format!("cannot open it: {e}"))?;
+    let conn = Connection::open_with_flags(path, flags).map_err(sqlite_error("cannot open it"))?;
     conn.busy_timeout(Duration::from_secs(10))
-        .map_err(|e| format!("cannot set a busy timeout: {e}"))?;
+        .map_err(sqlite_error("cannot set a busy timeout"))?;
     let check: String = conn
         .query_row("PRAGMA quick_check", [], |row| row.get(0))
-        .map_err(|e| format!("it is not a readable SQLite database ({e})"))?;
+        .map_err(sqlite_error("it is not a readable SQLite database"))?;
     if check != "ok" {
-        return Err(format!("it is damaged ({check})"));
+        return Err(CacheRefusal::Damaged { check });
     }
     // WAL lets concurrent runs read while one writes; it fails harmlessly where unsupported.
     let _ = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get::<_, String>(0));
@@ -335,33 +460,35 @@ fn open_store(dir: &Path, path: &Path) -> Result<Connection, String> {
     )
     .map_err(|e| {
         let _ = conn.execute_batch("ROLLBACK");
-        format!("it cannot be written ({e})")
+        sqlite_error("it cannot be written")(e)
     })?;
     let machine = machine_id();
     conn.execute(
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('machine', ?1)",
         params![machine],
     )
-    .map_err(|e| format!("it cannot be written ({e})"))?;
-    let meta = |key: &str| -> Result<String, String> {
+    .map_err(sqlite_error("it cannot be written"))?;
+    let meta = |key: &str| -> Result<String, CacheRefusal> {
         conn.query_row(
             "SELECT value FROM meta WHERE key = ?1",
             params![key],
             |row| row.get(0),
         )
-        .map_err(|e| format!("its format cannot be read ({e})"))
+        .map_err(sqlite_error("its format cannot be read"))
     };
     let format = meta("format")?;
     if format != FORMAT {
-        return Err(format!(
-            "it was written by another version of startpoint (format {format}, this one reads {FORMAT})"
-        ));
+        return Err(CacheRefusal::Format {
+            found: format,
+            reads: FORMAT.to_owned(),
+        });
     }
     let theirs = meta("machine")?;
     if theirs != machine {
-        return Err(format!(
-            "it was written on another machine ({theirs}; this is {machine})"
-        ));
+        return Err(CacheRefusal::Machine {
+            theirs,
+            ours: machine,
+        });
     }
     Ok(conn)
 }
@@ -369,7 +496,7 @@ fn open_store(dir: &Path, path: &Path) -> Result<Connection, String> {
 /// Makes `dir` (0700) and the store (0600) when missing, and proves that no one but this user
 /// can have written them (the module documentation says what that takes); the store's path
 /// through the directory's real path, which is what is then opened.
-fn prove_ours(dir: &Path, path: &Path) -> Result<PathBuf, String> {
+fn prove_ours(dir: &Path, path: &Path) -> Result<PathBuf, CacheRefusal> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let meta = match std::fs::symlink_metadata(dir) {
         Err(e)
@@ -382,54 +509,43 @@ fn prove_ours(dir: &Path, path: &Path) -> Result<PathBuf, String> {
                 .recursive(true)
                 .mode(0o700)
                 .create(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                .map_err(io_error("create", Some(dir)))?;
             std::fs::symlink_metadata(dir)
         }
         other => other,
     }
-    .map_err(|e| format!("cannot look at {}: {e}", dir.display()))?;
+    .map_err(io_error("look at", Some(dir)))?;
     if meta.file_type().is_symlink() {
-        return Err(format!(
-            "its directory {} is a symlink, which another user may have planted; give \
-             --cache-dir the real directory",
-            dir.display()
-        ));
+        return Err(CacheRefusal::SymlinkDir {
+            dir: dir.display().to_string(),
+        });
     }
     if !meta.is_dir() {
-        return Err(format!(
-            "cannot create {}: it is not a directory",
-            dir.display()
-        ));
+        return Err(CacheRefusal::NotADirectory {
+            dir: dir.display().to_string(),
+        });
     }
     trusted(dir, &meta)?;
     // Whoever can rename the directory can put another in its place: every directory above it
     // must be root's or this user's, and writable by every user only if sticky (as /tmp is,
     // where only an entry's owner may rename it). A group-writable one is let be: where each
     // user has a group of their own (umask 002), that is every directory they make.
-    let real = dir
-        .canonicalize()
-        .map_err(|e| format!("cannot look at {}: {e}", dir.display()))?;
+    let real = dir.canonicalize().map_err(io_error("look at", Some(dir)))?;
     let me = rustix::process::geteuid().as_raw();
     for above in real.ancestors().skip(1) {
         use std::os::unix::fs::MetadataExt;
-        let meta = std::fs::metadata(above)
-            .map_err(|e| format!("cannot look at {}: {e}", above.display()))?;
+        let meta = std::fs::metadata(above).map_err(io_error("look at", Some(above)))?;
         if meta.uid() != 0 && meta.uid() != me {
-            return Err(format!(
-                "{} above it is owned by uid {}, who could put another directory in its place; \
-                 give --cache-dir a directory of your own",
-                above.display(),
-                meta.uid()
-            ));
+            return Err(CacheRefusal::AncestorNotOwned {
+                dir: above.display().to_string(),
+                uid: meta.uid(),
+            });
         }
         if meta.mode() & 0o002 != 0 && meta.mode() & 0o1000 == 0 {
-            return Err(format!(
-                "{} above it can be written by every user (mode {:04o}, not sticky), who could \
-                 put another directory in its place; run chmod o-w on it, or give --cache-dir a \
-                 directory of your own",
-                above.display(),
-                meta.mode() & 0o7777
-            ));
+            return Err(CacheRefusal::AncestorWritable {
+                dir: above.display().to_string(),
+                mode: meta.mode() & 0o7777,
+            });
         }
     }
     let path = real.join(path.file_name().unwrap_or_default());
@@ -445,15 +561,15 @@ fn prove_ours(dir: &Path, path: &Path) -> Result<PathBuf, String> {
         .open(path)
         .map_err(|e| match e.raw_os_error() {
             Some(code) if code == rustix::io::Errno::LOOP.raw_os_error() => {
-                "it is a symlink, which another user may have planted; remove it".to_owned()
+                CacheRefusal::SymlinkStore
             }
-            _ => format!("cannot open it: {e}"),
+            _ => io_error("open", None)(e),
         })?;
-    let meta = file
-        .metadata()
-        .map_err(|e| format!("cannot look at it: {e}"))?;
+    let meta = file.metadata().map_err(io_error("look at", None))?;
     if let Some(kind) = crate::input::FileKind::of(&meta) {
-        return Err(format!("it is {kind}, not a regular file; remove it"));
+        return Err(CacheRefusal::NotRegular {
+            kind: kind.to_string(),
+        });
     }
     trusted(path, &meta)?;
     // SQLite's journal beside the store: never a link, and as much ours as the store.
@@ -463,13 +579,11 @@ fn prove_ours(dir: &Path, path: &Path) -> Result<PathBuf, String> {
         let side = PathBuf::from(side);
         match std::fs::symlink_metadata(&side) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("cannot look at {}: {e}", side.display())),
+            Err(e) => return Err(io_error("look at", Some(&side))(e)),
             Ok(meta) if !meta.file_type().is_file() => {
-                return Err(format!(
-                    "{} is not a regular file (a symlink or something else another user may \
-                     have planted); remove it",
-                    side.display()
-                ));
+                return Err(CacheRefusal::SideNotRegular {
+                    side: side.display().to_string(),
+                });
             }
             Ok(meta) => trusted(&side, &meta)?,
         }
@@ -478,16 +592,15 @@ fn prove_ours(dir: &Path, path: &Path) -> Result<PathBuf, String> {
 }
 
 /// Owned by this user and writable by no one else, or why not (with the fix).
-fn trusted(path: &Path, meta: &std::fs::Metadata) -> Result<(), String> {
+fn trusted(path: &Path, meta: &std::fs::Metadata) -> Result<(), CacheRefusal> {
     use std::os::unix::fs::MetadataExt;
     let me = rustix::process::geteuid().as_raw();
     if meta.uid() != me {
-        return Err(format!(
-            "{} is owned by uid {}, not by this user (uid {me}), who could have written it; \
-             remove it, or give --cache-dir a directory of your own",
-            path.display(),
-            meta.uid()
-        ));
+        return Err(CacheRefusal::NotOwned {
+            path: path.display().to_string(),
+            uid: meta.uid(),
+            me,
+        });
     }
     let mode = meta.mode() & 0o7777;
     if mode & 0o022 != 0 {
@@ -496,11 +609,11 @@ fn trusted(path: &Path, meta: &std::fs::Metadata) -> Result<(), String> {
             (true, false) => "its group",
             _ => "every other user",
         };
-        return Err(format!(
-            "{} can be written by {who} (mode {mode:04o}), who could have written it; run \
-             chmod go-w on it, or remove it",
-            path.display()
-        ));
+        return Err(CacheRefusal::Writable {
+            path: path.display().to_string(),
+            who,
+            mode,
+        });
     }
     Ok(())
 }
@@ -577,10 +690,13 @@ mod tests {
         assert!(!cache.is_active());
         cache.put(&identity(1), &summary());
         assert_eq!(cache.get(&identity(1)), Lookup::Miss);
-        let notes = cache.take_notes().join("\n");
+        let notes = cache.take_notes();
         assert!(
-            notes.contains("not used") && notes.contains(STORE),
-            "{notes}"
+            matches!(&notes[..], [Note::CacheNotUsed {
+                store,
+                why: CacheRefusal::Sqlite { .. },
+            }] if store.ends_with(STORE)),
+            "{notes:?}"
         );
 
         let other = tempfile::tempdir().unwrap();
@@ -594,7 +710,13 @@ mod tests {
         drop(conn);
         let cache = SummaryCache::open(other.path());
         assert_eq!(cache.get(&identity(1)), Lookup::Miss);
-        assert!(cache.take_notes().join("").contains("another machine"));
+        assert!(matches!(
+            &cache.take_notes()[..],
+            [Note::CacheNotUsed {
+                why: CacheRefusal::Machine { .. },
+                ..
+            }]
+        ));
 
         let conn = Connection::open(other.path().join(STORE)).unwrap();
         conn.execute(
@@ -605,13 +727,28 @@ mod tests {
         drop(conn);
         let cache = SummaryCache::open(other.path());
         assert!(!cache.is_active());
-        assert!(cache.take_notes().join("").contains("another version"));
+        assert!(matches!(
+            &cache.take_notes()[..],
+            [Note::CacheNotUsed {
+                why: CacheRefusal::Format { .. },
+                ..
+            }]
+        ));
 
         // A directory that is a file: cannot be created.
         let file = dir.path().join("plain");
         std::fs::write(&file, b"x").unwrap();
         let cache = SummaryCache::open(&file.join("sub"));
         assert!(!cache.is_active());
-        assert!(cache.take_notes().join("").contains("cannot create"));
+        assert!(matches!(
+            &cache.take_notes()[..],
+            [Note::CacheNotUsed {
+                why: CacheRefusal::Io {
+                    doing: "create",
+                    ..
+                },
+                ..
+            }]
+        ));
     }
 }

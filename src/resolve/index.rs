@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use super::explain::Note;
 use crate::gtid::ExecutedGtids;
 use crate::source::local::BinlogDir;
 use crate::unit::TimeBasis;
@@ -208,7 +209,7 @@ pub fn cover_local(
     cache: Arc<SummaryCache>,
     progress: Arc<ReadProgress>,
     audit: Audit,
-) -> Result<(Vec<FileCoverage>, Vec<String>), ResolveError> {
+) -> Result<(Vec<FileCoverage>, Vec<Note>), ResolveError> {
     let sizes: Vec<u64> = dir
         .files
         .iter()
@@ -242,7 +243,7 @@ pub fn cover_local(
         let later = scope.spawn(|| run(&groups[1]));
         (run(&groups[0]), later.join())
     });
-    let b = b.map_err(|_| ResolveError::Internal("an index thread panicked".to_owned()))?;
+    let b = b.map_err(|_| ResolveError::ThreadPanicked("an index"))?;
     let mut notes = a.1;
     notes.extend(b.1);
     let mut rows: Vec<(usize, FileCoverage)> = a.0?;

@@ -17,6 +17,7 @@ use crate::source::local::{BinlogDir, BinlogFileEntry};
 use crate::unit::{FirstCommit, declared_gtids, first_commit};
 
 use super::cache::SummaryCache;
+use super::explain::Note;
 use super::progress::ReadProgress;
 use super::scan::{self, FileScan, ScanTuning};
 use super::summary::{FileIdentity, FileStat, FileSummary, digest};
@@ -69,7 +70,7 @@ pub struct LocalSequence<'d> {
     tuning: ScanTuning,
     progress: Option<Arc<ReadProgress>>,
     cache: Arc<SummaryCache>,
-    notes: Vec<String>,
+    notes: Vec<Note>,
     assumption: Option<Assumption>,
     /// The identity of each file as it was before it was read, to check at `remember` that
     /// the file did not change while it was read.
@@ -324,7 +325,7 @@ impl<'d> BinlogSequence for LocalSequence<'d> {
         }
     }
 
-    fn take_notes(&mut self) -> Vec<String> {
+    fn take_notes(&mut self) -> Vec<Note> {
         let mut notes = std::mem::take(&mut self.notes);
         notes.extend(self.cache.take_notes());
         notes

@@ -36,6 +36,7 @@
 //! that has one.
 
 pub mod cache;
+pub mod explain;
 pub mod index;
 pub mod linear;
 pub(crate) mod local;
@@ -49,9 +50,11 @@ use std::time::Instant;
 use crate::binlog::{BinlogError, EventSource};
 use crate::gtid::ExecutedGtids;
 use crate::source::local::LocalSourceError;
-use crate::start_time::format_instant;
 use crate::unit::{FirstCommit, TimeBasis, TransactionUnit, UnitReader};
 
+use explain::{
+    AssumptionBroken, ClockContradiction, FileReason, NoClockSkip, Note, ReadStart, Step, Warning,
+};
 use scan::{ClockSeen, FileAnswer, FileScan};
 use summary::FileSummary;
 
@@ -182,13 +185,13 @@ pub struct Resolution {
     pub gtid: Option<ExecutedGtids>,
     pub matched: Option<MatchedUnit>,
     /// For the user: purged gaps, skipped transactions, the lower bound.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     /// How the answer was reached, for `--explain`.
-    pub steps: Vec<String>,
+    pub steps: Vec<Step>,
     /// What became of each file of the sequence, in order (empty for the linear reference).
     pub files: Vec<FileVisit>,
     /// About how it was reached rather than the answer (a cache not used), for stderr.
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
     /// The assumption the answer rests on, when files were skipped on one (its name).
     pub assumption: Option<String>,
     pub stats: SearchStats,
@@ -200,7 +203,7 @@ pub struct FileVisit {
     pub name: String,
     pub relay_subdir: Option<String>,
     pub decision: FileDecision,
-    pub why: String,
+    pub why: FileReason,
     /// The latest unit time (either basis) of the units read in it, or of its summary.
     pub latest_us: Option<i64>,
 }
@@ -233,7 +236,7 @@ impl FileDecision {
 
 impl Resolution {
     /// An answer of `status`, with nothing else known yet.
-    fn bare(status: Status, warnings: Vec<String>, stats: SearchStats) -> Resolution {
+    fn bare(status: Status, warnings: Vec<Warning>, stats: SearchStats) -> Resolution {
         Resolution {
             status,
             location: None,
@@ -253,7 +256,7 @@ impl Resolution {
         file: SequenceFile,
         unit: TransactionUnit,
         gtid: Option<ExecutedGtids>,
-        warnings: Vec<String>,
+        warnings: Vec<Warning>,
         stats: SearchStats,
     ) -> Resolution {
         Resolution {
@@ -276,7 +279,7 @@ impl Resolution {
     pub(crate) fn below_lower_bound(
         first: SequenceFile,
         gtid: Option<ExecutedGtids>,
-        warnings: Vec<String>,
+        warnings: Vec<Warning>,
     ) -> Resolution {
         Resolution {
             status: Status::BelowLowerBound,
@@ -291,7 +294,7 @@ impl Resolution {
     }
 
     /// AboveUpperBound (SEMANTICS.md §5.3): no location matches the start time.
-    pub fn too_late(warnings: Vec<String>, stats: SearchStats) -> Resolution {
+    pub fn too_late(warnings: Vec<Warning>, stats: SearchStats) -> Resolution {
         Resolution::bare(Status::AboveUpperBound, warnings, stats)
     }
 
@@ -322,8 +325,14 @@ pub enum ResolveError {
     NoGtids { file: String },
     #[error("there is no binlog file to search")]
     NoFiles,
-    #[error("internal error: {0}; please report it")]
-    Internal(String),
+    /// A clock check failed where none was asked for (a bug).
+    #[error(
+        "internal error: a clock check failed where none was asked for ({0}); please report it"
+    )]
+    UnaskedClockCheck(ClockContradiction),
+    /// A thread of the search stopped with a panic (a bug).
+    #[error("internal error: {0} thread panicked; please report it")]
+    ThreadPanicked(&'static str),
 }
 
 /// What a probe learns about one file: when it was created, the GTIDs it declares executed
@@ -344,7 +353,7 @@ pub enum Reading {
     Answer(Box<Resolution>),
     /// A commit time read went backwards (or a transaction recorded none) while the files before
     /// were skipped on the commit clock: the skip is not sound; why.
-    ClockContradicted(String),
+    ClockContradicted(ClockContradiction),
 }
 
 /// One file of a sequence, as the answer names it.
@@ -443,7 +452,7 @@ pub trait BinlogSequence {
     fn remember(&mut self, _index: usize, _summary: FileSummary) {}
 
     /// Notes for the user (the cache not used, a summary out of date), once each.
-    fn take_notes(&mut self) -> Vec<String> {
+    fn take_notes(&mut self) -> Vec<Note> {
         Vec::new()
     }
 
@@ -455,7 +464,7 @@ pub trait BinlogSequence {
         start: usize,
         request: &Request,
         check_clock: bool,
-        steps: &mut Vec<String>,
+        steps: &mut Vec<Step>,
     ) -> Result<Reading, ResolveError>
     where
         Self: Sized,
@@ -474,7 +483,7 @@ pub(crate) fn read_files<S: BinlogSequence>(
     start: usize,
     request: &Request,
     check_clock: bool,
-    steps: &mut Vec<String>,
+    steps: &mut Vec<Step>,
 ) -> Result<Reading, ResolveError> {
     let count = sequence.files().len();
     let track = request.gtid != GtidMode::Off;
@@ -501,15 +510,13 @@ pub(crate) fn read_files<S: BinlogSequence>(
                 }
                 _ => None,
             };
-            let why = match summary.units.latest(request.basis) {
-                Some(latest) => format!(
-                    "its cached summary shows every transaction before the start time (the \
-                     latest at {})",
-                    format_instant(latest)
-                ),
-                None => "its cached summary shows it holds no transaction".to_owned(),
+            let why = FileReason::SkippedOnSummary {
+                latest_us: summary.units.latest(request.basis),
             };
-            file_steps.push(format!("{}: skipped: {why}", file.name));
+            file_steps.push(Step::SkippedOnSummary {
+                file: file.name.clone(),
+                reason: why.clone(),
+            });
             visited.push(visit(
                 &file,
                 FileDecision::SkippedOnSummary,
@@ -519,11 +526,10 @@ pub(crate) fn read_files<S: BinlogSequence>(
             continue;
         }
         let Some(scanned) = sequence.read_file(index, request, carried.as_ref())? else {
-            steps.push(format!(
-                "{} declares no GTIDs and the state before it is unknown: walked from {}",
-                file.name,
-                sequence.files()[start].name
-            ));
+            steps.push(Step::WalkedForGtids {
+                file: file.name.clone(),
+                from: sequence.files()[start].name.clone(),
+            });
             return walk_to_answer(sequence, start, request, check_clock, steps);
         };
         if check_clock {
@@ -546,22 +552,22 @@ pub(crate) fn read_files<S: BinlogSequence>(
                 visited.push(visit(
                     &file,
                     FileDecision::Read,
-                    "read in full: every transaction in it is before the start time".to_owned(),
+                    FileReason::AllBefore,
                     &scanned.units,
                 ));
             }
             FileAnswer::Found { unit, executed } => {
                 let gtid = gtid_at(request, executed, &unit, &file)?;
                 steps.extend(file_steps);
-                steps.push(format!(
-                    "the transaction at {}:{} is the first whose {} time is at or after the \
-                     start time",
-                    file.name, unit.pos, request.basis
-                ));
+                steps.push(Step::Found {
+                    file: file.name.clone(),
+                    pos: unit.pos,
+                    basis: request.basis,
+                });
                 visited.push(visit(
                     &file,
                     FileDecision::Read,
-                    "the answer is in it".to_owned(),
+                    FileReason::AnswerIn,
                     &scanned.units,
                 ));
                 let mut resolution = Resolution::in_range(file, unit, gtid, warnings, stats);
@@ -571,10 +577,9 @@ pub(crate) fn read_files<S: BinlogSequence>(
         }
     }
     steps.extend(file_steps);
-    steps.push(format!(
-        "read {} onwards: every transaction is before the start time",
-        sequence.files()[start].name
-    ));
+    steps.push(Step::AllBefore {
+        from: sequence.files()[start].name.clone(),
+    });
     let mut resolution = Resolution::too_late(warnings, stats);
     resolution.files = visited;
     Ok(Reading::Answer(Box::new(resolution)))
@@ -602,7 +607,7 @@ fn gtid_at(
 fn visit(
     file: &SequenceFile,
     decision: FileDecision,
-    why: String,
+    why: FileReason,
     units: &summary::UnitSpan,
 ) -> FileVisit {
     FileVisit {
@@ -702,17 +707,17 @@ pub fn resolve<S: BinlogSequence>(
             probes.sequence.files(),
             count,
             &resolution,
-            "the start time is before it was created",
-            (FileDecision::NotRead, String::new()),
+            None,
+            (FileDecision::NotRead, FileReason::BeforeCreation),
         );
         resolution
     } else {
         let (start, mut why_read) = match request.basis {
             TimeBasis::Commit => commit_clock_start(&mut probes, count, t, &mut steps)?,
             TimeBasis::Begin => {
-                let why = "the begin basis has no monotonic clock";
-                steps.push(format!("{why}: every file is read from the first"));
-                (0, why.to_owned())
+                let why = NoClockSkip::BeginBasis;
+                steps.push(Step::ClockSkipsNothing { why: why.clone() });
+                (0, ReadStart::FromFirst { why })
             }
         };
         let assumption = probes.sequence.assumption();
@@ -721,12 +726,11 @@ pub fn resolve<S: BinlogSequence>(
             None => 0,
         };
         let (mut from, mut check_clock, mut assumed) = if assumed_start > start {
-            steps.push(format!(
-                "skipped {assumed_start} files assuming {}: {} was created early enough that \
-                 every file before it ends before the start time",
-                assumption.map(|a| a.name()).unwrap_or_default(),
-                probes.sequence.files()[assumed_start].name
-            ));
+            steps.push(Step::SkippedOnAssumption {
+                count: assumed_start,
+                assumption: assumption.map(|a| a.name()).unwrap_or_default(),
+                file: probes.sequence.files()[assumed_start].name.clone(),
+            });
             (assumed_start, false, assumption)
         } else {
             (start, start > 0, None)
@@ -741,13 +745,14 @@ pub fn resolve<S: BinlogSequence>(
                         && let Some(why) =
                             contradiction(&mut probes, assumption, from, &resolution.files)?
                     {
-                        let note = format!(
-                            "the assumption {} does not hold ({why}): it is turned off for the \
-                             rest of this run and the files it skipped are read",
-                            assumption.name()
-                        );
-                        steps.push(note.clone());
-                        contradicted.push(note);
+                        steps.push(Step::AssumptionDoesNotHold {
+                            assumption: assumption.name(),
+                            why: why.clone(),
+                        });
+                        contradicted.push(Note::AssumptionDoesNotHold {
+                            assumption: assumption.name(),
+                            why,
+                        });
                         assumed = None;
                         (from, check_clock) = (start, start > 0);
                         continue;
@@ -755,18 +760,17 @@ pub fn resolve<S: BinlogSequence>(
                     break *resolution;
                 }
                 Reading::ClockContradicted(why) if check_clock => {
-                    steps.push(format!(
-                        "{why}: the commit clock does not bound the files before {}, so every \
-                         file is read from the first",
-                        probes.sequence.files()[from].name
-                    ));
-                    why_read = format!("the commit clock went backwards ({why})");
+                    steps.push(Step::ClockContradicted {
+                        why: why.clone(),
+                        file: probes.sequence.files()[from].name.clone(),
+                    });
+                    why_read = ReadStart::FromFirst {
+                        why: NoClockSkip::WentBackwards { why },
+                    };
                     (from, check_clock) = (0, false);
                 }
                 Reading::ClockContradicted(why) => {
-                    return Err(ResolveError::Internal(format!(
-                        "a clock check failed where none was asked for ({why})"
-                    )));
+                    return Err(ResolveError::UnaskedClockCheck(why));
                 }
             }
         };
@@ -780,12 +784,7 @@ pub fn resolve<S: BinlogSequence>(
                 .unwrap_or(0);
             let gap = probes.sequence.gap_before(index);
             if !gap.is_empty() {
-                resolution.warnings.push(format!(
-                    "binlog files listed in the index are missing (purged?): {}; transactions \
-                     in them were not considered, so the start point may be later than it \
-                     should be",
-                    gap.join(", ")
-                ));
+                resolution.warnings.push(Warning::Purged { files: gap });
             }
         } else {
             // Too late for what is here; files listed after the last one are gone.
@@ -797,37 +796,31 @@ pub fn resolve<S: BinlogSequence>(
                 .filter(|name| !before_last.contains(name))
                 .collect();
             if !after_last.is_empty() {
-                resolution.warnings.push(format!(
-                    "binlog files listed in the index after the last one present are missing \
-                     (purged or moved?): {}; the start time may fall in them",
-                    after_last.join(", ")
-                ));
+                resolution
+                    .warnings
+                    .push(Warning::PurgedAfterLast { files: after_last });
             }
         }
         let skipped = match assumed {
             Some(assumption) => (
                 FileDecision::SkippedOnAssumption,
-                format!(
-                    "assuming {}, every transaction in it is before {}'s creation and so before \
-                     the start time",
-                    assumption.name(),
-                    probes.sequence.files()[from].name
-                ),
+                FileReason::SkippedOnAssumption {
+                    assumption: assumption.name(),
+                    file: probes.sequence.files()[from].name.clone(),
+                },
             ),
             None => (
                 FileDecision::SkippedOnCommitClock,
-                format!(
-                    "every transaction in it committed before the first transaction of {} or a \
-                     later file, which is before the start time",
-                    probes.sequence.files()[from.min(count - 1)].name
-                ),
+                FileReason::SkippedOnClock {
+                    file: probes.sequence.files()[from.min(count - 1)].name.clone(),
+                },
             ),
         };
         resolution.files = visits(
             probes.sequence.files(),
             from,
             &resolution,
-            &why_read,
+            Some(&why_read),
             skipped,
         );
         resolution
@@ -849,34 +842,31 @@ fn commit_clock_start<S: BinlogSequence>(
     probes: &mut Probes<'_, S>,
     count: usize,
     t: i64,
-    steps: &mut Vec<String>,
-) -> Result<(usize, String), ResolveError> {
+    steps: &mut Vec<Step>,
+) -> Result<(usize, ReadStart), ResolveError> {
     let files = probes.sequence.files();
     if files
         .iter()
         .any(|f| f.relay_subdir != files[0].relay_subdir)
     {
-        let why = "the relay directory holds several servers' binlogs, whose commit clocks do \
-                   not bound each other";
-        steps.push(format!("{why}: every file is read from the first"));
-        return Ok((0, why.to_owned()));
+        let why = NoClockSkip::SeveralServers;
+        steps.push(Step::ClockSkipsNothing { why: why.clone() });
+        return Ok((0, ReadStart::FromFirst { why }));
     }
-    let no_clock = |probes: &mut Probes<'_, S>, at: usize, steps: &mut Vec<String>| {
-        let why = format!(
-            "{}'s first transaction records no commit time (MariaDB, MySQL before 8.0.1, or no \
-             GTID events), so no file can be skipped on the commit clock",
-            probes.sequence.files()[at].name
-        );
-        steps.push(format!("{why}: every file is read from the first"));
-        Ok((0, why))
+    let no_clock = |probes: &mut Probes<'_, S>, at: usize, steps: &mut Vec<Step>| {
+        let why = NoClockSkip::NoCommitTime {
+            file: probes.sequence.files()[at].name.clone(),
+        };
+        steps.push(Step::ClockSkipsNothing { why: why.clone() });
+        Ok((0, ReadStart::FromFirst { why }))
     };
     match probes.clock_bound(0)? {
         Err(at) => return no_clock(probes, at, steps),
         Ok(Some(us)) if us < t => {}
         Ok(_) => {
-            let why = "its first transaction committed at or after the start time";
-            steps.push(format!("the first file: {why}"));
-            return Ok((0, why.to_owned()));
+            let why = NoClockSkip::FirstFileNotBefore;
+            steps.push(Step::ClockSkipsNothing { why: why.clone() });
+            return Ok((0, ReadStart::FromFirst { why }));
         }
     }
     let width = probes.sequence.probe_width().max(1);
@@ -913,33 +903,26 @@ fn commit_clock_start<S: BinlogSequence>(
         {
             probed += 1;
             if *us < previous {
-                let why = format!(
-                    "{}'s first transaction committed before the first transaction of a file \
-                     before it (the server clock stepped back?)",
-                    probes.sequence.files()[index].name
-                );
-                steps.push(format!("{why}: every file is read from the first"));
-                return Ok((0, why));
+                let why = NoClockSkip::SteppedBack {
+                    file: probes.sequence.files()[index].name.clone(),
+                };
+                steps.push(Step::ClockSkipsNothing { why: why.clone() });
+                return Ok((0, ReadStart::FromFirst { why }));
             }
             previous = *us;
         }
     }
     let bound = probes.clock_bound(lo)?.ok().flatten().unwrap_or(i64::MIN);
-    let at = format_instant(bound);
     if lo > 0 {
-        steps.push(format!(
-            "skipped {lo} files on the commit clock: {} holds a transaction committed at {at}, \
-             before the start time (first commit times of {probed} of {count} files probed)",
-            probes.sequence.files()[lo].name,
-        ));
+        steps.push(Step::SkippedOnClock {
+            count: lo,
+            file: probes.sequence.files()[lo].name.clone(),
+            at_us: bound,
+            probed,
+            total: count,
+        });
     }
-    Ok((
-        lo,
-        format!(
-            "the last file whose first transaction committed before the start time (at {at}), by \
-             the commit clock"
-        ),
-    ))
+    Ok((lo, ReadStart::LastBeforeStart { at_us: bound }))
 }
 
 /// What became of each file: skipped before `from` (on the commit clock), read from `from` to
@@ -948,8 +931,8 @@ fn visits(
     files: &[SequenceFile],
     from: usize,
     resolution: &Resolution,
-    why_read: &str,
-    skipped: (FileDecision, String),
+    why_read: Option<&ReadStart>,
+    skipped: (FileDecision, FileReason),
 ) -> Vec<FileVisit> {
     let answer = resolution.location.as_ref().and_then(|location| {
         files
@@ -963,29 +946,36 @@ fn visits(
         .iter()
         .enumerate()
         .map(|(index, file)| {
+            let read = |all_before: bool| match why_read {
+                Some(start) => FileReason::Read {
+                    start: start.clone(),
+                    all_before,
+                },
+                None => FileReason::AllBefore,
+            };
             let (decision, why) = if from >= files.len() {
                 // BelowLowerBound: nothing is read.
                 let why = if index == 0 {
-                    why_read
+                    skipped.1.clone()
                 } else {
-                    "the answer is before it"
+                    FileReason::AnswerBefore
                 };
-                (FileDecision::NotRead, why.to_owned())
+                (FileDecision::NotRead, why)
             } else if index < from {
                 skipped.clone()
             } else if let Some(seen) = known.get(index - from) {
                 let why = if seen.decision == FileDecision::Read && Some(index) != answer {
-                    format!("{why_read}; {}", seen.why)
+                    read(seen.why == FileReason::AllBefore)
                 } else {
                     seen.why.clone()
                 };
                 (seen.decision, why)
             } else if Some(index) == answer {
-                (FileDecision::Read, "the answer is in it".to_owned())
+                (FileDecision::Read, FileReason::AnswerIn)
             } else if index <= last_read {
-                (FileDecision::Read, why_read.to_owned())
+                (FileDecision::Read, read(false))
             } else {
-                (FileDecision::NotRead, "the answer is before it".to_owned())
+                (FileDecision::NotRead, FileReason::AnswerBefore)
             };
             FileVisit {
                 name: file.name.clone(),
@@ -1051,7 +1041,7 @@ fn contradiction<S: BinlogSequence>(
     assumption: Assumption,
     from: usize,
     visited: &[FileVisit],
-) -> Result<Option<String>, ResolveError> {
+) -> Result<Option<AssumptionBroken>, ResolveError> {
     for (offset, seen) in visited.iter().enumerate() {
         let Some(latest) = seen.latest_us else {
             continue;
@@ -1059,12 +1049,11 @@ fn contradiction<S: BinlogSequence>(
         if let Some(bound) = assumed_bound(probes, assumption, from + offset)?
             && latest >= bound
         {
-            return Ok(Some(format!(
-                "{} holds a transaction dated {}, not before {}",
-                seen.name,
-                format_instant(latest),
-                format_instant(bound)
-            )));
+            return Ok(Some(AssumptionBroken {
+                file: seen.name.clone(),
+                latest_us: latest,
+                bound_us: bound,
+            }));
         }
     }
     Ok(None)
@@ -1074,7 +1063,7 @@ fn contradiction<S: BinlogSequence>(
 fn lower_bound<S: BinlogSequence>(
     probes: &mut Probes<'_, S>,
     request: &Request,
-    steps: &mut Vec<String>,
+    steps: &mut Vec<Step>,
 ) -> Result<Resolution, ResolveError> {
     let first = probes.sequence.files()[0].clone();
     let probe = probes.get(0)?.clone();
@@ -1088,19 +1077,15 @@ fn lower_bound<S: BinlogSequence>(
             Some(declared)
         }
     };
-    let created = probe.created.map_or("at an unknown time".to_owned(), |c| {
-        format_instant(seconds_to_us(i64::from(c)))
-    });
-    let mut warnings = vec![format!(
-        "start-time {} is before the oldest binlog file, {} (created {created}): binlog before \
-         it may have been purged, so replication starts at its beginning",
-        format_instant(request.start_us),
-        first.name,
-    )];
+    let mut warnings = vec![Warning::BeforeOldest {
+        start_us: request.start_us,
+        file: first.name.clone(),
+        created_us: probe.created.map(|c| seconds_to_us(i64::from(c))),
+    }];
     if probes.sequence.purged_before_first() {
-        warnings.push("older binlog files listed in the index are missing (purged)".to_owned());
+        warnings.push(Warning::OlderPurged);
     }
-    steps.push("the start time is before the first file's creation second + 1 s".to_owned());
+    steps.push(Step::BeforeFirstCreation);
     Ok(Resolution::below_lower_bound(first, gtid, warnings))
 }
 
@@ -1111,7 +1096,7 @@ pub(crate) fn walk_to_answer<S: BinlogSequence>(
     start: usize,
     request: &Request,
     check_clock: bool,
-    steps: &mut Vec<String>,
+    steps: &mut Vec<Step>,
 ) -> Result<Reading, ResolveError> {
     let walk = sequence.walk_from(start)?;
     let mut clock = RisingClock::default();
@@ -1133,21 +1118,25 @@ pub(crate) struct RisingClock {
 }
 
 impl RisingClock {
-    pub(crate) fn see(&mut self, unit: &TransactionUnit, file: &str) -> Result<(), String> {
+    pub(crate) fn see(
+        &mut self,
+        unit: &TransactionUnit,
+        file: &str,
+    ) -> Result<(), ClockContradiction> {
         let Some(us) = unit
             .recorded_commit_us
             .and_then(|us| i64::try_from(us).ok())
         else {
-            return Err(format!(
-                "the transaction at {file}:{} records no commit time",
-                unit.pos
-            ));
+            return Err(ClockContradiction::NoCommitTime {
+                file: file.to_owned(),
+                pos: unit.pos,
+            });
         };
         if self.last.is_some_and(|last| us < last) {
-            return Err(format!(
-                "the transaction at {file}:{} committed before the one before it",
-                unit.pos
-            ));
+            return Err(ClockContradiction::Backwards {
+                file: file.to_owned(),
+                pos: unit.pos,
+            });
         }
         self.last = Some(us);
         Ok(())
@@ -1163,7 +1152,7 @@ pub(crate) fn walk_units<W: Walk, E>(
     walk: W,
     start: usize,
     request: &Request,
-    steps: &mut Vec<String>,
+    steps: &mut Vec<Step>,
     mut guard: impl FnMut(Option<(&TransactionUnit, usize)>) -> Result<(), E>,
 ) -> Result<Result<Resolution, E>, ResolveError> {
     let mut units = UnitReader::new(walk, request.gtid != GtidMode::Off);
@@ -1180,25 +1169,28 @@ pub(crate) fn walk_units<W: Walk, E>(
             None => break None,
         }
     };
-    let warnings: Vec<String> = units
+    let warnings: Vec<Warning> = units
         .take_warnings()
         .into_iter()
-        .map(|w| w.to_string())
+        .map(Warning::Binlog)
         .collect();
     let stats = units.source().stats();
     let Some(unit) = found else {
-        steps.push(format!(
-            "walked {} onwards: {skipped} transactions, all before the start time",
-            files[start].name
-        ));
+        steps.push(Step::Walked {
+            from: files[start].name.clone(),
+            skipped,
+            found: None,
+            basis: request.basis,
+        });
         return Ok(Ok(Resolution::too_late(warnings, stats)));
     };
     let file = files[units.source().file_index()].clone();
-    steps.push(format!(
-        "walked {} onwards: the transaction at {}:{} is the first whose {} time is at or after \
-         the start time ({skipped} transactions before it)",
-        files[start].name, file.name, unit.pos, request.basis
-    ));
+    steps.push(Step::Walked {
+        from: files[start].name.clone(),
+        skipped,
+        found: Some((file.name.clone(), unit.pos)),
+        basis: request.basis,
+    });
     let gtid = gtid_at(request, units.executed().clone(), &unit, &file)?;
     Ok(Ok(Resolution::in_range(file, unit, gtid, warnings, stats)))
 }

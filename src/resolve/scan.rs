@@ -32,6 +32,7 @@ use crate::binlog::{
 use crate::gtid::{ExecutedGtids, GtidSet, Tsid};
 use crate::unit::{TimeBasis, TransactionUnit, UnitReader, declared_gtids};
 
+use super::explain::{ClockContradiction, NotBisected, Step, Warning};
 use super::progress::ReadProgress;
 use super::summary::{FileSummary, UnitSpan};
 use super::{GtidMode, Request, ResolveError, SearchStats};
@@ -78,8 +79,8 @@ pub enum FileAnswer {
 #[derive(Debug, Clone)]
 pub struct FileScan {
     pub answer: FileAnswer,
-    pub warnings: Vec<String>,
-    pub steps: Vec<String>,
+    pub warnings: Vec<Warning>,
+    pub steps: Vec<Step>,
     pub stats: SearchStats,
     /// The commit times of the transactions read, for the check that they rise.
     pub clock: ClockSeen,
@@ -198,12 +199,12 @@ impl ClockSeen {
     }
 
     /// Why the times read do not rise, naming the file the last reading was in.
-    pub fn contradiction(&self, file: &str) -> Option<String> {
-        self.broken.map(|pos| {
-            format!(
-                "{file}: the commit time of the transaction at {pos} goes backwards or is missing"
-            )
-        })
+    pub fn contradiction(&self, file: &str) -> Option<ClockContradiction> {
+        self.broken
+            .map(|pos| ClockContradiction::BackwardsOrMissing {
+                file: file.to_owned(),
+                pos,
+            })
     }
 }
 
@@ -214,7 +215,7 @@ struct Scanned {
     executed: ExecutedGtids,
     declared: Option<ExecutedGtids>,
     ended_open: bool,
-    warnings: Vec<String>,
+    warnings: Vec<Warning>,
     stats: SearchStats,
     clock: ClockSeen,
     units: UnitSpan,
@@ -285,7 +286,12 @@ fn find(
         executed: units.executed().clone(),
         declared: units.initial_gtids().cloned(),
         ended_open: units.ended_open(),
-        warnings: units.warnings().iter().map(ToString::to_string).collect(),
+        warnings: units
+            .warnings()
+            .iter()
+            .cloned()
+            .map(Warning::Binlog)
+            .collect(),
         stats: stats_of(units.source()),
         clock,
         units: span,
@@ -323,7 +329,10 @@ pub(crate) fn scan_file(
             }
             Bisected::No(why) => {
                 if let Some(why) = why {
-                    steps.push(format!("{name}: not bisected: {why}"));
+                    steps.push(Step::NotBisected {
+                        file: name.clone(),
+                        why,
+                    });
                 }
             }
         }
@@ -346,11 +355,11 @@ pub(crate) fn scan_file(
     if track && initial.is_none() && scanned.declared.is_none() {
         return Ok(None);
     }
-    steps.push(format!("{name}: read unit by unit"));
+    steps.push(Step::UnitByUnit { file: name });
     Ok(Some(into_scan(scanned, steps)))
 }
 
-fn into_scan(scanned: Scanned, steps: Vec<String>) -> FileScan {
+fn into_scan(scanned: Scanned, steps: Vec<Step>) -> FileScan {
     let whole = scanned.complete && scanned.found.is_none();
     FileScan {
         answer: match scanned.found {
@@ -427,9 +436,7 @@ fn halves(
     let name = path
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let steps = vec![format!(
-        "{name}: read in two halves on two threads, split at the unit at {split}"
-    )];
+    let steps = vec![Step::Halves { file: name, split }];
     if a.found.is_some() {
         return Ok(Some(into_scan(a, steps)));
     }
@@ -493,7 +500,7 @@ fn unit_start_near(
 enum Bisected {
     Done(Box<FileScan>),
     /// Not bisected; why, when the file looked bisectable but was not.
-    No(Option<String>),
+    No(Option<NotBisected>),
 }
 
 /// A transaction start found by a probe.
@@ -622,15 +629,13 @@ fn bisect(
                 }
                 ProbeResult::None => hi = mid,
                 ProbeResult::NoClock(at) => {
-                    return Ok(Bisected::No(Some(format!(
-                        "the transaction at {at} records no commit timestamp"
-                    ))));
+                    return Ok(Bisected::No(Some(NotBisected::NoCommitTime { at })));
                 }
                 ProbeResult::TooFar(at) => {
-                    return Ok(Bisected::No(Some(format!(
-                        "no event starts within {} MiB of offset {at}",
-                        crate::binlog::reader::MAX_RESYNC_SCAN >> 20
-                    ))));
+                    return Ok(Bisected::No(Some(NotBisected::NoEventNear {
+                        at,
+                        mib: crate::binlog::reader::MAX_RESYNC_SCAN >> 20,
+                    })));
                 }
             }
         }
@@ -639,9 +644,7 @@ fn bisect(
     }
     probes.sort_by_key(|p| p.offset);
     if !probes.windows(2).all(|w| w[0].commit_us <= w[1].commit_us) {
-        return Ok(Bisected::No(Some(
-            "commit times go backwards between probes; read in full".to_owned(),
-        )));
+        return Ok(Bisected::No(Some(NotBisected::ProbesBackwards)));
     }
     let probe_count = probes.len();
     let mut stats = stats_of(&reader);
@@ -656,10 +659,9 @@ fn bisect(
             Some(unit) => {
                 let time = unit.commit_us();
                 if time < previous || unit.recorded_commit_us.is_none() {
-                    return Ok(Bisected::No(Some(format!(
-                        "the clock is not monotonic near {}; read in full",
-                        unit.pos
-                    ))));
+                    return Ok(Bisected::No(Some(NotBisected::NotMonotonic {
+                        at: unit.pos,
+                    })));
                 }
                 previous = time;
                 if time >= t {
@@ -667,31 +669,33 @@ fn bisect(
                 }
                 walked += 1;
                 if unit.pos > hi {
-                    return Ok(Bisected::No(Some(
-                        "the transactions disagree with the probes; read in full".to_owned(),
-                    )));
+                    return Ok(Bisected::No(Some(NotBisected::DisagreeWithProbes)));
                 }
             }
             None => break None,
         }
     };
-    let warnings: Vec<String> = units.warnings().iter().map(ToString::to_string).collect();
+    let warnings: Vec<Warning> = units
+        .warnings()
+        .iter()
+        .cloned()
+        .map(Warning::Binlog)
+        .collect();
     let read = units.source().stats();
     stats.bytes_read = read.bytes_read;
     stats.events_read = read.events;
     let name = path
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let mut steps = vec![format!(
-        "{name}: bisected by commit time ({probe_count} probes), then walked {walked} \
-         transactions to the answer"
-    )];
+    let mut steps = vec![Step::Bisected {
+        file: name.clone(),
+        probes: probe_count,
+        walked,
+    }];
     let Some(unit) = found else {
         if hi < len || units.ended_open() {
             // A probe saw a transaction at or after T that the walk did not reach.
-            return Ok(Bisected::No(Some(
-                "the transactions disagree with the probes; read in full".to_owned(),
-            )));
+            return Ok(Bisected::No(Some(NotBisected::DisagreeWithProbes)));
         }
         return Ok(Bisected::Done(Box::new(FileScan {
             answer: FileAnswer::NotHere { executed: None },
@@ -715,22 +719,14 @@ fn bisect(
                 stats.bytes_read += bytes;
                 let mut executed = base;
                 executed.extend(&gtids);
-                steps.push(format!(
-                    "{name}: GTIDs before the answer collected by hopping from GTID event to GTID \
-                     event{}",
-                    if split.is_some() {
-                        " on two threads"
-                    } else {
-                        ""
-                    }
-                ));
+                steps.push(Step::GtidsHopped {
+                    file: name.clone(),
+                    two_threads: split.is_some(),
+                });
                 executed
             }
             None => {
-                return Ok(Bisected::No(Some(
-                    "a transaction_length does not lead to the next transaction; read in full"
-                        .to_owned(),
-                )));
+                return Ok(Bisected::No(Some(NotBisected::TransactionLength)));
             }
         }
     } else {

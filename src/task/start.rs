@@ -1184,9 +1184,9 @@ fn resolved_start(
             start.input
         ));
     }
-    let mut details: Vec<String> = resolved.note.iter().cloned().collect();
+    let mut details: Vec<String> = resolved.note.iter().map(ToString::to_string).collect();
     if resolution.status == Status::InRange {
-        details.extend(resolution.warnings.iter().cloned());
+        details.extend(resolution.warnings.iter().map(ToString::to_string));
     }
     Ok(ResolvedStart {
         location: checkpoint,
