@@ -696,7 +696,7 @@ mod tests {
         ExecutedGtids::MySql(SET.parse().unwrap())
     }
 
-    /// Issue 26: what each consumer cannot take is said on stderr, never handed over silently.
+    /// What each consumer cannot take is said on stderr, never handed over silently.
     /// - A tagged set (MySQL 8.4): Flink CDC (Debezium 1.9.8's `GtidSet`) and Canal
     ///   (`UUIDSet.parse`) parse a tag as a number and fail: file and position only, with a note.
     /// - Cross-flavour statements: a note names the limit.
@@ -832,7 +832,7 @@ mod tests {
         assert!(maria.notes(Format::Debezium)[0].contains("Debezium 3.6.0 or later (MariaDB"));
     }
 
-    /// Issue 18: each consumer's documented shape, units included:
+    /// Each format is in its consumer's documented shape, units included:
     /// - DM: task file `mysql-instances[].meta` (`binlog-name`, `binlog-pos`, `binlog-gtid`;
     ///   DM documentation, "Task Configuration File Full Introduction").
     /// - Canal: `canal.instance.master.journal.name`, `.position`, `.timestamp` in
@@ -959,10 +959,10 @@ mod tests {
         assert!(!mysql.contains("PASSWORD"), "{mysql}");
         assert!(mysql.contains("MASTER_AUTO_POSITION = 0"), "{mysql}");
         assert!(old.notes(Format::Mysql).is_empty());
-        // Issue 26: binlogs without GTIDs (MySQL 5.7+ with gtid_mode=OFF) carry an empty
-        // PREVIOUS_GTIDS, so the answer's set is empty, not absent: the form was auto-position
-        // with `gtid_purged = ''`, which a GTID-less replica refuses (error 1777). It is the file
-        // and position, as for no set at all.
+        // Binlogs without GTIDs (MySQL 5.7+ with gtid_mode=OFF) carry an empty PREVIOUS_GTIDS,
+        // so the answer's set is empty, not absent. The form is the file and position, as for
+        // no set at all: auto-position with `gtid_purged = ''` is refused by a GTID-less
+        // replica (error 1777).
         let mut empty = point(
             ExecutedGtids::MySql(crate::gtid::GtidSet::new()),
             server(false),

@@ -308,10 +308,11 @@ mod tests {
         bytes
     }
 
-    /// Issue 15: stock MySQL sends the dump's first artificial ROTATE without a CRC32 when the
-    /// replica's checksum variable names no algorithm it knows (mysql_async says `'ALL'`), while
-    /// `binlog_checksum` is CRC32; the CRC was expected and every live resolution failed with
-    /// "CRC32 mismatch in ROTATE_EVENT". MariaDB with `binlog_checksum=NONE` does the opposite.
+    /// Stock MySQL sends the dump's first artificial ROTATE without a CRC32 when the replica's
+    /// checksum variable names no algorithm it knows (mysql_async says `'ALL'`), while
+    /// `binlog_checksum` is CRC32; MariaDB with `binlog_checksum=NONE` does the opposite. So the
+    /// event's size says whether it has a CRC, whatever was negotiated, and a ROTATE without
+    /// one is no "CRC32 mismatch in ROTATE_EVENT".
     #[test]
     fn the_first_rotate_says_by_its_size_whether_it_has_a_crc() {
         let file = "mysql-bin.000002";
@@ -362,9 +363,9 @@ mod tests {
         bytes
     }
 
-    /// Issue 15: MySQL (and binlog servers) send heartbeats whose log_pos is the position the
-    /// stream stands at; read as an event, it ended before the event that came before it and
-    /// the stream was "damaged". They are passed over.
+    /// MySQL (and binlog servers) send heartbeats whose log_pos is the position the stream
+    /// stands at; read as an event, one would end before the event that came before it and make
+    /// the stream look "damaged". They are passed over.
     #[test]
     fn heartbeats_are_no_part_of_the_binlog() {
         let file = "mysql-bin.000002";

@@ -252,8 +252,9 @@ mod tests {
         assert_eq!(pos.to_string(), "0-3-6,1-2-3");
     }
 
-    /// Issue 16: DM's MariaDB GTID text lists one GTID per (domain, server_id) after a failover
-    /// (go-mysql v1.13 `MariadbGTIDSet`); it was rejected as "domain 0 appears twice".
+    /// DM's MariaDB GTID text lists one GTID per (domain, server_id) after a failover (go-mysql
+    /// v1.13 `MariadbGTIDSet`); it is read, and contained, as DM does, not refused because a
+    /// domain appears twice.
     #[test]
     fn dms_mariadb_gtid_text_is_read_and_contained_as_dm_does() {
         let dm: MariaGtidSet = "0-1-100,0-2-150,1-2-5".parse().unwrap();

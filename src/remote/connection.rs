@@ -908,10 +908,10 @@ mod tests {
         out
     }
 
-    /// Issue 19: a walk reads its dump itself from the socket the relay hands over. The
-    /// server side here sends the REGISTER reply, three events and the EOF in one write: each
-    /// event comes out once, in order, then the end, once and for good; a server that goes
-    /// quiet ends at the deadline; one that closes mid-dump is a lost connection.
+    /// A walk reads its dump itself from the socket the relay hands over. The server side here
+    /// sends the REGISTER reply, three events and the EOF in one write: each event comes out
+    /// once, in order, then the end, once and for good; a server that goes quiet ends at the
+    /// deadline; one that closes mid-dump is a lost connection.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_walk_reads_its_events_then_the_end_exactly_once() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -1023,12 +1023,13 @@ mod tests {
         payload
     }
 
-    /// Issue 15: an account of MariaDB's `parsec` plugin (≥ 11.6) made the driver panic
-    /// (mysql_common's `create_response_for_parsec` without `client_parsec`), taking the
-    /// process down. No server here has the plugin, so a listener plays MariaDB's side of the
-    /// exchange as the driver expects it (mysql_async `continue_parsec_auth`): an auth switch to
-    /// `parsec` with a 32-byte nonce, the ext-salt (`P`, the iteration factor, 18 bytes of
-    /// salt), then the client's nonce and signature (96 bytes), answered with error 1045 here.
+    /// An account of MariaDB's `parsec` plugin (≥ 11.6) goes through the plugin's exchange and
+    /// gets the server's answer, never a driver panic that takes the process down (mysql_common's
+    /// `create_response_for_parsec` panics without `client_parsec`, so the feature is on). No
+    /// server here has the plugin, so a listener plays MariaDB's side of the exchange as the
+    /// driver expects it (mysql_async `continue_parsec_auth`): an auth switch to `parsec` with a
+    /// 32-byte nonce, the ext-salt (`P`, the iteration factor, 18 bytes of salt), then the
+    /// client's nonce and signature (96 bytes), answered with error 1045 here.
     #[tokio::test]
     async fn a_parsec_account_is_answered_not_a_panic() {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
@@ -1095,8 +1096,9 @@ mod tests {
         );
     }
 
-    /// Issue 15: COM_BINLOG_DUMP's position is 32-bit and the driver cut a larger one short,
-    /// so a dump from past 4 GiB would have started somewhere else in the file.
+    /// COM_BINLOG_DUMP's position is 32-bit and the driver would cut a larger one short,
+    /// starting a dump from past 4 GiB somewhere else in the file: such a position is refused,
+    /// and the error points to `--binlog-dir`.
     #[test]
     fn a_position_past_4_gib_is_refused_not_cut_short() {
         let settings = ConnSettings::from_url("mysql://repl@127.0.0.1:3307", None).unwrap();

@@ -507,8 +507,8 @@ mod tests {
         })
     }
 
-    /// Issue 14: whether to retry was three predicates and a match on the message at every
-    /// decision; it is decided once, here, and the retry loop only reads it.
+    /// Each error says once, by its `recovery()`, whether to stop, retry or list the files
+    /// again; the retry loop only reads it, so every decision is made in one place.
     #[test]
     fn each_error_says_once_whether_to_stop_retry_or_list_again() {
         let recovery = |code, message| classify(server_error(code, message), &settings(), "x");
@@ -544,8 +544,9 @@ mod tests {
         assert_eq!(recovery(1064, "syntax").recovery(), Recovery::Definite);
     }
 
-    /// Issue 15: a host name that does not resolve, and nothing listening, were retried until
-    /// the deadline (10 minutes by default) and reported as "connection closed".
+    /// A host name that does not resolve, an address where nothing listens and an auth plugin
+    /// the driver does not speak are each named as such, never as "connection closed" after
+    /// retries until the deadline (10 minutes by default).
     #[test]
     fn an_unreachable_address_says_why() {
         let io = |kind, text: &str| std::io::Error::new(kind, text.to_owned());
@@ -579,9 +580,10 @@ mod tests {
         assert_eq!(plugin.recovery(), Recovery::Definite);
     }
 
-    /// Issue 15: MySQL with gtid_mode=ON refuses the anonymous transactions of binlogs kept from
-    /// before a GTID migration (and OFF refuses GTID ones) with error 1236, which was reported
-    /// as "the file or position is not available; it may have been purged".
+    /// MySQL with gtid_mode=ON refuses the anonymous transactions of binlogs kept from before a
+    /// GTID migration (and OFF refuses GTID ones) with error 1236; that refusal is named as
+    /// such, with how to proceed, never as "the file or position is not available; it may have
+    /// been purged".
     #[test]
     fn a_gtid_mode_refusal_says_what_it_is_and_how_to_proceed() {
         let classify = |message: &str| classify(server_error(1236, message), &settings(), "x");

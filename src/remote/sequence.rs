@@ -951,9 +951,9 @@ impl Walk for RemoteWalk {
 mod tests {
     use super::*;
 
-    /// Issue 14: a network failure inside the search came back through a side channel beside
-    /// a `ResolveError::Remote(String)`; it now travels inside the errors themselves and must
-    /// come out as the same `RemoteError`, still retryable.
+    /// A network failure inside the search travels inside the errors themselves and comes out
+    /// as the same `RemoteError`, still retryable, whether it reached the search through the
+    /// binlog reader or from the sequence.
     #[test]
     fn a_network_failure_inside_the_search_comes_back_whole() {
         let settings = ConnSettings::from_url("mysql://repl@127.0.0.1:3307", None).unwrap();

@@ -451,8 +451,8 @@ mod tests {
         assert!(!mask_url("mysql://u:hunter2@@h").contains("hunter2"));
     }
 
-    /// Issue 25: a malformed URL echoed its password (`invalid server URL
-    /// mysql:/root:S3cr3t@127.0.0.1:3308: no host`).
+    /// The error for a malformed URL never echoes its password, nor any part of it, and still
+    /// names the host.
     #[test]
     fn a_malformed_url_never_echoes_its_password() {
         for url in [
@@ -503,7 +503,8 @@ mod tests {
         assert_eq!(mask_url("MySQL://u:pw@h"), "MySQL://u:****@h");
     }
 
-    /// Issue 25: `?require_ssl=true` was dropped and the connection made in plain text.
+    /// URL parameters such as `?require_ssl=true` are refused, pointing to `--ssl-ca`, never
+    /// dropped to make the connection in plain text.
     #[test]
     fn url_parameters_are_refused_never_dropped() {
         let err = ConnSettings::from_url("mysql://root@127.0.0.1:3308?require_ssl=true", None)

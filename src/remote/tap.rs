@@ -5,9 +5,9 @@
 //! relay itself for a probe (handed over in batches, under its allowance), or by a walk on the
 //! search's own thread from the socket the relay handed over (blocking reads, no hand-over
 //! between threads). The events then skip the second loopback hop to mysql_async, its
-//! per-packet futures, and the decoding into `Event`s that were serialized back into bytes:
+//! per-packet futures, and the decoding into `Event`s that are serialized back into bytes:
 //! profiled on a 1 GiB dump, those cost about three times what receiving the bytes does. With
-//! TLS the bytes are opaque to the relay, and mysql_async reads the dump as before.
+//! TLS the bytes are opaque to the relay, and mysql_async reads the dump.
 //!
 //! Framing (MySQL client/server protocol): packets of a 3-byte length, a sequence id and the
 //! payload, a payload of 0xFFFFFF bytes continued by the next packet. With `CLIENT_COMPRESS`
@@ -456,8 +456,9 @@ mod tests {
         out
     }
 
-    /// Issue 25: the direct read joined continuation packets without a limit, so a sender of
-    /// endless continuations grew memory byte for byte until the deadline.
+    /// The direct read joins continuation packets only while they fit the event whose header
+    /// they carry, and never past `MAX_EVENT`, so a sender of endless continuations ends the
+    /// dump after the first one instead of growing memory byte for byte until the deadline.
     #[test]
     fn endless_continuations_end_the_dump_after_the_first() {
         for declared in [100u32, u32::MAX] {
@@ -490,9 +491,9 @@ mod tests {
         ));
     }
 
-    /// Issue 25: inflated data per read is bounded. Compressed packets of zeros inflate a
-    /// thousandfold; one read of many of them hands out at most `MAX_INFLATED_PER_PUSH` (and
-    /// one packet) per push, the rest on later pushes, every event in order.
+    /// Inflated data per read is bounded. Compressed packets of zeros inflate a thousandfold;
+    /// one read of many of them hands out at most `MAX_INFLATED_PER_PUSH` (and one packet) per
+    /// push, the rest on later pushes, every event in order.
     #[test]
     fn a_read_of_zlib_bombs_is_inflated_a_bounded_amount_at_a_time() {
         let big = event(2, MAX_PAYLOAD - 100);

@@ -5,9 +5,10 @@
 //! kernel takes as much as the receive window allows (megabytes on a fast link) whether or not
 //! anyone reads it. A probe that needs a few hundred bytes, or a walk that has found its answer,
 //! would still pull the rest of the binlog in. mysql_async does not expose its socket, so each
-//! connection goes through this throttle: mysql_async talks to a one-shot listener on 127.0.0.1, and
-//! the throttle owns the socket to the server. Once a dump is requested, the throttle reads from the
-//! server only up to an allowance that grows with what the reader has consumed (plus a slack
+//! connection goes through this throttle: mysql_async talks to a one-shot listener on
+//! 127.0.0.1, and the throttle owns the socket to the server. Once a dump is requested, the
+//! throttle reads from the server only up to an allowance that grows with what the reader has
+//! consumed (plus a slack
 //! proportional to it, so long walks keep streaming at full speed), and keeps the socket's
 //! receive buffer no larger than that slack. When the reader stops, the server is held back and
 //! the connection closes with little in flight.
@@ -521,9 +522,9 @@ fn starved_growth(so_far: u64, min_slack: u64, rounds: u32) -> u64 {
 mod tests {
     use super::*;
 
-    /// Issue 14's CI: with every test in one binary, a live walk ran beside CPU-bound tests; a
-    /// reader stalled for 5 ms by the machine, not by the server, let the whole dump so far
-    /// through again, and the bytes on the wire overshot their budget.
+    /// A reader stalled by its machine, not by the server (a live walk beside CPU-bound tests
+    /// in one test binary, say), widens a long walk's allowance by its slack, doubling each
+    /// round, never by the whole dump so far, so the bytes on the wire keep to their budget.
     #[test]
     fn a_stalled_reader_widens_a_long_walk_by_its_slack_not_by_the_whole_dump() {
         let walk = 16 * 1024;

@@ -639,8 +639,8 @@ syncers:
         assert!(task.instances[1].meta.is_none());
         assert!(!task.always_safe_mode);
         assert!(task.warnings.is_empty(), "{:?}", task.warnings);
-        // Issue 17, item 5: a key DM does not know was a warning; DM decodes strictly, and a
-        // misplaced `meta:` at the top level made the task start at the current position.
+        // A key DM does not know is an error, since DM decodes strictly: a misplaced `meta:` at
+        // the top level, ignored with a warning, would start the task at the current position.
         let err = TaskConfig::parse("task.yaml", &format!("{TASK}metaschema: typo\n"))
             .unwrap_err()
             .to_string();
@@ -653,8 +653,8 @@ syncers:
         assert_eq!(err.key, "meta");
     }
 
-    /// Issue 16 review: `safe-mode-duration` belongs to the syncer config an instance uses
-    /// (its inline `syncer`, else the one `syncer-config-name` names), and is a Go duration.
+    /// `safe-mode-duration` belongs to the syncer config an instance uses (its inline `syncer`,
+    /// else the one `syncer-config-name` names), and is a Go duration.
     #[test]
     fn each_instance_has_its_own_safe_mode_duration() {
         let text = "name: t\ntask-mode: incremental\ntarget-database: {host: h, user: u}\nmysql-instances:\n  - source-id: a\n    \
@@ -697,9 +697,9 @@ syncers:
         assert!(err.contains("safe-mode is true"), "{err}");
     }
 
-    /// Issue 17, items 11 and 12: DM accepts a task name with a dot and refuses a task without
-    /// target-database, a dangling reference, an unknown shard mode, column-mappings and a
-    /// global config no instance uses (`TaskConfig.adjust`).
+    /// DM accepts a task name with a dot and refuses a task without target-database, a
+    /// dangling reference, an unknown shard mode, column-mappings and a global config no
+    /// instance uses (`TaskConfig.adjust`); so does this.
     #[test]
     fn dm_refuses_what_dm_refuses_and_accepts_what_it_accepts() {
         let base = "name: shop.v2\ntask-mode: incremental\ntarget-database: {host: h, user: u}\n\
@@ -724,7 +724,7 @@ syncers:
             err(format!("{base}filters:\n  f1: {{schema-pattern: x}}\n"))
                 .contains("no instance uses it")
         );
-        // Issue 17, item 8: ignore-checking-items is DM's list.
+        // ignore-checking-items takes DM's checking items, and nothing else.
         let ok = TaskConfig::parse(
             "t.yaml",
             &format!("{base}ignore-checking-items: [server_id, binlog_format]\n"),
@@ -774,7 +774,7 @@ syncers:
     }
 }
 
-/// DM's own test files as a corpus (issue 17): every task and source file under
+/// DM's own test files as a corpus: every task and source file under
 /// `dm/tests/*/conf/` of pingcap/tiflow that DM accepts is accepted here. Not part of the
 /// default run, since the files are DM's, not ours: fetch tiflow, extract
 /// `dm/tests/*/conf/{dm-task*,source*}.yaml` into one directory (names flattened with `_`), and

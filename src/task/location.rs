@@ -440,7 +440,7 @@ mod tests {
                 Some(After),
                 "CompareGTID: superset",
             ),
-            // Issue 16 (5): equal sets are the same location, whatever the positions (a rotation).
+            // Equal sets are the same location, whatever the positions (a rotation).
             (
                 mysql("x.000012", 900, format!("{U1}:1-5")),
                 mysql("x.000013", 4, format!("{U1}:1-5")),
@@ -460,7 +460,7 @@ mod tests {
                 Some(Before),
                 "CompareLocation: positions",
             ),
-            // MariaDB, as DM writes it after a failover (issue 16 (4)).
+            // MariaDB, as DM writes it after a failover: one GTID per (domain, server_id).
             (
                 at("m.000015", 4, "0-2-120"),
                 at("m.000012", 4, "0-1-100,0-2-150"),
@@ -513,8 +513,8 @@ mod tests {
         }
     }
 
-    /// Issue 16, item 9: `meta.binlog-gtid: "0-1-42736, 1-2-2858"` was written as it was, and
-    /// go-mysql's parser fails on the space, so DM could not load the row.
+    /// GTID text is written canonical and without spaces: go-mysql's parser fails on the space
+    /// in `meta.binlog-gtid: "0-1-42736, 1-2-2858"`, and DM would not load the row.
     #[test]
     fn gtid_text_is_written_the_way_dm_reads_it() {
         assert_eq!(

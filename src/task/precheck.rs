@@ -764,7 +764,7 @@ async fn with_role_grants(
     let using = format!("SHOW GRANTS FOR CURRENT_USER() USING {}", roles.join(", "));
     let mysql = tokio::time::timeout_at(deadline, conn.query::<String, _>(using)).await;
     if let Ok(Ok(expanded)) = mysql {
-        // MySQL still lists the role grants themselves; their privileges are now known.
+        // MySQL still lists the role grants themselves; their privileges are listed, so they go.
         return expanded
             .into_iter()
             .filter(|line| !Grants::is_role_grant(line))
@@ -778,7 +778,7 @@ async fn with_role_grants(
             _ => return lines,
         }
     }
-    // Expanded: the role lines themselves are no longer unknowns.
+    // Expanded: each role's privileges are listed, so the role lines themselves go.
     all.into_iter()
         .filter(|line| !Grants::is_role_grant(line))
         .collect()
@@ -979,9 +979,9 @@ mod tests {
         assert!(meta.roles);
     }
 
-    /// Issue 17, item 13: the role grants of SHOW GRANTS, which the expansion reads and then
-    /// drops (MySQL's `USING` output still lists them; left in, a missing privilege stayed a
-    /// warning "it may come from a role").
+    /// The role grants of SHOW GRANTS are found, and the expansion drops them once it has read
+    /// them: MySQL's `USING` output still lists them, and left in, they would keep a missing
+    /// privilege a warning "it may come from a role" though every role's privileges are known.
     #[test]
     fn role_grants_are_found_and_then_known() {
         let lines = lines(&[
@@ -998,8 +998,9 @@ mod tests {
         assert!(!Grants::parse(&known).roles);
     }
 
-    /// Issue 17, item 15: `checkResult` was not DM's shape (class, headline, a compact array
-    /// with ids from 1, no summary, no cap). Byte for byte as DM builds it.
+    /// `checkResult` is byte for byte as DM builds it: the error class and headline, the
+    /// results indented as Go's `json.MarshalIndent` prints them, with ids from 1, the summary
+    /// of all checks, and at most 10 errors and 10 warnings.
     #[test]
     fn check_result_in_dm_words() {
         let mut report = PrecheckReport::default();
@@ -1062,7 +1063,7 @@ mod tests {
             text.contains("STATEMENT \\u0026 \\u003cnot\\u003e ROW"),
             "Go escapes: {text}"
         );
-        // Issue 17, item 8: with every check ignored DM runs none and says nothing.
+        // With every check ignored DM runs none and says nothing: an empty checkResult.
         assert_eq!(PrecheckReport::ignored().check_result(), "");
         assert_eq!(dm_item("mysql_server_id"), Some("server_id"));
     }

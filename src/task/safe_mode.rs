@@ -183,8 +183,8 @@ mod tests {
             Some(&stored(c.clone(), Some(e.clone()))),
         );
         assert_eq!(plan.window.unwrap().until, e);
-        // Between C and E: still inside the old window, and (C, S] may be skipped (issue 16,
-        // item 6: DM-COMPAT §3.3 asks for the warning; (C, E] was only maybe executed).
+        // Between C and E: still inside the old window, and (C, S] may be skipped (DM-COMPAT
+        // §3.3 asks for the warning: (C, E] was only maybe executed).
         let plan = plan_safe_mode(
             &at("b.000006", 4),
             Some(&stored(c.clone(), Some(e.clone()))),
@@ -205,8 +205,9 @@ mod tests {
     const U1: &str = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
     const U2: &str = "4e11fa47-71ca-11e1-9e33-c80aa9429562";
 
-    /// Issue 16, item 2: with E after C and S crossing E (a failover, errant transactions), the
-    /// window became C: E was lost, and the exit point could lie behind S.
+    /// With E after C and S crossing E (a failover, errant transactions), the window runs until
+    /// E, not C, and the warning names E: the pending exit point is kept, and the window never
+    /// ends at a point behind S. An E that cannot be ordered against C is kept as well.
     #[test]
     fn a_pending_exit_point_is_kept_when_the_start_crosses_it() {
         let c = gtid("b.000005", 100, &format!("{U1}:1-10"));
@@ -229,7 +230,7 @@ mod tests {
         assert_eq!(plan.window.unwrap().until, e);
     }
 
-    /// Issue 16, item 7: DM's fresh row ('', 4, '') is no checkpoint.
+    /// DM's fresh row ('', 4, '') is no checkpoint, so it opens no window.
     #[test]
     fn dms_fresh_row_opens_no_window() {
         let plan = plan_safe_mode(&at("b.000003", 4), Some(&stored(at("", 4), None)));
@@ -237,7 +238,8 @@ mod tests {
         assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
     }
 
-    /// Issue 16, item 4: DM's MariaDB text after a failover; S before C in DM's eyes.
+    /// DM's MariaDB text after a failover (a GTID per (domain, server_id)) is read as DM reads
+    /// it: S is before C, in DM's eyes and here, so a window opens until C.
     #[test]
     fn a_start_before_dms_mariadb_checkpoint_opens_a_window() {
         let c = gtid("m.000012", 4, "0-1-100,0-2-150");
@@ -249,8 +251,8 @@ mod tests {
         assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
     }
 
-    /// Issue 16, item 5: at a rotation C ends file 12 and S starts file 13 with the same GTIDs:
-    /// the same location, no "skipped" warning.
+    /// At a rotation C ends file 12 and S starts file 13 with the same GTIDs: the same
+    /// location, so no window and no "skipped" warning.
     #[test]
     fn equal_gtid_sets_across_a_rotation_skip_nothing() {
         let c = gtid("b.000012", 9_000, &format!("{U1}:1-10"));
@@ -260,8 +262,8 @@ mod tests {
         assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
     }
 
-    /// Issue 16, item 7: without GTIDs DM orders base names as plain strings: an exit point in
-    /// another binlog sequence may never be passed, or passed at once.
+    /// Without GTIDs DM orders base names as plain strings: an exit point in another binlog
+    /// sequence may never be passed, or passed at once, and the warning says so.
     #[test]
     fn dm_cannot_use_an_exit_point_it_does_not_see_after_the_start() {
         let why = dm_window_warning(&at("z.000001", 4), &at("b.000005", 100), false).unwrap();
@@ -279,8 +281,8 @@ mod tests {
         );
     }
 
-    /// Review of issue 16: with E and C that cannot be ordered, S at E but before C must keep a
-    /// window until C.
+    /// With E and C that cannot be ordered against each other, S at E but before C keeps a
+    /// window until C, which is still ahead of S.
     #[test]
     fn a_start_at_an_unordered_exit_point_but_before_the_checkpoint_keeps_a_window() {
         let c = at("b.000005", 100);

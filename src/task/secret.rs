@@ -220,8 +220,9 @@ pub fn is_sealed(contents: &str) -> bool {
 mod tests {
     use super::*;
 
-    /// Issue 17, item 10: a password `dmctl encrypt` produced was used as its literal text.
-    /// DM's format, built here with the same cipher (AES-256-CFB, IV, `@`) and checked both ways.
+    /// A password `dmctl encrypt` produced is decrypted with DM's secret key before use, as DM
+    /// does, never used as its literal text. DM's format, built here with the same cipher
+    /// (AES-256-CFB, IV, `@`) and checked both ways.
     #[test]
     fn dm_encrypted_passwords_decrypt_as_dm_does() {
         use aes::cipher::{AsyncStreamCipher, KeyIvInit};

@@ -176,9 +176,10 @@ from:
     ssl-ca: /etc/ca.pem
 ";
 
-    /// Issue 17, items 7 and 9: inline TLS material (`ssl-ca-base64`, `ssl-*-bytes`) was
-    /// dropped with a warning, so the connection went plaintext; `cert-allowed-cn` was never
-    /// enforced; and empty strings (DM's own `source-no-tls.yaml`) turned TLS on.
+    /// `security` is read as DM reads it, and the connection is never weaker than it asks:
+    /// inline TLS material (`ssl-ca-base64`, `ssl-*-bytes`) is used, never dropped for plain
+    /// text; `cert-allowed-cn`, whose common-name check is not made here, is refused, not
+    /// ignored; and empty strings (DM's own `source-no-tls.yaml`) mean no TLS, as in DM.
     #[test]
     fn security_is_read_as_dm_reads_it_and_never_downgraded() {
         use base64::Engine;
@@ -233,7 +234,7 @@ from:
         );
         assert!(source.warnings.is_empty(), "{:?}", source.warnings);
         assert!(!format!("{source:?}").contains("s3cret"));
-        // Issue 17, item 5: DM rejects a key it does not know.
+        // A key DM does not know is refused, as DM refuses it.
         let err = SourceConfig::parse("source.yaml", &format!("{SOURCE}enabel-gtid: false\n"))
             .unwrap_err()
             .to_string();

@@ -376,10 +376,10 @@ pub(crate) fn file_stem(name: &str) -> String {
 mod tests {
     use super::*;
 
-    /// Issue 25: `meta-schema: "/some/path"` or `"../../x"` made the embedded store create
-    /// `/some/path.sqlite3` or a file two levels above the state directory. Every name that
-    /// becomes a file name (task name, source ID, meta schema) is encoded the same way and
-    /// stays one file in its directory.
+    /// Every name that becomes a file name (task name, source ID, meta schema) is encoded the
+    /// same way and stays one file in its directory: `meta-schema: "/some/path"` or `"../../x"`
+    /// never makes the embedded store create `/some/path.sqlite3` or a file two levels above
+    /// the state directory.
     #[test]
     fn no_name_leaves_its_directory_of_the_state() {
         let dir = tempfile::tempdir().unwrap();
@@ -432,9 +432,9 @@ mod tests {
         );
     }
 
-    /// Issue 14: query-status opened the downstream store without the global `--ssl-*` files,
-    /// where start-task used them, so a TLS-only target worked for one and not the other. Both
-    /// now get their store here.
+    /// Every command that opens the downstream store (start-task, query-status) gets it here,
+    /// with the global `--ssl-*` files when the task's config has no `security`, so a TLS-only
+    /// target works for each of them alike.
     #[test]
     fn the_downstream_store_gets_the_default_tls_files_for_every_command() {
         let dir = tempfile::tempdir().unwrap();

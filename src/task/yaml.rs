@@ -13,8 +13,9 @@
 //!
 //! Bounded: a document nests at most [`MAX_DEPTH`] collections and holds at most [`MAX_NODES`]
 //! nodes and [`MAX_TEXT_BYTES`] of scalar text, an alias counted as all it stands for (so an
-//! alias bomb, of many nodes or of one large scalar, is refused, not expanded). Both are checked as the parser's events arrive, one at a time, before anything
-//! deep or large is built; saphyr's own `load` recurses once per level and so is not used.
+//! alias bomb, of many nodes or of one large scalar, is refused, not expanded). Both are
+//! checked as the parser's events arrive, one at a time, before anything deep or large is
+//! built; saphyr's own `load` recurses once per level and so is not used.
 //! Looking up a key costs O(1) after one O(n) pass over a mapping.
 
 use std::collections::HashMap;
@@ -565,9 +566,9 @@ fn describe(node: &MarkedYaml<'_>) -> &'static str {
 mod tests {
     use super::*;
 
-    /// Issue 17, items 4, 6 and 11: number-like strings were re-rendered (`007` became `7`,
-    /// `0123` became `123`), merge keys were dropped, and YAML 1.1 booleans refused; yaml.v2,
-    /// DM's decoder, keeps a string field's text, merges `<<`, and reads `on`/`yes` as true.
+    /// Scalars and merge keys are read as yaml.v2, DM's decoder, reads them: a string field
+    /// keeps its text (`007` stays `007`, never `7`; `0123` never `123`), `<<` merges, and the
+    /// YAML 1.1 booleans `on`/`yes` read as true.
     #[test]
     fn scalars_and_merge_keys_read_as_yaml_v2_reads_them() {
         let text = "\
