@@ -2,6 +2,8 @@
 
 use crate::support;
 
+use startpoint::start_time::format_instant;
+
 use startpoint::testkit::fixtures;
 use support::startpoint;
 
@@ -108,13 +110,14 @@ fn list_units_json_matches_the_fixture_ground_truth() {
     out.assert_success();
     assert!(out.stderr.is_empty(), "{}", out.stderr);
     let keys = [
-        "file",
+        "schema_version",
+        "binlog_name",
         "pos",
         "end_pos",
-        "begin_ts",
-        "commit_ts_us",
+        "begin_time",
+        "commit_time",
         "gtid",
-        "gtid_before",
+        "binlog_gtid",
         "kind",
     ];
     for text in out.stdout.lines() {
@@ -132,13 +135,20 @@ fn list_units_json_matches_the_fixture_ground_truth() {
     assert_eq!(lines.len(), expected.units.len());
     for (line, want) in lines.iter().zip(&expected.units) {
         assert_eq!(line.as_object().unwrap().len(), keys.len());
-        assert_eq!(line["file"], want.unit.file.as_str());
+        assert_eq!(line["schema_version"], 1);
+        assert_eq!(line["binlog_name"], want.unit.file.as_str());
         assert_eq!(line["pos"], want.unit.pos);
         assert_eq!(line["end_pos"], want.unit.end_pos);
-        assert_eq!(line["begin_ts"], want.unit.begin_ts);
-        assert_eq!(line["commit_ts_us"], want.unit.commit_ts * 1_000_000);
+        assert_eq!(
+            line["begin_time"],
+            format_instant(want.unit.begin_ts * 1_000_000)
+        );
+        assert_eq!(
+            line["commit_time"],
+            format_instant(want.unit.commit_ts * 1_000_000)
+        );
         assert_eq!(line["gtid"].as_str(), want.unit.gtid.as_deref());
-        assert_eq!(line["gtid_before"], want.gtid_before.as_str());
+        assert_eq!(line["binlog_gtid"], want.gtid_before.as_str());
         assert_eq!(line["kind"], want.unit.end.as_str());
     }
 }

@@ -346,6 +346,7 @@ async fn start_task_with_a_downstream_meta_store() {
     let status = scene.run(&["query-status", TASK]);
     status.assert_success();
     let status = json(&status);
+    crate::json_contract::assert_valid("query-status", &status);
     assert_eq!(status["metaStore"], "downstream");
     let source = &status["sources"][0];
     assert_eq!(source["checkpoint"]["binlog_pos"], 4);

@@ -19,6 +19,7 @@ mod emit_public;
 mod fixture_corpus;
 mod fuzz_regressions;
 mod hostile_input;
+mod json_contract;
 mod live_mariadb;
 mod reader_corpus;
 mod remote_live;

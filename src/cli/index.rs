@@ -26,7 +26,11 @@ pub fn run(args: &IndexArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         Ok(outcome) => outcome,
         Err(message) => {
             if args.output == OutputFormat::Json {
-                let value = json!({"status": "Error", "error": message});
+                let value = json!({
+                    "schema_version": super::SCHEMA_VERSION,
+                    "status": "Error",
+                    "error": message,
+                });
                 super::json_line(&value)?;
             }
             say!("startpoint: {message}");
@@ -38,6 +42,7 @@ pub fn run(args: &IndexArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     match args.output {
         OutputFormat::Json => {
             let value = json!({
+                "schema_version": super::SCHEMA_VERSION,
                 "source": origin,
                 "cache": cache.path().map(|p| p.display().to_string()),
                 "files": rows.iter().map(row_json).collect::<Vec<Value>>(),

@@ -11,18 +11,20 @@ use startpoint::source::local::{BinlogDir, BinlogFileEntry};
 use startpoint::unit::{TransactionUnit, UnitReader};
 
 use super::args::{ListUnitsArgs, OutputFormat};
-use startpoint::start_time::format_utc_column;
+use startpoint::start_time::{format_instant, format_utc_column};
 
 /// One line of `--output json`.
 #[derive(Serialize)]
 struct UnitLine<'a> {
-    file: &'a str,
+    schema_version: u32,
+    binlog_name: &'a str,
     pos: u64,
     end_pos: u64,
-    begin_ts: u32,
-    commit_ts_us: i64,
+    begin_time: String,
+    commit_time: String,
     gtid: Option<String>,
-    gtid_before: String,
+    /// The GTIDs executed before the unit: what an answer at it reports as `binlog_gtid`.
+    binlog_gtid: String,
     kind: &'static str,
 }
 
@@ -118,13 +120,14 @@ fn print_unit(
     match output {
         OutputFormat::Json => {
             let line = UnitLine {
-                file,
+                schema_version: super::SCHEMA_VERSION,
+                binlog_name: file,
                 pos: unit.pos,
                 end_pos: unit.end_pos,
-                begin_ts: unit.begin_ts,
-                commit_ts_us: unit.commit_us(),
+                begin_time: format_instant(unit.begin_us()),
+                commit_time: format_instant(unit.commit_us()),
                 gtid: unit.gtid.as_ref().map(ToString::to_string),
-                gtid_before,
+                binlog_gtid: gtid_before,
                 kind: unit.end.as_str(),
             };
             serde_json::to_writer(&mut *out, &line)?;

@@ -115,6 +115,11 @@ impl<W: std::io::Write> std::io::Write for Screen<W> {
     }
 }
 
+/// The version of every JSON document startpoint itself shapes (`resolve-position`,
+/// `list-units`, `index`, `query-status`; `docs/schemas/`), as `schema_version`: it grows when a
+/// field changes meaning or goes, never when one is added. DM's replies carry none.
+pub(crate) const SCHEMA_VERSION: u32 = 1;
+
 /// Prints `value` as pretty JSON on stdout, through [`Screen`].
 fn json_line(value: &serde_json::Value) -> anyhow::Result<()> {
     use std::io::Write;

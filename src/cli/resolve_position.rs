@@ -50,6 +50,7 @@ enum EmitOrigin {
 /// The JSON object of SEMANTICS.md §7, then the extra fields.
 #[derive(Serialize)]
 struct JsonAnswer<'a> {
+    schema_version: u32,
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
@@ -109,7 +110,11 @@ pub fn run(args: &ResolvePositionArgs, global: &GlobalArgs) -> anyhow::Result<u8
         Err(failure) => {
             // With --emit, stdout holds the consumer's form or nothing.
             if args.output == OutputFormat::Json && args.emit.is_empty() {
-                let text = serde_json::json!({"status": "Error", "error": failure.to_string()});
+                let text = serde_json::json!({
+                    "schema_version": super::SCHEMA_VERSION,
+                    "status": "Error",
+                    "error": failure.to_string(),
+                });
                 super::json_line(&text)?;
             }
             say!("startpoint: {failure}");
@@ -306,6 +311,7 @@ fn report(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8>
         OutputFormat::Json => {
             let location = resolution.location.as_ref();
             let answer = JsonAnswer {
+                schema_version: super::SCHEMA_VERSION,
                 status: resolution.status.as_str(),
                 error: too_late.clone(),
                 binlog_name: location.map(|l| l.file.as_str()),

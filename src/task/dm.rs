@@ -241,9 +241,11 @@ pub struct SourceStatus {
     pub set_by: Option<SetBy>,
 }
 
-/// The answer of `query-status`.
+/// The answer of `query-status` (startpoint's own document: `docs/schemas/`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QueryStatusResponse {
+    /// The document's version (`docs/schemas/query-status.schema.json`).
+    pub schema_version: u32,
     pub result: bool,
     pub msg: String,
     pub task: String,

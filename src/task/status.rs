@@ -10,6 +10,9 @@ use super::dm::{QueryStatusResponse, SOURCE_NOT_IN_TASK, SetBy, SourceStatus};
 use super::state::StateDir;
 use super::store::{GlobalRow, LogEntry, StoreError};
 
+/// The version of query-status's document (`docs/schemas/query-status.schema.json`).
+pub const QUERY_STATUS_SCHEMA_VERSION: u32 = 1;
+
 /// Reads the task's state; `selected` (`-s`) restricts the sources.
 pub async fn query_status(
     state: &StateDir,
@@ -19,6 +22,7 @@ pub async fn query_status(
     deadline: Instant,
 ) -> QueryStatusResponse {
     let failed = |msg: String| QueryStatusResponse {
+        schema_version: QUERY_STATUS_SCHEMA_VERSION,
         result: false,
         msg,
         task: task_name.to_owned(),
@@ -102,6 +106,7 @@ pub async fn query_status(
         }
     }
     QueryStatusResponse {
+        schema_version: QUERY_STATUS_SCHEMA_VERSION,
         result: sources.iter().all(|s| s.result),
         msg: String::new(),
         task: task.name.clone(),

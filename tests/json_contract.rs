@@ -1,0 +1,111 @@
+//! Every JSON document startpoint shapes itself is valid against its schema in `docs/schemas/`,
+//! on the real binary's real output: each status of `resolve-position` (with `--explain`),
+//! every line of `list-units`, `index`, `query-status`, and their failures. DM's replies
+//! (start-task, operate-source) are DM's own shape and are checked byte for byte elsewhere.
+
+use crate::support;
+
+use serde_json::Value;
+use support::startpoint;
+
+const DIR: &str = "testdata/mariadb/binlog";
+
+/// The schema `docs/schemas/<name>.schema.json`.
+fn schema(name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("docs/schemas")
+        .join(format!("{name}.schema.json"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Asserts that `document` is valid against schema `name`, naming each violation.
+#[track_caller]
+pub fn assert_valid(name: &str, document: &Value) {
+    let validator = jsonschema::validator_for(&schema(name)).expect("a valid JSON Schema");
+    let errors: Vec<String> = validator
+        .iter_errors(document)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{name}: {errors:#?}\n{document:#}");
+}
+
+fn json(out: &support::Output) -> Value {
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout))
+}
+
+#[test]
+fn resolve_position_json_matches_its_schema_for_every_status() {
+    for (time, status) in [
+        ("2030-03-31 01:30:00Z", "InRange"),
+        ("2020-01-01 00:00:00Z", "BelowLowerBound"),
+        ("2040-01-01 00:00:00Z", "AboveUpperBound"),
+    ] {
+        let out = startpoint(&[
+            "resolve-position",
+            "--binlog-dir",
+            DIR,
+            "--start-time",
+            time,
+            "--output",
+            "json",
+            "--explain",
+        ]);
+        let document = json(&out);
+        assert_eq!(document["status"], status);
+        assert_eq!(document["schema_version"], 1);
+        assert_valid("resolve-position", &document);
+    }
+    let failed = startpoint(&[
+        "resolve-position",
+        "--binlog-dir",
+        "no/such/dir",
+        "--start-time",
+        "2030-03-31 01:30:00Z",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(failed.code, Some(1));
+    assert_valid("resolve-position", &json(&failed));
+}
+
+#[test]
+fn list_units_lines_match_their_schema() {
+    let out = startpoint(&["list-units", "--output", "json", DIR]);
+    out.assert_success();
+    let mut lines = 0;
+    for line in out.stdout.lines() {
+        let document: Value = serde_json::from_str(line).unwrap();
+        assert_valid("list-units", &document);
+        lines += 1;
+    }
+    assert!(lines > 300, "{lines} units");
+}
+
+#[test]
+fn index_json_matches_its_schema() {
+    let cache = tempfile::tempdir().unwrap();
+    let cache = cache.path().display().to_string();
+    for extra in [&["--cache-dir", cache.as_str()][..], &["--no-cache"]] {
+        let out = startpoint(
+            &[
+                &["index", "--binlog-dir", DIR, "--output", "json"][..],
+                extra,
+            ]
+            .concat(),
+        );
+        out.assert_success();
+        assert_valid("index", &json(&out));
+    }
+    let failed = startpoint(&["index", "--binlog-dir", "no/such/dir", "--output", "json"]);
+    assert_eq!(failed.code, Some(1));
+    assert_valid("index", &json(&failed));
+}
+
+#[test]
+fn query_status_of_a_task_never_started_matches_its_schema() {
+    let scene = support::Scene::new();
+    let out = scene.run(&["query-status", "never-started"]);
+    assert_eq!(out.code, Some(1));
+    assert_valid("query-status", &json(&out));
+}
