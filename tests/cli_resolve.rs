@@ -573,7 +573,7 @@ fn missing_newest_files_are_named_when_too_late() {
 #[test]
 fn every_file_says_whether_it_was_skipped_or_read_and_why() {
     use startpoint::testkit::binlog_writer::{
-        FileSpec, SequenceWriter, Trailing, TrxShape, TrxSpec, WriterFlavor,
+        FileSpec, SequenceWriter, Trailing, TrxSpec, WriterFlavor,
     };
     const T0: u32 = 1_900_000_000;
     let dir = tempfile::tempdir().unwrap();
@@ -583,15 +583,7 @@ fn every_file_says_whether_it_was_skipped_or_read_and_why() {
         let spec = FileSpec {
             created: T0 + f,
             trxs: (0..4u32)
-                .map(|i| TrxSpec {
-                    shape: TrxShape::RowDml { statements: 1 },
-                    begin_ts: T0 + 100 * f + i,
-                    commit_ts: T0 + 100 * f + i,
-                    commit_micros: 0,
-                    domain: 0,
-                    origin: 0,
-                    gtid_gap: 0,
-                })
+                .map(|i| TrxSpec::in_second(T0 + 100 * f + i))
                 .collect(),
             trailing: Trailing::Nothing,
         };

@@ -68,14 +68,11 @@ fn small_files() -> Vec<(String, Vec<u8>)> {
         ]
         .into_iter()
         .enumerate()
-        .map(|(i, shape)| TrxSpec {
-            shape,
-            begin_ts: 1_900_000_000 + i as u32,
-            commit_ts: 1_900_000_001 + i as u32,
-            commit_micros: 7,
-            domain: 0,
-            origin: 1,
-            gtid_gap: 0,
+        .map(|(i, shape)| {
+            TrxSpec::at(1_900_000_000 + i as u32, 1_900_000_001 + i as u32)
+                .with_shape(shape)
+                .with_micros(7)
+                .with_origin(1)
         })
         .collect();
         let written = SequenceWriter::new(flavor, "binlog").write_file(

@@ -204,7 +204,7 @@ fn debezium_signal_is_given_with_its_version_and_skip_caveats_after_the_patch() 
         "after a restart",
         "event and row counts",
     ] {
-        assert!(out.stderr.contains(said), "{said}: {}", out.stderr);
+        out.assert_stderr_has(said);
     }
     // Without GTIDs the file form resets the counts: no such caveat.
     let out = emit(CANAL_57, "2017-09-07 06:57:00Z", &["debezium"], &[]);
@@ -239,11 +239,11 @@ fn tagged_gtid_sets_reach_flink_cdc_and_canal_without_a_word() {
          'scan.startup.specific-offset.file' = 'binlog_transaction_with_GTID_TAG.000001',\n  \
          'scan.startup.specific-offset.pos' = '245'\n"
     );
-    assert!(out.stderr.contains("flink-cdc: the GTID set has tags"));
+    out.assert_stderr_has("flink-cdc: the GTID set has tags");
     let out = emit(dir, time, &["canal"], &[]);
     assert!(!out.stdout.contains("gtid"), "{}", out.stdout);
     assert!(out.stdout.contains("canal.instance.master.position=245\n"));
-    assert!(out.stderr.contains("canal: the GTID set has tags"));
+    out.assert_stderr_has("canal: the GTID set has tags");
     let out = emit(dir, time, &["debezium"], &[]);
     let doc: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(doc["offset"]["value"]["gtids"], tagged_set);

@@ -30,10 +30,6 @@ pub fn assert_valid(name: &str, document: &Value) {
     assert!(errors.is_empty(), "{name}: {errors:#?}\n{document:#}");
 }
 
-fn json(out: &support::Output) -> Value {
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout))
-}
-
 #[test]
 fn resolve_position_json_matches_its_schema_for_every_status() {
     for (time, status) in [
@@ -51,10 +47,9 @@ fn resolve_position_json_matches_its_schema_for_every_status() {
             "json",
             "--explain",
         ]);
-        let document = json(&out);
-        assert_eq!(document["status"], status);
-        assert_eq!(document["schema_version"], 1);
-        assert_valid("resolve-position", &document);
+        out.assert_json("/status", status);
+        out.assert_json("/schema_version", 1);
+        assert_valid("resolve-position", &out.json());
     }
     let failed = startpoint(&[
         "resolve-position",
@@ -65,8 +60,8 @@ fn resolve_position_json_matches_its_schema_for_every_status() {
         "--output",
         "json",
     ]);
-    assert_eq!(failed.code, Some(1));
-    assert_valid("resolve-position", &json(&failed));
+    failed.assert_code(1);
+    assert_valid("resolve-position", &failed.json());
 }
 
 #[test]
@@ -95,17 +90,17 @@ fn index_json_matches_its_schema() {
             .concat(),
         );
         out.assert_success();
-        assert_valid("index", &json(&out));
+        assert_valid("index", &out.json());
     }
     let failed = startpoint(&["index", "--binlog-dir", "no/such/dir", "--output", "json"]);
-    assert_eq!(failed.code, Some(1));
-    assert_valid("index", &json(&failed));
+    failed.assert_code(1);
+    assert_valid("index", &failed.json());
 }
 
 #[test]
 fn query_status_of_a_task_never_started_matches_its_schema() {
     let scene = support::Scene::new();
     let out = scene.run(&["query-status", "never-started"]);
-    assert_eq!(out.code, Some(1));
-    assert_valid("query-status", &json(&out));
+    out.assert_code(1);
+    assert_valid("query-status", &out.json());
 }

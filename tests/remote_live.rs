@@ -1490,14 +1490,10 @@ async fn a_mysql_dumps_first_rotate_without_a_crc_is_read() {
         FileSpec, SequenceWriter, Trailing, TrxShape, TrxSpec, WriterFlavor,
     };
     const BASE: u32 = 1_735_689_600;
-    let spec = |i: u32| TrxSpec {
-        shape: TrxShape::RowDml { statements: 2 },
-        begin_ts: BASE + i / 3,
-        commit_ts: BASE + i / 3 + 1,
-        commit_micros: (i % 3) * 300_000,
-        domain: 0,
-        origin: 0,
-        gtid_gap: 0,
+    let spec = |i: u32| {
+        TrxSpec::at(BASE + i / 3, BASE + i / 3 + 1)
+            .with_shape(TrxShape::RowDml { statements: 2 })
+            .with_micros((i % 3) * 300_000)
     };
     let files: Vec<FileSpec> = [0..40u32, 40..120, 120..160]
         .into_iter()
@@ -1547,16 +1543,12 @@ async fn heartbeats_between_any_two_events_change_no_answer() {
         FileSpec, SequenceWriter, Trailing, TrxShape, TrxSpec, WriterFlavor,
     };
     const BASE: u32 = 1_735_689_600;
-    let spec = |i: u32| TrxSpec {
-        shape: TrxShape::RowDml {
-            statements: 1 + (i % 2) as u8,
-        },
-        begin_ts: BASE + i / 20,
-        commit_ts: BASE + i / 20,
-        commit_micros: (i % 20) * 50_000,
-        domain: 0,
-        origin: 0,
-        gtid_gap: 0,
+    let spec = |i: u32| {
+        TrxSpec::in_second(BASE + i / 20)
+            .with_shape(TrxShape::RowDml {
+                statements: 1 + (i % 2) as u8,
+            })
+            .with_micros((i % 20) * 50_000)
     };
     let files: Vec<FileSpec> = [0..30u32, 30..4_030, 4_030..4_060]
         .into_iter()
@@ -1830,18 +1822,10 @@ async fn an_encrypted_binlog_is_read_over_the_live_path() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_at_its_connection_limit_still_resolves() {
     use startpoint::testkit::binlog_writer::{
-        FileSpec, SequenceWriter, Trailing, TrxShape, TrxSpec, WriterFlavor,
+        FileSpec, SequenceWriter, Trailing, TrxSpec, WriterFlavor,
     };
     const BASE: u32 = 1_735_689_600;
-    let spec = |i: u32| TrxSpec {
-        shape: TrxShape::RowDml { statements: 1 },
-        begin_ts: BASE + i,
-        commit_ts: BASE + i + 1,
-        commit_micros: 0,
-        domain: 0,
-        origin: 0,
-        gtid_gap: 0,
-    };
+    let spec = |i: u32| TrxSpec::at(BASE + i, BASE + i + 1);
     let files: Vec<FileSpec> = (0..8u32)
         .map(|f| FileSpec {
             created: spec(f * 10).begin_ts,

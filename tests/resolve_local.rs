@@ -147,15 +147,7 @@ fn write_rotated(
 }
 
 fn trx(begin_ts: u32, commit_ts: u32, micros: u32) -> TrxSpec {
-    TrxSpec {
-        shape: TrxShape::RowDml { statements: 1 },
-        begin_ts,
-        commit_ts,
-        commit_micros: micros,
-        domain: 0,
-        origin: 0,
-        gtid_gap: 0,
-    }
+    TrxSpec::at(begin_ts, commit_ts).with_micros(micros)
 }
 
 /// A 6-second autocommit statement started at :12 rotates the log when it commits, so the new

@@ -18,7 +18,11 @@
 //! start after all, and `--explain` says why.
 //!
 //! The GTID set before the answer needs every transaction before it, so when GTIDs are asked
-//! for the file is streamed from its start as before.
+//! for the file is streamed from its start.
+//!
+//! A local file is bisected by plain halving instead (`resolve::scan`): there a probe is a
+//! `pread` that costs microseconds, so a model of the clock saves nothing; the module
+//! documentation there says why the two searches are kept apart.
 
 use crate::resolve::explain::NotBisected;
 use mysql_async::Conn;

@@ -21,6 +21,18 @@
 //! Whenever a faster way meets something it cannot vouch for (a landing that is not an event
 //! start, a half that ends inside a unit, a file that declares no GTIDs while the state before
 //! it is unknown), it gives the file back to the next way, never a different answer.
+//!
+//! **Why this bisection halves and the server's interpolates** (`remote::bisect`): both find
+//! the last transaction committed before T by probing commit times, but their probes cost
+//! different things. Here a probe is a `pread` of a few KiB from the page cache, microseconds
+//! each, and landing anywhere is free ([`BinlogReader::resync`] finds an event start in the
+//! bytes read), so plain halving is as cheap as any guess and needs no model of the clock. On a
+//! server a probe is a `SHOW BINLOG EVENTS` round trip plus a dump opened and closed, tens of
+//! milliseconds over a slow link, and only an event start the server names can be dumped from:
+//! fewer probes are worth a guess, so the server's search interpolates on the commit clock and
+//! falls back to halving when the clock is uneven. Sharing one search with the policy as a
+//! parameter would join a synchronous reader and an asynchronous one for the price of a trait
+//! over both; the two are kept apart, each with its own tests against the linear reference.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};

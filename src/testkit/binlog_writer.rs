@@ -191,6 +191,53 @@ pub struct TrxSpec {
     pub gtid_gap: u64,
 }
 
+impl TrxSpec {
+    /// One row-based DML statement begun at `begin_ts` and committed at `commit_ts` (whole
+    /// seconds), in domain 0 of origin 0, with no gap before its GTID: the usual transaction,
+    /// which the `with_*` methods change one field at a time.
+    pub fn at(begin_ts: u32, commit_ts: u32) -> TrxSpec {
+        TrxSpec {
+            shape: TrxShape::RowDml { statements: 1 },
+            begin_ts,
+            commit_ts,
+            commit_micros: 0,
+            domain: 0,
+            origin: 0,
+            gtid_gap: 0,
+        }
+    }
+
+    /// Begun and committed in the same second.
+    pub fn in_second(ts: u32) -> TrxSpec {
+        TrxSpec::at(ts, ts)
+    }
+
+    pub fn with_shape(self, shape: TrxShape) -> TrxSpec {
+        TrxSpec { shape, ..self }
+    }
+
+    /// Microseconds added to the commit second in `immediate_commit_timestamp`.
+    pub fn with_micros(self, commit_micros: u32) -> TrxSpec {
+        TrxSpec {
+            commit_micros,
+            ..self
+        }
+    }
+
+    pub fn with_domain(self, domain: u32) -> TrxSpec {
+        TrxSpec { domain, ..self }
+    }
+
+    pub fn with_origin(self, origin: u32) -> TrxSpec {
+        TrxSpec { origin, ..self }
+    }
+
+    /// `gtid_gap` sequence numbers skipped before this transaction's GTID.
+    pub fn with_gtid_gap(self, gtid_gap: u64) -> TrxSpec {
+        TrxSpec { gtid_gap, ..self }
+    }
+}
+
 /// One file to write.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FileSpec {

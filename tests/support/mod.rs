@@ -13,11 +13,50 @@ pub struct Output {
 impl Output {
     #[track_caller]
     pub fn assert_success(&self) {
+        self.assert_code(0);
+    }
+
+    /// The run ended by itself with exit status `code`.
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) {
         assert_eq!(
             self.code,
-            Some(0),
+            Some(code),
             "stdout:\n{}\nstderr:\n{}",
             self.stdout,
+            self.stderr
+        );
+    }
+
+    /// stdout as one JSON document.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// The field at JSON pointer `pointer` (`/files/0/why/code`) of stdout is `expected`.
+    #[track_caller]
+    pub fn assert_json(&self, pointer: &str, expected: impl Into<serde_json::Value>) {
+        let document = self.json();
+        let expected = expected.into();
+        assert_eq!(
+            document.pointer(pointer),
+            Some(&expected),
+            "{pointer} in:\n{document:#}"
+        );
+    }
+
+    /// stderr says `text`.
+    #[track_caller]
+    pub fn assert_stderr_has(&self, text: &str) {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}:\n{}",
             self.stderr
         );
     }
