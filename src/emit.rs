@@ -180,69 +180,7 @@ impl StartPoint {
     pub fn notes(&self, format: Format) -> Vec<String> {
         let mut notes = Vec::new();
         match format {
-            Format::Debezium => {
-                let set_given = match &self.gtids {
-                    ExecutedGtids::MySql(set) => !set.is_empty(),
-                    ExecutedGtids::MariaDb(pos) => !pos.to_string().is_empty(),
-                    ExecutedGtids::None => false,
-                };
-                if self.debezium_signal().is_null() && set_given {
-                    notes.push(
-                        "debezium: the GTID set has gaps or tags, which the MySQL connector's \
-                         set-binlog-position signal does not take, and a file and position \
-                         would not move a connector that reads GTIDs: no signal is given; use \
-                         the offsets PATCH"
-                            .to_owned(),
-                    );
-                } else if self.debezium_signal().is_null() {
-                    let why = match (self.writes_gtids, &self.gtids) {
-                        (None, _) => {
-                            "no transaction follows the point in what was read, so \
-                                      whether the source writes GTIDs is not known"
-                        }
-                        (_, ExecutedGtids::None) => {
-                            "the source writes GTIDs, and the set at \
-                                                     the point was not computed (--gtid off)"
-                        }
-                        _ => "the source writes GTIDs but none precedes the point",
-                    };
-                    notes.push(format!(
-                        "debezium: {why}; the set-binlog-position signal could only take a \
-                         file and position, which a connector that reads GTIDs ignores (it \
-                         keeps its offset's GTIDs): no signal is given; use the offsets PATCH"
-                    ));
-                } else if !debezium_file_name(&self.file) && !set_given {
-                    notes.push(format!(
-                        "debezium: the set-binlog-position signal refuses the file name {} \
-                         (it takes NAME.NNNNNN); use the offsets PATCH",
-                        self.file
-                    ));
-                } else {
-                    // SetBinlogPositionSignal came with 3.5.0 (MySQL) and 3.6.0 (MariaDB).
-                    let (connector, since) = match self.flavor {
-                        Flavor::MySql => ("MySQL", "3.5.0"),
-                        Flavor::MariaDb => ("MariaDB", "3.6.0"),
-                    };
-                    let mut caveat = format!(
-                        "debezium: use connect_offsets_patch first (PATCH \
-                         /connectors/NAME/offsets with the connector stopped): it sets the \
-                         whole offset. The set-binlog-position signal is for a running \
-                         connector of Debezium {since} or later ({connector} connector), and \
-                         takes effect only after a restart"
-                    );
-                    if set_given {
-                        // setCompletedGtidSet keeps restartEventsToSkip/RowsToSkip, and a
-                        // signal from the signalling table is taken inside its row's event.
-                        caveat.push_str(
-                            "; its GTID form keeps the offset's event and row counts, so sent \
-                             through the signalling table (taken inside that row's own \
-                             transaction) it can make the restarted connector skip the first \
-                             events of the transaction at the point",
-                        );
-                    }
-                    notes.push(caveat);
-                }
-            }
+            Format::Debezium => notes.extend(self.debezium_signal_note()),
             Format::FlinkCdc | Format::Canal if self.tagged() => notes.push(format!(
                 "{}: the GTID set has tags (MySQL 8.4), which {}'s GTID parser cannot read: \
                  only the file and position are given",
@@ -327,6 +265,74 @@ impl StartPoint {
             ));
         }
         notes
+    }
+
+    /// What stderr says of Debezium's `set-binlog-position` signal: why it is `null`, or,
+    /// when it is given, that the offsets PATCH comes first and what the signal needs.
+    fn debezium_signal_note(&self) -> Option<String> {
+        let mut notes = Vec::new();
+        let set_given = match &self.gtids {
+            ExecutedGtids::MySql(set) => !set.is_empty(),
+            ExecutedGtids::MariaDb(pos) => !pos.to_string().is_empty(),
+            ExecutedGtids::None => false,
+        };
+        if self.debezium_signal().is_null() && set_given {
+            notes.push(
+                "debezium: the GTID set has gaps or tags, which the MySQL connector's \
+                 set-binlog-position signal does not take, and a file and position \
+                 would not move a connector that reads GTIDs: no signal is given; use \
+                 the offsets PATCH"
+                    .to_owned(),
+            );
+        } else if self.debezium_signal().is_null() {
+            let why = match (self.writes_gtids, &self.gtids) {
+                (None, _) => {
+                    "no transaction follows the point in what was read, so \
+                              whether the source writes GTIDs is not known"
+                }
+                (_, ExecutedGtids::None) => {
+                    "the source writes GTIDs, and the set at \
+                                             the point was not computed (--gtid off)"
+                }
+                _ => "the source writes GTIDs but none precedes the point",
+            };
+            notes.push(format!(
+                "debezium: {why}; the set-binlog-position signal could only take a \
+                 file and position, which a connector that reads GTIDs ignores (it \
+                 keeps its offset's GTIDs): no signal is given; use the offsets PATCH"
+            ));
+        } else if !debezium_file_name(&self.file) && !set_given {
+            notes.push(format!(
+                "debezium: the set-binlog-position signal refuses the file name {} \
+                 (it takes NAME.NNNNNN); use the offsets PATCH",
+                self.file
+            ));
+        } else {
+            // SetBinlogPositionSignal came with 3.5.0 (MySQL) and 3.6.0 (MariaDB).
+            let (connector, since) = match self.flavor {
+                Flavor::MySql => ("MySQL", "3.5.0"),
+                Flavor::MariaDb => ("MariaDB", "3.6.0"),
+            };
+            let mut caveat = format!(
+                "debezium: use connect_offsets_patch first (PATCH \
+                 /connectors/NAME/offsets with the connector stopped): it sets the \
+                 whole offset. The set-binlog-position signal is for a running \
+                 connector of Debezium {since} or later ({connector} connector), and \
+                 takes effect only after a restart"
+            );
+            if set_given {
+                // setCompletedGtidSet keeps restartEventsToSkip/RowsToSkip, and a
+                // signal from the signalling table is taken inside its row's event.
+                caveat.push_str(
+                    "; its GTID form keeps the offset's event and row counts, so sent \
+                     through the signalling table (taken inside that row's own \
+                     transaction) it can make the restarted connector skip the first \
+                     events of the transaction at the point",
+                );
+            }
+            notes.push(caveat);
+        }
+        notes.pop()
     }
 
     /// The output of `format`.

@@ -308,137 +308,8 @@ fn report(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8>
     let stdout = std::io::stdout();
     let mut out = super::Screen::new(stdout.lock(), args.output == OutputFormat::Json);
     match args.output {
-        OutputFormat::Json => {
-            let location = resolution.location.as_ref();
-            let answer = JsonAnswer {
-                schema_version: super::SCHEMA_VERSION,
-                status: resolution.status.as_str(),
-                error: too_late.clone(),
-                binlog_name: location.map(|l| l.file.as_str()),
-                binlog_pos: location.map(|l| l.pos),
-                binlog_gtid: location.map(|_| resolution.gtid_text()),
-                start_time: format_instant(resolved.instant_us),
-                time_basis: basis,
-                assumption: resolution.assumption.as_deref(),
-                input: &start.input,
-                timezone: &resolved.zone,
-                server: answered.server.as_ref().map(|(s, _)| s.as_str()),
-                server_version: answered.server.as_ref().map(|(_, v)| v.as_str()),
-                relay_subdir: location.and_then(|l| l.relay_subdir.as_deref()),
-                matched: resolution.matched.as_ref().map(|m| JsonUnit {
-                    binlog_name: &m.file,
-                    pos: m.unit.pos,
-                    end_pos: m.unit.end_pos,
-                    gtid: m.unit.gtid.as_ref().map(ToString::to_string),
-                    begin_time: format_instant(m.unit.begin_us()),
-                    commit_time: format_instant(m.unit.commit_us()),
-                    kind: m.unit.end.as_str(),
-                }),
-                warnings: warnings.iter().map(coded).collect(),
-                files_opened: resolution.stats.files_opened,
-                bytes_read: resolution.stats.bytes_read,
-                events_read: resolution.stats.events_read,
-                round_trips: resolution.stats.round_trips,
-                elapsed_ms: resolution.stats.elapsed_us as f64 / 1000.0,
-                files: resolution
-                    .files
-                    .iter()
-                    .map(|f| JsonFile {
-                        binlog_name: &f.name,
-                        relay_subdir: f.relay_subdir.as_deref(),
-                        decision: f.decision.as_str(),
-                        why: coded(&f.why),
-                    })
-                    .collect(),
-                notes: resolution.notes.iter().map(coded).collect(),
-                explain: args
-                    .explain
-                    .then(|| resolution.steps.iter().map(coded).collect()),
-            };
-            writeln!(out, "{}", serde_json::to_string_pretty(&answer)?)?;
-        }
-        OutputFormat::Text => {
-            if let Some(location) = &resolution.location {
-                let place = match &location.relay_subdir {
-                    Some(subdir) => format!("{subdir}/{}", location.file),
-                    None => location.file.clone(),
-                };
-                writeln!(out, "{place}:{}", location.pos)?;
-                writeln!(out, "  binlog_name  {}", location.file)?;
-                writeln!(out, "  binlog_pos   {}", location.pos)?;
-                let gtid = match args.gtid {
-                    GtidMode::Off => "(not computed: --gtid off)".to_owned(),
-                    _ if resolution.gtid_text().is_empty() => {
-                        "(none: the binlog carries no GTIDs before this point)".to_owned()
-                    }
-                    _ => resolution.gtid_text(),
-                };
-                writeln!(out, "  binlog_gtid  {gtid}")?;
-                writeln!(out, "  status       {}", resolution.status)?;
-                if let Some(name) = &resolution.assumption {
-                    writeln!(out, "  assuming     {name} (not proven by the binlog)")?;
-                }
-            }
-            let zone = match start.offset {
-                Some(_) => String::new(),
-                None => format!(" in {}", resolved.zone),
-            };
-            writeln!(
-                out,
-                "  start time   {}{zone} = {}",
-                start.input.trim(),
-                format_instant(resolved.instant_us),
-            )?;
-            if let Some(matched) = &resolution.matched {
-                writeln!(
-                    out,
-                    "  first transaction at or after it ({basis} time): {} at {}:{}, committed {}",
-                    matched
-                        .unit
-                        .gtid
-                        .as_ref()
-                        .map_or("(no GTID)".to_owned(), ToString::to_string),
-                    matched.file,
-                    matched.unit.pos,
-                    format_instant(matched.unit.commit_us())
-                )?;
-            }
-            if args.explain {
-                writeln!(out, "files:")?;
-                for file in &resolution.files {
-                    let place = match &file.relay_subdir {
-                        Some(subdir) => format!("{subdir}/{}", file.name),
-                        None => file.name.clone(),
-                    };
-                    writeln!(out, "  {place}: {} ({})", file.decision.as_str(), file.why)?;
-                }
-                writeln!(out, "how:")?;
-                for step in &resolution.steps {
-                    writeln!(out, "  - {step}")?;
-                }
-                let stats = &resolution.stats;
-                match &answered.server {
-                    Some((server, version)) => writeln!(
-                        out,
-                        "  - {server} ({version}): {} binlog dumps, {} bytes received, {} round \
-                         trips, {} events, {:.1} ms",
-                        stats.files_opened,
-                        stats.bytes_read,
-                        stats.round_trips,
-                        stats.events_read,
-                        stats.elapsed_us as f64 / 1000.0
-                    )?,
-                    None => writeln!(
-                        out,
-                        "  - {} file opens, {} bytes read, {} events, {:.1} ms",
-                        stats.files_opened,
-                        stats.bytes_read,
-                        stats.events_read,
-                        stats.elapsed_us as f64 / 1000.0
-                    )?,
-                }
-            }
-        }
+        OutputFormat::Json => write_json(&mut out, args, answered, &warnings, too_late.as_deref())?,
+        OutputFormat::Text => write_text(&mut out, args, answered, basis)?,
     }
     out.flush()?;
     for note in &resolution.notes {
@@ -454,4 +325,158 @@ fn report(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8>
         return Ok(EXIT_TOO_LATE);
     }
     Ok(0)
+}
+
+/// The answer as SEMANTICS.md §7's JSON object (`docs/schemas/resolve-position.schema.json`).
+fn write_json(
+    out: &mut impl Write,
+    args: &ResolvePositionArgs,
+    answered: &Answered,
+    warnings: &[Warning],
+    too_late: Option<&str>,
+) -> anyhow::Result<()> {
+    let (start, resolved) = &answered.start;
+    let resolution = &answered.resolution;
+    let basis = TimeBasis::from(args.time_basis).as_str();
+    let location = resolution.location.as_ref();
+    let answer = JsonAnswer {
+        schema_version: super::SCHEMA_VERSION,
+        status: resolution.status.as_str(),
+        error: too_late.map(str::to_owned),
+        binlog_name: location.map(|l| l.file.as_str()),
+        binlog_pos: location.map(|l| l.pos),
+        binlog_gtid: location.map(|_| resolution.gtid_text()),
+        start_time: format_instant(resolved.instant_us),
+        time_basis: basis,
+        assumption: resolution.assumption.as_deref(),
+        input: &start.input,
+        timezone: &resolved.zone,
+        server: answered.server.as_ref().map(|(s, _)| s.as_str()),
+        server_version: answered.server.as_ref().map(|(_, v)| v.as_str()),
+        relay_subdir: location.and_then(|l| l.relay_subdir.as_deref()),
+        matched: resolution.matched.as_ref().map(|m| JsonUnit {
+            binlog_name: &m.file,
+            pos: m.unit.pos,
+            end_pos: m.unit.end_pos,
+            gtid: m.unit.gtid.as_ref().map(ToString::to_string),
+            begin_time: format_instant(m.unit.begin_us()),
+            commit_time: format_instant(m.unit.commit_us()),
+            kind: m.unit.end.as_str(),
+        }),
+        warnings: warnings.iter().map(coded).collect(),
+        files_opened: resolution.stats.files_opened,
+        bytes_read: resolution.stats.bytes_read,
+        events_read: resolution.stats.events_read,
+        round_trips: resolution.stats.round_trips,
+        elapsed_ms: resolution.stats.elapsed_us as f64 / 1000.0,
+        files: resolution
+            .files
+            .iter()
+            .map(|f| JsonFile {
+                binlog_name: &f.name,
+                relay_subdir: f.relay_subdir.as_deref(),
+                decision: f.decision.as_str(),
+                why: coded(&f.why),
+            })
+            .collect(),
+        notes: resolution.notes.iter().map(coded).collect(),
+        explain: args
+            .explain
+            .then(|| resolution.steps.iter().map(coded).collect()),
+    };
+    writeln!(out, "{}", serde_json::to_string_pretty(&answer)?)?;
+    Ok(())
+}
+
+/// The answer for people: the location, the start time as read, the transaction at the
+/// location, and with `--explain` each file's decision and the steps taken.
+fn write_text(
+    out: &mut impl Write,
+    args: &ResolvePositionArgs,
+    answered: &Answered,
+    basis: &str,
+) -> anyhow::Result<()> {
+    let (start, resolved) = &answered.start;
+    let resolution = &answered.resolution;
+    if let Some(location) = &resolution.location {
+        let place = match &location.relay_subdir {
+            Some(subdir) => format!("{subdir}/{}", location.file),
+            None => location.file.clone(),
+        };
+        writeln!(out, "{place}:{}", location.pos)?;
+        writeln!(out, "  binlog_name  {}", location.file)?;
+        writeln!(out, "  binlog_pos   {}", location.pos)?;
+        let gtid = match args.gtid {
+            GtidMode::Off => "(not computed: --gtid off)".to_owned(),
+            _ if resolution.gtid_text().is_empty() => {
+                "(none: the binlog carries no GTIDs before this point)".to_owned()
+            }
+            _ => resolution.gtid_text(),
+        };
+        writeln!(out, "  binlog_gtid  {gtid}")?;
+        writeln!(out, "  status       {}", resolution.status)?;
+        if let Some(name) = &resolution.assumption {
+            writeln!(out, "  assuming     {name} (not proven by the binlog)")?;
+        }
+    }
+    let zone = match start.offset {
+        Some(_) => String::new(),
+        None => format!(" in {}", resolved.zone),
+    };
+    writeln!(
+        out,
+        "  start time   {}{zone} = {}",
+        start.input.trim(),
+        format_instant(resolved.instant_us),
+    )?;
+    if let Some(matched) = &resolution.matched {
+        writeln!(
+            out,
+            "  first transaction at or after it ({basis} time): {} at {}:{}, committed {}",
+            matched
+                .unit
+                .gtid
+                .as_ref()
+                .map_or("(no GTID)".to_owned(), ToString::to_string),
+            matched.file,
+            matched.unit.pos,
+            format_instant(matched.unit.commit_us())
+        )?;
+    }
+    if args.explain {
+        writeln!(out, "files:")?;
+        for file in &resolution.files {
+            let place = match &file.relay_subdir {
+                Some(subdir) => format!("{subdir}/{}", file.name),
+                None => file.name.clone(),
+            };
+            writeln!(out, "  {place}: {} ({})", file.decision.as_str(), file.why)?;
+        }
+        writeln!(out, "how:")?;
+        for step in &resolution.steps {
+            writeln!(out, "  - {step}")?;
+        }
+        let stats = &resolution.stats;
+        match &answered.server {
+            Some((server, version)) => writeln!(
+                out,
+                "  - {server} ({version}): {} binlog dumps, {} bytes received, {} round \
+                 trips, {} events, {:.1} ms",
+                stats.files_opened,
+                stats.bytes_read,
+                stats.round_trips,
+                stats.events_read,
+                stats.elapsed_us as f64 / 1000.0
+            )?,
+            None => writeln!(
+                out,
+                "  - {} file opens, {} bytes read, {} events, {:.1} ms",
+                stats.files_opened,
+                stats.bytes_read,
+                stats.events_read,
+                stats.elapsed_us as f64 / 1000.0
+            )?,
+        }
+    }
+    Ok(())
 }

@@ -151,69 +151,15 @@ pub struct TaskConfig {
 }
 
 impl TaskConfig {
-    /// Parses a task file's text; `file` names it in errors.
+    /// Parses a task file's text; `file` names it in errors. Section by section: the task's own
+    /// keys, the target, the instances (each with its meta and syncer config), DM's own checks
+    /// of the rest, the checking items, and the flags dmctl reads.
     pub fn parse(file: &str, text: &str) -> Result<TaskConfig, ConfigError> {
         let doc = YamlDoc::parse(file, text)?;
         let root = doc.root();
-        let invalid = |node: &Node<'_>, message: String| ConfigError {
-            file: file.to_owned(),
-            key: node.path().to_owned(),
-            line: Some(node.line()),
-            message,
-        };
-
-        let name_node = root.require("name")?;
-        let name = name_node.string()?;
-        // DM takes any non-empty name (a dot included): it is quoted wherever it becomes part
-        // of a table name, and escaped in file names.
-        if name.is_empty() || name.chars().any(char::is_control) {
-            return Err(invalid(
-                &name_node,
-                format!("{name:?} is not a usable task name: give a non-empty name"),
-            ));
-        }
-        let task_mode = match root.get("task-mode")? {
-            None => {
-                return Err(ConfigError {
-                    file: file.to_owned(),
-                    key: "task-mode".to_owned(),
-                    line: Some(root.line()),
-                    message: "required, but missing (all, full, incremental, dump, load or \
-                              load&sync)"
-                        .to_owned(),
-                });
-            }
-            Some(node) => match node.string()?.as_str() {
-                "all" => TaskMode::All,
-                "full" => TaskMode::Full,
-                "incremental" => TaskMode::Incremental,
-                "dump" => TaskMode::Dump,
-                "load" => TaskMode::Load,
-                "load&sync" => TaskMode::LoadSync,
-                other => {
-                    return Err(invalid(
-                        &node,
-                        format!(
-                            "{other:?} is not a task mode; use all, full, incremental, dump, load \
-                             or load&sync"
-                        ),
-                    ));
-                }
-            },
-        };
-        let meta_schema = match root.get("meta-schema")? {
-            Some(node) => {
-                let schema = node.string()?;
-                if schema.is_empty() || schema.len() > 64 || schema.contains('`') {
-                    return Err(invalid(
-                        &node,
-                        format!("{schema:?} is not a usable schema name"),
-                    ));
-                }
-                schema
-            }
-            None => "dm_meta".to_owned(),
-        };
+        let name = task_name(&root, file)?;
+        let task_mode = task_mode(&root, file)?;
+        let meta_schema = meta_schema(&root, file)?;
         let timezone = root.get("timezone")?.map(|n| n.string()).transpose()?;
         let timezone = timezone.filter(|z| !z.is_empty());
         let mut warnings = Vec::new();
@@ -221,161 +167,9 @@ impl TaskConfig {
             Some(node) => Some(connection(&node, file, &mut warnings)?),
             None => None,
         };
-
-        let mut instances: Vec<TaskInstance> = Vec::new();
-        let mut listed: HashMap<String, usize> = HashMap::new();
-        // The named syncer configs, read once: each instance's lookup is O(1).
-        let syncers: HashMap<String, Node<'_>> = match root.get("syncers")? {
-            Some(node) => node.children()?.into_iter().collect(),
-            None => HashMap::new(),
-        };
-        let list = root.require("mysql-instances")?;
-        for item in list.items()? {
-            let source_node = item.require("source-id")?;
-            let source_id = source_node.string()?;
-            if let Some(first) = listed.get(&source_id) {
-                return Err(invalid(
-                    &source_node,
-                    format!("source {source_id:?} is listed twice (also on line {first})"),
-                ));
-            }
-            listed.insert(source_id.clone(), item.line());
-            let meta = match item.get("meta")? {
-                Some(meta) => {
-                    // An empty string is no value, as in DM (`Meta.Verify`).
-                    let binlog_name = meta
-                        .get("binlog-name")?
-                        .map(|n| n.string())
-                        .transpose()?
-                        .filter(|n| !n.is_empty());
-                    let binlog_pos = meta
-                        .get("binlog-pos")?
-                        .map(|n| n.integer(0..=i64::from(u32::MAX)))
-                        .transpose()?
-                        .map(|p| p as u32);
-                    // Written the way DM reads it back: validated, canonical, no spaces.
-                    let (binlog_gtid, binlog_gtid_error) = match meta.get("binlog-gtid")? {
-                        Some(node) if node.string()?.trim().is_empty() => (None, None),
-                        Some(node) => match super::location::dm_gtid_text(&node.string()?) {
-                            Ok(text) => (Some(text), None),
-                            Err(why) => (
-                                None,
-                                Some(invalid(
-                                    &node,
-                                    format!("is not a GTID set DM can read: {why}"),
-                                )),
-                            ),
-                        },
-                        None => (None, None),
-                    };
-                    warnings.extend(unknown(
-                        meta.unknown_keys(&["binlog-name", "binlog-pos", "binlog-gtid"], &[])?,
-                        file,
-                    )?);
-                    Some(TaskMeta {
-                        binlog_name,
-                        binlog_pos,
-                        binlog_gtid,
-                        binlog_gtid_error,
-                    })
-                }
-                None => None,
-            };
-            warnings.extend(unknown(
-                item.unknown_keys(&["source-id", "meta"], OTHER_INSTANCE_KEYS)?,
-                file,
-            )?);
-            // The syncer config DM applies to this instance: inline `syncer`, or the one
-            // `syncer-config-name` names, never both (`MySQLInstance.VerifyAndAdjust`).
-            let syncer = match (item.get("syncer")?, item.get("syncer-config-name")?) {
-                (Some(_), Some(name_node)) => {
-                    return Err(invalid(
-                        &name_node,
-                        "and an inline syncer are both given; DM takes only one of them".to_owned(),
-                    ));
-                }
-                (Some(inline), None) => Some(inline),
-                (None, Some(name_node)) => {
-                    let name = name_node.string()?;
-                    // A null value is no config, as `get` has it.
-                    let named = syncers.get(&name).filter(|n| !n.is_null()).cloned();
-                    match named {
-                        Some(syncer) => Some(syncer),
-                        None => {
-                            return Err(invalid(
-                                &name_node,
-                                format!(
-                                    "names syncer config {name:?}, which syncers does not define"
-                                ),
-                            ));
-                        }
-                    }
-                }
-                (None, None) => None,
-            };
-            let (duration_node, safe_mode) = match &syncer {
-                Some(syncer) => (
-                    syncer.get("safe-mode-duration")?,
-                    syncer
-                        .get("safe-mode")?
-                        .map(|n| n.bool())
-                        .transpose()?
-                        .unwrap_or(false),
-                ),
-                None => (None, false),
-            };
-            let safe_mode_duration = match duration_node {
-                Some(node) => {
-                    let text = node.string()?;
-                    if !text.trim().is_empty() {
-                        let nanos =
-                            super::go_duration::go_duration_nanos(&text).map_err(|why| {
-                                invalid(&node, format!("is not a Go duration DM accepts: {why}"))
-                            })?;
-                        // DM's ErrConfigConfictSafeModeDurationAndSafeMode.
-                        if nanos == 0 && safe_mode {
-                            return Err(invalid(
-                                &node,
-                                "is 0s while safe-mode is true; DM refuses the two together"
-                                    .to_owned(),
-                            ));
-                        }
-                    }
-                    Some(text).filter(|t| !t.trim().is_empty())
-                }
-                None => None,
-            };
-            instances.push(TaskInstance {
-                source_id,
-                meta,
-                safe_mode_duration,
-                line: item.line(),
-            });
-        }
-        if instances.is_empty() {
-            return Err(invalid(
-                &list,
-                "lists no source; add at least one `- source-id: …`".to_owned(),
-            ));
-        }
-
+        let instances = instances(&root, file, &mut warnings)?;
         validate_as_dm(&root, file)?;
-        let mut ignore_checking_items = Vec::new();
-        if let Some(list) = root.get("ignore-checking-items")? {
-            for node in list.items()? {
-                let name = node.string()?;
-                if !super::dm::DM_CHECKING_ITEMS.contains(&name.as_str()) {
-                    return Err(invalid(
-                        &node,
-                        format!(
-                            "{name:?} is not a checking item DM knows; use one of {}",
-                            super::dm::DM_CHECKING_ITEMS.join(", ")
-                        ),
-                    ));
-                }
-                ignore_checking_items.push(name);
-            }
-        }
+        let ignore_checking_items = ignore_checking_items(&root, file)?;
         let mut always_safe_mode = false;
         if let Some(syncers) = root.get("syncers")? {
             for (_, syncer) in syncers.children()? {
@@ -384,7 +178,6 @@ impl TaskConfig {
                 }
             }
         }
-
         warnings.extend(unknown(
             root.unknown_keys(
                 &[
@@ -438,6 +231,270 @@ impl TaskConfig {
     pub fn instance(&self, source_id: &str) -> Option<&TaskInstance> {
         self.instances.iter().find(|i| i.source_id == source_id)
     }
+}
+
+/// An error at `node` of `file`.
+fn invalid(file: &str, node: &Node<'_>, message: String) -> ConfigError {
+    ConfigError {
+        file: file.to_owned(),
+        key: node.path().to_owned(),
+        line: Some(node.line()),
+        message,
+    }
+}
+
+/// `name`: DM takes any non-empty name (a dot included): it is quoted wherever it becomes part
+/// of a table name, and escaped in file names.
+fn task_name(root: &Node<'_>, file: &str) -> Result<String, ConfigError> {
+    let node = root.require("name")?;
+    let name = node.string()?;
+    if name.is_empty() || name.chars().any(char::is_control) {
+        return Err(invalid(
+            file,
+            &node,
+            format!("{name:?} is not a usable task name: give a non-empty name"),
+        ));
+    }
+    Ok(name)
+}
+
+/// `task-mode`, required.
+fn task_mode(root: &Node<'_>, file: &str) -> Result<TaskMode, ConfigError> {
+    let Some(node) = root.get("task-mode")? else {
+        return Err(ConfigError {
+            file: file.to_owned(),
+            key: "task-mode".to_owned(),
+            line: Some(root.line()),
+            message: "required, but missing (all, full, incremental, dump, load or load&sync)"
+                .to_owned(),
+        });
+    };
+    Ok(match node.string()?.as_str() {
+        "all" => TaskMode::All,
+        "full" => TaskMode::Full,
+        "incremental" => TaskMode::Incremental,
+        "dump" => TaskMode::Dump,
+        "load" => TaskMode::Load,
+        "load&sync" => TaskMode::LoadSync,
+        other => {
+            return Err(invalid(
+                file,
+                &node,
+                format!(
+                    "{other:?} is not a task mode; use all, full, incremental, dump, load or \
+                     load&sync"
+                ),
+            ));
+        }
+    })
+}
+
+/// `meta-schema` (default `dm_meta`): a name MySQL can quote.
+fn meta_schema(root: &Node<'_>, file: &str) -> Result<String, ConfigError> {
+    let Some(node) = root.get("meta-schema")? else {
+        return Ok("dm_meta".to_owned());
+    };
+    let schema = node.string()?;
+    if schema.is_empty() || schema.len() > 64 || schema.contains('`') {
+        return Err(invalid(
+            file,
+            &node,
+            format!("{schema:?} is not a usable schema name"),
+        ));
+    }
+    Ok(schema)
+}
+
+/// `mysql-instances`: each source once, at least one.
+fn instances(
+    root: &Node<'_>,
+    file: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<TaskInstance>, ConfigError> {
+    let mut instances: Vec<TaskInstance> = Vec::new();
+    let mut listed: HashMap<String, usize> = HashMap::new();
+    // The named syncer configs, read once: each instance's lookup is O(1).
+    let syncers: HashMap<String, Node<'_>> = match root.get("syncers")? {
+        Some(node) => node.children()?.into_iter().collect(),
+        None => HashMap::new(),
+    };
+    let list = root.require("mysql-instances")?;
+    for item in list.items()? {
+        let source_node = item.require("source-id")?;
+        let source_id = source_node.string()?;
+        if let Some(first) = listed.get(&source_id) {
+            return Err(invalid(
+                file,
+                &source_node,
+                format!("source {source_id:?} is listed twice (also on line {first})"),
+            ));
+        }
+        listed.insert(source_id.clone(), item.line());
+        let meta = match item.get("meta")? {
+            Some(meta) => Some(task_meta(&meta, file, warnings)?),
+            None => None,
+        };
+        warnings.extend(unknown(
+            item.unknown_keys(&["source-id", "meta"], OTHER_INSTANCE_KEYS)?,
+            file,
+        )?);
+        let syncer = instance_syncer(&item, &syncers, file)?;
+        instances.push(TaskInstance {
+            source_id,
+            meta,
+            safe_mode_duration: safe_mode_duration(syncer.as_ref(), file)?,
+            line: item.line(),
+        });
+    }
+    if instances.is_empty() {
+        return Err(invalid(
+            file,
+            &list,
+            "lists no source; add at least one `- source-id: …`".to_owned(),
+        ));
+    }
+    Ok(instances)
+}
+
+/// An instance's `meta`. An empty string is no value, as in DM (`Meta.Verify`); a
+/// `binlog-gtid` is written the way DM reads it back (validated, canonical, no spaces), and
+/// one DM cannot read is kept as an error for a start from the meta.
+fn task_meta(
+    meta: &Node<'_>,
+    file: &str,
+    warnings: &mut Vec<String>,
+) -> Result<TaskMeta, ConfigError> {
+    let binlog_name = meta
+        .get("binlog-name")?
+        .map(|n| n.string())
+        .transpose()?
+        .filter(|n| !n.is_empty());
+    let binlog_pos = meta
+        .get("binlog-pos")?
+        .map(|n| n.integer(0..=i64::from(u32::MAX)))
+        .transpose()?
+        .map(|p| p as u32);
+    let (binlog_gtid, binlog_gtid_error) = match meta.get("binlog-gtid")? {
+        Some(node) if node.string()?.trim().is_empty() => (None, None),
+        Some(node) => match super::location::dm_gtid_text(&node.string()?) {
+            Ok(text) => (Some(text), None),
+            Err(why) => (
+                None,
+                Some(invalid(
+                    file,
+                    &node,
+                    format!("is not a GTID set DM can read: {why}"),
+                )),
+            ),
+        },
+        None => (None, None),
+    };
+    warnings.extend(unknown(
+        meta.unknown_keys(&["binlog-name", "binlog-pos", "binlog-gtid"], &[])?,
+        file,
+    )?);
+    Ok(TaskMeta {
+        binlog_name,
+        binlog_pos,
+        binlog_gtid,
+        binlog_gtid_error,
+    })
+}
+
+/// The syncer config DM applies to an instance: inline `syncer`, or the one
+/// `syncer-config-name` names, never both (`MySQLInstance.VerifyAndAdjust`).
+fn instance_syncer<'d>(
+    item: &Node<'d>,
+    syncers: &HashMap<String, Node<'d>>,
+    file: &str,
+) -> Result<Option<Node<'d>>, ConfigError> {
+    Ok(
+        match (item.get("syncer")?, item.get("syncer-config-name")?) {
+            (Some(_), Some(name_node)) => {
+                return Err(invalid(
+                    file,
+                    &name_node,
+                    "and an inline syncer are both given; DM takes only one of them".to_owned(),
+                ));
+            }
+            (Some(inline), None) => Some(inline),
+            (None, Some(name_node)) => {
+                let name = name_node.string()?;
+                // A null value is no config, as `get` has it.
+                match syncers.get(&name).filter(|n| !n.is_null()).cloned() {
+                    Some(syncer) => Some(syncer),
+                    None => {
+                        return Err(invalid(
+                            file,
+                            &name_node,
+                            format!("names syncer config {name:?}, which syncers does not define"),
+                        ));
+                    }
+                }
+            }
+            (None, None) => None,
+        },
+    )
+}
+
+/// A syncer config's `safe-mode-duration`, as Go reads it; 0s with `safe-mode: true` is DM's
+/// ErrConfigConfictSafeModeDurationAndSafeMode.
+fn safe_mode_duration(
+    syncer: Option<&Node<'_>>,
+    file: &str,
+) -> Result<Option<String>, ConfigError> {
+    let Some(syncer) = syncer else {
+        return Ok(None);
+    };
+    let safe_mode = syncer
+        .get("safe-mode")?
+        .map(|n| n.bool())
+        .transpose()?
+        .unwrap_or(false);
+    let Some(node) = syncer.get("safe-mode-duration")? else {
+        return Ok(None);
+    };
+    let text = node.string()?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let nanos = super::go_duration::go_duration_nanos(&text).map_err(|why| {
+        invalid(
+            file,
+            &node,
+            format!("is not a Go duration DM accepts: {why}"),
+        )
+    })?;
+    if nanos == 0 && safe_mode {
+        return Err(invalid(
+            file,
+            &node,
+            "is 0s while safe-mode is true; DM refuses the two together".to_owned(),
+        ));
+    }
+    Ok(Some(text))
+}
+
+/// `ignore-checking-items`: DM's names only.
+fn ignore_checking_items(root: &Node<'_>, file: &str) -> Result<Vec<String>, ConfigError> {
+    let mut items = Vec::new();
+    if let Some(list) = root.get("ignore-checking-items")? {
+        for node in list.items()? {
+            let name = node.string()?;
+            if !super::dm::DM_CHECKING_ITEMS.contains(&name.as_str()) {
+                return Err(invalid(
+                    file,
+                    &node,
+                    format!(
+                        "{name:?} is not a checking item DM knows; use one of {}",
+                        super::dm::DM_CHECKING_ITEMS.join(", ")
+                    ),
+                ));
+            }
+            items.push(name);
+        }
+    }
+    Ok(items)
 }
 
 /// The checks of DM's `TaskConfig.adjust` (tiflow c7b2588 `dm/config/task.go`) on keys

@@ -231,7 +231,7 @@ fn item(
     }
 }
 
-fn fail(error: String, fix: &str) -> Result<(), (CheckState, String, String)> {
+fn fail(error: String, fix: &str) -> Verdict {
     Err((CheckState::Fail, error, fix.to_owned()))
 }
 
@@ -265,7 +265,255 @@ fn connection_fix(err: &RemoteError) -> &'static str {
 /// `VERSION()`, `log_bin`, `binlog_format`, `server_id`.
 type ServerVariables = (String, Option<String>, Option<String>, Option<u64>);
 
-/// The upstream checks of one source.
+/// A check's verdict: passed, or its state (fail or warn), the error and the fix.
+type Verdict = Result<(), (CheckState, String, String)>;
+
+/// What the upstream checks judge, read from the server once.
+struct Upstream<'a> {
+    source: &'a SourceConfig,
+    user: &'a str,
+    version: String,
+    mariadb: bool,
+    log_bin: Option<String>,
+    format: String,
+    /// Missing before MySQL 5.6 / MariaDB 10.1.6.
+    row_image: Option<String>,
+    server_id: Option<u64>,
+    privileges: Grants,
+    /// Read only for a MySQL source with `enable-gtid: true`.
+    gtid_mode: Option<String>,
+}
+
+impl Upstream<'_> {
+    /// `text` with the source named, as DM's check results name it.
+    fn named(&self, text: String) -> String {
+        format!("source {}: {text}", self.source.source_id)
+    }
+}
+
+/// One of the upstream checks: DM's name and description, and its verdict on the facts read
+/// (`None`: it does not apply to this source). The checks run in this order, as DM's checker
+/// is a list of checkers, each with its name and result.
+struct UpstreamCheck {
+    name: &'static str,
+    desc: &'static str,
+    verdict: fn(&Upstream<'_>) -> Option<Verdict>,
+}
+
+const UPSTREAM_CHECKS: &[UpstreamCheck] = &[
+    UpstreamCheck {
+        name: "mysql_binlog_enable",
+        desc: "check whether mysql binlog is enabled",
+        verdict: binlog_enabled,
+    },
+    UpstreamCheck {
+        name: "mysql_binlog_format",
+        desc: "check whether mysql binlog_format is ROW",
+        verdict: binlog_format_row,
+    },
+    UpstreamCheck {
+        name: "mysql_binlog_row_image",
+        desc: "check whether mysql binlog_row_image is FULL",
+        verdict: binlog_row_image_full,
+    },
+    UpstreamCheck {
+        name: "mysql_server_id",
+        desc: "check whether mysql server_id has been greater than 0",
+        verdict: server_id_set,
+    },
+    UpstreamCheck {
+        name: "source_db_replication_privilege",
+        desc: "check replication privileges of source DB",
+        verdict: replication_privileges,
+    },
+    UpstreamCheck {
+        name: "mysql_gtid_mode",
+        desc: "check whether mysql gtid_mode is ON for enable-gtid: true",
+        verdict: gtid_mode_on,
+    },
+    UpstreamCheck {
+        name: "source_db_flavor",
+        desc: "check whether the source config's flavor matches the server",
+        verdict: flavor_matches,
+    },
+];
+
+fn binlog_enabled(up: &Upstream<'_>) -> Option<Verdict> {
+    Some(match up.log_bin.as_deref() {
+        Some("1" | "ON" | "on") => Ok(()),
+        other => fail(
+            up.named(format!("log_bin is {}", other.unwrap_or("OFF"))),
+            "start the server with binary logging on (log_bin = mysql-bin in its config) and a \
+             server_id",
+        ),
+    })
+}
+
+fn binlog_format_row(up: &Upstream<'_>) -> Option<Verdict> {
+    Some(match up.format.eq_ignore_ascii_case("ROW") {
+        true => Ok(()),
+        false => fail(
+            up.named(format!("binlog_format is {}, not ROW", up.format)),
+            "SET GLOBAL binlog_format = 'ROW' and set binlog_format = ROW in the server's config",
+        ),
+    })
+}
+
+fn binlog_row_image_full(up: &Upstream<'_>) -> Option<Verdict> {
+    Some(match &up.row_image {
+        Some(image) if !image.eq_ignore_ascii_case("FULL") => fail(
+            up.named(format!("binlog_row_image is {image}, not FULL")),
+            "SET GLOBAL binlog_row_image = 'FULL' and set binlog_row_image = FULL in the server's \
+             config",
+        ),
+        _ => Ok(()),
+    })
+}
+
+/// DM only warns (`dm/pkg/checker/mysql_server.go`, MySQLServerIDChecker).
+fn server_id_set(up: &Upstream<'_>) -> Option<Verdict> {
+    Some(match up.server_id.unwrap_or(0) > 0 {
+        true => Ok(()),
+        false => Err((
+            CheckState::Warn,
+            up.named("server_id is 0".to_owned()),
+            "set a server_id greater than 0 in the server's config".to_owned(),
+        )),
+    })
+}
+
+/// REPLICATION SLAVE, and REPLICATION CLIENT (BINLOG MONITOR on MariaDB); SUPER grants what
+/// REPLICATION CLIENT does, and DM counts it so (`dm/pkg/checker/privilege.go`). Privileges that
+/// may come from a role that cannot be read only warn.
+fn replication_privileges(up: &Upstream<'_>) -> Option<Verdict> {
+    let client = match up.mariadb {
+        true => ["BINLOG MONITOR", "REPLICATION CLIENT"],
+        false => ["REPLICATION CLIENT", "REPLICATION CLIENT"],
+    };
+    let privileges = &up.privileges;
+    let mut missing = Vec::new();
+    if !privileges.has_global("REPLICATION SLAVE") {
+        missing.push("REPLICATION SLAVE");
+    }
+    if !client.iter().any(|p| privileges.has_global(p)) && !privileges.has_global("SUPER") {
+        missing.push(client[0]);
+    }
+    if missing.is_empty() {
+        return Some(Ok(()));
+    }
+    let error = up.named(format!(
+        "user {} lacks {} on *.*",
+        up.user,
+        missing.join(" and ")
+    ));
+    let fix = format!(
+        "GRANT {} ON *.* TO the user {} connects as",
+        missing.join(", "),
+        up.user
+    );
+    Some(Err(match privileges.roles {
+        true => (
+            CheckState::Warn,
+            format!("{error} (it may come from a role, which cannot be checked)"),
+            fix,
+        ),
+        false => (CheckState::Fail, error, fix),
+    }))
+}
+
+fn gtid_mode_on(up: &Upstream<'_>) -> Option<Verdict> {
+    let mode = up.gtid_mode.as_deref()?;
+    Some(match mode.eq_ignore_ascii_case("ON") {
+        true => Ok(()),
+        false => fail(
+            up.named(format!("gtid_mode is {mode} but enable-gtid is true")),
+            "turn gtid_mode ON on the server, or set enable-gtid: false in the source config",
+        ),
+    })
+}
+
+/// Not one of DM's checks: a warning at most.
+fn flavor_matches(up: &Upstream<'_>) -> Option<Verdict> {
+    let mismatch = match up.source.flavor {
+        SourceFlavor::MySql => up.mariadb,
+        SourceFlavor::MariaDb => !up.mariadb,
+        SourceFlavor::Detect => false,
+    };
+    Some(match mismatch {
+        false => Ok(()),
+        true => Err((
+            CheckState::Warn,
+            up.named(format!(
+                "flavor is {} but the server is {}",
+                up.source.flavor.as_str(),
+                up.version
+            )),
+            "set flavor to the server's (mysql or mariadb) or leave it empty, then operate-source \
+             create the source again"
+                .to_owned(),
+        )),
+    })
+}
+
+/// Reads what the upstream checks judge: the server's variables and the user's grants (with
+/// the grants of its roles), and `gtid_mode` where it matters.
+async fn read_upstream<'a>(
+    conn: &mut mysql_async::Conn,
+    source: &'a SourceConfig,
+    settings: &'a ConnSettings,
+    deadline: Instant,
+) -> Result<Upstream<'a>, RemoteError> {
+    let row: Option<ServerVariables> = remote::query(
+        settings,
+        deadline,
+        "reading server variables",
+        conn.query_first(
+            "SELECT VERSION(), CAST(@@global.log_bin AS CHAR), @@global.binlog_format, \
+             @@global.server_id",
+        ),
+    )
+    .await?;
+    let (version, log_bin, format, server_id) = row.unwrap_or_default();
+    // binlog_row_image is missing before MySQL 5.6 / MariaDB 10.1.6.
+    let row_image: Option<Option<String>> = conn
+        .query_first("SELECT @@global.binlog_row_image")
+        .await
+        .unwrap_or(None);
+    let grants: Vec<String> = remote::query(
+        settings,
+        deadline,
+        "reading the user's grants (SHOW GRANTS)",
+        conn.query("SHOW GRANTS FOR CURRENT_USER()"),
+    )
+    .await?;
+    let mariadb = Flavor::of_version(&version) == Flavor::MariaDb;
+    let gtid_mode = match source.enable_gtid && !mariadb {
+        true => {
+            let mode: Option<Option<String>> = conn
+                .query_first("SELECT @@global.gtid_mode")
+                .await
+                .unwrap_or(None);
+            Some(mode.flatten().unwrap_or_else(|| "OFF".to_owned()))
+        }
+        false => None,
+    };
+    let grants = with_role_grants(conn, grants, deadline).await;
+    Ok(Upstream {
+        source,
+        user: &settings.user,
+        version,
+        mariadb,
+        log_bin,
+        format: format.unwrap_or_default(),
+        row_image: row_image.flatten(),
+        server_id,
+        privileges: Grants::parse(&grants),
+        gtid_mode,
+    })
+}
+
+/// The upstream checks of one source: the connection, then [`UPSTREAM_CHECKS`] in order, then
+/// DM's meta position check when the task starts from its meta.
 pub async fn check_upstream(
     source: &SourceConfig,
     settings: &ConnSettings,
@@ -273,53 +521,21 @@ pub async fn check_upstream(
     deadline: Instant,
 ) -> Vec<CheckItem> {
     let address = settings.address();
-    let prefix = |s: String| format!("source {}: {s}", source.source_id);
+    let connection = (
+        "source_db_connection",
+        "check whether the source database can be connected",
+    );
     let mut conn = match remote::query_connection(settings, deadline).await {
         Ok(conn) => conn,
         Err(err) => {
+            let error = format!("source {}: {err}", source.source_id);
             let fix = connection_fix(&err);
-            return vec![item(
-                "source_db_connection",
-                "check whether the source database can be connected",
-                &address,
-                fail(prefix(err.to_string()), fix),
-            )];
+            return vec![item(connection.0, connection.1, &address, fail(error, fix))];
         }
     };
-    let mut items = vec![item(
-        "source_db_connection",
-        "check whether the source database can be connected",
-        &address,
-        Ok(()),
-    )];
-    let facts: Result<_, RemoteError> = async {
-        let row: Option<ServerVariables> = remote::query(
-            settings,
-            deadline,
-            "reading server variables",
-            conn.query_first(
-                "SELECT VERSION(), CAST(@@global.log_bin AS CHAR), @@global.binlog_format, \
-                 @@global.server_id",
-            ),
-        )
-        .await?;
-        // binlog_row_image is missing before MySQL 5.6 / MariaDB 10.1.6.
-        let row_image: Option<Option<String>> = conn
-            .query_first("SELECT @@global.binlog_row_image")
-            .await
-            .unwrap_or(None);
-        let grants: Vec<String> = remote::query(
-            settings,
-            deadline,
-            "reading the user's grants (SHOW GRANTS)",
-            conn.query("SHOW GRANTS FOR CURRENT_USER()"),
-        )
-        .await?;
-        Ok((row.unwrap_or_default(), row_image.flatten(), grants))
-    }
-    .await;
-    let ((version, log_bin, format, server_id), row_image, grants) = match facts {
-        Ok(facts) => facts,
+    let mut items = vec![item(connection.0, connection.1, &address, Ok(()))];
+    let upstream = match read_upstream(&mut conn, source, settings, deadline).await {
+        Ok(upstream) => upstream,
         Err(err) => {
             let _ = tokio::time::timeout_at(deadline, conn.disconnect()).await;
             items.push(item(
@@ -327,246 +543,98 @@ pub async fn check_upstream(
                 "check the source database's variables and grants",
                 &address,
                 fail(
-                    prefix(err.to_string()),
+                    format!("source {}: {err}", source.source_id),
                     "check the server and the user's privileges, then run start-task again",
                 ),
             ));
             return items;
         }
     };
-    let mariadb = Flavor::of_version(&version) == Flavor::MariaDb;
-
-    let log_bin_on = matches!(log_bin.as_deref(), Some("1" | "ON" | "on"));
-    items.push(item(
-        "mysql_binlog_enable",
-        "check whether mysql binlog is enabled",
-        &address,
-        if log_bin_on {
-            Ok(())
-        } else {
-            fail(
-                prefix(format!(
-                    "log_bin is {}",
-                    log_bin.as_deref().unwrap_or("OFF")
-                )),
-                "start the server with binary logging on (log_bin = mysql-bin in its config) and \
-                 a server_id",
-            )
-        },
-    ));
-    let format = format.unwrap_or_default();
-    items.push(item(
-        "mysql_binlog_format",
-        "check whether mysql binlog_format is ROW",
-        &address,
-        if format.eq_ignore_ascii_case("ROW") {
-            Ok(())
-        } else {
-            fail(
-                prefix(format!("binlog_format is {format}, not ROW")),
-                "SET GLOBAL binlog_format = 'ROW' and set binlog_format = ROW in the server's \
-                 config",
-            )
-        },
-    ));
-    items.push(item(
-        "mysql_binlog_row_image",
-        "check whether mysql binlog_row_image is FULL",
-        &address,
-        match &row_image {
-            Some(image) if !image.eq_ignore_ascii_case("FULL") => fail(
-                prefix(format!("binlog_row_image is {image}, not FULL")),
-                "SET GLOBAL binlog_row_image = 'FULL' and set binlog_row_image = FULL in the \
-                 server's config",
-            ),
-            _ => Ok(()),
-        },
-    ));
-    items.push(item(
-        "mysql_server_id",
-        "check whether mysql server_id has been greater than 0",
-        &address,
-        // DM only warns (`dm/pkg/checker/mysql_server.go`, MySQLServerIDChecker).
-        if server_id.unwrap_or(0) > 0 {
-            Ok(())
-        } else {
-            Err((
-                CheckState::Warn,
-                prefix("server_id is 0".to_owned()),
-                "set a server_id greater than 0 in the server's config".to_owned(),
-            ))
-        },
-    ));
-    let grants = with_role_grants(&mut conn, grants, deadline).await;
-    let privileges = Grants::parse(&grants);
-    let client = if mariadb {
-        ["BINLOG MONITOR", "REPLICATION CLIENT"]
-    } else {
-        ["REPLICATION CLIENT", "REPLICATION CLIENT"]
-    };
-    let mut missing = Vec::new();
-    if !privileges.has_global("REPLICATION SLAVE") {
-        missing.push("REPLICATION SLAVE");
+    for check in UPSTREAM_CHECKS {
+        if let Some(verdict) = (check.verdict)(&upstream) {
+            items.push(item(check.name, check.desc, &address, verdict));
+        }
     }
-    // SUPER grants what REPLICATION CLIENT does, and DM counts it so
-    // (`dm/pkg/checker/privilege.go`).
-    if !client.iter().any(|p| privileges.has_global(p)) && !privileges.has_global("SUPER") {
-        missing.push(client[0]);
-    }
-    items.push(item(
-        "source_db_replication_privilege",
-        "check replication privileges of source DB",
-        &address,
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            let error = prefix(format!(
-                "user {} lacks {} on *.*",
-                settings.user,
-                missing.join(" and ")
-            ));
-            let fix = format!(
-                "GRANT {} ON *.* TO the user {} connects as",
-                missing.join(", "),
-                settings.user
-            );
-            Err((
-                if privileges.roles {
-                    CheckState::Warn
-                } else {
-                    CheckState::Fail
-                },
-                if privileges.roles {
-                    format!("{error} (it may come from a role, which cannot be checked)")
-                } else {
-                    error
-                },
-                fix,
-            ))
-        },
-    ));
-    if source.enable_gtid && !mariadb {
-        let gtid_mode: Option<Option<String>> = conn
-            .query_first("SELECT @@global.gtid_mode")
-            .await
-            .unwrap_or(None);
-        let gtid_mode = gtid_mode.flatten().unwrap_or_else(|| "OFF".to_owned());
-        items.push(item(
-            "mysql_gtid_mode",
-            "check whether mysql gtid_mode is ON for enable-gtid: true",
-            &address,
-            if gtid_mode.eq_ignore_ascii_case("ON") {
-                Ok(())
-            } else {
-                fail(
-                    prefix(format!("gtid_mode is {gtid_mode} but enable-gtid is true")),
-                    "turn gtid_mode ON on the server, or set enable-gtid: false in the source config",
-                )
-            },
-        ));
-    }
-    let flavor_mismatch = match source.flavor {
-        SourceFlavor::MySql => mariadb,
-        SourceFlavor::MariaDb => !mariadb,
-        SourceFlavor::Detect => false,
-    };
-    items.push(item(
-        "source_db_flavor",
-        "check whether the source config's flavor matches the server",
-        &address,
-        if flavor_mismatch {
-            // Not one of DM's checks: a warning at most.
-            Err((
-                CheckState::Warn,
-                prefix(format!(
-                    "flavor is {} but the server is {version}",
-                    source.flavor.as_str()
-                )),
-                "set flavor to the server's (mysql or mariadb) or leave it empty, then \
-                 operate-source create the source again"
-                    .to_owned(),
-            ))
-        } else {
-            Ok(())
-        },
-    ));
-    // DM's meta position check (`dm/pkg/checker/binlog.go`, MetaPositionChecker), run when the
-    // task starts from its meta. With enable-gtid DM dumps from the GTID set, which the server
-    // refuses when it has purged transactions the set lacks: asked here with GTID_SUBSET on
-    // MySQL, and on MariaDB against the GTID state at the start of its oldest binlog.
     if let Some(meta) = meta
-        && source.enable_gtid
-        && let Some(gtid) = &meta.binlog_gtid
+        && let Some(verdict) = meta_position(&mut conn, &upstream, settings, meta, deadline).await
     {
-        let instruction = "you should make sure your meta's binlog position is valid and not \
-                           purged, and the user has REPLICATION SLAVE privilege";
-        let outcome = match purged_beyond(&mut conn, settings, mariadb, gtid, deadline).await {
-            Ok(None) => Ok(()),
-            Ok(Some(why)) => fail(prefix(why), instruction),
-            Err(err) => fail(prefix(err.to_string()), instruction),
-        };
         items.push(item(
             "meta_position",
             "check whether meta position is valid for db",
             &address,
-            outcome,
-        ));
-    }
-    if let Some(meta) = meta
-        && !source.enable_gtid
-        && let Some(name) = &meta.binlog_name
-    {
-        let file = super::location::upstream_file_name(name);
-        let pos = u64::from(meta.binlog_pos.unwrap_or(4));
-        // Rows, not tuples: MySQL 8.0.14 and later add a third column (`Encrypted`).
-        let listed: Result<Vec<(String, u64)>, _> = remote::query(
-            settings,
-            deadline,
-            "listing the binary logs (SHOW BINARY LOGS)",
-            conn.query::<mysql_async::Row, _>("SHOW BINARY LOGS"),
-        )
-        .await
-        .map(|rows| {
-            rows.into_iter()
-                .filter_map(|row| {
-                    let name = row.get_opt::<String, _>(0)?.ok()?;
-                    let size = row.get_opt::<u64, _>(1)?.ok()?;
-                    Some((name, size))
-                })
-                .collect()
-        });
-        let instruction = "you should make sure your meta's binlog position is valid and not \
-                           purged, and the user has REPLICATION SLAVE privilege";
-        let outcome = match listed {
-            Err(err) => fail(prefix(err.to_string()), instruction),
-            Ok(files) => match files.iter().find(|(f, _)| *f == file) {
-                None => fail(
-                    prefix(format!(
-                        "meta binlog-name {name} is not on the upstream (its binary logs: {})",
-                        files.first().map_or("none".to_owned(), |(first, _)| {
-                            format!("{first} to {}", files.last().map_or("", |l| &l.0))
-                        })
-                    )),
-                    instruction,
-                ),
-                Some((_, size)) if pos > *size => fail(
-                    prefix(format!(
-                        "meta binlog-pos {pos} is past the end of {file} ({size} bytes)"
-                    )),
-                    instruction,
-                ),
-                Some(_) => Ok(()),
-            },
-        };
-        items.push(item(
-            "meta_position",
-            "check whether meta position is valid for db",
-            &address,
-            outcome,
+            verdict,
         ));
     }
     let _ = tokio::time::timeout_at(deadline, conn.disconnect()).await;
     items
+}
+
+/// DM's meta position check (`dm/pkg/checker/binlog.go`, MetaPositionChecker), run when the task
+/// starts from its meta; `None` when the meta names nothing this source reads. With
+/// enable-gtid DM dumps from the GTID set, which the server refuses when it has purged
+/// transactions the set lacks: asked with GTID_SUBSET on MySQL, and on MariaDB against the GTID
+/// state at the start of its oldest binlog. Without it the file must be listed and the position
+/// inside it.
+async fn meta_position(
+    conn: &mut mysql_async::Conn,
+    up: &Upstream<'_>,
+    settings: &ConnSettings,
+    meta: &TaskMeta,
+    deadline: Instant,
+) -> Option<Verdict> {
+    let instruction = "you should make sure your meta's binlog position is valid and not purged, \
+                       and the user has REPLICATION SLAVE privilege";
+    if up.source.enable_gtid {
+        let gtid = meta.binlog_gtid.as_ref()?;
+        return Some(
+            match purged_beyond(conn, settings, up.mariadb, gtid, deadline).await {
+                Ok(None) => Ok(()),
+                Ok(Some(why)) => fail(up.named(why), instruction),
+                Err(err) => fail(up.named(err.to_string()), instruction),
+            },
+        );
+    }
+    let name = meta.binlog_name.as_ref()?;
+    let file = super::location::upstream_file_name(name);
+    let pos = u64::from(meta.binlog_pos.unwrap_or(4));
+    // Rows, not tuples: MySQL 8.0.14 and later add a third column (`Encrypted`).
+    let listed: Result<Vec<(String, u64)>, _> = remote::query(
+        settings,
+        deadline,
+        "listing the binary logs (SHOW BINARY LOGS)",
+        conn.query::<mysql_async::Row, _>("SHOW BINARY LOGS"),
+    )
+    .await
+    .map(|rows| {
+        rows.into_iter()
+            .filter_map(|row| {
+                let name = row.get_opt::<String, _>(0)?.ok()?;
+                let size = row.get_opt::<u64, _>(1)?.ok()?;
+                Some((name, size))
+            })
+            .collect()
+    });
+    Some(match listed {
+        Err(err) => fail(up.named(err.to_string()), instruction),
+        Ok(files) => match files.iter().find(|(f, _)| *f == file) {
+            None => fail(
+                up.named(format!(
+                    "meta binlog-name {name} is not on the upstream (its binary logs: {})",
+                    files.first().map_or("none".to_owned(), |(first, _)| {
+                        format!("{first} to {}", files.last().map_or("", |l| &l.0))
+                    })
+                )),
+                instruction,
+            ),
+            Some((_, size)) if pos > *size => fail(
+                up.named(format!(
+                    "meta binlog-pos {pos} is past the end of {file} ({size} bytes)"
+                )),
+                instruction,
+            ),
+            Some(_) => Ok(()),
+        },
+    })
 }
 
 /// Why the upstream cannot serve a dump from the GTID set `gtid` (it purged transactions the
