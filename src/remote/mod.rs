@@ -61,7 +61,8 @@ use tokio::time::Instant;
 
 use crate::resolve::cache::SummaryCache;
 use crate::resolve::{
-    self, Assumption, BinlogSequence, GtidMode, ReadProgress, Request, Resolution,
+    self, Assumption, BinlogSequence, GtidMode, Listing as _, ReadProgress, Request, Resolution,
+    Summaries as _,
 };
 use crate::start_time::{ResolvedTime, StartTime, Zone};
 use crate::unit::TimeBasis;

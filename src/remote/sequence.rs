@@ -560,10 +560,6 @@ impl RemoteSequence {
 impl BinlogSequence for RemoteSequence {
     type Walk = RemoteWalk;
 
-    fn files(&self) -> &[SequenceFile] {
-        &self.files
-    }
-
     fn probe(&mut self, indices: &[usize], deep: bool) -> Result<Vec<FileProbe>, ResolveError> {
         let (settings, facts, deadline) = (&self.settings, &self.facts, self.deadline);
         let probe_one = |i: usize| probe_file(settings, facts, &self.files[i].name, deep, deadline);
@@ -618,18 +614,6 @@ impl BinlogSequence for RemoteSequence {
         self.width
     }
 
-    fn gap_before(&self, index: usize) -> Vec<String> {
-        self.purged
-            .iter()
-            .filter(|(at, _)| *at > 0 && *at <= index)
-            .map(|(_, name)| name.clone())
-            .collect()
-    }
-
-    fn purged_before_first(&self) -> bool {
-        self.purged.iter().any(|(at, _)| *at == 0)
-    }
-
     fn walk_from(&mut self, index: usize) -> Result<RemoteWalk, ResolveError> {
         self.walk_at(index, 4, false)
     }
@@ -641,67 +625,8 @@ impl BinlogSequence for RemoteSequence {
         }
     }
 
-    fn size(&self, index: usize) -> Option<u64> {
-        self.sizes.get(index).copied().flatten()
-    }
-
     fn assumption(&self) -> Option<Assumption> {
         self.assume
-    }
-
-    fn summary(&mut self, index: usize) -> Result<Option<FileSummary>, ResolveError> {
-        if !self.cache.is_active() || index + 1 >= self.files.len() {
-            return Ok(None);
-        }
-        self.before_another_dump();
-        let name = self.files[index].name.clone();
-        let Some((stored, _)) = self.cache.stored(&self.facts.source, &name) else {
-            return Ok(None);
-        };
-        let size = self.sizes.get(index).copied().flatten();
-        let verified = if size != Some(stored.size) {
-            Ok(None)
-        } else {
-            self.handle.block_on(identity_now(
-                &self.settings,
-                &self.facts,
-                &name,
-                stored.size,
-                stored.tail_offset,
-                self.deadline,
-            ))
-        };
-        let identity = match verified {
-            Ok(Some((identity, stats))) => {
-                self.stats += stats;
-                identity
-            }
-            Ok(None) => {
-                self.stale(&name);
-                return Ok(None);
-            }
-            Err(error) => {
-                self.notes.push(Note::SummaryUnchecked {
-                    file: name.clone(),
-                    error: error.to_string(),
-                });
-                return Ok(None);
-            }
-        };
-        Ok(self
-            .cache
-            .proven(&identity, self.progress.as_deref(), &mut self.notes))
-    }
-
-    fn forget(&mut self, index: usize) {
-        self.cache
-            .forget(&self.facts.source, &self.files[index].name);
-    }
-
-    fn stored_summary(&mut self, index: usize) -> Option<Option<FileSummary>> {
-        self.cache
-            .stored(&self.facts.source, &self.files[index].name)
-            .map(|(_, summary)| summary)
     }
 
     fn read_file(
@@ -786,6 +711,94 @@ impl BinlogSequence for RemoteSequence {
         }))
     }
 
+    fn stats(&self) -> SearchStats {
+        self.stats
+    }
+}
+
+impl crate::resolve::Listing for RemoteSequence {
+    /// A server's files have no modification time it would tell.
+    fn modified_us(&self, _index: usize) -> Option<i64> {
+        None
+    }
+
+    fn files(&self) -> &[SequenceFile] {
+        &self.files
+    }
+
+    fn gap_before(&self, index: usize) -> Vec<String> {
+        self.purged
+            .iter()
+            .filter(|(at, _)| *at > 0 && *at <= index)
+            .map(|(_, name)| name.clone())
+            .collect()
+    }
+
+    fn purged_before_first(&self) -> bool {
+        self.purged.iter().any(|(at, _)| *at == 0)
+    }
+
+    fn size(&self, index: usize) -> Option<u64> {
+        self.sizes.get(index).copied().flatten()
+    }
+}
+
+impl crate::resolve::Summaries for RemoteSequence {
+    fn summary(&mut self, index: usize) -> Result<Option<FileSummary>, ResolveError> {
+        if !self.cache.is_active() || index + 1 >= self.files.len() {
+            return Ok(None);
+        }
+        self.before_another_dump();
+        let name = self.files[index].name.clone();
+        let Some((stored, _)) = self.cache.stored(&self.facts.source, &name) else {
+            return Ok(None);
+        };
+        let size = self.sizes.get(index).copied().flatten();
+        let verified = if size != Some(stored.size) {
+            Ok(None)
+        } else {
+            self.handle.block_on(identity_now(
+                &self.settings,
+                &self.facts,
+                &name,
+                stored.size,
+                stored.tail_offset,
+                self.deadline,
+            ))
+        };
+        let identity = match verified {
+            Ok(Some((identity, stats))) => {
+                self.stats += stats;
+                identity
+            }
+            Ok(None) => {
+                self.stale(&name);
+                return Ok(None);
+            }
+            Err(error) => {
+                self.notes.push(Note::SummaryUnchecked {
+                    file: name.clone(),
+                    error: error.to_string(),
+                });
+                return Ok(None);
+            }
+        };
+        Ok(self
+            .cache
+            .proven(&identity, self.progress.as_deref(), &mut self.notes))
+    }
+
+    fn forget(&mut self, index: usize) {
+        self.cache
+            .forget(&self.facts.source, &self.files[index].name);
+    }
+
+    fn stored_summary(&mut self, index: usize) -> Option<Option<FileSummary>> {
+        self.cache
+            .stored(&self.facts.source, &self.files[index].name)
+            .map(|(_, summary)| summary)
+    }
+
     fn remember(&mut self, index: usize, summary: FileSummary) {
         if let Some(Some(identity)) = self.identities.get(index) {
             self.cache.put(identity, &summary);
@@ -796,10 +809,6 @@ impl BinlogSequence for RemoteSequence {
         let mut notes = std::mem::take(&mut self.notes);
         notes.extend(self.cache.take_notes());
         notes
-    }
-
-    fn stats(&self) -> SearchStats {
-        self.stats
     }
 }
 

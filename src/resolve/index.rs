@@ -17,7 +17,7 @@ use super::cache::SummaryCache;
 use super::local::LocalSequence;
 use super::progress::ReadProgress;
 use super::summary::FileSummary;
-use super::{BinlogSequence, GtidMode, Request, ResolveError, ScanTuning};
+use super::{BinlogSequence, GtidMode, Request, ResolveError, ScanTuning, Summaries};
 
 /// Where a file's row came from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,8 +22,8 @@ use super::progress::ReadProgress;
 use super::scan::{self, FileScan, ScanTuning};
 use super::summary::{FileIdentity, FileStat, FileSummary, digest};
 use super::{
-    Assumption, BinlogSequence, FileProbe, Request, Resolution, ResolveError, SearchStats,
-    SequenceFile, Walk, resolve,
+    Assumption, BinlogSequence, FileProbe, Listing, Request, Resolution, ResolveError, SearchStats,
+    SequenceFile, Summaries, Walk, resolve,
 };
 
 /// What a file probe reads: enough for the FDE, most PREVIOUS_GTIDS events and the first GTID
@@ -197,10 +197,6 @@ fn open(dir: &BinlogDir, index: usize, window: usize) -> Result<FileEventSource,
 impl<'d> BinlogSequence for LocalSequence<'d> {
     type Walk = ChainedFiles<'d>;
 
-    fn files(&self) -> &[SequenceFile] {
-        &self.files
-    }
-
     fn probe(&mut self, indices: &[usize], deep: bool) -> Result<Vec<FileProbe>, ResolveError> {
         indices.iter().map(|&i| self.probe_one(i, deep)).collect()
     }
@@ -218,14 +214,6 @@ impl<'d> BinlogSequence for LocalSequence<'d> {
         })
     }
 
-    fn gap_before(&self, index: usize) -> Vec<String> {
-        self.dir
-            .gap_before(index)
-            .into_iter()
-            .map(str::to_owned)
-            .collect()
-    }
-
     fn plan(&mut self, start: usize) {
         if let Some(progress) = &self.progress {
             let bytes: u64 = self.dir.files[start..]
@@ -237,14 +225,59 @@ impl<'d> BinlogSequence for LocalSequence<'d> {
         }
     }
 
+    fn assumption(&self) -> Option<Assumption> {
+        self.assumption
+    }
+
+    fn read_file(
+        &mut self,
+        index: usize,
+        request: &Request,
+        initial: Option<&ExecutedGtids>,
+    ) -> Result<Option<FileScan>, ResolveError> {
+        let count = self.dir.files.len();
+        if self.cache.is_active()
+            && index + 1 < count
+            && self.read_as.get(index).is_none_or(Option::is_none)
+        {
+            self.note_read_as(index, identity(&self.dir.files[index]));
+        }
+        let scanned = scan::scan_file(
+            &self.dir.files[index].path,
+            index + 1 == count,
+            request,
+            initial,
+            &self.tuning,
+            self.progress.as_deref(),
+        )?;
+        if let Some(progress) = &self.progress {
+            progress.file_done();
+        }
+        Ok(scanned)
+    }
+
+    fn stats(&self) -> SearchStats {
+        self.stats
+    }
+}
+
+impl<'d> Listing for LocalSequence<'d> {
+    fn files(&self) -> &[SequenceFile] {
+        &self.files
+    }
+
+    fn gap_before(&self, index: usize) -> Vec<String> {
+        self.dir
+            .gap_before(index)
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    }
+
     fn size(&self, index: usize) -> Option<u64> {
         std::fs::metadata(&self.dir.files[index].path)
             .ok()
             .map(|m| m.len())
-    }
-
-    fn assumption(&self) -> Option<Assumption> {
-        self.assumption
     }
 
     fn modified_us(&self, index: usize) -> Option<i64> {
@@ -256,6 +289,12 @@ impl<'d> BinlogSequence for LocalSequence<'d> {
         i64::try_from(since.as_micros()).ok()
     }
 
+    fn purged_before_first(&self) -> bool {
+        self.dir.purged.iter().any(|(at, _)| *at == 0)
+    }
+}
+
+impl<'d> Summaries for LocalSequence<'d> {
     fn summary(&mut self, index: usize) -> Result<Option<FileSummary>, ResolveError> {
         if !self.cache.is_active() || index + 1 >= self.dir.files.len() {
             return Ok(None);
@@ -286,33 +325,6 @@ impl<'d> BinlogSequence for LocalSequence<'d> {
             .map(|(_, summary)| summary)
     }
 
-    fn read_file(
-        &mut self,
-        index: usize,
-        request: &Request,
-        initial: Option<&ExecutedGtids>,
-    ) -> Result<Option<FileScan>, ResolveError> {
-        let count = self.dir.files.len();
-        if self.cache.is_active()
-            && index + 1 < count
-            && self.read_as.get(index).is_none_or(Option::is_none)
-        {
-            self.note_read_as(index, identity(&self.dir.files[index]));
-        }
-        let scanned = scan::scan_file(
-            &self.dir.files[index].path,
-            index + 1 == count,
-            request,
-            initial,
-            &self.tuning,
-            self.progress.as_deref(),
-        )?;
-        if let Some(progress) = &self.progress {
-            progress.file_done();
-        }
-        Ok(scanned)
-    }
-
     fn remember(&mut self, index: usize, summary: FileSummary) {
         // Only a file that is the same before and after it was read (a copy still growing, a
         // file replaced meanwhile, would give a summary of something else).
@@ -329,14 +341,6 @@ impl<'d> BinlogSequence for LocalSequence<'d> {
         let mut notes = std::mem::take(&mut self.notes);
         notes.extend(self.cache.take_notes());
         notes
-    }
-
-    fn purged_before_first(&self) -> bool {
-        self.dir.purged.iter().any(|(at, _)| *at == 0)
-    }
-
-    fn stats(&self) -> SearchStats {
-        self.stats
     }
 }
 

@@ -371,12 +371,51 @@ pub trait Walk: EventSource {
     fn stats(&self) -> SearchStats;
 }
 
-/// The binlog files of one source, as the search needs them.
-pub trait BinlogSequence {
-    type Walk: Walk;
-
+/// What the search knows of the files of one source before reading them: their names in
+/// order, sizes and modification times, and which listed ones are gone.
+pub trait Listing {
     /// The files, oldest first.
     fn files(&self) -> &[SequenceFile];
+
+    /// Purged files listed between the first present file and file `index`.
+    fn gap_before(&self, index: usize) -> Vec<String>;
+
+    /// Whether files older than the first one were purged.
+    fn purged_before_first(&self) -> bool;
+
+    /// The size of file `index`, when known.
+    fn size(&self, index: usize) -> Option<u64>;
+
+    /// The modification time of file `index` in µs, for [`Assumption::FileMtime`] (local files
+    /// only: a server's files have none).
+    fn modified_us(&self, index: usize) -> Option<i64>;
+}
+
+/// The summary store as the search uses it (SEMANTICS.md §6.2), and the notes it leaves.
+pub trait Summaries {
+    /// A summary of file `index` proven to belong to it, when one is kept.
+    fn summary(&mut self, index: usize) -> Result<Option<FileSummary>, ResolveError>;
+
+    /// The summary the cache holds under file `index`'s name, whatever file it was made from
+    /// (`Some(None)`: one that cannot be read): for `index --verify`, to tell a stale entry from
+    /// none, never to trust.
+    fn stored_summary(&mut self, index: usize) -> Option<Option<FileSummary>>;
+
+    /// Drops what the cache holds for file `index` (`index --verify`, for a summary whose file
+    /// does not read as one).
+    fn forget(&mut self, index: usize);
+
+    /// Keeps the summary of file `index`, read in full (a file that is no longer written).
+    fn remember(&mut self, index: usize, summary: FileSummary);
+
+    /// Notes for the user (the cache not used, a summary out of date), once each.
+    fn take_notes(&mut self) -> Vec<Note>;
+}
+
+/// Reading the binlog files of one source: probes of their first events, walks across them,
+/// whole files; with their [`Listing`] and [`Summaries`], all the search is given.
+pub trait BinlogSequence: Listing + Summaries {
+    type Walk: Walk;
 
     /// Probes the files at `indices` (the implementation may do so concurrently); `deep` reads on
     /// to each file's first transaction for [`FileProbe::first`].
@@ -391,52 +430,14 @@ pub trait BinlogSequence {
     /// Events from the start of file `index` on.
     fn walk_from(&mut self, index: usize) -> Result<Self::Walk, ResolveError>;
 
-    /// Purged files listed between the first present file and file `index`.
-    fn gap_before(&self, _index: usize) -> Vec<String> {
-        Vec::new()
-    }
-
-    /// Whether files older than the first one were purged.
-    fn purged_before_first(&self) -> bool {
-        false
-    }
-
     /// What probing has cost so far.
     fn stats(&self) -> SearchStats;
 
     /// Counts files `start..` as to be read, for a progress bar.
-    fn plan(&mut self, _start: usize) {}
-
-    /// The size of file `index`, when known.
-    fn size(&self, _index: usize) -> Option<u64> {
-        None
-    }
+    fn plan(&mut self, start: usize);
 
     /// The assumption the user turned on, if any.
-    fn assumption(&self) -> Option<Assumption> {
-        None
-    }
-
-    /// The modification time of file `index` in µs, for [`Assumption::FileMtime`] (local files).
-    fn modified_us(&self, _index: usize) -> Option<i64> {
-        None
-    }
-
-    /// A summary of file `index` proven to belong to it (SEMANTICS.md §6.2), when one is kept.
-    fn summary(&mut self, _index: usize) -> Result<Option<FileSummary>, ResolveError> {
-        Ok(None)
-    }
-
-    /// The summary the cache holds under file `index`'s name, whatever file it was made from
-    /// (`Some(None)`: one that cannot be read): for `index --verify`, to tell a stale entry from
-    /// none, never to trust.
-    fn stored_summary(&mut self, _index: usize) -> Option<Option<FileSummary>> {
-        None
-    }
-
-    /// Drops what the cache holds for file `index` (`index --verify`, for a summary whose file
-    /// no longer reads as one).
-    fn forget(&mut self, _index: usize) {}
+    fn assumption(&self) -> Option<Assumption>;
 
     /// Reads file `index` for the answer; `initial`: the GTIDs executed before it, when known.
     /// `Ok(None)`: it cannot be read on its own (it declares no GTIDs while the state before it
@@ -447,14 +448,6 @@ pub trait BinlogSequence {
         request: &Request,
         initial: Option<&ExecutedGtids>,
     ) -> Result<Option<FileScan>, ResolveError>;
-
-    /// Keeps the summary of file `index`, read in full (a file that is no longer written).
-    fn remember(&mut self, _index: usize, _summary: FileSummary) {}
-
-    /// Notes for the user (the cache not used, a summary out of date), once each.
-    fn take_notes(&mut self) -> Vec<Note> {
-        Vec::new()
-    }
 
     /// The answer, reading from file `start` on (the search chose it). `check_clock`: the files
     /// before `start` were skipped on the commit clock, so every transaction read must record a

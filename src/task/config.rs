@@ -504,12 +504,14 @@ fn ignore_checking_items(root: &Node<'_>, file: &str) -> Result<Vec<String>, Con
 /// deprecated; every rule or config an instance names exists; and every global config is used
 /// by some instance.
 fn validate_as_dm(root: &Node<'_>, file: &str) -> Result<(), ConfigError> {
-    let invalid = |node: &Node<'_>, message: String| ConfigError {
-        file: file.to_owned(),
-        key: node.path().to_owned(),
-        line: Some(node.line()),
-        message,
-    };
+    validate_task_keys(root, file)?;
+    validate_references(root, file)
+}
+
+/// `target-database` present, `shard-mode` and `strict-optimistic-shard-mode` agreeing, no
+/// `column-mappings`.
+fn validate_task_keys(root: &Node<'_>, file: &str) -> Result<(), ConfigError> {
+    let invalid = |node: &Node<'_>, message: String| invalid(file, node, message);
     if root.get("target-database")?.is_none() {
         return Err(ConfigError {
             file: file.to_owned(),
@@ -547,6 +549,13 @@ fn validate_as_dm(root: &Node<'_>, file: &str) -> Result<(), ConfigError> {
             "is deprecated and no longer supported by DM; remove it".to_owned(),
         ));
     }
+    Ok(())
+}
+
+/// Every rule or config an instance names exists (a rule list names each once), and every
+/// global config is used by some instance.
+fn validate_references(root: &Node<'_>, file: &str) -> Result<(), ConfigError> {
+    let invalid = |node: &Node<'_>, message: String| invalid(file, node, message);
     // Each global section's names, read once: a lookup per reference is O(1).
     let names = |key: &str| -> Result<HashSet<String>, ConfigError> {
         Ok(match root.get(key)? {
