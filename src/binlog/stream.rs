@@ -79,6 +79,136 @@ where
         }
     }
 
+    /// The next event that is part of the binlog into `bytes`; `false` at the stream's end.
+    /// A heartbeat keeps the connection alive and is no part of the binlog: its log_pos is where
+    /// the stream stands, not the end of an event (MySQL's `Binlog_sender::send_heartbeat_event`;
+    /// binlog servers and proxies send them too).
+    fn next_event(&mut self) -> Result<bool, BinlogError> {
+        loop {
+            let Some(item) = self.events.next() else {
+                return Ok(false);
+            };
+            self.bytes = item?;
+            let heartbeat = EventHeader::parse_prefix(&self.bytes).is_some_and(|h| {
+                matches!(
+                    h.event_type(),
+                    Ok(EventType::Heartbeat | EventType::HeartbeatV2)
+                )
+            });
+            if !heartbeat {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// The event in `bytes`: its header, checked against what arrived, and its offset, which
+    /// only grows within a file.
+    fn place(&mut self) -> Result<(EventHeader, u64), BinlogError> {
+        let header = EventHeader::parse_prefix(&self.bytes).ok_or_else(|| {
+            self.corrupt(
+                self.last_end,
+                format!("an event of {} bytes", self.bytes.len()),
+            )
+        })?;
+        let size = u64::from(header.event_size);
+        let event_type = header.event_type().ok();
+        if size != self.bytes.len() as u64 {
+            return Err(self.corrupt(
+                self.last_end,
+                format!(
+                    "{} says it is {size} bytes but {} arrived",
+                    type_name(header.type_code),
+                    self.bytes.len()
+                ),
+            ));
+        }
+        let offset = match u64::from(header.log_pos) {
+            0 => self.last_end,
+            end if end >= size => end - size,
+            end => {
+                return Err(self.corrupt(
+                    self.last_end,
+                    format!("log_pos {end} is smaller than the event's {size} bytes"),
+                ));
+            }
+        };
+        // Within a file positions only grow (the server may leave events out, never go back);
+        // an artificial ROTATE, which starts a file, is the one place they restart.
+        let starts_file = event_type == Some(EventType::Rotate)
+            && (header.is_artificial() || header.log_pos == 0);
+        if offset < self.last_end && !starts_file {
+            return Err(self.corrupt(
+                offset,
+                format!(
+                    "{} at {offset} comes after an event that ended at {}: positions go backwards",
+                    type_name(header.type_code),
+                    self.last_end
+                ),
+            ));
+        }
+        let min_size = HEADER_LEN
+            + if event_type == Some(EventType::FormatDescription) {
+                0
+            } else {
+                self.checksum_len()
+            };
+        if (size as usize) < min_size {
+            return Err(self.corrupt(offset, format!("event_size {size} is too small")));
+        }
+        Ok((header, offset))
+    }
+
+    /// What a FORMAT_DESCRIPTION, ROTATE or START_ENCRYPTION event at `offset` means for the
+    /// stream; `true` when the event moved the stream to another file (it is then current).
+    fn take_special(&mut self, header: EventHeader, offset: u64) -> Result<bool, BinlogError> {
+        let size = u64::from(header.event_size);
+        let event_type = header.event_type().ok();
+        self.verified = false;
+        match event_type {
+            Some(EventType::FormatDescription) => {
+                let format = FormatDescription::parse(&self.bytes)
+                    .map_err(|what| self.corrupt(offset, what))?;
+                if format.has_checksum_trailer() && format.checksum == ChecksumAlg::Crc32 {
+                    self.verify(offset, true)?;
+                }
+                self.verified = true;
+                self.format = Some(format);
+            }
+            Some(EventType::Rotate) => {
+                let trailer = match self.format {
+                    Some(_) => self.checksum_len(),
+                    None => self.first_rotate_trailer(size),
+                };
+                self.trailer = Some(trailer);
+                if trailer > 0 {
+                    self.verify(offset, false)?;
+                    self.verified = true;
+                }
+                let rotate = events::rotate(&self.bytes[HEADER_LEN..self.bytes.len() - trailer])
+                    .map_err(|what| self.corrupt(offset, what))?;
+                if header.is_artificial() || header.log_pos == 0 {
+                    // Where the stream is now: the named file, at the given position.
+                    self.file = rotate.next_file;
+                    self.name = format!("{} {}", self.origin, self.file);
+                    self.last_end = rotate.position;
+                    self.current = Some(EventRef { offset, header });
+                    return Ok(true);
+                }
+            }
+            // A server decrypts an encrypted binlog before it sends it and marks the event that
+            // started the encryption IGNORABLE (MariaDB `sql_repl.cc`): the rest reads as usual.
+            Some(EventType::MariaStartEncryption) if header.is_ignorable() => {}
+            Some(EventType::MariaStartEncryption) => {
+                return Err(BinlogError::Encrypted {
+                    file: self.name.clone(),
+                    offset,
+                });
+            }
+            _ => {}
+        }
+        Ok(false)
+    }
+
     fn corrupt(&self, offset: u64, what: impl std::fmt::Display) -> BinlogError {
         BinlogError::corrupt(&self.name, offset, what)
     }
@@ -139,120 +269,15 @@ where
     fn advance(&mut self) -> Result<bool, BinlogError> {
         self.current = None;
         self.trailer = None;
-        loop {
-            let Some(item) = self.events.next() else {
-                return Ok(false);
-            };
-            self.bytes = item?;
-            // A heartbeat keeps the connection alive and is no part of the binlog: its log_pos
-            // is where the stream stands, not the end of an event (MySQL's
-            // `Binlog_sender::send_heartbeat_event`; binlog servers and proxies send them too).
-            let heartbeat = EventHeader::parse_prefix(&self.bytes).is_some_and(|h| {
-                matches!(
-                    h.event_type(),
-                    Ok(EventType::Heartbeat | EventType::HeartbeatV2)
-                )
-            });
-            if !heartbeat {
-                break;
-            }
+        if !self.next_event()? {
+            return Ok(false);
         }
-        let header = EventHeader::parse_prefix(&self.bytes).ok_or_else(|| {
-            self.corrupt(
-                self.last_end,
-                format!("an event of {} bytes", self.bytes.len()),
-            )
-        })?;
-        let size = u64::from(header.event_size);
-        let event_type = header.event_type().ok();
-        if size != self.bytes.len() as u64 {
-            return Err(self.corrupt(
-                self.last_end,
-                format!(
-                    "{} says it is {size} bytes but {} arrived",
-                    type_name(header.type_code),
-                    self.bytes.len()
-                ),
-            ));
-        }
-        let offset = match u64::from(header.log_pos) {
-            0 => self.last_end,
-            end if end >= size => end - size,
-            end => {
-                return Err(self.corrupt(
-                    self.last_end,
-                    format!("log_pos {end} is smaller than the event's {size} bytes"),
-                ));
-            }
-        };
-        // Within a file positions only grow (the server may leave events out, never go back);
-        // an artificial ROTATE, which starts a file, is the one place they restart.
-        let starts_file = event_type == Some(EventType::Rotate)
-            && (header.is_artificial() || header.log_pos == 0);
-        if offset < self.last_end && !starts_file {
-            return Err(self.corrupt(
-                offset,
-                format!(
-                    "{} at {offset} comes after an event that ended at {}: positions go backwards",
-                    type_name(header.type_code),
-                    self.last_end
-                ),
-            ));
-        }
-        let min_size = HEADER_LEN
-            + if event_type == Some(EventType::FormatDescription) {
-                0
-            } else {
-                self.checksum_len()
-            };
-        if (size as usize) < min_size {
-            return Err(self.corrupt(offset, format!("event_size {size} is too small")));
-        }
-        self.verified = false;
-        match event_type {
-            Some(EventType::FormatDescription) => {
-                let format = FormatDescription::parse(&self.bytes)
-                    .map_err(|what| self.corrupt(offset, what))?;
-                if format.has_checksum_trailer() && format.checksum == ChecksumAlg::Crc32 {
-                    self.verify(offset, true)?;
-                }
-                self.verified = true;
-                self.format = Some(format);
-            }
-            Some(EventType::Rotate) => {
-                let trailer = match self.format {
-                    Some(_) => self.checksum_len(),
-                    None => self.first_rotate_trailer(size),
-                };
-                self.trailer = Some(trailer);
-                if trailer > 0 {
-                    self.verify(offset, false)?;
-                    self.verified = true;
-                }
-                let rotate = events::rotate(&self.bytes[HEADER_LEN..self.bytes.len() - trailer])
-                    .map_err(|what| self.corrupt(offset, what))?;
-                if header.is_artificial() || header.log_pos == 0 {
-                    // Where the stream is now: the named file, at the given position.
-                    self.file = rotate.next_file;
-                    self.name = format!("{} {}", self.origin, self.file);
-                    self.last_end = rotate.position;
-                    self.current = Some(EventRef { offset, header });
-                    return Ok(true);
-                }
-            }
-            // A server decrypts an encrypted binlog before it sends it and marks the event that
-            // started the encryption IGNORABLE (MariaDB `sql_repl.cc`): the rest reads as usual.
-            Some(EventType::MariaStartEncryption) if header.is_ignorable() => {}
-            Some(EventType::MariaStartEncryption) => {
-                return Err(BinlogError::Encrypted {
-                    file: self.name.clone(),
-                    offset,
-                });
-            }
-            _ => {}
+        let (header, offset) = self.place()?;
+        if self.take_special(header, offset)? {
+            return Ok(true);
         }
         if header.log_pos != 0 {
-            self.last_end = offset + size;
+            self.last_end = offset + u64::from(header.event_size);
         }
         self.current = Some(EventRef { offset, header });
         Ok(true)

@@ -341,67 +341,7 @@ pub fn classify(err: mysql_async::Error, settings: &ConnSettings, what: &str) ->
         };
     }
     match err {
-        mysql_async::Error::Server(e) => match e.code {
-            // MariaDB refuses a plain connection to a server or account that requires TLS with
-            // the same error as a wrong password (MDEV-30178).
-            1045 => RemoteError::Auth {
-                server,
-                user: user.to_owned(),
-                message: e.message,
-                hint: if settings.tls.is_none() {
-                    ", and whether the server or the account requires TLS \
-                     (require_secure_transport, REQUIRE SSL): the connection was made without it \
-                     (give --ssl-ca or the source file's from.security)"
-                        .to_owned()
-                } else {
-                    String::new()
-                },
-            },
-            // MySQL's ER_SECURE_TRANSPORT_REQUIRED.
-            3159 => RemoteError::TlsRequired {
-                server,
-                message: e.message,
-            },
-            1044 | 1142 | 1227 | 1370 => RemoteError::Privilege {
-                server,
-                user: user.to_owned(),
-                what,
-                message: e.message,
-            },
-            1381 => RemoteError::BinlogOff { server },
-            // EE_FILENOTFOUND.
-            29 => RemoteError::FileMissing {
-                server,
-                what,
-                message: e.message,
-            },
-            // 1226 names the resource; only the connection limit passes with fewer connections.
-            code @ (1203 | 1226) if code == 1203 || e.message.contains("max_user_connections") => {
-                RemoteError::ConnectionLimit {
-                    server,
-                    what,
-                    code,
-                    message: e.message,
-                }
-            }
-            code if names_taken_server_id(&e.message) => RemoteError::ServerIdTaken {
-                server,
-                what,
-                code,
-                message: e.message,
-            },
-            1236 => RemoteError::BinlogUnavailable {
-                server,
-                what,
-                message: e.message,
-            },
-            code => RemoteError::Server {
-                server,
-                what,
-                code,
-                message: e.message,
-            },
-        },
+        mysql_async::Error::Server(e) => server_error(e, settings, what),
         mysql_async::Error::Io(mysql_async::IoError::Tls(e)) => RemoteError::Tls {
             server,
             message: escape_controls(&e.to_string()).into_owned(),
@@ -429,6 +369,73 @@ pub fn classify(err: mysql_async::Error, settings: &ConnSettings, what: &str) ->
             server,
             what: what.to_owned(),
             message: escape_controls(&other.to_string()).into_owned(),
+        },
+    }
+}
+
+/// An error the server sent, by its code: what it means for the user and what to do.
+fn server_error(e: mysql_async::ServerError, settings: &ConnSettings, what: String) -> RemoteError {
+    let server = settings.address();
+    let user = settings.user.as_str();
+    match e.code {
+        // MariaDB refuses a plain connection to a server or account that requires TLS with
+        // the same error as a wrong password (MDEV-30178).
+        1045 => RemoteError::Auth {
+            server,
+            user: user.to_owned(),
+            message: e.message,
+            hint: if settings.tls.is_none() {
+                ", and whether the server or the account requires TLS \
+                 (require_secure_transport, REQUIRE SSL): the connection was made without it \
+                 (give --ssl-ca or the source file's from.security)"
+                    .to_owned()
+            } else {
+                String::new()
+            },
+        },
+        // MySQL's ER_SECURE_TRANSPORT_REQUIRED.
+        3159 => RemoteError::TlsRequired {
+            server,
+            message: e.message,
+        },
+        1044 | 1142 | 1227 | 1370 => RemoteError::Privilege {
+            server,
+            user: user.to_owned(),
+            what,
+            message: e.message,
+        },
+        1381 => RemoteError::BinlogOff { server },
+        // EE_FILENOTFOUND.
+        29 => RemoteError::FileMissing {
+            server,
+            what,
+            message: e.message,
+        },
+        // 1226 names the resource; only the connection limit passes with fewer connections.
+        code @ (1203 | 1226) if code == 1203 || e.message.contains("max_user_connections") => {
+            RemoteError::ConnectionLimit {
+                server,
+                what,
+                code,
+                message: e.message,
+            }
+        }
+        code if names_taken_server_id(&e.message) => RemoteError::ServerIdTaken {
+            server,
+            what,
+            code,
+            message: e.message,
+        },
+        1236 => RemoteError::BinlogUnavailable {
+            server,
+            what,
+            message: e.message,
+        },
+        code => RemoteError::Server {
+            server,
+            what,
+            code,
+            message: e.message,
         },
     }
 }

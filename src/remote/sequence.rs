@@ -444,6 +444,26 @@ impl RemoteSequence {
 }
 
 impl RemoteSequence {
+    /// File `index`'s name and size when searching it on the server can pay: the commit basis
+    /// without GTIDs, a size above [`STREAM_SPAN`], a name fit for a query, and no dump already
+    /// standing at it on a fixed server_id (one dump at a time), which is worth more than a
+    /// search that would end it; any other dump ends before the search.
+    fn bisectable(&mut self, index: usize, request: &Request) -> Option<(String, u64)> {
+        if request.basis != TimeBasis::Commit || request.gtid != GtidMode::Off {
+            return None;
+        }
+        if matches!(&self.open_walk, Some((next, _)) if *next == index)
+            && self.settings.server_id.is_some()
+        {
+            return None;
+        }
+        self.before_another_dump();
+        let file = self.files[index].name.clone();
+        let size = self.sizes.get(index).copied().flatten()?;
+        // Streaming a small file costs less than probing; a quote cannot go into a query.
+        (size > STREAM_SPAN && !file.contains(['\'', '\\'])).then_some((file, size))
+    }
+
     /// File `index` read by bisecting it on the server, when the request and the file allow it
     /// (see the module documentation); `None` to stream the file from its start. Why it was not
     /// bisected, when it looked bisectable, goes to `steps`.
@@ -453,27 +473,9 @@ impl RemoteSequence {
         request: &Request,
         steps: &mut Vec<Step>,
     ) -> Result<Option<FileScan>, ResolveError> {
-        if request.basis != TimeBasis::Commit || request.gtid != GtidMode::Off {
-            return Ok(None);
-        }
-        // With a fixed server_id (one dump at a time), a dump already standing at this file is
-        // worth more than a search that would end it; any other ends before the search.
-        if matches!(&self.open_walk, Some((next, _)) if *next == index)
-            && self.settings.server_id.is_some()
-        {
-            return Ok(None);
-        }
-        self.before_another_dump();
-        let file = self.files[index].name.clone();
-        let Some(size) = self.sizes.get(index).copied().flatten() else {
+        let Some((file, size)) = self.bisectable(index, request) else {
             return Ok(None);
         };
-        if size <= STREAM_SPAN {
-            return Ok(None); // streaming it costs less than probing
-        }
-        if file.contains(['\'', '\\']) {
-            return Ok(None); // not a name to put in a query
-        }
         let mut bisection = Bisection {
             settings: &self.settings,
             facts: &self.facts,

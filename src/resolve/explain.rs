@@ -347,6 +347,23 @@ pub enum Step {
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Step::NotBisected { .. }
+            | Step::Bisected { .. }
+            | Step::GtidsHopped { .. }
+            | Step::Halves { .. }
+            | Step::UnitByUnit { .. }
+            | Step::Streamed { .. }
+            | Step::NotSearched { .. }
+            | Step::SearchedOnServer { .. } => self.fmt_reading(f),
+            _ => self.fmt_search(f),
+        }
+    }
+}
+
+impl Step {
+    /// The steps of the search over the files.
+    fn fmt_search(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             Step::BeforeFirstCreation => {
                 f.write_str("the start time is before the first file's creation second + 1 s")
             }
@@ -424,6 +441,13 @@ impl fmt::Display for Step {
                 "walked {from} onwards: the transaction at {file}:{pos} is the first whose \
                  {basis} time is at or after the start time ({skipped} transactions before it)"
             ),
+            _ => Ok(()),
+        }
+    }
+
+    /// The steps of reading one file.
+    fn fmt_reading(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             Step::NotBisected { file, why } => write!(f, "{file}: not bisected: {why}"),
             Step::Bisected {
                 file,
@@ -463,6 +487,7 @@ impl fmt::Display for Step {
                 "{file}: searched by commit time on the server ({probes} probes, {bytes} bytes), \
                  then streamed from {from}"
             ),
+            _ => Ok(()),
         }
     }
 }

@@ -495,14 +495,7 @@ pub(crate) fn read_files<S: BinlogSequence>(
             && let Some(summary) = sequence.summary(index)?
             && summary.all_before(request.basis, request.start_us)
         {
-            carried = match (&summary.declared, summary.end, carried) {
-                (Some(_), Some(end), _) => Some(end),
-                (None, Some(end), Some(mut before)) => {
-                    before.extend(&end);
-                    Some(before)
-                }
-                _ => None,
-            };
+            carried = carried_past(&summary, carried);
             let why = FileReason::SkippedOnSummary {
                 latest_us: summary.units.latest(request.basis),
             };
@@ -576,6 +569,20 @@ pub(crate) fn read_files<S: BinlogSequence>(
     let mut resolution = Resolution::too_late(warnings, stats);
     resolution.files = visited;
     Ok(Reading::Answer(Box::new(resolution)))
+}
+
+/// The GTIDs executed after a file skipped on its `summary`, `before` being those before it:
+/// the file's own end state when it declares its start, else `before` extended by what the
+/// file holds; unknown when neither is known.
+fn carried_past(summary: &FileSummary, before: Option<ExecutedGtids>) -> Option<ExecutedGtids> {
+    match (&summary.declared, summary.end.clone(), before) {
+        (Some(_), Some(end), _) => Some(end),
+        (None, Some(end), Some(mut before)) => {
+            before.extend(&end);
+            Some(before)
+        }
+        _ => None,
+    }
 }
 
 /// The GTID set an answer at `unit` of `file` reports, `executed` being the GTIDs before it:
@@ -713,21 +720,8 @@ pub fn resolve<S: BinlogSequence>(
                 (0, ReadStart::FromFirst { why })
             }
         };
-        let assumption = probes.sequence.assumption();
-        let assumed_start = match assumption {
-            Some(assumption) => assumption_start(&mut probes, assumption, count, t)?,
-            None => 0,
-        };
-        let (mut from, mut check_clock, mut assumed) = if assumed_start > start {
-            steps.push(Step::SkippedOnAssumption {
-                count: assumed_start,
-                assumption: assumption.map(|a| a.name()).unwrap_or_default(),
-                file: probes.sequence.files()[assumed_start].name.clone(),
-            });
-            (assumed_start, false, assumption)
-        } else {
-            (start, start > 0, None)
-        };
+        let (mut from, mut check_clock, mut assumed) =
+            assumed_start_or(&mut probes, start, t, &mut steps)?;
         let mut resolution = loop {
             match probes
                 .sequence
@@ -768,47 +762,10 @@ pub fn resolve<S: BinlogSequence>(
             }
         };
         resolution.assumption = assumed.map(|a| a.name());
-        if let Some(location) = &resolution.location {
-            let index = probes
-                .sequence
-                .files()
-                .iter()
-                .position(|f| f.name == location.file && f.relay_subdir == location.relay_subdir)
-                .unwrap_or(0);
-            let gap = probes.sequence.gap_before(index);
-            if !gap.is_empty() {
-                resolution.warnings.push(Warning::Purged { files: gap });
-            }
-        } else {
-            // Too late for what is here; files listed after the last one are gone.
-            let before_last = probes.sequence.gap_before(count - 1);
-            let after_last: Vec<String> = probes
-                .sequence
-                .gap_before(count)
-                .into_iter()
-                .filter(|name| !before_last.contains(name))
-                .collect();
-            if !after_last.is_empty() {
-                resolution
-                    .warnings
-                    .push(Warning::PurgedAfterLast { files: after_last });
-            }
-        }
-        let skipped = match assumed {
-            Some(assumption) => (
-                FileDecision::SkippedOnAssumption,
-                FileReason::SkippedOnAssumption {
-                    assumption: assumption.name(),
-                    file: probes.sequence.files()[from].name.clone(),
-                },
-            ),
-            None => (
-                FileDecision::SkippedOnCommitClock,
-                FileReason::SkippedOnClock {
-                    file: probes.sequence.files()[from.min(count - 1)].name.clone(),
-                },
-            ),
-        };
+        resolution
+            .warnings
+            .extend(purged_warning(probes.sequence, &resolution));
+        let skipped = skipped_before(probes.sequence.files(), from, assumed);
         resolution.files = visits(
             probes.sequence.files(),
             from,
@@ -824,6 +781,86 @@ pub fn resolve<S: BinlogSequence>(
     resolution.stats += probes.sequence.stats();
     resolution.stats.elapsed_us = started.elapsed().as_micros() as u64;
     Ok(resolution)
+}
+
+/// Where reading starts: the assumption's start when the user turned one on and it skips more
+/// than the commit clock's `start` does (then no clock check and the assumption in force), else
+/// `start`, checking the clock when files before it were skipped on it.
+fn assumed_start_or<S: BinlogSequence>(
+    probes: &mut Probes<'_, S>,
+    start: usize,
+    t: i64,
+    steps: &mut Vec<Step>,
+) -> Result<(usize, bool, Option<Assumption>), ResolveError> {
+    let count = probes.sequence.files().len();
+    let assumption = probes.sequence.assumption();
+    let assumed_start = match assumption {
+        Some(assumption) => assumption_start(probes, assumption, count, t)?,
+        None => 0,
+    };
+    Ok(if assumed_start > start {
+        steps.push(Step::SkippedOnAssumption {
+            count: assumed_start,
+            assumption: assumption.map(|a| a.name()).unwrap_or_default(),
+            file: probes.sequence.files()[assumed_start].name.clone(),
+        });
+        (assumed_start, false, assumption)
+    } else {
+        (start, start > 0, None)
+    })
+}
+
+/// Why the files before `from` were not read: skipped under the assumption the answer rests on,
+/// else on the commit clock.
+fn skipped_before(
+    files: &[SequenceFile],
+    from: usize,
+    assumed: Option<Assumption>,
+) -> (FileDecision, FileReason) {
+    match assumed {
+        Some(assumption) => (
+            FileDecision::SkippedOnAssumption,
+            FileReason::SkippedOnAssumption {
+                assumption: assumption.name(),
+                file: files[from].name.clone(),
+            },
+        ),
+        None => (
+            FileDecision::SkippedOnCommitClock,
+            FileReason::SkippedOnClock {
+                file: files[from.min(files.len() - 1)].name.clone(),
+            },
+        ),
+    }
+}
+
+/// The files the index lists but the directory or server lacks, where they matter: before
+/// the answer's file, or (for an answer too late for what is here) after the last file.
+fn purged_warning<S: BinlogSequence>(sequence: &S, resolution: &Resolution) -> Option<Warning> {
+    let count = sequence.files().len();
+    if let Some(location) = &resolution.location {
+        let index = sequence
+            .files()
+            .iter()
+            .position(|f| f.name == location.file && f.relay_subdir == location.relay_subdir)
+            .unwrap_or(0);
+        let gap = sequence.gap_before(index);
+        if !gap.is_empty() {
+            return Some(Warning::Purged { files: gap });
+        }
+    } else {
+        // Too late for what is here; files listed after the last one are gone.
+        let before_last = sequence.gap_before(count - 1);
+        let after_last: Vec<String> = sequence
+            .gap_before(count)
+            .into_iter()
+            .filter(|name| !before_last.contains(name))
+            .collect();
+        if !after_last.is_empty() {
+            return Some(Warning::PurgedAfterLast { files: after_last });
+        }
+    }
+    None
 }
 
 /// SEMANTICS.md §6.1 under the `commit` basis: the last file whose first transaction committed

@@ -578,114 +578,27 @@ fn bisect(
 ) -> Result<Bisected, ResolveError> {
     let track = request.gtid != GtidMode::Off;
     let mut reader = open(path, newest, 16 << 10)?;
-    // The events before the first transaction: PREVIOUS_GTIDS, then the first GTID event.
-    let declared = declared_gtids(&mut reader)?;
-    while reader
-        .current()
-        .and_then(|e| e.header.event_type().ok())
-        .is_some_and(|t| t.role() == UnitRole::Outside)
-    {
-        if !reader.advance()? {
-            break;
-        }
-    }
-    let Some(first) = reader.current() else {
+    let Some((first, first_commit, declared, base)) =
+        first_transaction(&mut reader, initial, track)?
+    else {
         return Ok(Bisected::No(None));
-    };
-    let first_type = first.header.event_type().unwrap_or(EventType::Unknown);
-    if !matches!(
-        first_type,
-        EventType::Gtid | EventType::AnonymousGtid | EventType::GtidTagged
-    ) || !reader.has_own_positions()
-    {
-        return Ok(Bisected::No(None));
-    }
-    let decoded =
-        events::mysql_gtid(first_type, reader.body()?).map_err(|what| BinlogError::Corrupt {
-            file: reader.name().to_owned(),
-            offset: first.offset,
-            what: what.to_string(),
-        })?;
-    let (Some(first_commit), Some(_)) = (
-        decoded
-            .immediate_commit_us
-            .and_then(|us| i64::try_from(us).ok()),
-        decoded.transaction_length,
-    ) else {
-        return Ok(Bisected::No(None));
-    };
-    let base = match (&declared, initial) {
-        (Some(declared), _) => declared.clone(),
-        (None, Some(initial)) => initial.clone(),
-        (None, None) if !track => ExecutedGtids::None,
-        (None, None) => return Ok(Bisected::No(None)),
     };
     let len = reader.len();
     let t = request.start_us;
-    let mut probes = vec![Probe {
-        offset: first.offset,
-        commit_us: first_commit,
-    }];
-    let (mut lo, mut hi) = (first.offset, len);
-    if first_commit < t {
-        while hi - lo > tuning.walk_span {
-            let mid = lo + (hi - lo) / 2;
-            match probe_at(&mut reader, mid, hi)? {
-                ProbeResult::At(probe) => {
-                    probes.push(probe);
-                    if probe.commit_us < t {
-                        lo = probe.offset;
-                    } else {
-                        hi = probe.offset;
-                    }
-                }
-                ProbeResult::None => hi = mid,
-                ProbeResult::NoClock(at) => {
-                    return Ok(Bisected::No(Some(NotBisected::NoCommitTime { at })));
-                }
-                ProbeResult::TooFar(at) => {
-                    return Ok(Bisected::No(Some(NotBisected::NoEventNear {
-                        at,
-                        mib: crate::binlog::reader::MAX_RESYNC_SCAN >> 20,
-                    })));
-                }
-            }
-        }
-    } else {
-        hi = first.offset;
-    }
-    probes.sort_by_key(|p| p.offset);
-    if !probes.windows(2).all(|w| w[0].commit_us <= w[1].commit_us) {
-        return Ok(Bisected::No(Some(NotBisected::ProbesBackwards)));
-    }
+    let (probes, lo, hi) = match bracket(&mut reader, (first.offset, first_commit), len, t, tuning)?
+    {
+        Ok(bracket) => bracket,
+        Err(why) => return Ok(Bisected::No(Some(why))),
+    };
     let probe_count = probes.len();
     let mut stats = stats_of(&reader);
 
     // The last stretch, unit by unit, checking the clock on the way.
     reader.seek(lo)?;
     let mut units = UnitReader::resume(reader, false, ExecutedGtids::None);
-    let mut previous = i64::MIN;
-    let mut walked = 0u64;
-    let found = loop {
-        match units.next_unit()? {
-            Some(unit) => {
-                let time = unit.commit_us();
-                if time < previous || unit.recorded_commit_us.is_none() {
-                    return Ok(Bisected::No(Some(NotBisected::NotMonotonic {
-                        at: unit.pos,
-                    })));
-                }
-                previous = time;
-                if time >= t {
-                    break Some(unit);
-                }
-                walked += 1;
-                if unit.pos > hi {
-                    return Ok(Bisected::No(Some(NotBisected::DisagreeWithProbes)));
-                }
-            }
-            None => break None,
-        }
+    let (found, previous, walked) = match walk_stretch(&mut units, t, hi)? {
+        Ok(walked) => walked,
+        Err(why) => return Ok(Bisected::No(Some(why))),
     };
     let warnings: Vec<Warning> = units
         .warnings()
@@ -755,6 +668,148 @@ fn bisect(
         whole: false,
         declared,
     })))
+}
+
+/// The file's first transaction, when the file can be bisected: its GTID event (which must
+/// record `immediate_commit_timestamp` and `transaction_length`), that commit time, the GTIDs the
+/// file declares, and the GTIDs before it (declared, else `initial`; none needed when not
+/// tracked).
+#[allow(clippy::type_complexity)]
+fn first_transaction(
+    reader: &mut FileEventSource,
+    initial: Option<&ExecutedGtids>,
+    track: bool,
+) -> Result<
+    Option<(
+        crate::binlog::EventRef,
+        i64,
+        Option<ExecutedGtids>,
+        ExecutedGtids,
+    )>,
+    ResolveError,
+> {
+    // The events before the first transaction: PREVIOUS_GTIDS, then the first GTID event.
+    let declared = declared_gtids(reader)?;
+    while reader
+        .current()
+        .and_then(|e| e.header.event_type().ok())
+        .is_some_and(|t| t.role() == UnitRole::Outside)
+    {
+        if !reader.advance()? {
+            break;
+        }
+    }
+    let Some(first) = reader.current() else {
+        return Ok(None);
+    };
+    let first_type = first.header.event_type().unwrap_or(EventType::Unknown);
+    if !matches!(
+        first_type,
+        EventType::Gtid | EventType::AnonymousGtid | EventType::GtidTagged
+    ) || !reader.has_own_positions()
+    {
+        return Ok(None);
+    }
+    let decoded =
+        events::mysql_gtid(first_type, reader.body()?).map_err(|what| BinlogError::Corrupt {
+            file: reader.name().to_owned(),
+            offset: first.offset,
+            what: what.to_string(),
+        })?;
+    let (Some(first_commit), Some(_)) = (
+        decoded
+            .immediate_commit_us
+            .and_then(|us| i64::try_from(us).ok()),
+        decoded.transaction_length,
+    ) else {
+        return Ok(None);
+    };
+    let base = match (&declared, initial) {
+        (Some(declared), _) => declared.clone(),
+        (None, Some(initial)) => initial.clone(),
+        (None, None) if !track => ExecutedGtids::None,
+        (None, None) => return Ok(None),
+    };
+    Ok(Some((first, first_commit, declared, base)))
+}
+
+/// Probes between the file's first transaction (`first`: its offset and commit time) and its
+/// end (`len`) by halving until less than `tuning.walk_span` is left: the probes sorted by
+/// offset, and the stretch `[lo, hi)` where the first transaction at or after `t` starts; why
+/// not, when a probe finds no clock, no event start, or times that do not rise.
+#[allow(clippy::type_complexity)]
+fn bracket(
+    reader: &mut FileEventSource,
+    first: (u64, i64),
+    len: u64,
+    t: i64,
+    tuning: &ScanTuning,
+) -> Result<Result<(Vec<Probe>, u64, u64), NotBisected>, ResolveError> {
+    let mut probes = vec![Probe {
+        offset: first.0,
+        commit_us: first.1,
+    }];
+    let (mut lo, mut hi) = (first.0, len);
+    if first.1 < t {
+        while hi - lo > tuning.walk_span {
+            let mid = lo + (hi - lo) / 2;
+            match probe_at(reader, mid, hi)? {
+                ProbeResult::At(probe) => {
+                    probes.push(probe);
+                    if probe.commit_us < t {
+                        lo = probe.offset;
+                    } else {
+                        hi = probe.offset;
+                    }
+                }
+                ProbeResult::None => hi = mid,
+                ProbeResult::NoClock(at) => return Ok(Err(NotBisected::NoCommitTime { at })),
+                ProbeResult::TooFar(at) => {
+                    return Ok(Err(NotBisected::NoEventNear {
+                        at,
+                        mib: crate::binlog::reader::MAX_RESYNC_SCAN >> 20,
+                    }));
+                }
+            }
+        }
+    } else {
+        hi = first.0;
+    }
+    probes.sort_by_key(|p| p.offset);
+    if !probes.windows(2).all(|w| w[0].commit_us <= w[1].commit_us) {
+        return Ok(Err(NotBisected::ProbesBackwards));
+    }
+    Ok(Ok((probes, lo, hi)))
+}
+
+/// The last stretch, unit by unit from where the probes left off, checking the clock on the
+/// way: the first unit at or after `t` (if any), the last commit time read and how many units
+/// were passed; why not, when the clock does not rise or the walk passes `hi` without it.
+#[allow(clippy::type_complexity)]
+fn walk_stretch(
+    units: &mut UnitReader<FileEventSource>,
+    t: i64,
+    hi: u64,
+) -> Result<Result<(Option<TransactionUnit>, i64, u64), NotBisected>, ResolveError> {
+    let mut previous = i64::MIN;
+    let mut walked = 0u64;
+    loop {
+        let Some(unit) = units.next_unit()? else {
+            return Ok(Ok((None, previous, walked)));
+        };
+        let time = unit.commit_us();
+        if time < previous || unit.recorded_commit_us.is_none() {
+            return Ok(Err(NotBisected::NotMonotonic { at: unit.pos }));
+        }
+        previous = time;
+        if time >= t {
+            return Ok(Ok((Some(unit), previous, walked)));
+        }
+        walked += 1;
+        if unit.pos > hi {
+            return Ok(Err(NotBisected::DisagreeWithProbes));
+        }
+    }
 }
 
 /// The GTIDs of the transactions in `[from, to)` (`from` and `to` transaction starts, `split`

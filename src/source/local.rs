@@ -115,70 +115,8 @@ impl BinlogDir {
 impl BinlogDir {
     /// Lists `dir` as described in the module documentation.
     pub fn open(dir: &Path) -> Result<BinlogDir, LocalSourceError> {
-        let io = |source| LocalSourceError::Io {
-            dir: dir.to_path_buf(),
-            source,
-        };
-        let mut names: Vec<String> = Vec::new();
-        let mut left_out = Vec::new();
-        for entry in fs::read_dir(dir).map_err(io)? {
-            let entry = entry.map_err(io)?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.chars().any(char::is_control) {
-                // Such a name would reach outputs, checkpoints and consumers' statements as it
-                // is (a newline in it could forge a line of the answer). Binlogs never have one.
-                left_out.push(LeftOut {
-                    name: crate::input::escape_controls(&name).into_owned(),
-                    why: "its name holds control characters; rename it".to_owned(),
-                    quiet: false,
-                });
-            } else if entry.file_type().map_err(io)?.is_dir() {
-                left_out.push(LeftOut {
-                    name,
-                    why: "a directory".to_owned(),
-                    quiet: false,
-                });
-            } else if let Some(kind) = (!entry.file_type().map_err(io)?.is_file())
-                .then(|| not_regular(&entry.path()))
-                .flatten()
-                && !name.ends_with(".index")
-            {
-                // A FIFO would block the read of its magic; a device never ends. The listing's
-                // own type says "regular" at no cost; anything else (a symlink) is looked at.
-                // (An index
-                // that is one is refused when it is read.)
-                left_out.push(LeftOut {
-                    name,
-                    why: kind.to_string(),
-                    quiet: false,
-                });
-            } else {
-                names.push(name);
-            }
-        }
-        names.sort();
-        let indexes: Vec<String> = names
-            .iter()
-            .filter(|n| n.ends_with(".index"))
-            .cloned()
-            .collect();
-        let index = match indexes.as_slice() {
-            [] => None,
-            [one] => Some(one.clone()),
-            several => {
-                let not_relay: Vec<&String> =
-                    several.iter().filter(|n| !n.contains("relay")).collect();
-                match not_relay.as_slice() {
-                    [one] => Some((*one).clone()),
-                    _ => {
-                        return Err(LocalSourceError::SeveralIndexes {
-                            dir: dir.to_path_buf(),
-                            names: several.to_vec(),
-                        });
-                    }
-                }
-            }
-        };
+        let (names, left_out) = list_entries(dir)?;
+        let index = choose_index(dir, &names)?;
         let mut listing = BinlogDir {
             dir: dir.to_path_buf(),
             index: index.as_ref().map(|i| dir.join(i)),
@@ -356,6 +294,79 @@ fn starts_with_magic(file: Option<fs::File>) -> bool {
     let mut magic = [0u8; 4];
     file.and_then(|mut f| f.read_exact(&mut magic).ok())
         .is_some_and(|()| magic == BINLOG_MAGIC)
+}
+
+/// The entries of `dir`: the names that may be binlogs or an index (sorted), and what is left
+/// out with why (a directory, a FIFO, a socket or device, a name with control characters).
+fn list_entries(dir: &Path) -> Result<(Vec<String>, Vec<LeftOut>), LocalSourceError> {
+    let io = |source| LocalSourceError::Io {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    let mut names: Vec<String> = Vec::new();
+    let mut left_out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.chars().any(char::is_control) {
+            // Such a name would reach outputs, checkpoints and consumers' statements as it
+            // is (a newline in it could forge a line of the answer). Binlogs never have one.
+            left_out.push(LeftOut {
+                name: crate::input::escape_controls(&name).into_owned(),
+                why: "its name holds control characters; rename it".to_owned(),
+                quiet: false,
+            });
+        } else if entry.file_type().map_err(io)?.is_dir() {
+            left_out.push(LeftOut {
+                name,
+                why: "a directory".to_owned(),
+                quiet: false,
+            });
+        } else if let Some(kind) = (!entry.file_type().map_err(io)?.is_file())
+            .then(|| not_regular(&entry.path()))
+            .flatten()
+            && !name.ends_with(".index")
+        {
+            // A FIFO would block the read of its magic; a device never ends. The listing's
+            // own type says "regular" at no cost; anything else (a symlink) is looked at.
+            // (An index
+            // that is one is refused when it is read.)
+            left_out.push(LeftOut {
+                name,
+                why: kind.to_string(),
+                quiet: false,
+            });
+        } else {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok((names, left_out))
+}
+
+/// The index among `names`: the only `.index` file, or of several the only one not a relay's.
+fn choose_index(dir: &Path, names: &[String]) -> Result<Option<String>, LocalSourceError> {
+    let indexes: Vec<String> = names
+        .iter()
+        .filter(|n| n.ends_with(".index"))
+        .cloned()
+        .collect();
+    Ok(match indexes.as_slice() {
+        [] => None,
+        [one] => Some(one.clone()),
+        several => {
+            let not_relay: Vec<&String> = several.iter().filter(|n| !n.contains("relay")).collect();
+            match not_relay.as_slice() {
+                [one] => Some((*one).clone()),
+                _ => {
+                    return Err(LocalSourceError::SeveralIndexes {
+                        dir: dir.to_path_buf(),
+                        names: several.to_vec(),
+                    });
+                }
+            }
+        }
+    })
 }
 
 #[cfg(test)]

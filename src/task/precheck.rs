@@ -411,14 +411,11 @@ fn replication_privileges(up: &Upstream<'_>) -> Option<Verdict> {
         missing.join(", "),
         up.user
     );
-    Some(Err(match privileges.roles {
-        true => (
-            CheckState::Warn,
-            format!("{error} (it may come from a role, which cannot be checked)"),
-            fix,
-        ),
-        false => (CheckState::Fail, error, fix),
-    }))
+    let error = match privileges.roles {
+        true => format!("{error} (it may come from a role, which cannot be checked)"),
+        false => error,
+    };
+    Some(Err((privileges.shortfall(), error, fix)))
 }
 
 fn gtid_mode_on(up: &Upstream<'_>) -> Option<Verdict> {
@@ -759,53 +756,14 @@ pub async fn check_downstream(
             format!("target-database: cannot read the grants: {err}"),
             String::new(),
         )),
-        Ok(grants) => {
-            let privileges = Grants::parse(&grants);
-            let missing: Vec<&str> = needed
-                .iter()
-                .copied()
-                .filter(|p| !privileges.has_on_schema(p, meta_schema))
-                .collect();
-            // --remove-meta also drops DM's Lightning error schema `<meta-schema>_<task>`, as
-            // DM's removeMetaData does; the server checks the privilege even when it is absent.
-            let error_schema = format!("{meta_schema}_{task}");
-            let drop_error_schema = remove_meta && !privileges.has_on_schema("DROP", &error_schema);
-            if missing.is_empty() && drop_error_schema {
-                Err((
-                    if privileges.roles {
-                        CheckState::Warn
-                    } else {
-                        CheckState::Fail
-                    },
-                    format!(
-                        "target-database: user {} lacks DROP on `{error_schema}`.*, which \
-                         --remove-meta drops (DM's Lightning error schema of the task)",
-                        store.settings.user
-                    ),
-                    format!("GRANT DROP ON `{error_schema}`.* TO the target-database user"),
-                ))
-            } else if missing.is_empty() {
-                Ok(())
-            } else {
-                Err((
-                    if privileges.roles {
-                        CheckState::Warn
-                    } else {
-                        CheckState::Fail
-                    },
-                    format!(
-                        "target-database: user {} lacks {} on `{meta_schema}`.*",
-                        store.settings.user,
-                        missing.join(", ")
-                    ),
-                    format!(
-                        "GRANT {} ON `{meta_schema}`.* TO the target-database user, or use \
-                         --meta-store embedded",
-                        missing.join(", ")
-                    ),
-                ))
-            }
-        }
+        Ok(grants) => meta_schema_verdict(
+            &Grants::parse(&grants),
+            &needed,
+            meta_schema,
+            task,
+            remove_meta,
+            &store.settings.user,
+        ),
     };
     items.push(item(
         "meta_schema_privilege",
@@ -814,6 +772,54 @@ pub async fn check_downstream(
         outcome,
     ));
     items
+}
+
+/// Whether the target user may create and write the meta schema (`needed` on it) and, for
+/// `--remove-meta`, drop DM's Lightning error schema `<meta-schema>_<task>`, as DM's
+/// removeMetaData does (the server checks the privilege even when the schema is absent).
+/// Privileges that may come from a role that cannot be read only warn.
+fn meta_schema_verdict(
+    privileges: &Grants,
+    needed: &[&str],
+    meta_schema: &str,
+    task: &str,
+    remove_meta: bool,
+    user: &str,
+) -> Verdict {
+    let missing: Vec<&str> = needed
+        .iter()
+        .copied()
+        .filter(|p| !privileges.has_on_schema(p, meta_schema))
+        .collect();
+    let error_schema = format!("{meta_schema}_{task}");
+    let drop_error_schema = remove_meta && !privileges.has_on_schema("DROP", &error_schema);
+    if missing.is_empty() && drop_error_schema {
+        Err((
+            privileges.shortfall(),
+            format!(
+                "target-database: user {} lacks DROP on `{error_schema}`.*, which \
+                 --remove-meta drops (DM's Lightning error schema of the task)",
+                user
+            ),
+            format!("GRANT DROP ON `{error_schema}`.* TO the target-database user"),
+        ))
+    } else if missing.is_empty() {
+        Ok(())
+    } else {
+        Err((
+            privileges.shortfall(),
+            format!(
+                "target-database: user {} lacks {} on `{meta_schema}`.*",
+                user,
+                missing.join(", ")
+            ),
+            format!(
+                "GRANT {} ON `{meta_schema}`.* TO the target-database user, or use \
+                 --meta-store embedded",
+                missing.join(", ")
+            ),
+        ))
+    }
 }
 
 /// The user's grants with the privileges of its roles added, as DM's privilege checker expands
@@ -862,6 +868,15 @@ pub struct Grants {
 }
 
 impl Grants {
+    /// What a missing privilege makes a check: a failure, or a warning when the user has roles
+    /// whose privileges cannot be read (the privilege may come from one).
+    fn shortfall(&self) -> CheckState {
+        match self.roles {
+            true => CheckState::Warn,
+            false => CheckState::Fail,
+        }
+    }
+
     /// Whether a SHOW GRANTS line grants roles (`GRANT `r`@`%` TO …`, no `ON`).
     fn is_role_grant(line: &str) -> bool {
         line.trim()

@@ -344,13 +344,7 @@ async fn run(state: &StateDir, request: &StartTaskRequest) -> Result<StartTaskOu
     check_task_mode(task)?;
     // Every source of the task is prechecked, also when -s selects some, as DM checks the
     // whole task first; only the selected ones are decided and written.
-    let every: Vec<String> = request
-        .task
-        .instances
-        .iter()
-        .map(|i| i.source_id.clone())
-        .collect();
-    let all_sources = created_sources(state, request, &every)?;
+    let all_sources = created_sources(state, request)?;
     let store = state.checkpoint_store(task, request.meta_store, request.default_tls.as_ref())?;
     TaskTables::new(Dialect::MySql, &task.meta_schema, &task.name)?;
     // Held until the write is done; a dry run reads only and takes no lock.
@@ -370,30 +364,15 @@ async fn run(state: &StateDir, request: &StartTaskRequest) -> Result<StartTaskOu
         .filter(|s| selected.contains(&s.source_id))
         .cloned()
         .collect();
-    let rows = store
-        .read(&task.meta_schema, &task.name, deadline)
+    let stored = stored_checkpoints(request, &store, start.is_some(), &selected, deadline)
         .await
         .map_err(|e| Refusal::from(e).with_check(&report))?;
-    let stored: BTreeMap<String, StoredCheckpoint> = rows
-        .iter()
-        .map(|r| (r.source_id.clone(), r.stored.clone()))
-        .collect();
-    // Rows DM wrote after startpoint's last write: the task ran since, and may still run.
-    // Checked before anything is resolved, so a running task is refused at once.
-    if let Some(error) =
-        written_by_others(request, &store, &rows, start.is_some(), &selected, deadline)
-            .await
-            .map_err(|e| Refusal::from(e).with_check(&report))?
-    {
-        return Err(Refusal::from(error).with_check(&report));
-    }
     let set_at = format_instant(chrono::Utc::now().timestamp_micros());
     let times = start.as_ref();
     let mut decided = decide_all(request, &sources, times, &stored, &set_at, deadline)
         .await
         .map_err(|refusal| refusal.with_check(&report))?;
     let plan = plan(request, &stored, std::mem::take(&mut decided.writes));
-    let nothing_to_write = plan.writes.is_empty() && plan.remove_meta == RemoveMeta::No;
     decided
         .notes
         .push(format!("checkpoints: {}", store_note(&store, task)));
@@ -416,64 +395,24 @@ async fn run(state: &StateDir, request: &StartTaskRequest) -> Result<StartTaskOu
         statements,
     };
     if request.dry_run {
-        let statements = match nothing_to_write {
-            true => Vec::new(),
-            false => TaskTables::new(store.dialect(), &task.meta_schema, &task.name)
-                .map(|t| t.describe(&plan))
-                .unwrap_or_default(),
-        };
-        return Ok(success(
-            match nothing_to_write {
-                true => "dry run: nothing was written".to_owned(),
-                false => format!(
-                    "dry run: nothing was written; the write would go to {}",
-                    store.describe()
-                ),
-            },
-            statements,
-        ));
+        let (msg, statements) = dry_run(&store, task, &plan);
+        return Ok(success(msg, statements));
     }
-    let applied = match nothing_to_write {
-        true => Ok(()),
-        false => store.apply(&plan, deadline).await,
-    };
-    // Committed, then a later statement failed: the checkpoint is written, and the reply says
-    // exactly that (and what is left), with result false.
-    let after_commit = match applied {
-        Ok(()) => None,
-        Err(err @ StoreError::AfterCommit { .. }) => Some(err.to_string()),
-        Err(err) => {
-            return Err(Refusal {
-                error: StartTaskError::Write(err),
-                check_result: report.check_result(),
-                sources: decided
-                    .responses
-                    .iter()
-                    .map(|r| SourceResponse {
-                        result: false,
-                        ..r.clone()
-                    })
-                    .collect(),
-                notes: decided.notes.clone(),
-            });
-        }
-    };
-    crate::crashpoint::hit("state-before-task-record");
-    let recorded = state.save_task(
-        task,
-        &request.task_file,
-        &request.task_text,
-        request.meta_store,
-        &set_at,
-    );
-    let written = (!nothing_to_write).then(|| written_msg(&store, task));
-    let msg = match recorded {
-        Ok(()) => written.unwrap_or_default(),
-        Err(err) => format!(
-            "the checkpoint is written, but the task record query-status reads could not be \
-             saved: {err}"
-        ),
-    };
+    let (msg, after_commit) = write(state, request, &store, &plan, &set_at, deadline)
+        .await
+        .map_err(|error| Refusal {
+            error,
+            check_result: report.check_result(),
+            sources: decided
+                .responses
+                .iter()
+                .map(|r| SourceResponse {
+                    result: false,
+                    ..r.clone()
+                })
+                .collect(),
+            notes: decided.notes.clone(),
+        })?;
     let mut outcome = success(msg, Vec::new());
     if let Some(error) = after_commit {
         outcome.response.result = false;
@@ -483,6 +422,83 @@ async fn run(state: &StateDir, request: &StartTaskRequest) -> Result<StartTaskOu
         };
     }
     Ok(outcome)
+}
+
+/// The task's stored global rows, by source. Rows DM wrote after startpoint's last write mean
+/// the task ran since and may still run: refused here, before anything is resolved.
+async fn stored_checkpoints(
+    request: &StartTaskRequest,
+    store: &CheckpointStore,
+    has_start: bool,
+    selected: &[String],
+    deadline: Instant,
+) -> Result<BTreeMap<String, StoredCheckpoint>, StartTaskError> {
+    let task = &request.task;
+    let rows = store.read(&task.meta_schema, &task.name, deadline).await?;
+    if let Some(error) =
+        written_by_others(request, store, &rows, has_start, selected, deadline).await?
+    {
+        return Err(error);
+    }
+    Ok(rows.into_iter().map(|r| (r.source_id, r.stored)).collect())
+}
+
+/// What a dry run says: where the write would go, and the statements it would run.
+fn dry_run(store: &CheckpointStore, task: &TaskConfig, plan: &StorePlan) -> (String, Vec<String>) {
+    if plan.writes.is_empty() && plan.remove_meta == RemoveMeta::No {
+        return ("dry run: nothing was written".to_owned(), Vec::new());
+    }
+    let statements = TaskTables::new(store.dialect(), &task.meta_schema, &task.name)
+        .map(|t| t.describe(plan))
+        .unwrap_or_default();
+    (
+        format!(
+            "dry run: nothing was written; the write would go to {}",
+            store.describe()
+        ),
+        statements,
+    )
+}
+
+/// The one write of the run, then the task record query-status reads: `msg` for DM's reply,
+/// and what is left when a statement after the commit failed (the checkpoint is written; the
+/// reply says so with result false). Nothing is written when the plan is empty.
+async fn write(
+    state: &StateDir,
+    request: &StartTaskRequest,
+    store: &CheckpointStore,
+    plan: &StorePlan,
+    set_at: &str,
+    deadline: Instant,
+) -> Result<(String, Option<String>), StartTaskError> {
+    let task = &request.task;
+    let nothing_to_write = plan.writes.is_empty() && plan.remove_meta == RemoveMeta::No;
+    let applied = match nothing_to_write {
+        true => Ok(()),
+        false => store.apply(plan, deadline).await,
+    };
+    let after_commit = match applied {
+        Ok(()) => None,
+        Err(err @ StoreError::AfterCommit { .. }) => Some(err.to_string()),
+        Err(err) => return Err(StartTaskError::Write(err)),
+    };
+    crate::crashpoint::hit("state-before-task-record");
+    let recorded = state.save_task(
+        task,
+        &request.task_file,
+        &request.task_text,
+        request.meta_store,
+        set_at,
+    );
+    let written = (!nothing_to_write).then(|| written_msg(store, task));
+    let msg = match recorded {
+        Ok(()) => written.unwrap_or_default(),
+        Err(err) => format!(
+            "the checkpoint is written, but the task record query-status reads could not be \
+             saved: {err}"
+        ),
+    };
+    Ok((msg, after_commit))
 }
 
 /// The refusal of a write over global rows startpoint did not write last, unless
@@ -712,15 +728,15 @@ fn check_task_mode(task: &TaskConfig) -> Result<(), StartTaskError> {
     Ok(())
 }
 
-/// The selected sources' configs from the state directory, with the default TLS files.
+/// The configs of every source of the task from the state directory, with the default TLS
+/// files.
 fn created_sources(
     state: &StateDir,
     request: &StartTaskRequest,
-    selected: &[String],
 ) -> Result<Vec<SourceConfig>, StartTaskError> {
     let mut sources = Vec::new();
     let mut missing = Vec::new();
-    for id in selected {
+    for id in request.task.instances.iter().map(|i| &i.source_id) {
         match state.source(id)? {
             Some(mut source) => {
                 source.connection = source
@@ -938,28 +954,14 @@ async fn decide(
         let mut warnings = resolved.warnings;
         let plan = plan_safe_mode(&location, existing);
         warnings.extend(plan.warnings);
-        let mut exit = plan.window.map(|w| w.until);
-        if let Some(until) = exit.as_mut() {
-            // DM fails a task whose exit point it must honour with no safe-mode time at all.
-            let duration = request
-                .task
-                .instance(&source.source_id)
-                .and_then(|i| i.safe_mode_duration.as_deref());
-            if duration.is_some_and(is_zero_go_duration) {
-                return Err(SourceError::SafeModeDurationZero);
+        let exit = match plan.window.map(|w| w.until) {
+            Some(until) => {
+                let until = exit_point(request, source, until, deadline).await?;
+                warnings.extend(dm_window_warning(&location, &until, source.enable_gtid));
+                Some(until)
             }
-            if source.enable_gtid && !until.has_gtids() {
-                until.binlog_gtid = exit_point_gtids(settings, until, deadline).await?;
-            }
-            // Without enable-gtid DM reads an exit point only when it names a binlog file
-            // (tiflow `dm/syncer/checkpoint.go`, `Load`).
-            if !source.enable_gtid && until.binlog_name.is_empty() {
-                return Err(SourceError::ExitPointWithoutName {
-                    exit: until.to_string(),
-                });
-            }
-            warnings.extend(dm_window_warning(&location, until, source.enable_gtid));
-        }
+            None => None,
+        };
         warnings.extend(tagged_gtid_warning(&location));
         let note = match &exit {
             Some(until) => {
@@ -987,32 +989,9 @@ async fn decide(
         });
     }
     if let Some(existing) = existing {
-        let note = match &existing.exit_point {
-            Some(exit) => format!(
-                "resumes from its checkpoint {} (kept), safe mode until {exit}",
-                existing.checkpoint
-            ),
-            None => format!("resumes from its checkpoint {} (kept)", existing.checkpoint),
-        };
-        return Ok(SourceStart {
-            write: None,
-            warnings: Vec::new(),
-            note,
-            details: Vec::new(),
-        });
+        return Ok(kept(existing));
     }
-    let meta = request
-        .task
-        .instance(&source.source_id)
-        .and_then(|i| i.meta.clone());
-    if let Some(meta) = meta {
-        let location = CheckpointLocation {
-            binlog_name: meta.binlog_name.clone().unwrap_or_default(),
-            binlog_pos: meta
-                .binlog_pos
-                .unwrap_or(if meta.binlog_name.is_some() { 4 } else { 0 }),
-            binlog_gtid: meta.binlog_gtid.clone().unwrap_or_default(),
-        };
+    if let Some(location) = meta_location(request, source) {
         let how = "the task file's meta".to_owned();
         return Ok(SourceStart {
             note: format!("starts at {location} ({how}); no previous checkpoint"),
@@ -1034,6 +1013,63 @@ async fn decide(
         write: Some(write(location, None, false, how)),
         details: Vec::new(),
     })
+}
+
+/// An existing checkpoint, kept as it is (no start time).
+fn kept(existing: &StoredCheckpoint) -> SourceStart {
+    let note = match &existing.exit_point {
+        Some(exit) => format!(
+            "resumes from its checkpoint {} (kept), safe mode until {exit}",
+            existing.checkpoint
+        ),
+        None => format!("resumes from its checkpoint {} (kept)", existing.checkpoint),
+    };
+    SourceStart {
+        write: None,
+        warnings: Vec::new(),
+        note,
+        details: Vec::new(),
+    }
+}
+
+/// The location the task file's `meta` names for `source`: a file alone starts at 4.
+fn meta_location(request: &StartTaskRequest, source: &SourceConfig) -> Option<CheckpointLocation> {
+    let meta = request.task.instance(&source.source_id)?.meta.as_ref()?;
+    Some(CheckpointLocation {
+        binlog_name: meta.binlog_name.clone().unwrap_or_default(),
+        binlog_pos: meta
+            .binlog_pos
+            .unwrap_or(if meta.binlog_name.is_some() { 4 } else { 0 }),
+        binlog_gtid: meta.binlog_gtid.clone().unwrap_or_default(),
+    })
+}
+
+/// The safe-mode exit point `until` as DM will honour it: refused when the source's
+/// `safe-mode-duration` is 0s (DM fails such a task), given its GTID set on an enable-gtid
+/// source, and refused without a binlog file on a source without enable-gtid, where DM reads an
+/// exit point only when it names one (tiflow `dm/syncer/checkpoint.go`, `Load`).
+async fn exit_point(
+    request: &StartTaskRequest,
+    source: &SourceConfig,
+    mut until: CheckpointLocation,
+    deadline: Instant,
+) -> Result<CheckpointLocation, SourceError> {
+    let duration = request
+        .task
+        .instance(&source.source_id)
+        .and_then(|i| i.safe_mode_duration.as_deref());
+    if duration.is_some_and(is_zero_go_duration) {
+        return Err(SourceError::SafeModeDurationZero);
+    }
+    if source.enable_gtid && !until.has_gtids() {
+        until.binlog_gtid = exit_point_gtids(&source.connection, &until, deadline).await?;
+    }
+    if !source.enable_gtid && until.binlog_name.is_empty() {
+        return Err(SourceError::ExitPointWithoutName {
+            exit: until.to_string(),
+        });
+    }
+    Ok(until)
 }
 
 /// The GTID set at an exit point that has none, for an enable-gtid source: DM ignores an exit

@@ -66,6 +66,26 @@ pub async fn query_status(
             };
         }
     };
+    let sources = source_statuses(&task, selected, &rows, &log);
+    QueryStatusResponse {
+        schema_version: QUERY_STATUS_SCHEMA_VERSION,
+        result: sources.iter().all(|s| s.result),
+        msg: String::new(),
+        task: task.name.clone(),
+        meta_store: kind.as_str().to_owned(),
+        meta_schema: task.meta_schema.clone(),
+        sources,
+    }
+}
+
+/// Per selected source (all when none is), its stored rows and the newest log entry; a selected
+/// source the task lacks gets DM's entry for it.
+fn source_statuses(
+    task: &super::config::TaskConfig,
+    selected: &[String],
+    rows: &[GlobalRow],
+    log: &[LogEntry],
+) -> Vec<SourceStatus> {
     let mut sources = Vec::new();
     for instance in &task.instances {
         if !selected.is_empty() && !selected.contains(&instance.source_id) {
@@ -105,13 +125,5 @@ pub async fn query_status(
             });
         }
     }
-    QueryStatusResponse {
-        schema_version: QUERY_STATUS_SCHEMA_VERSION,
-        result: sources.iter().all(|s| s.result),
-        msg: String::new(),
-        task: task.name.clone(),
-        meta_store: kind.as_str().to_owned(),
-        meta_schema: task.meta_schema.clone(),
-        sources,
-    }
+    sources
 }
