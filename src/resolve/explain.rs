@@ -261,6 +261,13 @@ impl fmt::Display for NotBisected {
     }
 }
 
+/// A place in the binlog: a file and a position in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct At {
+    pub file: String,
+    pub pos: u64,
+}
+
 /// One step of how the answer was reached (`--explain`), in the order taken.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "code", rename_all = "snake_case")]
@@ -312,7 +319,7 @@ pub enum Step {
     Walked {
         from: String,
         skipped: u64,
-        found: Option<(String, u64)>,
+        found: Option<At>,
         basis: TimeBasis,
     },
     /// `file` was not bisected.
@@ -434,7 +441,7 @@ impl Step {
             Step::Walked {
                 from,
                 skipped,
-                found: Some((file, pos)),
+                found: Some(At { file, pos }),
                 basis,
             } => write!(
                 f,
@@ -638,6 +645,18 @@ mod tests {
         };
         assert_eq!(coded(&warning)["code"], "purged");
         assert_eq!(coded(&warning)["files"][0], "a.000002");
+        let walked = coded(&Step::Walked {
+            from: "a.000001".into(),
+            skipped: 3,
+            found: Some(At {
+                file: "a.000002".into(),
+                pos: 4,
+            }),
+            basis: TimeBasis::Commit,
+        });
+        assert_eq!(walked["found"]["file"], "a.000002");
+        assert_eq!(walked["found"]["pos"], 4);
+        assert_eq!(walked["basis"], "commit");
     }
 
     /// The step for a clock that skips nothing says that, not that every file is read: files

@@ -53,7 +53,8 @@ use crate::source::local::LocalSourceError;
 use crate::unit::{FirstCommit, TimeBasis, TransactionUnit, UnitReader};
 
 use explain::{
-    AssumptionBroken, ClockContradiction, FileReason, NoClockSkip, Note, ReadStart, Step, Warning,
+    AssumptionBroken, At, ClockContradiction, FileReason, NoClockSkip, Note, ReadStart, Step,
+    Warning,
 };
 use scan::{ClockSeen, FileAnswer, FileScan};
 use summary::FileSummary;
@@ -1218,7 +1219,10 @@ pub(crate) fn walk_units<W: Walk, E>(
     steps.push(Step::Walked {
         from: files[start].name.clone(),
         skipped,
-        found: Some((file.name.clone(), unit.pos)),
+        found: Some(At {
+            file: file.name.clone(),
+            pos: unit.pos,
+        }),
         basis: request.basis,
     });
     let gtid = gtid_at(request, units.executed().clone(), &unit, &file)?;
