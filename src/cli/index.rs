@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 use startpoint::remote::index_remote;
 use startpoint::resolve::ReadProgress;
-use startpoint::resolve::index::{Audit, Coverage, FileCoverage, cover_local};
+use startpoint::resolve::explain::coded;
+use startpoint::resolve::index::{Audit, Coverage, FileCoverage, NotSummarised, cover_local};
 use startpoint::resolve::summary::UnitMark;
 use startpoint::start_time::format_instant;
 use startpoint::unit::TimeBasis;
@@ -62,7 +63,12 @@ pub fn run(args: &IndexArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         .collect();
     let unreadable = rows
         .iter()
-        .filter(|row| matches!(&row.coverage, Coverage::Unsummarised(why) if why.starts_with("reading it failed")))
+        .filter(|row| {
+            matches!(
+                &row.coverage,
+                Coverage::Unsummarised(NotSummarised::ReadFailed { .. })
+            )
+        })
         .count();
     if args.verify {
         if let Some(path) = cache.path().filter(|_| cache.is_active()) {
@@ -171,7 +177,8 @@ fn row_json(row: &FileCoverage) -> Value {
         "size": row.size,
         "summary": row.coverage.as_str(),
         "why": match &row.coverage {
-            Coverage::Unsummarised(why) | Coverage::Mismatch(why) => Some(why.as_str()),
+            Coverage::Unsummarised(why) => Some(coded(why)),
+            Coverage::Mismatch(why) => Some(coded(why)),
             _ => None,
         },
         "units": summary.map(|s| s.units.count),
@@ -232,8 +239,10 @@ fn write_table(out: &mut impl Write, origin: &str, rows: &[FileCoverage]) -> std
             })
             .unwrap_or_else(|| "-".to_owned());
         let mut state = row.coverage.as_str().to_owned();
-        if let Coverage::Unsummarised(why) | Coverage::Mismatch(why) = &row.coverage {
-            state = format!("{state}: {why}");
+        match &row.coverage {
+            Coverage::Unsummarised(why) => state = format!("{state}: {why}"),
+            Coverage::Mismatch(why) => state = format!("{state}: {why}"),
+            _ => {}
         }
         if row.gtid_gap {
             state.push_str("; GTIDs before it differ from the previous file's end");

@@ -31,12 +31,12 @@ pub enum Coverage {
     /// Listed in the index but missing: purged.
     Purged,
     /// Read, but no summary could be made (why).
-    Unsummarised(String),
+    Unsummarised(NotSummarised),
     /// `--verify`: read again, and the cached summary says what the read says.
     Verified,
     /// `--verify`: the cached summary was proven to belong to the file, yet does not say what
     /// reading it again says (what differs): the cache was wrong; replaced by the read's.
-    Mismatch(String),
+    Mismatch(Mismatch),
     /// `--verify`: a summary is cached under the file's name but is not this file's (replaced
     /// or changed since): never used; replaced by the read's.
     Stale,
@@ -53,6 +53,83 @@ impl Coverage {
             Coverage::Verified => "verified",
             Coverage::Mismatch(_) => "DID NOT MATCH (replaced)",
             Coverage::Stale => "stale, not used (replaced)",
+        }
+    }
+}
+
+/// Why a file read by `index` leaves no summary.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum NotSummarised {
+    /// Reading it failed (`--verify` goes on with the other files).
+    ReadFailed { error: String },
+    /// It declares no GTIDs and the state before it is unknown.
+    NoGtidsOnItsOwn,
+    /// It could not be read to its end.
+    NotToItsEnd,
+}
+
+impl std::fmt::Display for NotSummarised {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotSummarised::ReadFailed { error } => write!(f, "reading it failed: {error}"),
+            NotSummarised::NoGtidsOnItsOwn => {
+                f.write_str("it declares no GTIDs and cannot be read on its own")
+            }
+            NotSummarised::NotToItsEnd => f.write_str("it could not be read to its end"),
+        }
+    }
+}
+
+/// How a proven cached summary disagrees with reading its file again (`--verify`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum Mismatch {
+    /// What differs.
+    Differs { what: Vec<Difference> },
+    /// The file no longer reads as something summarisable.
+    NoLongerReads { why: NotSummarised },
+}
+
+/// One thing a cached summary says differently from the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum Difference {
+    UnitCount {
+        cached: u64,
+        read: u64,
+    },
+    FirstOrLastUnit,
+    UnitTimes,
+    DeclaredGtids,
+    EndGtids,
+    /// Something else in it.
+    Summary,
+}
+
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Difference::UnitCount { cached, read } => {
+                write!(f, "{cached} units cached, {read} read")
+            }
+            Difference::FirstOrLastUnit => f.write_str("its first or last unit"),
+            Difference::UnitTimes => f.write_str("its unit times"),
+            Difference::DeclaredGtids => f.write_str("the GTIDs it declares"),
+            Difference::EndGtids => f.write_str("the GTIDs at its end"),
+            Difference::Summary => f.write_str("its summary"),
+        }
+    }
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mismatch::Differs { what } => {
+                let what: Vec<String> = what.iter().map(ToString::to_string).collect();
+                f.write_str(&what.join(", "))
+            }
+            Mismatch::NoLongerReads { why } => write!(f, "{why}"),
         }
     }
 }
@@ -117,39 +194,32 @@ pub fn cover<S: BinlogSequence>(
             None => match sequence.read_file(index, &WHOLE, Some(&ExecutedGtids::None)) {
                 Ok(read) => Ok(read),
                 // An audit reports a file it cannot read and goes on with the others.
-                Err(error) if audit == Audit::Verify => Err(error.to_string()),
+                Err(error) if audit == Audit::Verify => Err(NotSummarised::ReadFailed {
+                    error: error.to_string(),
+                }),
                 Err(error) => return Err(error),
             },
         };
         let (coverage, summary) = match (cached, read) {
             (Some(summary), _) => (Coverage::Cached, Some(summary)),
-            (None, Err(why)) => (
-                Coverage::Unsummarised(format!("reading it failed: {why}")),
-                None,
-            ),
+            (None, Err(why)) => (Coverage::Unsummarised(why), None),
             (None, Ok(read)) => match read {
-                None => (
-                    Coverage::Unsummarised(
-                        "it declares no GTIDs and cannot be read on its own".to_owned(),
-                    ),
-                    None,
-                ),
+                None => (Coverage::Unsummarised(NotSummarised::NoGtidsOnItsOwn), None),
                 Some(scan) => match scan.summary(true) {
                     Some(summary) if newest => (Coverage::Newest, Some(summary)),
                     Some(summary) => {
                         sequence.remember(index, summary.clone());
                         let coverage = match (&proven, stored) {
                             (Some(kept), _) if kept.agrees_with(&summary) => Coverage::Verified,
-                            (Some(kept), _) => Coverage::Mismatch(differences(kept, &summary)),
+                            (Some(kept), _) => Coverage::Mismatch(Mismatch::Differs {
+                                what: differences(kept, &summary),
+                            }),
                             (None, true) => Coverage::Stale,
                             (None, false) => Coverage::Summarised,
                         };
                         (coverage, Some(summary))
                     }
-                    None => (
-                        Coverage::Unsummarised("it could not be read to its end".to_owned()),
-                        None,
-                    ),
+                    None => (Coverage::Unsummarised(NotSummarised::NotToItsEnd), None),
                 },
             },
         };
@@ -158,7 +228,7 @@ pub fn cover<S: BinlogSequence>(
         let coverage = match (coverage, &proven) {
             (Coverage::Unsummarised(why), Some(_)) => {
                 sequence.forget(index);
-                Coverage::Mismatch(why)
+                Coverage::Mismatch(Mismatch::NoLongerReads { why })
             }
             (coverage, _) => coverage,
         };
@@ -178,28 +248,31 @@ pub fn cover<S: BinlogSequence>(
 }
 
 /// What a cached summary says that a fresh read of its file does not, in words.
-fn differences(kept: &FileSummary, fresh: &FileSummary) -> String {
+fn differences(kept: &FileSummary, fresh: &FileSummary) -> Vec<Difference> {
     let mut out = Vec::new();
     let (a, b) = (&kept.units, &fresh.units);
     if a.count != b.count {
-        out.push(format!("{} units cached, {} read", a.count, b.count));
+        out.push(Difference::UnitCount {
+            cached: a.count,
+            read: b.count,
+        });
     }
     if a.first != b.first || a.last != b.last {
-        out.push("its first or last unit".to_owned());
+        out.push(Difference::FirstOrLastUnit);
     }
     if a.min != b.min || a.max != b.max || a.backwards != b.backwards {
-        out.push("its unit times".to_owned());
+        out.push(Difference::UnitTimes);
     }
     if kept.declared.is_some() && kept.declared != fresh.declared {
-        out.push("the GTIDs it declares".to_owned());
+        out.push(Difference::DeclaredGtids);
     }
     if kept.end.is_some() && kept.end != fresh.end {
-        out.push("the GTIDs at its end".to_owned());
+        out.push(Difference::EndGtids);
     }
     if out.is_empty() {
-        out.push("its summary".to_owned());
+        out.push(Difference::Summary);
     }
-    out.join(", ")
+    out
 }
 
 /// The coverage of a binlog or relay directory, read on two threads, with purged files in
