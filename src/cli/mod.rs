@@ -115,10 +115,8 @@ impl<W: std::io::Write> std::io::Write for Screen<W> {
     }
 }
 
-/// The version of every JSON document startpoint itself shapes (`resolve-position`,
-/// `list-units`, `index`, `query-status`; `docs/schemas/`), as `schema_version`: it grows when a
-/// field changes meaning or goes, never when one is added. DM's replies carry none.
-pub(crate) const SCHEMA_VERSION: u32 = 1;
+/// `schema_version` of every JSON document startpoint shapes itself.
+pub(crate) use startpoint::resolve::explain::SCHEMA_VERSION;
 
 /// Prints `value` as pretty JSON on stdout, through [`Screen`].
 fn json_line(value: &serde_json::Value) -> anyhow::Result<()> {

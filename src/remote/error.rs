@@ -206,11 +206,10 @@ pub enum RemoteError {
     },
 
     /// The start time cannot be read in the server's zone.
-    #[error("{server}: {source}")]
+    #[error("{server}: {error}")]
     StartTime {
         server: String,
-        #[source]
-        source: crate::start_time::TimeError,
+        error: crate::start_time::TimeError,
     },
     #[error(
         "{server}: start-time {input:?} is outside what the server can represent as a timestamp \
@@ -228,12 +227,15 @@ pub enum RemoteError {
     #[error("{server}: SHOW BINARY LOGS lists a file whose name holds control characters ({name})")]
     ControlCharacters { server: String, name: String },
     /// The search failed outside the network (a corrupt or missing binlog on the server).
-    #[error("{server}: {source}")]
+    #[error("{server}: {error}")]
     Search {
         server: String,
-        #[source]
-        source: Box<crate::resolve::ResolveError>,
+        error: Box<crate::resolve::ResolveError>,
     },
+    /// The work for this server stopped with a panic (a driver's, say): this source's failure,
+    /// not the run's.
+    #[error("{server}: internal error ({panic}); please report it")]
+    Panicked { server: String, panic: String },
     /// The thread reading the stream stopped (`why`: cancelled, or a panic's text).
     #[error(
         "{server}: internal error: the replication stream could not be read ({why}); please report it"

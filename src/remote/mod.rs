@@ -192,9 +192,9 @@ pub async fn resolve_many(
             futures_util::FutureExt::catch_unwind(resolved)
                 .await
                 .unwrap_or_else(|panic| {
-                    Err(RemoteError::Stopped {
+                    Err(RemoteError::Panicked {
                         server: settings.address(),
-                        why: crate::panics::panic_text(&*panic).to_owned(),
+                        panic: crate::panics::panic_text(&*panic).to_owned(),
                     })
                 })
         })

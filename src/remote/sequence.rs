@@ -180,7 +180,7 @@ fn remote_error(settings: &ConnSettings, err: ResolveError) -> RemoteError {
         },
         other => RemoteError::Search {
             server: server(),
-            source: Box::new(other),
+            error: Box::new(other),
         },
     }
 }
@@ -530,7 +530,7 @@ impl RemoteSequence {
             }
         };
         if let Some(why) = disagreement {
-            steps.push(Step::NotSearched { file, why });
+            steps.push(Step::SearchAbandoned { file, why });
             return Ok(None);
         }
         let walked = units.source().stats();

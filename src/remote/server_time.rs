@@ -54,12 +54,10 @@ fn read_here(
     start: &StartTime,
     zone: &Zone,
 ) -> Result<ResolvedTime, RemoteError> {
-    start
-        .resolve(zone)
-        .map_err(|source| RemoteError::StartTime {
-            server: settings.address(),
-            source,
-        })
+    start.resolve(zone).map_err(|error| RemoteError::StartTime {
+        server: settings.address(),
+        error,
+    })
 }
 
 /// The instant a bare start time means in the server's default time zone, as the server itself
@@ -116,7 +114,7 @@ async fn server_time(
     if same.flatten().as_deref() != Some(local.as_str()) {
         return Err(RemoteError::StartTime {
             server: settings.address(),
-            source: TimeError::NonExistent {
+            error: TimeError::NonExistent {
                 input: start.input.clone(),
                 zone,
             },

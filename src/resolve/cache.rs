@@ -300,8 +300,11 @@ pub enum CacheRefusal {
         path: Option<String>,
         error: String,
     },
-    /// SQLite refused: `doing` what, and its error.
-    Sqlite { doing: &'static str, error: String },
+    /// SQLite refused: what that means for the store (`problem`), and SQLite's error.
+    Sqlite {
+        problem: &'static str,
+        error: String,
+    },
     /// `PRAGMA quick_check` did not say ok.
     Damaged { check: String },
     /// The directory is a symlink.
@@ -345,7 +348,7 @@ impl std::fmt::Display for CacheRefusal {
                 path: None,
                 error,
             } => write!(f, "cannot {doing} it: {error}"),
-            CacheRefusal::Sqlite { doing, error } => write!(f, "{doing} ({error})"),
+            CacheRefusal::Sqlite { problem, error } => write!(f, "{problem} ({error})"),
             CacheRefusal::Damaged { check } => write!(f, "it is damaged ({check})"),
             CacheRefusal::SymlinkDir { dir } => write!(
                 f,
@@ -414,9 +417,9 @@ fn io_error(
     }
 }
 
-fn sqlite_error(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> CacheRefusal {
+fn sqlite_error(problem: &'static str) -> impl FnOnce(rusqlite::Error) -> CacheRefusal {
     move |e| CacheRefusal::Sqlite {
-        doing,
+        problem,
         error: e.to_string(),
     }
 }
@@ -429,9 +432,10 @@ fn open_store(dir: &Path, path: &Path) -> Result<Connection, CacheRefusal> {
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
         | OpenFlags::SQLITE_OPEN_URI
         | OpenFlags::SQLITE_OPEN_NOFOLLOW;
-    let conn = Connection::open_with_flags(path, flags).map_err(sqlite_error("cannot open it"))?;
+    let conn =
+        Connection::open_with_flags(path, flags).map_err(sqlite_error("it cannot be opened"))?;
     conn.busy_timeout(Duration::from_secs(10))
-        .map_err(sqlite_error("cannot set a busy timeout"))?;
+        .map_err(sqlite_error("no busy timeout can be set on it"))?;
     let check: String = conn
         .query_row("PRAGMA quick_check", [], |row| row.get(0))
         .map_err(sqlite_error("it is not a readable SQLite database"))?;

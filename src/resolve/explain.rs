@@ -13,6 +13,11 @@ use crate::resolve::cache::CacheRefusal;
 use crate::start_time::{AmbiguousTime, format_instant};
 use crate::unit::TimeBasis;
 
+/// The version of every JSON document startpoint shapes itself (`resolve-position`, each line
+/// of `list-units`, `index`, `query-status`; `docs/schemas/`), as `schema_version`: it grows
+/// when a field changes meaning or goes, never when one is added. DM's replies carry none.
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// `{"code": …, <fields>…, "message": <Display>}` for a JSON document.
 pub fn coded<T: Serialize + fmt::Display>(item: &T) -> serde_json::Value {
     let mut value = serde_json::to_value(item).unwrap_or(serde_json::Value::Null);
@@ -236,11 +241,15 @@ pub enum NotBisected {
 impl fmt::Display for NotBisected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            NotBisected::NoCommitTime { at } => {
-                write!(f, "the transaction at {at} records no commit timestamp")
-            }
+            NotBisected::NoCommitTime { at } => write!(
+                f,
+                "the transaction at {at} records no commit timestamp; read in full"
+            ),
             NotBisected::NoEventNear { at, mib } => {
-                write!(f, "no event starts within {mib} MiB of offset {at}")
+                write!(
+                    f,
+                    "no event starts within {mib} MiB of offset {at}; read in full"
+                )
             }
             NotBisected::ProbesBackwards => {
                 f.write_str("commit times go backwards between probes; read in full")
@@ -255,7 +264,7 @@ impl fmt::Display for NotBisected {
                 "a transaction_length does not lead to the next transaction; read in full",
             ),
             NotBisected::ServerRefused { error } => {
-                write!(f, "the server refused ({error}); read in full")
+                write!(f, "not searched on the server ({error}); read in full")
             }
         }
     }
@@ -341,6 +350,9 @@ pub enum Step {
     Streamed { file: String, whole: bool },
     /// A server's `file` was not searched on the server: streamed from its start.
     NotSearched { file: String, why: NotBisected },
+    /// A server's `file` was searched, but the walk from the search's answer disagreed with
+    /// it: streamed from its start.
+    SearchAbandoned { file: String, why: NotBisected },
     /// A server's `file` was searched by commit time on the server (`probes` probes, `bytes`
     /// bytes), then streamed from `from`.
     SearchedOnServer {
@@ -361,6 +373,7 @@ impl fmt::Display for Step {
             | Step::UnitByUnit { .. }
             | Step::Streamed { .. }
             | Step::NotSearched { .. }
+            | Step::SearchAbandoned { .. }
             | Step::SearchedOnServer { .. } => self.fmt_reading(f),
             _ => self.fmt_search(f),
         }
@@ -412,8 +425,8 @@ impl Step {
             ),
             Step::ClockContradicted { why, file } => write!(
                 f,
-                "{why}: the commit clock does not bound the files before {file}, so every file \
-                 is read from the first"
+                "{why}: the commit clock does not bound the files before {file}, so reading \
+                 starts again at the first file"
             ),
             Step::SkippedOnSummary { file, reason } => write!(f, "{file}: skipped: {reason}"),
             Step::WalkedForGtids { file, from } => write!(
@@ -481,8 +494,8 @@ impl Step {
                 "{file}: streamed from its start{}",
                 if *whole { " to its end" } else { "" }
             ),
-            Step::NotSearched { file, why } => {
-                write!(f, "{file}: not searched on the server: {why}")
+            Step::NotSearched { file, why } | Step::SearchAbandoned { file, why } => {
+                write!(f, "{file}: {why}")
             }
             Step::SearchedOnServer {
                 file,
@@ -516,7 +529,7 @@ pub enum Warning {
     Purged { files: Vec<String> },
     /// Files listed in the index after the last one present are missing.
     PurgedAfterLast { files: Vec<String> },
-    /// A transaction was skipped, or an event could not be placed, while reading.
+    /// A transaction was skipped, or an unknown event left out, while reading.
     Binlog(BinlogWarning),
     /// The start time happens twice in its zone: the earlier instant was used.
     AmbiguousTime(AmbiguousTime),
@@ -659,14 +672,24 @@ mod tests {
         assert_eq!(walked["basis"], "commit");
     }
 
-    /// The step for a clock that skips nothing says that, not that every file is read: files
-    /// can still be skipped on their summaries.
+    /// The steps for a clock that skips nothing, or one found going backwards, say that, not
+    /// that every file is read: files can still be skipped on their summaries.
     #[test]
     fn a_clock_that_skips_nothing_does_not_say_every_file_is_read() {
-        let text = Step::ClockSkipsNothing {
-            why: NoClockSkip::BeginBasis,
+        for step in [
+            Step::ClockSkipsNothing {
+                why: NoClockSkip::BeginBasis,
+            },
+            Step::ClockContradicted {
+                why: ClockContradiction::Backwards {
+                    file: "a.000002".into(),
+                    pos: 4,
+                },
+                file: "a.000002".into(),
+            },
+        ] {
+            let text = step.to_string();
+            assert!(!text.contains("every file is read"), "{text}");
         }
-        .to_string();
-        assert!(!text.contains("every file is read"), "{text}");
     }
 }

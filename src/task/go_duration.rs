@@ -1,5 +1,4 @@
-//! Go's durations (`time.ParseDuration`), as DM reads `safe-mode-duration` and dmctl its
-//! timeouts.
+//! Go's durations (`time.ParseDuration`), as DM reads `safe-mode-duration`.
 
 /// A text Go's `time.ParseDuration` rejects, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

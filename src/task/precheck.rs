@@ -484,6 +484,7 @@ async fn read_upstream<'a>(
     )
     .await?;
     let mariadb = Flavor::of_version(&version) == Flavor::MariaDb;
+    let grants = with_role_grants(conn, grants, deadline).await;
     let gtid_mode = match source.enable_gtid && !mariadb {
         true => {
             let mode: Option<Option<String>> = conn
@@ -494,7 +495,6 @@ async fn read_upstream<'a>(
         }
         false => None,
     };
-    let grants = with_role_grants(conn, grants, deadline).await;
     Ok(Upstream {
         source,
         user: &settings.user,
@@ -1082,7 +1082,7 @@ mod tests {
     }
 
     /// `checkResult` is byte for byte as DM builds it: the error class and headline, the
-    /// results indented as Go's `json.MarshalIndent` prints them, with ids from 1, the summary
+    /// results indented as Go's `json.MarshalIndent` prints them, with ids from 0, the summary
     /// of all checks, and at most 10 errors and 10 warnings.
     #[test]
     fn check_result_in_dm_words() {

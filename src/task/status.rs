@@ -6,12 +6,11 @@ use tokio::time::Instant;
 
 use crate::remote::TlsFiles;
 
+use crate::resolve::explain::SCHEMA_VERSION as QUERY_STATUS_SCHEMA_VERSION;
+
 use super::dm::{QueryStatusResponse, SOURCE_NOT_IN_TASK, SetBy, SourceStatus};
 use super::state::StateDir;
 use super::store::{GlobalRow, LogEntry, StoreError};
-
-/// The version of query-status's document (`docs/schemas/query-status.schema.json`).
-pub const QUERY_STATUS_SCHEMA_VERSION: u32 = 1;
 
 /// Reads the task's state; `selected` (`-s`) restricts the sources.
 pub async fn query_status(
