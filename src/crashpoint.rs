@@ -39,4 +39,4 @@ pub fn hit(name: &str) {
 /// Without the `testkit` feature a crash point is nothing.
 #[cfg(not(feature = "testkit"))]
 #[inline(always)]
-pub fn hit(_name: &str) {}
+pub(crate) fn hit(_name: &str) {}

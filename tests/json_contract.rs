@@ -21,7 +21,7 @@ fn schema(name: &str) -> Value {
 
 /// Asserts that `document` is valid against schema `name`, naming each violation.
 #[track_caller]
-pub fn assert_valid(name: &str, document: &Value) {
+pub(crate) fn assert_valid(name: &str, document: &Value) {
     let validator = jsonschema::validator_for(&schema(name)).expect("a valid JSON Schema");
     let errors: Vec<String> = validator
         .iter_errors(document)

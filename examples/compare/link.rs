@@ -207,7 +207,7 @@ fn floor_receive(port: u16, file: &str, until_file: &str, until: u64) -> u64 {
 }
 
 /// The link benches, in this process (already inside the namespace when the link is shaped).
-pub fn inside(binary: &Path, dir: &Path, link: &str, runs: usize, with_big_file: bool) {
+pub(crate) fn inside(binary: &Path, dir: &Path, link: &str, runs: usize, with_big_file: bool) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -353,7 +353,7 @@ fn process_cpu() -> Duration {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
-pub fn serve(dir: &Path) -> MariaDb {
+pub(crate) fn serve(dir: &Path) -> MariaDb {
     MariaDb::start_with(&ServerConfig {
         max_binlog_size: 1 << 30,
         binlogs: Some(dir.to_path_buf()),
@@ -410,7 +410,7 @@ impl Drop for Namespace {
 }
 
 /// Every link, each in a namespace of its own (this program again, inside it).
-pub fn all(dir: &Path, links: &[String], runs: usize) {
+pub(crate) fn all(dir: &Path, links: &[String], runs: usize) {
     // The data first, on an unshaped link.
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -295,7 +295,7 @@ impl fmt::Display for EventType {
 }
 
 /// A type code for messages: the name when known, else the number.
-pub fn type_name(code: u8) -> String {
+pub(crate) fn type_name(code: u8) -> String {
     EventType::try_from(code)
         .map(|t| t.name().to_owned())
         .unwrap_or_else(|_| format!("event type {code}"))

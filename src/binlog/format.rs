@@ -189,7 +189,7 @@ impl Flavor {
 }
 
 /// `major.minor.patch` from the start of a version string; missing parts are 0.
-pub fn split_version(text: &str) -> (u16, u16, u16) {
+pub(crate) fn split_version(text: &str) -> (u16, u16, u16) {
     let mut parts = text.split(|c: char| !c.is_ascii_digit());
     let mut next = || parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
     (next(), next(), next())

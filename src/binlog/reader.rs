@@ -35,16 +35,16 @@ use super::format::FormatDescription;
 use super::header::{EventHeader, HEADER_LEN};
 
 /// The binlog file magic.
-pub const BINLOG_MAGIC: [u8; 4] = [0xfe, b'b', b'i', b'n'];
+pub(crate) const BINLOG_MAGIC: [u8; 4] = [0xfe, b'b', b'i', b'n'];
 
 /// Offset of the first event in a binlog file.
-pub const FIRST_EVENT_OFFSET: u64 = 4;
+pub(crate) const FIRST_EVENT_OFFSET: u64 = 4;
 
 /// The largest event whose body is ever held in memory for decoding.
-pub const MAX_DECODED_EVENT: u64 = 64 << 20;
+pub(crate) const MAX_DECODED_EVENT: u64 = 64 << 20;
 
 /// Default largest `event_size` accepted (MySQL's `max_allowed_packet` ceiling).
-pub const DEFAULT_MAX_EVENT_SIZE: u64 = 1 << 30;
+pub(crate) const DEFAULT_MAX_EVENT_SIZE: u64 = 1 << 30;
 
 /// An event the source has framed: where it starts and its header. Its bytes stay in the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,7 +149,7 @@ impl ReadAt for Vec<u8> {
 }
 
 /// How far [`BinlogReader::resync`] scans for an event start before it gives up.
-pub const MAX_RESYNC_SCAN: u64 = 16 << 20;
+pub(crate) const MAX_RESYNC_SCAN: u64 = 16 << 20;
 
 /// What [`BinlogReader::resync`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

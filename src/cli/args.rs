@@ -17,7 +17,7 @@ const AFTER_HELP: &str = "Global flags are dmctl's. There is no DM-master: the w
 #[derive(Debug, Parser)]
 #[command(name = "startpoint", version, about = ABOUT, after_help = AFTER_HELP)]
 #[command(disable_version_flag = true)]
-pub struct Cli {
+pub(super) struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
 
@@ -28,7 +28,7 @@ pub struct Cli {
 /// dmctl's global flags (same names, same defaults), plus `--state-dir`.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
-pub struct GlobalArgs {
+pub(super) struct GlobalArgs {
     /// dmctl's config file: not supported (startpoint has no master to reach); give the
     /// flags instead.
     #[arg(long, global = true, value_name = "FILE")]
@@ -84,7 +84,7 @@ pub struct GlobalArgs {
 
 impl GlobalArgs {
     /// `--ssl-ca`, `--ssl-cert`, `--ssl-key`.
-    pub fn tls_files(&self) -> startpoint::remote::TlsFiles {
+    pub(super) fn tls_files(&self) -> startpoint::remote::TlsFiles {
         startpoint::remote::TlsFiles {
             ca: self.ssl_ca.clone(),
             cert: self.ssl_cert.clone(),
@@ -95,7 +95,7 @@ impl GlobalArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(super) enum Command {
     /// Resolve a start time to a binlog file, position and GTID set (diagnostic).
     ResolvePosition(ResolvePositionArgs),
     /// List the transaction units of binlog files, one line each (diagnostic).
@@ -114,7 +114,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct IndexArgs {
+pub(super) struct IndexArgs {
     #[command(flatten)]
     pub source: SourceArgs,
 
@@ -177,7 +177,7 @@ impl From<EmitFormat> for startpoint::emit::Format {
 
 /// Output formats of the diagnostic commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
+pub(super) enum OutputFormat {
     /// For people: one screen, the answer first.
     Text,
     /// Stable JSON for scripts.
@@ -207,7 +207,7 @@ pub enum GtidMode {
 /// Where the binlog comes from: exactly one of these.
 #[derive(Debug, Clone, Args)]
 #[group(required = true, multiple = false)]
-pub struct SourceArgs {
+pub(super) struct SourceArgs {
     /// Directory of binlog files (ordered by its .index when present).
     #[arg(long, value_name = "DIR")]
     pub binlog_dir: Option<PathBuf>,
@@ -226,7 +226,7 @@ pub struct SourceArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ResolvePositionArgs {
+pub(super) struct ResolvePositionArgs {
     #[command(flatten)]
     pub source: SourceArgs,
 
@@ -292,7 +292,7 @@ pub struct ResolvePositionArgs {
 
 /// Opt-in assumptions that skip files without reading them (SEMANTICS.md §6, last paragraph).
 #[derive(Debug, Clone, clap::Args)]
-pub struct AssumeArgs {
+pub(super) struct AssumeArgs {
     /// Assume no statement (nor a replica's applying of a transaction) ran longer than
     /// DURATION (e.g. 10m): a file then holds nothing later than the next file's creation
     /// second + 1 s + DURATION, so older files can be skipped without reading them. On a
@@ -312,7 +312,7 @@ pub struct AssumeArgs {
 
 /// The file-summary cache (SEMANTICS.md §6.2).
 #[derive(Debug, Clone, clap::Args)]
-pub struct CacheArgs {
+pub(super) struct CacheArgs {
     /// Where file summaries are kept between runs, so that files read once are skipped
     /// without reading them again (default: $XDG_CACHE_HOME/startpoint, else
     /// ~/.cache/startpoint). A summary is used only for the very same file (same source,
@@ -329,7 +329,7 @@ pub struct CacheArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ListUnitsArgs {
+pub(super) struct ListUnitsArgs {
     /// Binlog files or directories of them.
     #[arg(required = true, value_name = "FILE|DIR")]
     pub paths: Vec<PathBuf>,
@@ -349,7 +349,7 @@ pub enum MetaStore {
 }
 
 #[derive(Debug, Args)]
-pub struct StartTaskArgs {
+pub(super) struct StartTaskArgs {
     /// The DM task file.
     #[arg(value_name = "TASK.yaml")]
     pub task_file: PathBuf,
@@ -387,7 +387,7 @@ pub struct StartTaskArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum OperateSourceCommand {
+pub(super) enum OperateSourceCommand {
     /// Store DM source configs in the state directory.
     Create {
         #[arg(value_name = "SOURCE.yaml", required = true)]
@@ -403,7 +403,7 @@ pub enum OperateSourceCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct QueryStatusArgs {
+pub(super) struct QueryStatusArgs {
     /// Task name.
     #[arg(value_name = "TASK")]
     pub task: String,

@@ -16,7 +16,7 @@ use startpoint::unit::TimeBasis;
 use super::EXIT_FAILED;
 use super::args::{GlobalArgs, IndexArgs, OutputFormat};
 
-pub fn run(args: &IndexArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
+pub(super) fn run(args: &IndexArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let cache = super::summary_cache(&args.cache);
     let progress = Arc::new(ReadProgress::default());
     let outcome = {

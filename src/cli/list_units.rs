@@ -66,7 +66,7 @@ fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<BinlogFileEntry>> {
     Ok(files)
 }
 
-pub fn run(args: &ListUnitsArgs) -> anyhow::Result<u8> {
+pub(super) fn run(args: &ListUnitsArgs) -> anyhow::Result<u8> {
     let files = expand(&args.paths)?;
     let stdout = std::io::stdout();
     let mut out = super::Screen::new(

@@ -31,7 +31,7 @@ const EXIT_FAILED: u8 = 1;
 /// Exit status of `resolve-position` when the start time is after every transaction.
 const EXIT_TOO_LATE: u8 = 2;
 
-pub fn run() -> ExitCode {
+pub(crate) fn run() -> ExitCode {
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),

@@ -8,7 +8,7 @@ use startpoint::task::state::StateDir;
 use super::args::{GlobalArgs, OperateSourceCommand};
 use super::print_dm;
 
-pub fn run(command: &OperateSourceCommand, global: &GlobalArgs) -> anyhow::Result<u8> {
+pub(super) fn run(command: &OperateSourceCommand, global: &GlobalArgs) -> anyhow::Result<u8> {
     let state = StateDir::locate(global.state_dir.clone())?;
     let worker = default_worker();
     let response = match command {

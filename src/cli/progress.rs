@@ -15,13 +15,13 @@ const QUIET_FOR: Duration = Duration::from_secs(1);
 const TICK: Duration = Duration::from_millis(100);
 
 /// A bar following `progress` until dropped.
-pub struct Bar {
+pub(super) struct Bar {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 /// Follows `progress` on stderr when stderr is a terminal (`None` otherwise).
-pub fn follow(progress: &Arc<ReadProgress>) -> Option<Bar> {
+pub(super) fn follow(progress: &Arc<ReadProgress>) -> Option<Bar> {
     if !std::io::stderr().is_terminal() {
         return None;
     }

@@ -6,7 +6,7 @@ use startpoint::task::status::query_status;
 use super::args::{GlobalArgs, QueryStatusArgs};
 use super::{print_dm, runtime};
 
-pub fn run(args: &QueryStatusArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
+pub(super) fn run(args: &QueryStatusArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let state = StateDir::locate(global.state_dir.clone())?;
     let deadline = tokio::time::Instant::now() + global.rpc_timeout;
     let tls = global.tls_files();

@@ -104,7 +104,7 @@ struct JsonUnit<'a> {
     kind: &'static str,
 }
 
-pub fn run(args: &ResolvePositionArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
+pub(super) fn run(args: &ResolvePositionArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     match resolve(args, global) {
         Ok(answered) => report(args, &answered),
         Err(failure) => {

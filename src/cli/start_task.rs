@@ -7,7 +7,7 @@ use startpoint::task::state::StateDir;
 use super::args::{GlobalArgs, StartTaskArgs};
 use super::{print_dm, runtime};
 
-pub fn run(args: &StartTaskArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
+pub(super) fn run(args: &StartTaskArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let state = StateDir::locate(global.state_dir.clone())?;
     let (task, text) = match read_task_file(&args.task_file) {
         Ok(read) => read,

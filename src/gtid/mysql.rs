@@ -15,7 +15,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// The largest GNO MySQL assigns (`GNO_END - 1`, i.e. `i64::MAX - 1`).
-pub const MAX_GNO: u64 = (i64::MAX - 1) as u64;
+pub(crate) const MAX_GNO: u64 = (i64::MAX - 1) as u64;
 
 /// Why a GTID or GTID set text was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

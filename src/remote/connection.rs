@@ -64,7 +64,7 @@ pub(super) const CONTROL_ROUND_TRIPS: u64 = CONNECT_ROUND_TRIPS + 4;
 pub(super) const DUMP_ROUND_TRIPS: u64 = CONNECT_ROUND_TRIPS + 4;
 
 /// A plain query connection to the server (no throttle): for prechecks and the current position.
-pub async fn query_connection(
+pub(crate) async fn query_connection(
     settings: &ConnSettings,
     deadline: Instant,
 ) -> Result<Conn, RemoteError> {
@@ -92,7 +92,7 @@ pub async fn query_connection(
 pub(crate) const AUTH_TRIES: u32 = 2;
 
 /// Runs `future` on a query connection under the deadline, naming what it does in errors.
-pub async fn query<T>(
+pub(crate) async fn query<T>(
     settings: &ConnSettings,
     deadline: Instant,
     what: &str,

@@ -318,7 +318,11 @@ pub enum Recovery {
 }
 
 /// Sorts a driver error into definite and transient, naming `server` and what was being done.
-pub fn classify(err: mysql_async::Error, settings: &ConnSettings, what: &str) -> RemoteError {
+pub(crate) fn classify(
+    err: mysql_async::Error,
+    settings: &ConnSettings,
+    what: &str,
+) -> RemoteError {
     // The server's words reach the user's terminal and JSON: control characters escaped.
     let err = match err {
         mysql_async::Error::Server(mut e) => {

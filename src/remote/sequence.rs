@@ -815,7 +815,7 @@ impl crate::resolve::Summaries for RemoteSequence {
 }
 
 /// A dump from the start of the chosen file on, as the search walks it.
-pub struct RemoteWalk {
+pub(super) struct RemoteWalk {
     source: EventStreamSource<StreamEvents>,
     names: Vec<String>,
     /// Listed files missing from the server's disk: a walk cannot cross them.

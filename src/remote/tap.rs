@@ -303,7 +303,7 @@ fn overlong(joined: &[u8]) -> Option<NotADump> {
 
 /// Bytes that are not a binlog dump, and what shows it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum NotADump {
+pub(super) enum NotADump {
     #[error("a packet of {len} bytes starting with 0x{first:02x} in a binlog dump")]
     Packet { len: usize, first: u8 },
     #[error(

@@ -78,7 +78,7 @@ enum TakeOver {
 }
 
 /// One relayed connection.
-pub struct Throttle {
+pub(super) struct Throttle {
     port: u16,
     shared: Arc<Shared>,
     task: JoinHandle<()>,
@@ -90,7 +90,10 @@ impl Throttle {
     /// `server` (`host:port`). `receive_buffer` sets the server socket's receive buffer before
     /// connecting (which also stops the kernel from growing it on its own); `None` leaves the
     /// kernel's default, for connections that do not dump.
-    pub async fn start(server: String, receive_buffer: Option<u32>) -> std::io::Result<Throttle> {
+    pub(super) async fn start(
+        server: String,
+        receive_buffer: Option<u32>,
+    ) -> std::io::Result<Throttle> {
         // The server first, so that why it cannot be reached (no such host, nothing listening)
         // reaches the caller, not a "connection closed" from the driver.
         let upstream = connect(&server, receive_buffer).await?;
@@ -189,18 +192,18 @@ impl Throttle {
     }
 
     /// The port mysql_async connects to.
-    pub fn port(&self) -> u16 {
+    pub(super) fn port(&self) -> u16 {
         self.port
     }
 
     /// Bytes received from the server so far.
-    pub fn received(&self) -> u64 {
+    pub(super) fn received(&self) -> u64 {
         self.shared.received.load(Ordering::SeqCst)
     }
 
     /// From now on, read from the server only what the reader consumes plus a slack of a
     /// quarter of it, and at least `min_slack` bytes.
-    pub fn start_dump(&self, min_slack: u64) {
+    pub(super) fn start_dump(&self, min_slack: u64) {
         let now = self.received();
         self.shared.dump_start.store(now, Ordering::SeqCst);
         self.shared.min_slack.store(min_slack, Ordering::SeqCst);
@@ -211,13 +214,13 @@ impl Throttle {
     }
 
     /// The reader is about to wait for the next event (`true`), or has it (`false`).
-    pub fn waiting(&self, waiting: bool) {
+    pub(super) fn waiting(&self, waiting: bool) {
         self.shared.reader_waiting.store(waiting, Ordering::SeqCst);
     }
 
     /// The reader has consumed `bytes` of the dump in all: allow that much more plus a slack
     /// of a quarter of it.
-    pub fn consumed(&self, bytes: u64) {
+    pub(super) fn consumed(&self, bytes: u64) {
         self.shared.consumed.store(bytes, Ordering::SeqCst);
         let start = self.shared.dump_start.load(Ordering::SeqCst);
         let min_slack = self.shared.min_slack.load(Ordering::SeqCst);

@@ -3,14 +3,14 @@
 /// A text Go's `time.ParseDuration` rejects, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{text:?}: {why}")]
-pub struct GoDurationError {
+pub(crate) struct GoDurationError {
     pub text: String,
     pub why: Fault,
 }
 
 /// What is wrong with a Go duration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Fault {
+pub(crate) enum Fault {
     #[error("empty")]
     Empty,
     #[error("a number is missing")]
@@ -27,7 +27,7 @@ pub enum Fault {
 /// why Go would reject it: an optional sign, then numbers (with an optional fraction, which Go
 /// truncates to whole nanoseconds) each followed by a unit (`ns`, `us`, `µs`, `ms`, `s`, `m`,
 /// `h`); `0` alone is allowed. The magnitude is returned (DM rejects a negative duration).
-pub fn go_duration_nanos(text: &str) -> Result<u128, GoDurationError> {
+pub(crate) fn go_duration_nanos(text: &str) -> Result<u128, GoDurationError> {
     let bad = |why: Fault| {
         Err(GoDurationError {
             text: text.to_owned(),
@@ -94,7 +94,7 @@ pub fn go_duration_nanos(text: &str) -> Result<u128, GoDurationError> {
 }
 
 /// Whether `safe-mode-duration` is zero for DM (an empty text is DM's default, not zero).
-pub fn is_zero_go_duration(text: &str) -> bool {
+pub(crate) fn is_zero_go_duration(text: &str) -> bool {
     !text.trim().is_empty() && go_duration_nanos(text) == Ok(0)
 }
 

@@ -265,7 +265,7 @@ fn or_none(name: &str) -> &str {
 /// set keeps one GTID per (domain, server_id) (`mysql/mariadb_gtid.go` does not trim spaces, so
 /// `0-1-42736, 1-2-2858` fails there); a MySQL set prints as MySQL does. The error says why the
 /// text is neither.
-pub fn dm_gtid_text(text: &str) -> Result<String, NotAGtidSet> {
+pub(crate) fn dm_gtid_text(text: &str) -> Result<String, NotAGtidSet> {
     if let Ok(set) = text.parse::<MariaGtidSet>() {
         return Ok(set.to_string());
     }
@@ -277,19 +277,19 @@ pub fn dm_gtid_text(text: &str) -> Result<String, NotAGtidSet> {
 /// A GTID text that is neither a MySQL nor a MariaDB GTID set: why MySQL's parser refused it.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{mysql}; nor is it a MariaDB GTID set (domain-server-sequence, comma-separated)")]
-pub struct NotAGtidSet {
+pub(crate) struct NotAGtidSet {
     mysql: crate::gtid::mysql::GtidParseError,
 }
 
 /// Whether a MySQL GTID text has tagged GTIDs (MySQL 8.4, `uuid:tag:1-3`), which DM's parser
 /// (go-mysql v1.13 `ParseUUIDSet`) rejects: it reads the tag as an interval.
-pub fn has_tagged_gtids(text: &str) -> bool {
+pub(crate) fn has_tagged_gtids(text: &str) -> bool {
     text.parse::<GtidSet>()
         .is_ok_and(|set| set.sources().any(|(tsid, _)| tsid.tag.is_some()))
 }
 
 /// DM's `msg` for a location whose GTIDs DM cannot read back.
-pub fn tagged_gtid_warning(location: &CheckpointLocation) -> Option<String> {
+pub(crate) fn tagged_gtid_warning(location: &CheckpointLocation) -> Option<String> {
     has_tagged_gtids(&location.binlog_gtid).then(|| {
         format!(
             "the GTID set at {location} has tagged GTIDs (MySQL 8.4), which DM's GTID parser \
@@ -301,7 +301,7 @@ pub fn tagged_gtid_warning(location: &CheckpointLocation) -> Option<String> {
 
 /// The upstream's own name of a checkpoint's file: DM's relay suffix taken off
 /// (`mysql-bin|000002.000007` is `mysql-bin.000007`, as DM's `RemoveRelaySubDirSuffix`).
-pub fn upstream_file_name(name: &str) -> String {
+pub(crate) fn upstream_file_name(name: &str) -> String {
     match split_name(name) {
         Some(FileName {
             base,
@@ -314,7 +314,7 @@ pub fn upstream_file_name(name: &str) -> String {
 
 /// `base.seq` of a relay sub-directory's file as DM names it in checkpoints
 /// (`mysql-bin|000002.000007`); a name that is not `base.digits` stays as it is.
-pub fn relay_file_name(file: &str, relay_subdir: &str) -> String {
+pub(crate) fn relay_file_name(file: &str, relay_subdir: &str) -> String {
     let suffix = relay_subdir.rsplit_once('.').map(|(_, s)| s);
     match (file.rsplit_once('.'), suffix) {
         (Some((base, seq)), Some(suffix))

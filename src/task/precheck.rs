@@ -28,7 +28,7 @@ use super::store::downstream::DownstreamStore;
 /// The state of one check, as DM prints it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum CheckState {
+pub(crate) enum CheckState {
     Success,
     Warn,
     Fail,
@@ -36,14 +36,14 @@ pub enum CheckState {
 
 /// One error of a check (DM's `checker.Error`, `dm/pkg/checker/real_checker.go`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CheckError {
+pub(crate) struct CheckError {
     pub severity: CheckState,
     pub short_error: String,
 }
 
 /// One check's result, in DM's shape (`checker.Result`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CheckItem {
+pub(crate) struct CheckItem {
     pub id: usize,
     pub name: String,
     pub desc: String,
@@ -75,7 +75,7 @@ struct CheckResults<'a> {
 
 /// All checks of a run.
 #[derive(Debug, Clone, Default)]
-pub struct PrecheckReport {
+pub(crate) struct PrecheckReport {
     pub items: Vec<CheckItem>,
     /// `ignore-checking-items: ["all"]`: no check ran.
     pub all_ignored: bool,
@@ -83,7 +83,7 @@ pub struct PrecheckReport {
 
 /// The DM checking item a check of ours belongs to, for `ignore-checking-items` (connections
 /// and our own checks belong to none: only `all` skips them).
-pub fn dm_item(check: &str) -> Option<&'static str> {
+pub(crate) fn dm_item(check: &str) -> Option<&'static str> {
     Some(match check {
         "mysql_binlog_enable" => "binlog_enable",
         "mysql_binlog_format" => "binlog_format",
@@ -98,7 +98,7 @@ pub fn dm_item(check: &str) -> Option<&'static str> {
 
 impl PrecheckReport {
     /// Adds checks; ids count from 0, as DM numbers its checkers.
-    pub fn extend(&mut self, items: Vec<CheckItem>) {
+    pub(crate) fn extend(&mut self, items: Vec<CheckItem>) {
         for mut item in items {
             item.id = self.items.len();
             self.items.push(item);
@@ -106,14 +106,14 @@ impl PrecheckReport {
     }
 
     /// The report of a task that ignores every check.
-    pub fn ignored() -> PrecheckReport {
+    pub(crate) fn ignored() -> PrecheckReport {
         PrecheckReport {
             items: Vec::new(),
             all_ignored: true,
         }
     }
 
-    pub fn passed(&self) -> bool {
+    pub(crate) fn passed(&self) -> bool {
         self.items.iter().all(|i| i.state != CheckState::Fail)
     }
 
@@ -123,7 +123,7 @@ impl PrecheckReport {
     /// otherwise a head (failure, or "no errors but some warnings") and the detail: the checks
     /// that did not succeed, at most 10 errors and 10 warnings, with the summary of all, as Go's
     /// `json.MarshalIndent(v, "\t", "\t")` prints it.
-    pub fn check_result(&self) -> String {
+    pub(crate) fn check_result(&self) -> String {
         if self.all_ignored {
             return String::new();
         }
@@ -511,7 +511,7 @@ async fn read_upstream<'a>(
 
 /// The upstream checks of one source: the connection, then [`UPSTREAM_CHECKS`] in order, then
 /// DM's meta position check when the task starts from its meta.
-pub async fn check_upstream(
+pub(crate) async fn check_upstream(
     source: &SourceConfig,
     settings: &ConnSettings,
     meta: Option<&TaskMeta>,
@@ -705,7 +705,7 @@ async fn purged_beyond(
 }
 
 /// The downstream checks when it holds the checkpoint.
-pub async fn check_downstream(
+pub(crate) async fn check_downstream(
     store: &DownstreamStore,
     meta_schema: &str,
     task: &str,
@@ -860,7 +860,7 @@ async fn with_role_grants(
 
 /// Privileges read from `SHOW GRANTS`: global ones and per schema (patterns allowed).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Grants {
+pub(crate) struct Grants {
     global: Vec<String>,
     schemas: Vec<(String, Vec<String>)>,
     /// The user has roles granted, whose privileges are not listed.
@@ -903,7 +903,7 @@ impl Grants {
             .collect()
     }
 
-    pub fn parse(lines: &[String]) -> Grants {
+    pub(crate) fn parse(lines: &[String]) -> Grants {
         let mut grants = Grants::default();
         for line in lines {
             let Some(rest) = line.trim().strip_prefix("GRANT ") else {
@@ -943,11 +943,11 @@ impl Grants {
             .any(|p| p == privilege || p == "ALL" || p == "ALL PRIVILEGES")
     }
 
-    pub fn has_global(&self, privilege: &str) -> bool {
+    pub(crate) fn has_global(&self, privilege: &str) -> bool {
         Grants::covers(&self.global, privilege)
     }
 
-    pub fn has_on_schema(&self, privilege: &str, schema: &str) -> bool {
+    pub(crate) fn has_on_schema(&self, privilege: &str, schema: &str) -> bool {
         self.has_global(privilege)
             || self
                 .schemas

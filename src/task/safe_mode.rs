@@ -17,13 +17,13 @@ pub struct StoredCheckpoint {
 
 /// Safe mode from the start point until replication passes `until`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SafeModeWindow {
+pub(crate) struct SafeModeWindow {
     pub until: CheckpointLocation,
 }
 
 /// The decision for one source.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SafeModePlan {
+pub(crate) struct SafeModePlan {
     /// `None`: no window, the exit point is cleared.
     pub window: Option<SafeModeWindow>,
     /// For the source's `msg`: skipped binlog, locations that cannot be ordered.
@@ -41,7 +41,7 @@ pub struct SafeModePlan {
 /// and the message says so: an exit point is never dropped, and never one known to lie at or
 /// behind S. When E and C cannot be ordered against each other, each of them that S is not
 /// known to be at or after stays a candidate, E first.
-pub fn plan_safe_mode(
+pub(crate) fn plan_safe_mode(
     start: &CheckpointLocation,
     existing: Option<&StoredCheckpoint>,
 ) -> SafeModePlan {
@@ -126,7 +126,7 @@ pub fn plan_safe_mode(
 /// compares the two its own way (`CheckpointLocation::dm_order`, by GTID set only with
 /// `enable-gtid: true`, else by binlog name as a plain string and position), and when it does
 /// not find `start` before `exit` it leaves safe mode at the first event (or never enters it).
-pub fn dm_window_warning(
+pub(crate) fn dm_window_warning(
     start: &CheckpointLocation,
     exit: &CheckpointLocation,
     enable_gtid: bool,

@@ -25,13 +25,13 @@ use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, ScalarStyle, YamlData, YamlLo
 use saphyr_parser::{Event, SpannedEventReceiver};
 
 /// The deepest nesting of collections a DM file may have (DM's own go a few levels deep).
-pub const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 /// The most nodes a document may have, aliases counted as what they expand to (a DM task with
 /// a hundred thousand keys has about twice that).
-pub const MAX_NODES: usize = 500_000;
+pub(crate) const MAX_NODES: usize = 500_000;
 /// The most scalar text a document may hold, aliases counted as what they expand to: a file is
 /// at most 16 MiB, so only aliases can go past it.
-pub const MAX_TEXT_BYTES: usize = 32 << 20;
+pub(crate) const MAX_TEXT_BYTES: usize = 32 << 20;
 
 /// Why a YAML file was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,14 +59,14 @@ impl fmt::Display for ConfigError {
 
 /// A parsed YAML document.
 #[derive(Debug)]
-pub struct YamlDoc {
+pub(crate) struct YamlDoc {
     file: String,
     root: MarkedYaml<'static>,
 }
 
 impl YamlDoc {
     /// Parses `text` (the contents of `file`); an empty document is an empty mapping.
-    pub fn parse(file: &str, text: &str) -> Result<YamlDoc, ConfigError> {
+    pub(crate) fn parse(file: &str, text: &str) -> Result<YamlDoc, ConfigError> {
         let scan_error = |e: saphyr::ScanError| ConfigError {
             file: file.to_owned(),
             key: String::new(),
@@ -163,7 +163,7 @@ impl YamlDoc {
     }
 
     /// The top-level mapping.
-    pub fn root(&self) -> Node<'_> {
+    pub(crate) fn root(&self) -> Node<'_> {
         Node {
             doc: self,
             path: String::new(),
@@ -225,7 +225,7 @@ impl<'d> Entries<'d> {
 
 /// A node of a document, with its key path.
 #[derive(Clone)]
-pub struct Node<'d> {
+pub(crate) struct Node<'d> {
     doc: &'d YamlDoc,
     path: String,
     yaml: &'d MarkedYaml<'static>,
@@ -240,17 +240,17 @@ impl fmt::Debug for Node<'_> {
 }
 
 impl<'d> Node<'d> {
-    pub fn line(&self) -> usize {
+    pub(crate) fn line(&self) -> usize {
         self.line
     }
 
     /// The dotted key path, e.g. `from.port`.
-    pub fn path(&self) -> &str {
+    pub(crate) fn path(&self) -> &str {
         &self.path
     }
 
     /// A mapping's entries, as (key, value) in file order.
-    pub fn children(&self) -> Result<Vec<(String, Node<'d>)>, ConfigError> {
+    pub(crate) fn children(&self) -> Result<Vec<(String, Node<'d>)>, ConfigError> {
         Ok(self
             .entries()?
             .into_iter()
@@ -338,12 +338,12 @@ impl<'d> Node<'d> {
     }
 
     /// Whether this value is null (`~`, `null` or nothing).
-    pub fn is_null(&self) -> bool {
+    pub(crate) fn is_null(&self) -> bool {
         is_null(self.yaml)
     }
 
     /// The value at `key`; `None` when absent or null.
-    pub fn get(&self, key: &str) -> Result<Option<Node<'d>>, ConfigError> {
+    pub(crate) fn get(&self, key: &str) -> Result<Option<Node<'d>>, ConfigError> {
         Ok(self
             .entries()?
             .into_iter()
@@ -357,7 +357,7 @@ impl<'d> Node<'d> {
     }
 
     /// Like [`Node::get`], but absence is an error.
-    pub fn require(&self, key: &str) -> Result<Node<'d>, ConfigError> {
+    pub(crate) fn require(&self, key: &str) -> Result<Node<'d>, ConfigError> {
         self.get(key)?.ok_or_else(|| ConfigError {
             file: self.doc.file.clone(),
             key: self.child_path(key),
@@ -367,7 +367,7 @@ impl<'d> Node<'d> {
     }
 
     /// Keys of this mapping that are neither `used` nor `known`, with their lines.
-    pub fn unknown_keys(
+    pub(crate) fn unknown_keys(
         &self,
         used: &[&str],
         known: &[&str],
@@ -382,7 +382,7 @@ impl<'d> Node<'d> {
 
     /// A string: any scalar, as its text (yaml.v2 sets a string field from the text, so
     /// `password: 0123` is `0123` and `source-id: 007` is `007`).
-    pub fn string(&self) -> Result<String, ConfigError> {
+    pub(crate) fn string(&self) -> Result<String, ConfigError> {
         match resolve(self.yaml) {
             Some(Resolved::Null) => Ok(String::new()),
             Some(_) => Ok(scalar_text(self.yaml).unwrap_or_default()),
@@ -391,7 +391,7 @@ impl<'d> Node<'d> {
     }
 
     /// A boolean, YAML 1.1's as yaml.v2 reads them (`true`, `yes`, `on`, `y`…).
-    pub fn bool(&self) -> Result<bool, ConfigError> {
+    pub(crate) fn bool(&self) -> Result<bool, ConfigError> {
         match resolve(self.yaml) {
             Some(Resolved::Bool(b)) => Ok(b),
             _ => Err(self.error(format!(
@@ -404,7 +404,7 @@ impl<'d> Node<'d> {
     /// An integer within `range` (yaml.v2: decimal, `0x` hex, `0` or `0o` octal, `0b`
     /// binary, `_` separators; a float is truncated, as yaml.v2 sets an int field from one, so
     /// `port: 3306.0` and `port: 03309`, no octal and so a float, are 3306 and 3309).
-    pub fn integer(&self, range: std::ops::RangeInclusive<i64>) -> Result<i64, ConfigError> {
+    pub(crate) fn integer(&self, range: std::ops::RangeInclusive<i64>) -> Result<i64, ConfigError> {
         let resolved = match resolve(self.yaml) {
             Some(Resolved::Float) => scalar_text(self.yaml)
                 .and_then(|t| t.replace('_', "").parse::<f64>().ok())
@@ -427,7 +427,7 @@ impl<'d> Node<'d> {
     }
 
     /// A sequence's items.
-    pub fn items(&self) -> Result<Vec<Node<'d>>, ConfigError> {
+    pub(crate) fn items(&self) -> Result<Vec<Node<'d>>, ConfigError> {
         match &self.yaml.data {
             YamlData::Sequence(items) => Ok(items
                 .iter()

@@ -1,10 +1,13 @@
 //! A tiny harness for tests that run the real `startpoint` binary.
 
+// Limits and measures the binary's process with libc (setrlimit, wait4).
+#![allow(unsafe_code)]
+
 use std::process::Command;
 
 /// What one run of the binary printed and returned.
 #[derive(Debug)]
-pub struct Output {
+pub(crate) struct Output {
     pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
@@ -12,13 +15,13 @@ pub struct Output {
 
 impl Output {
     #[track_caller]
-    pub fn assert_success(&self) {
+    pub(crate) fn assert_success(&self) {
         self.assert_code(0);
     }
 
     /// The run ended by itself with exit status `code`.
     #[track_caller]
-    pub fn assert_code(&self, code: i32) {
+    pub(crate) fn assert_code(&self, code: i32) {
         assert_eq!(
             self.code,
             Some(code),
@@ -30,7 +33,7 @@ impl Output {
 
     /// stdout as one JSON document.
     #[track_caller]
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
             panic!(
                 "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
@@ -41,7 +44,7 @@ impl Output {
 
     /// The field at JSON pointer `pointer` (`/files/0/why/code`) of stdout is `expected`.
     #[track_caller]
-    pub fn assert_json(&self, pointer: &str, expected: impl Into<serde_json::Value>) {
+    pub(crate) fn assert_json(&self, pointer: &str, expected: impl Into<serde_json::Value>) {
         let document = self.json();
         let expected = expected.into();
         assert_eq!(
@@ -53,7 +56,7 @@ impl Output {
 
     /// stderr says `text`.
     #[track_caller]
-    pub fn assert_stderr_has(&self, text: &str) {
+    pub(crate) fn assert_stderr_has(&self, text: &str) {
         assert!(
             self.stderr.contains(text),
             "stderr lacks {text:?}:\n{}",
@@ -63,12 +66,12 @@ impl Output {
 }
 
 /// Runs `startpoint ARGS` from the project root, without inheriting `STARTPOINT_HOME`.
-pub fn startpoint(args: &[&str]) -> Output {
+pub(crate) fn startpoint(args: &[&str]) -> Output {
     startpoint_env(args, &[])
 }
 
 /// Runs `startpoint ARGS` with extra environment variables.
-pub fn startpoint_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) fn startpoint_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     // Each run starts with an empty summary cache of its own (a test that wants a warm one
     // passes --cache-dir), so that no run depends on what another left in ~/.cache.
     let cache = tempfile::tempdir().expect("a temporary cache directory");
@@ -86,41 +89,41 @@ pub fn startpoint_env(args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 /// A temporary state directory and the files a command reads, for the task commands.
-pub struct Scene {
+pub(crate) struct Scene {
     dir: tempfile::TempDir,
 }
 
 impl Scene {
-    pub fn new() -> Scene {
+    pub(crate) fn new() -> Scene {
         Scene {
             dir: tempfile::tempdir().expect("a temporary directory"),
         }
     }
 
     /// A path inside the scene.
-    pub fn path(&self, name: &str) -> std::path::PathBuf {
+    pub(crate) fn path(&self, name: &str) -> std::path::PathBuf {
         self.dir.path().join(name)
     }
 
     /// The state directory commands get as `--state-dir`.
-    pub fn state(&self) -> String {
+    pub(crate) fn state(&self) -> String {
         self.path("state").display().to_string()
     }
 
     /// Writes a file into the scene and returns its path.
-    pub fn file(&self, name: &str, text: &str) -> String {
+    pub(crate) fn file(&self, name: &str, text: &str) -> String {
         let path = self.path(name);
         std::fs::write(&path, text).expect("write a scene file");
         path.display().to_string()
     }
 
     /// Runs `startpoint --state-dir STATE ARGS`.
-    pub fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.run_env(args, &[])
     }
 
     /// Runs `startpoint --state-dir STATE ARGS` with extra environment variables.
-    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+    pub(crate) fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let state = self.state();
         let mut all = vec!["--state-dir", state.as_str()];
         all.extend_from_slice(args);
@@ -128,7 +131,7 @@ impl Scene {
     }
 
     /// `operate-source create` of a source file with `text`, which must succeed.
-    pub fn create_source(&self, name: &str, text: &str) {
+    pub(crate) fn create_source(&self, name: &str, text: &str) {
         let file = self.file(name, text);
         self.run(&["operate-source", "create", &file])
             .assert_success();
@@ -139,7 +142,7 @@ impl Scene {
 /// own and without `STARTPOINT_HOME`: for a test that spawns, kills or times a run. Such a
 /// run may outlive any guard, so its cache lives under cargo's `target/tmp` (which `cargo
 /// clean` takes) rather than in a directory removed on drop.
-pub fn command() -> Command {
+pub(crate) fn command() -> Command {
     let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "startpoint-test-cache-{}-{}",
         std::process::id(),
@@ -155,7 +158,7 @@ pub fn command() -> Command {
 
 /// What a run under [`bounded`] came to: its output, and what it cost.
 #[derive(Debug)]
-pub struct Bounded {
+pub(crate) struct Bounded {
     pub output: Output,
     /// The signal that ended it, if one did.
     pub signal: Option<i32>,
@@ -168,14 +171,14 @@ pub struct Bounded {
 
 /// The address space a bounded run may map: far above what startpoint needs (a runtime's
 /// threads and allocator arenas reserve a few hundred MiB), far below an unbounded read.
-pub const BOUNDED_ADDRESS_SPACE: u64 = 4 << 30;
+pub(crate) const BOUNDED_ADDRESS_SPACE: u64 = 4 << 30;
 /// The resident memory every bad-input run must stay under.
-pub const BOUNDED_RSS_KIB: u64 = 256 * 1024;
+pub(crate) const BOUNDED_RSS_KIB: u64 = 256 * 1024;
 
 /// Runs `startpoint ARGS` under an address-space limit and a wall clock limit (`wall`; killed
 /// past it), and reports its peak RSS: a bad input must end in a clear error, not a hang, a
 /// crash or a machine's worth of memory.
-pub fn bounded(args: &[&str], wall: std::time::Duration) -> Bounded {
+pub(crate) fn bounded(args: &[&str], wall: std::time::Duration) -> Bounded {
     use std::io::Read;
     use std::os::unix::process::CommandExt;
     let mut command = command();
@@ -259,7 +262,7 @@ impl Bounded {
     /// Ended by itself within the limit, without a panic (101), an abort (134) or a signal,
     /// with a peak RSS under [`BOUNDED_RSS_KIB`].
     #[track_caller]
-    pub fn assert_contained(&self) {
+    pub(crate) fn assert_contained(&self) {
         let show = || {
             format!(
                 "code {:?}, signal {:?}, {:?}, peak RSS {} KiB\nstdout:\n{}\nstderr:\n{}",
@@ -288,7 +291,7 @@ impl Bounded {
     /// [`Bounded::assert_contained`], and failed with a message on stderr (or in the JSON reply
     /// on stdout) that contains every one of `words`.
     #[track_caller]
-    pub fn assert_refused_with(&self, words: &[&str]) {
+    pub(crate) fn assert_refused_with(&self, words: &[&str]) {
         self.assert_contained();
         assert_ne!(self.output.code, Some(0), "{:?}", self.output);
         let said = format!("{}{}", self.output.stdout, self.output.stderr);

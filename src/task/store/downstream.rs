@@ -25,7 +25,7 @@ const NOT_THERE: [u16; 2] = [1049, 1146];
 
 /// The target database as a checkpoint store.
 #[derive(Debug, Clone)]
-pub struct DownstreamStore {
+pub(crate) struct DownstreamStore {
     pub settings: ConnSettings,
 }
 
@@ -41,7 +41,7 @@ type Row8 = (
 );
 
 impl DownstreamStore {
-    pub fn new(settings: ConnSettings) -> DownstreamStore {
+    pub(crate) fn new(settings: ConnSettings) -> DownstreamStore {
         DownstreamStore { settings }
     }
 
@@ -90,7 +90,7 @@ impl DownstreamStore {
 
     /// A connection to the target database. A refused authentication is asked once more
     /// (remote::AUTH_TRIES: the driver signs a 31-byte ed25519 nonce about once in 256).
-    pub async fn connect(&self, deadline: Instant) -> Result<Conn, StoreError> {
+    pub(crate) async fn connect(&self, deadline: Instant) -> Result<Conn, StoreError> {
         let settings = self.settings.with_tls_loaded().map_err(|e| self.error(e))?;
         let mut tries = 0;
         loop {
@@ -104,7 +104,7 @@ impl DownstreamStore {
     }
 
     /// The global rows of `task` (none when the schema or table does not exist).
-    pub async fn read(
+    pub(crate) async fn read(
         &self,
         meta_schema: &str,
         task: &str,
@@ -128,7 +128,7 @@ impl DownstreamStore {
     }
 
     /// How many rows DM's sharding meta table of `task` holds (0 when there is none).
-    pub async fn sharding_meta_rows(
+    pub(crate) async fn sharding_meta_rows(
         &self,
         meta_schema: &str,
         task: &str,
@@ -148,7 +148,7 @@ impl DownstreamStore {
     }
 
     /// The log of `task`, newest first.
-    pub async fn log(
+    pub(crate) async fn log(
         &self,
         meta_schema: &str,
         task: &str,
@@ -198,7 +198,11 @@ impl DownstreamStore {
 
     /// Applies `plan`: DDL, then one checked transaction, then (whole-task `--remove-meta`)
     /// DM's other meta tables dropped.
-    pub async fn apply(&self, plan: &StorePlan, deadline: Instant) -> Result<(), StoreError> {
+    pub(crate) async fn apply(
+        &self,
+        plan: &StorePlan,
+        deadline: Instant,
+    ) -> Result<(), StoreError> {
         let tables = TaskTables::new(Dialect::MySql, &plan.meta_schema, &plan.task)?;
         let mut conn = self.connect(deadline).await?;
         let result = self.apply_on(&mut conn, &tables, plan, deadline).await;

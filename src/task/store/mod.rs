@@ -67,7 +67,7 @@ pub(crate) enum CheckpointStore {
 
 impl CheckpointStore {
     /// The SQL its statements are written in.
-    pub fn dialect(&self) -> Dialect {
+    pub(crate) fn dialect(&self) -> Dialect {
         match self {
             CheckpointStore::Embedded(_) => Dialect::Sqlite,
             CheckpointStore::Downstream(_) => Dialect::MySql,
@@ -75,7 +75,7 @@ impl CheckpointStore {
     }
 
     /// Where it is, for people: the embedded store's file, the downstream's server.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             CheckpointStore::Embedded(store) => {
                 format!("startpoint's embedded store {}", store.path().display())
@@ -88,7 +88,7 @@ impl CheckpointStore {
     }
 
     /// The target database, for the downstream store's prechecks.
-    pub fn downstream(&self) -> Option<&DownstreamStore> {
+    pub(crate) fn downstream(&self) -> Option<&DownstreamStore> {
         match self {
             CheckpointStore::Downstream(store) => Some(store),
             CheckpointStore::Embedded(_) => None,
@@ -96,7 +96,7 @@ impl CheckpointStore {
     }
 
     /// The global rows of `task` (none when there are no tables yet).
-    pub async fn read(
+    pub(crate) async fn read(
         &self,
         meta_schema: &str,
         task: &str,
@@ -113,7 +113,7 @@ impl CheckpointStore {
     }
 
     /// The log of `task`, newest first.
-    pub async fn log(
+    pub(crate) async fn log(
         &self,
         meta_schema: &str,
         task: &str,
@@ -130,7 +130,11 @@ impl CheckpointStore {
     }
 
     /// Applies `plan` in one transaction (see the module documentation).
-    pub async fn apply(&self, plan: &StorePlan, deadline: Instant) -> Result<(), StoreError> {
+    pub(crate) async fn apply(
+        &self,
+        plan: &StorePlan,
+        deadline: Instant,
+    ) -> Result<(), StoreError> {
         match self {
             CheckpointStore::Embedded(store) => {
                 let (store, plan) = (store.clone(), plan.clone());
