@@ -180,7 +180,7 @@ impl StartPoint {
     pub fn notes(&self, format: Format) -> Vec<String> {
         let mut notes = Vec::new();
         match format {
-            Format::Debezium => notes.extend(self.debezium_signal_note()),
+            Format::Debezium => notes.push(self.debezium_signal_note()),
             Format::FlinkCdc | Format::Canal if self.tagged() => notes.push(format!(
                 "{}: the GTID set has tags (MySQL 8.4), which {}'s GTID parser cannot read: \
                  only the file and position are given",
@@ -269,21 +269,17 @@ impl StartPoint {
 
     /// What stderr says of Debezium's `set-binlog-position` signal: why it is `null`, or,
     /// when it is given, that the offsets PATCH comes first and what the signal needs.
-    fn debezium_signal_note(&self) -> Option<String> {
-        let mut notes = Vec::new();
+    fn debezium_signal_note(&self) -> String {
         let set_given = match &self.gtids {
             ExecutedGtids::MySql(set) => !set.is_empty(),
             ExecutedGtids::MariaDb(pos) => !pos.to_string().is_empty(),
             ExecutedGtids::None => false,
         };
         if self.debezium_signal().is_null() && set_given {
-            notes.push(
-                "debezium: the GTID set has gaps or tags, which the MySQL connector's \
-                 set-binlog-position signal does not take, and a file and position \
-                 would not move a connector that reads GTIDs: no signal is given; use \
-                 the offsets PATCH"
-                    .to_owned(),
-            );
+            "debezium: the GTID set has gaps or tags, which the MySQL connector's \
+             set-binlog-position signal does not take, and a file and position would not move a \
+             connector that reads GTIDs: no signal is given; use the offsets PATCH"
+                .to_owned()
         } else if self.debezium_signal().is_null() {
             let why = match (self.writes_gtids, &self.gtids) {
                 (None, _) => {
@@ -296,17 +292,17 @@ impl StartPoint {
                 }
                 _ => "the source writes GTIDs but none precedes the point",
             };
-            notes.push(format!(
+            format!(
                 "debezium: {why}; the set-binlog-position signal could only take a \
                  file and position, which a connector that reads GTIDs ignores (it \
                  keeps its offset's GTIDs): no signal is given; use the offsets PATCH"
-            ));
+            )
         } else if !debezium_file_name(&self.file) && !set_given {
-            notes.push(format!(
+            format!(
                 "debezium: the set-binlog-position signal refuses the file name {} \
                  (it takes NAME.NNNNNN); use the offsets PATCH",
                 self.file
-            ));
+            )
         } else {
             // SetBinlogPositionSignal came with 3.5.0 (MySQL) and 3.6.0 (MariaDB).
             let (connector, since) = match self.flavor {
@@ -330,9 +326,8 @@ impl StartPoint {
                      events of the transaction at the point",
                 );
             }
-            notes.push(caveat);
+            caveat
         }
-        notes.pop()
     }
 
     /// The output of `format`.

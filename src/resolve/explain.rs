@@ -365,6 +365,7 @@ pub enum Step {
 
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Every variant is named here, so a new one cannot go unprinted.
         match self {
             Step::NotBisected { .. }
             | Step::Bisected { .. }
@@ -375,7 +376,17 @@ impl fmt::Display for Step {
             | Step::NotSearched { .. }
             | Step::SearchAbandoned { .. }
             | Step::SearchedOnServer { .. } => self.fmt_reading(f),
-            _ => self.fmt_search(f),
+            Step::BeforeFirstCreation
+            | Step::ClockSkipsNothing { .. }
+            | Step::SkippedOnClock { .. }
+            | Step::SkippedOnAssumption { .. }
+            | Step::AssumptionDoesNotHold { .. }
+            | Step::ClockContradicted { .. }
+            | Step::SkippedOnSummary { .. }
+            | Step::WalkedForGtids { .. }
+            | Step::Found { .. }
+            | Step::AllBefore { .. }
+            | Step::Walked { .. } => self.fmt_search(f),
         }
     }
 }
@@ -461,6 +472,7 @@ impl Step {
                 "walked {from} onwards: the transaction at {file}:{pos} is the first whose \
                  {basis} time is at or after the start time ({skipped} transactions before it)"
             ),
+            // The reading steps, which `fmt` routes to `fmt_reading`.
             _ => Ok(()),
         }
     }
@@ -507,6 +519,7 @@ impl Step {
                 "{file}: searched by commit time on the server ({probes} probes, {bytes} bytes), \
                  then streamed from {from}"
             ),
+            // The search's steps, which `fmt` routes to `fmt_search`.
             _ => Ok(()),
         }
     }
