@@ -150,6 +150,16 @@ fn shell(text: &str) -> String {
 }
 
 impl StartPoint {
+    /// Whether a GTID set precedes the point: an empty set and none are one case for every
+    /// consumer.
+    fn has_gtids(&self) -> bool {
+        match &self.gtids {
+            ExecutedGtids::MySql(set) => !set.is_empty(),
+            ExecutedGtids::MariaDb(pos) => !pos.is_empty(),
+            ExecutedGtids::None => false,
+        }
+    }
+
     fn gtid_text(&self) -> String {
         self.gtids.to_string()
     }
@@ -270,11 +280,7 @@ impl StartPoint {
     /// What stderr says of Debezium's `set-binlog-position` signal: why it is `null`, or,
     /// when it is given, that the offsets PATCH comes first and what the signal needs.
     fn debezium_signal_note(&self) -> String {
-        let set_given = match &self.gtids {
-            ExecutedGtids::MySql(set) => !set.is_empty(),
-            ExecutedGtids::MariaDb(pos) => !pos.to_string().is_empty(),
-            ExecutedGtids::None => false,
-        };
+        let set_given = self.has_gtids();
         if self.debezium_signal().is_null() && set_given {
             "debezium: the GTID set has gaps or tags, which the MySQL connector's \
              set-binlog-position signal does not take, and a file and position would not move a \
@@ -371,7 +377,7 @@ impl StartPoint {
         value.insert("file".into(), self.file.clone().into());
         value.insert("pos".into(), self.pos.into());
         let gtid = match &self.gtids {
-            ExecutedGtids::MariaDb(pos) if !pos.to_string().is_empty() => Some(pos.to_string()),
+            ExecutedGtids::MariaDb(pos) if !pos.is_empty() => Some(pos.to_string()),
             _ => self.mysql_gtid_text(),
         };
         if let Some(gtid) = &gtid {
@@ -426,7 +432,7 @@ impl StartPoint {
                     false => serde_json::Value::Null,
                 }
             }
-            ExecutedGtids::MariaDb(pos) if !pos.to_string().is_empty() => {
+            ExecutedGtids::MariaDb(pos) if !pos.is_empty() => {
                 serde_json::json!({ "gtid_set": pos.to_string() })
             }
             // A connector on a GTID server reads the GTIDs its offset keeps, not the file: the
