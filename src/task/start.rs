@@ -539,24 +539,7 @@ async fn written_by_others(
     for row in overwritten {
         // The log is newest first.
         let last = log.iter().find(|e| e.source_id == row.source_id);
-        let ours = last.is_some_and(|entry| {
-            let location = |name: &str, pos: u32, gtid: &str| CheckpointLocation {
-                binlog_name: name.to_owned(),
-                binlog_pos: pos,
-                binlog_gtid: gtid.to_owned(),
-            };
-            let exit = location(
-                &entry.exit_safe_binlog_name,
-                entry.exit_safe_binlog_pos,
-                &entry.exit_safe_binlog_gtid,
-            );
-            let has_exit = !exit.binlog_name.is_empty() || !exit.binlog_gtid.is_empty();
-            row.stored
-                == StoredCheckpoint {
-                    checkpoint: location(&entry.binlog_name, entry.binlog_pos, &entry.binlog_gtid),
-                    exit_point: has_exit.then_some(exit),
-                }
-        });
+        let ours = last.is_some_and(|entry| entry.stored() == row.stored);
         if !ours {
             foreign.push(ForeignRow {
                 source_id: row.source_id.clone(),

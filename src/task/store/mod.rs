@@ -627,6 +627,23 @@ pub struct LogEntry {
     pub tool: String,
 }
 
+impl LogEntry {
+    /// The checkpoint and exit point this entry set, as the global row holds them.
+    pub fn stored(&self) -> StoredCheckpoint {
+        global_row(
+            self.source_id.clone(),
+            Some(self.binlog_name.clone()),
+            Some(i64::from(self.binlog_pos)),
+            Some(self.binlog_gtid.clone()),
+            Some(self.exit_safe_binlog_name.clone()),
+            Some(i64::from(self.exit_safe_binlog_pos)),
+            Some(self.exit_safe_binlog_gtid.clone()),
+            None,
+        )
+        .stored
+    }
+}
+
 /// Checks the rows read inside the transaction against what the plan was decided on.
 pub(crate) fn check_unchanged(plan: &StorePlan, rows: &[GlobalRow]) -> Result<(), StoreError> {
     for (source_id, expected) in &plan.expected {
