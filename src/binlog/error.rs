@@ -13,13 +13,14 @@ pub enum BinlogError {
     #[error(transparent)]
     Input(#[from] crate::input::InputError),
 
-    /// What carries a stream's events failed (a live server's connection), kept whole: the
-    /// layer that made the stream knows the type and takes it back with `downcast`.
-    #[error("{source}")]
+    /// What carries a stream's events failed (a live server's connection). This layer sits
+    /// below the network and knows only that the stream stopped; the failure itself stays,
+    /// typed, with the layer that made the stream, which gives it to its caller in place of
+    /// this one.
+    #[error("{origin}: the connection carrying the binlog stream failed")]
     Transport {
         /// The stream's origin, e.g. `127.0.0.1:3307`.
         origin: String,
-        source: Box<dyn std::error::Error + Send + Sync>,
     },
 
     #[error(

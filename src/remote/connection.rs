@@ -20,7 +20,7 @@ use crate::binlog::header::FLAG_ARTIFICIAL;
 use crate::binlog::{BinlogError, ChecksumAlg, EventType, Flavor};
 use crate::resolve::{ReadProgress, SearchStats};
 
-use super::error::{self, RemoteError};
+use super::error::{self, Failures, RemoteError};
 use super::settings::ConnSettings;
 use super::tap::{Batch, Deframer, TapItem, frame_commands};
 use super::throttle::Throttle;
@@ -790,6 +790,8 @@ pub(super) struct StreamEvents {
     pub(super) payload_end: Option<u32>,
     pub(super) counters: Arc<Mutex<SearchStats>>,
     pub(super) progress: Option<Arc<ReadProgress>>,
+    /// Where a failure of the stream is kept for the layer that made the search.
+    pub(super) failures: Failures,
 }
 
 impl StreamEvents {
@@ -798,9 +800,9 @@ impl StreamEvents {
         if let Some(stream) = self.stream.take() {
             self.handle.block_on(stream.close());
         }
+        self.failures.keep(error);
         Some(Err(BinlogError::Transport {
             origin: self.settings.address(),
-            source: Box::new(error),
         }))
     }
 }

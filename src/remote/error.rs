@@ -7,6 +7,7 @@
 //! names the server; none contains a password.
 
 use crate::input::escape_controls;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::binlog::BinlogError;
@@ -248,6 +249,29 @@ pub enum RemoteError {
         what: String,
         message: String,
     },
+}
+
+/// Where a network failure met inside the search waits for the layer that made the search.
+///
+/// The binlog reader and the search sit below the network: they carry only the fact that the
+/// transport stopped ([`BinlogError::Transport`], [`crate::resolve::ResolveError::Transport`]),
+/// so they need not know this module's types. The failure itself is kept here, typed, by the
+/// reader or sequence that met it, and taken back when the search returns: nothing is boxed
+/// as `dyn Error` and nothing is downcast.
+#[derive(Clone, Default)]
+pub(super) struct Failures(Arc<Mutex<Option<RemoteError>>>);
+
+impl Failures {
+    /// Keeps `error` as the failure behind the transport error returned next. The latest one
+    /// is kept: it is the one the search returns with.
+    pub(super) fn keep(&self, error: RemoteError) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(error);
+    }
+
+    /// The failure kept last, if any.
+    pub(super) fn take(&self) -> Option<RemoteError> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
 }
 
 /// "after 3s 2ms", or "at the deadline" when the time taken is not known.

@@ -32,7 +32,7 @@ use super::connection::{
     CONTROL_ROUND_TRIPS, DUMP_ROUND_TRIPS, FILE_PROBE_EVENTS, POSITION_PROBE_EVENTS, Role,
     ServerFacts, StreamEvents, dump, dump_head, within,
 };
-use super::error::{Recovery, RemoteError};
+use super::error::{Failures, Recovery, RemoteError};
 use super::settings::ConnSettings;
 use super::throttle::Throttle;
 
@@ -145,11 +145,13 @@ pub(super) async fn over_sequence<T: Send + 'static>(
         notes: Vec::new(),
         assume,
         open_walk: None,
+        failures: Failures::default(),
     };
+    let failures = sequence.failures.clone();
     let outcome = tokio::task::spawn_blocking(move || work(&mut sequence)).await;
     match outcome {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(err)) => Err(remote_error(settings, err)),
+        Ok(Err(err)) => Err(remote_error(settings, err, &failures)),
         Err(join) => Err(RemoteError::Stopped {
             server: settings.address(),
             why: join.to_string(),
@@ -158,21 +160,17 @@ pub(super) async fn over_sequence<T: Send + 'static>(
 }
 
 /// The error behind a failed search over a server: the network's own when the connection
-/// failed (it travels whole through the reader and the search), else the reader's or the
-/// search's, naming the server.
-fn remote_error(settings: &ConnSettings, err: ResolveError) -> RemoteError {
+/// failed (kept in `failures` while the reader and the search carry its marker), else the
+/// reader's or the search's, naming the server.
+fn remote_error(settings: &ConnSettings, err: ResolveError, failures: &Failures) -> RemoteError {
     let server = || settings.address();
-    let unbox = |inner: Box<dyn std::error::Error + Send + Sync>| match inner.downcast() {
-        Ok(remote) => *remote,
-        Err(other) => RemoteError::Driver {
-            server: server(),
-            what: "reading the binlog stream".to_owned(),
-            message: other.to_string(),
-        },
-    };
     match err {
-        ResolveError::Sequence(inner)
-        | ResolveError::Binlog(BinlogError::Transport { source: inner, .. }) => unbox(inner),
+        ResolveError::Transport { .. } | ResolveError::Binlog(BinlogError::Transport { .. }) => {
+            failures.take().unwrap_or_else(|| RemoteError::Stopped {
+                server: server(),
+                why: "the connection failed and its error was not kept".to_owned(),
+            })
+        }
         ResolveError::Binlog(source) => RemoteError::Binlog {
             server: server(),
             what: "reading the binlog stream".to_owned(),
@@ -360,6 +358,8 @@ pub(super) struct RemoteSequence {
     /// A per-file dump that read to the end of a file and stands at the start of the next
     /// (its index), to go on with if that file is read next.
     open_walk: Option<(usize, RemoteWalk)>,
+    /// Where a network failure is kept while the search carries only its marker.
+    failures: Failures,
 }
 
 impl RemoteSequence {
@@ -385,6 +385,7 @@ impl RemoteSequence {
             payload_end: None,
             counters: counters.clone(),
             progress: self.progress.clone(),
+            failures: self.failures.clone(),
         };
         Ok(RemoteWalk {
             source: EventStreamSource::new(
@@ -398,6 +399,7 @@ impl RemoteSequence {
             index,
             counters,
             progress: self.progress.clone(),
+            failures: self.failures.clone(),
             only,
             capture: Capture::default(),
             reached_next: false,
@@ -439,7 +441,10 @@ impl RemoteSequence {
     }
 
     fn fail(&self, error: RemoteError) -> ResolveError {
-        ResolveError::Sequence(Box::new(error))
+        self.failures.keep(error);
+        ResolveError::Transport {
+            origin: self.settings.address(),
+        }
     }
 }
 
@@ -823,6 +828,7 @@ pub(super) struct RemoteWalk {
     index: usize,
     counters: Arc<Mutex<SearchStats>>,
     progress: Option<Arc<ReadProgress>>,
+    failures: Failures,
     /// A per-file read: the walk ends where the next file begins.
     only: bool,
     capture: Capture,
@@ -907,17 +913,17 @@ impl EventSource for RemoteWalk {
         let Some(position) = self.names.iter().position(|n| n == self.source.file_name()) else {
             if self.missing.iter().any(|n| n == self.source.file_name()) {
                 // A gap in the middle: the walk's GTID state cannot cross it.
+                self.failures.keep(RemoteError::FileMissing {
+                    server: self.source.name().to_owned(),
+                    what: "walking the binlog".to_owned(),
+                    message: format!(
+                        "{} is listed but not on the server's disk, and a walk from a file \
+                         that declares no GTIDs cannot pass it",
+                        self.source.file_name()
+                    ),
+                });
                 return Err(BinlogError::Transport {
                     origin: self.source.name().to_owned(),
-                    source: Box::new(RemoteError::FileMissing {
-                        server: self.source.name().to_owned(),
-                        what: "walking the binlog".to_owned(),
-                        message: format!(
-                            "{} is listed but not on the server's disk, and a walk from a file \
-                             that declares no GTIDs cannot pass it",
-                            self.source.file_name()
-                        ),
-                    }),
                 });
             }
             return Ok(false);
@@ -962,9 +968,9 @@ impl Walk for RemoteWalk {
 mod tests {
     use super::*;
 
-    /// A network failure inside the search travels inside the errors themselves and comes out
-    /// as the same `RemoteError`, still retryable, whether it reached the search through the
-    /// binlog reader or from the sequence.
+    /// A network failure inside the search comes out as the same `RemoteError`, still
+    /// retryable, whether it reached the search through the binlog reader or from the
+    /// sequence: the search carries only its marker, and the failure waits, typed, beside it.
     #[test]
     fn a_network_failure_inside_the_search_comes_back_whole() {
         let settings = ConnSettings::from_url("mysql://repl@127.0.0.1:3307", None).unwrap();
@@ -975,19 +981,30 @@ mod tests {
         };
         let through_the_reader = ResolveError::Binlog(BinlogError::Transport {
             origin: settings.address(),
-            source: Box::new(dropped()),
         });
-        let from_the_sequence = ResolveError::Sequence(Box::new(dropped()));
+        let from_the_sequence = ResolveError::Transport {
+            origin: settings.address(),
+        };
         for error in [through_the_reader, from_the_sequence] {
-            let error = remote_error(&settings, error);
+            let failures = Failures::default();
+            failures.keep(dropped());
+            let error = remote_error(&settings, error, &failures);
             assert!(matches!(error, RemoteError::Connection { .. }), "{error}");
             assert_eq!(error.recovery(), Recovery::Transient);
             assert_eq!(error.to_string(), dropped().to_string());
         }
+        // A marker with no failure kept is a bug, said as one, never a silent success.
+        let lost = ResolveError::Transport {
+            origin: settings.address(),
+        };
+        assert!(matches!(
+            remote_error(&settings, lost, &Failures::default()),
+            RemoteError::Stopped { .. }
+        ));
         // The reader's own errors name the server.
         let corrupt = ResolveError::Binlog(BinlogError::corrupt("f", 4, "bad"));
         assert!(matches!(
-            remote_error(&settings, corrupt),
+            remote_error(&settings, corrupt, &Failures::default()),
             RemoteError::Binlog { .. }
         ));
     }

@@ -315,10 +315,14 @@ pub enum ResolveError {
     Binlog(#[from] BinlogError),
     #[error(transparent)]
     Source(#[from] LocalSourceError),
-    /// The sequence's own failure (a live server's), kept whole: the layer that made the
-    /// sequence knows the type and takes it back with `downcast`.
-    #[error("{0}")]
-    Sequence(Box<dyn std::error::Error + Send + Sync>),
+    /// The sequence's transport failed (a live server's connection). As with
+    /// [`BinlogError::Transport`], the failure itself stays, typed, with the layer that made
+    /// the sequence, which gives it to its caller in place of this one.
+    #[error("{origin}: the connection to the binlog's source failed")]
+    Transport {
+        /// The sequence's origin, e.g. `127.0.0.1:3307`.
+        origin: String,
+    },
     #[error(
         "{file}: the binlog carries no GTIDs (written with gtid_mode=OFF?), so --gtid on cannot \
          be met; use --gtid auto or --gtid off"
