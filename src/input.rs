@@ -24,13 +24,19 @@ pub const MAX_TEXT_BYTES: u64 = 16 << 20;
 /// What a path is when it is not a regular file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
+    /// A directory.
     Directory,
+    /// A named pipe, which would block a reader until a writer comes.
     Fifo,
+    /// A Unix socket.
     Socket,
+    /// A character device (`/dev/zero`, a terminal).
     CharDevice,
+    /// A block device (a disk).
     BlockDevice,
     /// A symlink that could not be followed (dangling, or a loop).
     Symlink,
+    /// Anything else that is not a regular file.
     Other,
 }
 
@@ -75,25 +81,44 @@ impl fmt::Display for FileKind {
 /// Why a file could not be opened or read.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
+    /// Opening or reading the file failed.
     #[error("{}: cannot read it: {source}", path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The system's error.
         source: std::io::Error,
     },
+    /// The path is not a regular file, so it is never opened.
     #[error("{}: it is {kind}, not a regular file; give the path of a file", path.display())]
-    NotRegular { path: PathBuf, kind: FileKind },
+    NotRegular {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead.
+        kind: FileKind,
+    },
+    /// The file is larger than what it is read as may be, so it is not read.
     #[error(
         "{}: it holds more than {}, the most {what} may hold; give the right file",
         path.display(),
         size_text(*limit)
     )]
     TooLarge {
+        /// The file.
         path: PathBuf,
+        /// The most it may hold, in bytes.
         limit: u64,
+        /// What the file was read as (`a task file`, `an index`…).
         what: &'static str,
     },
+    /// The file holds bytes that are not UTF-8.
     #[error("{}: it is not UTF-8 text; {what} must be text", path.display())]
-    NotText { path: PathBuf, what: &'static str },
+    NotText {
+        /// The file.
+        path: PathBuf,
+        /// What the file was read as.
+        what: &'static str,
+    },
 }
 
 /// `16 MiB`, or `100 bytes` below a MiB.
@@ -106,6 +131,7 @@ fn size_text(bytes: u64) -> String {
 }
 
 impl InputError {
+    /// The path the error is about.
     pub fn path(&self) -> &Path {
         match self {
             InputError::Io { path, .. }

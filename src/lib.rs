@@ -13,7 +13,8 @@
 //! | a live server over the replication protocol | [`remote`] |
 //! | the search over files, then inside one: a [`Resolution`] | [`resolve`] |
 //! | a source, a start time and options → the answer (the one entry point) | [`locate`](mod@locate) |
-//! | the answer → a DM task decision (checkpoint, safe mode, DM's replies) | [`task`] |
+//! | the answer → a DM task decision (checkpoint, safe mode, DM's replies) | `task` |
+//! | the answer → what each consumer takes (Debezium, Flink CDC, Canal, a replica) | `emit` |
 //!
 //! # Example
 //!
@@ -41,6 +42,16 @@
 //! # }
 //! ```
 //!
+//! # The library surface
+//!
+//! What these docs show is the surface kept for library users: [`locate()`] and its [`Source`],
+//! [`Options`] and [`Located`] answer; the [`Resolution`] with its typed explanations
+//! ([`resolve::explain`]); the GTID types; and the errors, each variant with its fields. Every
+//! public item of it is documented (the `missing_docs` lint holds it so). The command-line
+//! tool and the tests also reach further in (`task`, `emit`, the binlog reader, the search's
+//! roles); those items are public for them only, hidden from these docs, and may change
+//! without notice.
+//!
 //! With the `testkit` feature (the tests' build only), `testkit` holds the test support (a
 //! private MariaDB server, the binlog writer, the fixture workload and the oracles derived from
 //! the server's own tools) and crash points abort where a test asks; the library and the
@@ -48,9 +59,11 @@
 
 pub mod binlog;
 #[cfg(feature = "testkit")]
+#[doc(hidden)]
 pub mod crashpoint;
 #[cfg(not(feature = "testkit"))]
 mod crashpoint;
+#[doc(hidden)]
 pub mod emit;
 pub mod gtid;
 pub mod input;
@@ -60,8 +73,10 @@ pub mod remote;
 pub mod resolve;
 pub mod source;
 pub mod start_time;
+#[doc(hidden)]
 pub mod task;
 #[cfg(feature = "testkit")]
+#[doc(hidden)]
 pub mod testkit;
 pub mod unit;
 

@@ -42,7 +42,9 @@ pub enum Source {
 /// How to search, besides the source and the time.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Which clock a transaction's time is read from: its commit (the default) or its first event.
     pub basis: TimeBasis,
+    /// Whether to compute the GTID set executed before the answer (`auto`: when the binlog has GTIDs).
     pub gtid: GtidMode,
     /// The zone a start time without an offset is read in; `None`: see the module doc.
     pub zone: Option<Zone>,
@@ -78,7 +80,9 @@ impl Options {
 /// The answer, and what the start time meant.
 #[derive(Debug, Clone)]
 pub struct Located {
+    /// The instant the start time meant, and the zone it was read in.
     pub start: ResolvedTime,
+    /// The answer: where to start, the GTID set, and how the search reached it.
     pub resolution: Resolution,
     /// `VERSION()` of a live server.
     pub server_version: Option<String>,
@@ -89,14 +93,19 @@ pub struct Located {
 /// Why there is no answer.
 #[derive(Debug, thiserror::Error)]
 pub enum LocateError {
+    /// The start time or the zone cannot be read.
     #[error(transparent)]
     Time(#[from] TimeError),
+    /// The local directory cannot be listed as one binlog sequence.
     #[error(transparent)]
     Source(#[from] LocalSourceError),
+    /// A local search failed (a damaged binlog, no GTIDs where `--gtid on` asked for them).
     #[error(transparent)]
     Resolve(#[from] ResolveError),
+    /// Talking to a live server failed, or its search did.
     #[error(transparent)]
     Remote(#[from] RemoteError),
+    /// The search's thread stopped with a panic or was cancelled (a bug): its text.
     #[error("internal error: the search's thread stopped ({0}); please report it")]
     Thread(String),
 }

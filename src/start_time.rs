@@ -20,18 +20,32 @@ pub const ACCEPTED_FORMS: &str = "'2006-01-02 15:04:05', '2006-01-02T15:04:05', 
 /// Why a start time or a time zone was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TimeError {
+    /// The text is not a date and time in an accepted form.
     #[error("start-time {input:?} is not a time startpoint understands; expected {ACCEPTED_FORMS}")]
-    Format { input: String },
+    Format {
+        /// The start time as written.
+        input: String,
+    },
+    /// The local time falls in a daylight-saving gap of its zone.
     #[error(
         "start-time {input:?} does not exist in {zone}: the clocks skip it at a daylight-saving \
          change; write it with an explicit offset or pick a time outside the gap"
     )]
-    NonExistent { input: String, zone: String },
+    NonExistent {
+        /// The start time as written.
+        input: String,
+        /// The zone it was read in.
+        zone: String,
+    },
+    /// The zone is neither a known IANA name nor an offset.
     #[error(
         "unknown time zone {zone:?}; use an IANA name such as Europe/Berlin or UTC, or an \
          offset such as +08:00"
     )]
-    Zone { zone: String },
+    Zone {
+        /// The zone as written.
+        zone: String,
+    },
 }
 
 /// A start time as written: wall-clock date and time, and the offset if one was given.
@@ -39,7 +53,9 @@ pub enum TimeError {
 pub struct StartTime {
     /// Exactly as the user wrote it (DM's error texts quote it).
     pub input: String,
+    /// The wall-clock date and time.
     pub local: NaiveDateTime,
+    /// The offset written with it (`Z`, `+08:00`); `None`: the zone decides.
     pub offset: Option<FixedOffset>,
 }
 
@@ -206,6 +222,7 @@ impl StartTime {
 /// The instant a start time means, and how it was reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedTime {
+    /// The instant, in microseconds since the Unix epoch.
     pub instant_us: i64,
     /// The zone and offset used, e.g. `Europe/Berlin (+02:00)`.
     pub zone: String,
@@ -217,7 +234,9 @@ pub struct ResolvedTime {
 /// used.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AmbiguousTime {
+    /// The local time as written.
     pub local: String,
+    /// The zone it happens twice in.
     pub zone: String,
     /// The offset used (the earlier instant's), when known.
     pub used: Option<String>,
@@ -247,7 +266,9 @@ impl fmt::Display for AmbiguousTime {
 pub enum Zone {
     /// This machine's zone (`TZ`, else `/etc/localtime`).
     Local,
+    /// A zone of the IANA database, with its daylight-saving rules.
     Named(chrono_tz::Tz),
+    /// A fixed offset from UTC.
     Fixed(FixedOffset),
 }
 

@@ -53,11 +53,17 @@ impl fmt::Display for TimeBasis {
 /// What ended a unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UnitEnd {
+    /// An XID event: the commit of a transactional engine's transaction.
     Xid,
+    /// `XA PREPARE`: the first phase of an XA transaction, which the binlog records as a unit.
     XaPrepare,
+    /// A `COMMIT` query event (a non-transactional engine, or MariaDB's statement form).
     Commit,
+    /// A `ROLLBACK` query event.
     Rollback,
+    /// `XA COMMIT` of a prepared XA transaction.
     XaCommit,
+    /// `XA ROLLBACK` of a prepared XA transaction.
     XaRollback,
     /// A statement outside a transaction (DDL, statement-based DML, LOAD DATA).
     Statement,
@@ -68,6 +74,7 @@ pub enum UnitEnd {
 }
 
 impl UnitEnd {
+    /// The name JSON output uses (`xid`, `xa-prepare`, `commit`…).
     pub fn as_str(self) -> &'static str {
         match self {
             UnitEnd::Xid => "xid",
@@ -104,6 +111,7 @@ pub struct TransactionUnit {
     pub recorded_commit_us: Option<u64>,
     /// The unit's GTID; `None` for anonymous transactions and binlogs without GTIDs.
     pub gtid: Option<UnitGtid>,
+    /// What ended the unit.
     pub end: UnitEnd,
     /// `transaction_length` from a MySQL 8 GTID event.
     pub transaction_length: Option<u64>,
@@ -124,6 +132,7 @@ impl TransactionUnit {
         i64::from(self.begin_ts) * 1_000_000
     }
 
+    /// The unit's time in µs on `basis`.
     pub fn time_us(&self, basis: TimeBasis) -> i64 {
         match basis {
             TimeBasis::Commit => self.commit_us(),
@@ -182,14 +191,17 @@ impl<S: EventSource> UnitReader<S> {
         self.ended_open
     }
 
+    /// The event source being read.
     pub fn source(&self) -> &S {
         &self.source
     }
 
+    /// The event source being read, to move it.
     pub fn source_mut(&mut self) -> &mut S {
         &mut self.source
     }
 
+    /// The event source, where the reader stopped.
     pub fn into_source(self) -> S {
         self.source
     }
@@ -207,10 +219,12 @@ impl<S: EventSource> UnitReader<S> {
         self.initial.as_ref()
     }
 
+    /// What was read past without failing (damaged or unknown events).
     pub fn warnings(&self) -> &[BinlogWarning] {
         &self.warnings
     }
 
+    /// The warnings so far, leaving none.
     pub fn take_warnings(&mut self) -> Vec<BinlogWarning> {
         std::mem::take(&mut self.warnings)
     }
@@ -527,7 +541,12 @@ pub fn declared_gtids<S: EventSource>(
 pub enum FirstCommit {
     /// The first transaction starts at `pos` with a GTID event recording its
     /// `immediate_commit_timestamp` (MySQL ≥ 8.0.1): `us`.
-    At { pos: u64, us: i64 },
+    At {
+        /// Byte offset of the transaction's first event.
+        pos: u64,
+        /// Its `immediate_commit_timestamp`, µs since the Unix epoch.
+        us: i64,
+    },
     /// The file ends (ROTATE, STOP, or its last byte) before any transaction.
     NoUnits,
     /// The first transaction records no commit time (MariaDB, MySQL ≤ 5.7, a file without

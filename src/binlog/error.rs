@@ -6,8 +6,14 @@ use std::io;
 /// Why a binlog could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum BinlogError {
+    /// Opening or reading the file failed.
     #[error("{file}: cannot read it: {source}")]
-    Io { file: String, source: io::Error },
+    Io {
+        /// The file.
+        file: String,
+        /// The system's error.
+        source: io::Error,
+    },
 
     /// A FIFO, a device, a directory: never opened as a binlog.
     #[error(transparent)]
@@ -23,54 +29,86 @@ pub enum BinlogError {
         origin: String,
     },
 
+    /// The file does not start with the binlog magic.
     #[error(
         "{file} is not a binlog file (it does not start with the binlog magic fe 62 69 6e); \
          remove it from the binlog directory or its index"
     )]
-    NotABinlog { file: String },
+    NotABinlog {
+        /// The file.
+        file: String,
+    },
 
+    /// The file is a binlog of a format before v4 (MySQL 3.23, 4.x).
     #[error(
         "{file}: unsupported binlog version ({what}); only binlog format v4 (MySQL 5.0 and \
          later, MariaDB) can be read"
     )]
-    UnsupportedVersion { file: String, what: String },
-
-    #[error("{file} at offset {offset}: {what}")]
-    Corrupt {
+    UnsupportedVersion {
+        /// The file.
         file: String,
-        offset: u64,
+        /// What its first event says, e.g. `binlog_version 3`.
         what: String,
     },
 
+    /// An event's bytes contradict themselves or the format (a length past the file, a header
+    /// out of range).
+    #[error("{file} at offset {offset}: {what}")]
+    Corrupt {
+        /// The file, or the stream's origin.
+        file: String,
+        /// Byte offset of the event in the file.
+        offset: u64,
+        /// What is wrong.
+        what: String,
+    },
+
+    /// An event's CRC32 checksum does not match its bytes.
     #[error(
         "{file} at offset {offset}: CRC32 mismatch in {event} (stored {stored:#010x}, computed \
          {computed:#010x}); the file is damaged there"
     )]
     Checksum {
+        /// The file, or the stream's origin.
         file: String,
+        /// Byte offset of the event in the file.
         offset: u64,
+        /// The event's type name.
         event: String,
+        /// The checksum the event carries.
         stored: u32,
+        /// The checksum of its bytes.
         computed: u32,
     },
 
+    /// A file other than the newest ends inside an event.
     #[error(
         "{file} ends inside an event at offset {offset} ({available} of {size} bytes present); \
          only the newest binlog file of a source may end mid-event, so this file was cut short \
          or damaged"
     )]
     Truncated {
+        /// The file.
         file: String,
+        /// Byte offset of the event cut short.
         offset: u64,
+        /// The event's size as its header gives it.
         size: u64,
+        /// The bytes of it the file holds.
         available: u64,
     },
 
+    /// The file is encrypted (MariaDB's `encrypt_binlog`): only the server can read it.
     #[error(
         "{file} at offset {offset}: the binlog is encrypted (START_ENCRYPTION_EVENT) and cannot \
          be read without the server's key; resolve against the live server instead"
     )]
-    Encrypted { file: String, offset: u64 },
+    Encrypted {
+        /// The file.
+        file: String,
+        /// Byte offset of the START_ENCRYPTION_EVENT.
+        offset: u64,
+    },
 }
 
 impl BinlogError {
@@ -86,8 +124,11 @@ impl BinlogError {
 /// A problem that does not stop reading but that a user should hear about.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BinlogWarning {
+    /// The file, or the stream's origin.
     pub file: String,
+    /// Byte offset in the file.
     pub offset: u64,
+    /// What is wrong there.
     pub trouble: Trouble,
 }
 
@@ -98,9 +139,15 @@ pub enum Trouble {
     /// A transaction starts here but the file ends before it commits: it is skipped.
     EndsBeforeCommit,
     /// A transaction starts here but a new one starts at `next` before it commits: skipped.
-    Interrupted { next: u64 },
+    Interrupted {
+        /// Byte offset where the next transaction starts.
+        next: u64,
+    },
     /// An event of unknown type `type_code`, not marked ignorable, was skipped.
-    UnknownEvent { type_code: u8 },
+    UnknownEvent {
+        /// The event's type code.
+        type_code: u8,
+    },
 }
 
 impl std::fmt::Display for Trouble {

@@ -19,8 +19,11 @@ pub struct MariaGtidParseError {
 /// One MariaDB GTID.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct MariaGtid {
+    /// The replication domain.
     pub domain: u32,
+    /// The server_id of the server that wrote the transaction.
     pub server: u32,
+    /// The sequence number within the domain.
     pub seq: u64,
 }
 
@@ -99,10 +102,12 @@ pub struct MariaGtidPos {
 }
 
 impl MariaGtidPos {
+    /// An empty position.
     pub fn new() -> MariaGtidPos {
         MariaGtidPos::default()
     }
 
+    /// Whether no domain has a GTID.
     pub fn is_empty(&self) -> bool {
         self.domains.is_empty()
     }
@@ -112,6 +117,7 @@ impl MariaGtidPos {
         self.domains.insert(gtid.domain, gtid);
     }
 
+    /// `domain`'s last GTID, if the position has one.
     pub fn get(&self, domain: u32) -> Option<MariaGtid> {
         self.domains.get(&domain).copied()
     }
@@ -157,6 +163,7 @@ pub struct MariaGtidSet {
 }
 
 impl MariaGtidSet {
+    /// Whether the set holds no GTID.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -172,6 +179,7 @@ impl MariaGtidSet {
             .all(|(key, seq)| self.entries.get(key).is_some_and(|mine| mine >= seq))
     }
 
+    /// The GTIDs, one per (domain, server_id), in that order.
     pub fn iter(&self) -> impl Iterator<Item = MariaGtid> + '_ {
         self.entries
             .iter()

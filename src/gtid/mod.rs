@@ -17,7 +17,9 @@ pub use mysql::{Gtid, GtidSet, Tag, Tsid, Uuid};
 /// The GTID of one transaction unit, in its flavour.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub enum UnitGtid {
+    /// A MySQL GTID, `uuid[:tag]:gno`.
     MySql(Gtid),
+    /// A MariaDB GTID, `domain-server-seq`.
     MariaDb(MariaGtid),
 }
 
@@ -34,9 +36,12 @@ impl fmt::Display for UnitGtid {
 /// MariaDB GTID position, or nothing for binlogs without GTIDs (printed as `""`).
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub enum ExecutedGtids {
+    /// No GTIDs: the binlog has none, or they were not asked for (`--gtid off`).
     #[default]
     None,
+    /// A MySQL GTID set, as `gtid_executed` prints it.
     MySql(GtidSet),
+    /// A MariaDB GTID position (one GTID per domain), as `gtid_slave_pos` takes it.
     MariaDb(MariaGtidPos),
 }
 

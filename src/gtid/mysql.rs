@@ -85,6 +85,7 @@ impl fmt::Debug for Uuid {
 pub struct Tag(String);
 
 impl Tag {
+    /// `text` as a tag, lower-cased; `None` when it is not a valid tag.
     pub fn parse(text: &str) -> Option<Tag> {
         let lower = text.to_ascii_lowercase();
         let mut chars = lower.chars();
@@ -95,6 +96,7 @@ impl Tag {
         (first_ok && rest_ok && lower.len() <= 32).then_some(Tag(lower))
     }
 
+    /// The tag, lower-case.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -103,6 +105,7 @@ impl Tag {
 /// Transaction source id: a UUID and, for tagged GTIDs, a tag.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct Tsid {
+    /// The source server's UUID (`server_uuid`).
     pub uuid: Uuid,
     /// `None` sorts before every tag, which gives MySQL's print order.
     pub tag: Option<Tag>,
@@ -111,7 +114,9 @@ pub struct Tsid {
 /// One MySQL GTID: `uuid[:tag]:gno`.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct Gtid {
+    /// Who wrote the transaction.
     pub tsid: Tsid,
+    /// The transaction's number for that source, from 1.
     pub gno: u64,
 }
 
@@ -229,10 +234,12 @@ pub struct GtidSet {
 }
 
 impl GtidSet {
+    /// An empty set.
     pub fn new() -> GtidSet {
         GtidSet::default()
     }
 
+    /// Whether the set holds no GTID.
     pub fn is_empty(&self) -> bool {
         self.sources.is_empty()
     }
@@ -242,6 +249,7 @@ impl GtidSet {
         self.sources.iter()
     }
 
+    /// Adds one GTID.
     pub fn add(&mut self, gtid: &Gtid) {
         self.add_range(&gtid.tsid, gtid.gno, gtid.gno);
     }
@@ -258,12 +266,14 @@ impl GtidSet {
         }
     }
 
+    /// Whether `gtid` is in the set.
     pub fn contains(&self, gtid: &Gtid) -> bool {
         self.sources
             .get(&gtid.tsid)
             .is_some_and(|set| set.contains(gtid.gno))
     }
 
+    /// Adds every GTID of `other`.
     pub fn union_with(&mut self, other: &GtidSet) {
         for (tsid, set) in &other.sources {
             match self.sources.get_mut(tsid) {
@@ -275,6 +285,7 @@ impl GtidSet {
         }
     }
 
+    /// The GTIDs of both sets.
     pub fn union(&self, other: &GtidSet) -> GtidSet {
         let mut result = self.clone();
         result.union_with(other);

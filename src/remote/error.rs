@@ -17,54 +17,87 @@ use super::settings::ConnSettings;
 /// Why talking to a live server failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
+    /// The server refused the user name or password (error 1045). MariaDB says the same to a
+    /// plain connection where the server or the account requires TLS.
     #[error(
         "{server}: access denied for user {user}: check the user name and password (MYSQL_PWD, \
          the URL or the source file's from.password){hint}; the server said: {message}"
     )]
     Auth {
+        /// The server, as `host:port`.
         server: String,
+        /// The user name the connection gave.
         user: String,
+        /// The server's error message, control characters escaped.
         message: String,
         /// What else to check, given how the connection was made.
         hint: String,
     },
 
+    /// The server accepts only TLS connections and this one was made without TLS (error 3159,
+    /// `ER_SECURE_TRANSPORT_REQUIRED`).
     #[error(
         "{server}: the server accepts only TLS connections (require_secure_transport=ON): give \
          --ssl-ca (and --ssl-cert/--ssl-key if it wants a client certificate), or the source \
          file's from.security; the server said: {message}"
     )]
-    TlsRequired { server: String, message: String },
+    TlsRequired {
+        /// The server, as `host:port`.
+        server: String,
+        /// The server's error message, control characters escaped.
+        message: String,
+    },
 
+    /// The account lacks a privilege what was being done needs (errors 1044, 1142, 1227 and
+    /// 1370).
     #[error(
         "{server}: user {user} may not {what}: {message}; grant it REPLICATION SLAVE and \
          REPLICATION CLIENT (MariaDB 10.5 and later: REPLICATION SLAVE and BINLOG MONITOR)"
     )]
     Privilege {
+        /// The server, as `host:port`.
         server: String,
+        /// The user name the connection gave.
         user: String,
+        /// What was being done, in words or as the statement run.
         what: String,
+        /// The server's error message, control characters escaped.
         message: String,
     },
 
+    /// Binary logging is off: the server says so (error 1381) or lists no binlog file.
     #[error("{server}: binary logging is off (log_bin=OFF), so there is no binlog to start from")]
-    BinlogOff { server: String },
+    BinlogOff {
+        /// The server, as `host:port`.
+        server: String,
+    },
 
+    /// The server cannot send the file or position asked for (error 1236), most likely because
+    /// it was purged: worth one fresh listing.
     #[error(
         "{server}: the server cannot send {what}: {message} (error 1236: the file or position \
          is not available; it may have been purged)"
     )]
     BinlogUnavailable {
+        /// The server, as `host:port`.
         server: String,
+        /// What was being done, in words or as the statement run.
         what: String,
+        /// The server's error message, control characters escaped.
         message: String,
     },
 
+    /// The TLS handshake or the check of a certificate failed.
     #[error(
         "{server}: TLS failed: {message}; check --ssl-ca/--ssl-cert/--ssl-key or the source \
          file's from.security"
     )]
-    Tls { server: String, message: String },
+    Tls {
+        /// The server, as `host:port`.
+        server: String,
+        /// The TLS library's or the driver's error text, control characters escaped.
+        message: String,
+    },
 
     /// `--server-id` names a replica the server has registered: dumping with it would disconnect
     /// that replica (and it us), over and over, until the deadline.
@@ -74,8 +107,11 @@ pub enum RemoteError {
          or leave it out to draw one from a reserved range"
     )]
     ServerIdInUse {
+        /// The server, as `host:port`.
         server: String,
+        /// The server_id given with `--server-id`.
         id: u32,
+        /// The registered replica, as `host NAME`, or `no report-host` when it gave none.
         host: String,
     },
 
@@ -87,8 +123,11 @@ pub enum RemoteError {
          large); resolve from a copy of the binlog files with --binlog-dir"
     )]
     PositionBeyond4Gib {
+        /// The server, as `host:port`.
         server: String,
+        /// The binlog file's name.
         file: String,
+        /// Byte offset in the file that the dump would start at, past `u32::MAX`.
         pos: u64,
     },
 
@@ -96,8 +135,11 @@ pub enum RemoteError {
     /// wrong address); after, a resolver's hiccup, and retried.
     #[error("{server}: {what}: the host name does not resolve ({message}); check the address")]
     Unresolved {
+        /// The server, as `host:port`.
         server: String,
+        /// What was being done, in words.
         what: String,
+        /// The operating system's error text.
         message: String,
     },
 
@@ -108,8 +150,11 @@ pub enum RemoteError {
          the server is running"
     )]
     Refused {
+        /// The server, as `host:port`.
         server: String,
+        /// What was being done, in words.
         what: String,
+        /// The operating system's error text.
         message: String,
     },
 
@@ -120,8 +165,11 @@ pub enum RemoteError {
          ed25519, or use another account"
     )]
     AuthPlugin {
+        /// The server, as `host:port`.
         server: String,
+        /// The user name the connection gave.
         user: String,
+        /// The plugin's name as the server gave it, control characters escaped.
         plugin: String,
     },
 
@@ -129,8 +177,11 @@ pub enum RemoteError {
     /// hand rather than purged. A fresh listing shows it with size 0, and it becomes a gap.
     #[error("{server}: {what}: a binlog file the server lists is missing from its disk: {message}")]
     FileMissing {
+        /// The server, as `host:port`.
         server: String,
+        /// What was being done, in words or as the statement run.
         what: String,
+        /// The server's error message, control characters escaped.
         message: String,
     },
 
@@ -146,10 +197,15 @@ pub enum RemoteError {
          --binlog-dir, or choose a start time after the change"
     )]
     GtidModeRefuses {
+        /// The server, as `host:port`.
         server: String,
+        /// What was being done, in words.
         what: String,
+        /// The server's `gtid_mode`: `ON` or `OFF`.
         mode: &'static str,
+        /// The transactions it will not send: `anonymous (GTID-less)` or `GTID`.
         refused: &'static str,
+        /// The server's error message, control characters escaped.
         message: String,
     },
 
@@ -157,9 +213,13 @@ pub enum RemoteError {
     /// 1226 for the account): the probes fall back to one at a time, and it is retried.
     #[error("{server}: {what}: server error {code}: {message}")]
     ConnectionLimit {
+        /// The server, as `host:port`.
         server: String,
+        /// What was being done, in words or as the statement run.
         what: String,
+        /// The MySQL error code the server sent: 1203 or 1226.
         code: u16,
+        /// The server's error message, control characters escaped.
         message: String,
     },
 
@@ -167,86 +227,142 @@ pub enum RemoteError {
     /// in error 1236's text or with its own code): another is drawn.
     #[error("{server}: {what}: server error {code}: {message}")]
     ServerIdTaken {
+        /// The server, as `host:port`.
         server: String,
+        /// What was being done, in words.
         what: String,
+        /// The MySQL error code the server sent (1236, or its own code for this).
         code: u16,
+        /// The server's error message, control characters escaped.
         message: String,
     },
 
+    /// Any other error the server sent. The few that say to wait (too many connections, a
+    /// server shutting down or starting, a lock wait) are retried; the rest are definite.
     #[error("{server}: {what}: server error {code}: {message}")]
     Server {
+        /// The server, as `host:port`.
         server: String,
+        /// What was being done, in words or as the statement run.
         what: String,
+        /// The MySQL error code the server sent.
         code: u16,
+        /// The server's error message, control characters escaped.
         message: String,
     },
 
+    /// The events the server sent could not be read as binlog.
     #[error("{server}: {what}: {source}")]
     Binlog {
+        /// The server, as `host:port`.
         server: String,
+        /// What was being read, in words (`reading the start of FILE`, say).
         what: String,
+        /// What the binlog reader met.
         source: BinlogError,
     },
 
+    /// The connection could not be made or was lost (reset, closed, no greeting from the
+    /// server): retried.
     #[error("{server}: {what}: {message}")]
     Connection {
+        /// The server, as `host:port`.
         server: String,
+        /// What was being done, in words or as the statement run.
         what: String,
+        /// What went wrong, as the driver or the operating system said it.
         message: String,
     },
 
+    /// The `--rpc-timeout` deadline passed before the work was done.
     #[error(
         "{server}: gave up {what} {} (the --rpc-timeout deadline); the last error was: {last}",
         after(*elapsed)
     )]
     Deadline {
+        /// The server, as `host:port`.
         server: String,
+        /// What was being done when the deadline passed, in words or as the statement run.
         what: String,
+        /// How long was spent before giving up; zero when not known.
         elapsed: Duration,
+        /// The last error met, as text (with the one of the attempt before it, if any).
         last: String,
     },
 
     /// The start time cannot be read in the server's zone.
     #[error("{server}: {error}")]
     StartTime {
+        /// The server, as `host:port`.
         server: String,
+        /// Why the start time cannot be read there (a local time the zone skips, say).
         error: crate::start_time::TimeError,
     },
+    /// The server cannot turn the start time into a timestamp in its zone: `UNIX_TIMESTAMP`
+    /// gives no instant after the epoch for it.
     #[error(
         "{server}: start-time {input:?} is outside what the server can represent as a timestamp \
          in {zone}"
     )]
     TimeOutOfRange {
+        /// The server, as `host:port`.
         server: String,
+        /// The start time exactly as the user wrote it.
         input: String,
+        /// The server's time zone, in words (`the server's time zone (UTC)`, say).
         zone: String,
     },
     /// The replication stream sent an event too short to have a header.
     #[error("{server}: reading the binlog stream: an event of {len} bytes")]
-    ShortEvent { server: String, len: usize },
+    ShortEvent {
+        /// The server, as `host:port`.
+        server: String,
+        /// The event's length in bytes, under the 19 of a header.
+        len: usize,
+    },
     /// `SHOW BINARY LOGS` named a file with control characters (escaped here).
     #[error("{server}: SHOW BINARY LOGS lists a file whose name holds control characters ({name})")]
-    ControlCharacters { server: String, name: String },
+    ControlCharacters {
+        /// The server, as `host:port`.
+        server: String,
+        /// The file's name, control characters escaped.
+        name: String,
+    },
     /// The search failed outside the network (a corrupt or missing binlog on the server).
     #[error("{server}: {error}")]
     Search {
+        /// The server, as `host:port`.
         server: String,
+        /// What the search returned.
         error: Box<crate::resolve::ResolveError>,
     },
     /// The work for this server stopped with a panic (a driver's, say): this source's failure,
     /// not the run's.
     #[error("{server}: internal error ({panic}); please report it")]
-    Panicked { server: String, panic: String },
+    Panicked {
+        /// The server, as `host:port`.
+        server: String,
+        /// The panic's message.
+        panic: String,
+    },
     /// The thread reading the stream stopped (`why`: cancelled, or a panic's text).
     #[error(
         "{server}: internal error: the replication stream could not be read ({why}); please report it"
     )]
-    Stopped { server: String, why: String },
+    Stopped {
+        /// The server, as `host:port`.
+        server: String,
+        /// Why it stopped: the join error's text, or that the connection's error was not kept.
+        why: String,
+    },
     /// The driver failed in a way none of the variants above names (its text, escaped).
     #[error("{server}: {what}: {message}")]
     Driver {
+        /// The server, as `host:port`.
         server: String,
+        /// What was being done, in words or as the statement run.
         what: String,
+        /// The driver's error text, control characters escaped.
         message: String,
     },
 }

@@ -79,10 +79,13 @@ pub use settings::{ConnSettings, InlineTls, Pem, Secret, TlsFiles};
 /// What a resolution against a server needs besides the connection.
 #[derive(Debug, Clone)]
 pub struct RemoteRequest {
+    /// The start time as the user wrote it.
     pub start: StartTime,
     /// Reads a bare start time in this zone instead of asking the server.
     pub zone: Option<Zone>,
+    /// Which clock a transaction's time is read from.
     pub basis: TimeBasis,
+    /// Whether to compute the GTID set executed before the answer.
     pub gtid: GtidMode,
     /// When to give up, all retries included.
     pub deadline: Instant,
@@ -97,7 +100,9 @@ pub struct RemoteRequest {
 /// The answer, and the instant the start time meant.
 #[derive(Debug, Clone)]
 pub struct RemoteAnswer {
+    /// The instant the start time meant, and the zone it was read in.
     pub start: ResolvedTime,
+    /// The answer.
     pub resolution: Resolution,
     /// `VERSION()` of the server.
     pub server_version: String,

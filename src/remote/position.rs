@@ -16,8 +16,11 @@ use super::settings::ConnSettings;
 /// (`@@gtid_executed` on MySQL, `@@gtid_binlog_pos` on MariaDB).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerPosition {
+    /// The newest binlog file.
     pub file: String,
+    /// Its size: where the next transaction will be written.
     pub pos: u64,
+    /// The GTIDs executed, as the server prints them (`""` without GTIDs).
     pub gtid: String,
 }
 

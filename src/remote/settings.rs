@@ -19,6 +19,7 @@ pub const PROBE_SERVER_ID_MIN: u32 = 0xF000_0000;
 pub struct Secret(String);
 
 impl Secret {
+    /// Keeps `text` as a password.
     pub fn new(text: impl Into<String>) -> Secret {
         Secret(text.into())
     }
@@ -28,6 +29,7 @@ impl Secret {
         &self.0
     }
 
+    /// Whether the password is empty (no password).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -50,8 +52,11 @@ impl fmt::Display for Secret {
 /// `LoadTLSContent`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TlsFiles {
+    /// The CA certificate file the server's certificate is checked against.
     pub ca: Option<PathBuf>,
+    /// The client certificate file, for servers that ask for one.
     pub cert: Option<PathBuf>,
+    /// The client certificate's private key file.
     pub key: Option<PathBuf>,
     /// PEM given inline, which wins over the files.
     pub inline: Option<Box<InlineTls>>,
@@ -60,8 +65,11 @@ pub struct TlsFiles {
 /// TLS material a DM config gives inline (`ssl-ca-bytes`, `ssl-ca-base64`…).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct InlineTls {
+    /// The CA certificate.
     pub ca: Option<Pem>,
+    /// The client certificate.
     pub cert: Option<Pem>,
+    /// The client certificate's private key.
     pub key: Option<Pem>,
 }
 
@@ -103,6 +111,7 @@ impl TlsFiles {
         })
     }
 
+    /// Whether no material at all is given (TLS without a CA or client certificate).
     pub fn is_empty(&self) -> bool {
         self.ca.is_none()
             && self.cert.is_none()
@@ -129,12 +138,17 @@ fn material<T: From<Vec<u8>> + From<PathBuf>>(
 /// Everything needed to connect to one server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnSettings {
+    /// The host name or IP address.
     pub host: String,
+    /// The TCP port.
     pub port: u16,
+    /// The user to log in as (needs REPLICATION SLAVE and REPLICATION CLIENT).
     pub user: String,
+    /// The password; never printed.
     pub password: Secret,
     /// TLS with these files; `None` for a plain connection.
     pub tls: Option<TlsFiles>,
+    /// Whether to ask for the compressed protocol.
     pub compress: bool,
     /// A fixed server_id for probes; `None` draws one from the reserved range per connection.
     pub server_id: Option<u32>,
@@ -146,6 +160,7 @@ pub struct ConnSettings {
 pub struct SettingsError {
     /// The URL with any password masked.
     pub shown: String,
+    /// What is wrong with it.
     pub why: String,
 }
 

@@ -39,9 +39,11 @@ const STORE: &str = "summaries-v2.sqlite3";
 /// What a lookup found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
+    /// A summary proven to be of this file.
     Hit(Box<FileSummary>),
     /// A summary of a file of that name that is not this file (or no longer): not used.
     Stale,
+    /// No summary under that name.
     Miss,
 }
 
@@ -296,43 +298,93 @@ fn stat_text(identity: &FileIdentity) -> String {
 pub enum CacheRefusal {
     /// A file system call on `path` failed (`doing`: "create", "look at", "open").
     Io {
+        /// What was being done.
         doing: &'static str,
+        /// The path, when the call had one.
         path: Option<String>,
+        /// The system's error.
         error: String,
     },
     /// SQLite refused: what that means for the store (`problem`), and SQLite's error.
     Sqlite {
+        /// What the refusal means for the store (`it cannot be opened`…).
         problem: &'static str,
+        /// SQLite's error.
         error: String,
     },
     /// `PRAGMA quick_check` did not say ok.
-    Damaged { check: String },
+    Damaged {
+        /// What it said.
+        check: String,
+    },
     /// The directory is a symlink.
-    SymlinkDir { dir: String },
+    SymlinkDir {
+        /// The directory.
+        dir: String,
+    },
     /// The store is a symlink.
     SymlinkStore,
     /// `dir` is not a directory.
-    NotADirectory { dir: String },
+    NotADirectory {
+        /// The path given as the directory.
+        dir: String,
+    },
     /// The store is `kind`, not a regular file.
-    NotRegular { kind: String },
+    NotRegular {
+        /// What it is (`a directory`, `a FIFO`…).
+        kind: String,
+    },
     /// SQLite's `side` file (`-wal`, `-shm`) is not a regular file.
-    SideNotRegular { side: String },
+    SideNotRegular {
+        /// The side file's path.
+        side: String,
+    },
     /// `path` is owned by `uid`, not this user.
-    NotOwned { path: String, uid: u32, me: u32 },
+    NotOwned {
+        /// The file or directory.
+        path: String,
+        /// Its owner's uid.
+        uid: u32,
+        /// This process's effective uid.
+        me: u32,
+    },
     /// `path` can be written by `who` (its group, every other user).
     Writable {
+        /// The file or directory.
         path: String,
+        /// Who else can write it (`its group`, `every other user`).
         who: &'static str,
+        /// Its permission bits.
         mode: u32,
     },
     /// A directory above it is owned by `uid`, neither root nor this user.
-    AncestorNotOwned { dir: String, uid: u32 },
+    AncestorNotOwned {
+        /// The directory.
+        dir: String,
+        /// Its owner's uid.
+        uid: u32,
+    },
     /// A directory above it can be written by every user and is not sticky.
-    AncestorWritable { dir: String, mode: u32 },
+    AncestorWritable {
+        /// The directory.
+        dir: String,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// Written by another version of startpoint.
-    Format { found: String, reads: String },
+    Format {
+        /// The store format found.
+        found: String,
+        /// The format this version reads.
+        reads: String,
+    },
     /// Written on another machine.
-    Machine { theirs: String, ours: String },
+    Machine {
+        /// The machine the store names.
+        theirs: String,
+        /// This machine.
+        ours: String,
+    },
 }
 
 impl std::fmt::Display for CacheRefusal {

@@ -40,13 +40,22 @@ pub enum NoClockSkip {
     /// A relay directory holding several servers' binlogs.
     SeveralServers,
     /// The first transaction of `file` records no commit time.
-    NoCommitTime { file: String },
+    NoCommitTime {
+        /// The binlog file's name.
+        file: String,
+    },
     /// The first file's first transaction committed at or after the start time.
     FirstFileNotBefore,
     /// The first commit times probed do not rise in file order.
-    SteppedBack { file: String },
+    SteppedBack {
+        /// The first file whose first commit time is before an earlier file's.
+        file: String,
+    },
     /// A commit time read went backwards while files were skipped on the clock.
-    WentBackwards { why: ClockContradiction },
+    WentBackwards {
+        /// The commit time that went backwards, and where.
+        why: ClockContradiction,
+    },
 }
 
 impl fmt::Display for NoClockSkip {
@@ -83,11 +92,26 @@ impl fmt::Display for NoClockSkip {
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum ClockContradiction {
     /// The transaction at `file:pos` records no commit time.
-    NoCommitTime { file: String, pos: u64 },
+    NoCommitTime {
+        /// The binlog file's name.
+        file: String,
+        /// Byte offset of the transaction in the file.
+        pos: u64,
+    },
     /// The transaction at `file:pos` committed before the one before it.
-    Backwards { file: String, pos: u64 },
+    Backwards {
+        /// The binlog file's name.
+        file: String,
+        /// Byte offset of the transaction in the file.
+        pos: u64,
+    },
     /// The commit time of the transaction at `file:pos` goes backwards or is missing.
-    BackwardsOrMissing { file: String, pos: u64 },
+    BackwardsOrMissing {
+        /// The binlog file's name.
+        file: String,
+        /// Byte offset of the transaction in the file.
+        pos: u64,
+    },
 }
 
 impl fmt::Display for ClockContradiction {
@@ -113,9 +137,15 @@ impl fmt::Display for ClockContradiction {
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum ReadStart {
     /// The commit clock skips nothing.
-    FromFirst { why: NoClockSkip },
+    FromFirst {
+        /// Why the commit clock lets no file be skipped.
+        why: NoClockSkip,
+    },
     /// The last file whose first transaction committed before the start time, at `at_us`.
-    LastBeforeStart { at_us: i64 },
+    LastBeforeStart {
+        /// When that first transaction committed, in microseconds since the epoch.
+        at_us: i64,
+    },
 }
 
 impl fmt::Display for ReadStart {
@@ -136,6 +166,7 @@ impl fmt::Display for ReadStart {
 /// A transaction that shows an assumption does not hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AssumptionBroken {
+    /// The binlog file holding the transaction.
     pub file: String,
     /// When the transaction is dated.
     pub latest_us: i64,
@@ -164,17 +195,34 @@ pub enum FileReason {
     AnswerIn,
     /// Read because reading starts at or before it (`start`), and every transaction in it is
     /// before the start time when `all_before`.
-    Read { start: ReadStart, all_before: bool },
+    Read {
+        /// Why reading starts at the file it starts at.
+        start: ReadStart,
+        /// Whether every transaction in the file is before the start time.
+        all_before: bool,
+    },
     /// Every transaction in it is before the start time: read in full.
     AllBefore,
     /// Its cached summary shows every transaction before the start time (`latest_us` the latest,
     /// `None` when it holds none).
-    SkippedOnSummary { latest_us: Option<i64> },
+    SkippedOnSummary {
+        /// When its latest transaction is dated, in microseconds since the epoch; `None` when
+        /// it holds no transaction.
+        latest_us: Option<i64>,
+    },
     /// Every transaction in it committed before the first transaction of `file`, which is before
     /// the start time.
-    SkippedOnClock { file: String },
+    SkippedOnClock {
+        /// The binlog file whose first transaction bounds this one.
+        file: String,
+    },
     /// Under `assumption`, every transaction in it is before `file`'s creation.
-    SkippedOnAssumption { assumption: String, file: String },
+    SkippedOnAssumption {
+        /// The assumption's name (`mtime-bounds`, `max-statement=…`).
+        assumption: String,
+        /// The binlog file whose creation bounds this one.
+        file: String,
+    },
 }
 
 impl fmt::Display for FileReason {
@@ -223,19 +271,33 @@ impl fmt::Display for FileReason {
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum NotBisected {
     /// The transaction at `at` records no commit timestamp.
-    NoCommitTime { at: u64 },
+    NoCommitTime {
+        /// Byte offset of the transaction in the file.
+        at: u64,
+    },
     /// No event starts within `mib` MiB of offset `at`.
-    NoEventNear { at: u64, mib: u64 },
+    NoEventNear {
+        /// Byte offset in the file the search for an event start began at.
+        at: u64,
+        /// How far that search reaches, in MiB.
+        mib: u64,
+    },
     /// The commit times probed go backwards.
     ProbesBackwards,
     /// The clock is not monotonic near `at`.
-    NotMonotonic { at: u64 },
+    NotMonotonic {
+        /// Byte offset of the transaction whose commit time goes backwards or is missing.
+        at: u64,
+    },
     /// The transactions disagree with the probes.
     DisagreeWithProbes,
     /// A `transaction_length` does not lead to the next transaction.
     TransactionLength,
     /// The server would not answer the search (`error`).
-    ServerRefused { error: String },
+    ServerRefused {
+        /// The server's error, as text.
+        error: String,
+    },
 }
 
 impl fmt::Display for NotBisected {
@@ -273,7 +335,9 @@ impl fmt::Display for NotBisected {
 /// A place in the binlog: a file and a position in it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct At {
+    /// The binlog file's name.
     pub file: String,
+    /// Byte offset in the file.
     pub pos: u64,
 }
 
@@ -284,81 +348,156 @@ pub enum Step {
     /// The start time is before the first file's creation second + 1 s.
     BeforeFirstCreation,
     /// The commit clock skips no file.
-    ClockSkipsNothing { why: NoClockSkip },
+    ClockSkipsNothing {
+        /// Why the commit clock lets no file be skipped.
+        why: NoClockSkip,
+    },
     /// `count` files skipped on the commit clock: `file` holds a transaction committed at
     /// `at_us`, before the start time (`probed` of `total` files' first commit times probed).
     SkippedOnClock {
+        /// How many files were skipped: all those before `file`.
         count: usize,
+        /// The binlog file reading starts at.
         file: String,
+        /// When its first transaction committed, in microseconds since the epoch.
         at_us: i64,
+        /// How many files' first commit times were probed.
         probed: usize,
+        /// How many files there are.
         total: usize,
     },
     /// `count` files skipped under `assumption`: `file` was created early enough.
     SkippedOnAssumption {
+        /// How many files were skipped: all those before `file`.
         count: usize,
+        /// The assumption's name (`mtime-bounds`, `max-statement=…`).
         assumption: String,
+        /// The binlog file reading starts at.
         file: String,
     },
     /// The assumption does not hold: turned off, and the files it skipped are read.
     AssumptionDoesNotHold {
+        /// The assumption's name (`mtime-bounds`, `max-statement=…`).
         assumption: String,
+        /// The transaction that shows it does not hold.
         why: AssumptionBroken,
     },
     /// A commit time read broke the clock the files before `file` were skipped on: they are
     /// read after all.
     ClockContradicted {
+        /// The commit time that broke the clock, and where.
         why: ClockContradiction,
+        /// The binlog file reading had started at on the clock.
         file: String,
     },
     /// `file` was skipped on its cached summary.
-    SkippedOnSummary { file: String, reason: FileReason },
+    SkippedOnSummary {
+        /// The binlog file's name.
+        file: String,
+        /// What its summary showed.
+        reason: FileReason,
+    },
     /// `file` declares no GTIDs and the state before it is unknown: walked from `from`.
-    WalkedForGtids { file: String, from: String },
+    WalkedForGtids {
+        /// The binlog file that declares no GTIDs.
+        file: String,
+        /// The binlog file the walk starts at.
+        from: String,
+    },
     /// The transaction at `file:pos` is the first at or after the start time.
     Found {
+        /// The binlog file's name.
         file: String,
+        /// Byte offset of the transaction in the file.
         pos: u64,
+        /// The time compared with the start time: commit or begin.
         basis: TimeBasis,
     },
     /// Every transaction from `from` on is before the start time.
-    AllBefore { from: String },
+    AllBefore {
+        /// The binlog file reading started at.
+        from: String,
+    },
     /// Walked from `from` on: `skipped` transactions before the start time, then the answer at
     /// `file:pos` (or none).
     Walked {
+        /// The binlog file the walk started at.
         from: String,
+        /// How many transactions before the start time were walked past.
         skipped: u64,
+        /// Where the answer is; `None` when every transaction is before the start time.
         found: Option<At>,
+        /// The time compared with the start time: commit or begin.
         basis: TimeBasis,
     },
     /// `file` was not bisected.
-    NotBisected { file: String, why: NotBisected },
+    NotBisected {
+        /// The binlog file's name.
+        file: String,
+        /// Why it was read in full.
+        why: NotBisected,
+    },
     /// `file` was bisected by commit time with `probes` probes, then walked `walked`
     /// transactions.
     Bisected {
+        /// The binlog file's name.
         file: String,
+        /// How many probes the bisection took.
         probes: usize,
+        /// How many transactions were walked after it to reach the answer.
         walked: u64,
     },
     /// The GTIDs before the answer in `file` were collected by hopping between GTID events.
-    GtidsHopped { file: String, two_threads: bool },
+    GtidsHopped {
+        /// The binlog file's name.
+        file: String,
+        /// Whether the hopping ran on two threads, one per half of the file.
+        two_threads: bool,
+    },
     /// `file` was read in two halves on two threads, split at the unit at `split`.
-    Halves { file: String, split: u64 },
+    Halves {
+        /// The binlog file's name.
+        file: String,
+        /// Byte offset of the unit the second half starts at.
+        split: u64,
+    },
     /// `file` was read unit by unit.
-    UnitByUnit { file: String },
+    UnitByUnit {
+        /// The binlog file's name.
+        file: String,
+    },
     /// `file` was streamed from a server from its start (to its end when `whole`).
-    Streamed { file: String, whole: bool },
+    Streamed {
+        /// The binlog file's name.
+        file: String,
+        /// Whether it was streamed to its end.
+        whole: bool,
+    },
     /// A server's `file` was not searched on the server: streamed from its start.
-    NotSearched { file: String, why: NotBisected },
+    NotSearched {
+        /// The binlog file's name.
+        file: String,
+        /// Why it was not searched on the server.
+        why: NotBisected,
+    },
     /// A server's `file` was searched, but the walk from the search's answer disagreed with
     /// it: streamed from its start.
-    SearchAbandoned { file: String, why: NotBisected },
+    SearchAbandoned {
+        /// The binlog file's name.
+        file: String,
+        /// How the walk disagreed with the search's answer.
+        why: NotBisected,
+    },
     /// A server's `file` was searched by commit time on the server (`probes` probes, `bytes`
     /// bytes), then streamed from `from`.
     SearchedOnServer {
+        /// The binlog file's name.
         file: String,
+        /// How many probes the search took.
         probes: usize,
+        /// How many bytes the search read from the server.
         bytes: u64,
+        /// Byte offset in the file the stream started at.
         from: u64,
     },
 }
@@ -532,16 +671,25 @@ pub enum Warning {
     /// The start time is before the oldest file (created at `created_us`, when known): binlog
     /// before it may have been purged.
     BeforeOldest {
+        /// The start time, in microseconds since the epoch.
         start_us: i64,
+        /// The oldest binlog file's name.
         file: String,
+        /// When that file was created, in microseconds since the epoch; `None` when not known.
         created_us: Option<i64>,
     },
     /// Files listed in the index before the oldest one present are missing.
     OlderPurged,
     /// Files listed in the index before the answer are missing.
-    Purged { files: Vec<String> },
+    Purged {
+        /// The missing files' names, in index order.
+        files: Vec<String>,
+    },
     /// Files listed in the index after the last one present are missing.
-    PurgedAfterLast { files: Vec<String> },
+    PurgedAfterLast {
+        /// The missing files' names, in index order.
+        files: Vec<String>,
+    },
     /// A transaction was skipped, or an unknown event left out, while reading.
     Binlog(BinlogWarning),
     /// The start time happens twice in its zone: the earlier instant was used.
@@ -594,21 +742,39 @@ impl fmt::Display for Warning {
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum Note {
     /// The summary cache `store` is not used this run: `why`.
-    CacheNotUsed { store: String, why: CacheRefusal },
+    CacheNotUsed {
+        /// The summary cache's path.
+        store: String,
+        /// Why it is not used.
+        why: CacheRefusal,
+    },
     /// The summary cache `store` failed while `doing` (reading, writing): not used any more in
     /// this run.
     CacheGivenUp {
+        /// The summary cache's path.
         store: String,
+        /// What was being done with it: `reading` or `writing`.
         doing: &'static str,
+        /// The error met, as text.
         error: String,
     },
     /// The cached summary of `file` is another file's (replaced or changed): read again.
-    StaleSummary { file: String },
+    StaleSummary {
+        /// The binlog file's name.
+        file: String,
+    },
     /// The cached summary of a server's `file` could not be checked (`error`): read again.
-    SummaryUnchecked { file: String, error: String },
+    SummaryUnchecked {
+        /// The binlog file's name.
+        file: String,
+        /// Why it could not be checked, as text.
+        error: String,
+    },
     /// The assumption does not hold: turned off for the rest of the run.
     AssumptionDoesNotHold {
+        /// The assumption's name (`mtime-bounds`, `max-statement=…`).
         assumption: String,
+        /// The transaction that shows it does not hold.
         why: AssumptionBroken,
     },
 }

@@ -111,6 +111,7 @@ pub(crate) fn identity(file: &BinlogFileEntry) -> Option<FileIdentity> {
 }
 
 impl<'d> LocalSequence<'d> {
+    /// The files of `dir` as the search reads them.
     pub fn new(dir: &'d BinlogDir) -> LocalSequence<'d> {
         LocalSequence {
             files: dir

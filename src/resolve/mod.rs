@@ -37,11 +37,14 @@
 
 pub mod cache;
 pub mod explain;
+#[doc(hidden)]
 pub mod index;
+#[doc(hidden)]
 pub mod linear;
 pub(crate) mod local;
 pub(crate) mod progress;
 pub(crate) mod scan;
+#[doc(hidden)]
 pub mod summary;
 
 use std::fmt;
@@ -79,7 +82,9 @@ pub enum GtidMode {
 pub struct Request {
     /// T, in µs since the epoch.
     pub start_us: i64,
+    /// Which clock a transaction's time is read from.
     pub basis: TimeBasis,
+    /// Whether to compute the GTID set executed before the answer.
     pub gtid: GtidMode,
 }
 
@@ -91,7 +96,10 @@ pub enum Assumption {
     /// No statement (nor a replica's applying of a transaction) ran longer than this many µs:
     /// the log was rotated at most that long after the next file's creation second, so every
     /// unit of a file is before the next file's creation second + 1 s + this.
-    MaxStatement { us: i64 },
+    MaxStatement {
+        /// The longest statement, in µs.
+        us: i64,
+    },
     /// A local file's modification time bounds its units: header times never run ahead of the
     /// server's clock, and the file was last written (or copied) after them.
     FileMtime,
@@ -115,12 +123,17 @@ impl Assumption {
 /// SEMANTICS.md §5's three outcomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {
+    /// A transaction committed at or after T is in the binlog: the answer is where it starts.
     InRange,
+    /// Every transaction in the binlog is at or after T, so T may be before the oldest file
+    /// (older ones were purged): the answer is the oldest file's start, with a warning.
     BelowLowerBound,
+    /// Every transaction in the binlog is before T: there is no location to give.
     AboveUpperBound,
 }
 
 impl Status {
+    /// The name DM and JSON output use (`InRange`…).
     pub fn as_str(self) -> &'static str {
         match self {
             Status::InRange => "InRange",
@@ -139,7 +152,9 @@ impl fmt::Display for Status {
 /// Where replication starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BinlogLocation {
+    /// The binlog file's name, as `SHOW BINARY LOGS` gives it.
     pub file: String,
+    /// Byte offset in the file where the transaction starts (4: the file's start).
     pub pos: u64,
     /// The DM relay sub-directory holding `file`, for relay directories.
     pub relay_subdir: Option<String>,
@@ -148,7 +163,9 @@ pub struct BinlogLocation {
 /// The unit the answer starts at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MatchedUnit {
+    /// The binlog file the unit is in.
     pub file: String,
+    /// The unit.
     pub unit: TransactionUnit,
 }
 
@@ -159,9 +176,11 @@ pub struct SearchStats {
     pub files_opened: u64,
     /// Bytes read from files, or received from a server.
     pub bytes_read: u64,
+    /// Events decoded.
     pub events_read: u64,
     /// Network round trips (0 for local files).
     pub round_trips: u64,
+    /// Wall time of the search, in µs.
     pub elapsed_us: u64,
 }
 
@@ -178,12 +197,14 @@ impl std::ops::AddAssign for SearchStats {
 /// The answer, and how it was reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolution {
+    /// Which of the three outcomes this is.
     pub status: Status,
     /// `None` for AboveUpperBound.
     pub location: Option<BinlogLocation>,
     /// The GTIDs executed before the location; `None` when not computed (`GtidMode::Off`) and
     /// for AboveUpperBound.
     pub gtid: Option<ExecutedGtids>,
+    /// The transaction the answer starts at; `None` when none follows it.
     pub matched: Option<MatchedUnit>,
     /// For the user: purged gaps, skipped transactions, the lower bound.
     pub warnings: Vec<Warning>,
@@ -195,20 +216,26 @@ pub struct Resolution {
     pub notes: Vec<Note>,
     /// The assumption the answer rests on, when files were skipped on one (its name).
     pub assumption: Option<String>,
+    /// What the search read.
     pub stats: SearchStats,
 }
 
 /// What the search did with one file, and why (`--explain`, `--output json`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileVisit {
+    /// The file's name.
     pub name: String,
+    /// The DM relay sub-directory holding it, for relay directories.
     pub relay_subdir: Option<String>,
+    /// Whether it was read or skipped, and on what.
     pub decision: FileDecision,
+    /// Why, with the data the decision rests on.
     pub why: FileReason,
     /// The latest unit time (either basis) of the units read in it, or of its summary.
     pub latest_us: Option<i64>,
 }
 
+/// What the search did with one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileDecision {
     /// Every transaction in it committed before T, by the commit clock (SEMANTICS.md §6.1).
@@ -224,6 +251,7 @@ pub enum FileDecision {
 }
 
 impl FileDecision {
+    /// The name `--output json` uses (`skipped-on-commit-clock`…).
     pub fn as_str(self) -> &'static str {
         match self {
             FileDecision::SkippedOnCommitClock => "skipped-on-commit-clock",
@@ -311,8 +339,10 @@ impl Resolution {
 /// Why a resolution failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
+    /// A binlog file cannot be read (damaged, cut short, encrypted).
     #[error(transparent)]
     Binlog(#[from] BinlogError),
+    /// The local directory cannot be listed.
     #[error(transparent)]
     Source(#[from] LocalSourceError),
     /// The sequence's transport failed (a live server's connection). As with
@@ -323,11 +353,16 @@ pub enum ResolveError {
         /// The sequence's origin, e.g. `127.0.0.1:3307`.
         origin: String,
     },
+    /// `--gtid on` asked for a GTID set, and the binlog has none.
     #[error(
         "{file}: the binlog carries no GTIDs (written with gtid_mode=OFF?), so --gtid on cannot \
          be met; use --gtid auto or --gtid off"
     )]
-    NoGtids { file: String },
+    NoGtids {
+        /// The file the answer is in.
+        file: String,
+    },
+    /// The sequence has no file.
     #[error("there is no binlog file to search")]
     NoFiles,
     /// A clock check failed where none was asked for (a bug).
@@ -355,6 +390,7 @@ pub struct FileProbe {
 /// How a reading from a chosen file ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reading {
+    /// The answer, found in the files read.
     Answer(Box<Resolution>),
     /// A commit time read went backwards (or a transaction recorded none) while the files before
     /// were skipped on the commit clock: the skip is not sound; why.
@@ -364,7 +400,9 @@ pub enum Reading {
 /// One file of a sequence, as the answer names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SequenceFile {
+    /// The file's name.
     pub name: String,
+    /// The DM relay sub-directory holding it, for relay directories.
     pub relay_subdir: Option<String>,
 }
 
@@ -420,6 +458,7 @@ pub trait Summaries {
 /// Reading the binlog files of one source: probes of their first events, walks across them,
 /// whole files; with their [`Listing`] and [`Summaries`], all the search is given.
 pub trait BinlogSequence: Listing + Summaries {
+    /// A walk across the files, from one on.
     type Walk: Walk;
 
     /// Probes the files at `indices` (the implementation may do so concurrently); `deep` reads on

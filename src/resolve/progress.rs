@@ -17,9 +17,13 @@ pub struct ReadProgress {
 /// A consistent-enough copy of the counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ProgressSnapshot {
+    /// Files planned to be read.
     pub files_total: u64,
+    /// Files read to their end.
     pub files_read: u64,
+    /// Bytes planned to be read.
     pub bytes_total: u64,
+    /// Bytes read so far.
     pub bytes_read: u64,
 }
 
@@ -30,14 +34,17 @@ impl ReadProgress {
         self.bytes_total.fetch_add(bytes, Ordering::Relaxed);
     }
 
+    /// `bytes` more bytes were read.
     pub fn read(&self, bytes: u64) {
         self.bytes_read.fetch_add(bytes, Ordering::Relaxed);
     }
 
+    /// One more file was read to its end.
     pub fn file_done(&self) {
         self.files_read.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The counters as they stand, for a progress bar.
     pub fn snapshot(&self) -> ProgressSnapshot {
         ProgressSnapshot {
             files_total: self.files_total.load(Ordering::Relaxed),

@@ -24,45 +24,79 @@ use crate::binlog::reader::BINLOG_MAGIC;
 /// Why a directory could not be used as a binlog source.
 #[derive(Debug, thiserror::Error)]
 pub enum LocalSourceError {
+    /// Listing the directory failed.
     #[error("{}: cannot read the directory: {source}", dir.display())]
     Io {
+        /// The directory.
         dir: PathBuf,
+        /// The system's error.
         source: std::io::Error,
     },
+    /// The directory's binlog index cannot be read.
     #[error("{}: cannot use its index: {source}", dir.display())]
     Index {
+        /// The directory.
         dir: PathBuf,
+        /// Why the index cannot be read.
         source: crate::input::InputError,
     },
+    /// The directory holds more than one `.index` file, so which sequence is meant is unknown.
     #[error(
         "{}: it holds several binlog indexes ({}); point at a directory with one binlog \
          sequence",
         dir.display(),
         names.join(", ")
     )]
-    SeveralIndexes { dir: PathBuf, names: Vec<String> },
+    SeveralIndexes {
+        /// The directory.
+        dir: PathBuf,
+        /// The index files' names.
+        names: Vec<String>,
+    },
+    /// Without an index, the files have more than one base name (`mysql-bin`, `mariadb-bin`…).
     #[error(
         "{}: it holds binlog files of several sequences ({}) and no index to order them; \
          point at a directory with one sequence",
         dir.display(),
         bases.join(", ")
     )]
-    SeveralSequences { dir: PathBuf, bases: Vec<String> },
+    SeveralSequences {
+        /// The directory.
+        dir: PathBuf,
+        /// The base names found.
+        bases: Vec<String>,
+    },
+    /// The directory holds no binlog file.
     #[error("{}: no binlog files in it{}", dir.display(), hint)]
-    Empty { dir: PathBuf, hint: String },
+    Empty {
+        /// The directory.
+        dir: PathBuf,
+        /// What else was in the directory, in parentheses (empty when nothing was).
+        hint: String,
+    },
+    /// Every file the index lists is missing from the directory.
     #[error(
         "{}: none of the binlog files its index lists is there ({}): purged or moved; point at \
          the directory that holds them",
         dir.display(),
         names.join(", ")
     )]
-    AllPurged { dir: PathBuf, names: Vec<String> },
+    AllPurged {
+        /// The directory.
+        dir: PathBuf,
+        /// The files the index lists.
+        names: Vec<String>,
+    },
+    /// A relay directory was asked for, and the directory has no `server-uuid.index`.
     #[error(
         "{} is not a DM relay directory: it has no server-uuid.index (for a directory of binlog \
          files use --binlog-dir)",
         dir.display()
     )]
-    NotRelayDir { dir: PathBuf },
+    NotRelayDir {
+        /// The directory.
+        dir: PathBuf,
+    },
 }
 
 /// One binlog file of the sequence.
@@ -70,6 +104,7 @@ pub enum LocalSourceError {
 pub struct BinlogFileEntry {
     /// The file name, as `SHOW BINARY LOGS` and checkpoints name it.
     pub name: String,
+    /// Where the file is.
     pub path: PathBuf,
     /// The DM relay sub-directory (`<server-uuid>.<seq>`) the file is in, if any.
     pub relay_subdir: Option<String>,
@@ -78,7 +113,9 @@ pub struct BinlogFileEntry {
 /// A note about something in the directory that was left out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeftOut {
+    /// The file or directory's name.
     pub name: String,
+    /// Why it was left out.
     pub why: String,
     /// Not the binlog's business: a directory, or a file that is not a binlog, beside an index
     /// that names the binlog files (a server's datadir). Worth a note only on request.
@@ -89,6 +126,7 @@ pub struct LeftOut {
 /// (see `source::relay`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BinlogDir {
+    /// The directory.
     pub dir: PathBuf,
     /// The index used, if any.
     pub index: Option<PathBuf>,
@@ -97,6 +135,7 @@ pub struct BinlogDir {
     /// Files the index lists that are not in the directory (purged), with the position in
     /// `files` they would have had.
     pub purged: Vec<(usize, String)>,
+    /// What was found in the directory and left out, and why.
     pub left_out: Vec<LeftOut>,
 }
 
