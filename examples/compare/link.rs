@@ -23,8 +23,13 @@
 //! received, peak RSS, and the bytes that crossed the link (the namespace's loopback counters:
 //! both directions, TCP/IP headers included). Every link runs in a network namespace of its
 //! own, so those counters hold the bench's traffic only.
+//!
+//! Two builds, A/B: with `COMPARE_ALSO=PATH` (another build of `startpoint`, say one copied
+//! aside before a change), that build runs in turn with `target/release/startpoint`, plain and
+//! `--compress`, against the same server, and only those and the floor are measured; the two
+//! must give the same answer.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -291,15 +296,51 @@ pub(crate) fn inside(binary: &Path, dir: &Path, link: &str, runs: usize, with_bi
             "  {}: start time {}, answer {file}:{pos}, startpoint received {} bytes",
             set.label, set.time, answer["bytes_read"]
         );
-        let mut commands: Vec<(String, Box<dyn Fn() -> Command>)> = vec![
-            ("startpoint".into(), Box::new(move || ours(&[]))),
-            (
+        let mut commands: Vec<(String, Box<dyn Fn() -> Command>)> =
+            vec![("startpoint".into(), Box::new(move || ours(&[])))];
+        // COMPARE_ALSO: a second build of startpoint, run in turn with the first against the
+        // same server (an A/B of two builds in one run); then only the two builds and the floor.
+        let also = std::env::var_os("COMPARE_ALSO").map(PathBuf::from);
+        if let Some(other) = &also {
+            for extra in [None, Some("--compress")] {
+                let (url, time) = (url.clone(), set.time.clone());
+                let other = other.clone();
+                commands.push((
+                    format!("startpoint B {}", extra.unwrap_or("")),
+                    Box::new(move || {
+                        let mut command = Command::new(&other);
+                        command
+                            .args(["resolve-position", "--url", &url, "--start-time", &time])
+                            .args(["--timezone", "UTC", "--output", "json", "--no-cache"])
+                            .args(extra);
+                        command
+                    }),
+                ));
+                if let Some(extra) = extra {
+                    commands.push((
+                        format!("startpoint {extra}"),
+                        Box::new(move || ours(&[extra])),
+                    ));
+                }
+            }
+        } else {
+            commands.push((
                 "startpoint --compress".into(),
                 Box::new(move || ours(&["--compress"])),
-            ),
-            ("mariadb-binlog -R".into(), Box::new(move || theirs(&[]))),
-        ];
-        if set.label.starts_with("history") {
+            ));
+            commands.push(("mariadb-binlog -R".into(), Box::new(move || theirs(&[]))));
+        }
+        if let Some((_, other)) = commands.get(1).filter(|_| also.is_some()) {
+            let out = other().output().expect("run startpoint B");
+            let theirs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+            for key in ["binlog_name", "binlog_pos", "binlog_gtid"] {
+                assert_eq!(
+                    answer[key], theirs[key],
+                    "the two builds answer differently"
+                );
+            }
+        }
+        if also.is_none() && set.label.starts_with("history") {
             commands.push((
                 "startpoint --assume-max-statement 1m".into(),
                 Box::new(move || ours(&["--assume-max-statement", "1m"])),

@@ -45,8 +45,8 @@ pub enum HostileDump {
     /// Packets of 16 MiB - 1 bytes, each continuing the last, for an event whose header says
     /// 100 bytes: a payload that never ends.
     EndlessContinuations,
-    /// Compressed packets, each inflating about a thousandfold to one 16 MiB event: 64 of them,
-    /// 1 GiB inflated, in about 1 MiB. Only on connections that asked for compression; the
+    /// Compressed packets, each inflating about a thousandfold to one 16 MiB event: 8 of them,
+    /// 128 MiB inflated, in about 130 KB. Only on connections that asked for compression; the
     /// others' dumps are forwarded.
     ZlibBomb,
     /// An ERR whose message holds an escape sequence, a bell, a carriage return and a NUL.
@@ -559,8 +559,9 @@ async fn play_hostile(client: &mut tokio::net::tcp::OwnedWriteHalf, answer: Host
             // The OK byte, then an event header that says 100 bytes.
             piece[4 + 1 + 4] = 2;
             piece[4 + 1 + 9..4 + 1 + 13].copy_from_slice(&100u32.to_le_bytes());
+            // The dump's reply numbered from 1, as a server numbers it.
             for seq in 0..64u8 {
-                piece[3] = seq.wrapping_add(2);
+                piece[3] = seq.wrapping_add(1);
                 if client.write_all(&piece).await.is_err() {
                     return;
                 }
@@ -589,12 +590,11 @@ async fn play_hostile(client: &mut tokio::net::tcp::OwnedWriteHalf, answer: Host
             event[9..13].copy_from_slice(&(size as u32).to_le_bytes());
             let mut payload = vec![0u8];
             payload.extend_from_slice(&event);
-            let bomb = wrap(2, &packet(2, &payload), true);
+            // Numbered as a server numbers a reply: from 1, each plain packet as the
+            // compressed one that carries it (what its flush does).
             let mut wire = wrap(1, &registered, false);
-            for seq in 0..64u8 {
-                let mut one = bomb.clone();
-                one[3] = seq.wrapping_add(2);
-                wire.extend_from_slice(&one);
+            for seq in 1..=8u8 {
+                wire.extend(wrap(seq, &packet(seq, &payload), true));
             }
             let _ = client.write_all(&wire).await;
         }
@@ -604,7 +604,7 @@ async fn play_hostile(client: &mut tokio::net::tcp::OwnedWriteHalf, answer: Host
             err.extend_from_slice(b"#HY000");
             err.extend_from_slice(b"bad \x1b[31mred\x1b[0m \x07bell \rreturn \0nul \xc2\x9bcsi");
             let mut wire = registered;
-            wire.extend(packet(2, &err));
+            wire.extend(packet(1, &err));
             let _ = client.write_all(&wire).await;
         }
         HostileDump::Garbage => {
@@ -617,7 +617,7 @@ async fn play_hostile(client: &mut tokio::net::tcp::OwnedWriteHalf, answer: Host
                 rng.fill(&mut chunk);
                 if i == 0 {
                     // A first packet of 1 000 bytes that is no OK, EOF or ERR.
-                    chunk[..5].copy_from_slice(&[0xe8, 0x03, 0x00, 2, 0x41]);
+                    chunk[..5].copy_from_slice(&[0xe8, 0x03, 0x00, 1, 0x41]);
                 }
                 if client.write_all(&chunk).await.is_err() {
                     return;
@@ -626,7 +626,7 @@ async fn play_hostile(client: &mut tokio::net::tcp::OwnedWriteHalf, answer: Host
         }
         HostileDump::NeverEnds => {
             let mut wire = registered;
-            wire.extend_from_slice(&[0xff, 0xff, 0xff, 2, 0, 1, 2, 3, 4, 5]);
+            wire.extend_from_slice(&[0xff, 0xff, 0xff, 1, 0, 1, 2, 3, 4, 5]);
             if client.write_all(&wire).await.is_err() {
                 return;
             }
