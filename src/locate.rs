@@ -105,9 +105,9 @@ pub enum LocateError {
     /// Talking to a live server failed, or its search did.
     #[error(transparent)]
     Remote(#[from] RemoteError),
-    /// The search's thread stopped with a panic or was cancelled (a bug): its text.
+    /// The search's thread stopped with a panic or was cancelled (a bug).
     #[error("internal error: the search's thread stopped ({0}); please report it")]
-    Thread(String),
+    Thread(#[source] tokio::task::JoinError),
 }
 
 /// Resolves `start` against `source`: the location to start from, as SEMANTICS.md defines it.
@@ -153,7 +153,7 @@ pub async fn locate_in(
         (resolution, dir.left_out)
     })
     .await
-    .map_err(|e| LocateError::Thread(e.to_string()))?;
+    .map_err(LocateError::Thread)?;
     Ok(Located {
         start: resolved,
         resolution: resolution?,

@@ -25,7 +25,8 @@ pub(super) fn run(args: &IndexArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     };
     let (rows, notes, origin) = match outcome {
         Ok(outcome) => outcome,
-        Err(message) => {
+        Err(error) => {
+            let message = error.to_string();
             if args.output == OutputFormat::Json {
                 let value = json!({
                     "schema_version": super::SCHEMA_VERSION,
@@ -128,26 +129,24 @@ fn collect(
     global: &GlobalArgs,
     cache: Arc<startpoint::resolve::cache::SummaryCache>,
     progress: Arc<ReadProgress>,
-) -> Result<Collected, String> {
-    if let Some(dir) = super::local_sequence(&args.source, false).map_err(|e| e.to_string())? {
-        let (rows, notes) =
-            cover_local(&dir, cache, progress, audit(args)).map_err(|e| e.to_string())?;
+) -> anyhow::Result<Collected> {
+    if let Some(dir) = super::local_sequence(&args.source, false)? {
+        let (rows, notes) = cover_local(&dir, cache, progress, audit(args))?;
         return Ok((rows, notes, dir.dir.display().to_string()));
     }
-    let settings = super::live_settings(&args.source, global, args.compress, args.server_id)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| "give --binlog-dir, --relay-dir, --url or --source-config".to_owned())?;
-    let runtime = super::runtime().map_err(|e| e.to_string())?;
+    let settings = super::live_settings(&args.source, global, args.compress, args.server_id)?
+        .ok_or_else(|| {
+            anyhow::anyhow!("give --binlog-dir, --relay-dir, --url or --source-config")
+        })?;
+    let runtime = super::runtime()?;
     let deadline = tokio::time::Instant::now() + global.rpc_timeout;
-    let (rows, notes, version) = runtime
-        .block_on(index_remote(
-            &settings,
-            deadline,
-            progress,
-            cache,
-            audit(args),
-        ))
-        .map_err(|e| e.to_string())?;
+    let (rows, notes, version) = runtime.block_on(index_remote(
+        &settings,
+        deadline,
+        progress,
+        cache,
+        audit(args),
+    ))?;
     Ok((rows, notes, format!("{} ({version})", settings.display())))
 }
 
