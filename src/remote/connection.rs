@@ -957,11 +957,12 @@ mod tests {
             payload
         };
         let (mut dump, throttle, mut server) = direct().await;
+        // Each reply numbered from 1, as a server numbers it.
         let mut wire = packet(1, &[0, 0, 0, 2, 0, 0, 0]);
-        for kind in [15, 2, 16] {
-            wire.extend(packet(2, &event(kind)));
+        for (seq, kind) in [(1, 15), (2, 2), (3, 16)] {
+            wire.extend(packet(seq, &event(kind)));
         }
-        wire.extend(packet(5, &[0xFE, 0, 0, 2, 0]));
+        wire.extend(packet(4, &[0xFE, 0, 0, 2, 0]));
         server.write_all(&wire).await.unwrap();
         let handle = Handle::current();
         let deadline = Instant::now() + Duration::from_secs(5);
