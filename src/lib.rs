@@ -47,11 +47,10 @@
 //! What these docs show is the surface kept for library users: [`locate()`] and its [`Source`],
 //! [`Options`] and [`Located`] answer; the [`Resolution`] with its typed explanations
 //! ([`resolve::explain`]); the GTID types; and the errors, each variant with its fields. Every
-//! public item of it is documented (the `missing_docs` lint holds it so), as are the roles a
-//! source plays for the search (`resolve::Listing`, `Summaries`, `BinlogSequence`). The
-//! command-line tool and the tests also reach further in (`task`, `emit`, the binlog reader,
-//! the summary store's index); those items are public for them only, hidden from these docs,
-//! and may change without notice.
+//! public item of it is documented (the `missing_docs` lint holds it so). The command-line
+//! tool and the tests also reach further in (`task`, `emit`, the binlog reader, the roles a
+//! source plays for the search, which only the crate's own sources implement); those items
+//! are public for them only, hidden from these docs, and may change without notice.
 //!
 //! With the `testkit` feature (the tests' build only), `testkit` holds the test support (a
 //! private MariaDB server, the binlog writer, the fixture workload and the oracles derived from

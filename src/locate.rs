@@ -107,7 +107,7 @@ pub enum LocateError {
     Remote(#[from] RemoteError),
     /// The search's thread stopped with a panic or was cancelled (a bug).
     #[error("internal error: the search's thread stopped ({0}); please report it")]
-    Thread(#[source] tokio::task::JoinError),
+    Thread(tokio::task::JoinError),
 }
 
 /// Resolves `start` against `source`: the location to start from, as SEMANTICS.md defines it.

@@ -20,13 +20,15 @@ pub enum BinlogError {
     Input(#[from] crate::input::InputError),
 
     /// What carries a stream's events failed (a live server's connection). This layer sits
-    /// below the network and knows only that the stream stopped; the failure itself stays,
-    /// typed, with the layer that made the stream, which gives it to its caller in place of
-    /// this one.
-    #[error("{origin}: the connection carrying the binlog stream failed")]
+    /// below the network and carries only that the stream stopped, and the failure's text for
+    /// a caller that reports it and goes on; the failure itself stays, typed, with the layer
+    /// that made the stream, which gives it to its caller in place of this one.
+    #[error("{reason}")]
     Transport {
         /// The stream's origin, e.g. `127.0.0.1:3307`.
         origin: String,
+        /// What the failure says (it names the origin).
+        reason: String,
     },
 
     /// The file does not start with the binlog magic.

@@ -800,9 +800,11 @@ impl StreamEvents {
         if let Some(stream) = self.stream.take() {
             self.handle.block_on(stream.close());
         }
+        let reason = error.to_string();
         self.failures.keep(error);
         Some(Err(BinlogError::Transport {
             origin: self.settings.address(),
+            reason,
         }))
     }
 }

@@ -441,9 +441,11 @@ impl RemoteSequence {
     }
 
     fn fail(&self, error: RemoteError) -> ResolveError {
+        let reason = error.to_string();
         self.failures.keep(error);
         ResolveError::Transport {
             origin: self.settings.address(),
+            reason,
         }
     }
 }
@@ -913,7 +915,7 @@ impl EventSource for RemoteWalk {
         let Some(position) = self.names.iter().position(|n| n == self.source.file_name()) else {
             if self.missing.iter().any(|n| n == self.source.file_name()) {
                 // A gap in the middle: the walk's GTID state cannot cross it.
-                self.failures.keep(RemoteError::FileMissing {
+                let missing = RemoteError::FileMissing {
                     server: self.source.name().to_owned(),
                     what: "walking the binlog".to_owned(),
                     message: format!(
@@ -921,9 +923,12 @@ impl EventSource for RemoteWalk {
                          that declares no GTIDs cannot pass it",
                         self.source.file_name()
                     ),
-                });
+                };
+                let reason = missing.to_string();
+                self.failures.keep(missing);
                 return Err(BinlogError::Transport {
                     origin: self.source.name().to_owned(),
+                    reason,
                 });
             }
             return Ok(false);
@@ -981,9 +986,11 @@ mod tests {
         };
         let through_the_reader = ResolveError::Binlog(BinlogError::Transport {
             origin: settings.address(),
+            reason: dropped().to_string(),
         });
         let from_the_sequence = ResolveError::Transport {
             origin: settings.address(),
+            reason: dropped().to_string(),
         };
         for error in [through_the_reader, from_the_sequence] {
             let failures = Failures::default();
@@ -996,6 +1003,7 @@ mod tests {
         // A marker with no failure kept is a bug, said as one, never a silent success.
         let lost = ResolveError::Transport {
             origin: settings.address(),
+            reason: dropped().to_string(),
         };
         assert!(matches!(
             remote_error(&settings, lost, &Failures::default()),

@@ -20,7 +20,7 @@
 //! The codec replaced a framing of our own, measured first, the same dump read by both builds
 //! in turn against one server on loopback (the 1 GiB MariaDB file, 11 pairs, medians; the
 //! method is in BENCHMARKS.md): both run at the floor, what merely receiving the bytes takes
-//! (wall within the run-to-run spread), and the codec costs about 16 % more CPU (18 %
+//! (wall within the run-to-run spread), and the codec costs 11–17 % more CPU (18–25 %
 //! compressed): one more copy of every byte, into its buffer, then each payload out of it.
 
 use bytes::BytesMut;
@@ -80,9 +80,10 @@ const MAX_PAYLOAD: usize = 0xFF_FFFF;
 /// The largest event a dump may carry: the driver's packet limit on the other path
 /// (`settings::MAX_PACKET`, 1 GiB, MySQL's and MariaDB's ceiling for `max_allowed_packet`).
 pub(super) const MAX_EVENT: usize = super::settings::MAX_PACKET;
-/// How much inflated data one call of [`Deframer::push`] hands out at most: compressed packets
-/// past it wait in `wire` for the next call, so a read of zlib bombs (1000:1) holds at most
-/// this much, not a thousand times the read.
+/// How much one call of [`Deframer::push`] produces at most (events handed out, and a
+/// continued payload grown), give or take one packet: compressed packets past it wait in
+/// `wire` for the next call, so a read of zlib bombs (1000:1) is inflated this much at a time,
+/// not a thousand times the read at once.
 const MAX_INFLATED_PER_PUSH: usize = 16 << 20;
 
 /// Frames command payloads (each a new command: sequence id 0) for the wire.
@@ -109,8 +110,12 @@ pub(super) fn frame_commands(payloads: &[Vec<u8>], compressed: bool) -> Vec<u8> 
 /// as a dump's: an OK byte and an event, the EOF, or the server's ERR.
 pub(super) struct Deframer {
     codec: PacketCodec,
-    /// Received bytes the codec has not decoded yet.
+    compressed: bool,
+    /// Received bytes the codec has not been given yet (all of them, plain).
     wire: BytesMut,
+    /// Compressed: the one compressed packet the codec is given at a time, so that each
+    /// inflates (at most 16 MiB) before the checks below run again.
+    feed: BytesMut,
     /// The payload being decoded; across pushes, one continued over several packets.
     payload: Vec<u8>,
     /// The reply to `COM_REGISTER_SLAVE` comes before the events.
@@ -133,7 +138,9 @@ impl Deframer {
         }
         let mut deframer = Deframer {
             codec,
+            compressed,
             wire: BytesMut::new(),
+            feed: BytesMut::new(),
             payload: Vec::new(),
             registered: false,
             done: false,
@@ -178,12 +185,26 @@ impl Deframer {
         self.wire.extend_from_slice(bytes);
         self.bounded = false;
         let start = events.data.len();
+        let joined = self.payload.len();
         let ended = loop {
-            if events.data.len() - start >= MAX_INFLATED_PER_PUSH {
+            // What this push has produced: events handed out, and a continued payload grown.
+            let produced = events.data.len() - start + self.payload.len().saturating_sub(joined);
+            if produced >= MAX_INFLATED_PER_PUSH {
                 self.bounded = true;
                 break None;
             }
-            let whole = match self.codec.decode(&mut self.wire, &mut self.payload) {
+            let decoded = match self.compressed {
+                true => {
+                    if self.feed.is_empty()
+                        && let Some(len) = whole_compressed_packet(&self.wire)
+                    {
+                        self.feed = self.wire.split_to(len);
+                    }
+                    self.codec.decode(&mut self.feed, &mut self.payload)
+                }
+                false => self.codec.decode(&mut self.wire, &mut self.payload),
+            };
+            let whole = match decoded {
                 Ok(whole) => whole,
                 Err(e) => break Some(failed(NotADump::Framing { why: e.to_string() })),
             };
@@ -195,6 +216,10 @@ impl Deframer {
                 break Some(failed(why));
             }
             if !whole {
+                // Compressed: the packet given was used up; go on while another is whole.
+                if self.compressed && whole_compressed_packet(&self.wire).is_some() {
+                    continue;
+                }
                 break None;
             }
             match self.payload.first() {
@@ -218,6 +243,14 @@ impl Deframer {
         self.done = ended.is_some();
         ended
     }
+}
+
+/// The length of the compressed packet at the start of `wire` (its 7-byte header and body),
+/// when all of it has arrived.
+fn whole_compressed_packet(wire: &[u8]) -> Option<usize> {
+    let head = wire.get(..7)?;
+    let len = 7 + u32::from_le_bytes([head[0], head[1], head[2], 0]) as usize;
+    (wire.len() >= len).then_some(len)
 }
 
 /// Why a payload continued over several packets cannot be an event of the dump: one that
@@ -399,6 +432,36 @@ mod tests {
             Deframer::new(false).push(&wire, &mut batch),
             Some(TapItem::Failed(_))
         ));
+    }
+
+    /// Compressed, the codec is given one compressed packet at a time and the checks run after
+    /// each: continuations of an event whose header says 100 bytes are refused after the first
+    /// one, however many of them one read brought.
+    #[test]
+    fn compressed_continuations_are_refused_one_packet_in() {
+        let mut payload = vec![0u8; MAX_PAYLOAD];
+        payload[5] = 2;
+        payload[10..14].copy_from_slice(&100u32.to_le_bytes());
+        let mut wire = deflated(1, &packet(1, &[0, 0, 0, 2, 0, 0, 0]));
+        // A plain packet of 16 MiB spans compressed packets (whose plain length has 3 bytes).
+        let plain: Vec<u8> = (1..=4u8).flat_map(|seq| packet(seq, &payload)).collect();
+        for (i, piece) in plain.chunks(8 << 20).enumerate() {
+            wire.extend(deflated(i as u8 + 1, piece));
+        }
+        let mut deframer = Deframer::new(true);
+        let mut batch = Batch::default();
+        match deframer.push(&wire, &mut batch) {
+            Some(TapItem::Failed(mysql_async::Error::Other(why))) => {
+                assert!(why.to_string().contains("header says"), "{why}");
+            }
+            _ => panic!("continuations past the event's size were taken"),
+        }
+        assert!(
+            deframer.payload.len() <= MAX_PAYLOAD,
+            "{}",
+            deframer.payload.len()
+        );
+        assert!(batch.is_empty());
     }
 
     /// Inflated data per read is bounded. Compressed packets of zeros inflate a thousandfold;

@@ -348,10 +348,12 @@ pub enum ResolveError {
     /// The sequence's transport failed (a live server's connection). As with
     /// [`BinlogError::Transport`], the failure itself stays, typed, with the layer that made
     /// the sequence, which gives it to its caller in place of this one.
-    #[error("{origin}: the connection to the binlog's source failed")]
+    #[error("{reason}")]
     Transport {
         /// The sequence's origin, e.g. `127.0.0.1:3307`.
         origin: String,
+        /// What the failure says (it names the origin).
+        reason: String,
     },
     /// `--gtid on` asked for a GTID set, and the binlog has none.
     #[error(
@@ -407,6 +409,7 @@ pub struct SequenceFile {
 }
 
 /// Events from the start of one file of a sequence through the later ones.
+#[doc(hidden)]
 pub trait Walk: EventSource {
     /// Index in the sequence of the file the current event belongs to.
     fn file_index(&self) -> usize;
@@ -416,6 +419,7 @@ pub trait Walk: EventSource {
 
 /// What the search knows of the files of one source before reading them: their names in
 /// order, sizes and modification times, and which listed ones are gone.
+#[doc(hidden)]
 pub trait Listing {
     /// The files, oldest first.
     fn files(&self) -> &[SequenceFile];
@@ -435,6 +439,7 @@ pub trait Listing {
 }
 
 /// The summary store as the search uses it (SEMANTICS.md §6.2), and the notes it leaves.
+#[doc(hidden)]
 pub trait Summaries {
     /// A summary of file `index` proven to belong to it, when one is kept.
     fn summary(&mut self, index: usize) -> Result<Option<FileSummary>, ResolveError>;
@@ -457,6 +462,7 @@ pub trait Summaries {
 
 /// Reading the binlog files of one source: probes of their first events, walks across them,
 /// whole files; with their [`Listing`] and [`Summaries`], all the search is given.
+#[doc(hidden)]
 pub trait BinlogSequence: Listing + Summaries {
     /// A walk across the files, from one on.
     type Walk: Walk;

@@ -45,8 +45,8 @@ pub enum HostileDump {
     /// Packets of 16 MiB - 1 bytes, each continuing the last, for an event whose header says
     /// 100 bytes: a payload that never ends.
     EndlessContinuations,
-    /// Compressed packets, each inflating about a thousandfold to one 16 MiB event: 8 of them,
-    /// 128 MiB inflated, in about 130 KB. Only on connections that asked for compression; the
+    /// Compressed packets, each inflating about a thousandfold to one 16 MiB event: 64 of them,
+    /// 1 GiB inflated, in about 1 MiB. Only on connections that asked for compression; the
     /// others' dumps are forwarded.
     ZlibBomb,
     /// An ERR whose message holds an escape sequence, a bell, a carriage return and a NUL.
@@ -591,10 +591,18 @@ async fn play_hostile(client: &mut tokio::net::tcp::OwnedWriteHalf, answer: Host
             let mut payload = vec![0u8];
             payload.extend_from_slice(&event);
             // Numbered as a server numbers a reply: from 1, each plain packet as the
-            // compressed one that carries it (what its flush does).
+            // compressed one that carries it (what its flush does). The payload is deflated
+            // once; each packet's own 4-byte header goes before it in a stored block.
+            let body = Deflated::new(&payload);
             let mut wire = wrap(1, &registered, false);
-            for seq in 1..=8u8 {
-                wire.extend(wrap(seq, &packet(seq, &payload), true));
+            for seq in 1..=64u8 {
+                let head = packet(seq, &payload)[..4].to_vec();
+                let stream = body.after(&head);
+                let mut one = (stream.len() as u32).to_le_bytes()[..3].to_vec();
+                one.push(seq);
+                one.extend_from_slice(&((head.len() + payload.len()) as u32).to_le_bytes()[..3]);
+                one.extend_from_slice(&stream);
+                wire.extend_from_slice(&one);
             }
             let _ = client.write_all(&wire).await;
         }
@@ -634,6 +642,60 @@ async fn play_hostile(client: &mut tokio::net::tcp::OwnedWriteHalf, answer: Host
     }
     let _ = client.flush().await;
     tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+}
+
+/// A body deflated once (raw deflate), to be sent after different short heads as zlib
+/// streams: the head in a stored block, then the body's blocks, then the Adler-32 of both,
+/// combined from the body's own.
+struct Deflated {
+    raw: Vec<u8>,
+    len: u64,
+    adler: (u64, u64),
+}
+
+impl Deflated {
+    const MOD: u64 = 65_521;
+
+    fn new(body: &[u8]) -> Deflated {
+        let mut z = flate2::Compress::new(flate2::Compression::best(), false);
+        let mut raw = Vec::with_capacity(body.len() / 500 + 1024);
+        let _ = z.compress_vec(body, &mut raw, flate2::FlushCompress::Finish);
+        Deflated {
+            raw,
+            len: body.len() as u64,
+            adler: Deflated::adler(body),
+        }
+    }
+
+    fn adler(data: &[u8]) -> (u64, u64) {
+        let (mut a, mut b) = (1u64, 0u64);
+        for chunk in data.chunks(5552) {
+            for &byte in chunk {
+                a += u64::from(byte);
+                b += a;
+            }
+            a %= Deflated::MOD;
+            b %= Deflated::MOD;
+        }
+        (a, b)
+    }
+
+    /// The zlib stream of `head` (at most 65 535 bytes) followed by the body.
+    fn after(&self, head: &[u8]) -> Vec<u8> {
+        let (ha, hb) = Deflated::adler(head);
+        let (ba, bb) = self.adler;
+        let m = Deflated::MOD;
+        let a = (ha + ba + m - 1) % m;
+        let b = (hb + (self.len % m) * ha + bb + m - self.len % m) % m;
+        let len = head.len() as u16;
+        let mut out = vec![0x78, 0x01, 0x00];
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(head);
+        out.extend_from_slice(&self.raw);
+        out.extend_from_slice(&(((b << 16) | a) as u32).to_be_bytes());
+        out
+    }
 }
 
 async fn forward(
