@@ -370,8 +370,8 @@ pub enum RemoteError {
 /// Where a network failure met inside the search waits for the layer that made the search.
 ///
 /// The binlog reader and the search sit below the network: they carry only the fact that the
-/// transport stopped ([`BinlogError::Transport`], [`crate::resolve::ResolveError::Transport`]),
-/// so they need not know this module's types. The failure itself is kept here, typed, by the
+/// transport stopped and the failure's text ([`BinlogError::Transport`],
+/// [`crate::resolve::ResolveError::Transport`]), so they need not know this module's types. The failure itself is kept here, typed, by the
 /// reader or sequence that met it, and taken back when the search returns: nothing is boxed
 /// as `dyn Error` and nothing is downcast.
 #[derive(Clone, Default)]

@@ -18,12 +18,14 @@
 //! inflated a little at a time.
 //!
 //! The codec replaced a framing of our own, measured first, the same dump read by both builds
-//! in turn against one server on loopback (the 1 GiB MariaDB file, 11 pairs, medians; the
+//! in turn against one server on loopback (the 1 GiB MariaDB file, 7–11 rounds, medians; the
 //! method is in BENCHMARKS.md): both run at the floor, what merely receiving the bytes takes
-//! (wall within the run-to-run spread), and the codec costs 11–17 % more CPU (18–25 %
+//! (wall within the run-to-run spread), and the codec costs 11–16 % more CPU (18–25 %
 //! compressed): one more copy of every byte, into its buffer, then each payload out of it.
 
 use bytes::BytesMut;
+
+use crate::binlog::HEADER_LEN;
 use mysql_common::constants::CapabilityFlags;
 use mysql_common::io::ParseBuf;
 use mysql_common::packets::ErrPacket;
@@ -80,10 +82,11 @@ const MAX_PAYLOAD: usize = 0xFF_FFFF;
 /// The largest event a dump may carry: the driver's packet limit on the other path
 /// (`settings::MAX_PACKET`, 1 GiB, MySQL's and MariaDB's ceiling for `max_allowed_packet`).
 pub(super) const MAX_EVENT: usize = super::settings::MAX_PACKET;
-/// How much one call of [`Deframer::push`] produces at most (events handed out, and a
-/// continued payload grown), give or take one packet: compressed packets past it wait in
-/// `wire` for the next call, so a read of zlib bombs (1000:1) is inflated this much at a time,
-/// not a thousand times the read at once.
+/// How much one call of [`Deframer::push`] produces at most (events handed out with their
+/// bounds, and a continued payload grown), give or take one packet: what is past it waits in
+/// `wire` (and in the one compressed packet given to the codec, up to 16 MiB once inflated)
+/// for the next call, so a read of zlib bombs (1000:1) is inflated this much at a time, not a
+/// thousand times the read at once.
 const MAX_INFLATED_PER_PUSH: usize = 16 << 20;
 
 /// Frames command payloads (each a new command: sequence id 0) for the wire.
@@ -184,11 +187,15 @@ impl Deframer {
         }
         self.wire.extend_from_slice(bytes);
         self.bounded = false;
-        let start = events.data.len();
-        let joined = self.payload.len();
+        let (start, counted) = (events.data.len(), events.bounds.len());
+        // A continued payload's bytes from earlier pushes, not produced by this one.
+        let mut joined = self.payload.len();
         let ended = loop {
-            // What this push has produced: events handed out, and a continued payload grown.
-            let produced = events.data.len() - start + self.payload.len().saturating_sub(joined);
+            // What this push has produced: events handed out (with their bounds), and a
+            // continued payload grown.
+            let produced = events.data.len() - start
+                + (events.bounds.len() - counted) * std::mem::size_of::<(usize, usize)>()
+                + self.payload.len().saturating_sub(joined);
             if produced >= MAX_INFLATED_PER_PUSH {
                 self.bounded = true;
                 break None;
@@ -227,7 +234,8 @@ impl Deframer {
                     self.registered = true;
                     self.expect_reply();
                 }
-                Some(0) => events.push(&self.payload[1..]),
+                // An event has at least its 19-byte header.
+                Some(0) if self.payload.len() > HEADER_LEN => events.push(&self.payload[1..]),
                 // Every event comes after an OK byte: 0xFE is the end of the dump (an EOF, or
                 // an OK packet in its place, which may carry session state).
                 Some(0xFE) => break Some(TapItem::End),
@@ -239,6 +247,7 @@ impl Deframer {
                 }
             }
             self.payload.clear();
+            joined = 0;
         };
         self.done = ended.is_some();
         ended
@@ -642,6 +651,25 @@ mod tests {
             Deframer::new(true).push(&compressed, &mut batch),
             Some(TapItem::Failed(_))
         ));
+        assert!(batch.is_empty());
+    }
+
+    /// Every event has its 19-byte header: an OK byte with less after it is not a dump. So a
+    /// read of packets that are an OK byte alone (16 MiB of them compress to some 24 KB)
+    /// cannot hand out millions of empty events, each with its bounds, in one push.
+    #[test]
+    fn an_ok_byte_without_an_event_is_not_a_dump() {
+        let mut wire = packet(1, &[0, 0, 0, 2, 0, 0, 0]);
+        for seq in 1..=3u8 {
+            wire.extend(packet(seq, &[0]));
+        }
+        let mut batch = Batch::default();
+        match Deframer::new(false).push(&wire, &mut batch) {
+            Some(TapItem::Failed(mysql_async::Error::Other(why))) => {
+                assert!(why.to_string().contains("a packet of 1 bytes"), "{why}");
+            }
+            _ => panic!("an empty event was taken"),
+        }
         assert!(batch.is_empty());
     }
 

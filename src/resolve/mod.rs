@@ -1,4 +1,4 @@
-//! A start time → a binlog location (SEMANTICS.md §5), from any [`BinlogSequence`]: files on
+//! A start time → a binlog location (SEMANTICS.md §5), from any `BinlogSequence`: files on
 //! disk (`local`) or a live server (`crate::remote`).
 //!
 //! [`resolve`] skips a file only on a sound bound (SEMANTICS.md §6), never on a file's creation
@@ -62,6 +62,7 @@ use explain::{
 use scan::{ClockSeen, FileAnswer, FileScan};
 use summary::FileSummary;
 
+#[doc(hidden)]
 pub use local::{LocalSequence, resolve_files, resolve_files_tuned, resolve_files_with_progress};
 pub use progress::{ProgressSnapshot, ReadProgress};
 pub use scan::ScanTuning;
@@ -736,6 +737,7 @@ fn seconds_to_us(seconds: i64) -> i64 {
 }
 
 /// Resolves `request` against `sequence` (SEMANTICS.md §5).
+#[doc(hidden)]
 pub fn resolve<S: BinlogSequence>(
     sequence: &mut S,
     request: &Request,

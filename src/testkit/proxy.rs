@@ -572,7 +572,11 @@ async fn play_hostile(client: &mut tokio::net::tcp::OwnedWriteHalf, answer: Host
                 let body = if deflate {
                     let mut z = flate2::Compress::new(flate2::Compression::best(), true);
                     let mut body = Vec::with_capacity(plain.len() / 500 + 1024);
-                    let _ = z.compress_vec(plain, &mut body, flate2::FlushCompress::Finish);
+                    let status = z.compress_vec(plain, &mut body, flate2::FlushCompress::Finish);
+                    assert!(
+                        matches!(status, Ok(flate2::Status::StreamEnd)),
+                        "{status:?}"
+                    );
                     body
                 } else {
                     plain.to_vec()
@@ -659,7 +663,11 @@ impl Deflated {
     fn new(body: &[u8]) -> Deflated {
         let mut z = flate2::Compress::new(flate2::Compression::best(), false);
         let mut raw = Vec::with_capacity(body.len() / 500 + 1024);
-        let _ = z.compress_vec(body, &mut raw, flate2::FlushCompress::Finish);
+        let status = z.compress_vec(body, &mut raw, flate2::FlushCompress::Finish);
+        assert!(
+            matches!(status, Ok(flate2::Status::StreamEnd)),
+            "{status:?}"
+        );
         Deflated {
             raw,
             len: body.len() as u64,
