@@ -58,6 +58,7 @@
 //! command-line tool are built without it.
 
 pub mod binlog;
+pub mod build_info;
 #[cfg(feature = "testkit")]
 #[doc(hidden)]
 pub mod crashpoint;

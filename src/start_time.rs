@@ -12,6 +12,8 @@ use chrono::{
     DateTime, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
 };
 
+use crate::input::escape_controls;
+
 /// The forms accepted, for error messages.
 pub const ACCEPTED_FORMS: &str = "'2006-01-02 15:04:05', '2006-01-02T15:04:05', each optionally \
      with up to 6 fractional digits ('2006-01-02 15:04:05.123456') and an offset: 'Z', '+08:00' \
@@ -295,13 +297,27 @@ impl Zone {
 impl fmt::Display for Zone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Zone::Local => match iana_time_zone::get_timezone() {
-                Ok(name) => write!(f, "the local time zone {name}"),
-                Err(_) => f.write_str("the local time zone"),
+            Zone::Local => match local_zone_name() {
+                Some(name) => write!(f, "the local time zone {name}"),
+                None => f.write_str("the local time zone"),
             },
             Zone::Named(tz) => f.write_str(tz.name()),
             Zone::Fixed(offset) => write!(f, "UTC{offset}"),
         }
+    }
+}
+
+/// This machine's zone's name: `TZ`'s when set (the zone `chrono::Local` reads, so the name
+/// goes with the offset used; a path into the zone database names the zone after
+/// `zoneinfo/`), else the system's (`/etc/localtime`).
+fn local_zone_name() -> Option<String> {
+    match std::env::var("TZ") {
+        Ok(tz) if !tz.trim_start_matches(':').is_empty() => {
+            let tz = tz.trim_start_matches(':');
+            let name = tz.rsplit_once("zoneinfo/").map_or(tz, |(_, name)| name);
+            Some(escape_controls(name).into_owned())
+        }
+        _ => iana_time_zone::get_timezone().ok(),
     }
 }
 

@@ -56,16 +56,58 @@ fn every_subcommand_has_help() {
     }
 }
 
+/// `-V` says what dmctl's says of itself: the release, the commit, the build time, and here
+/// the DM whose behaviour is followed.
 #[test]
-fn version_flag_prints_the_version() {
+fn version_flag_prints_the_version_commit_build_time_and_dm() {
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned());
     for flag in ["-V", "--version"] {
         let out = startpoint(&[flag]);
         out.assert_success();
+        let lines: Vec<&str> = out.stdout.lines().collect();
         assert_eq!(
-            out.stdout.trim(),
+            lines[0],
             format!("startpoint {}", env!("CARGO_PKG_VERSION"))
         );
+        let commit = lines[1]
+            .strip_prefix("Git Commit Hash: ")
+            .expect("a commit line");
+        match &head {
+            Some(head) => assert_eq!(commit, head),
+            None => assert!(commit == "unknown" || commit.len() == 40, "{commit}"),
+        }
+        let built = lines[2]
+            .strip_prefix("UTC Build Time: ")
+            .expect("a build time line");
+        assert!(
+            chrono::NaiveDateTime::parse_from_str(built, "%Y-%m-%d %H:%M:%S").is_ok(),
+            "{built}"
+        );
+        assert_eq!(
+            lines[3],
+            "DM Behaviour: tiflow v9.0.0-beta.1-162-gc7b2588ef6"
+        );
     }
+}
+
+/// The licence `Cargo.toml` declares is the one `LICENSE` holds, and a changelog is kept.
+#[test]
+fn the_license_file_is_the_licence_cargo_toml_names() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    assert!(manifest.lines().any(|l| l == "license = \"Apache-2.0\""));
+    let license = std::fs::read_to_string(root.join("LICENSE")).unwrap();
+    let head: Vec<&str> = license.lines().take(3).map(str::trim).collect();
+    assert_eq!(head[1..], ["Apache License", "Version 2.0, January 2004"]);
+    assert!(license.contains("END OF TERMS AND CONDITIONS"));
+    let changelog = std::fs::read_to_string(root.join("CHANGELOG.md")).unwrap();
+    assert!(changelog.starts_with("# Changelog") && changelog.contains("## Unreleased"));
 }
 
 #[test]

@@ -48,7 +48,7 @@ fn json_answers_match_the_servers_ground_truth() {
         assert_eq!(answer["time_basis"], basis);
         match case.status.as_str() {
             "AboveUpperBound" => {
-                assert_eq!(out.code, Some(2));
+                assert_eq!(out.code, Some(3));
                 assert_eq!(answer["error"].as_str(), case.error.as_deref());
             }
             _ => {
@@ -138,9 +138,9 @@ fn below_the_lower_bound_starts_at_the_first_file_with_a_warning() {
 }
 
 #[test]
-fn too_late_is_exit_status_2_with_dms_text() {
+fn too_late_is_exit_status_3_with_dms_text() {
     let out = resolve(&["--start-time", "2031-01-01 00:00:00"]);
-    assert_eq!(out.code, Some(2));
+    assert_eq!(out.code, Some(3));
     assert!(
         out.stdout.lines().all(|l| l.starts_with("  ")),
         "{}",
@@ -213,6 +213,15 @@ fn bare_times_follow_the_time_zone() {
         &[("TZ", "Asia/Tokyo")],
     );
     assert_eq!(json(&out)["start_time"], utc["start_time"]);
+    // And the zone it names is TZ's, not the system's.
+    let said = json(&out)["timezone"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        said.contains("Asia/Tokyo") && said.contains("+09:00"),
+        "{said}"
+    );
 
     let gap = resolve(&[
         "--start-time",
@@ -233,7 +242,7 @@ fn bare_times_follow_the_time_zone() {
         "--timezone",
         "Europe/Berlin",
     ]);
-    assert_eq!(fold.code, Some(2));
+    assert_eq!(fold.code, Some(3));
     assert!(fold.stderr.contains("happens twice"), "{}", fold.stderr);
     assert!(
         fold.stdout.contains("2030-10-27T00:30:00.000000Z"),
@@ -442,6 +451,34 @@ fn gtid_on_needs_a_binlog_with_gtids() {
 /// every file has a PREVIOUS_GTIDS event, empty) prints the file and position. Auto-positioning
 /// with `gtid_purged = ''` would be refused by a replica with gtid_mode=OFF (error 1777), and its
 /// RESET would wipe the replica's binlogs for nothing.
+/// `--emit` prints the consumer's own form, so `--output` with it is a usage error rather than
+/// ignored; and a negative offset after `--timezone` is its value, not a flag.
+#[test]
+fn emit_with_output_is_refused_and_a_negative_timezone_is_a_value() {
+    let both = resolve(&[
+        "--start-time",
+        "2030-03-31 09:30:00Z",
+        "--emit",
+        "dm",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(both.code, Some(2), "{}", both.stderr);
+    assert!(both.stderr.contains("--output"), "{}", both.stderr);
+    let west = resolve(&[
+        "--start-time",
+        "2030-03-30 21:30:00",
+        "--timezone",
+        "-12:00",
+        "--output",
+        "json",
+    ]);
+    let utc = resolve(&["--start-time", "2030-03-31 09:30:00Z", "--output", "json"]);
+    assert_eq!(west.code, utc.code, "{}", west.stderr);
+    assert_eq!(json(&west)["start_time"], json(&utc)["start_time"]);
+    assert_eq!(json(&west)["timezone"], "UTC-12:00 (-12:00)");
+}
+
 #[test]
 fn emit_mysql_on_binlogs_without_gtids_gives_the_file_and_position() {
     let out = startpoint(&[
@@ -560,7 +597,7 @@ fn missing_newest_files_are_named_when_too_late() {
         "--start-time",
         "2030-03-31 02:00:00Z",
     ]);
-    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
     assert!(
         out.stderr.contains("missing") && out.stderr.contains("mysql-bin.000004, mysql-bin.000005"),
         "{}",

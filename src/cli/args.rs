@@ -12,10 +12,13 @@ const ABOUT: &str = "Find the binlog location to start MySQL/MariaDB replication
 const AFTER_HELP: &str = "Global flags are dmctl's. There is no DM-master: the work a master and its \
                           workers would do runs in this process.\n\
                           State (source configs, embedded checkpoints) lives in --state-dir, else \
-                          $STARTPOINT_HOME, else $XDG_STATE_HOME/startpoint, else ~/.local/state/startpoint.";
+                          $STARTPOINT_HOME, else $XDG_STATE_HOME/startpoint, else ~/.local/state/startpoint.\n\n\
+                          Exit status: 0 success; 1 failure (stderr says why); 2 usage error; 3 the \
+                          start time is after every transaction (resolve-position).";
 
 #[derive(Debug, Parser)]
-#[command(name = "startpoint", version, about = ABOUT, after_help = AFTER_HELP)]
+#[command(name = "startpoint", version = startpoint::build_info::version_text())]
+#[command(about = ABOUT, after_help = AFTER_HELP)]
 #[command(disable_version_flag = true)]
 pub(super) struct Cli {
     #[command(flatten)]
@@ -237,7 +240,7 @@ pub(super) struct ResolvePositionArgs {
 
     /// Time zone of a start time without offset (IANA name or ±hh:mm); default: the server's own
     /// zone for a live server (it reads the time itself), else this machine's.
-    #[arg(long, value_name = "TZ")]
+    #[arg(long, value_name = "TZ", allow_hyphen_values = true)]
     pub timezone: Option<String>,
 
     /// The clock transactions are dated by.
@@ -253,8 +256,8 @@ pub(super) struct ResolvePositionArgs {
     pub output: OutputFormat,
 
     /// Print the answer in a consumer's own form (repeatable); with one, stdout holds only it,
-    /// ready to pipe into the consumer.
-    #[arg(long, value_enum, value_name = "FORMAT")]
+    /// ready to pipe into the consumer. Its own form is the output: not with --output.
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "output")]
     pub emit: Vec<EmitFormat>,
 
     /// The MySQL replica's version for `--emit mysql` (e.g. 5.7.44: CHANGE MASTER before

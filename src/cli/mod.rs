@@ -28,8 +28,9 @@ use args::{Cli, Command};
 
 /// Exit status of a command that failed; stderr says why and what to do.
 const EXIT_FAILED: u8 = 1;
-/// Exit status of `resolve-position` when the start time is after every transaction.
-const EXIT_TOO_LATE: u8 = 2;
+/// Exit status of `resolve-position` when the start time is after every transaction: not 2,
+/// which clap gives usage errors, so a script can tell "too late" from a mistyped command.
+const EXIT_TOO_LATE: u8 = 3;
 
 pub(crate) fn run() -> ExitCode {
     let cli = Cli::parse();

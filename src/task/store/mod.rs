@@ -568,9 +568,9 @@ fn first_line(sql: &str) -> String {
     }
 }
 
-/// `startpoint <version>`, recorded in the log.
+/// `startpoint <version> (<commit>)`, recorded in the log.
 pub fn tool_version() -> String {
-    format!("startpoint {}", env!("CARGO_PKG_VERSION"))
+    crate::build_info::tool_version()
 }
 
 /// A global row as read: the source and its checkpoint, and when it was last written.
