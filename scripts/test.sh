@@ -10,6 +10,8 @@ missing=()
 command -v mariadb-binlog >/dev/null 2>&1 || missing+=(mariadb-client)
 # rusqlite builds its bundled SQLite with the C compiler.
 command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+# The man page's test renders it as a user would.
+command -v man >/dev/null 2>&1 || missing+=(man-db)
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "==> installing ${missing[*]}"
     sudo=()

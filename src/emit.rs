@@ -20,6 +20,7 @@ pub const PASSWORD_PLACEHOLDER: &str = "<password>";
 pub enum Format {
     Dm,
     Debezium,
+    DebeziumPatch,
     FlinkCdc,
     Canal,
     Mysql,
@@ -32,6 +33,7 @@ impl Format {
         match self {
             Format::Dm => "dm",
             Format::Debezium => "debezium",
+            Format::DebeziumPatch => "debezium-patch",
             Format::FlinkCdc => "flink-cdc",
             Format::Canal => "canal",
             Format::Mysql => "mysql",
@@ -191,6 +193,12 @@ impl StartPoint {
         let mut notes = Vec::new();
         match format {
             Format::Debezium => notes.push(self.debezium_signal_note()),
+            Format::DebeziumPatch => notes.push(
+                "debezium-patch: stop the connector first (PUT /connectors/NAME/stop), send this \
+                 body with PATCH /connectors/NAME/offsets (Kafka Connect 3.6 or later, KIP-875), \
+                 then resume it (PUT /connectors/NAME/resume)"
+                    .to_owned(),
+            ),
             Format::FlinkCdc | Format::Canal if self.tagged() => notes.push(format!(
                 "{}: the GTID set has tags (MySQL 8.4), which {}'s GTID parser cannot read: \
                  only the file and position are given",
@@ -254,13 +262,14 @@ impl StartPoint {
                 format.as_str()
             ));
         }
-        if format == Format::Debezium && self.debezium.1 == "mysql" {
-            notes.push(
-                "debezium: the offset's partition is topic.prefix \"mysql\" (the default); if \
+        if matches!(format, Format::Debezium | Format::DebeziumPatch) && self.debezium.1 == "mysql"
+        {
+            notes.push(format!(
+                "{}: the offset's partition is topic.prefix \"mysql\" (the default); if \
                  the connector's topic.prefix is another, give it with --debezium-topic-prefix, \
-                 or the offset lands in a partition the connector never reads"
-                    .to_owned(),
-            );
+                 or the offset lands in a partition the connector never reads",
+                format.as_str()
+            ));
         }
         if let Origin::Server { tls: true, .. } = self.origin
             && matches!(
@@ -341,6 +350,7 @@ impl StartPoint {
         match format {
             Format::Dm => self.dm(),
             Format::Debezium => self.debezium(),
+            Format::DebeziumPatch => self.debezium_patch(),
             Format::FlinkCdc => self.flink_cdc(),
             Format::Canal => self.canal(),
             Format::Mysql => self.mysql(),
@@ -372,7 +382,44 @@ impl StartPoint {
     /// `gtids` is MySQL's executed set for the MySQL connector, MariaDB's GTID position
     /// (`0-1-100,1-2-7`) for the MariaDB connector (`MariaDbGtidSet`).
     fn debezium(&self) -> String {
-        let (connector, prefix) = &self.debezium;
+        let (connector, _) = &self.debezium;
+        let (partition, value) = self.debezium_offset();
+        let signal = match self.debezium_signal() {
+            serde_json::Value::Null => serde_json::Value::Null,
+            data => serde_json::json!({ "type": "set-binlog-position", "data": data }),
+        };
+        let doc = serde_json::json!({
+            "offset": {
+                "key": [connector, partition],
+                "value": value,
+            },
+            "connect_offsets_patch": {
+                "offsets": [{ "partition": partition, "offset": value }],
+            },
+            "set_binlog_position_signal": signal,
+        });
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        )
+    }
+
+    /// Only the body Kafka Connect's `PATCH /connectors/NAME/offsets` takes (KIP-875), for
+    /// `curl -X PATCH … -H 'Content-Type: application/json' -d @-`.
+    fn debezium_patch(&self) -> String {
+        let (partition, value) = self.debezium_offset();
+        let body = serde_json::json!({
+            "offsets": [{ "partition": partition, "offset": value }],
+        });
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(&body).unwrap_or_default()
+        )
+    }
+
+    /// Debezium's offset at the point: its partition (`{"server": topic.prefix}`) and value.
+    fn debezium_offset(&self) -> (serde_json::Value, serde_json::Value) {
+        let (_, prefix) = &self.debezium;
         let mut value = serde_json::Map::new();
         value.insert("file".into(), self.file.clone().into());
         value.insert("pos".into(), self.pos.into());
@@ -393,25 +440,7 @@ impl StartPoint {
         // A transaction boundary: nothing of the transaction to skip.
         value.insert("event".into(), 0.into());
         value.insert("row".into(), 0.into());
-        let partition = serde_json::json!({ "server": prefix });
-        let signal = match self.debezium_signal() {
-            serde_json::Value::Null => serde_json::Value::Null,
-            data => serde_json::json!({ "type": "set-binlog-position", "data": data }),
-        };
-        let doc = serde_json::json!({
-            "offset": {
-                "key": [connector, partition],
-                "value": value,
-            },
-            "connect_offsets_patch": {
-                "offsets": [{ "partition": partition, "offset": value }],
-            },
-            "set_binlog_position_signal": signal,
-        });
-        format!(
-            "{}\n",
-            serde_json::to_string_pretty(&doc).unwrap_or_default()
-        )
+        (serde_json::json!({ "server": prefix }), value.into())
     }
 
     /// The data of Debezium's `set-binlog-position` signal, or null when no signal moves the

@@ -110,6 +110,54 @@ fn the_license_file_is_the_licence_cargo_toml_names() {
     assert!(changelog.starts_with("# Changelog") && changelog.contains("## Unreleased"));
 }
 
+/// Completions and the man page come from the command line's own definition: every
+/// subcommand is in them, and the page renders with `man`.
+#[test]
+fn completions_and_the_man_page_name_every_subcommand() {
+    let subcommands = [
+        "resolve-position",
+        "list-units",
+        "start-task",
+        "operate-source",
+        "query-status",
+        "index",
+    ];
+    for shell in ["bash", "zsh", "fish"] {
+        let out = startpoint(&["completions", shell]);
+        out.assert_success();
+        for name in subcommands {
+            assert!(out.stdout.contains(name), "{shell}: no {name}");
+        }
+    }
+    let page = startpoint(&["man"]);
+    page.assert_success();
+    assert!(
+        page.stdout.starts_with(".ie"),
+        "{}",
+        &page.stdout[..80.min(page.stdout.len())]
+    );
+    assert!(page.stdout.contains(".TH startpoint 1"), "no .TH");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("startpoint.1");
+    std::fs::write(&file, &page.stdout).unwrap();
+    let rendered = std::process::Command::new("man")
+        .arg("-l")
+        .arg(&file)
+        .env("MANPAGER", "cat")
+        .env("MANWIDTH", "100")
+        .output()
+        .expect("man (the man-db package) renders the page");
+    assert!(rendered.status.success());
+    let text = String::from_utf8_lossy(&rendered.stdout);
+    assert!(
+        text.contains("NAME") && text.contains("startpoint"),
+        "{text}"
+    );
+    for name in subcommands {
+        assert!(text.contains(name), "the page lacks {name}");
+    }
+}
+
 #[test]
 fn config_file_is_refused_with_an_explanation() {
     let out = startpoint(&["--config", "dmctl.toml", "query-status", "test"]);

@@ -909,6 +909,15 @@ fn emit_prints_each_consumers_form_and_only_that() {
     );
     // Debezium's MariaDB connector: the same GTID position, the same file and position.
     let dbz = json(&resolve(&[T, "--emit", "debezium"]));
+    // debezium-patch: exactly the offsets PATCH body, for curl -d @- (no jq).
+    let patch = resolve(&[T, "--emit", "debezium-patch"]);
+    patch.assert_success();
+    assert_eq!(json(&patch), dbz["connect_offsets_patch"]);
+    assert!(
+        patch.stderr.contains("PATCH /connectors/NAME/offsets"),
+        "{}",
+        patch.stderr
+    );
     assert_eq!(dbz["offset"]["value"]["gtids"], gtid.as_str());
     assert_eq!(dbz["offset"]["value"]["file"], file.as_str());
     assert_eq!(dbz["offset"]["value"]["pos"], pos);

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use startpoint::task::go_duration::GoDurationError;
 
 const ABOUT: &str = "Find the binlog location to start MySQL/MariaDB replication from, so that \
                      nothing committed since a given time is missed; start DM tasks from it.";
@@ -114,6 +115,18 @@ pub(super) enum Command {
     /// later resolutions skip them) and print what history the source holds, per file. Costs
     /// one full read of every file not summarised yet (streamed, from a live server).
     Index(IndexArgs),
+    /// Print a completion script for SHELL to stdout (e.g. `startpoint completions bash >
+    /// /etc/bash_completion.d/startpoint`).
+    Completions(CompletionsArgs),
+    /// Print startpoint's man page (roff) to stdout (`startpoint man | man -l -`).
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -151,6 +164,8 @@ pub enum EmitFormat {
     /// Debezium's MySQL connector offset, Kafka Connect's offsets PATCH body and the
     /// set-binlog-position signal.
     Debezium,
+    /// Only the body of Kafka Connect's PATCH /connectors/NAME/offsets, for curl -d @-.
+    DebeziumPatch,
     /// Flink CDC's MySQL source WITH options.
     FlinkCdc,
     /// Canal's instance.properties start point.
@@ -169,6 +184,7 @@ impl From<EmitFormat> for startpoint::emit::Format {
         match f {
             EmitFormat::Dm => Format::Dm,
             EmitFormat::Debezium => Format::Debezium,
+            EmitFormat::DebeziumPatch => Format::DebeziumPatch,
             EmitFormat::FlinkCdc => Format::FlinkCdc,
             EmitFormat::Canal => Format::Canal,
             EmitFormat::Mysql => Format::Mysql,
@@ -302,7 +318,7 @@ pub(super) struct AssumeArgs {
     /// replica, count its replication lag in DURATION (its files carry the source's times).
     /// Not proven by the binlog: the answer names it, and a transaction read that contradicts
     /// it turns it off for the rest of the run.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub assume_max_statement: Option<std::time::Duration>,
 
     /// Assume a local binlog file's modification time bounds its transactions (the server's
@@ -412,9 +428,9 @@ pub(super) struct QueryStatusArgs {
     pub task: String,
 }
 
-/// `--rpc-timeout` in the Go duration syntax dmctl users write (`10m`, `90s`, `1h30m`).
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 10m, 90s, 1h30m)"))
+/// A duration flag in the Go syntax dmctl reads (`10m`, `90s`, `1h30m`), more than zero.
+fn parse_duration(text: &str) -> Result<Duration, GoDurationError> {
+    startpoint::task::go_duration::positive_go_duration(text)
 }
 
 // The library's own types behind the command line's value names (their text is the library's).
@@ -457,11 +473,18 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// Duration flags read Go's syntax, as dmctl reads `--rpc-timeout` (`time.ParseDuration`):
+    /// a bare number has no unit, and days or spaces are not Go's.
     #[test]
-    fn rpc_timeout_accepts_dmctl_durations() {
+    fn duration_flags_read_go_durations_as_dmctl_does() {
         assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert!(parse_duration("ten minutes").is_err());
+        for bad in ["10", "1d", "1h 30m", "ten minutes", "0", "-5m", ""] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+        let unitless = parse_duration("10").unwrap_err().to_string();
+        assert!(unitless.contains("a unit is missing"), "{unitless}");
     }
 }

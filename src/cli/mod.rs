@@ -70,6 +70,20 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::OperateSource(command) => operate_source::run(command, &cli.global),
         Command::QueryStatus(args) => query_status::run(args, &cli.global),
         Command::Index(args) => index::run(args, &cli.global),
+        Command::Completions(args) => {
+            use clap::CommandFactory;
+            let mut command = Cli::command();
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(args.shell, &mut command, "startpoint", &mut out);
+            Ok(0)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            // The page's header takes the one-line version, not --version's lines.
+            let command = Cli::command().version(startpoint::build_info::VERSION);
+            clap_mangen::Man::new(command).render(&mut std::io::stdout().lock())?;
+            Ok(0)
+        }
     }
 }
 

@@ -1,21 +1,25 @@
-//! Go's durations (`time.ParseDuration`), as DM reads `safe-mode-duration`.
+//! Go's durations (`time.ParseDuration`), as DM reads `safe-mode-duration` and dmctl reads
+//! `--rpc-timeout`: the one duration syntax of every duration startpoint takes.
 
-/// A text Go's `time.ParseDuration` rejects, and why.
+/// A text Go's `time.ParseDuration` rejects (or, for a timeout, a duration that is not
+/// positive), and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{text:?}: {why}")]
-pub(crate) struct GoDurationError {
+pub struct GoDurationError {
     pub text: String,
     pub why: Fault,
 }
 
 /// What is wrong with a Go duration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum Fault {
+pub enum Fault {
+    #[error("a duration must be more than zero (examples: 10m, 90s, 1h30m)")]
+    NotPositive,
     #[error("empty")]
     Empty,
     #[error("a number is missing")]
     NoNumber,
-    #[error("a unit is missing (ns, us, ms, s, m, h)")]
+    #[error("a unit is missing (ns, us, ms, s, m, h; examples: 10m, 90s, 1h30m)")]
     NoUnit,
     #[error("unknown unit {0:?}")]
     UnknownUnit(String),
@@ -27,7 +31,7 @@ pub(crate) enum Fault {
 /// why Go would reject it: an optional sign, then numbers (with an optional fraction, which Go
 /// truncates to whole nanoseconds) each followed by a unit (`ns`, `us`, `µs`, `ms`, `s`, `m`,
 /// `h`); `0` alone is allowed. The magnitude is returned (DM rejects a negative duration).
-pub(crate) fn go_duration_nanos(text: &str) -> Result<u128, GoDurationError> {
+pub fn go_duration_nanos(text: &str) -> Result<u128, GoDurationError> {
     let bad = |why: Fault| {
         Err(GoDurationError {
             text: text.to_owned(),
@@ -91,6 +95,20 @@ pub(crate) fn go_duration_nanos(text: &str) -> Result<u128, GoDurationError> {
         rest = after;
     }
     Ok(total)
+}
+
+/// A duration flag (`--rpc-timeout`, `--assume-max-statement`) as dmctl reads its own: Go's
+/// syntax, and more than zero (a negative or zero timeout would give up before starting).
+pub fn positive_go_duration(text: &str) -> Result<std::time::Duration, GoDurationError> {
+    let nanos = go_duration_nanos(text)?;
+    if nanos == 0 || text.starts_with('-') {
+        return Err(GoDurationError {
+            text: text.to_owned(),
+            why: Fault::NotPositive,
+        });
+    }
+    // Below i64::MAX nanoseconds (checked by the parser), so it fits a u64.
+    Ok(std::time::Duration::from_nanos(nanos as u64))
 }
 
 /// Whether `safe-mode-duration` is zero for DM (an empty text is DM's default, not zero).

@@ -10,7 +10,7 @@
 
 pub(crate) mod config;
 pub mod dm;
-pub(crate) mod go_duration;
+pub mod go_duration;
 pub(crate) mod location;
 pub mod operate;
 pub(crate) mod precheck;
