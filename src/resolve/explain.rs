@@ -9,7 +9,6 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::binlog::BinlogWarning;
-use crate::resolve::cache::CacheRefusal;
 use crate::start_time::{AmbiguousTime, format_instant};
 use crate::unit::TimeBasis;
 
@@ -811,6 +810,171 @@ impl fmt::Display for Note {
                 "the assumption {assumption} does not hold ({why}): it is turned off for the \
                  rest of this run and the files it skipped are read"
             ),
+        }
+    }
+}
+
+/// Why the summary store is not used: what is wrong, where, and (in `Display`) the fix.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum CacheRefusal {
+    /// A file system call on `path` failed (`doing`: "create", "look at", "open").
+    Io {
+        /// What was being done.
+        doing: &'static str,
+        /// The path, when the call had one.
+        path: Option<String>,
+        /// The system's error.
+        error: String,
+    },
+    /// SQLite refused: what that means for the store (`problem`), and SQLite's error.
+    Sqlite {
+        /// What the refusal means for the store (`it cannot be opened`…).
+        problem: &'static str,
+        /// SQLite's error.
+        error: String,
+    },
+    /// `PRAGMA quick_check` did not say ok.
+    Damaged {
+        /// What it said.
+        check: String,
+    },
+    /// The directory is a symlink.
+    SymlinkDir {
+        /// The directory.
+        dir: String,
+    },
+    /// The store is a symlink.
+    SymlinkStore,
+    /// `dir` is not a directory.
+    NotADirectory {
+        /// The path given as the directory.
+        dir: String,
+    },
+    /// The store is `kind`, not a regular file.
+    NotRegular {
+        /// What it is (`a directory`, `a FIFO`…).
+        kind: String,
+    },
+    /// SQLite's `side` file (`-wal`, `-shm`) is not a regular file.
+    SideNotRegular {
+        /// The side file's path.
+        side: String,
+    },
+    /// `path` is owned by `uid`, not this user.
+    NotOwned {
+        /// The file or directory.
+        path: String,
+        /// Its owner's uid.
+        uid: u32,
+        /// This process's effective uid.
+        me: u32,
+    },
+    /// `path` can be written by `who` (its group, every other user).
+    Writable {
+        /// The file or directory.
+        path: String,
+        /// Who else can write it (`its group`, `every other user`).
+        who: &'static str,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A directory above it is owned by `uid`, neither root nor this user.
+    AncestorNotOwned {
+        /// The directory.
+        dir: String,
+        /// Its owner's uid.
+        uid: u32,
+    },
+    /// A directory above it can be written by every user and is not sticky.
+    AncestorWritable {
+        /// The directory.
+        dir: String,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// Written by another version of startpoint.
+    Format {
+        /// The store format found.
+        found: String,
+        /// The format this version reads.
+        reads: String,
+    },
+    /// Written on another machine.
+    Machine {
+        /// The machine the store names.
+        theirs: String,
+        /// This machine.
+        ours: String,
+    },
+}
+
+impl std::fmt::Display for CacheRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CacheRefusal::Io {
+                doing,
+                path: Some(path),
+                error,
+            } => write!(f, "cannot {doing} {path}: {error}"),
+            CacheRefusal::Io {
+                doing,
+                path: None,
+                error,
+            } => write!(f, "cannot {doing} it: {error}"),
+            CacheRefusal::Sqlite { problem, error } => write!(f, "{problem} ({error})"),
+            CacheRefusal::Damaged { check } => write!(f, "it is damaged ({check})"),
+            CacheRefusal::SymlinkDir { dir } => write!(
+                f,
+                "its directory {dir} is a symlink, which another user may have planted; give \
+                 --cache-dir the real directory"
+            ),
+            CacheRefusal::SymlinkStore => {
+                f.write_str("it is a symlink, which another user may have planted; remove it")
+            }
+            CacheRefusal::NotADirectory { dir } => {
+                write!(f, "cannot create {dir}: it is not a directory")
+            }
+            CacheRefusal::NotRegular { kind } => {
+                write!(f, "it is {kind}, not a regular file; remove it")
+            }
+            CacheRefusal::SideNotRegular { side } => write!(
+                f,
+                "{side} is not a regular file (a symlink or something else another user may \
+                 have planted); remove it"
+            ),
+            CacheRefusal::NotOwned { path, uid, me } => write!(
+                f,
+                "{path} is owned by uid {uid}, not by this user (uid {me}), who could have \
+                 written it; remove it, or give --cache-dir a directory of your own"
+            ),
+            CacheRefusal::Writable { path, who, mode } => write!(
+                f,
+                "{path} can be written by {who} (mode {mode:04o}), who could have written it; \
+                 run chmod go-w on it, or remove it"
+            ),
+            CacheRefusal::AncestorNotOwned { dir, uid } => write!(
+                f,
+                "{dir} above it is owned by uid {uid}, who could put another directory in its \
+                 place; give --cache-dir a directory of your own"
+            ),
+            CacheRefusal::AncestorWritable { dir, mode } => write!(
+                f,
+                "{dir} above it can be written by every user (mode {mode:04o}, not sticky), who \
+                 could put another directory in its place; run chmod o-w on it, or give \
+                 --cache-dir a directory of your own"
+            ),
+            CacheRefusal::Format { found, reads } => write!(
+                f,
+                "it was written by another version of startpoint (format {found}, this one \
+                 reads {reads})"
+            ),
+            CacheRefusal::Machine { theirs, ours } => {
+                write!(
+                    f,
+                    "it was written on another machine ({theirs}; this is {ours})"
+                )
+            }
         }
     }
 }
