@@ -179,6 +179,15 @@ pub enum UnitRole {
 }
 
 impl EventType {
+    /// A MySQL GTID event (`GTID`, `ANONYMOUS_GTID`, `GTID_TAGGED`): what starts a MySQL
+    /// transaction and carries its GTID, commit times and length.
+    pub fn is_mysql_gtid(self) -> bool {
+        matches!(
+            self,
+            EventType::Gtid | EventType::AnonymousGtid | EventType::GtidTagged
+        )
+    }
+
     pub fn role(self) -> UnitRole {
         use EventType::*;
         match self {

@@ -240,10 +240,7 @@ impl Bisection<'_> {
                 break;
             }
             let kind = event.header.event_type().unwrap_or(EventType::Unknown);
-            if !matches!(
-                kind,
-                EventType::Gtid | EventType::AnonymousGtid | EventType::GtidTagged
-            ) {
+            if !kind.is_mysql_gtid() {
                 break;
             }
             let body = source.body().map_err(binlog_error)?;

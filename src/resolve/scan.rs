@@ -703,11 +703,7 @@ fn first_transaction(
         return Ok(None);
     };
     let first_type = first.header.event_type().unwrap_or(EventType::Unknown);
-    if !matches!(
-        first_type,
-        EventType::Gtid | EventType::AnonymousGtid | EventType::GtidTagged
-    ) || !reader.has_own_positions()
-    {
+    if !first_type.is_mysql_gtid() || !reader.has_own_positions() {
         return Ok(None);
     }
     let decoded =
@@ -875,10 +871,7 @@ fn hop_range(
             return Ok(None);
         };
         let event_type = event.header.event_type().unwrap_or(EventType::Unknown);
-        if !matches!(
-            event_type,
-            EventType::Gtid | EventType::AnonymousGtid | EventType::GtidTagged
-        ) {
+        if !event_type.is_mysql_gtid() {
             continue;
         }
         let decoded = events::mysql_gtid(event_type, reader.body()?).map_err(|what| {

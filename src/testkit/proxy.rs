@@ -568,26 +568,6 @@ async fn play_hostile(client: &mut tokio::net::tcp::OwnedWriteHalf, answer: Host
             }
         }
         HostileDump::ZlibBomb => {
-            let wrap = |seq: u8, plain: &[u8], deflate: bool| {
-                let body = if deflate {
-                    let mut z = flate2::Compress::new(flate2::Compression::best(), true);
-                    let mut body = Vec::with_capacity(plain.len() / 500 + 1024);
-                    let status = z.compress_vec(plain, &mut body, flate2::FlushCompress::Finish);
-                    assert!(
-                        matches!(status, Ok(flate2::Status::StreamEnd)),
-                        "{status:?}"
-                    );
-                    body
-                } else {
-                    plain.to_vec()
-                };
-                let mut out = (body.len() as u32).to_le_bytes()[..3].to_vec();
-                out.push(seq);
-                let inflated = if deflate { plain.len() as u32 } else { 0 };
-                out.extend_from_slice(&inflated.to_le_bytes()[..3]);
-                out.extend_from_slice(&body);
-                out
-            };
             let size = MAX_PAYLOAD - 100;
             let mut event = vec![0u8; size];
             event[4] = 2;
@@ -598,15 +578,24 @@ async fn play_hostile(client: &mut tokio::net::tcp::OwnedWriteHalf, answer: Host
             // compressed one that carries it (what its flush does). The payload is deflated
             // once; each packet's own 4-byte header goes before it in a stored block.
             let body = Deflated::new(&payload);
-            let mut wire = wrap(1, &registered, false);
+            // A compressed packet: its length, sequence id, inflated length (0: sent as is).
+            let compressed = |seq: u8, body: &[u8], inflated: usize| {
+                let mut out = (body.len() as u32).to_le_bytes()[..3].to_vec();
+                out.push(seq);
+                out.extend_from_slice(&(inflated as u32).to_le_bytes()[..3]);
+                out.extend_from_slice(body);
+                out
+            };
+            let mut wire = compressed(1, &registered, 0);
             for seq in 1..=64u8 {
-                let head = packet(seq, &payload)[..4].to_vec();
-                let stream = body.after(&head);
-                let mut one = (stream.len() as u32).to_le_bytes()[..3].to_vec();
-                one.push(seq);
-                one.extend_from_slice(&((head.len() + payload.len()) as u32).to_le_bytes()[..3]);
-                one.extend_from_slice(&stream);
-                wire.extend_from_slice(&one);
+                // The plain packet's header: 3-byte length, sequence id.
+                let mut head = (payload.len() as u32).to_le_bytes();
+                head[3] = seq;
+                wire.extend(compressed(
+                    seq,
+                    &body.after(&head),
+                    head.len() + payload.len(),
+                ));
             }
             let _ = client.write_all(&wire).await;
         }
