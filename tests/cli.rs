@@ -96,6 +96,28 @@ fn version_flag_prints_the_version_commit_build_time_and_dm() {
     }
 }
 
+/// The mysql client's flags name a live server: with local files they are a usage error
+/// (exit 2), and a source is still required.
+#[test]
+fn client_flags_are_refused_with_local_files() {
+    for args in [
+        &["--binlog-dir", "testdata", "-u", "repl"][..],
+        &["--relay-dir", "testdata", "-p"],
+        &["--binlog-dir", "testdata", "--host", "127.0.0.1"],
+        &["--url", "mysql://repl@127.0.0.1:1", "--user", "x"],
+        &["-u", "repl"],
+    ] {
+        let out = startpoint(
+            &[
+                &["resolve-position", "--start-time", "2021-10-21 00:01:00"],
+                args,
+            ]
+            .concat(),
+        );
+        assert_eq!(out.code, Some(2), "{args:?}: {}", out.stderr);
+    }
+}
+
 /// The licence `Cargo.toml` declares is the one `LICENSE` holds, and a changelog is kept.
 #[test]
 fn the_license_file_is_the_licence_cargo_toml_names() {

@@ -938,6 +938,160 @@ async fn the_cli_resolves_against_a_live_server() {
     assert!(!stderr.contains("Not-the-Pass") && !stdout.contains("Not-the-Pass"));
 }
 
+/// The mysql client's conventions on the real binary, with `HOME` in a temporary directory:
+/// `~/.my.cnf`'s `[client]` group, `--host`/`--port`/`--user`, `-R`, `--defaults-file`,
+/// `--no-defaults` with `MYSQL_PWD`, and `-p` at a terminal (a pseudo-terminal made by
+/// util-linux's `script`), the password never echoed nor printed. The order read is MySQL's
+/// (mysys/my_default.cc: the global files, the extra file, then `~/.my.cnf`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_logs_in_as_the_mysql_client_does() {
+    let (server, _copy, local) = server_with_history(&small_binlogs()).await;
+    add_users(&server).await;
+    let t = unit_times(&local)[60];
+    let input = format_instant(t);
+    let want = local_commit_answer(&local, t, GtidMode::Auto);
+    let location = want.location.as_ref().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let port = server.port().to_string();
+    std::fs::write(
+        home.path().join(".my.cnf"),
+        format!("[client]\nuser = repl\npassword = \"Rep1-secret\"\nport = {port}\n\n[mysql]\nuser = nobody\n"),
+    )
+    .unwrap();
+    let wrong = home.path().join("wrong.cnf");
+    std::fs::write(&wrong, "[client]\nuser = repl\npassword = Not-the-Pass\n").unwrap();
+    let run = |args: &[&str], pwd: Option<&str>| {
+        let mut command = support::command();
+        command
+            .args([
+                "resolve-position",
+                "--start-time",
+                &input,
+                "--output",
+                "json",
+            ])
+            .args(args)
+            .env("HOME", home.path())
+            .env_remove("MYSQL_PWD")
+            .env_remove("MYSQL_TCP_PORT")
+            .stdin(std::process::Stdio::null());
+        if let Some(pwd) = pwd {
+            command.env("MYSQL_PWD", pwd);
+        }
+        command.output().unwrap()
+    };
+    let answered = |out: &std::process::Output| {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(answer["binlog_name"], location.file.as_str());
+        assert_eq!(answer["binlog_pos"], location.pos);
+        assert_eq!(answer["server"], format!("repl@127.0.0.1:{port}").as_str());
+    };
+    // User, password and port from ~/.my.cnf; [mysql] is the mysql program's group, not ours.
+    answered(&run(&["--host", "127.0.0.1"], None));
+    // The flags win over the file.
+    answered(&run(
+        &["--host", "127.0.0.1", "-P", &port, "-u", "repl"],
+        None,
+    ));
+    // -R: the host from the files too.
+    let extra = home.path().join("extra.cnf");
+    std::fs::write(&extra, "[client]\nhost = 127.0.0.1\nuser = nobody\n").unwrap();
+    answered(&run(
+        &["-R", "--defaults-extra-file", extra.to_str().unwrap()],
+        None,
+    ));
+    // --no-defaults: nothing from the files; MYSQL_PWD then carries the password.
+    answered(&run(
+        &[
+            "--host",
+            "127.0.0.1",
+            "-P",
+            &port,
+            "-u",
+            "repl",
+            "--no-defaults",
+        ],
+        Some("Rep1-secret"),
+    ));
+    // The file's password wins over MYSQL_PWD, as in libmysql.
+    answered(&run(&["--host", "127.0.0.1"], Some("Not-the-Pass")));
+    // --defaults-file reads that file alone: its wrong password fails, and never shows.
+    let out = run(
+        &[
+            "--host",
+            "127.0.0.1",
+            "-P",
+            &port,
+            "--defaults-file",
+            wrong.to_str().unwrap(),
+        ],
+        None,
+    );
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("access denied") && !all.contains("Not-the-Pass"),
+        "{all}"
+    );
+    // -p without a terminal says what to do instead.
+    let out = run(&["--host", "127.0.0.1", "-p"], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot ask for the password"), "{stderr}");
+
+    // -p at a terminal: the prompt, the password typed and not echoed, the answer.
+    let binary = env!("CARGO_BIN_EXE_startpoint");
+    let line = format!(
+        "{binary} resolve-position --start-time '{input}' --output json --host 127.0.0.1 \
+         -P {port} -u repl -p --no-defaults"
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &line, "/dev/null"])
+        .env("HOME", home.path())
+        .env_remove("MYSQL_PWD")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux's script");
+    // Typed only once the prompt is shown (and the echo off a moment after it), as a person
+    // types it: what the terminal received before would be echoed by the terminal itself.
+    use std::io::{Read, Write};
+    let mut stdout = child.stdout.take().unwrap();
+    let mut shown = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&shown).contains("Enter password: ") {
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&shown));
+        shown.extend_from_slice(&buf[..n]);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"Rep1-secret\n").unwrap();
+    stdout.read_to_end(&mut shown).unwrap();
+    drop(stdin);
+    let status = child.wait().unwrap();
+    let shown: String = String::from_utf8_lossy(&shown)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    assert!(status.success(), "{shown}");
+    assert!(
+        !shown.contains("Rep1-secret"),
+        "the password was echoed: {shown}"
+    );
+    assert!(
+        shown.contains(&format!("\"binlog_pos\":{}", location.pos)),
+        "{shown}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_without_binary_logging_is_a_definite_error() {
     let server = MariaDb::start_with(&ServerConfig {

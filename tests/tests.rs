@@ -23,6 +23,7 @@ mod json_contract;
 mod live_mariadb;
 mod reader_corpus;
 mod remote_live;
+mod repository;
 mod resolve_local;
 mod start_task_live;
 mod stream_source;

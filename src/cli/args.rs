@@ -154,6 +154,10 @@ pub(super) struct IndexArgs {
 
     #[command(flatten)]
     pub cache: CacheArgs,
+
+    // Last: its help heading holds for what follows it.
+    #[command(flatten)]
+    pub client: ClientArgs,
 }
 
 /// Consumers `resolve-position --emit` speaks to.
@@ -223,25 +227,81 @@ pub enum GtidMode {
     Off,
 }
 
-/// Where the binlog comes from: exactly one of these.
+/// Where the binlog comes from: one of these (`--host` and `-R` may go together, as for
+/// mysqlbinlog).
 #[derive(Debug, Clone, Args)]
-#[group(required = true, multiple = false)]
+#[group(id = "source", required = true, multiple = true)]
 pub(super) struct SourceArgs {
     /// Directory of binlog files (ordered by its .index when present).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR",
+          conflicts_with_all = ["relay_dir", "url", "source_config", "host", "remote"])]
     pub binlog_dir: Option<PathBuf>,
 
     /// DM relay directory (server-uuid.index and its <uuid>.<seq> sub-directories).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["url", "source_config", "host", "remote"])]
     pub relay_dir: Option<PathBuf>,
 
-    /// Live server, mysql://USER@HOST:PORT (password better in MYSQL_PWD).
-    #[arg(long, value_name = "URL")]
+    /// Live server, mysql://USER[:PASSWORD]@HOST[:PORT]; the password better in ~/.my.cnf,
+    /// -p or MYSQL_PWD.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["source_config", "host", "remote"])]
     pub url: Option<String>,
 
     /// DM source file describing the live server.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["host", "remote"])]
     pub source_config: Option<PathBuf>,
+
+    /// Live server's host name or IP address, as the mysql client's --host (over TCP).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// Read from the live server the option files name (their `host`, else localhost), as
+    /// mysqlbinlog's -R.
+    #[arg(short = 'R', long = "read-from-remote-server")]
+    pub remote: bool,
+}
+
+/// How to log in to a live server, as the mysql client takes it: flags first, then the
+/// option files ([client], [client-server], [client-mariadb], [startpoint] of /etc/my.cnf,
+/// /etc/mysql/my.cnf, --defaults-extra-file, ~/.my.cnf), then MYSQL_PWD and MYSQL_TCP_PORT.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Connection (mysql client conventions)")]
+pub(super) struct ClientArgs {
+    /// TCP port of the live server (default: the option files, MYSQL_TCP_PORT, 3306).
+    #[arg(short = 'P', long, value_name = "PORT",
+          conflicts_with_all = ["binlog_dir", "relay_dir", "source_config", "url"])]
+    pub port: Option<u16>,
+
+    /// User to log in as (default: the option files, then the login name).
+    #[arg(short = 'u', long, value_name = "USER",
+          conflicts_with_all = ["binlog_dir", "relay_dir", "source_config", "url"])]
+    pub user: Option<String>,
+
+    /// Ask for the password at the terminal (never echoed). A password is never taken on the
+    /// command line, where `ps` shows it: use this, ~/.my.cnf or MYSQL_PWD.
+    #[arg(short = 'p', long = "password", visible_alias = "ask-pass",
+          conflicts_with_all = ["binlog_dir", "relay_dir", "source_config"])]
+    pub ask_password: bool,
+
+    /// DISABLED, PREFERRED, REQUIRED (encrypt, no check), VERIFY_CA or VERIFY_IDENTITY, as
+    /// the mysql client's --ssl-mode; default: TLS when --ssl-ca/--ssl-cert/--ssl-key (or the
+    /// option files) give material, verifying the server's name.
+    #[arg(long, value_name = "MODE", value_parser = parse_ssl_mode,
+          conflicts_with_all = ["binlog_dir", "relay_dir", "source_config"])]
+    pub ssl_mode: Option<startpoint::remote::option_files::SslMode>,
+
+    /// Read only this option file.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["defaults_extra_file", "no_defaults",
+          "binlog_dir", "relay_dir", "source_config"])]
+    pub defaults_file: Option<PathBuf>,
+
+    /// Read this option file after the global ones and before ~/.my.cnf.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["no_defaults",
+          "binlog_dir", "relay_dir", "source_config"])]
+    pub defaults_extra_file: Option<PathBuf>,
+
+    /// Read no option file.
+    #[arg(long, conflicts_with_all = ["binlog_dir", "relay_dir", "source_config"])]
+    pub no_defaults: bool,
 }
 
 #[derive(Debug, Args)]
@@ -307,6 +367,10 @@ pub(super) struct ResolvePositionArgs {
 
     #[command(flatten)]
     pub assume: AssumeArgs,
+
+    // Last: its help heading holds for what follows it.
+    #[command(flatten)]
+    pub client: ClientArgs,
 }
 
 /// Opt-in assumptions that skip files without reading them (SEMANTICS.md §6, last paragraph).
@@ -426,6 +490,13 @@ pub(super) struct QueryStatusArgs {
     /// Task name.
     #[arg(value_name = "TASK")]
     pub task: String,
+}
+
+/// `--ssl-mode`, by MySQL's names in any case.
+fn parse_ssl_mode(text: &str) -> Result<startpoint::remote::option_files::SslMode, String> {
+    startpoint::remote::option_files::SslMode::parse(text).ok_or_else(|| {
+        "expected DISABLED, PREFERRED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY".to_owned()
+    })
 }
 
 /// A duration flag in the Go syntax dmctl reads (`10m`, `90s`, `1h30m`), more than zero.

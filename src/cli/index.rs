@@ -134,10 +134,14 @@ fn collect(
         let (rows, notes) = cover_local(&dir, cache, progress, audit(args))?;
         return Ok((rows, notes, dir.dir.display().to_string()));
     }
-    let settings = super::live_settings(&args.source, global, args.compress, args.server_id)?
-        .ok_or_else(|| {
-            anyhow::anyhow!("give --binlog-dir, --relay-dir, --url or --source-config")
-        })?;
+    let settings = super::live_settings(
+        &args.source,
+        &args.client,
+        global,
+        args.compress,
+        args.server_id,
+    )?
+    .ok_or_else(|| anyhow::anyhow!("give --binlog-dir, --relay-dir, --url or --source-config"))?;
     let runtime = super::runtime()?;
     let deadline = tokio::time::Instant::now() + global.rpc_timeout;
     let (rows, notes, version) = runtime.block_on(index_remote(

@@ -198,29 +198,54 @@ fn assumption(args: &args::AssumeArgs) -> Option<startpoint::resolve::Assumption
     }
 }
 
-/// The connection settings of a live source (`--url`, password from `MYSQL_PWD`, or
-/// `--source-config`), with the global TLS files and the command's compression and server_id;
-/// `None` for a local source.
+/// The connection settings of a live source (`--source-config`, else `--url`, `--host` or
+/// `-R` with the mysql client's conventions: flags, option files, `MYSQL_PWD`), with the
+/// command's compression and server_id; `None` for a local source.
 fn live_settings(
     source: &args::SourceArgs,
+    client: &args::ClientArgs,
     global: &args::GlobalArgs,
     compress: bool,
     server_id: Option<u32>,
 ) -> Result<Option<startpoint::remote::ConnSettings>, LiveSourceError> {
-    use startpoint::remote::ConnSettings;
+    use startpoint::remote::option_files::{self, ClientEnv, ClientFlags, Defaults};
     use startpoint::task::source::SourceConfig;
-    let settings = match (&source.url, &source.source_config) {
-        (Some(url), _) => ConnSettings::from_url(url, std::env::var("MYSQL_PWD").ok())?,
-        (_, Some(path)) => {
-            let config = SourceConfig::load(path)?;
-            for warning in &config.warnings {
-                say!("warning: {warning}");
-            }
-            config.connection
+    let mut settings = if let Some(path) = &source.source_config {
+        let config = SourceConfig::load(path)?;
+        for warning in &config.warnings {
+            say!("warning: {warning}");
         }
-        _ => return Ok(None),
+        config
+            .connection
+            .with_default_tls(Some(&global.tls_files()))
+    } else if source.url.is_some() || source.host.is_some() || source.remote {
+        let defaults = match (&client.defaults_file, client.no_defaults) {
+            (Some(only), _) => Defaults::Only(only.clone()),
+            (None, true) => Defaults::None,
+            (None, false) => Defaults::Standard {
+                extra: client.defaults_extra_file.clone(),
+                home: std::env::var_os("HOME").map(std::path::PathBuf::from),
+            },
+        };
+        let options = option_files::load(&defaults)?;
+        for warning in &options.warnings {
+            say!("warning: {warning}");
+        }
+        let flags = ClientFlags {
+            url: source.url.clone(),
+            host: source.host.clone(),
+            port: client.port,
+            user: client.user.clone(),
+            ask_password: client.ask_password,
+            ssl_mode: client.ssl_mode,
+            tls: global.tls_files(),
+        };
+        option_files::client_settings(&flags, &options, &ClientEnv::from_process(), &mut || {
+            rpassword::prompt_password("Enter password: ")
+        })?
+    } else {
+        return Ok(None);
     };
-    let mut settings = settings.with_default_tls(Some(&global.tls_files()));
     settings.compress = compress;
     settings.server_id = server_id;
     Ok(Some(settings))
@@ -264,7 +289,9 @@ fn note_left_out(left_out: &[startpoint::source::local::LeftOut], explain: bool)
 #[derive(Debug, thiserror::Error)]
 enum LiveSourceError {
     #[error(transparent)]
-    Settings(#[from] startpoint::remote::settings::SettingsError),
+    Client(#[from] startpoint::remote::option_files::ClientSettingsError),
+    #[error(transparent)]
+    OptionFile(#[from] startpoint::remote::option_files::OptionFileError),
     #[error(transparent)]
     SourceConfig(#[from] startpoint::task::source::SourceConfigError),
 }

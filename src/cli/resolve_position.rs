@@ -149,13 +149,18 @@ fn resolve(args: &ResolvePositionArgs, global: &GlobalArgs) -> Result<Answered, 
             (Chosen::Listed(listed), None, EmitOrigin::Files(files))
         }
         None => {
-            let settings =
-                super::live_settings(&args.source, global, args.compress, args.server_id)?
-                    .ok_or_else(|| {
-                        Failure::Runtime(
-                            "give --binlog-dir, --relay-dir, --url or --source-config".to_owned(),
-                        )
-                    })?;
+            let settings = super::live_settings(
+                &args.source,
+                &args.client,
+                global,
+                args.compress,
+                args.server_id,
+            )?
+            .ok_or_else(|| {
+                Failure::Runtime(
+                    "give --binlog-dir, --relay-dir, --url or --source-config".to_owned(),
+                )
+            })?;
             if args.assume.assume_mtime_bounds {
                 return Err(Failure::Runtime(
                     "--assume-mtime-bounds needs local files (a live server's files have no \

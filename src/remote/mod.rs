@@ -44,6 +44,7 @@
 mod bisect;
 mod connection;
 pub(crate) mod error;
+pub mod option_files;
 mod position;
 mod sequence;
 mod server_time;
@@ -74,7 +75,7 @@ pub use position::{ServerPosition, current_position, gtid_pos_at};
 use sequence::{Listing, over_sequence};
 use server_time::instant_on;
 pub use server_time::read_start_time;
-pub use settings::{ConnSettings, InlineTls, Pem, Secret, TlsFiles};
+pub use settings::{ConnSettings, InlineTls, Pem, Secret, TlsFiles, TlsVerify};
 
 /// What a resolution against a server needs besides the connection.
 #[derive(Debug, Clone)]

@@ -60,6 +60,22 @@ pub struct TlsFiles {
     pub key: Option<PathBuf>,
     /// PEM given inline, which wins over the files.
     pub inline: Option<Box<InlineTls>>,
+    /// How far the server's certificate is checked (a MySQL client's `ssl-mode`).
+    pub verify: TlsVerify,
+}
+
+/// How far a TLS connection checks the server's certificate: MySQL's `ssl-mode` values that
+/// turn TLS on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsVerify {
+    /// The certificate chain and the host name (`VERIFY_IDENTITY`; DM's own choice whenever
+    /// a CA is given, and the default here).
+    #[default]
+    Identity,
+    /// The certificate chain only (`VERIFY_CA`).
+    Ca,
+    /// Nothing: encrypted, but to whoever answers (`REQUIRED`).
+    Nothing,
 }
 
 /// TLS material a DM config gives inline (`ssl-ca-bytes`, `ssl-ca-base64`…).
@@ -323,6 +339,11 @@ impl ConnSettings {
             ) {
                 ssl = ssl.with_client_identity(Some(ClientIdentity::new(cert, key)));
             }
+            ssl = match tls.verify {
+                TlsVerify::Identity => ssl,
+                TlsVerify::Ca => ssl.with_danger_skip_domain_validation(true),
+                TlsVerify::Nothing => ssl.with_danger_accept_invalid_certs(true),
+            };
             builder =
                 builder.ssl_opts(ssl.with_danger_tls_hostname_override(Some(self.host.clone())));
         }

@@ -139,6 +139,7 @@ fn security_config(security: &Node<'_>, file: &str) -> Result<TlsFiles, ConfigEr
             cert: inline("cert")?,
             key: inline("key")?,
         })),
+        verify: crate::remote::TlsVerify::Identity,
     })
 }
 
