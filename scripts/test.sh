@@ -10,8 +10,11 @@ missing=()
 command -v mariadb-binlog >/dev/null 2>&1 || missing+=(mariadb-client)
 # rusqlite builds its bundled SQLite with the C compiler.
 command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
-# The man page's test renders it as a user would.
+# The man page's test renders it as a user would; the packaging test reads the package with
+# dpkg-deb and types a password at a pseudo-terminal made by util-linux's script.
 command -v man >/dev/null 2>&1 || missing+=(man-db)
+command -v dpkg-deb >/dev/null 2>&1 || missing+=(dpkg)
+command -v script >/dev/null 2>&1 || missing+=(bsdutils)
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "==> installing ${missing[*]}"
     sudo=()
@@ -32,3 +35,5 @@ cargo check --locked --manifest-path fuzz/Cargo.toml
 echo "==> cargo test"
 cargo test --locked --all-targets
 cargo test --locked --doc
+echo "==> the Debian package (built, read, extracted, run)"
+bash scripts/check-package.sh

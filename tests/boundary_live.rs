@@ -280,7 +280,7 @@ async fn late_dated_rotations_on_a_real_server_never_skip_transactions() {
         .assert_success();
     let status: serde_json::Value =
         serde_json::from_str(&scene.run(&["query-status", "boundary"]).stdout).unwrap();
-    let stored = &status["sources"][0]["checkpoint"];
+    let stored = &status["sources"][0]["subTaskStatus"][0]["startpoint"]["checkpoint"];
     assert_eq!(stored["binlog_name"], location.file.as_str(), "{status}");
     assert_eq!(stored["binlog_pos"], location.pos, "{status}");
     assert_eq!(

@@ -44,6 +44,7 @@ fn every_subcommand_has_help() {
         "start-task",
         "operate-source",
         "query-status",
+        "export-checkpoint",
     ] {
         let out = startpoint(&[command, "--help"]);
         out.assert_success();
@@ -118,6 +119,128 @@ fn client_flags_are_refused_with_local_files() {
     }
 }
 
+/// Every line on stderr has one form, cargo's: `error: `, `warning: ` or `note: `, or an
+/// indented continuation; for successes, failures, a too-late time and `--emit`.
+#[test]
+fn stderr_lines_follow_one_style() {
+    let dir = "testdata/mariadb/binlog";
+    let runs: [&[&str]; 6] = [
+        &[
+            "resolve-position",
+            "--binlog-dir",
+            dir,
+            "--start-time",
+            "2000-01-01T00:00:00Z",
+        ],
+        &[
+            "resolve-position",
+            "--binlog-dir",
+            dir,
+            "--start-time",
+            "2100-01-01T00:00:00Z",
+        ],
+        &[
+            "resolve-position",
+            "--binlog-dir",
+            "no/such/dir",
+            "--start-time",
+            "2000-01-01 00:00:00",
+        ],
+        &[
+            "resolve-position",
+            "--binlog-dir",
+            dir,
+            "--start-time",
+            "2000-01-01T00:00:00Z",
+            "--emit",
+            "dm",
+        ],
+        &["list-units", "no/such/file"],
+        &["--master-addr", "127.0.0.1:8261", "start-task", "task.yaml"],
+    ];
+    for args in runs {
+        let out = startpoint(args);
+        assert!(!out.stderr.is_empty() || out.code == Some(0), "{args:?}");
+        for line in out.stderr.lines().filter(|l| !l.is_empty()) {
+            assert!(
+                ["error: ", "warning: ", "note: ", "  "]
+                    .iter()
+                    .any(|p| line.starts_with(p)),
+                "{args:?}: {line:?}"
+            );
+        }
+    }
+}
+
+/// Flags shared by several subcommands are in the help of those that use them only; given
+/// to another, or twice, they are usage errors (exit 2), never ignored.
+#[test]
+fn shared_flags_belong_to_the_subcommands_that_use_them() {
+    let help = |sub: &str| startpoint(&[sub, "--help"]).stdout;
+    let resolve = help("resolve-position");
+    assert!(resolve.contains("--rpc-timeout") && resolve.contains("--ssl-ca"));
+    assert!(!resolve.contains("--state-dir") && !resolve.contains("--source <ID>"));
+    let units = help("list-units");
+    for flag in [
+        "--rpc-timeout",
+        "--ssl-ca",
+        "--state-dir",
+        "--source",
+        "--secret-key-path",
+    ] {
+        assert!(!units.contains(flag), "list-units --help shows {flag}");
+    }
+    let start = help("start-task");
+    for flag in [
+        "--rpc-timeout",
+        "--ssl-ca",
+        "--state-dir",
+        "--source",
+        "--secret-key-path",
+    ] {
+        assert!(start.contains(flag), "start-task --help lacks {flag}");
+    }
+    let time = ["--start-time", "2021-10-21 00:01:00"];
+    let out = startpoint(
+        &[
+            &["-s", "foo", "resolve-position", "--binlog-dir", "testdata"][..],
+            &time,
+        ]
+        .concat(),
+    );
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("-s/--source means nothing to resolve-position"),
+        "{}",
+        out.stderr
+    );
+    let out = startpoint(&[
+        "--state-dir",
+        "/tmp",
+        "list-units",
+        "testdata/mariadb/binlog",
+    ]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    let out = startpoint(&["--rpc-timeout", "5s", "query-status", "--rpc-timeout", "6s"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("given both before and after"),
+        "{}",
+        out.stderr
+    );
+    // Either side works where the flag belongs.
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().to_str().unwrap();
+    for args in [
+        &["--state-dir", state, "query-status"][..],
+        &["query-status", "--state-dir", state],
+    ] {
+        let out = startpoint(args);
+        assert_eq!(out.code, Some(0), "{args:?}: {}", out.stderr);
+    }
+}
+
 /// The licence `Cargo.toml` declares is the one `LICENSE` holds, and a changelog is kept.
 #[test]
 fn the_license_file_is_the_licence_cargo_toml_names() {
@@ -142,6 +265,7 @@ fn completions_and_the_man_page_name_every_subcommand() {
         "start-task",
         "operate-source",
         "query-status",
+        "export-checkpoint",
         "index",
     ];
     for shell in ["bash", "zsh", "fish"] {

@@ -340,7 +340,9 @@ fn unreachable_upstream_fails_the_precheck_without_secrets() {
     let status = scene.run(&["query-status", "test"]);
     assert_eq!(status.code, Some(1));
     assert!(
-        status.stdout.contains("has not been started"),
+        status
+            .stdout
+            .contains("task test has no source or not exist"),
         "{}",
         status.stdout
     );

@@ -1,7 +1,8 @@
 //! Every JSON document startpoint shapes itself is valid against its schema in `docs/schemas/`,
 //! on the real binary's real output: each status of `resolve-position` (with `--explain`),
-//! every line of `list-units`, `index`, `query-status`, and their failures. DM's replies
-//! (start-task, operate-source) are DM's own shape and are checked byte for byte elsewhere.
+//! every line of `list-units`, `index`, and their failures; and `query-status`, whose shape is
+//! dmctl's, described there too. DM's other replies (start-task, operate-source) are DM's own
+//! shape and are checked byte for byte elsewhere.
 
 use crate::support;
 
@@ -97,10 +98,20 @@ fn index_json_matches_its_schema() {
     assert_valid("index", &failed.json());
 }
 
+/// A task never started gets DM-master's words (`extractSources`, dm/master/server.go), and
+/// no task at all dmctl's empty summary.
 #[test]
 fn query_status_of_a_task_never_started_matches_its_schema() {
     let scene = support::Scene::new();
     let out = scene.run(&["query-status", "never-started"]);
     out.assert_code(1);
+    out.assert_json("/msg", "task never-started has no source or not exist");
     assert_valid("query-status", &out.json());
+    let none = scene.run(&["query-status"]);
+    none.assert_code(0);
+    assert_eq!(
+        none.json(),
+        serde_json::json!({"result": true, "msg": "", "tasks": []})
+    );
+    assert_valid("query-status", &none.json());
 }

@@ -990,6 +990,54 @@ async fn the_cli_logs_in_as_the_mysql_client_does() {
     };
     // User, password and port from ~/.my.cnf; [mysql] is the mysql program's group, not ours.
     answered(&run(&["--host", "127.0.0.1"], None));
+    // --log-level debug (and RUST_LOG): the files read, the connections, the dumps, the
+    // cache's decisions, in the one style of stderr; never the password.
+    for (flag, env) in [(Some("--log-level=debug"), None), (None, Some("debug"))] {
+        let mut command = support::command();
+        command
+            .args([
+                "resolve-position",
+                "--start-time",
+                &input,
+                "--host",
+                "127.0.0.1",
+            ])
+            .args(flag)
+            .env("HOME", home.path())
+            .env_remove("MYSQL_PWD")
+            .env_remove("RUST_LOG");
+        if let Some(env) = env {
+            command.env("RUST_LOG", env);
+        }
+        let out = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        for expected in [
+            "debug: option files read: ",
+            &format!("debug: connected to repl@127.0.0.1:{port} (Control connection"),
+            "debug: binlog dump of ",
+            "debug: summary cache: ",
+        ] {
+            assert!(stderr.contains(expected), "no {expected:?} in:\n{stderr}");
+        }
+        assert!(!stderr.contains("Rep1-secret"), "{stderr}");
+        for line in stderr.lines() {
+            assert!(
+                [
+                    "error: ",
+                    "warning: ",
+                    "note: ",
+                    "info: ",
+                    "debug: ",
+                    "trace: ",
+                    "  "
+                ]
+                .iter()
+                .any(|p| line.starts_with(p)),
+                "{line:?}"
+            );
+        }
+    }
     // The flags win over the file.
     answered(&run(
         &["--host", "127.0.0.1", "-P", &port, "-u", "repl"],

@@ -347,9 +347,17 @@ async fn start_task_with_a_downstream_meta_store() {
     status.assert_success();
     let status = json(&status);
     crate::json_contract::assert_valid("query-status", &status);
-    assert_eq!(status["metaStore"], "downstream");
-    let source = &status["sources"][0];
+    let subtask = &status["sources"][0]["subTaskStatus"][0];
+    let source = &subtask["startpoint"];
+    assert_eq!(source["metaStore"], "downstream");
     assert_eq!(source["checkpoint"]["binlog_pos"], 4);
+    // DM's own fields say the same (syncerBinlog is go-mysql's Position.String()).
+    let name = source["checkpoint"]["binlog_name"].as_str().unwrap();
+    assert_eq!(
+        subtask["sync"]["syncerBinlog"],
+        format!("({name}, 4)").as_str()
+    );
+    assert_eq!(subtask["stage"], "Stopped");
     assert!(
         source["setBy"]["how"]
             .as_str()
@@ -544,8 +552,9 @@ async fn embedded_store_relay_directory_and_concurrent_runs() {
     );
     let (file, pos, gtid) = expected_at(&up.binlogs, late);
     let status = json(&scene.run(&["query-status", TASK]));
-    assert_eq!(status["metaStore"], "embedded");
-    let stored = &status["sources"][0]["checkpoint"];
+    let stored = &status["sources"][0]["subTaskStatus"][0]["startpoint"];
+    assert_eq!(stored["metaStore"], "embedded");
+    let stored = &stored["checkpoint"];
     // DM's relay naming: base|<sub-directory suffix>.seq.
     let subdir = if up.binlogs.files[..half].iter().any(|f| f.name == file) {
         "000001"
@@ -557,6 +566,30 @@ async fn embedded_store_relay_directory_and_concurrent_runs() {
     assert_eq!(stored["binlog_pos"], pos);
     assert_eq!(stored["binlog_gtid"], gtid);
     assert!(scene.path("state/meta/dm_meta.sqlite3").exists());
+
+    // dmctl's other ways to ask (dm/ctl/master/query_status.go): the task file names the task;
+    // nothing at all gives dmctl's summary of every task; --more and -s the full reply.
+    let by_file = json(&scene.run(&["query-status", &task]));
+    assert_eq!(by_file, status);
+    let all = scene.run(&["query-status"]);
+    all.assert_success();
+    crate::json_contract::assert_valid("query-status", &json(&all));
+    assert_eq!(
+        json(&all),
+        serde_json::json!({"result": true, "msg": "", "tasks": [
+            {"taskName": TASK, "taskStatus": "Stopped", "sources": [SOURCE_ID]}
+        ]})
+    );
+    let more = json(&scene.run(&["query-status", "--more"]));
+    assert_eq!(more, status);
+    let other = scene.run(&["-s", "no-such-source", "query-status", TASK]);
+    assert_eq!(other.code, Some(1));
+    let other = json(&other);
+    crate::json_contract::assert_valid("query-status", &other);
+    assert_eq!(
+        other["sources"][0]["msg"],
+        "source not found in task's config"
+    );
 
     // Two runs of the same task at once: the second waits for the first; both land, one after
     // the other, and the state is one of theirs, whole.
@@ -583,11 +616,12 @@ async fn embedded_store_relay_directory_and_concurrent_runs() {
     assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
     assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
     let status = json(&scene.run(&["query-status", TASK]));
-    let name = status["sources"][0]["checkpoint"]["binlog_name"]
+    let stored = &status["sources"][0]["subTaskStatus"][0]["startpoint"];
+    let name = stored["checkpoint"]["binlog_name"]
         .as_str()
         .unwrap()
         .to_owned();
-    let how = status["sources"][0]["setBy"]["how"].as_str().unwrap();
+    let how = stored["setBy"]["how"].as_str().unwrap();
     let candidates = ["2030-03-31 00:10:00", "2030-03-31 02:00:00"];
     let winner = candidates
         .iter()
@@ -627,8 +661,9 @@ async fn a_relay_directory_that_cannot_be_read_is_named_not_passed_over() {
     assert!(out.stderr.contains("from the upstream"), "{}", out.stderr);
     let (file, pos, _) = expected_at(&up.binlogs, late);
     let status = json(&scene.run(&["query-status", TASK]));
-    assert_eq!(status["sources"][0]["checkpoint"]["binlog_name"], file);
-    assert_eq!(status["sources"][0]["checkpoint"]["binlog_pos"], pos);
+    let stored = &status["sources"][0]["subTaskStatus"][0]["startpoint"]["checkpoint"];
+    assert_eq!(stored["binlog_name"], file);
+    assert_eq!(stored["binlog_pos"], pos);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -908,7 +943,11 @@ async fn no_password_in_any_output_state_file_or_row() {
     let scene = Scene::new();
     let mut outputs: Vec<(String, Output)> = Vec::new();
     let mut run = |what: &str, args: &[&str], env: &[(&str, &str)]| {
-        let out = scene.run_env(args, env);
+        // resolve-position keeps no state: --state-dir is not its flag.
+        let out = match args.contains(&"resolve-position") {
+            true => support::startpoint_env(args, env),
+            false => scene.run_env(args, env),
+        };
         outputs.push((what.to_owned(), out));
     };
     let source = scene.file(
@@ -1555,4 +1594,103 @@ async fn an_unread_meta_and_an_empty_start_time_go_as_in_dm() {
         out.stderr
     );
     assert_eq!(rows(&downstream, TASK).await, before);
+}
+
+/// `export-checkpoint`: a start point set in the embedded store and reviewed there reaches
+/// DM's downstream table with the downstream store's guards. `--sql` prints a script that the
+/// mariadb client runs as it is; the direct write lands the same row; a row DM flushed since
+/// is refused until `--task-stopped`; and query-status still reads the embedded store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_checkpoint_hands_the_embedded_start_point_to_dm() {
+    let up = upstream().await;
+    let downstream = MariaDb::start().unwrap();
+    let (scene, task) = one_source_task(&up, downstream.port());
+    let t = "2030-03-31 00:30:00";
+    scene
+        .run(&["start-task", "--start-time", t, &task])
+        .assert_success();
+    let want = expected_at(&up.binlogs, t);
+
+    // --sql: a MySQL script, run by the mariadb client as it is.
+    let script = scene.run(&["export-checkpoint", TASK, "--sql"]);
+    script.assert_success();
+    assert!(
+        script.stdout.contains("ON DUPLICATE KEY UPDATE") && script.stdout.contains("COMMIT;"),
+        "{}",
+        script.stdout
+    );
+    let client = startpoint::testkit::mariadb::find_program("mariadb").unwrap();
+    let mut run = std::process::Command::new(client)
+        .args(["--no-defaults", "-h127.0.0.1", "-uroot"])
+        .arg(format!("-P{}", downstream.port()))
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    run.stdin
+        .take()
+        .unwrap()
+        .write_all(script.stdout.as_bytes())
+        .unwrap();
+    assert!(run.wait().unwrap().success(), "the script failed");
+    let row = global(&rows(&downstream, TASK).await, SOURCE_ID);
+    assert_eq!(checkpoint(&row), want);
+
+    // The direct write, to the task's target-database: the same row, DM's reply.
+    let mut conn = downstream.connect().await.unwrap();
+    conn.query_drop("DROP DATABASE dm_meta").await.unwrap();
+    conn.disconnect().await.unwrap();
+    let out = scene.run(&["export-checkpoint", &task]);
+    out.assert_success();
+    let answer = json(&out);
+    assert_eq!(answer["result"], true);
+    assert_eq!(answer["sources"][0]["source"], SOURCE_ID);
+    assert!(
+        answer["msg"]
+            .as_str()
+            .unwrap()
+            .contains("where DM reads it"),
+        "{answer}"
+    );
+    let table = rows(&downstream, TASK).await;
+    assert_eq!(table.len(), 1);
+    assert_eq!(checkpoint(&global(&table, SOURCE_ID)), want);
+    // Again: startpoint wrote the row last, so no flag is needed.
+    scene.run(&["export-checkpoint", TASK]).assert_success();
+
+    // DM ran the task since: refused, nothing written, until --task-stopped.
+    let l2 = expected_at(&up.binlogs, "2030-03-31 02:00:00");
+    dm_flush(&downstream, TASK, SOURCE_ID, &l2).await;
+    let out = scene.run(&["export-checkpoint", TASK]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    let msg = json(&out)["msg"].as_str().unwrap().to_owned();
+    assert!(
+        msg.contains("written by someone other than startpoint") && msg.contains("--task-stopped"),
+        "{msg}"
+    );
+    assert_eq!(
+        checkpoint(&global(&rows(&downstream, TASK).await, SOURCE_ID)),
+        l2
+    );
+    scene
+        .run(&["export-checkpoint", TASK, "--task-stopped"])
+        .assert_success();
+    assert_eq!(
+        checkpoint(&global(&rows(&downstream, TASK).await, SOURCE_ID)),
+        want
+    );
+
+    // query-status reads the store start-task used; a task never started is named.
+    let status = json(&scene.run(&["query-status", TASK]));
+    assert_eq!(
+        status["sources"][0]["subTaskStatus"][0]["startpoint"]["metaStore"],
+        "embedded"
+    );
+    let out = scene.run(&["export-checkpoint", "never-started", "--sql"]);
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stdout.contains("has not been started"),
+        "{}",
+        out.stdout
+    );
 }

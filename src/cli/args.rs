@@ -23,34 +23,135 @@ const AFTER_HELP: &str = "Global flags are dmctl's. There is no DM-master: the w
 #[command(disable_version_flag = true)]
 pub(super) struct Cli {
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub top: TopArgs,
 
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// dmctl's global flags (same names, same defaults), plus `--state-dir`.
+/// The flags before the subcommand: dmctl's global flags (same names, same defaults), plus
+/// `--state-dir`. Each but `--config` and `--master-addr` (which are refused with a reason) is
+/// also a flag of the subcommands that use it, and only of those: given here to a subcommand
+/// that does not use it, it is a usage error.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
-pub(super) struct GlobalArgs {
+pub(super) struct TopArgs {
     /// dmctl's config file: not supported (startpoint has no master to reach); give the
     /// flags instead.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
     /// DM-master address. Not used: startpoint has no master and does its work locally.
-    #[arg(long, global = true, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR")]
     pub master_addr: Option<String>,
 
-    /// Deadline for each source's work (connecting, prechecks, resolution), in Go duration
-    /// syntax such as 10m, 90s, 1h30m.
-    #[arg(long, global = true, value_name = "DURATION", default_value = "10m",
-          value_parser = parse_duration)]
-    pub rpc_timeout: Duration,
+    /// As the subcommands' --rpc-timeout [default: 10m] (resolve-position, index, start-task,
+    /// query-status).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub rpc_timeout: Option<Duration>,
 
+    /// As the subcommands' -s (start-task, query-status, operate-source).
+    #[arg(short = 's', long = "source", value_name = "ID", value_delimiter = ',')]
+    pub sources: Vec<String>,
+
+    /// As the subcommands' --ssl-ca (resolve-position, index, start-task, query-status).
+    #[arg(long, value_name = "FILE")]
+    pub ssl_ca: Option<PathBuf>,
+
+    /// As the subcommands' --ssl-cert.
+    #[arg(long, value_name = "FILE")]
+    pub ssl_cert: Option<PathBuf>,
+
+    /// As the subcommands' --ssl-key.
+    #[arg(long, value_name = "FILE")]
+    pub ssl_key: Option<PathBuf>,
+
+    /// As the subcommands' --secret-key-path (all but list-units, completions, man).
+    #[arg(long, value_name = "FILE")]
+    pub secret_key_path: Option<PathBuf>,
+
+    /// As the subcommands' --state-dir (start-task, query-status, operate-source).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// What to log on stderr besides errors, warnings and notes: connections, retries, dumps,
+    /// cache decisions (never a password) [default: off, else RUST_LOG].
+    #[arg(long, global = true, value_enum, value_name = "LEVEL")]
+    pub log_level: Option<LogLevel>,
+
+    /// Print the version and exit.
+    #[arg(short = 'V', long, action = clap::ArgAction::Version)]
+    pub version: Option<bool>,
+}
+
+/// `--log-level`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum LogLevel {
+    Off,
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+/// How long a source's work may take, and TLS for MySQL connections: the subcommands that
+/// connect to servers.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Servers")]
+pub(super) struct NetArgs {
+    /// Deadline for each source's work (connecting, prechecks, resolution), in Go duration
+    /// syntax such as 10m, 90s, 1h30m [default: 10m].
+    #[arg(id = "sub_rpc_timeout", long = "rpc-timeout", global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub rpc_timeout: Option<Duration>,
+
+    /// File of trusted CA certificates (PEM) for MySQL connections whose config has no
+    /// `security` section.
+    #[arg(id = "sub_ssl_ca", long = "ssl-ca", global = true, value_name = "FILE")]
+    pub ssl_ca: Option<PathBuf>,
+
+    /// Client certificate (PEM) for MySQL connections.
+    #[arg(
+        id = "sub_ssl_cert",
+        long = "ssl-cert",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub ssl_cert: Option<PathBuf>,
+
+    /// Client private key (PEM) for MySQL connections.
+    #[arg(
+        id = "sub_ssl_key",
+        long = "ssl-key",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub ssl_key: Option<PathBuf>,
+}
+
+/// DM's secret key: the subcommands that read DM files with encrypted passwords.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "DM")]
+pub(super) struct SecretArgs {
+    /// DM's secret key file (64 hexadecimal characters, as DM-master's `secret-key-path`):
+    /// passwords encrypted with `dmctl encrypt` in source and task files are decrypted with it.
+    #[arg(
+        id = "sub_secret_key_path",
+        long = "secret-key-path",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub secret_key_path: Option<PathBuf>,
+}
+
+/// Which sources, and where startpoint keeps its state: the DM task commands.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "DM")]
+pub(super) struct ScopeArgs {
     /// MySQL source ID (repeatable): restrict the command to these sources.
     /// `-s a,b` names two sources, as dmctl's string-slice flag does.
     #[arg(
+        id = "sub_sources",
         short = 's',
         long = "source",
         global = true,
@@ -59,32 +160,31 @@ pub(super) struct GlobalArgs {
     )]
     pub sources: Vec<String>,
 
-    /// File of trusted CA certificates (PEM) for MySQL connections whose config has no
-    /// `security` section.
-    #[arg(long, global = true, value_name = "FILE")]
-    pub ssl_ca: Option<PathBuf>,
-
-    /// Client certificate (PEM) for MySQL connections.
-    #[arg(long, global = true, value_name = "FILE")]
-    pub ssl_cert: Option<PathBuf>,
-
-    /// Client private key (PEM) for MySQL connections.
-    #[arg(long, global = true, value_name = "FILE")]
-    pub ssl_key: Option<PathBuf>,
-
-    /// DM's secret key file (64 hexadecimal characters, as DM-master's `secret-key-path`):
-    /// passwords encrypted with `dmctl encrypt` in source and task files are decrypted with it.
-    #[arg(long, global = true, value_name = "FILE")]
-    pub secret_key_path: Option<PathBuf>,
-
-    /// Directory for startpoint's state (source configs, embedded checkpoint store).
-    #[arg(long, global = true, value_name = "DIR", env = "STARTPOINT_HOME")]
+    /// Directory for startpoint's state (source configs, embedded checkpoint store)
+    /// [env: STARTPOINT_HOME].
+    #[arg(
+        id = "sub_state_dir",
+        long = "state-dir",
+        global = true,
+        value_name = "DIR"
+    )]
     pub state_dir: Option<PathBuf>,
-
-    /// Print the version and exit.
-    #[arg(short = 'V', long, action = clap::ArgAction::Version)]
-    pub version: Option<bool>,
 }
+
+/// The flags before and after the subcommand, merged: what the commands read.
+#[derive(Debug, Clone)]
+pub(super) struct GlobalArgs {
+    pub rpc_timeout: Duration,
+    pub sources: Vec<String>,
+    pub ssl_ca: Option<PathBuf>,
+    pub ssl_cert: Option<PathBuf>,
+    pub ssl_key: Option<PathBuf>,
+    pub secret_key_path: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
+}
+
+/// The default of `--rpc-timeout`, dmctl's.
+pub(super) const DEFAULT_RPC_TIMEOUT: Duration = Duration::from_secs(600);
 
 impl GlobalArgs {
     /// `--ssl-ca`, `--ssl-cert`, `--ssl-key`.
@@ -98,6 +198,68 @@ impl GlobalArgs {
     }
 }
 
+/// Which of the shared flags a subcommand takes.
+#[derive(Default)]
+pub(super) struct Takes<'a> {
+    pub net: Option<&'a NetArgs>,
+    pub secret: Option<&'a SecretArgs>,
+    pub scope: Option<&'a ScopeArgs>,
+}
+
+impl Command {
+    /// The shared flags this subcommand takes.
+    pub(super) fn takes(&self) -> Takes<'_> {
+        match self {
+            Command::ResolvePosition(a) => Takes {
+                net: Some(&a.net),
+                secret: Some(&a.secret),
+                scope: None,
+            },
+            Command::Index(a) => Takes {
+                net: Some(&a.net),
+                secret: Some(&a.secret),
+                scope: None,
+            },
+            Command::StartTask(a) => Takes {
+                net: Some(&a.net),
+                secret: Some(&a.secret),
+                scope: Some(&a.scope),
+            },
+            Command::QueryStatus(a) => Takes {
+                net: Some(&a.net),
+                secret: Some(&a.secret),
+                scope: Some(&a.scope),
+            },
+            Command::ExportCheckpoint(a) => Takes {
+                net: Some(&a.net),
+                secret: Some(&a.secret),
+                scope: Some(&a.scope),
+            },
+            Command::OperateSource(a) => Takes {
+                net: None,
+                secret: Some(&a.secret),
+                scope: Some(&a.scope),
+            },
+            Command::ListUnits(_) | Command::Completions(_) | Command::Man(_) => Takes::default(),
+        }
+    }
+
+    /// The subcommand's name, for messages.
+    pub(super) fn name(&self) -> &'static str {
+        match self {
+            Command::ResolvePosition(_) => "resolve-position",
+            Command::ListUnits(_) => "list-units",
+            Command::StartTask(_) => "start-task",
+            Command::OperateSource(_) => "operate-source",
+            Command::QueryStatus(_) => "query-status",
+            Command::ExportCheckpoint(_) => "export-checkpoint",
+            Command::Index(_) => "index",
+            Command::Completions(_) => "completions",
+            Command::Man(_) => "man",
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub(super) enum Command {
     /// Resolve a start time to a binlog file, position and GTID set (diagnostic).
@@ -107,9 +269,13 @@ pub(super) enum Command {
     /// Start a DM task from a start time, its checkpoint or its meta, writing DM's checkpoint.
     StartTask(StartTaskArgs),
     /// Create, show or stop DM source configs kept in the state directory.
-    #[command(subcommand)]
-    OperateSource(OperateSourceCommand),
-    /// Show a task's stored checkpoint and safe-mode exit point per source.
+    OperateSource(OperateSourceArgs),
+    /// Write a task's checkpoint, as start-task stored it, into DM's tables in the target
+    /// database (or another server with --to), with the downstream store's guards; or print
+    /// the statements (--sql).
+    ExportCheckpoint(ExportCheckpointArgs),
+    /// Show a task's stored checkpoint and safe-mode exit point per source, in dmctl's shape;
+    /// without a task, every task startpoint has started.
     QueryStatus(QueryStatusArgs),
     /// Summarise every binlog file not summarised yet (kept in the summary cache, so that
     /// later resolutions skip them) and print what history the source holds, per file. Costs
@@ -118,8 +284,17 @@ pub(super) enum Command {
     /// Print a completion script for SHELL to stdout (e.g. `startpoint completions bash >
     /// /etc/bash_completion.d/startpoint`).
     Completions(CompletionsArgs),
-    /// Print startpoint's man page (roff) to stdout (`startpoint man | man -l -`).
-    Man,
+    /// Print startpoint's man page (roff) to stdout (`startpoint man | man -l -`), or a
+    /// subcommand's (`startpoint man resolve-position`, installed as
+    /// startpoint-resolve-position(1)).
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub(super) struct ManArgs {
+    /// The subcommand whose page to print; the main page without it.
+    #[arg(value_name = "SUBCOMMAND")]
+    pub subcommand: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -155,9 +330,15 @@ pub(super) struct IndexArgs {
     #[command(flatten)]
     pub cache: CacheArgs,
 
-    // Last: its help heading holds for what follows it.
+    // Last: their help headings hold for what follows them.
     #[command(flatten)]
     pub client: ClientArgs,
+
+    #[command(flatten)]
+    pub net: NetArgs,
+
+    #[command(flatten)]
+    pub secret: SecretArgs,
 }
 
 /// Consumers `resolve-position --emit` speaks to.
@@ -368,9 +549,15 @@ pub(super) struct ResolvePositionArgs {
     #[command(flatten)]
     pub assume: AssumeArgs,
 
-    // Last: its help heading holds for what follows it.
+    // Last: their help headings hold for what follows them.
     #[command(flatten)]
     pub client: ClientArgs,
+
+    #[command(flatten)]
+    pub net: NetArgs,
+
+    #[command(flatten)]
+    pub secret: SecretArgs,
 }
 
 /// Opt-in assumptions that skip files without reading them (SEMANTICS.md §6, last paragraph).
@@ -467,6 +654,28 @@ pub(super) struct StartTaskArgs {
 
     #[command(flatten)]
     pub assume: AssumeArgs,
+
+    // Last: their help headings hold for what follows them.
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+
+    #[command(flatten)]
+    pub net: NetArgs,
+
+    #[command(flatten)]
+    pub secret: SecretArgs,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct OperateSourceArgs {
+    #[command(subcommand)]
+    pub command: OperateSourceCommand,
+
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+
+    #[command(flatten)]
+    pub secret: SecretArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -486,10 +695,56 @@ pub(super) enum OperateSourceCommand {
 }
 
 #[derive(Debug, Args)]
-pub(super) struct QueryStatusArgs {
-    /// Task name.
-    #[arg(value_name = "TASK")]
+pub(super) struct ExportCheckpointArgs {
+    /// The task's name, or its task file (its `name` is read).
+    #[arg(value_name = "TASK | TASK.yaml")]
     pub task: String,
+
+    /// Write to this server instead of the task's target-database:
+    /// mysql://USER[:PASSWORD]@HOST[:PORT] (the password better in MYSQL_PWD).
+    #[arg(long, value_name = "URL", conflicts_with = "sql")]
+    pub to: Option<String>,
+
+    /// Print the statements (MySQL, runnable as they are) instead of running them.
+    #[arg(long)]
+    pub sql: bool,
+
+    /// The DM task is stopped (`dmctl stop-task`): write over checkpoint rows DM wrote since
+    /// startpoint last set them.
+    #[arg(long)]
+    pub task_stopped: bool,
+
+    // Last: their help headings hold for what follows them.
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+
+    #[command(flatten)]
+    pub net: NetArgs,
+
+    #[command(flatten)]
+    pub secret: SecretArgs,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct QueryStatusArgs {
+    /// The task's name, or its task file (its `name` is read, as dmctl reads it); without
+    /// one, every task startpoint has started, summarised.
+    #[arg(value_name = "TASK | TASK.yaml")]
+    pub task: Option<String>,
+
+    /// The full reply even without a task (dmctl's --more).
+    #[arg(long)]
+    pub more: bool,
+
+    // Last: their help headings hold for what follows them.
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+
+    #[command(flatten)]
+    pub net: NetArgs,
+
+    #[command(flatten)]
+    pub secret: SecretArgs,
 }
 
 /// `--ssl-mode`, by MySQL's names in any case.

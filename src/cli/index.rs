@@ -35,7 +35,7 @@ pub(super) fn run(args: &IndexArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
                 });
                 super::json_line(&value)?;
             }
-            say!("startpoint: {message}");
+            say!("error: {message}");
             return Ok(EXIT_FAILED);
         }
     };
@@ -75,7 +75,7 @@ pub(super) fn run(args: &IndexArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         if let Some(path) = cache.path().filter(|_| cache.is_active()) {
             let count = |coverage: Coverage| rows.iter().filter(|r| r.coverage == coverage).count();
             say!(
-                "verify: {} cached summaries match their files, {} do not (the cache was wrong; \
+                "note: verify: {} cached summaries match their files, {} do not (the cache was wrong; \
                  replaced by what the files say now){}; {} were stale (another file's, never \
                  used; replaced); cache {}",
                 count(Coverage::Verified),
@@ -96,12 +96,12 @@ pub(super) fn run(args: &IndexArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
                 path.display()
             );
         } else {
-            say!("verify: the summary cache is not in use, so there is nothing to verify");
+            say!("note: the summary cache is not in use, so there is nothing to verify");
             return Ok(EXIT_FAILED);
         }
     }
     if unreadable > 0 {
-        say!("verify: {unreadable} files could not be read (their rows say why)");
+        say!("warning: {unreadable} files could not be read (their rows say why)");
     }
     Ok(if wrong.is_empty() && unreadable == 0 {
         0

@@ -12,8 +12,10 @@ macro_rules! say {
 }
 
 mod args;
+mod export_checkpoint;
 mod index;
 mod list_units;
+mod logging;
 mod operate_source;
 mod progress;
 mod query_status;
@@ -24,7 +26,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use args::{Cli, Command};
+use args::{Cli, Command, GlobalArgs};
 
 /// Exit status of a command that failed; stderr says why and what to do.
 const EXIT_FAILED: u8 = 1;
@@ -34,25 +36,104 @@ const EXIT_TOO_LATE: u8 = 3;
 
 pub(crate) fn run() -> ExitCode {
     let cli = Cli::parse();
+    logging::init(cli.top.log_level);
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         // A reader that went away (`… | head`) is not a failure.
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            say!("startpoint: {err:#}");
+            say!("error: {err:#}");
             ExitCode::from(EXIT_FAILED)
         }
     }
 }
 
+/// The flags given before the subcommand merged with the subcommand's own: a flag the
+/// subcommand does not take is a usage error (exit 2), and so is one given on both sides.
+fn merged(cli: &Cli) -> GlobalArgs {
+    let top = &cli.top;
+    let takes = cli.command.takes();
+    let name = cli.command.name();
+    let net = takes.net.cloned().unwrap_or_default();
+    let secret = takes.secret.cloned().unwrap_or_default();
+    let scope = takes.scope.cloned().unwrap_or_default();
+    let (has_net, has_scope) = (takes.net.is_some(), takes.scope.is_some());
+    let listed = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+    let state_env = std::env::var_os("STARTPOINT_HOME").filter(|v| !v.is_empty());
+    GlobalArgs {
+        rpc_timeout: one(
+            name,
+            "--rpc-timeout",
+            has_net,
+            top.rpc_timeout,
+            net.rpc_timeout,
+        )
+        .unwrap_or(args::DEFAULT_RPC_TIMEOUT),
+        sources: one(
+            name,
+            "-s/--source",
+            has_scope,
+            listed(&top.sources),
+            listed(&scope.sources),
+        )
+        .unwrap_or_default(),
+        ssl_ca: one(name, "--ssl-ca", has_net, top.ssl_ca.clone(), net.ssl_ca),
+        ssl_cert: one(
+            name,
+            "--ssl-cert",
+            has_net,
+            top.ssl_cert.clone(),
+            net.ssl_cert,
+        ),
+        ssl_key: one(name, "--ssl-key", has_net, top.ssl_key.clone(), net.ssl_key),
+        secret_key_path: one(
+            name,
+            "--secret-key-path",
+            takes.secret.is_some(),
+            top.secret_key_path.clone(),
+            secret.secret_key_path,
+        ),
+        state_dir: one(
+            name,
+            "--state-dir",
+            has_scope,
+            top.state_dir.clone(),
+            scope.state_dir,
+        )
+        .or_else(|| has_scope.then(|| state_env.map(Into::into)).flatten()),
+    }
+}
+
+/// One shared flag of subcommand `name`, given `before` the subcommand, `after` it, or
+/// neither; `taken` says whether the subcommand has it at all. Exits with a usage error when
+/// it means nothing there or was given twice.
+fn one<T>(name: &str, flag: &str, taken: bool, before: Option<T>, after: Option<T>) -> Option<T> {
+    use clap::CommandFactory;
+    use clap::error::ErrorKind;
+    let refuse =
+        |kind, message: String| -> Option<T> { Cli::command().error(kind, message).exit() };
+    match (before, after) {
+        (Some(_), _) if !taken => refuse(
+            ErrorKind::UnknownArgument,
+            format!("{flag} means nothing to {name}; leave it out"),
+        ),
+        (Some(_), Some(_)) => refuse(
+            ErrorKind::ArgumentConflict,
+            format!("{flag} was given both before and after {name}; give it once"),
+        ),
+        (before, after) => before.or(after),
+    }
+}
+
 fn dispatch(cli: Cli) -> anyhow::Result<u8> {
-    if let Some(addr) = &cli.global.master_addr {
+    let global = merged(&cli);
+    if let Some(addr) = &cli.top.master_addr {
         anyhow::bail!(
             "--master-addr {addr}: startpoint has no DM-master to talk to; the work a master and \
              its workers would do runs in this process. Run the same command without --master-addr."
         );
     }
-    if let Some(config) = &cli.global.config {
+    if let Some(config) = &cli.top.config {
         anyhow::bail!(
             "--config {}: dmctl's config file is not read by startpoint (it only says how to \
              reach a DM-master, which startpoint does not need); give --rpc-timeout and --ssl-* \
@@ -60,16 +141,17 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             config.display()
         );
     }
-    if let Some(path) = &cli.global.secret_key_path {
+    if let Some(path) = &global.secret_key_path {
         startpoint::task::secret::load_dm_secret_key(path)?;
     }
     match &cli.command {
         Command::ListUnits(args) => list_units::run(args),
-        Command::ResolvePosition(args) => resolve_position::run(args, &cli.global),
-        Command::StartTask(args) => start_task::run(args, &cli.global),
-        Command::OperateSource(command) => operate_source::run(command, &cli.global),
-        Command::QueryStatus(args) => query_status::run(args, &cli.global),
-        Command::Index(args) => index::run(args, &cli.global),
+        Command::ResolvePosition(args) => resolve_position::run(args, &global),
+        Command::StartTask(args) => start_task::run(args, &global),
+        Command::OperateSource(command) => operate_source::run(&command.command, &global),
+        Command::QueryStatus(args) => query_status::run(args, &global),
+        Command::ExportCheckpoint(args) => export_checkpoint::run(args, &global),
+        Command::Index(args) => index::run(args, &global),
         Command::Completions(args) => {
             use clap::CommandFactory;
             let mut command = Cli::command();
@@ -77,11 +159,39 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             clap_complete::generate(args.shell, &mut command, "startpoint", &mut out);
             Ok(0)
         }
-        Command::Man => {
+        Command::Man(args) => {
             use clap::CommandFactory;
             // The page's header takes the one-line version, not --version's lines.
-            let command = Cli::command().version(startpoint::build_info::VERSION);
-            clap_mangen::Man::new(command).render(&mut std::io::stdout().lock())?;
+            let mut command = Cli::command().version(startpoint::build_info::VERSION);
+            command.build();
+            let page = match &args.subcommand {
+                None => command,
+                Some(name) => {
+                    let names: Vec<String> = command
+                        .get_subcommands()
+                        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+                        .map(|s| s.get_name().to_owned())
+                        .collect();
+                    let Some(sub) = command.find_subcommand(name) else {
+                        // A usage error (exit 2), in clap's words.
+                        Cli::command()
+                            .error(
+                                clap::error::ErrorKind::InvalidValue,
+                                format!("no subcommand {name:?}; one of: {}", names.join(", ")),
+                            )
+                            .exit();
+                    };
+                    // The page of `startpoint resolve-position` is startpoint-resolve-position(1),
+                    // as git's and cargo's subcommands' pages are named.
+                    // (Leaked: clap takes a name as &'static str without its `string` feature,
+                    // and the process ends after this page.)
+                    let page_name: &'static str = format!("startpoint-{name}").leak();
+                    sub.clone()
+                        .name(page_name)
+                        .version(startpoint::build_info::VERSION)
+                }
+            };
+            clap_mangen::Man::new(page).render(&mut std::io::stdout().lock())?;
             Ok(0)
         }
     }
@@ -228,6 +338,18 @@ fn live_settings(
             },
         };
         let options = option_files::load(&defaults)?;
+        tracing::debug!(
+            "option files read: {}",
+            match options.read.is_empty() {
+                true => "none".to_owned(),
+                false => options
+                    .read
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
+        );
         for warning in &options.warnings {
             say!("warning: {warning}");
         }

@@ -117,7 +117,7 @@ pub(super) fn run(args: &ResolvePositionArgs, global: &GlobalArgs) -> anyhow::Re
                 });
                 super::json_line(&text)?;
             }
-            say!("startpoint: {failure}");
+            say!("error: {failure}");
             Ok(EXIT_FAILED)
         }
     }
@@ -202,15 +202,15 @@ fn emit(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8> {
     use startpoint::emit::{Origin, StartPoint};
     let resolution = &answered.resolution;
     // stdout holds only the formats; what the answer is and why goes to stderr.
-    say!("startpoint: status {}", resolution.status);
+    say!("note: status {}", resolution.status);
     if let Some(note) = &answered.start.1.note {
-        say!("startpoint: {note}");
+        say!("note: {note}");
     }
     if let Some(assumption) = &resolution.assumption {
-        say!("startpoint: assuming {assumption}");
+        say!("note: assuming {assumption}");
     }
     for warning in &resolution.warnings {
-        say!("startpoint: warning: {warning}");
+        say!("warning: {warning}");
     }
     let answer = resolution
         .location
@@ -218,7 +218,7 @@ fn emit(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8> {
         .filter(|_| resolution.status != Status::AboveUpperBound);
     let Some(location) = answer else {
         say!(
-            "startpoint: {}",
+            "error: {}",
             resolve::too_late_message(&answered.start.0.input)
         );
         return Ok(EXIT_TOO_LATE);
@@ -247,7 +247,7 @@ fn emit(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8> {
                 .map(|(_, _, path)| path.display().to_string())
                 .collect();
             if paths.is_empty() {
-                say!("startpoint: {} is not among the files read", location.file);
+                say!("error: {} is not among the files read", location.file);
                 return Ok(EXIT_FAILED);
             }
             Origin::Files { paths }
@@ -291,7 +291,7 @@ fn emit(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8> {
         }
         write!(out, "{}", point.emit(format))?;
         for note in point.notes(format) {
-            say!("startpoint: {note}");
+            say!("note: {note}");
         }
     }
     Ok(0)
@@ -325,7 +325,7 @@ fn report(args: &ResolvePositionArgs, answered: &Answered) -> anyhow::Result<u8>
     }
     if let Some(message) = too_late {
         if args.output == OutputFormat::Text {
-            say!("startpoint: {message}");
+            say!("error: {message}");
         }
         return Ok(EXIT_TOO_LATE);
     }

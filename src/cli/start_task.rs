@@ -48,9 +48,9 @@ pub(super) fn run(args: &StartTaskArgs, global: &GlobalArgs) -> anyhow::Result<u
         say!("note: {note}");
     }
     if !outcome.statements.is_empty() {
-        say!("would run:");
+        say!("note: would run:");
         for statement in &outcome.statements {
-            say!("  {statement};");
+            say!("  {};", statement.replace('\n', "\n  "));
         }
     }
     print(&outcome.response)

@@ -145,13 +145,19 @@ pub(super) async fn connect(
     loop {
         tries += 1;
         match connect_once(settings, role, deadline).await {
-            Err(RemoteError::ConnectionLimit { .. })
+            Err(error @ RemoteError::ConnectionLimit { .. })
                 if tries < CONNECTION_LIMIT_TRIES
                     && Instant::now() + CONNECTION_LIMIT_WAIT < deadline =>
             {
+                tracing::info!(
+                    "{error}; asking again in {} ms",
+                    CONNECTION_LIMIT_WAIT.as_millis()
+                );
                 tokio::time::sleep(CONNECTION_LIMIT_WAIT).await;
             }
-            Err(RemoteError::Auth { .. }) if tries < AUTH_TRIES => {}
+            Err(error @ RemoteError::Auth { .. }) if tries < AUTH_TRIES => {
+                tracing::info!("{error}; asking again");
+            }
             connected => return connected,
         }
     }
@@ -205,6 +211,15 @@ async fn connect_once(
             handshake.await?
         }
     };
+    let (major, minor, patch) = conn.server_version();
+    tracing::debug!(
+        "connected to {} ({role:?} connection, {}, server {major}.{minor}.{patch})",
+        settings.display(),
+        match &settings.tls {
+            Some(tls) => format!("TLS, verifying {:?}", tls.verify),
+            None => "no TLS".to_owned(),
+        },
+    );
     Ok((conn, throttle))
 }
 
@@ -637,6 +652,10 @@ pub(super) async fn dump(
         .with_filename(file.as_bytes())
         .serialize(&mut request);
     let what = format!("requesting a binlog dump of {file} from {pos}");
+    tracing::debug!(
+        "binlog dump of {file} from {pos} on {} ({role:?}, server_id {server_id})",
+        settings.display()
+    );
     if role == Role::Walk && throttle.can_hand_over() {
         use std::io::Write;
         let handed = tokio::time::timeout_at(deadline, throttle.hand_over()).await;

@@ -163,6 +163,7 @@ pub async fn resolve_remote(
         match error.recovery() {
             // Purged between listing and dumping: once more from a fresh SHOW BINARY LOGS.
             Recovery::Relist if !relisted => {
+                tracing::info!("{error}; listing the binary logs again");
                 relisted = true;
                 continue;
             }
@@ -180,6 +181,11 @@ pub async fn resolve_remote(
                 },
             });
         }
+        tracing::info!(
+            "{error}; trying {} again in {} ms",
+            settings.display(),
+            backoff.as_millis()
+        );
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }

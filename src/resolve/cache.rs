@@ -82,7 +82,10 @@ impl SummaryCache {
     pub fn open(dir: &Path) -> SummaryCache {
         let path = dir.join(STORE);
         let (conn, note) = match open_store(dir, &path) {
-            Ok(conn) => (Some(conn), None),
+            Ok(conn) => {
+                tracing::debug!("summary cache: using {}", path.display());
+                (Some(conn), None)
+            }
             Err(why) => (
                 None,
                 Some(Note::CacheNotUsed {
@@ -110,6 +113,21 @@ impl SummaryCache {
 
     /// The summary stored for `identity`'s file, when it is this file's.
     pub fn get(&self, identity: &FileIdentity) -> Lookup {
+        let found = self.lookup(identity);
+        tracing::debug!(
+            "summary cache: {} of {}: {}",
+            identity.name,
+            identity.source,
+            match &found {
+                Lookup::Hit(_) => "a summary of this file, used",
+                Lookup::Stale => "a summary of another file of that name, not used",
+                Lookup::Miss => "no summary",
+            }
+        );
+        found
+    }
+
+    fn lookup(&self, identity: &FileIdentity) -> Lookup {
         let Ok(guard) = self.conn.lock() else {
             return Lookup::Miss;
         };

@@ -13,8 +13,9 @@ use crate::start_time::{AmbiguousTime, format_instant};
 use crate::unit::TimeBasis;
 
 /// The version of every JSON document startpoint shapes itself (`resolve-position`, each line
-/// of `list-units`, `index`, `query-status`; `docs/schemas/`), as `schema_version`: it grows
-/// when a field changes meaning or goes, never when one is added. DM's replies carry none.
+/// of `list-units`, `index`; `docs/schemas/`), as `schema_version`: it grows when a field
+/// changes meaning or goes, never when one is added. DM's replies (`start-task`,
+/// `operate-source`, `query-status`) carry none.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// `{"code": …, <fields>…, "message": <Display>}` for a JSON document.

@@ -225,12 +225,15 @@ pub struct SetBy {
     pub tool: String,
 }
 
-/// One source of the task.
+/// What startpoint adds to a subtask's status: where the checkpoint is kept, what it and the
+/// safe-mode exit point are, and when and how startpoint set them. DM has no such fields; they
+/// sit in one object of their own, `startpoint`, beside DM's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SourceStatus {
-    pub result: bool,
-    pub msg: String,
-    pub source: String,
+pub struct StartpointStatus {
+    #[serde(rename = "metaStore")]
+    pub meta_store: String,
+    #[serde(rename = "metaSchema")]
+    pub meta_schema: String,
     pub checkpoint: Option<LocationJson>,
     #[serde(rename = "safeModeExitPoint")]
     pub safe_mode_exit_point: Option<LocationJson>,
@@ -241,19 +244,150 @@ pub struct SourceStatus {
     pub set_by: Option<SetBy>,
 }
 
-/// The answer of `query-status` (startpoint's own document: `docs/schemas/`).
+/// DM's `SyncStatus` (dmworker.proto), as dmctl prints it (jsonpb: 64-bit integers are
+/// strings). Only the syncer's own location means something here; the rest is what DM
+/// prints for a sync unit that has not run (DM-COMPAT.md §4.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct QueryStatusResponse {
-    /// The document's version (`docs/schemas/query-status.schema.json`).
-    pub schema_version: u32,
+pub struct SyncStatus {
+    #[serde(rename = "totalEvents")]
+    pub total_events: String,
+    #[serde(rename = "totalTps")]
+    pub total_tps: String,
+    #[serde(rename = "recentTps")]
+    pub recent_tps: String,
+    #[serde(rename = "masterBinlog")]
+    pub master_binlog: String,
+    #[serde(rename = "masterBinlogGtid")]
+    pub master_binlog_gtid: String,
+    /// `(name, pos)`, go-mysql's `Position.String()`.
+    #[serde(rename = "syncerBinlog")]
+    pub syncer_binlog: String,
+    #[serde(rename = "syncerBinlogGtid")]
+    pub syncer_binlog_gtid: String,
+    #[serde(rename = "blockingDDLs")]
+    pub blocking_ddls: Vec<String>,
+    #[serde(rename = "unresolvedGroups")]
+    pub unresolved_groups: Vec<String>,
+    pub synced: bool,
+    #[serde(rename = "binlogType")]
+    pub binlog_type: String,
+    #[serde(rename = "secondsBehindMaster")]
+    pub seconds_behind_master: String,
+    #[serde(rename = "blockDDLOwner")]
+    pub block_ddl_owner: String,
+    #[serde(rename = "conflictMsg")]
+    pub conflict_msg: String,
+    #[serde(rename = "totalRows")]
+    pub total_rows: String,
+    #[serde(rename = "totalRps")]
+    pub total_rps: String,
+    #[serde(rename = "recentRps")]
+    pub recent_rps: String,
+    #[serde(rename = "ioTotalBytes")]
+    pub io_total_bytes: String,
+    #[serde(rename = "dumpIOTotalBytes")]
+    pub dump_io_total_bytes: String,
+}
+
+impl SyncStatus {
+    /// A sync unit that has not run, its checkpoint at `at`.
+    pub fn at(at: &CheckpointLocation) -> SyncStatus {
+        let zero = || "0".to_owned();
+        SyncStatus {
+            total_events: zero(),
+            total_tps: zero(),
+            recent_tps: zero(),
+            master_binlog: String::new(),
+            master_binlog_gtid: String::new(),
+            syncer_binlog: format!("({}, {})", at.binlog_name, at.binlog_pos),
+            syncer_binlog_gtid: at.binlog_gtid.clone(),
+            blocking_ddls: Vec::new(),
+            unresolved_groups: Vec::new(),
+            synced: false,
+            // What DM's syncer says before it has a binlog streamer (dm/syncer/status.go).
+            binlog_type: "unknown".to_owned(),
+            seconds_behind_master: zero(),
+            block_ddl_owner: String::new(),
+            conflict_msg: String::new(),
+            total_rows: zero(),
+            total_rps: zero(),
+            recent_rps: zero(),
+            io_total_bytes: zero(),
+            dump_io_total_bytes: zero(),
+        }
+    }
+}
+
+/// DM's `SubTaskStatus`: one task on one source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubTaskStatus {
+    pub name: String,
+    /// `Stopped`: startpoint runs no replication; DM runs the task from the checkpoint.
+    pub stage: String,
+    pub unit: String,
+    pub result: Option<()>,
+    #[serde(rename = "unresolvedDDLLockID")]
+    pub unresolved_ddl_lock_id: String,
+    /// The oneof `status`: `sync` when a checkpoint is stored, else `msg` says why not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub msg: Option<String>,
+    pub validation: Option<()>,
+    pub startpoint: StartpointStatus,
+}
+
+/// DM's `SourceStatus`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceStatus {
+    pub source: String,
+    pub worker: String,
+    pub result: Option<()>,
+    #[serde(rename = "relayStatus")]
+    pub relay_status: Option<()>,
+}
+
+/// DM's `QueryStatusResponse`: one source, with every task's subtask on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceQueryStatus {
     pub result: bool,
     pub msg: String,
-    pub task: String,
-    #[serde(rename = "metaStore")]
-    pub meta_store: String,
-    #[serde(rename = "metaSchema")]
-    pub meta_schema: String,
-    pub sources: Vec<SourceStatus>,
+    #[serde(rename = "sourceStatus")]
+    pub source_status: SourceStatus,
+    #[serde(rename = "subTaskStatus")]
+    pub sub_task_status: Vec<SubTaskStatus>,
+}
+
+/// DM's `QueryStatusListResponse`: `query-status TASK` (or with `-s` or `--more`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueryStatusResponse {
+    pub result: bool,
+    pub msg: String,
+    pub sources: Vec<SourceQueryStatus>,
+}
+
+/// dmctl's own summary of every task (`query-status` alone; `taskResult` in
+/// dm/ctl/master/query_status.go).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskListResponse {
+    pub result: bool,
+    pub msg: String,
+    pub tasks: Vec<TaskInfo>,
+}
+
+/// One task of [`TaskListResponse`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskInfo {
+    #[serde(rename = "taskName")]
+    pub task_name: String,
+    #[serde(rename = "taskStatus")]
+    pub task_status: String,
+    pub sources: Vec<String>,
+}
+
+/// DM-master's answer for a task it does not know (`extractSources`, dm/master/server.go).
+pub fn task_not_found(task: &str) -> String {
+    format!("task {task} has no source or not exist")
 }
 
 #[derive(Serialize)]

@@ -10,6 +10,7 @@
 
 pub(crate) mod config;
 pub mod dm;
+pub mod export;
 pub mod go_duration;
 pub(crate) mod location;
 pub mod operate;

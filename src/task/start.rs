@@ -47,8 +47,8 @@ use super::safe_mode::{StoredCheckpoint, dm_window_warning, plan_safe_mode};
 use super::source::SourceConfig;
 use super::state::{StateDir, StateError, TaskLock};
 use super::store::{
-    CheckpointStore, CheckpointWrite, Dialect, GlobalRow, MetaStoreKind, RemoveMeta, StoreError,
-    StorePlan, TaskTables,
+    CheckpointStore, CheckpointWrite, Dialect, GlobalRow, LogEntry, MetaStoreKind, RemoveMeta,
+    StoreError, StorePlan, TaskTables,
 };
 use super::yaml::ConfigError;
 
@@ -535,19 +535,7 @@ async fn written_by_others(
         return Ok(None);
     }
     let log = store.log(&task.meta_schema, &task.name, deadline).await?;
-    let mut foreign = Vec::new();
-    for row in overwritten {
-        // The log is newest first.
-        let last = log.iter().find(|e| e.source_id == row.source_id);
-        let ours = last.is_some_and(|entry| entry.stored() == row.stored);
-        if !ours {
-            foreign.push(ForeignRow {
-                source_id: row.source_id.clone(),
-                update_time: row.update_time.clone(),
-                startpoint_set_at: last.map(|e| e.set_at.clone()),
-            });
-        }
-    }
+    let foreign = foreign_rows(&overwritten, &log);
     if foreign.is_empty() {
         return Ok(None);
     }
@@ -559,6 +547,24 @@ async fn written_by_others(
         table: format!("{table} in {}", store.describe()),
         rows: foreign,
     }))
+}
+
+/// The rows of `rows` startpoint did not write last: a row is startpoint's when its newest
+/// entry in `log` (newest first) holds the same checkpoint and exit point.
+pub(crate) fn foreign_rows(rows: &[&GlobalRow], log: &[LogEntry]) -> Vec<ForeignRow> {
+    let mut foreign = Vec::new();
+    for row in rows {
+        let last = log.iter().find(|e| e.source_id == row.source_id);
+        let ours = last.is_some_and(|entry| entry.stored() == row.stored);
+        if !ours {
+            foreign.push(ForeignRow {
+                source_id: row.source_id.clone(),
+                update_time: row.update_time.clone(),
+                startpoint_set_at: last.map(|e| e.set_at.clone()),
+            });
+        }
+    }
+    foreign
 }
 
 /// Where the checkpoints are, and whether DM reads them there (stderr, and `msg` after a

@@ -88,6 +88,9 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
     }
 }
 
+/// A recorded task: its task file and the meta store its last start-task used.
+pub type RecordedTask = (TaskConfig, MetaStoreKind);
+
 impl StateDir {
     /// `explicit` (`--state-dir` or `$STARTPOINT_HOME`), else the XDG location.
     pub fn locate(explicit: Option<PathBuf>) -> Result<StateDir, StateError> {
@@ -291,6 +294,35 @@ impl StateDir {
         if !path.exists() {
             return Ok(None);
         }
+        let legacy = dir.join(format!("{}.yaml", file_stem(name)));
+        self.task_record(&path, &legacy).map(Some)
+    }
+
+    /// Every recorded task (`query-status` alone), by name; a record that cannot be read is
+    /// its error, in its place.
+    pub fn tasks(&self) -> Result<Vec<Result<RecordedTask, StateError>>, StateError> {
+        let dir = self.dir("tasks")?;
+        let listed = std::fs::read_dir(&dir).map_err(io(&dir))?;
+        let mut paths: Vec<PathBuf> = listed
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|e| e == "json"))
+            .collect();
+        paths.sort();
+        Ok(paths
+            .iter()
+            .map(|path| self.task_record(path, &path.with_extension("yaml")))
+            .collect())
+    }
+
+    /// The record at `path`; `legacy` holds the task file of a record from before the text
+    /// moved into it.
+    fn task_record(
+        &self,
+        path: &Path,
+        legacy: &Path,
+    ) -> Result<(TaskConfig, MetaStoreKind), StateError> {
+        let path = path.to_path_buf();
         let corrupt = |message: String| StateError::Corrupt {
             path: path.clone(),
             message,
@@ -299,10 +331,7 @@ impl StateDir {
             .map_err(|e| corrupt(e.to_string()))?;
         let text = match record.task_text {
             Some(text) => text,
-            None => {
-                self.read_sealed(&dir.join(format!("{}.yaml", file_stem(name))))?
-                    .0
-            }
+            None => self.read_sealed(legacy)?.0,
         };
         let task =
             TaskConfig::parse(&record.task_file, &text).map_err(|e| corrupt(e.to_string()))?;
@@ -310,7 +339,7 @@ impl StateDir {
             "downstream" => MetaStoreKind::Downstream,
             _ => MetaStoreKind::Embedded,
         };
-        Ok(Some((task, store)))
+        Ok((task, store))
     }
 
     /// Takes the task's lock, waiting up to `wait` for another run to finish. The lock goes

@@ -245,6 +245,22 @@ impl fmt::Display for SqlValue {
     }
 }
 
+impl SqlValue {
+    /// The value as a literal of `dialect`: in MySQL (without `NO_BACKSLASH_ESCAPES`) a
+    /// backslash escapes, so it is doubled too, and NUL is written `\0`.
+    fn literal(&self, dialect: Dialect) -> String {
+        match (self, dialect) {
+            (SqlValue::Text(text), Dialect::MySql) => format!(
+                "'{}'",
+                text.replace('\\', "\\\\")
+                    .replace('\'', "''")
+                    .replace('\0', "\\0")
+            ),
+            (value, _) => value.to_string(),
+        }
+    }
+}
+
 /// A statement and its parameters (`?` placeholders in both dialects).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
@@ -262,13 +278,24 @@ impl Statement {
 
     /// The statement with its parameters written in, for people.
     pub fn display(&self) -> String {
+        self.with_literals(None)
+    }
+
+    /// The statement with its parameters written in as literals of `dialect`, runnable as it
+    /// is. (No `?` appears in the SQL text itself, only as placeholders.)
+    pub fn runnable(&self, dialect: Dialect) -> String {
+        self.with_literals(Some(dialect))
+    }
+
+    fn with_literals(&self, dialect: Option<Dialect>) -> String {
         let mut out = String::new();
         let mut params = self.params.iter();
         for (i, piece) in self.sql.split('?').enumerate() {
             if i > 0 {
-                match params.next() {
-                    Some(value) => out.push_str(&value.to_string()),
-                    None => out.push('?'),
+                match (params.next(), dialect) {
+                    (Some(value), Some(dialect)) => out.push_str(&value.literal(dialect)),
+                    (Some(value), None) => out.push_str(&value.to_string()),
+                    (None, _) => out.push('?'),
                 }
             }
             out.push_str(piece);
@@ -526,27 +553,61 @@ impl TaskTables {
         )
     }
 
-    /// Every statement of `plan`, in order, for `--dry-run`.
+    /// Every statement of `plan`, in order and in full, for `--dry-run`: what the store would
+    /// run, its parameters written in as the store's literals; the read under lock is marked
+    /// with what is checked of it.
     pub fn describe(&self, plan: &StorePlan) -> Vec<String> {
         let mut out: Vec<String> = self
             .create_statements()
             .iter()
-            .map(|s| first_line(&s.sql))
+            .map(|s| s.runnable(self.dialect))
             .collect();
-        out.push("BEGIN".to_owned());
+        out.push(match self.dialect {
+            Dialect::MySql => "BEGIN".to_owned(),
+            Dialect::Sqlite => "BEGIN IMMEDIATE".to_owned(),
+        });
         out.push(format!(
-            "{} (checked: unchanged since read)",
+            "{} -- checked: unchanged since read",
             self.select_global(true)
         ));
         out.extend(
             self.transaction_statements(plan)
                 .iter()
-                .map(Statement::display),
+                .map(|s| s.runnable(self.dialect)),
         );
         out.push("COMMIT".to_owned());
         if plan.remove_meta == RemoveMeta::Task {
-            out.extend(self.drop_other_tables().iter().map(Statement::display));
+            out.extend(
+                self.drop_other_tables()
+                    .iter()
+                    .map(|s| s.runnable(self.dialect)),
+            );
         }
+        out
+    }
+
+    /// `plan` as a MySQL script to run by hand (`export-checkpoint --sql`): the tables made
+    /// if missing, then one transaction with DM's upserts and startpoint's log rows. The
+    /// check that the rows did not change since they were read needs a program; the script
+    /// says so in a comment, and DM's rows are best looked at (query-status) before it runs.
+    pub fn script(&self, plan: &StorePlan) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .create_statements()
+            .iter()
+            .map(|s| format!("{};", s.runnable(self.dialect)))
+            .collect();
+        out.push("BEGIN;".to_owned());
+        out.push(format!(
+            "-- What the rows hold now, before they are replaced (export-checkpoint without \
+             --sql refuses rows DM wrote since startpoint did):\n{};",
+            self.select_global(true)
+        ));
+        out.extend(
+            self.transaction_statements(plan)
+                .iter()
+                .map(|s| format!("{};", s.runnable(self.dialect))),
+        );
+        out.push("COMMIT;".to_owned());
         out
     }
 }
@@ -559,13 +620,6 @@ fn sqlite_ddl(mysql: &str) -> String {
         .replace(" ON UPDATE CURRENT_TIMESTAMP", "")
         .replace("UNIQUE KEY uk_id_schema_table (", "UNIQUE (")
         .replace(",\n    KEY idx_id (id)", "")
-}
-
-fn first_line(sql: &str) -> String {
-    match sql.split_once('\n') {
-        Some((first, _)) => format!("{} …)", first.trim_end_matches('(').trim_end()),
-        None => sql.to_owned(),
-    }
 }
 
 /// `startpoint <version> (<commit>)`, recorded in the log.

@@ -1,0 +1,52 @@
+//! `startpoint export-checkpoint TASK [--to URL | --sql]`: the embedded store's checkpoint into
+//! DM's downstream tables (`startpoint::task::export`).
+
+use startpoint::remote::ConnSettings;
+use startpoint::task::dm::default_worker;
+use startpoint::task::export::{ExportRequest, ExportTarget, export_checkpoint};
+use startpoint::task::state::StateDir;
+use startpoint::task::status::task_name_of;
+
+use super::args::{ExportCheckpointArgs, GlobalArgs};
+use super::{print_dm, runtime};
+
+pub(super) fn run(args: &ExportCheckpointArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
+    let state = StateDir::locate(global.state_dir.clone())?;
+    let (task, unread) = task_name_of(&args.task);
+    if let Some(why) = unread {
+        say!(
+            "warning: {}: not read as a task file ({why}); taken as the task's name",
+            args.task
+        );
+    }
+    let target = match (&args.to, args.sql) {
+        (Some(url), _) => ExportTarget::Server(ConnSettings::from_url(
+            url,
+            std::env::var("MYSQL_PWD").ok(),
+        )?),
+        (None, true) => ExportTarget::Sql,
+        (None, false) => ExportTarget::TaskTarget,
+    };
+    let tls = global.tls_files();
+    let request = ExportRequest {
+        task,
+        target,
+        sources: global.sources.clone(),
+        task_stopped: args.task_stopped,
+        rpc_timeout: global.rpc_timeout,
+        default_tls: (!tls.is_empty()).then_some(tls),
+        worker: default_worker(),
+    };
+    let outcome = runtime()?.block_on(export_checkpoint(&state, &request));
+    if args.sql && outcome.response.result {
+        use std::io::Write;
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        for statement in &outcome.statements {
+            writeln!(out, "{statement}")?;
+        }
+        out.flush()?;
+        return Ok(0);
+    }
+    print_dm(&outcome.response, outcome.response.result)
+}
