@@ -29,6 +29,10 @@ start() {
     install=$(find_program mariadb-install-db)
     client=$(find_program mariadb)
     dir=$(mktemp -d "${TMPDIR:-/tmp}/startpoint-try-XXXXXX")
+    touch "$dir/.startpoint-try"
+    mkdir "$dir/files"
+    # A start that fails half-way leaves no server running and no directory behind.
+    trap 'stop_server "$dir"; rm -rf "$dir"' EXIT
     [ "$(id -u)" -eq 0 ] && user=(--user=root)
     "$install" --no-defaults --datadir="$dir/data" --auth-root-authentication-method=normal \
         --skip-test-db "${user[@]}" >"$dir/install.log" 2>&1 \
@@ -36,25 +40,34 @@ start() {
     for _ in 1 2 3 4 5; do
         port=$(( 20000 + RANDOM % 40000 ))
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue
-        "$mariadbd" --no-defaults --datadir="$dir/data" --port="$port" --bind-address=127.0.0.1 \
+        "$mariadbd" --no-defaults --datadir="$dir/data" --port="$port" --bind-address=127.0.0.1 --skip-name-resolve \
             --socket="$dir/mariadbd.sock" --pid-file="$dir/mariadbd.pid" \
             --log-error="$dir/mariadbd.err" --log-bin=mysql-bin --binlog-format=ROW \
             --server-id="$server_id" --innodb-buffer-pool-size=32M --performance-schema=OFF \
-            "${user[@]}" </dev/null >/dev/null 2>&1 &
+            --secure-file-priv="$dir/files" "${user[@]}" </dev/null >/dev/null 2>&1 &
+        echo $! >"$dir/launched.pid"
         for _ in $(seq 1 100); do
             grep -q "ready for connections" "$dir/mariadbd.err" 2>/dev/null && break
             grep -q "Bind on TCP/IP port" "$dir/mariadbd.err" 2>/dev/null && break
             sleep 0.1
         done
         grep -q "ready for connections" "$dir/mariadbd.err" 2>/dev/null && break
-        stop_server "$dir"; rm -f "$dir/mariadbd.err"; port=""
+        stop_server "$dir"; rm -f "$dir/mariadbd.err" "$dir/launched.pid"; port=""
     done
     [ -n "${port:-}" ] || { echo "try-mariadb: mariadbd did not start; see $dir" >&2; exit 1; }
     local sql=("$client" --no-defaults --socket="$dir/mariadbd.sock" -uroot)
+    # root without a password through the socket only (the directory is the caller's alone);
+    # no anonymous accounts, no root over TCP, where any local user could reach it.
+    local drop
+    drop=$("${sql[@]}" -N -e "SELECT GROUP_CONCAT(CONCAT(QUOTE(User), '@', QUOTE(Host)))
+        FROM mysql.user WHERE User = '' OR (User = 'root' AND Host <> 'localhost')")
+    [ "$drop" = "NULL" ] || "${sql[@]}" -e "DROP USER $drop"
+    trap - EXIT
     if [ "${1:-}" = "--empty" ]; then
-        echo "export TRY_DIR='$dir' TRY_PORT='$port' TRY_SOCKET='$dir/mariadbd.sock'"
+        printf 'export TRY_DIR=%q TRY_PORT=%q TRY_SOCKET=%q\n' "$dir" "$port" "$dir/mariadbd.sock"
         return
     fi
+    trap 'stop_server "$dir"; rm -rf "$dir"' EXIT
     "${sql[@]}" -e "
         CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY 'Try-secret-1';
         GRANT REPLICATION SLAVE, BINLOG MONITOR, RELOAD, SELECT ON *.* TO 'repl'@'127.0.0.1';
@@ -79,24 +92,29 @@ port = $port
 user = repl
 password = Try-secret-1
 CNF
-    cat <<VARS
-export TRY_DIR='$dir' TRY_PORT='$port' TRY_T1='$t1' TRY_T2='$t2' TRY_SOCKET='$dir/mariadbd.sock'
-VARS
+    trap - EXIT
+    printf 'export TRY_DIR=%q TRY_PORT=%q TRY_T1=%q TRY_T2=%q TRY_SOCKET=%q\n' \
+        "$dir" "$port" "$t1" "$t2" "$dir/mariadbd.sock"
 }
 
+# Stops the server of directory $1 by its own PID (the one it was launched with, which is also
+# the one in its pid file once it runs).
 stop_server() {
     local pid
-    pid=$(cat "$1/mariadbd.pid" 2>/dev/null) || return 0
-    kill "$pid" 2>/dev/null || return 0
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
+    for file in "$1/launched.pid" "$1/mariadbd.pid"; do
+        pid=$(cat "$file" 2>/dev/null) || continue
+        kill "$pid" 2>/dev/null || continue
+        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null || true
+    done
 }
 
 case "${1:-}" in
     start) start "${2:-}" ;;
     stop)
         dir=${2:?usage: try-mariadb.sh stop DIR}
-        [ -f "$dir/mariadbd.pid" ] || [ -d "$dir/data" ] || { echo "try-mariadb: $dir is not a try-mariadb directory" >&2; exit 1; }
+        # Only a directory this script made is removed.
+        [ -f "$dir/.startpoint-try" ] || { echo "try-mariadb: $dir is not a try-mariadb directory" >&2; exit 1; }
         stop_server "$dir"
         rm -rf "$dir"
         ;;

@@ -241,6 +241,34 @@ fn shared_flags_belong_to_the_subcommands_that_use_them() {
     }
 }
 
+/// A password typed on the command line is refused (exit 2) and never repeated: clap's own
+/// error would echo it, and `-pSECRET` would read as `-p -S ECRET`.
+#[test]
+fn a_password_on_the_command_line_is_refused_and_never_repeated() {
+    let time = [
+        "resolve-position",
+        "--start-time",
+        "2021-10-21 00:01:00",
+        "--host",
+        "127.0.0.1",
+    ];
+    for given in [
+        &["-pHunter2secret"][..],
+        &["--password=Hunter2secret"],
+        &["-p", "Hunter2secret"],
+        &["--ask-pass", "Hunter2secret"],
+    ] {
+        let out = startpoint(&[&time[..], given].concat());
+        assert_eq!(out.code, Some(2), "{given:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("never taken on the command line"),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("Hunter2") && !out.stdout.contains("Hunter2"));
+    }
+}
+
 /// The licence `Cargo.toml` declares is the one `LICENSE` holds, and a changelog is kept.
 #[test]
 fn the_license_file_is_the_licence_cargo_toml_names() {

@@ -1108,6 +1108,53 @@ async fn the_cli_logs_in_as_the_mysql_client_does() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("util-linux's script");
+    // --socket (and the default host, localhost, through the socket the files name): the
+    // account as the server sees a local client, 'repl'@'localhost'; the walk's dump read from
+    // the Unix socket the relay hands over.
+    let socket = server.datadir().parent().unwrap().join("mariadbd.sock");
+    let mut conn = server.connect().await.unwrap();
+    conn.query_drop(
+        "CREATE USER 'repl'@'localhost' IDENTIFIED BY 'Rep1-secret'; \
+         GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'repl'@'localhost'",
+    )
+    .await
+    .unwrap();
+    conn.disconnect().await.unwrap();
+    let through_socket = |out: &std::process::Output| {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(answer["binlog_name"], location.file.as_str());
+        assert_eq!(answer["binlog_pos"], location.pos);
+        assert_eq!(
+            answer["server"],
+            format!("repl@localhost:{}", socket.display()).as_str()
+        );
+    };
+    through_socket(&run(
+        &[
+            "--socket",
+            socket.to_str().unwrap(),
+            "-u",
+            "repl",
+            "--no-defaults",
+        ],
+        Some("Rep1-secret"),
+    ));
+    let local = home.path().join("local.cnf");
+    std::fs::write(
+        &local,
+        format!(
+            "[client]\nuser = repl\npassword = Rep1-secret\nsocket = {}\n",
+            socket.display()
+        ),
+    )
+    .unwrap();
+    through_socket(&run(
+        &["-R", "--defaults-file", local.to_str().unwrap()],
+        None,
+    ));
+
     // Typed only once the prompt is shown (and the echo off a moment after it), as a person
     // types it: what the terminal received before would be echoed by the terminal itself.
     use std::io::{Read, Write};

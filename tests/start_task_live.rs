@@ -1686,7 +1686,17 @@ async fn export_checkpoint_hands_the_embedded_start_point_to_dm() {
         status["sources"][0]["subTaskStatus"][0]["startpoint"]["metaStore"],
         "embedded"
     );
+    // --sql's stdout is the script alone: a failure says why on stderr and prints nothing.
     let out = scene.run(&["export-checkpoint", "never-started", "--sql"]);
+    assert_eq!(out.code, Some(1));
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("error: task never-started has not been started"),
+        "{}",
+        out.stderr
+    );
+    let out = scene.run(&["export-checkpoint", "never-started"]);
     assert_eq!(out.code, Some(1));
     assert!(
         out.stdout.contains("has not been started"),

@@ -18,7 +18,12 @@ fn walkthrough(number: u32) -> String {
         .min(rest.find("\n### "))
         .unwrap_or(rest.len());
     let section = &rest[..end];
-    let mut script = String::from("set -euo pipefail\n");
+    // Servers a failed walkthrough leaves behind are stopped on the way out.
+    let mut script = String::from(
+        "set -euo pipefail\n\
+         trap 'for d in \"$TMPDIR\"/startpoint-try-*; do [ -e \"$d/.startpoint-try\" ] && \
+         scripts/try-mariadb.sh stop \"$d\"; done; true' EXIT\n",
+    );
     let mut inside = false;
     for line in section.lines() {
         match (inside, line) {
@@ -46,9 +51,11 @@ fn run(number: u32) -> (String, String) {
         binary.parent().unwrap().display(),
         std::env::var("PATH").unwrap_or_default()
     );
+    let tmp = tempfile::tempdir().unwrap();
     let out = Command::new("bash")
         .arg("-c")
         .arg(walkthrough(number))
+        .env("TMPDIR", tmp.path())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("PATH", path)
         .env_remove("MYSQL_PWD")

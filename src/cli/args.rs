@@ -46,15 +46,16 @@ pub(super) struct TopArgs {
     pub master_addr: Option<String>,
 
     /// As the subcommands' --rpc-timeout [default: 10m] (resolve-position, index, start-task,
-    /// query-status).
+    /// query-status, export-checkpoint).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub rpc_timeout: Option<Duration>,
 
-    /// As the subcommands' -s (start-task, query-status, operate-source).
+    /// As the subcommands' -s (start-task, query-status, export-checkpoint, operate-source).
     #[arg(short = 's', long = "source", value_name = "ID", value_delimiter = ',')]
     pub sources: Vec<String>,
 
-    /// As the subcommands' --ssl-ca (resolve-position, index, start-task, query-status).
+    /// As the subcommands' --ssl-ca (resolve-position, index, start-task, query-status,
+    /// export-checkpoint).
     #[arg(long, value_name = "FILE")]
     pub ssl_ca: Option<PathBuf>,
 
@@ -70,7 +71,8 @@ pub(super) struct TopArgs {
     #[arg(long, value_name = "FILE")]
     pub secret_key_path: Option<PathBuf>,
 
-    /// As the subcommands' --state-dir (start-task, query-status, operate-source).
+    /// As the subcommands' --state-dir (start-task, query-status, export-checkpoint,
+    /// operate-source).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 
@@ -415,20 +417,20 @@ pub enum GtidMode {
 pub(super) struct SourceArgs {
     /// Directory of binlog files (ordered by its .index when present).
     #[arg(long, value_name = "DIR",
-          conflicts_with_all = ["relay_dir", "url", "source_config", "host", "remote"])]
+          conflicts_with_all = ["relay_dir", "url", "source_config", "host", "remote", "socket"])]
     pub binlog_dir: Option<PathBuf>,
 
     /// DM relay directory (server-uuid.index and its <uuid>.<seq> sub-directories).
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["url", "source_config", "host", "remote"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["url", "source_config", "host", "remote", "socket"])]
     pub relay_dir: Option<PathBuf>,
 
     /// Live server, mysql://USER[:PASSWORD]@HOST[:PORT]; the password better in ~/.my.cnf,
     /// -p or MYSQL_PWD.
-    #[arg(long, value_name = "URL", conflicts_with_all = ["source_config", "host", "remote"])]
+    #[arg(long, value_name = "URL", conflicts_with_all = ["source_config", "host", "remote", "socket"])]
     pub url: Option<String>,
 
     /// DM source file describing the live server.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["host", "remote"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["host", "remote", "socket"])]
     pub source_config: Option<PathBuf>,
 
     /// Live server's host name or IP address, as the mysql client's --host (over TCP).
@@ -439,6 +441,12 @@ pub(super) struct SourceArgs {
     /// mysqlbinlog's -R.
     #[arg(short = 'R', long = "read-from-remote-server")]
     pub remote: bool,
+
+    /// Unix socket of a local live server (for host localhost, the default host), as the
+    /// mysql client's --socket [default: the option files, MYSQL_UNIX_PORT,
+    /// /run/mysqld/mysqld.sock].
+    #[arg(short = 'S', long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
 }
 
 /// How to log in to a live server, as the mysql client takes it: flags first, then the
@@ -448,7 +456,7 @@ pub(super) struct SourceArgs {
 #[command(next_help_heading = "Connection (mysql client conventions)")]
 pub(super) struct ClientArgs {
     /// TCP port of the live server (default: the option files, MYSQL_TCP_PORT, 3306).
-    #[arg(short = 'P', long, value_name = "PORT",
+    #[arg(short = 'P', long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..),
           conflicts_with_all = ["binlog_dir", "relay_dir", "source_config", "url"])]
     pub port: Option<u16>,
 
@@ -711,7 +719,7 @@ pub(super) struct ExportCheckpointArgs {
 
     /// The DM task is stopped (`dmctl stop-task`): write over checkpoint rows DM wrote since
     /// startpoint last set them.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sql")]
     pub task_stopped: bool,
 
     // Last: their help headings hold for what follows them.

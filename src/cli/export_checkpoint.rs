@@ -38,7 +38,12 @@ pub(super) fn run(args: &ExportCheckpointArgs, global: &GlobalArgs) -> anyhow::R
         worker: default_worker(),
     };
     let outcome = runtime()?.block_on(export_checkpoint(&state, &request));
-    if args.sql && outcome.response.result {
+    if args.sql && !outcome.response.result {
+        // stdout is for the script alone (it is often redirected to a file).
+        say!("error: {}", outcome.response.msg);
+        return Ok(1);
+    }
+    if args.sql {
         use std::io::Write;
         let stdout = std::io::stdout();
         let mut out = stdout.lock();

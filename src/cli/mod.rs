@@ -35,6 +35,14 @@ const EXIT_FAILED: u8 = 1;
 const EXIT_TOO_LATE: u8 = 3;
 
 pub(crate) fn run() -> ExitCode {
+    if password_on_the_command_line(std::env::args_os().skip(1)) {
+        say!(
+            "error: a password is never taken on the command line, where `ps` shows it to every \
+             user: give -p alone (it asks at the terminal), or put the password in the [client] \
+             group of ~/.my.cnf or in MYSQL_PWD"
+        );
+        return ExitCode::from(2);
+    }
     let cli = Cli::parse();
     logging::init(cli.top.log_level);
     match dispatch(cli) {
@@ -46,6 +54,27 @@ pub(crate) fn run() -> ExitCode {
             ExitCode::from(EXIT_FAILED)
         }
     }
+}
+
+/// Whether the arguments give a password (`-pSECRET`, `--password=SECRET`, `-p SECRET`): refused
+/// before clap reads them, because clap's error would repeat the value, and `-pSECRET` would be
+/// read as `-p -S ECRET`. No subcommand that takes `-p` takes a bare word after it.
+fn password_on_the_command_line(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    let args: Vec<String> = args.map(|a| a.to_string_lossy().into_owned()).collect();
+    for (at, arg) in args.iter().enumerate() {
+        if arg == "--" {
+            break;
+        }
+        let asks = matches!(arg.as_str(), "-p" | "--password" | "--ask-pass");
+        let given = arg.starts_with("--password=")
+            || arg.starts_with("--ask-pass=")
+            || (arg.starts_with("-p") && !arg.starts_with("--") && arg.len() > 2);
+        let next_is_a_word = args.get(at + 1).is_some_and(|next| !next.starts_with('-'));
+        if given || (asks && next_is_a_word) {
+            return true;
+        }
+    }
+    false
 }
 
 /// The flags given before the subcommand merged with the subcommand's own: a flag the
@@ -172,7 +201,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                         .filter(|s| !s.is_hide_set() && s.get_name() != "help")
                         .map(|s| s.get_name().to_owned())
                         .collect();
-                    let Some(sub) = command.find_subcommand(name) else {
+                    let found = command.find_subcommand(name).filter(|_| name != "help");
+                    let Some(sub) = found else {
                         // A usage error (exit 2), in clap's words.
                         Cli::command()
                             .error(
@@ -328,7 +358,11 @@ fn live_settings(
         config
             .connection
             .with_default_tls(Some(&global.tls_files()))
-    } else if source.url.is_some() || source.host.is_some() || source.remote {
+    } else if source.url.is_some()
+        || source.host.is_some()
+        || source.remote
+        || source.socket.is_some()
+    {
         let defaults = match (&client.defaults_file, client.no_defaults) {
             (Some(only), _) => Defaults::Only(only.clone()),
             (None, true) => Defaults::None,
@@ -358,6 +392,7 @@ fn live_settings(
             host: source.host.clone(),
             port: client.port,
             user: client.user.clone(),
+            socket: source.socket.clone(),
             ask_password: client.ask_password,
             ssl_mode: client.ssl_mode,
             tls: global.tls_files(),

@@ -158,7 +158,7 @@ fn resolve(args: &ResolvePositionArgs, global: &GlobalArgs) -> Result<Answered, 
             )?
             .ok_or_else(|| {
                 Failure::Runtime(
-                    "give --binlog-dir, --relay-dir, --url or --source-config".to_owned(),
+                    "give --binlog-dir, --relay-dir, --host, --socket, -R, --url or --source-config".to_owned(),
                 )
             })?;
             if args.assume.assume_mtime_bounds {

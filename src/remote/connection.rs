@@ -177,7 +177,7 @@ async fn connect_once(
         Role::Probe => Some(PROBE_RECEIVE_BUFFER),
         Role::Walk => Some(WALK_BYTES as u32),
     };
-    let opening = Throttle::start(settings.address(), receive_buffer);
+    let opening = Throttle::start(settings.endpoint(), receive_buffer);
     let throttle = match tokio::time::timeout_at(deadline.min(handshake_deadline()), opening).await
     {
         Ok(opened) => opened.map_err(|e| error::unreachable(settings, "connecting", e))?,
@@ -403,7 +403,7 @@ enum DumpRead {
 /// needs, with the kernel's receive buffer (grown with what was read, as the relay's
 /// read-ahead grows) as all the read-ahead.
 struct Direct {
-    socket: std::net::TcpStream,
+    socket: super::stream::Blocking,
     deframer: Deframer,
     buf: Vec<u8>,
     /// The receive buffer asked for so far.
@@ -676,7 +676,8 @@ pub(super) async fn dump(
             return Err(at_deadline(settings, &what));
         }
         socket.set_write_timeout(Some(left)).map_err(lost)?;
-        (&socket).write_all(&wire).map_err(|e| match e.kind() {
+        let mut socket = socket;
+        socket.write_all(&wire).map_err(|e| match e.kind() {
             std::io::ErrorKind::WouldBlock => at_deadline(settings, &what),
             _ => lost(e),
         })?;
@@ -941,7 +942,12 @@ mod tests {
         async fn direct() -> (Dump, Throttle, tokio::net::TcpStream) {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let address = listener.local_addr().unwrap().to_string();
-            let throttle = Throttle::start(address, Some(16 * 1024)).await.unwrap();
+            let throttle = Throttle::start(
+                super::super::stream::Endpoint::Tcp(address),
+                Some(16 * 1024),
+            )
+            .await
+            .unwrap();
             let (mut server, _) = listener.accept().await.unwrap();
             // The driver's side: a handshake response without TLS or compression.
             let mut client = tokio::net::TcpStream::connect(("127.0.0.1", throttle.port()))

@@ -20,8 +20,9 @@ pub enum RemoteError {
     /// The server refused the user name or password (error 1045). MariaDB says the same to a
     /// plain connection where the server or the account requires TLS.
     #[error(
-        "{server}: access denied for user {user}: check the user name and password (MYSQL_PWD, \
-         the URL or the source file's from.password){hint}; the server said: {message}"
+        "{server}: access denied for user {user}: check the user name and password (wherever \
+         it came from: -p, the option files' [client] password, MYSQL_PWD, the URL, or the \
+         source file's from.password){hint}; the server said: {message}"
     )]
     Auth {
         /// The server, as `host:port`.

@@ -49,6 +49,7 @@ mod position;
 mod sequence;
 mod server_time;
 pub mod settings;
+mod stream;
 mod tap;
 #[cfg(feature = "testkit")]
 pub(crate) use tap::deframer_property;

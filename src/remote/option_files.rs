@@ -72,6 +72,19 @@ pub enum SslMode {
     VerifyIdentity,
 }
 
+impl std::fmt::Display for SslMode {
+    /// MySQL's name (`VERIFY_CA`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SslMode::Disabled => "DISABLED",
+            SslMode::Preferred => "PREFERRED",
+            SslMode::Required => "REQUIRED",
+            SslMode::VerifyCa => "VERIFY_CA",
+            SslMode::VerifyIdentity => "VERIFY_IDENTITY",
+        })
+    }
+}
+
 impl SslMode {
     /// Reads MySQL's names, in any case (`REQUIRED`, `verify_ca`…).
     pub fn parse(text: &str) -> Option<SslMode> {
@@ -134,6 +147,18 @@ pub enum OptionFileError {
         value: String,
         /// What it should be.
         expected: &'static str,
+    },
+    /// A line MySQL's clients refuse the whole file for (`mysys/my_default.cc`): a group
+    /// header without its `]`, an option before any group, a directive without its path, an
+    /// `!includedir` that cannot be listed.
+    #[error("{}:{line}: {what}; correct the file (the mysql client refuses it too)", path.display())]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// The line, from 1.
+        line: usize,
+        /// What is wrong.
+        what: String,
     },
     /// `!include` nested deeper than ten files.
     #[error("{}: !include nests more than {MAX_DEPTH} deep (a file includes itself?)", .0.display())]
@@ -211,7 +236,15 @@ fn read_text(
         return Ok(());
     }
     options.read.push(path.to_path_buf());
+    let malformed = |line: usize, what: String| OptionFileError::Malformed {
+        path: path.to_path_buf(),
+        line,
+        what,
+    };
+    // A UTF-8 byte order mark (some editors write one) is not part of the first line.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut in_group = false;
+    let mut any_group = false;
     for (index, raw) in text.lines().enumerate() {
         let number = index + 1;
         let line = raw.trim();
@@ -222,6 +255,9 @@ fn read_text(
             let (word, rest) = directive
                 .split_once(char::is_whitespace)
                 .unwrap_or((directive, ""));
+            if matches!(word, "include" | "includedir") && rest.trim().is_empty() {
+                return Err(malformed(number, format!("!{word} names no path")));
+            }
             let target = relative_to(path, rest.trim());
             match word {
                 "include" => {
@@ -236,12 +272,10 @@ fn read_text(
                             .filter(|p| p.extension().is_some_and(|e| e == "cnf"))
                             .collect(),
                         Err(error) => {
-                            options.warnings.push(format!(
-                                "{}:{number}: !includedir {}: {error}; skipped",
-                                path.display(),
-                                target.display()
+                            return Err(malformed(
+                                number,
+                                format!("!includedir {}: {error}", target.display()),
                             ));
-                            continue;
                         }
                     };
                     files.sort();
@@ -257,14 +291,19 @@ fn read_text(
             continue;
         }
         if let Some(group) = line.strip_prefix('[') {
-            let name = group
-                .split(']')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
+            let Some((name, _)) = group.split_once(']') else {
+                return Err(malformed(
+                    number,
+                    "a group header without its `]`".to_owned(),
+                ));
+            };
+            let name = name.trim().to_ascii_lowercase();
             in_group = GROUPS.contains(&name.as_str());
+            any_group = true;
             continue;
+        }
+        if !any_group {
+            return Err(malformed(number, "an option before any [group]".to_owned()));
         }
         if !in_group {
             continue;
@@ -273,7 +312,10 @@ fn read_text(
             Some((name, value)) => (name.trim(), Some(value_of(value))),
             None => (strip_comment(line).trim(), None),
         };
-        set(options, path, number, &name.replace('_', "-"), value)?;
+        // `loose-` only says "no error if unknown"; unknown options are passed over anyway.
+        let name = name.replace('_', "-");
+        let name = name.strip_prefix("loose-").unwrap_or(&name);
+        set(options, path, number, name, value)?;
     }
     Ok(())
 }
@@ -288,29 +330,39 @@ fn relative_to(file: &Path, target: &str) -> PathBuf {
     }
 }
 
-/// The text before an unquoted `#`.
+/// The text before a `#` that is outside quotes (MySQL's `remove_end_comment`: a quote opens
+/// and the same quote closes, a backslash escapes the next character inside quotes).
 fn strip_comment(text: &str) -> &str {
-    text.split('#').next().unwrap_or("")
+    let mut quote = None;
+    let mut escaped = false;
+    for (at, c) in text.char_indices() {
+        match (quote, c) {
+            (Some(_), _) if escaped => escaped = false,
+            (Some(_), '\\') => escaped = true,
+            (Some(q), c) if c == q => quote = None,
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '#') => return &text[..at],
+            _ => {}
+        }
+    }
+    text
 }
 
-/// A value: trimmed, unquoted, its escapes applied, a trailing comment removed.
+/// A value as `mysys/my_default.cc` reads it: a trailing comment removed, trimmed, the quotes
+/// around it removed when it starts and ends with the same one (`"a\"b"` is `a"b`; an
+/// unterminated `"abc` stays as it is), then the escapes `\n \t \r \b \s \" \' \\` applied;
+/// any other backslash is kept with the character after it.
 fn value_of(raw: &str) -> String {
-    let raw = raw.trim();
-    let quote = raw.chars().next().filter(|c| *c == '"' || *c == '\'');
-    let inner = match quote {
-        Some(q) => {
-            let body = &raw[1..];
-            match body.find(q) {
-                Some(end) => &body[..end],
-                None => body,
-            }
-        }
-        None => strip_comment(raw).trim_end(),
+    let value = strip_comment(raw).trim();
+    let mut chars = value.chars();
+    let inner = match (chars.next(), chars.next_back()) {
+        (Some(first @ ('"' | '\'')), Some(last)) if first == last => &value[1..value.len() - 1],
+        _ => value,
     };
     let mut out = String::with_capacity(inner.len());
-    let mut chars = inner.chars();
+    let mut chars = inner.chars().peekable();
     while let Some(c) = chars.next() {
-        if c != '\\' {
+        if c != '\\' || chars.peek().is_none() {
             out.push(c);
             continue;
         }
@@ -320,8 +372,12 @@ fn value_of(raw: &str) -> String {
             Some('r') => out.push('\r'),
             Some('b') => out.push('\u{8}'),
             Some('s') => out.push(' '),
-            Some(other) => out.push(other),
-            None => out.push('\\'),
+            Some(c @ ('"' | '\'' | '\\')) => out.push(c),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => {}
         }
     }
     out
@@ -373,8 +429,13 @@ fn set(
     Ok(())
 }
 
+/// The socket of Debian's MariaDB and MySQL servers, where the mysql client looks for
+/// `localhost` when nothing names another.
+pub const DEFAULT_SOCKET: &str = "/run/mysqld/mysqld.sock";
+
 /// What the command line says about a live server; each `None` (or `false`) where it is silent.
-#[derive(Debug, Clone, Default)]
+/// (`Debug` masks a password in the URL.)
+#[derive(Clone, Default)]
 pub struct ClientFlags {
     /// `--url mysql://USER[:PASSWORD]@HOST[:PORT]`: host, port and user (and a password).
     pub url: Option<String>,
@@ -384,12 +445,29 @@ pub struct ClientFlags {
     pub port: Option<u16>,
     /// `--user`.
     pub user: Option<String>,
+    /// `--socket`.
+    pub socket: Option<PathBuf>,
     /// `-p` / `--password` / `--ask-pass`: ask at the terminal.
     pub ask_password: bool,
     /// `--ssl-mode`.
     pub ssl_mode: Option<SslMode>,
     /// `--ssl-ca`, `--ssl-cert`, `--ssl-key`.
     pub tls: TlsFiles,
+}
+
+impl std::fmt::Debug for ClientFlags {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientFlags")
+            .field("url", &self.url.as_deref().map(super::settings::mask_url))
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("socket", &self.socket)
+            .field("ask_password", &self.ask_password)
+            .field("ssl_mode", &self.ssl_mode)
+            .field("tls", &self.tls)
+            .finish()
+    }
 }
 
 /// What the environment gives: `MYSQL_PWD`, `MYSQL_TCP_PORT`, the login name (`USER`).
@@ -399,6 +477,8 @@ pub struct ClientEnv {
     pub password: Option<Secret>,
     /// `MYSQL_TCP_PORT`.
     pub tcp_port: Option<String>,
+    /// `MYSQL_UNIX_PORT`: the socket's path.
+    pub unix_port: Option<PathBuf>,
     /// `USER` (or `LOGNAME`): the mysql client's default user.
     pub login: Option<String>,
 }
@@ -409,6 +489,7 @@ impl ClientEnv {
         ClientEnv {
             password: std::env::var("MYSQL_PWD").ok().map(Secret::new),
             tcp_port: std::env::var("MYSQL_TCP_PORT").ok(),
+            unix_port: std::env::var_os("MYSQL_UNIX_PORT").map(PathBuf::from),
             login: std::env::var("USER")
                 .or_else(|_| std::env::var("LOGNAME"))
                 .ok(),
@@ -433,7 +514,7 @@ pub enum ClientSettingsError {
     BadEnvPort(String),
     /// `ssl-mode` asks for a check that needs a CA.
     #[error(
-        "ssl-mode {0:?} checks the server's certificate against a CA: give --ssl-ca (or ssl-ca in an option file)"
+        "ssl-mode {0} checks the server's certificate against a CA: give --ssl-ca (or ssl-ca in an option file)"
     )]
     NoCa(SslMode),
     /// Asking for the password failed (no terminal, or reading it failed).
@@ -447,8 +528,11 @@ pub enum ClientSettingsError {
 /// then the environment, as the mysql client merges them. `ask` reads a password at the
 /// terminal when `-p` or a bare `password` asks for one.
 ///
-/// - Host: `--url`, `--host`, the files' `host`, else `localhost` (over TCP: Unix sockets
-///   are not supported).
+/// - Host: `--url`, `--host`, the files' `host`, else `localhost`.
+/// - `localhost` is reached through a Unix socket, as the mysql client reaches it: `--socket`,
+///   the files' `socket`, `MYSQL_UNIX_PORT`, else [`DEFAULT_SOCKET`]; unless `--port` is given
+///   without `--socket`, which means TCP (MariaDB's client since 10.6). Any other host, and a
+///   `--url`, is TCP.
 /// - Port: `--url` (3306 when it names none), `--port`, the files, `MYSQL_TCP_PORT`, 3306.
 /// - User: `--url`, `--user`, the files, the login name.
 /// - Password: `--url`'s, a prompt (`-p`), the files' (a bare `password` prompts too), then
@@ -484,13 +568,24 @@ pub fn client_settings(
                 .or_else(|| env.login.clone())
                 .filter(|u| !u.is_empty())
                 .ok_or(ClientSettingsError::NoUser)?;
-            let settings = ConnSettings {
-                host: flags
-                    .host
+            let host = flags
+                .host
+                .clone()
+                .or_else(|| options.host.clone())
+                .unwrap_or_else(|| "localhost".to_owned());
+            let tcp_asked = flags.port.is_some() && flags.socket.is_none();
+            let socket = (host == "localhost" && !tcp_asked).then(|| {
+                flags
+                    .socket
                     .clone()
-                    .or_else(|| options.host.clone())
-                    .unwrap_or_else(|| "localhost".to_owned()),
+                    .or_else(|| options.socket.clone())
+                    .or_else(|| env.unix_port.clone())
+                    .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET))
+            });
+            let settings = ConnSettings {
+                host,
                 port,
+                socket,
                 user,
                 password: Secret::default(),
                 tls: None,
@@ -576,6 +671,51 @@ mod tests {
         assert_eq!(options.ssl_mode, Some(SslMode::VerifyCa));
         assert_eq!(options.ssl_ca, Some(PathBuf::from("/etc/ca.pem")));
         assert!(options.warnings.is_empty(), "{:?}", options.warnings);
+    }
+
+    /// Quotes and escapes as `mysys/my_default.cc` reads them (checked against the mariadb
+    /// client's `--print-defaults` of the same lines).
+    #[test]
+    fn quotes_and_escapes_read_as_the_mysql_client_reads_them() {
+        for (line, want) in [
+            (r#"password = "a\"b""#, r#"a"b"#),
+            (r#"password = 'a\'b'"#, "a'b"),
+            (r#"password = "abc"#, r#""abc"#),
+            (r#"password = "ab"cd""#, r#"ab"cd"#),
+            (r#"password = p\xw"#, r#"p\xw"#),
+            (r#"password = a\\b"#, r#"a\b"#),
+            (r#"password = "x # y" # a comment"#, "x # y"),
+            (r#"password = x#y"#, "x"),
+        ] {
+            let options = parsed(&format!("[client]\n{line}\n"));
+            assert_eq!(
+                options.password,
+                Some(PasswordOption::Given(Secret::new(want))),
+                "{line}"
+            );
+        }
+        let loose = parsed("\u{feff}[client]\nloose-port = 3309\nloose_user = u\n");
+        assert_eq!((loose.port, loose.user.as_deref()), (Some(3309), Some("u")));
+    }
+
+    /// What the mysql client refuses the whole file for is an error naming the line.
+    #[test]
+    fn a_malformed_file_is_refused_naming_the_line() {
+        for (text, said) in [
+            ("[client\nport = 2\n", ":1: a group header without its `]`"),
+            ("port = 2\n[client]\n", ":1: an option before any [group]"),
+            ("[client]\n!include\n", ":2: !include names no path"),
+            (
+                "[client]\n!includedir /no/such/dir\n",
+                ":2: !includedir /no/such/dir",
+            ),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("my.cnf");
+            std::fs::write(&path, text).unwrap();
+            let error = load(&Defaults::Only(path)).unwrap_err().to_string();
+            assert!(error.contains(said), "{text:?}: {error}");
+        }
     }
 
     #[test]
@@ -680,6 +820,7 @@ mod tests {
         let env = ClientEnv {
             password: Some(Secret::new("env-pw")),
             tcp_port: Some("3311".into()),
+            unix_port: Some(PathBuf::from("/env.sock")),
             login: Some("login".into()),
         };
         let flags = ClientFlags {
@@ -713,6 +854,49 @@ mod tests {
             ),
             ("localhost", 3311, "login", "env-pw")
         );
+        assert_eq!(bare.socket, Some(PathBuf::from("/env.sock")));
+    }
+
+    /// `localhost` goes through a socket, as for the mysql client: `--socket`, the files',
+    /// `MYSQL_UNIX_PORT`, the default; `--port` without `--socket` means TCP (MariaDB's client
+    /// since 10.6); any other host is TCP.
+    #[test]
+    fn localhost_is_a_socket_unless_a_port_is_asked_for() {
+        let options = parsed("[client]\nuser = u\nsocket = /file.sock\n");
+        let env = ClientEnv::default();
+        let with = |flags: ClientFlags| {
+            client_settings(&flags, &options, &env, &mut no_prompt)
+                .unwrap()
+                .socket
+        };
+        assert_eq!(
+            with(ClientFlags::default()),
+            Some(PathBuf::from("/file.sock"))
+        );
+        let flag = ClientFlags {
+            socket: Some(PathBuf::from("/flag.sock")),
+            port: Some(3307),
+            ..ClientFlags::default()
+        };
+        assert_eq!(with(flag), Some(PathBuf::from("/flag.sock")));
+        let port = ClientFlags {
+            port: Some(3307),
+            ..ClientFlags::default()
+        };
+        assert_eq!(with(port), None);
+        let host = ClientFlags {
+            host: Some("127.0.0.1".into()),
+            ..ClientFlags::default()
+        };
+        assert_eq!(with(host), None);
+        let bare = client_settings(
+            &ClientFlags::default(),
+            &parsed("[client]\nuser = u\n"),
+            &env,
+            &mut no_prompt,
+        )
+        .unwrap();
+        assert_eq!(bare.socket, Some(PathBuf::from(DEFAULT_SOCKET)));
     }
 
     /// `-p` asks even when a file has a password, as `mysql -p` does; a URL's password is

@@ -158,6 +158,9 @@ pub struct ConnSettings {
     pub host: String,
     /// The TCP port.
     pub port: u16,
+    /// A Unix socket to connect through instead of `host:port` (a local server's
+    /// `localhost`, as the mysql client reaches it).
+    pub socket: Option<PathBuf>,
     /// The user to log in as (needs REPLICATION SLAVE and REPLICATION CLIENT).
     pub user: String,
     /// The password; never printed.
@@ -256,6 +259,7 @@ impl ConnSettings {
         Ok(ConnSettings {
             host,
             port: url.port().unwrap_or(3306),
+            socket: None,
             user,
             password,
             tls: None,
@@ -290,8 +294,11 @@ impl ConnSettings {
         format!("{}@{}", self.user, self.address())
     }
 
-    /// `host:port`.
+    /// `host:port`, or the Unix socket's path.
     pub fn address(&self) -> String {
+        if let Some(socket) = &self.socket {
+            return format!("{}:{}", self.host, socket.display());
+        }
         if self.host.contains(':') {
             format!("[{}]:{}", self.host, self.port)
         } else {
@@ -308,7 +315,21 @@ impl ConnSettings {
 
     /// mysql_async options for a direct connection (no throttle), for plain queries.
     pub(crate) fn opts_direct(&self) -> Opts {
-        self.opts_to(&self.host, self.port, false)
+        let opts = self.opts_to(&self.host, self.port, false);
+        match &self.socket {
+            Some(socket) => OptsBuilder::from_opts(opts)
+                .socket(Some(socket.display().to_string()))
+                .into(),
+            None => opts,
+        }
+    }
+
+    /// Where the relay connects: `host:port`, or the Unix socket.
+    pub(crate) fn endpoint(&self) -> super::stream::Endpoint {
+        match &self.socket {
+            Some(socket) => super::stream::Endpoint::Unix(socket.clone()),
+            None => super::stream::Endpoint::Tcp(self.address()),
+        }
     }
 
     fn opts_to(&self, host: &str, port: u16, compress: bool) -> Opts {

@@ -21,7 +21,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::stream::{Blocking, Endpoint, Upstream};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -73,7 +75,7 @@ enum TakeOver {
     /// The relay hands the socket to the server over, blocking, to a reader that sends the
     /// commands and reads the dump itself.
     Direct {
-        reply: oneshot::Sender<std::io::Result<(std::net::TcpStream, bool)>>,
+        reply: oneshot::Sender<std::io::Result<(Blocking, bool)>>,
     },
 }
 
@@ -87,16 +89,16 @@ pub(super) struct Throttle {
 
 impl Throttle {
     /// Listens on 127.0.0.1 for the one connection mysql_async makes, and relays it to
-    /// `server` (`host:port`). `receive_buffer` sets the server socket's receive buffer before
+    /// `server` (`host:port`, or a Unix socket). `receive_buffer` sets the server socket's receive buffer before
     /// connecting (which also stops the kernel from growing it on its own); `None` leaves the
     /// kernel's default, for connections that do not dump.
     pub(super) async fn start(
-        server: String,
+        server: Endpoint,
         receive_buffer: Option<u32>,
     ) -> std::io::Result<Throttle> {
         // The server first, so that why it cannot be reached (no such host, nothing listening)
         // reaches the caller, not a "connection closed" from the driver.
-        let upstream = connect(&server, receive_buffer).await?;
+        let upstream = Upstream::connect(&server, receive_buffer).await?;
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let port = listener.local_addr()?.port();
         let shared = Arc::new(Shared {
@@ -152,7 +154,7 @@ impl Throttle {
     /// the connection is TLS or the relay is gone: the driver reads the dump then.
     /// Once [`Throttle::can_hand_over`] said yes, the relay is used up: an error here is the
     /// connection's.
-    pub(super) async fn hand_over(&self) -> std::io::Result<(std::net::TcpStream, bool)> {
+    pub(super) async fn hand_over(&self) -> std::io::Result<(Blocking, bool)> {
         let gone = || std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "relay gone");
         self.plain_dump().ok_or_else(gone)?;
         let sender = self
@@ -238,40 +240,9 @@ impl Drop for Throttle {
     }
 }
 
-pub(super) async fn connect(
-    server: &str,
-    receive_buffer: Option<u32>,
-) -> std::io::Result<TcpStream> {
-    let mut last = std::io::Error::new(
-        std::io::ErrorKind::NotFound,
-        format!("{server} did not resolve to an address"),
-    );
-    let addresses = tokio::net::lookup_host(server)
-        .await
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::NotFound, e.to_string()))?;
-    for address in addresses {
-        let socket = if address.is_ipv4() {
-            TcpSocket::new_v4()?
-        } else {
-            TcpSocket::new_v6()?
-        };
-        if let Some(size) = receive_buffer {
-            socket.set_recv_buffer_size(size)?;
-        }
-        match socket.connect(address).await {
-            Ok(stream) => {
-                let _ = stream.set_nodelay(true);
-                return Ok(stream);
-            }
-            Err(err) => last = err,
-        }
-    }
-    Err(last)
-}
-
 async fn pump(
     client: TcpStream,
-    server: TcpStream,
+    server: Upstream,
     shared: Arc<Shared>,
     initial_buffer: u64,
     mut take_over: oneshot::Receiver<TakeOver>,
@@ -326,10 +297,9 @@ async fn pump(
                         let compressed =
                             shared.client_caps.load(Ordering::SeqCst) & CLIENT_COMPRESS != 0;
                         let handed = match Arc::try_unwrap(server) {
-                            Ok(server) => server.into_std().and_then(|server| {
-                                server.set_nonblocking(false)?;
-                                Ok((server, compressed))
-                            }),
+                            Ok(server) => server
+                                .into_blocking()
+                                .map(|server| (server, compressed)),
                             Err(_) => Err(std::io::Error::other("the socket is still shared")),
                         };
                         let _ = reply.send(handed);
@@ -368,7 +338,7 @@ async fn pump(
 /// The relay reads the dump itself: sends the commands, then splits what the server sends into
 /// events for the reader, under the same allowance as a relayed dump.
 async fn tap(
-    server: &TcpStream,
+    server: &Upstream,
     shared: &Shared,
     taken: TakeOver,
     buf: &mut [u8],
@@ -453,7 +423,7 @@ async fn tap(
     }
 }
 
-async fn write_all(server: &TcpStream, bytes: &[u8]) -> std::io::Result<()> {
+async fn write_all(server: &Upstream, bytes: &[u8]) -> std::io::Result<()> {
     let mut written = 0;
     while written < bytes.len() {
         server.writable().await?;
@@ -501,7 +471,7 @@ async fn allowed(shared: &Shared, starved: &mut (u32, u64)) -> Option<u64> {
 
 /// Lets the kernel buffer grow with the allowance (a long walk streams at full speed), never
 /// far beyond it.
-fn grow_buffer(server: &TcpStream, buffer_size: &mut u64, allowance: u64, shared: &Shared) {
+fn grow_buffer(server: &Upstream, buffer_size: &mut u64, allowance: u64, shared: &Shared) {
     let slack = (allowance - shared.received.load(Ordering::SeqCst)).min(MAX_SLACK);
     if *buffer_size > 0 && allowance != UNLIMITED && slack > *buffer_size * 2 {
         *buffer_size = slack;

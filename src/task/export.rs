@@ -142,6 +142,9 @@ async fn run(
             return Err(ExportError::NotInTask(id.clone()));
         }
     }
+    if matches!(request.target, ExportTarget::TaskTarget) && kind == MetaStoreKind::Downstream {
+        return Err(ExportError::AlreadyDownstream(task.name.clone()));
+    }
     // Held until the write is done: a start-task of the same task waits for it.
     let _lock = match request.target {
         ExportTarget::Sql => None,
@@ -182,9 +185,6 @@ async fn run(
                 response: replied(&selected, &request.worker, String::new()),
                 statements: tables.script(&plan),
             });
-        }
-        ExportTarget::TaskTarget if kind == MetaStoreKind::Downstream => {
-            return Err(ExportError::AlreadyDownstream(task.name.clone()));
         }
         ExportTarget::TaskTarget => task
             .target

@@ -42,6 +42,7 @@ pub(crate) fn connection(
     Ok(ConnSettings {
         host,
         port,
+        socket: None,
         user,
         password,
         tls,

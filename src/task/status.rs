@@ -101,6 +101,7 @@ pub async fn query_status(
     let mut sources: BTreeMap<String, SourceQueryStatus> = BTreeMap::new();
     let mut broken = Vec::new();
     let mut summary = Vec::new();
+    let mut known: Vec<String> = Vec::new();
     for task in tasks {
         let (task, kind) = match task {
             Ok(found) => found,
@@ -109,6 +110,7 @@ pub async fn query_status(
                 continue;
             }
         };
+        known.extend(task.instances.iter().map(|i| i.source_id.clone()));
         let ids: Vec<String> = task
             .instances
             .iter()
@@ -143,6 +145,14 @@ pub async fn query_status(
                     source.msg = SOURCE_NOT_IN_TASK.to_owned();
                 }
             }
+        }
+    }
+    // Without a task, a source no task has is named too, not left out in silence.
+    if task_name.is_none() {
+        for id in selected.iter().filter(|id| !known.contains(id)) {
+            let source = entry(&mut sources, id);
+            source.result = false;
+            source.msg = "source not found in any task startpoint has started".to_owned();
         }
     }
     let full = QueryStatusResponse {

@@ -246,16 +246,15 @@ impl fmt::Display for SqlValue {
 }
 
 impl SqlValue {
-    /// The value as a literal of `dialect`: in MySQL (without `NO_BACKSLASH_ESCAPES`) a
-    /// backslash escapes, so it is doubled too, and NUL is written `\0`.
+    /// The value as a literal of `dialect`. A MySQL text with a backslash or NUL is written
+    /// in hexadecimal (`X'…'`): a backslash escapes in MySQL's strings unless the session has
+    /// `NO_BACKSLASH_ESCAPES`, so no quoted form means the same under both.
     fn literal(&self, dialect: Dialect) -> String {
         match (self, dialect) {
-            (SqlValue::Text(text), Dialect::MySql) => format!(
-                "'{}'",
-                text.replace('\\', "\\\\")
-                    .replace('\'', "''")
-                    .replace('\0', "\\0")
-            ),
+            (SqlValue::Text(text), Dialect::MySql) if text.contains(['\\', '\0']) => {
+                let hex: String = text.bytes().map(|b| format!("{b:02X}")).collect();
+                format!("X'{hex}'")
+            }
             (value, _) => value.to_string(),
         }
     }
@@ -282,7 +281,7 @@ impl Statement {
     }
 
     /// The statement with its parameters written in as literals of `dialect`, runnable as it
-    /// is. (No `?` appears in the SQL text itself, only as placeholders.)
+    /// is. A `?` inside a backquoted name (a task named `a?b`) is the name's, not a placeholder.
     pub fn runnable(&self, dialect: Dialect) -> String {
         self.with_literals(Some(dialect))
     }
@@ -290,15 +289,21 @@ impl Statement {
     fn with_literals(&self, dialect: Option<Dialect>) -> String {
         let mut out = String::new();
         let mut params = self.params.iter();
-        for (i, piece) in self.sql.split('?').enumerate() {
-            if i > 0 {
-                match (params.next(), dialect) {
+        // A doubled backquote inside a name toggles twice: the state stays right.
+        let mut in_name = false;
+        for c in self.sql.chars() {
+            match c {
+                '`' => {
+                    in_name = !in_name;
+                    out.push(c);
+                }
+                '?' if !in_name => match (params.next(), dialect) {
                     (Some(value), Some(dialect)) => out.push_str(&value.literal(dialect)),
                     (Some(value), None) => out.push_str(&value.to_string()),
                     (None, _) => out.push('?'),
-                }
+                },
+                c => out.push(c),
             }
-            out.push_str(piece);
         }
         out
     }
@@ -797,5 +802,26 @@ mod tests {
             params: vec![SqlValue::Text("it's".into()), SqlValue::Int(4)],
         };
         assert_eq!(s.display(), "SELECT 'it''s', 4");
+    }
+
+    /// Runnable literals: a `?` in a backquoted name stays the name's, and a MySQL text with a
+    /// backslash or NUL is hexadecimal, the same under `NO_BACKSLASH_ESCAPES` or not.
+    #[test]
+    fn runnable_statements_keep_names_and_mean_one_value_in_every_sql_mode() {
+        let s = Statement {
+            sql: "INSERT INTO `dm_meta`.`a?b_log` (x, y) VALUES (?, ?)".into(),
+            params: vec![
+                SqlValue::Text("C:\\dir\0".into()),
+                SqlValue::Text("it's".into()),
+            ],
+        };
+        assert_eq!(
+            s.runnable(Dialect::MySql),
+            "INSERT INTO `dm_meta`.`a?b_log` (x, y) VALUES (X'433A5C64697200', 'it''s')"
+        );
+        assert_eq!(
+            s.runnable(Dialect::Sqlite),
+            "INSERT INTO `dm_meta`.`a?b_log` (x, y) VALUES ('C:\\dir\0', 'it''s')"
+        );
     }
 }
