@@ -239,6 +239,36 @@ fn shared_flags_belong_to_the_subcommands_that_use_them() {
         let out = startpoint(args);
         assert_eq!(out.code, Some(0), "{args:?}: {}", out.stderr);
     }
+    // Commands that only read do not create a mistyped state directory.
+    let typo = dir.path().join("no-such-state");
+    let typo = typo.to_str().unwrap();
+    startpoint(&["query-status", "--state-dir", typo]);
+    startpoint(&["query-status", "t", "--state-dir", typo]);
+    startpoint(&["operate-source", "show", "--state-dir", typo]);
+    startpoint(&["export-checkpoint", "t", "--sql", "--state-dir", typo]);
+    assert!(!std::path::Path::new(typo).exists());
+}
+
+/// A socket that is not there is named as such, never as a host name that does not resolve.
+#[test]
+fn a_missing_socket_says_nothing_listens_there() {
+    let out = startpoint(&[
+        "resolve-position",
+        "--start-time",
+        "2021-10-21 00:01:00",
+        "-S",
+        "/nonexistent/mysqld.sock",
+        "-u",
+        "repl",
+        "--no-defaults",
+    ]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("error: localhost:/nonexistent/mysqld.sock: connecting: nothing listens"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// A password typed on the command line is refused (exit 2) and never repeated: clap's own

@@ -602,6 +602,15 @@ pub(super) fn unreachable(
 ) -> RemoteError {
     let (server, what, message) = (settings.address(), what.to_owned(), error.to_string());
     match error.kind() {
+        // A Unix socket that is not there: nothing listens, no name failed to resolve.
+        std::io::ErrorKind::NotFound if settings.socket.is_some() => RemoteError::Refused {
+            server,
+            what,
+            message: format!(
+                "{message}; a local server is reached through its socket: give --socket PATH \
+                 (`SELECT @@socket` on the server says it), or --host 127.0.0.1 -P PORT for TCP"
+            ),
+        },
         std::io::ErrorKind::NotFound => RemoteError::Unresolved {
             server,
             what,

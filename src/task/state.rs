@@ -120,6 +120,12 @@ impl StateDir {
         Ok(dir)
     }
 
+    /// The sub-directory `name` when it exists, for commands that only read: a mistyped
+    /// `--state-dir` is not created by looking at it.
+    fn existing_dir(&self, name: &str) -> Option<PathBuf> {
+        Some(self.root.join(name)).filter(|dir| dir.is_dir())
+    }
+
     /// Writes `bytes` to `path` atomically, readable by the owner only.
     fn replace(&self, path: &Path, bytes: &[u8]) -> Result<(), StateError> {
         let dir = path.parent().unwrap_or(&self.root);
@@ -194,7 +200,9 @@ impl StateDir {
 
     /// Every stored source, by ID.
     pub fn sources(&self) -> Result<Vec<SourceConfig>, StateError> {
-        let dir = self.dir("sources")?;
+        let Some(dir) = self.existing_dir("sources") else {
+            return Ok(Vec::new());
+        };
         let mut out = Vec::new();
         for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
             let path = entry.map_err(io(&dir))?.path();
@@ -289,7 +297,9 @@ impl StateDir {
 
     /// The recorded task file of `name` and its meta store.
     pub fn task(&self, name: &str) -> Result<Option<(TaskConfig, MetaStoreKind)>, StateError> {
-        let dir = self.dir("tasks")?;
+        let Some(dir) = self.existing_dir("tasks") else {
+            return Ok(None);
+        };
         let path = dir.join(format!("{}.json", file_stem(name)));
         if !path.exists() {
             return Ok(None);
@@ -301,7 +311,9 @@ impl StateDir {
     /// Every recorded task (`query-status` alone), by name; a record that cannot be read is
     /// its error, in its place.
     pub fn tasks(&self) -> Result<Vec<Result<RecordedTask, StateError>>, StateError> {
-        let dir = self.dir("tasks")?;
+        let Some(dir) = self.existing_dir("tasks") else {
+            return Ok(Vec::new());
+        };
         let listed = std::fs::read_dir(&dir).map_err(io(&dir))?;
         let mut paths: Vec<PathBuf> = listed
             .filter_map(Result::ok)
