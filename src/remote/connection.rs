@@ -820,12 +820,7 @@ impl StreamEvents {
         if let Some(stream) = self.stream.take() {
             self.handle.block_on(stream.close());
         }
-        let reason = error.to_string();
-        self.failures.keep(error);
-        Some(Err(BinlogError::Transport {
-            origin: self.settings.address(),
-            reason,
-        }))
+        Some(Err(self.failures.transport(self.settings.address(), error)))
     }
 }
 

@@ -371,10 +371,11 @@ pub enum RemoteError {
 /// Where a network failure met inside the search waits for the layer that made the search.
 ///
 /// The binlog reader and the search sit below the network: they carry only the fact that the
-/// transport stopped and the failure's text ([`BinlogError::Transport`],
-/// [`crate::resolve::ResolveError::Transport`]), so they need not know this module's types. The failure itself is kept here, typed, by the
-/// reader or sequence that met it, and taken back when the search returns: nothing is boxed
-/// as `dyn Error` and nothing is downcast.
+/// transport stopped and the failure's text ([`crate::binlog::BinlogError::Transport`], also
+/// inside [`crate::resolve::ResolveError::Binlog`]), so they need not know this module's types.
+/// The failure itself is kept here, typed, by the reader or sequence that met it
+/// ([`Failures::transport`]), and taken back when the search returns: nothing is boxed as
+/// `dyn Error` and nothing is downcast.
 #[derive(Clone, Default)]
 pub(super) struct Failures(Arc<Mutex<Option<RemoteError>>>);
 
@@ -383,6 +384,18 @@ impl Failures {
     /// is kept: it is the one the search returns with.
     pub(super) fn keep(&self, error: RemoteError) {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(error);
+    }
+
+    /// Keeps `error` and gives the marker the layers below the network carry in its place,
+    /// naming `origin` (a server, or a file of it).
+    pub(super) fn transport(
+        &self,
+        origin: String,
+        error: RemoteError,
+    ) -> crate::binlog::BinlogError {
+        let reason = error.to_string();
+        self.keep(error);
+        crate::binlog::BinlogError::Transport { origin, reason }
     }
 
     /// The failure kept last, if any.

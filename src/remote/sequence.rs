@@ -165,7 +165,7 @@ pub(super) async fn over_sequence<T: Send + 'static>(
 fn remote_error(settings: &ConnSettings, err: ResolveError, failures: &Failures) -> RemoteError {
     let server = || settings.address();
     match err {
-        ResolveError::Transport { .. } | ResolveError::Binlog(BinlogError::Transport { .. }) => {
+        ResolveError::Binlog(BinlogError::Transport { .. }) => {
             failures.take().unwrap_or_else(|| RemoteError::Stopped {
                 server: server(),
                 why: "the connection failed and its error was not kept".to_owned(),
@@ -441,12 +441,7 @@ impl RemoteSequence {
     }
 
     fn fail(&self, error: RemoteError) -> ResolveError {
-        let reason = error.to_string();
-        self.failures.keep(error);
-        ResolveError::Transport {
-            origin: self.settings.address(),
-            reason,
-        }
+        ResolveError::Binlog(self.failures.transport(self.settings.address(), error))
     }
 }
 
@@ -924,12 +919,9 @@ impl EventSource for RemoteWalk {
                         self.source.file_name()
                     ),
                 };
-                let reason = missing.to_string();
-                self.failures.keep(missing);
-                return Err(BinlogError::Transport {
-                    origin: self.source.name().to_owned(),
-                    reason,
-                });
+                return Err(self
+                    .failures
+                    .transport(self.source.name().to_owned(), missing));
             }
             return Ok(false);
         };
@@ -984,27 +976,19 @@ mod tests {
             what: "reading the binlog stream".to_owned(),
             message: "connection reset by peer".to_owned(),
         };
-        let through_the_reader = ResolveError::Binlog(BinlogError::Transport {
-            origin: settings.address(),
-            reason: dropped().to_string(),
-        });
-        let from_the_sequence = ResolveError::Transport {
-            origin: settings.address(),
-            reason: dropped().to_string(),
-        };
-        for error in [through_the_reader, from_the_sequence] {
+        for origin in [settings.address(), "mysql-bin.000002".to_owned()] {
             let failures = Failures::default();
-            failures.keep(dropped());
+            let error = ResolveError::Binlog(failures.transport(origin, dropped()));
             let error = remote_error(&settings, error, &failures);
             assert!(matches!(error, RemoteError::Connection { .. }), "{error}");
             assert_eq!(error.recovery(), Recovery::Transient);
             assert_eq!(error.to_string(), dropped().to_string());
         }
         // A marker with no failure kept is a bug, said as one, never a silent success.
-        let lost = ResolveError::Transport {
+        let lost = ResolveError::Binlog(BinlogError::Transport {
             origin: settings.address(),
             reason: dropped().to_string(),
-        };
+        });
         assert!(matches!(
             remote_error(&settings, lost, &Failures::default()),
             RemoteError::Stopped { .. }

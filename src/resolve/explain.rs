@@ -503,37 +503,53 @@ pub enum Step {
 }
 
 impl fmt::Display for Step {
+    /// One match over every variant, with no catch-all: a new variant without its text does
+    /// not compile.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Every variant is named here, so a new one cannot go unprinted.
         match self {
-            Step::NotBisected { .. }
-            | Step::Bisected { .. }
-            | Step::GtidsHopped { .. }
-            | Step::Halves { .. }
-            | Step::UnitByUnit { .. }
-            | Step::Streamed { .. }
-            | Step::NotSearched { .. }
-            | Step::SearchAbandoned { .. }
-            | Step::SearchedOnServer { .. } => self.fmt_reading(f),
-            Step::BeforeFirstCreation
-            | Step::ClockSkipsNothing { .. }
-            | Step::SkippedOnClock { .. }
-            | Step::SkippedOnAssumption { .. }
-            | Step::AssumptionDoesNotHold { .. }
-            | Step::ClockContradicted { .. }
-            | Step::SkippedOnSummary { .. }
-            | Step::WalkedForGtids { .. }
-            | Step::Found { .. }
-            | Step::AllBefore { .. }
-            | Step::Walked { .. } => self.fmt_search(f),
-        }
-    }
-}
-
-impl Step {
-    /// The steps of the search over the files.
-    fn fmt_search(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
+            // Reading one file.
+            Step::NotBisected { file, why } => write!(f, "{file}: not bisected: {why}"),
+            Step::Bisected {
+                file,
+                probes,
+                walked,
+            } => write!(
+                f,
+                "{file}: bisected by commit time ({probes} probes), then walked {walked} \
+                 transactions to the answer"
+            ),
+            Step::GtidsHopped { file, two_threads } => write!(
+                f,
+                "{file}: GTIDs before the answer collected by hopping from GTID event to GTID \
+                 event{}",
+                if *two_threads { " on two threads" } else { "" }
+            ),
+            Step::Halves { file, split } => write!(
+                f,
+                "{file}: read in two halves on two threads, split at the unit at {split}"
+            ),
+            Step::UnitByUnit { file } => write!(f, "{file}: read unit by unit"),
+            Step::Streamed { file, whole } => write!(
+                f,
+                "{file}: streamed from its start{}",
+                if *whole { " to its end" } else { "" }
+            ),
+            Step::NotSearched { file, why } => write!(f, "{file}: {why}"),
+            Step::SearchAbandoned { file, why } => write!(
+                f,
+                "{file}: the search on the server was given up ({why}); streamed from its start"
+            ),
+            Step::SearchedOnServer {
+                file,
+                probes,
+                bytes,
+                from,
+            } => write!(
+                f,
+                "{file}: searched by commit time on the server ({probes} probes, {bytes} bytes), \
+                 then streamed from {from}"
+            ),
+            // The search over the files.
             Step::BeforeFirstCreation => {
                 f.write_str("the start time is before the first file's creation second + 1 s")
             }
@@ -611,55 +627,6 @@ impl Step {
                 "walked {from} onwards: the transaction at {file}:{pos} is the first whose \
                  {basis} time is at or after the start time ({skipped} transactions before it)"
             ),
-            // The reading steps, which `fmt` routes to `fmt_reading`.
-            _ => Ok(()),
-        }
-    }
-
-    /// The steps of reading one file.
-    fn fmt_reading(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Step::NotBisected { file, why } => write!(f, "{file}: not bisected: {why}"),
-            Step::Bisected {
-                file,
-                probes,
-                walked,
-            } => write!(
-                f,
-                "{file}: bisected by commit time ({probes} probes), then walked {walked} \
-                 transactions to the answer"
-            ),
-            Step::GtidsHopped { file, two_threads } => write!(
-                f,
-                "{file}: GTIDs before the answer collected by hopping from GTID event to GTID \
-                 event{}",
-                if *two_threads { " on two threads" } else { "" }
-            ),
-            Step::Halves { file, split } => write!(
-                f,
-                "{file}: read in two halves on two threads, split at the unit at {split}"
-            ),
-            Step::UnitByUnit { file } => write!(f, "{file}: read unit by unit"),
-            Step::Streamed { file, whole } => write!(
-                f,
-                "{file}: streamed from its start{}",
-                if *whole { " to its end" } else { "" }
-            ),
-            Step::NotSearched { file, why } | Step::SearchAbandoned { file, why } => {
-                write!(f, "{file}: {why}")
-            }
-            Step::SearchedOnServer {
-                file,
-                probes,
-                bytes,
-                from,
-            } => write!(
-                f,
-                "{file}: searched by commit time on the server ({probes} probes, {bytes} bytes), \
-                 then streamed from {from}"
-            ),
-            // The search's steps, which `fmt` routes to `fmt_search`.
-            _ => Ok(()),
         }
     }
 }

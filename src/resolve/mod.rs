@@ -346,16 +346,6 @@ pub enum ResolveError {
     /// The local directory cannot be listed.
     #[error(transparent)]
     Source(#[from] LocalSourceError),
-    /// The sequence's transport failed (a live server's connection). As with
-    /// [`BinlogError::Transport`], the failure itself stays, typed, with the layer that made
-    /// the sequence, which gives it to its caller in place of this one.
-    #[error("{reason}")]
-    Transport {
-        /// The sequence's origin, e.g. `127.0.0.1:3307`.
-        origin: String,
-        /// What the failure says (it names the origin).
-        reason: String,
-    },
     /// `--gtid on` asked for a GTID set, and the binlog has none.
     #[error(
         "{file}: the binlog carries no GTIDs (written with gtid_mode=OFF?), so --gtid on cannot \

@@ -551,11 +551,8 @@ fn probe_at(
         return Ok(ProbeResult::NoClock(at));
     }
     let body = reader.body()?;
-    let decoded = events::mysql_gtid(event_type, body).map_err(|what| BinlogError::Corrupt {
-        file: reader.name().to_owned(),
-        offset: at,
-        what: what.to_string(),
-    })?;
+    let decoded = events::mysql_gtid(event_type, body)
+        .map_err(|what| BinlogError::corrupt(reader.name(), at, what))?;
     match decoded
         .immediate_commit_us
         .and_then(|us| i64::try_from(us).ok())
@@ -706,12 +703,8 @@ fn first_transaction(
     if !first_type.is_mysql_gtid() || !reader.has_own_positions() {
         return Ok(None);
     }
-    let decoded =
-        events::mysql_gtid(first_type, reader.body()?).map_err(|what| BinlogError::Corrupt {
-            file: reader.name().to_owned(),
-            offset: first.offset,
-            what: what.to_string(),
-        })?;
+    let decoded = events::mysql_gtid(first_type, reader.body()?)
+        .map_err(|what| BinlogError::corrupt(reader.name(), first.offset, what))?;
     let (Some(first_commit), Some(_)) = (
         decoded
             .immediate_commit_us
@@ -874,13 +867,8 @@ fn hop_range(
         if !event_type.is_mysql_gtid() {
             continue;
         }
-        let decoded = events::mysql_gtid(event_type, reader.body()?).map_err(|what| {
-            BinlogError::Corrupt {
-                file: reader.name().to_owned(),
-                offset: event.offset,
-                what: what.to_string(),
-            }
-        })?;
+        let decoded = events::mysql_gtid(event_type, reader.body()?)
+            .map_err(|what| BinlogError::corrupt(reader.name(), event.offset, what))?;
         if let Some(gtid) = decoded.gtid {
             any = true;
             match &mut run {
