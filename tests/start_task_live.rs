@@ -1686,6 +1686,23 @@ async fn export_checkpoint_hands_the_embedded_start_point_to_dm() {
         status["sources"][0]["subTaskStatus"][0]["startpoint"]["metaStore"],
         "embedded"
     );
+    // Named by a task file whose target has moved since start-task: said, and the export goes
+    // where the task was started.
+    let moved = scene.file(
+        "moved.yaml",
+        &std::fs::read_to_string(&task)
+            .unwrap()
+            .replace(&format!("port: {}", downstream.port()), "port: 1"),
+    );
+    let out = scene.run(&["export-checkpoint", &moved, "--sql"]);
+    out.assert_success();
+    assert!(
+        out.stderr
+            .contains("its target-database is now root@127.0.0.1:1"),
+        "{}",
+        out.stderr
+    );
+
     // --sql's stdout is the script alone: a failure says why on stderr and prints nothing.
     let out = scene.run(&["export-checkpoint", "never-started", "--sql"]);
     assert_eq!(out.code, Some(1));

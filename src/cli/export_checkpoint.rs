@@ -36,8 +36,13 @@ pub(super) fn run(args: &ExportCheckpointArgs, global: &GlobalArgs) -> anyhow::R
         rpc_timeout: global.rpc_timeout,
         default_tls: (!tls.is_empty()).then_some(tls),
         worker: default_worker(),
+        task_file: (args.task.ends_with(".yaml") || args.task.ends_with(".yml"))
+            .then(|| std::path::PathBuf::from(&args.task)),
     };
     let outcome = runtime()?.block_on(export_checkpoint(&state, &request));
+    for warning in &outcome.warnings {
+        say!("warning: {warning}");
+    }
     if args.sql && !outcome.response.result {
         // stdout is for the script alone (it is often redirected to a file).
         say!("error: {}", outcome.response.msg);

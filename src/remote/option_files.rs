@@ -492,9 +492,24 @@ impl ClientEnv {
             unix_port: std::env::var_os("MYSQL_UNIX_PORT").map(PathBuf::from),
             login: std::env::var("USER")
                 .or_else(|_| std::env::var("LOGNAME"))
-                .ok(),
+                .ok()
+                .filter(|name| !name.is_empty())
+                .or_else(passwd_name),
         }
     }
+}
+
+/// The name of this process's user in `/etc/passwd`, as the mysql client falls back to
+/// (`getpwuid`) when `USER` and `LOGNAME` are unset: a service or a container often has
+/// neither.
+fn passwd_name() -> Option<String> {
+    let uid = rustix::process::getuid().as_raw().to_string();
+    let passwd = crate::input::read_text(Path::new("/etc/passwd"), "the passwd file").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid).then(|| name.to_owned())
+    })
 }
 
 /// Why a live server's settings could not be made from the flags, files and environment.
@@ -505,8 +520,8 @@ pub enum ClientSettingsError {
     Url(#[from] super::settings::SettingsError),
     /// No user anywhere.
     #[error(
-        "no user to log in as: give --user, put `user = …` in the [client] group of ~/.my.cnf, \
-         or set USER"
+        "no user to log in as: give --user, or put `user = …` in the [client] group of \
+         ~/.my.cnf"
     )]
     NoUser,
     /// `MYSQL_TCP_PORT` is not a port.
@@ -945,6 +960,13 @@ mod tests {
         assert_eq!(off.tls, None);
         let on = client_settings(&ClientFlags::default(), &options, &env, &mut no_prompt).unwrap();
         assert_eq!(on.tls.map(|t| t.verify), Some(TlsVerify::Identity));
+    }
+
+    /// With neither `USER` nor `LOGNAME`, the user is this process's passwd entry's name.
+    #[test]
+    fn the_login_name_falls_back_to_the_passwd_entry() {
+        let name = passwd_name().expect("this process's user is in /etc/passwd");
+        assert!(!name.is_empty() && !name.contains(':'));
     }
 
     #[test]

@@ -56,6 +56,9 @@ pub struct ExportRequest {
     pub default_tls: Option<TlsFiles>,
     /// The worker named in the log and the reply.
     pub worker: String,
+    /// The task file the task was named by, if it was (`export-checkpoint task.yaml`): its
+    /// target is compared with the one the task was started with.
+    pub task_file: Option<std::path::PathBuf>,
 }
 
 /// DM's standard reply, and with `--sql` the statements.
@@ -65,6 +68,8 @@ pub struct ExportOutcome {
     pub response: StartTaskResponse,
     /// `--sql`: the statements, each whole and ending in `;`, runnable as they are.
     pub statements: Vec<String>,
+    /// What the user should know (for stderr, as warnings).
+    pub warnings: Vec<String>,
 }
 
 /// Why nothing was exported.
@@ -124,6 +129,7 @@ pub async fn export_checkpoint(state: &StateDir, request: &ExportRequest) -> Exp
                 })
             },
             statements: Vec::new(),
+            warnings: Vec::new(),
         },
     }
 }
@@ -145,6 +151,7 @@ async fn run(
     if matches!(request.target, ExportTarget::TaskTarget) && kind == MetaStoreKind::Downstream {
         return Err(ExportError::AlreadyDownstream(task.name.clone()));
     }
+    let warnings = target_moved(request, &task);
     // Held until the write is done: a start-task of the same task waits for it.
     let _lock = match request.target {
         ExportTarget::Sql => None,
@@ -184,6 +191,7 @@ async fn run(
             return Ok(ExportOutcome {
                 response: replied(&selected, &request.worker, String::new()),
                 statements: tables.script(&plan),
+                warnings,
             });
         }
         ExportTarget::TaskTarget => task
@@ -259,7 +267,40 @@ async fn run(
             )
         },
         statements: Vec::new(),
+        warnings,
     })
+}
+
+/// A warning when the task file named on the command line now points at another target than
+/// the task was started with: the export goes where start-task's record says.
+fn target_moved(request: &ExportRequest, recorded: &super::config::TaskConfig) -> Vec<String> {
+    let Some(path) = &request.task_file else {
+        return Vec::new();
+    };
+    let Ok(text) = crate::input::read_text(path, "a task file") else {
+        return Vec::new();
+    };
+    let Ok(file) = super::config::TaskConfig::parse(&path.display().to_string(), &text) else {
+        return Vec::new();
+    };
+    let at =
+        |t: &Option<ConnSettings>| t.as_ref().map(|t| (t.host.clone(), t.port, t.user.clone()));
+    match (at(&file.target), at(&recorded.target)) {
+        (Some(now), Some(then)) if now != then => vec![format!(
+            "{}: its target-database is now {}@{}:{}, but task {} was started with {}@{}:{}; the \
+             checkpoint is read from and exported to what the task was started with: run \
+             start-task again with this file to move the task, or give --to",
+            path.display(),
+            now.2,
+            now.0,
+            now.1,
+            recorded.name,
+            then.2,
+            then.0,
+            then.1
+        )],
+        _ => Vec::new(),
+    }
 }
 
 /// The write of one source's stored row, its log entry saying where it came from.
