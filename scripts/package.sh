@@ -31,7 +31,9 @@ assets=target/package-assets
 rm -rf "$assets"
 mkdir -p "$assets/man" "$assets/completions"
 "$bin" man > "$assets/man/startpoint.1"
-for sub in resolve-position list-units start-task operate-source query-status export-checkpoint index completions man; do
+# One page per subcommand, as `--help` lists them (no list here to fall behind).
+subcommands=$("$bin" --help | sed -n '/^Commands:/,/^$/p' | awk 'NR > 1 && NF { print $1 }' | grep -vx help)
+for sub in $subcommands; do
     "$bin" man "$sub" > "$assets/man/startpoint-$sub.1"
 done
 gzip -9n "$assets"/man/*.1

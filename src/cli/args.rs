@@ -198,6 +198,11 @@ impl GlobalArgs {
             ..Default::default()
         }
     }
+
+    /// The `--ssl-*` files for connections whose config has no `security`, when any is given.
+    pub(super) fn default_tls(&self) -> Option<startpoint::remote::TlsFiles> {
+        Some(self.tls_files()).filter(|tls| !tls.is_empty())
+    }
 }
 
 /// Which of the shared flags a subcommand takes.

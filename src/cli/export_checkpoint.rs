@@ -5,20 +5,13 @@ use startpoint::remote::ConnSettings;
 use startpoint::task::dm::default_worker;
 use startpoint::task::export::{ExportRequest, ExportTarget, export_checkpoint};
 use startpoint::task::state::StateDir;
-use startpoint::task::status::task_name_of;
 
 use super::args::{ExportCheckpointArgs, GlobalArgs};
 use super::{print_dm, runtime};
 
 pub(super) fn run(args: &ExportCheckpointArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let state = StateDir::locate(global.state_dir.clone())?;
-    let (task, unread) = task_name_of(&args.task);
-    if let Some(why) = unread {
-        say!(
-            "warning: {}: not read as a task file ({why}); taken as the task's name",
-            args.task
-        );
-    }
+    let task = super::task_arg(&args.task);
     let target = match (&args.to, args.sql) {
         (Some(url), _) => ExportTarget::Server(ConnSettings::from_url(
             url,
@@ -27,17 +20,17 @@ pub(super) fn run(args: &ExportCheckpointArgs, global: &GlobalArgs) -> anyhow::R
         (None, true) => ExportTarget::Sql,
         (None, false) => ExportTarget::TaskTarget,
     };
-    let tls = global.tls_files();
     let request = ExportRequest {
-        task,
+        file_target: task
+            .file_target
+            .map(|target| (std::path::PathBuf::from(&args.task), target)),
+        task: task.name,
         target,
         sources: global.sources.clone(),
         task_stopped: args.task_stopped,
         rpc_timeout: global.rpc_timeout,
-        default_tls: (!tls.is_empty()).then_some(tls),
+        default_tls: global.default_tls(),
         worker: default_worker(),
-        task_file: (args.task.ends_with(".yaml") || args.task.ends_with(".yml"))
-            .then(|| std::path::PathBuf::from(&args.task)),
     };
     let outcome = runtime()?.block_on(export_checkpoint(&state, &request));
     for warning in &outcome.warnings {

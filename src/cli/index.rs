@@ -141,11 +141,7 @@ fn collect(
         args.compress,
         args.server_id,
     )?
-    .ok_or_else(|| {
-        anyhow::anyhow!(
-            "give --binlog-dir, --relay-dir, --host, --socket, -R, --url or --source-config"
-        )
-    })?;
+    .ok_or_else(|| anyhow::anyhow!(super::NO_SOURCE))?;
     let runtime = super::runtime()?;
     let deadline = tokio::time::Instant::now() + global.rpc_timeout;
     let (rows, notes, version) = runtime.block_on(index_remote(

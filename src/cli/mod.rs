@@ -408,6 +408,21 @@ fn live_settings(
     Ok(Some(settings))
 }
 
+/// What to say when no source was chosen (clap's group requires one; this is the library
+/// call's own check).
+const NO_SOURCE: &str =
+    "give --binlog-dir, --relay-dir, --host, --socket, -R, --url or --source-config";
+
+/// The task a `query-status` or `export-checkpoint` argument names (a name or a task file, as
+/// dmctl reads it), with a warning when a `.yaml` argument is not a task file.
+fn task_arg(arg: &str) -> startpoint::task::status::TaskArg {
+    let task = startpoint::task::status::task_arg(arg);
+    if let Some(why) = &task.unread {
+        say!("warning: {arg}: not read as a task file ({why}); taken as the task's name");
+    }
+    task
+}
+
 /// The local sequence of a `--binlog-dir` or `--relay-dir` source (`None` for a live one), with
 /// what was left out of it noted on stderr.
 fn local_sequence(

@@ -156,11 +156,7 @@ fn resolve(args: &ResolvePositionArgs, global: &GlobalArgs) -> Result<Answered, 
                 args.compress,
                 args.server_id,
             )?
-            .ok_or_else(|| {
-                Failure::Runtime(
-                    "give --binlog-dir, --relay-dir, --host, --socket, -R, --url or --source-config".to_owned(),
-                )
-            })?;
+            .ok_or_else(|| Failure::Runtime(super::NO_SOURCE.to_owned()))?;
             if args.assume.assume_mtime_bounds {
                 return Err(Failure::Runtime(
                     "--assume-mtime-bounds needs local files (a live server's files have no \

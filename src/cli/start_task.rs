@@ -18,7 +18,6 @@ pub(super) fn run(args: &StartTaskArgs, global: &GlobalArgs) -> anyhow::Result<u
     for warning in &task.warnings {
         say!("warning: {warning}");
     }
-    let tls = global.tls_files();
     let progress = std::sync::Arc::new(startpoint::resolve::ReadProgress::default());
     let request = StartTaskRequest {
         task,
@@ -34,7 +33,7 @@ pub(super) fn run(args: &StartTaskArgs, global: &GlobalArgs) -> anyhow::Result<u
         task_stopped: args.task_stopped,
         dry_run: args.dry_run,
         rpc_timeout: global.rpc_timeout,
-        default_tls: (!tls.is_empty()).then_some(tls),
+        default_tls: global.default_tls(),
         worker: default_worker(),
         basis: args.time_basis.into(),
         cache: Some(super::summary_cache(&args.cache)),

@@ -261,7 +261,9 @@ fn read_text(
             let target = relative_to(path, rest.trim());
             match word {
                 "include" => {
-                    let text = crate::input::read_text(&target, "an option file")?;
+                    // Named with the line that includes it: the user edits that file.
+                    let text = crate::input::read_text(&target, "an option file")
+                        .map_err(|e| malformed(number, format!("!include: {e}")))?;
                     read_text(&target, &text, options, depth + 1)?;
                 }
                 "includedir" => {
@@ -560,7 +562,7 @@ pub fn client_settings(
     env: &ClientEnv,
     ask: &mut dyn FnMut() -> std::io::Result<String>,
 ) -> Result<ConnSettings, ClientSettingsError> {
-    let mut settings = match &flags.url {
+    let (mut conn, has_password) = match &flags.url {
         Some(url) => {
             let settings = ConnSettings::from_url(url, None)?;
             let has_password = url::Url::parse(url).is_ok_and(|u| u.password().is_some());
@@ -610,7 +612,6 @@ pub fn client_settings(
             (settings, false)
         }
     };
-    let (ref mut conn, has_password) = settings;
     if !has_password {
         let prompt = ClientSettingsError::Prompt;
         conn.password = match (&options.password, flags.ask_password) {
@@ -621,14 +622,23 @@ pub fn client_settings(
             (None, false) => env.password.clone().unwrap_or_default(),
         };
     }
+    conn.tls = tls_of(flags, options)?;
+    Ok(conn)
+}
+
+/// TLS from the `--ssl-*` flags, else the files' `ssl-*`, as `ssl-mode` (the flag's, else the
+/// files') asks; without a mode, TLS when material is given.
+fn tls_of(
+    flags: &ClientFlags,
+    options: &ClientOptions,
+) -> Result<Option<TlsFiles>, ClientSettingsError> {
     let files = TlsFiles {
         ca: flags.tls.ca.clone().or_else(|| options.ssl_ca.clone()),
         cert: flags.tls.cert.clone().or_else(|| options.ssl_cert.clone()),
         key: flags.tls.key.clone().or_else(|| options.ssl_key.clone()),
         ..TlsFiles::default()
     };
-    let mode = flags.ssl_mode.or(options.ssl_mode);
-    conn.tls = match mode {
+    Ok(match flags.ssl_mode.or(options.ssl_mode) {
         Some(SslMode::Disabled) => None,
         Some(SslMode::Required) => Some(TlsFiles {
             verify: TlsVerify::Nothing,
@@ -647,8 +657,7 @@ pub fn client_settings(
             })
         }
         Some(SslMode::Preferred) | None => (!files.is_empty()).then_some(files),
-    };
-    Ok(settings.0)
+    })
 }
 
 #[cfg(test)]

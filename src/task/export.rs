@@ -56,9 +56,9 @@ pub struct ExportRequest {
     pub default_tls: Option<TlsFiles>,
     /// The worker named in the log and the reply.
     pub worker: String,
-    /// The task file the task was named by, if it was (`export-checkpoint task.yaml`): its
-    /// target is compared with the one the task was started with.
-    pub task_file: Option<std::path::PathBuf>,
+    /// The target of the task file the task was named by, if it was (`export-checkpoint
+    /// task.yaml`), and the file: compared with the target the task was started with.
+    pub file_target: Option<(std::path::PathBuf, ConnSettings)>,
 }
 
 /// DM's standard reply, and with `--sql` the statements.
@@ -274,33 +274,25 @@ async fn run(
 /// A warning when the task file named on the command line now points at another target than
 /// the task was started with: the export goes where start-task's record says.
 fn target_moved(request: &ExportRequest, recorded: &super::config::TaskConfig) -> Vec<String> {
-    let Some(path) = &request.task_file else {
+    let (Some((path, now)), Some(then)) = (&request.file_target, &recorded.target) else {
         return Vec::new();
     };
-    let Ok(text) = crate::input::read_text(path, "a task file") else {
+    if (&now.host, now.port, &now.user) == (&then.host, then.port, &then.user) {
         return Vec::new();
-    };
-    let Ok(file) = super::config::TaskConfig::parse(&path.display().to_string(), &text) else {
-        return Vec::new();
-    };
-    let at =
-        |t: &Option<ConnSettings>| t.as_ref().map(|t| (t.host.clone(), t.port, t.user.clone()));
-    match (at(&file.target), at(&recorded.target)) {
-        (Some(now), Some(then)) if now != then => vec![format!(
-            "{}: its target-database is now {}@{}:{}, but task {} was started with {}@{}:{}; the \
-             checkpoint is read from and exported to what the task was started with: run \
-             start-task again with this file to move the task, or give --to",
-            path.display(),
-            now.2,
-            now.0,
-            now.1,
-            recorded.name,
-            then.2,
-            then.0,
-            then.1
-        )],
-        _ => Vec::new(),
     }
+    vec![format!(
+        "{}: its target-database is now {}@{}:{}, but task {} was started with {}@{}:{}; the \
+         checkpoint is read from and exported to what the task was started with: run \
+         start-task again with this file to move the task, or give --to",
+        path.display(),
+        now.user,
+        now.host,
+        now.port,
+        recorded.name,
+        then.user,
+        then.host,
+        then.port
+    )]
 }
 
 /// The write of one source's stored row, its log entry saying where it came from.

@@ -45,25 +45,42 @@ impl StatusReply {
     }
 }
 
-/// The task an argument of `query-status` names, as dmctl reads it
-/// (`GetTaskNameFromArgOrFile`, dm/ctl/common/util.go): a `.yaml`/`.yml` argument that is a
-/// task file gives its `name`; anything else is the name itself. A `.yaml` argument that
-/// cannot be read as a task file is taken as the name too, as dmctl takes it, with the reason
-/// (for a warning).
-pub fn task_name_of(arg: &str) -> (String, Option<String>) {
-    if !(arg.ends_with(".yaml") || arg.ends_with(".yml")) {
-        return (arg.to_owned(), None);
-    }
+/// What a task argument (`query-status`, `export-checkpoint`) names.
+#[derive(Debug, Clone)]
+pub struct TaskArg {
+    /// The task's name.
+    pub name: String,
+    /// Why a `.yaml` argument could not be read as a task file (then it is the name itself).
+    pub unread: Option<String>,
+    /// The task file's `target-database`, when the argument was a task file that has one.
+    pub file_target: Option<crate::remote::ConnSettings>,
+}
+
+/// The task an argument names, as dmctl reads it (`GetTaskNameFromArgOrFile`,
+/// dm/ctl/common/util.go): a `.yaml`/`.yml` argument that is a task file gives its `name`;
+/// anything else is the name itself. A `.yaml` argument that cannot be read as a task file is
+/// taken as the name too, as dmctl takes it, with the reason (for a warning). The file is read
+/// once, here.
+pub fn task_arg(arg: &str) -> TaskArg {
+    let named = |unread| TaskArg {
+        name: arg.to_owned(),
+        unread,
+        file_target: None,
+    };
     let path = std::path::Path::new(arg);
-    if !path.exists() {
-        return (arg.to_owned(), None);
+    if !(arg.ends_with(".yaml") || arg.ends_with(".yml")) || !path.exists() {
+        return named(None);
     }
     let parsed = crate::input::read_text(path, "a task file")
         .map_err(|e| e.to_string())
         .and_then(|text| TaskConfig::parse(arg, &text).map_err(|e| e.to_string()));
     match parsed {
-        Ok(task) => (task.name, None),
-        Err(why) => (arg.to_owned(), Some(why)),
+        Ok(task) => TaskArg {
+            name: task.name,
+            unread: None,
+            file_target: task.target,
+        },
+        Err(why) => named(Some(why)),
     }
 }
 

@@ -562,33 +562,13 @@ impl TaskTables {
     /// run, its parameters written in as the store's literals; the read under lock is marked
     /// with what is checked of it.
     pub fn describe(&self, plan: &StorePlan) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .create_statements()
-            .iter()
-            .map(|s| s.runnable(self.dialect))
-            .collect();
-        out.push(match self.dialect {
-            Dialect::MySql => "BEGIN".to_owned(),
-            Dialect::Sqlite => "BEGIN IMMEDIATE".to_owned(),
-        });
-        out.push(format!(
-            "{} -- checked: unchanged since read",
-            self.select_global(true)
-        ));
-        out.extend(
-            self.transaction_statements(plan)
-                .iter()
-                .map(|s| s.runnable(self.dialect)),
-        );
-        out.push("COMMIT".to_owned());
-        if plan.remove_meta == RemoveMeta::Task {
-            out.extend(
-                self.drop_other_tables()
-                    .iter()
-                    .map(|s| s.runnable(self.dialect)),
-            );
-        }
-        out
+        self.in_order(
+            plan,
+            format!(
+                "{} -- checked: unchanged since read",
+                self.select_global(true)
+            ),
+        )
     }
 
     /// `plan` as a MySQL script to run by hand (`export-checkpoint --sql`): the tables made
@@ -596,23 +576,32 @@ impl TaskTables {
     /// check that the rows did not change since they were read needs a program; the script
     /// says so in a comment, and DM's rows are best looked at (query-status) before it runs.
     pub fn script(&self, plan: &StorePlan) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .create_statements()
-            .iter()
-            .map(|s| format!("{};", s.runnable(self.dialect)))
-            .collect();
-        out.push("BEGIN;".to_owned());
-        out.push(format!(
+        let read = format!(
             "-- What the rows hold now, before they are replaced (export-checkpoint without \
-             --sql refuses rows DM wrote since startpoint did):\n{};",
+             --sql refuses rows DM wrote since startpoint did):\n{}",
             self.select_global(true)
-        ));
-        out.extend(
-            self.transaction_statements(plan)
-                .iter()
-                .map(|s| format!("{};", s.runnable(self.dialect))),
         );
-        out.push("COMMIT;".to_owned());
+        self.in_order(plan, read)
+            .into_iter()
+            .map(|statement| format!("{statement};"))
+            .collect()
+    }
+
+    /// Every statement the store runs for `plan`, in order, its values written in; `read`
+    /// stands for the read under lock inside the transaction.
+    fn in_order(&self, plan: &StorePlan, read: String) -> Vec<String> {
+        let runnable = |s: &Statement| s.runnable(self.dialect);
+        let mut out: Vec<String> = self.create_statements().iter().map(runnable).collect();
+        out.push(match self.dialect {
+            Dialect::MySql => "BEGIN".to_owned(),
+            Dialect::Sqlite => "BEGIN IMMEDIATE".to_owned(),
+        });
+        out.push(read);
+        out.extend(self.transaction_statements(plan).iter().map(runnable));
+        out.push("COMMIT".to_owned());
+        if plan.remove_meta == RemoveMeta::Task {
+            out.extend(self.drop_other_tables().iter().map(runnable));
+        }
         out
     }
 }
